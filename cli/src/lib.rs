@@ -1,0 +1,8 @@
+//! The `tessera` command's library: the local runner ([`runner`]) and its routing ([`routes`]), exposed so
+//! end-to-end tests start the very server a user starts.
+
+pub mod routes;
+pub mod runner;
+
+/// The demo configuration used when `serve` is given no `--config`: `examples/local.toml`, built in.
+pub const DEMO_CONFIG: &str = include_str!("../../examples/local.toml");

@@ -1,0 +1,135 @@
+//! The local runner: an HTTP/1.1 server on localhost that turns each request into a `lambda_http::Request`,
+//! exactly as API Gateway would deliver it, and runs the function handler for its route.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use tessera::TokenService;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::routes::Route;
+
+/// API Gateway HTTP APIs accept payloads up to 10 MB; the runner stops far earlier, since no OAuth request
+/// comes close. Larger bodies get 413 before any handler runs.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The accept loop; abort it to stop the server.
+    pub task: JoinHandle<()>,
+}
+
+/// Serves `service` on an already bound listener until the task is aborted.
+pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    continue;
+                }
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(dispatch(&service, req).await) }
+                });
+                if let Err(err) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await
+                {
+                    tracing::debug!(error = %err, "connection closed with an error");
+                }
+            });
+        }
+    });
+    Ok(RunningServer { addr, task })
+}
+
+/// Routes one request to its handler and logs the outcome.
+async fn dispatch(
+    service: &TokenService,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let started = Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = match Route::for_path(&path) {
+        None => plain(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
+        Some(route) => match to_lambda_request(request).await {
+            Err(response) => response,
+            Ok(request) => match route.handle(service, request).await {
+                Ok(response) => from_lambda_response(response),
+                Err(err) => {
+                    tracing::error!(error = %err, "handler failed");
+                    plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        r#"{"message":"Internal Server Error"}"#,
+                    )
+                }
+            },
+        },
+    };
+    tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64,
+        "request");
+    response
+}
+
+/// Collects the body (bounded) and rebuilds the request as `lambda_http` sees it.
+async fn to_lambda_request(
+    request: hyper::Request<Incoming>,
+) -> Result<Request, hyper::Response<Full<Bytes>>> {
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let body =
+                r#"{"error":"invalid_request","error_description":"request body too large"}"#;
+            return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, body));
+        }
+    };
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    Ok(Request::from_parts(parts, body))
+}
+
+fn from_lambda_response(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(json.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

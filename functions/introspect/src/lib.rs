@@ -1,0 +1,12 @@
+//! The introspection endpoint, `POST /oauth2/introspect` (RFC 7662), as a Lambda handler.
+
+use lambda_http::{Body, Error, Request, Response};
+use tessera::TokenService;
+use tessera::oauth::introspect::introspect;
+use tessera::wire::http::{OAuthRequest, respond};
+
+/// Handles one request. Expected failures are RFC error responses; `Err` is reserved for bugs.
+pub async fn handle(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
+    let result = async { introspect(service, &OAuthRequest::from_http(&request)?).await }.await;
+    Ok(respond(result))
+}

@@ -1,0 +1,43 @@
+//! Discovery, `GET /.well-known/oauth-authorization-server` (RFC 8414) and `GET /.well-known/jwks.json`
+//! (RFC 7517), as one Lambda handler. Both documents are public and cacheable.
+
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Error, Request, Response};
+use tessera::TokenService;
+use tessera::oauth::metadata::{authorization_server_metadata, jwks};
+use tessera::wire::OAuthError;
+use tessera::wire::http::{require_method, tenant_of};
+use tessera::wire::response::json_response;
+
+/// How long clients and CDNs may cache the documents. Short, so key rotation propagates quickly.
+pub const CACHE_CONTROL: &str = "public, max-age=300";
+
+/// Handles one request, choosing the document by path.
+pub async fn handle(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
+    let result = (|| {
+        require_method(&request, &Method::GET)?;
+        let settings = service.tenant(&tenant_of(&request)?)?;
+        let path = request.uri().path();
+        if path.ends_with("/.well-known/oauth-authorization-server") {
+            Ok(json_response(
+                StatusCode::OK,
+                &authorization_server_metadata(settings),
+            ))
+        } else if path.ends_with("/.well-known/jwks.json") {
+            Ok(json_response(StatusCode::OK, &jwks(settings)))
+        } else {
+            Err(OAuthError::invalid_request("no such document").with_status(StatusCode::NOT_FOUND))
+        }
+    })();
+    Ok(match result {
+        Ok(mut response) => {
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static(CACHE_CONTROL),
+            );
+            response.headers_mut().remove(header::PRAGMA);
+            response
+        }
+        Err(err) => err.into_response(),
+    })
+}

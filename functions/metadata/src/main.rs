@@ -1,0 +1,15 @@
+//! Lambda entry point of `tessera_metadata`: wiring only. Configuration, keys and store are built once at init.
+
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tessera::telemetry::init();
+    // Built once and kept for the life of the execution environment.
+    let service: &'static tessera::TokenService =
+        Box::leak(Box::new(tessera::service::service_from_env()?));
+    run(service_fn(|request| {
+        tessera_metadata::handle(service, request)
+    }))
+    .await
+}

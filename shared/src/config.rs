@@ -1,0 +1,365 @@
+//! Configuration: one [`Config`] type read from TOML (the local runner's `--config`, or a file bundled with
+//! a function) and validated once, before anything serves.
+//!
+//! ```toml
+//! issuer = "http://127.0.0.1:9000"          # optional for the local runner: defaults to its address
+//!
+//! [[signing_keys]]                           # optional: an ES256 key is generated at start when absent
+//! kid = "2026-11"
+//! alg = "ES256"                              # or "EdDSA"
+//! private_key_file = "keys/2026-11.pem"      # PKCS#8 PEM; or private_key_pem = """…"""
+//!
+//! [[clients]]
+//! client_id = "orders-service"
+//! client_secret = "…"                        # or client_secret_hash = "sha256$…$…"
+//! scopes = ["orders:read", "orders:write"]
+//! default_scopes = ["orders:read"]           # optional: defaults to all of `scopes`
+//! grant_types = ["client_credentials"]
+//! access_token_format = "jwt"                # or "opaque"
+//! access_token_ttl_secs = 300
+//! may_introspect = false
+//! audiences = ["https://orders.example.com"] # optional: allowed `resource` values, first is the default
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::scope::ScopeSet;
+use crate::domain::tenant::TenantId;
+use crate::entropy::{Entropy, EntropyError, random_bytes};
+use crate::jwt::keys::{KeyError, KeyRing, KeyRingError, SigningAlgorithm, SigningKey};
+
+/// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
+pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
+/// The longest refresh-token lifetime accepted, 90 days.
+pub const MAX_REFRESH_TOKEN_TTL_SECS: u32 = 90 * 86_400;
+/// Secrets shorter than this are accepted from config files with a warning.
+pub const RECOMMENDED_SECRET_LEN: usize = 32;
+
+/// A configuration that cannot be used. The message names the offending entry.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or has unknown keys.
+    #[error("invalid configuration: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A value breaks a rule.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// A signing key could not be loaded.
+    #[error("invalid configuration: {0}")]
+    Key(#[from] KeyError),
+    /// The key ring is empty or has duplicate kids.
+    #[error("invalid configuration: {0}")]
+    KeyRing(#[from] KeyRingError),
+    /// No randomness for salts.
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer URL (`iss`, and the base of every endpoint URL).
+    pub issuer: Option<String>,
+    /// Signing keys; the first signs. Empty: one ES256 key is generated at start.
+    #[serde(default)]
+    pub signing_keys: Vec<KeyConfig>,
+    /// Registered clients.
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+}
+
+/// One signing key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The key id published in JWKS and set as `kid`.
+    pub kid: String,
+    /// `ES256` or `EdDSA`.
+    pub alg: SigningAlgorithm,
+    /// The PKCS#8 PEM inline.
+    pub private_key_pem: Option<String>,
+    /// A file holding the PKCS#8 PEM, relative to the config file.
+    pub private_key_file: Option<PathBuf>,
+}
+
+/// One client entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The tenant; `default` when omitted.
+    #[serde(default)]
+    pub tenant: TenantId,
+    /// The client id.
+    pub client_id: String,
+    /// The secret in plain text (hashed at load; local use).
+    pub client_secret: Option<String>,
+    /// The secret's hash, as the operator CLI prints it.
+    pub client_secret_hash: Option<String>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Scopes granted when a request names none; all of `scopes` when omitted.
+    pub default_scopes: Option<Vec<String>>,
+    /// Allowed grant types; empty for a resource server that only introspects.
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<GrantType>,
+    /// `jwt` or `opaque`.
+    #[serde(default)]
+    pub access_token_format: TokenFormat,
+    /// Access-token lifetime.
+    #[serde(default = "default_access_ttl")]
+    pub access_token_ttl_secs: u32,
+    /// Refresh-token lifetime.
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_token_ttl_secs: u32,
+    /// Whether the client may introspect.
+    #[serde(default)]
+    pub may_introspect: bool,
+    /// Allowed `resource` values; the first is the default `aud`.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// A disabled client cannot authenticate.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+fn default_grant_types() -> Vec<GrantType> {
+    vec![GrantType::ClientCredentials]
+}
+fn default_access_ttl() -> u32 {
+    300
+}
+fn default_refresh_ttl() -> u32 {
+    30 * 86_400
+}
+
+impl Config {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses a TOML file; relative key files resolve against its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::from_toml(&text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for key in &mut config.signing_keys {
+            if let Some(file) = &key.private_key_file
+                && file.is_relative()
+            {
+                key.private_key_file = Some(base.join(file));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Validates an issuer URL (RFC 8414 §2: https, no query or fragment; plain http is allowed for
+    /// loopback and local development) and strips a trailing slash.
+    pub fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
+        let issuer = issuer.trim_end_matches('/');
+        let scheme_ok = issuer.starts_with("https://") || issuer.starts_with("http://");
+        if !scheme_ok || issuer.contains(['?', '#']) || issuer.len() <= "https://".len() {
+            return Err(ConfigError::Invalid(format!(
+                "issuer {issuer:?} must be an http(s) URL without query or fragment"
+            )));
+        }
+        Ok(issuer.to_owned())
+    }
+
+    /// Loads the configured keys, or generates one ES256 key named `kid_if_generated`.
+    pub fn key_ring(&self, kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
+        if self.signing_keys.is_empty() {
+            return Ok(KeyRing::new(vec![SigningKey::generate(
+                SigningAlgorithm::ES256,
+                kid_if_generated,
+            )?])?);
+        }
+        let keys = self
+            .signing_keys
+            .iter()
+            .map(|key| {
+                let pem = match (&key.private_key_pem, &key.private_key_file) {
+                    (Some(pem), None) => pem.clone(),
+                    (None, Some(file)) => std::fs::read_to_string(file)
+                        .map_err(|source| ConfigError::Read { path: file.clone(), source })?,
+                    _ => {
+                        return Err(ConfigError::Invalid(format!(
+                            "signing key {}: set exactly one of private_key_pem and private_key_file",
+                            key.kid
+                        )));
+                    }
+                };
+                Ok(SigningKey::from_pkcs8_pem(key.alg, &key.kid, &pem)?)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(KeyRing::new(keys)?)
+    }
+
+    /// Validates every client entry and hashes plain-text secrets with fresh salts.
+    pub fn clients(&self, entropy: &dyn Entropy) -> Result<Vec<Client>, ConfigError> {
+        let mut seen = BTreeSet::new();
+        let mut clients = Vec::with_capacity(self.clients.len());
+        for entry in &self.clients {
+            let client = entry.to_client(entropy)?;
+            if !seen.insert((client.tenant.clone(), client.client_id.clone())) {
+                return Err(ConfigError::Invalid(format!(
+                    "client {} is listed twice",
+                    client.client_id
+                )));
+            }
+            clients.push(client);
+        }
+        Ok(clients)
+    }
+}
+
+impl ClientConfig {
+    /// Validates the entry and builds the client.
+    pub fn to_client(&self, entropy: &dyn Entropy) -> Result<Client, ConfigError> {
+        let id = &self.client_id;
+        let invalid = |what: &str| ConfigError::Invalid(format!("client {id:?}: {what}"));
+        let client_id = ClientId::parse(id).map_err(|e| invalid(&e.to_string()))?;
+        let secret_hash = match (&self.client_secret, &self.client_secret_hash) {
+            (Some(secret), None) => {
+                if secret.len() < RECOMMENDED_SECRET_LEN {
+                    tracing::warn!(client_id = %id, "client secret is shorter than {RECOMMENDED_SECRET_LEN} characters");
+                }
+                SecretHash::new(secret, random_bytes(entropy)?)
+            }
+            (None, Some(hash)) => {
+                SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string()))?
+            }
+            _ => {
+                return Err(invalid(
+                    "set exactly one of client_secret and client_secret_hash",
+                ));
+            }
+        };
+        let scopes = ScopeSet::from_tokens(&self.scopes).map_err(|e| invalid(&e.to_string()))?;
+        let default_scopes = match &self.default_scopes {
+            Some(defaults) => {
+                ScopeSet::from_tokens(defaults).map_err(|e| invalid(&e.to_string()))?
+            }
+            None => scopes.clone(),
+        };
+        if !default_scopes.is_subset(&scopes) {
+            return Err(invalid("default_scopes must be a subset of scopes"));
+        }
+        if !(1..=MAX_ACCESS_TOKEN_TTL_SECS).contains(&self.access_token_ttl_secs) {
+            return Err(invalid(&format!(
+                "access_token_ttl_secs must be 1..={MAX_ACCESS_TOKEN_TTL_SECS}"
+            )));
+        }
+        if !(1..=MAX_REFRESH_TOKEN_TTL_SECS).contains(&self.refresh_token_ttl_secs) {
+            return Err(invalid(&format!(
+                "refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}"
+            )));
+        }
+        Ok(Client {
+            tenant: self.tenant.clone(),
+            client_id,
+            secret_hash,
+            scopes,
+            default_scopes,
+            grant_types: self.grant_types.iter().copied().collect(),
+            access_token_format: self.access_token_format,
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            may_introspect: self.may_introspect,
+            audiences: self.audiences.clone(),
+            disabled: self.disabled,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+
+    const SAMPLE: &str = r#"
+        issuer = "https://auth.example.com/"
+        [[clients]]
+        client_id = "svc"
+        client_secret = "0123456789abcdef0123456789abcdef"
+        scopes = ["read", "write"]
+        default_scopes = ["read"]
+        access_token_format = "opaque"
+        may_introspect = true
+    "#;
+
+    #[test]
+    fn parses_and_validates_a_client() {
+        let config = Config::from_toml(SAMPLE).unwrap();
+        assert_eq!(
+            Config::validate_issuer(config.issuer.as_deref().unwrap()).unwrap(),
+            "https://auth.example.com"
+        );
+        let clients = config.clients(&SeededEntropy::new(1)).unwrap();
+        assert_eq!(clients.len(), 1);
+        let c = &clients[0];
+        assert!(c.authenticate("0123456789abcdef0123456789abcdef"));
+        assert_eq!(c.access_token_format, TokenFormat::Opaque);
+        assert_eq!(c.grant_types, [GrantType::ClientCredentials].into());
+        assert_eq!(c.access_token_ttl_secs, 300);
+        assert_eq!(c.tenant, TenantId::default());
+    }
+
+    #[test]
+    fn rejects_bad_entries_with_a_clear_message() {
+        let cases = [
+            ("unknown_key = 1", "unknown field"),
+            (
+                "[[clients]]\nclient_id = \"a\"",
+                "exactly one of client_secret",
+            ),
+            (
+                "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s\"\nscopes = [\"a\"]\ndefault_scopes = [\"b\"]",
+                "subset",
+            ),
+            (
+                "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s\"\naccess_token_ttl_secs = 0",
+                "access_token_ttl_secs",
+            ),
+            (
+                "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s\"\n[[clients]]\nclient_id = \"a\"\nclient_secret = \"t\"",
+                "twice",
+            ),
+            (
+                "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s\"\naccess_token_format = \"saml\"",
+                "unknown variant",
+            ),
+        ];
+        for (toml, expected) in cases {
+            let err = Config::from_toml(toml)
+                .and_then(|c| c.clients(&SeededEntropy::new(1)).map(|_| ()))
+                .unwrap_err();
+            assert!(err.to_string().contains(expected), "{toml}: {err}");
+        }
+        assert!(Config::validate_issuer("ftp://x").is_err());
+        assert!(Config::validate_issuer("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn generates_a_key_when_none_is_configured() {
+        let ring = Config::default().key_ring("generated").unwrap();
+        assert_eq!(ring.signing_key().kid(), "generated");
+    }
+}

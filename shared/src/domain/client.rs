@@ -1,0 +1,363 @@
+//! OAuth clients: identity, hashed secret, what they may ask for, and how their tokens look.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::scope::ScopeSet;
+use super::tenant::TenantId;
+
+/// A client identifier: 1 to 255 characters of `VSCHAR` (%x20-7E, RFC 6749 Appendix A.1).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+/// A client id that breaks the [`ClientId`] rules.
+#[derive(Debug, thiserror::Error)]
+#[error("client_id must be 1 to 255 printable ASCII characters")]
+pub struct InvalidClientId;
+
+impl ClientId {
+    /// Validates a client id.
+    pub fn parse(id: &str) -> Result<Self, InvalidClientId> {
+        let valid = (1..=255).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7E).contains(&b));
+        if valid {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(InvalidClientId)
+        }
+    }
+
+    /// The identifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = InvalidClientId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(value: ClientId) -> Self {
+        value.0
+    }
+}
+
+/// The grant types Tessera knows (RFC 6749 §4.4, §6; RFC 8693).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum GrantType {
+    /// `client_credentials` (RFC 6749 §4.4).
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// `refresh_token` (RFC 6749 §6).
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+}
+
+impl GrantType {
+    /// Every grant type, in the order the metadata document lists them.
+    pub const ALL: [GrantType; 3] = [
+        Self::ClientCredentials,
+        Self::RefreshToken,
+        Self::TokenExchange,
+    ];
+
+    /// The `grant_type` parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        }
+    }
+
+    /// Parses a `grant_type` value; `None` for one Tessera does not know.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == value)
+    }
+}
+
+/// How a client's access tokens are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenFormat {
+    /// A self-contained JWT (RFC 9068), verifiable offline and revocable through the `jti` denylist.
+    #[default]
+    Jwt,
+    /// A random reference token, recorded in the store under its hash.
+    Opaque,
+}
+
+/// A client secret hash: `sha256$<salt>$<digest>`, both base64url, digest = SHA-256(salt ‖ secret).
+///
+/// A fast hash is sufficient because Tessera generates client secrets with 256 bits of entropy; a
+/// low-entropy secret from a config file is warned about at load time. The `sha256$` prefix versions the
+/// format so a slower KDF can be added without migrating existing entries.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SecretHash {
+    salt: Vec<u8>,
+    digest: Vec<u8>,
+}
+
+/// A stored secret hash that is not `sha256$<salt>$<digest>`.
+#[derive(Debug, thiserror::Error)]
+#[error("client secret hash must look like sha256$<salt>$<digest>")]
+pub struct InvalidSecretHash;
+
+impl SecretHash {
+    /// Hashes `secret` with `salt`.
+    pub fn new(secret: &str, salt: [u8; 16]) -> Self {
+        Self {
+            digest: Self::digest(&salt, secret).to_vec(),
+            salt: salt.to_vec(),
+        }
+    }
+
+    fn digest(salt: &[u8], secret: &str) -> [u8; 32] {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(salt);
+        ctx.update(secret.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    /// Whether `presented` is the secret, compared in constant time.
+    pub fn verify(&self, presented: &str) -> bool {
+        let candidate = Self::digest(&self.salt, presented);
+        candidate.ct_eq(self.digest.as_slice()).into()
+    }
+
+    /// Spends the same work as [`SecretHash::verify`] for a client that does not exist, so response time
+    /// does not reveal which client ids are registered.
+    pub fn verify_nothing(presented: &str) -> bool {
+        let _ = Self::digest(&[0u8; 16], presented);
+        false
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(..)")
+    }
+}
+
+impl TryFrom<String> for SecretHash {
+    type Error = InvalidSecretHash;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let mut parts = value.split('$');
+        let (Some("sha256"), Some(salt), Some(digest), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(InvalidSecretHash);
+        };
+        let salt = URL_SAFE_NO_PAD
+            .decode(salt)
+            .map_err(|_| InvalidSecretHash)?;
+        let digest = URL_SAFE_NO_PAD
+            .decode(digest)
+            .map_err(|_| InvalidSecretHash)?;
+        if digest.len() != 32 || salt.is_empty() {
+            return Err(InvalidSecretHash);
+        }
+        Ok(Self { salt, digest })
+    }
+}
+
+impl From<SecretHash> for String {
+    fn from(value: SecretHash) -> Self {
+        format!(
+            "sha256${}${}",
+            URL_SAFE_NO_PAD.encode(&value.salt),
+            URL_SAFE_NO_PAD.encode(&value.digest)
+        )
+    }
+}
+
+/// A registered confidential client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// The tenant the client belongs to; it authenticates nowhere else.
+    pub tenant: TenantId,
+    /// The client identifier.
+    pub client_id: ClientId,
+    /// The hash of its secret; the secret itself is never stored.
+    pub secret_hash: SecretHash,
+    /// Every scope the client may be granted.
+    pub scopes: ScopeSet,
+    /// What a request without `scope` is granted (RFC 6749 §3.3); a subset of `scopes`.
+    pub default_scopes: ScopeSet,
+    /// The grant types the client may use.
+    pub grant_types: BTreeSet<GrantType>,
+    /// How its access tokens are encoded.
+    pub access_token_format: TokenFormat,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: u32,
+    /// Refresh-token lifetime in seconds (user tokens only).
+    pub refresh_token_ttl_secs: u32,
+    /// Whether the client may call the introspection endpoint (a resource server).
+    pub may_introspect: bool,
+    /// Audiences the client may request with `resource` (RFC 8707); the first is the default `aud`.
+    /// When empty, tokens are issued for the issuer itself.
+    pub audiences: Vec<String>,
+    /// A disabled client cannot authenticate.
+    pub disabled: bool,
+}
+
+/// Why a scope request was refused (RFC 6749 §5.2 `invalid_scope`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScopeRefusal {
+    /// The request asked for a scope the client is not allowed.
+    #[error("the requested scope exceeds what the client is allowed")]
+    NotAllowed,
+    /// The request omitted `scope` and the client has no default.
+    #[error("no scope was requested and the client has no default scope")]
+    NoDefault,
+}
+
+impl Client {
+    /// Whether `secret` authenticates this client: it is enabled and the secret matches.
+    pub fn authenticate(&self, secret: &str) -> bool {
+        // Verify before looking at `disabled` so both paths cost the same.
+        self.secret_hash.verify(secret) & !self.disabled
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// The scope to grant for a request: the requested scope when it is within the allowed set, the
+    /// client's default scope when none was requested (RFC 6749 §3.3).
+    pub fn grant_scope(&self, requested: Option<ScopeSet>) -> Result<ScopeSet, ScopeRefusal> {
+        match requested {
+            Some(requested) if requested.is_subset(&self.scopes) => Ok(requested),
+            Some(_) => Err(ScopeRefusal::NotAllowed),
+            None if self.default_scopes.is_empty() && !self.scopes.is_empty() => {
+                Err(ScopeRefusal::NoDefault)
+            }
+            None => Ok(self.default_scopes.clone()),
+        }
+    }
+
+    /// The `aud` for a token, from the RFC 8707 `resource` parameter or the client's default.
+    /// `None` when the client may not request `resource`.
+    pub fn audience_for(&self, resource: Option<&str>, issuer: &str) -> Option<String> {
+        match resource {
+            Some(resource) => self.audiences.iter().find(|a| *a == resource).cloned(),
+            None => Some(
+                self.audiences
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| issuer.to_owned()),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn client(id: &str, secret: &str) -> Client {
+        Client {
+            tenant: TenantId::default(),
+            client_id: ClientId::parse(id).unwrap(),
+            secret_hash: SecretHash::new(secret, [7; 16]),
+            scopes: ScopeSet::parse("read write").unwrap(),
+            default_scopes: ScopeSet::parse("read").unwrap(),
+            grant_types: [GrantType::ClientCredentials].into(),
+            access_token_format: TokenFormat::Jwt,
+            access_token_ttl_secs: 300,
+            refresh_token_ttl_secs: 86_400,
+            may_introspect: false,
+            audiences: vec![],
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn secret_hash_round_trips_and_verifies() {
+        let hash = SecretHash::new("s3cret", [1; 16]);
+        let rendered = String::from(hash.clone());
+        assert!(rendered.starts_with("sha256$"));
+        let parsed = SecretHash::try_from(rendered).unwrap();
+        assert!(parsed.verify("s3cret"));
+        assert!(!parsed.verify("s3cret "));
+        assert!(!parsed.verify(""));
+        assert!(SecretHash::try_from("md5$a$b".to_owned()).is_err());
+        assert!(!format!("{hash:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn disabled_client_does_not_authenticate() {
+        let mut c = client("svc", "pw");
+        assert!(c.authenticate("pw"));
+        c.disabled = true;
+        assert!(!c.authenticate("pw"));
+    }
+
+    #[test]
+    fn scope_narrowing_follows_rfc6749_3_3() {
+        let c = client("svc", "pw");
+        assert_eq!(c.grant_scope(None).unwrap().to_string(), "read");
+        assert_eq!(
+            c.grant_scope(Some(ScopeSet::parse("write").unwrap()))
+                .unwrap()
+                .to_string(),
+            "write"
+        );
+        assert_eq!(
+            c.grant_scope(Some(ScopeSet::parse("admin").unwrap())),
+            Err(ScopeRefusal::NotAllowed)
+        );
+    }
+
+    #[test]
+    fn audience_defaults_to_issuer_and_resource_must_be_allowed() {
+        let mut c = client("svc", "pw");
+        assert_eq!(
+            c.audience_for(None, "https://iss").as_deref(),
+            Some("https://iss")
+        );
+        c.audiences = vec!["https://api".into()];
+        assert_eq!(
+            c.audience_for(None, "https://iss").as_deref(),
+            Some("https://api")
+        );
+        assert_eq!(
+            c.audience_for(Some("https://api"), "https://iss")
+                .as_deref(),
+            Some("https://api")
+        );
+        assert_eq!(c.audience_for(Some("https://other"), "https://iss"), None);
+    }
+
+    #[test]
+    fn grant_types_parse_by_wire_name() {
+        assert_eq!(
+            GrantType::parse("client_credentials"),
+            Some(GrantType::ClientCredentials)
+        );
+        assert_eq!(GrantType::parse("password"), None);
+    }
+}

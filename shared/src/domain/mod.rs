@@ -1,0 +1,10 @@
+//! The pure domain: clients, scopes, tokens, grants and revocation. No AWS, no HTTP, no clock reads:
+//! time and randomness are handed in by the caller.
+
+pub mod client;
+pub mod grant;
+pub mod revocation;
+pub mod scope;
+pub mod tenant;
+pub mod time;
+pub mod token;

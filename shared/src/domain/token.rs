@@ -1,0 +1,218 @@
+//! Tokens: the opaque token format and the stored record of an opaque access or refresh token.
+//!
+//! An opaque token is `tsr_at_` (access) or `tsr_rt_` (refresh), then 64 base64url characters holding the
+//! 16-byte grant family id and 32 random bytes (256 bits), then a 6-character base64url CRC-32 of
+//! everything before it. The prefix lets secret scanners find leaked tokens; the checksum rejects typos and
+//! foreign strings without a store read. Only SHA-256 of the whole token is ever stored.
+
+use std::fmt;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::grant::{FamilyId, Grant};
+use super::time::Timestamp;
+
+/// Whether a token is an access or a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// An access token.
+    AccessToken,
+    /// A refresh token.
+    RefreshToken,
+}
+
+impl TokenKind {
+    /// The opaque-token prefix of this kind.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Self::AccessToken => "tsr_at_",
+            Self::RefreshToken => "tsr_rt_",
+        }
+    }
+
+    /// The RFC 7009 / RFC 7662 `token_type_hint` value.
+    pub const fn hint(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access_token",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+const PREFIX_LEN: usize = 7;
+const BODY_LEN: usize = 64; // base64url of 48 bytes
+const CHECKSUM_LEN: usize = 6; // base64url of 4 bytes
+/// The exact length of every opaque token.
+pub const OPAQUE_TOKEN_LEN: usize = PREFIX_LEN + BODY_LEN + CHECKSUM_LEN;
+
+/// A freshly minted opaque token. Its `Display` is the secret: hand it to the client once, never log it.
+pub struct OpaqueToken {
+    kind: TokenKind,
+    family: FamilyId,
+    encoded: String,
+}
+
+impl OpaqueToken {
+    /// Mints a token of `kind` in `family` from 32 random bytes.
+    pub fn mint(kind: TokenKind, family: FamilyId, secret: [u8; 32]) -> Self {
+        let mut payload = [0u8; 48];
+        payload[..16].copy_from_slice(family.as_bytes());
+        payload[16..].copy_from_slice(&secret);
+        let mut encoded = String::with_capacity(OPAQUE_TOKEN_LEN);
+        encoded.push_str(kind.prefix());
+        URL_SAFE_NO_PAD.encode_string(payload, &mut encoded);
+        let checksum = crc32fast::hash(encoded.as_bytes());
+        URL_SAFE_NO_PAD.encode_string(checksum.to_be_bytes(), &mut encoded);
+        Self {
+            kind,
+            family,
+            encoded,
+        }
+    }
+
+    /// Recognises an opaque token by prefix, length and checksum; `None` for anything else. No I/O.
+    pub fn parse(token: &str) -> Option<Self> {
+        if token.len() != OPAQUE_TOKEN_LEN || !token.is_ascii() {
+            return None;
+        }
+        let kind = [TokenKind::AccessToken, TokenKind::RefreshToken]
+            .into_iter()
+            .find(|k| token.starts_with(k.prefix()))?;
+        let (signed, checksum) = token.split_at(PREFIX_LEN + BODY_LEN);
+        let checksum: [u8; 4] = URL_SAFE_NO_PAD.decode(checksum).ok()?.try_into().ok()?;
+        if u32::from_be_bytes(checksum) != crc32fast::hash(signed.as_bytes()) {
+            return None;
+        }
+        let payload = URL_SAFE_NO_PAD.decode(&signed[PREFIX_LEN..]).ok()?;
+        let family = FamilyId::from_bytes(payload[..16].try_into().ok()?);
+        Some(Self {
+            kind,
+            family,
+            encoded: token.to_owned(),
+        })
+    }
+
+    /// Access or refresh.
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The grant family embedded in the token.
+    pub fn family(&self) -> FamilyId {
+        self.family
+    }
+
+    /// The key the token is stored under.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.encoded)
+    }
+
+    /// The token string, to return to the client.
+    pub fn expose(&self) -> &str {
+        &self.encoded
+    }
+}
+
+impl fmt::Debug for OpaqueToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpaqueToken")
+            .field("kind", &self.kind)
+            .field("family", &self.family)
+            .finish()
+    }
+}
+
+/// SHA-256 of a token, base64url: what the store keys an opaque token by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// Hashes a token string.
+    pub fn of(token: &str) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes())))
+    }
+
+    /// The hash as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The stored state of an opaque access token or a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// What the token grants.
+    pub grant: Grant,
+    /// Set once the token is revoked; a revoked token never becomes active again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family() -> FamilyId {
+        FamilyId::from_bytes([9; 16])
+    }
+
+    #[test]
+    fn minted_tokens_parse_back() {
+        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [3; 32]);
+        assert_eq!(token.expose().len(), OPAQUE_TOKEN_LEN);
+        assert!(token.expose().starts_with("tsr_at_"));
+        let parsed = OpaqueToken::parse(token.expose()).unwrap();
+        assert_eq!(parsed.kind(), TokenKind::AccessToken);
+        assert_eq!(parsed.family(), family());
+        assert_eq!(parsed.hash(), token.hash());
+        let refresh = OpaqueToken::mint(TokenKind::RefreshToken, family(), [3; 32]);
+        assert_eq!(
+            OpaqueToken::parse(refresh.expose()).unwrap().kind(),
+            TokenKind::RefreshToken
+        );
+    }
+
+    #[test]
+    fn any_changed_character_fails_the_checksum() {
+        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
+        let s = token.expose();
+        for i in PREFIX_LEN..s.len() {
+            let mut bytes = s.as_bytes().to_vec();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(bytes).unwrap();
+            assert!(OpaqueToken::parse(&altered).is_none(), "position {i}");
+        }
+    }
+
+    #[test]
+    fn foreign_strings_are_not_opaque_tokens() {
+        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
+        let foreign_prefix = token.expose().replacen("tsr_at_", "ghp_ab_", 1);
+        for s in [
+            "",
+            "tsr_at_",
+            "garbage",
+            &foreign_prefix,
+            &format!("{}x", token.expose()),
+            "é".repeat(40).as_str(),
+        ] {
+            assert!(OpaqueToken::parse(s).is_none(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
+        // Characters 30.. encode only the 32 secret bytes (the family id ends before char 29).
+        assert!(!format!("{token:?}").contains(&token.expose()[30..70]));
+    }
+}

@@ -1,0 +1,9 @@
+//! JWTs: signing keys parsed once ([`keys`]), the published JWKS, and RFC 9068 access tokens
+//! ([`access_token`]).
+//!
+//! Signing uses the pre-parsed aws-lc key pair directly: `jsonwebtoken::encode` re-parses the PKCS#8 key on
+//! every call, which is the dominant cost of issuing a JWT. Verification goes through `jsonwebtoken` with the
+//! algorithm pinned to the key's, so `none` and HS/RS confusion are impossible.
+
+pub mod access_token;
+pub mod keys;

@@ -1,0 +1,23 @@
+//! Tessera's shared core: everything the Lambda functions and the local runner have in common.
+//!
+//! - [`domain`]: clients, scopes, tokens, grants and the revocation rule. Pure: no I/O, no clock reads.
+//! - [`oauth`]: the token, introspection and revocation operations as plain functions over ports.
+//! - [`wire`]: the RFC wire formats: form parsing, client authentication, responses, `OAuthError` → HTTP.
+//! - [`jwt`]: signing keys (parsed once), JWKS and RFC 9068 access tokens.
+//! - [`store`]: the `TokenStore` port and its adapters.
+//! - [`clock`] and [`entropy`]: time and randomness, handed in so tests can pin them.
+//! - [`config`]: configuration from TOML or the environment, validated once.
+//! - [`service`]: the [`service::TokenService`] that bundles the ports for the handlers.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod entropy;
+pub mod jwt;
+pub mod oauth;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod wire;
+
+pub use service::TokenService;

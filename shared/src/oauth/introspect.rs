@@ -1,0 +1,71 @@
+//! Token introspection (RFC 7662). The caller authenticates as a client allowed to introspect; the token
+//! is classified without I/O, then one store round trip fetches the caller's record and every item that
+//! decides the token's state. Anything not active answers exactly `{"active": false}`; a store failure is
+//! an error (503), never `active: true`.
+
+use http::StatusCode;
+use tracing::instrument;
+
+use super::authenticate::{authenticate, client_key};
+use super::presented::Presented;
+use crate::TokenService;
+use crate::domain::token::TokenKind;
+use crate::jwt::access_token::Audience;
+use crate::store::Fetched;
+use crate::wire::http::OAuthRequest;
+use crate::wire::response::IntrospectionResponse;
+use crate::wire::{ErrorCode, OAuthError};
+
+/// Answers an introspection request (RFC 7662 §2). `token_type_hint` is accepted and ignored: the token's
+/// own structure says what it is, so a wrong hint still finds it.
+#[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
+pub async fn introspect(
+    service: &TokenService,
+    request: &OAuthRequest,
+) -> Result<IntrospectionResponse, OAuthError> {
+    let tenant = &request.tenant;
+    let settings = service.tenant(tenant)?;
+    let credentials = request.require_credentials()?;
+    tracing::Span::current().record("client_id", credentials.client_id.as_str());
+    let token = request.require("token")?;
+    let caller_key = client_key(tenant, credentials)?;
+
+    let presented = Presented::classify(token, tenant, settings);
+    let mut keys = vec![caller_key.clone()];
+    keys.extend(presented.keys(tenant));
+    let now = service.clock.now();
+    let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
+
+    let caller = authenticate(credentials, &caller_key, &fetched)?;
+    if !caller.may_introspect {
+        tracing::info!("client may not introspect");
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not introspect tokens",
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    match presented.judge(tenant, &fetched, now) {
+        Ok(active) => Ok(IntrospectionResponse {
+            active: true,
+            scope: Some(active.grant.scope.to_string()).filter(|s| !s.is_empty()),
+            client_id: Some(active.grant.client_id.to_string()),
+            username: active.grant.username.clone(),
+            token_type: Some(match active.kind {
+                TokenKind::AccessToken => "Bearer",
+                TokenKind::RefreshToken => "refresh_token",
+            }),
+            exp: Some(active.grant.expires_at.as_secs()),
+            iat: Some(active.grant.issued_at.as_secs()),
+            nbf: active.not_before.map(|t| t.as_secs()),
+            sub: Some(active.grant.subject.clone()),
+            aud: Some(Audience::from_list(&active.grant.audience)),
+            iss: Some(settings.issuer.clone()),
+            jti: active.jti,
+        }),
+        Err(reason) => {
+            tracing::debug!(%reason, "token inactive");
+            Ok(IntrospectionResponse::inactive())
+        }
+    }
+}

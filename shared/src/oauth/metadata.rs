@@ -1,0 +1,64 @@
+//! Discovery: the RFC 8414 authorization server metadata document and the JWK Set (RFC 7517) of a tenant.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::client::GrantType;
+use crate::service::TenantSettings;
+use crate::wire::client_auth::AuthMethod;
+
+/// The RFC 8414 §2 metadata of one tenant.
+#[derive(Debug, Serialize)]
+pub struct AuthorizationServerMetadata {
+    /// The issuer identifier.
+    pub issuer: String,
+    /// RFC 6749 §3.2.
+    pub token_endpoint: String,
+    /// RFC 7662.
+    pub introspection_endpoint: String,
+    /// RFC 7009.
+    pub revocation_endpoint: String,
+    /// RFC 7517 key set.
+    pub jwks_uri: String,
+    /// Required by RFC 8414; empty because Tessera has no authorization endpoint.
+    pub response_types_supported: Vec<&'static str>,
+    /// The grant types the token endpoint accepts.
+    pub grant_types_supported: Vec<&'static str>,
+    /// How clients authenticate at the token endpoint.
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// How clients authenticate at the introspection endpoint.
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// How clients authenticate at the revocation endpoint.
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// The algorithms access tokens are signed with (the keys in `jwks_uri`).
+    pub access_token_signing_alg_values_supported: Vec<&'static str>,
+}
+
+/// The metadata document for a tenant whose endpoints live under its issuer URL.
+pub fn authorization_server_metadata(settings: &TenantSettings) -> AuthorizationServerMetadata {
+    let base = settings.issuer.trim_end_matches('/');
+    let auth_methods = || {
+        vec![
+            AuthMethod::ClientSecretBasic.as_str(),
+            AuthMethod::ClientSecretPost.as_str(),
+        ]
+    };
+    AuthorizationServerMetadata {
+        issuer: settings.issuer.clone(),
+        token_endpoint: format!("{base}/oauth2/token"),
+        introspection_endpoint: format!("{base}/oauth2/introspect"),
+        revocation_endpoint: format!("{base}/oauth2/revoke"),
+        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        response_types_supported: vec![],
+        grant_types_supported: vec![GrantType::ClientCredentials.as_str()],
+        token_endpoint_auth_methods_supported: auth_methods(),
+        introspection_endpoint_auth_methods_supported: auth_methods(),
+        revocation_endpoint_auth_methods_supported: auth_methods(),
+        access_token_signing_alg_values_supported: settings.keys.algorithms(),
+    }
+}
+
+/// The public JWK Set.
+pub fn jwks(settings: &TenantSettings) -> Value {
+    settings.keys.jwks()
+}

@@ -1,0 +1,10 @@
+//! The OAuth operations as plain functions over [`crate::TokenService`]: issue ([`token`]), introspect
+//! ([`introspect`]), revoke ([`revoke`]) and publish metadata ([`metadata`]). They take parsed requests and
+//! return wire types; HTTP stays in [`crate::wire`].
+
+pub mod authenticate;
+pub mod introspect;
+pub mod metadata;
+pub mod presented;
+pub mod revoke;
+pub mod token;

@@ -1,0 +1,73 @@
+//! Token revocation (RFC 7009). One read (the caller's record and the token's, together), then at most one
+//! write: a revoked flag on an opaque record, or a denylist entry for a JWT's `jti` that lives until the
+//! token's own `exp`. Unknown, malformed and already-invalid tokens answer 200 (§2.2).
+
+use tracing::instrument;
+
+use super::authenticate::{authenticate, client_key};
+use super::presented::Presented;
+use crate::TokenService;
+use crate::domain::revocation::RevokedJti;
+use crate::store::{Fetched, Record, StoreError};
+use crate::wire::http::OAuthRequest;
+use crate::wire::{ErrorCode, OAuthError};
+
+/// Revokes the presented token if it belongs to the calling client. `token_type_hint` is accepted and
+/// ignored: the token's structure says what it is.
+#[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
+pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
+    let tenant = &request.tenant;
+    let settings = service.tenant(tenant)?;
+    let credentials = request.require_credentials()?;
+    tracing::Span::current().record("client_id", credentials.client_id.as_str());
+    let token = request.require("token")?;
+    let caller_key = client_key(tenant, credentials)?;
+
+    let presented = Presented::classify(token, tenant, settings);
+    let state_key = presented.state_key(tenant);
+    let mut keys = vec![caller_key.clone()];
+    if let (Presented::Opaque(_), Some(key)) = (&presented, &state_key) {
+        keys.push(key.clone());
+    }
+    let now = service.clock.now();
+    let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
+    let caller = authenticate(credentials, &caller_key, &fetched)?;
+
+    let active = match presented.judge(tenant, &fetched, now) {
+        Ok(active) => active,
+        Err(reason) => {
+            // RFC 7009 §2.2: an invalid token needs no action and is not an error.
+            tracing::debug!(%reason, "revocation of an inactive token");
+            return Ok(());
+        }
+    };
+    if active.grant.client_id != caller.client_id {
+        // RFC 7009 §2.1: only the client the token was issued to may revoke it.
+        tracing::info!(owner = %active.grant.client_id, "revocation refused: token belongs to another client");
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the token was not issued to this client",
+        ));
+    }
+    let result = match (&presented, state_key) {
+        (Presented::Jwt(jwt), Some(_)) => {
+            let entry = RevokedJti {
+                tenant: tenant.clone(),
+                jti: jwt.jti.clone(),
+                revoked_at: now,
+                expires_at: active.grant.expires_at,
+            };
+            service.store.put_new(Record::RevokedJti(entry)).await
+        }
+        (_, Some(key)) => service.store.mark_revoked(&key, now).await,
+        (_, None) => Ok(()),
+    };
+    match result {
+        // Revoked concurrently, or the record expired in between: the token is inactive either way.
+        Ok(()) | Err(StoreError::AlreadyExists(_) | StoreError::NotFound(_)) => {
+            tracing::info!(kind = ?active.kind, "token revoked");
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}

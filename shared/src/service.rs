@@ -1,0 +1,102 @@
+//! `TokenService`: the ports (store, clock, entropy) and the per-tenant settings (issuer, keys), built once
+//! at init and shared by every request a function or the local runner serves.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+use crate::clock::Clock;
+use crate::domain::tenant::TenantId;
+use crate::entropy::Entropy;
+use crate::jwt::keys::KeyRing;
+use crate::store::TokenStore;
+use crate::wire::OAuthError;
+
+/// What differs per tenant: its issuer URL and its signing keys.
+#[derive(Debug)]
+pub struct TenantSettings {
+    /// The `iss` of its tokens and the base of its endpoint URLs, without a trailing slash.
+    pub issuer: String,
+    /// Its signing keys.
+    pub keys: KeyRing,
+}
+
+/// Everything the OAuth operations need, handed in.
+pub struct TokenService {
+    /// The token store.
+    pub store: Arc<dyn TokenStore>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The randomness source.
+    pub entropy: Arc<dyn Entropy>,
+    tenants: HashMap<TenantId, TenantSettings>,
+}
+
+impl TokenService {
+    /// A service with no tenants yet.
+    pub fn new(
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            entropy,
+            tenants: HashMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) a tenant.
+    pub fn with_tenant(mut self, tenant: TenantId, settings: TenantSettings) -> Self {
+        self.tenants.insert(tenant, settings);
+        self
+    }
+
+    /// The settings of `tenant`, or 404 for a tenant this deployment does not serve.
+    pub fn tenant(&self, tenant: &TenantId) -> Result<&TenantSettings, OAuthError> {
+        self.tenants.get(tenant).ok_or_else(|| {
+            OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND)
+        })
+    }
+}
+
+/// Builds a service on the embedded store from a configuration: the clients are loaded into the store,
+/// the keys parsed once. `issuer` is used when the configuration names none.
+pub fn embedded_service(
+    config: &crate::config::Config,
+    issuer: &str,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> Result<(TokenService, Arc<crate::store::memory::MemoryStore>), crate::config::ConfigError> {
+    let issuer =
+        crate::config::Config::validate_issuer(config.issuer.as_deref().unwrap_or(issuer))?;
+    let keys = config.key_ring("tessera-local-1")?;
+    let store = Arc::new(crate::store::memory::MemoryStore::with_clients(
+        config.clients(entropy.as_ref())?,
+    ));
+    let service = TokenService::new(store.clone(), clock, entropy)
+        .with_tenant(TenantId::default(), TenantSettings { issuer, keys });
+    Ok((service, store))
+}
+
+/// Builds the service a Lambda function runs, from its environment, once at init:
+/// `TESSERA_CONFIG` (path of the TOML configuration, default `tessera.toml` beside the binary) and
+/// `ISSUER` (overrides the configuration's issuer).
+///
+/// Until the DynamoDB adapter lands, functions run on the embedded store seeded from the configuration:
+/// JWTs verify across functions (they share the configured keys), opaque tokens and revocations do not.
+pub fn service_from_env() -> Result<TokenService, crate::config::ConfigError> {
+    let path = std::env::var_os("TESSERA_CONFIG").unwrap_or_else(|| "tessera.toml".into());
+    let mut config = crate::config::Config::load(std::path::Path::new(&path))?;
+    if let Ok(issuer) = std::env::var("ISSUER") {
+        config.issuer = Some(issuer);
+    }
+    let issuer = config.issuer.clone().ok_or_else(|| {
+        crate::config::ConfigError::Invalid("set ISSUER or `issuer` in the configuration".into())
+    })?;
+    let clock = Arc::new(crate::clock::SystemClock);
+    let entropy = Arc::new(crate::entropy::SystemEntropy);
+    Ok(embedded_service(&config, &issuer, clock, entropy)?.0)
+}

@@ -1,0 +1,272 @@
+//! The behavioural suite every [`TokenStore`] adapter must pass, written once and run against the embedded
+//! store and against DynamoDB (the emulator). Each check works in a fresh random tenant, so runs against a
+//! shared table never collide.
+
+use std::collections::BTreeSet;
+
+use super::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
+use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
+use crate::domain::grant::{FamilyId, Grant};
+use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::scope::ScopeSet;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
+use crate::entropy::{SystemEntropy, random_bytes};
+
+const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
+
+fn fresh_tenant() -> TenantId {
+    let bytes: [u8; 6] = random_bytes(&SystemEntropy).expect("entropy");
+    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    TenantId::parse(&format!("conformance-{suffix}")).expect("valid tenant")
+}
+
+fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
+    let secret: [u8; 32] = random_bytes(&SystemEntropy).expect("entropy");
+    let family = FamilyId::from_bytes(random_bytes(&SystemEntropy).expect("entropy"));
+    let token = OpaqueToken::mint(TokenKind::AccessToken, family, secret);
+    TokenRecord {
+        token_hash: token.hash(),
+        kind: TokenKind::AccessToken,
+        grant: Grant {
+            tenant: tenant.clone(),
+            client_id: ClientId::parse("conformance-client").expect("valid id"),
+            subject: "conformance-client".into(),
+            username: None,
+            scope: ScopeSet::parse("read write").expect("valid scope"),
+            audience: vec!["https://api.example".into()],
+            family,
+            issued_at: NOW,
+            expires_at,
+        },
+        revoked_at: None,
+    }
+}
+
+fn client(tenant: &TenantId, id: &str) -> Client {
+    Client {
+        tenant: tenant.clone(),
+        client_id: ClientId::parse(id).expect("valid id"),
+        secret_hash: SecretHash::new("conformance-secret", [1; 16]),
+        scopes: ScopeSet::parse("read").expect("valid scope"),
+        default_scopes: ScopeSet::parse("read").expect("valid scope"),
+        grant_types: BTreeSet::new(),
+        access_token_format: TokenFormat::Opaque,
+        access_token_ttl_secs: 60,
+        refresh_token_ttl_secs: 60,
+        may_introspect: true,
+        audiences: vec![],
+        disabled: false,
+    }
+}
+
+/// Runs every check against `store`.
+pub async fn run_all<S: TokenStore + ClientRegistry>(store: &S) {
+    put_new_never_overwrites(store).await;
+    get_many_reads_several_kinds_at_once(store).await;
+    expired_items_are_dropped_on_read(store).await;
+    mark_revoked_keeps_the_first_time(store).await;
+    watermarks_only_rise(store).await;
+    clients_round_trip(store).await;
+}
+
+/// A conditional put finds the key taken and leaves the first item as it was.
+pub async fn put_new_never_overwrites(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let first = token_record(&tenant, NOW.plus_secs(60));
+    let mut second = first.clone();
+    second.grant.subject = "intruder".into();
+    store
+        .put_new(Record::Token(first.clone()))
+        .await
+        .expect("first put");
+    let err = store
+        .put_new(Record::Token(second))
+        .await
+        .expect_err("second put must fail");
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    let key = StoreKey::token(&tenant, &first.token_hash);
+    let got = Fetched::new(
+        store
+            .get_many(std::slice::from_ref(&key))
+            .await
+            .expect("read"),
+        NOW,
+    );
+    assert_eq!(got.token(&key), Some(&first));
+}
+
+/// One read returns a token, a denylist entry and a watermark together, and skips missing keys.
+pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let token = token_record(&tenant, NOW.plus_secs(60));
+    let jti = RevokedJti {
+        tenant: tenant.clone(),
+        jti: "jti-1".into(),
+        revoked_at: NOW,
+        expires_at: NOW.plus_secs(60),
+    };
+    let mark = RevocationWatermark {
+        tenant: tenant.clone(),
+        target: WatermarkTarget::Subject("alice".into()),
+        revoked_before: NOW,
+        expires_at: NOW.plus_secs(60),
+    };
+    store
+        .put_new(Record::Token(token.clone()))
+        .await
+        .expect("put token");
+    store
+        .put_new(Record::RevokedJti(jti))
+        .await
+        .expect("put jti");
+    store
+        .raise_watermark(mark.clone())
+        .await
+        .expect("put watermark");
+    let keys = [
+        StoreKey::token(&tenant, &token.token_hash),
+        StoreKey::revoked_jti(&tenant, "jti-1"),
+        StoreKey::watermark(&tenant, &mark.target),
+        StoreKey::revoked_jti(&tenant, "missing"),
+    ];
+    let got = Fetched::new(store.get_many(&keys).await.expect("read"), NOW);
+    assert_eq!(got.token(&keys[0]), Some(&token));
+    assert!(got.has_revoked_jti(&keys[1]));
+    assert_eq!(got.watermarks(&keys[2..3]), vec![NOW]);
+    assert!(!got.has_revoked_jti(&keys[3]));
+}
+
+/// An item past its `expires_at` that the store still holds reads as absent.
+pub async fn expired_items_are_dropped_on_read(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let token = token_record(&tenant, NOW.plus_secs(10));
+    store
+        .put_new(Record::Token(token.clone()))
+        .await
+        .expect("put");
+    let key = StoreKey::token(&tenant, &token.token_hash);
+    let raw = store
+        .get_many(std::slice::from_ref(&key))
+        .await
+        .expect("read");
+    assert_eq!(
+        raw.len(),
+        1,
+        "the store keeps expired items until TTL deletion"
+    );
+    assert!(
+        Fetched::new(raw.clone(), NOW.plus_secs(9))
+            .token(&key)
+            .is_some()
+    );
+    assert!(Fetched::new(raw, NOW.plus_secs(10)).token(&key).is_none());
+}
+
+/// Revocation sticks, keeps its first time, and fails for a missing record.
+pub async fn mark_revoked_keeps_the_first_time(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let token = token_record(&tenant, NOW.plus_secs(60));
+    store
+        .put_new(Record::Token(token.clone()))
+        .await
+        .expect("put");
+    let key = StoreKey::token(&tenant, &token.token_hash);
+    store
+        .mark_revoked(&key, NOW.plus_secs(1))
+        .await
+        .expect("revoke");
+    store
+        .mark_revoked(&key, NOW.plus_secs(2))
+        .await
+        .expect("revoke again");
+    let got = Fetched::new(
+        store
+            .get_many(std::slice::from_ref(&key))
+            .await
+            .expect("read"),
+        NOW,
+    );
+    assert_eq!(
+        got.token(&key).and_then(|t| t.revoked_at),
+        Some(NOW.plus_secs(1))
+    );
+    let missing = StoreKey::token(&tenant, &token_record(&tenant, NOW).token_hash);
+    let err = store
+        .mark_revoked(&missing, NOW)
+        .await
+        .expect_err("missing record");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+/// A lower watermark never replaces a higher one.
+pub async fn watermarks_only_rise(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let target = WatermarkTarget::Client(ClientId::parse("c1").expect("valid id"));
+    let mark = |at: Timestamp| RevocationWatermark {
+        tenant: tenant.clone(),
+        target: target.clone(),
+        revoked_before: at,
+        expires_at: NOW.plus_secs(3600),
+    };
+    store
+        .raise_watermark(mark(NOW.plus_secs(5)))
+        .await
+        .expect("raise");
+    store
+        .raise_watermark(mark(NOW.plus_secs(1)))
+        .await
+        .expect("lower is a no-op");
+    let key = StoreKey::watermark(&tenant, &target);
+    let got = Fetched::new(
+        store
+            .get_many(std::slice::from_ref(&key))
+            .await
+            .expect("read"),
+        NOW,
+    );
+    assert_eq!(
+        got.watermarks(std::slice::from_ref(&key)),
+        vec![NOW.plus_secs(5)]
+    );
+    store
+        .raise_watermark(mark(NOW.plus_secs(9)))
+        .await
+        .expect("raise");
+    let got = Fetched::new(
+        store
+            .get_many(std::slice::from_ref(&key))
+            .await
+            .expect("read"),
+        NOW,
+    );
+    assert_eq!(
+        got.watermarks(std::slice::from_ref(&key)),
+        vec![NOW.plus_secs(9)]
+    );
+}
+
+/// Clients are stored, replaced, listed per tenant, and readable through `get_many`.
+pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
+    let tenant = fresh_tenant();
+    let other = fresh_tenant();
+    store.put_client(client(&tenant, "b")).await.expect("put");
+    store.put_client(client(&tenant, "a")).await.expect("put");
+    store.put_client(client(&other, "c")).await.expect("put");
+    let mut disabled = client(&tenant, "a");
+    disabled.disabled = true;
+    store.put_client(disabled.clone()).await.expect("replace");
+    let listed = store.list_clients(&tenant).await.expect("list");
+    let ids: Vec<&str> = listed.iter().map(|c| c.client_id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    let key = StoreKey::client(&tenant, &disabled.client_id);
+    let got = Fetched::new(
+        store
+            .get_many(std::slice::from_ref(&key))
+            .await
+            .expect("read"),
+        NOW,
+    );
+    assert_eq!(got.client(&key), Some(&disabled));
+}

@@ -1,0 +1,142 @@
+//! The embedded adapter: a process-local map with the same semantics as the DynamoDB adapter, including
+//! conditional failures. Used by the local runner and the tests.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{ClientRegistry, Record, StoreError, StoreKey, TokenStore};
+use crate::domain::client::Client;
+use crate::domain::revocation::RevocationWatermark;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+
+/// An in-memory [`TokenStore`] and [`ClientRegistry`]. Like DynamoDB, it never deletes expired items on its
+/// own, so expiry-on-read is exercised for real.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    items: Mutex<HashMap<String, Record>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding `clients`.
+    pub fn with_clients(clients: impl IntoIterator<Item = Client>) -> Self {
+        let items = clients
+            .into_iter()
+            .map(|c| {
+                (
+                    StoreKey::client(&c.tenant, &c.client_id)
+                        .as_str()
+                        .to_owned(),
+                    Record::Client(c),
+                )
+            })
+            .collect();
+        Self {
+            items: Mutex::new(items),
+        }
+    }
+
+    fn items(&self) -> MutexGuard<'_, HashMap<String, Record>> {
+        // A panic while holding the lock cannot leave a half-written map (every write is one insert),
+        // so a poisoned lock is still safe to use.
+        self.items
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The number of items held, expired ones included.
+    pub fn len(&self) -> usize {
+        self.items().len()
+    }
+
+    /// Whether the store holds no items.
+    pub fn is_empty(&self) -> bool {
+        self.items().is_empty()
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
+        let items = self.items();
+        Ok(keys
+            .iter()
+            .filter_map(|k| items.get(k.as_str()).cloned())
+            .collect())
+    }
+
+    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+        let key = record.key();
+        let mut items = self.items();
+        if items.contains_key(key.as_str()) {
+            return Err(StoreError::AlreadyExists(key.to_string()));
+        }
+        items.insert(key.as_str().to_owned(), record);
+        Ok(())
+    }
+
+    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
+        match self.items().get_mut(key.as_str()) {
+            Some(Record::Token(token)) => {
+                token.revoked_at.get_or_insert(at);
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound(key.to_string())),
+        }
+    }
+
+    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
+        let key = StoreKey::watermark(&watermark.tenant, &watermark.target);
+        let mut items = self.items();
+        match items.get_mut(key.as_str()) {
+            Some(Record::Watermark(existing)) => {
+                existing.revoked_before = existing.revoked_before.max(watermark.revoked_before);
+                existing.expires_at = existing.expires_at.max(watermark.expires_at);
+            }
+            _ => {
+                items.insert(key.as_str().to_owned(), Record::Watermark(watermark));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for MemoryStore {
+    async fn put_client(&self, client: Client) -> Result<(), StoreError> {
+        let key = StoreKey::client(&client.tenant, &client.client_id);
+        self.items()
+            .insert(key.as_str().to_owned(), Record::Client(client));
+        Ok(())
+    }
+
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError> {
+        let mut clients: Vec<Client> = self
+            .items()
+            .values()
+            .filter_map(|r| match r {
+                Record::Client(c) if &c.tenant == tenant => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(clients)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passes_the_store_conformance_suite() {
+        super::super::conformance::run_all(&MemoryStore::new()).await;
+    }
+}

@@ -1,0 +1,243 @@
+//! The store port: [`TokenStore`] for the hot path and [`ClientRegistry`] for operators, with the embedded
+//! adapter in [`memory`] and the shared behavioural suite in [`conformance`].
+//!
+//! Every [`TokenStore`] operation is one DynamoDB round trip:
+//! - [`TokenStore::get_many`] is one strongly consistent `BatchGetItem`;
+//! - [`TokenStore::put_new`] is one `PutItem` conditional on `attribute_not_exists(pk)`;
+//! - [`TokenStore::mark_revoked`] is one `UpdateItem` conditional on the item existing;
+//! - [`TokenStore::raise_watermark`] is one `UpdateItem` that only ever raises the mark.
+//!
+//! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
+//! so readers go through [`Fetched`], which drops them.
+
+pub mod conformance;
+pub mod counting;
+pub mod memory;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::domain::client::{Client, ClientId};
+use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::domain::token::{TokenHash, TokenRecord};
+
+/// What kind of item a key names; the middle part of `pk = "<tenant>#<kind>#<id>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    /// An opaque access token or refresh token, by SHA-256 of the token.
+    Token,
+    /// A revoked JWT `jti`.
+    RevokedJti,
+    /// A revocation watermark.
+    Watermark,
+    /// A registered client.
+    Client,
+}
+
+impl ItemKind {
+    /// The kind's tag inside `pk`.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Self::Token => "tok",
+            Self::RevokedJti => "jti",
+            Self::Watermark => "wm",
+            Self::Client => "client",
+        }
+    }
+}
+
+/// The key of one item: tenant, kind and id, rendered as the partition key `<tenant>#<kind>#<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoreKey {
+    pk: String,
+}
+
+impl StoreKey {
+    fn new(tenant: &TenantId, kind: ItemKind, id: &str) -> Self {
+        Self {
+            pk: format!("{tenant}#{}#{id}", kind.tag()),
+        }
+    }
+
+    /// The key of an opaque token's record.
+    pub fn token(tenant: &TenantId, hash: &TokenHash) -> Self {
+        Self::new(tenant, ItemKind::Token, hash.as_str())
+    }
+
+    /// The key of a JWT's denylist entry.
+    pub fn revoked_jti(tenant: &TenantId, jti: &str) -> Self {
+        Self::new(tenant, ItemKind::RevokedJti, jti)
+    }
+
+    /// The key of a client.
+    pub fn client(tenant: &TenantId, client_id: &ClientId) -> Self {
+        Self::new(tenant, ItemKind::Client, client_id.as_str())
+    }
+
+    /// The key of a revocation watermark. Subjects are hashed so a key never carries personal data.
+    pub fn watermark(tenant: &TenantId, target: &WatermarkTarget) -> Self {
+        let id = match target {
+            WatermarkTarget::Family(family) => format!("fam:{family}"),
+            WatermarkTarget::Subject(subject) => format!("sub:{}", TokenHash::of(subject).as_str()),
+            WatermarkTarget::Client(client) => format!("cli:{client}"),
+        };
+        Self::new(tenant, ItemKind::Watermark, &id)
+    }
+
+    /// The partition key value.
+    pub fn as_str(&self) -> &str {
+        &self.pk
+    }
+}
+
+impl fmt::Display for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pk)
+    }
+}
+
+/// One stored item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A registered client.
+    Client(Client),
+    /// An opaque access token or refresh token.
+    Token(TokenRecord),
+    /// A revoked JWT `jti`.
+    RevokedJti(RevokedJti),
+    /// A revocation watermark.
+    Watermark(RevocationWatermark),
+}
+
+impl Record {
+    /// The item's key.
+    pub fn key(&self) -> StoreKey {
+        match self {
+            Self::Client(c) => StoreKey::client(&c.tenant, &c.client_id),
+            Self::Token(t) => StoreKey::token(&t.grant.tenant, &t.token_hash),
+            Self::RevokedJti(j) => StoreKey::revoked_jti(&j.tenant, &j.jti),
+            Self::Watermark(w) => StoreKey::watermark(&w.tenant, &w.target),
+        }
+    }
+
+    /// When the item may be deleted (the table's TTL attribute); `None` for items that never expire.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        match self {
+            Self::Client(_) => None,
+            Self::Token(t) => Some(t.grant.expires_at),
+            Self::RevokedJti(j) => Some(j.expires_at),
+            Self::Watermark(w) => Some(w.expires_at),
+        }
+    }
+}
+
+/// A store failure. Mapped at the edge: `Unavailable` → 503 `temporarily_unavailable`, the rest → 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the item already there.
+    #[error("item {0} already exists")]
+    AlreadyExists(String),
+    /// A conditional update found no item.
+    #[error("item {0} does not exist")]
+    NotFound(String),
+    /// The store is throttling or unreachable; the caller may retry after the hinted delay.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        /// What failed, for logs.
+        reason: String,
+        /// Seconds the client should wait before retrying.
+        retry_after_secs: u32,
+    },
+    /// An item could not be mapped to or from its stored form.
+    #[error("corrupt item {key}: {reason}")]
+    Corrupt {
+        /// The item.
+        key: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// The hot-path port: reads and writes of tokens, denylist entries, watermarks and client records.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Reads every item in `keys` in one strongly consistent round trip. Missing items are absent from the
+    /// result; order is not preserved. Expired items may be returned: read through [`Fetched`].
+    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError>;
+
+    /// Writes a new item; [`StoreError::AlreadyExists`] if its key is taken. Never overwrites.
+    async fn put_new(&self, record: Record) -> Result<(), StoreError>;
+
+    /// Marks a token record revoked at `at`, keeping an earlier revocation time if there is one.
+    /// [`StoreError::NotFound`] if there is no such record.
+    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Writes a watermark, or raises an existing one; a lower mark never replaces a higher one, so
+    /// re-delivery and reordering are harmless.
+    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError>;
+}
+
+/// The operator port: client registration and listing. Not on the request path.
+#[async_trait]
+pub trait ClientRegistry: Send + Sync {
+    /// Creates or replaces a client.
+    async fn put_client(&self, client: Client) -> Result<(), StoreError>;
+
+    /// Every client of `tenant`, sorted by id.
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError>;
+}
+
+/// The result of [`TokenStore::get_many`] with expired items dropped: what a reader may trust.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    records: Vec<Record>,
+}
+
+impl Fetched {
+    /// Keeps the records that have not expired at `now`.
+    pub fn new(records: Vec<Record>, now: Timestamp) -> Self {
+        let records = records
+            .into_iter()
+            .filter(|r| r.expires_at().is_none_or(|exp| now < exp))
+            .collect();
+        Self { records }
+    }
+
+    fn find(&self, key: &StoreKey) -> Option<&Record> {
+        self.records.iter().find(|r| &r.key() == key)
+    }
+
+    /// The client under `key`, if present.
+    pub fn client(&self, key: &StoreKey) -> Option<&Client> {
+        match self.find(key)? {
+            Record::Client(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The token record under `key`, if present and unexpired.
+    pub fn token(&self, key: &StoreKey) -> Option<&TokenRecord> {
+        match self.find(key)? {
+            Record::Token(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether an unexpired denylist entry exists under `key`.
+    pub fn has_revoked_jti(&self, key: &StoreKey) -> bool {
+        matches!(self.find(key), Some(Record::RevokedJti(_)))
+    }
+
+    /// The `revoked_before` of every unexpired watermark among `keys`.
+    pub fn watermarks(&self, keys: &[StoreKey]) -> Vec<Timestamp> {
+        keys.iter()
+            .filter_map(|k| match self.find(k)? {
+                Record::Watermark(w) => Some(w.revoked_before),
+                _ => None,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,31 @@
+//! Tracing setup: JSON lines in Lambda (CloudWatch adds timestamps), compact text locally. Level from
+//! `RUST_LOG`, `info` by default.
+//!
+//! Redaction policy: tokens, secrets and keys never enter a span or an event. Handlers use
+//! `#[instrument(skip_all)]` and record only client ids, tenants and reasons; the types that hold secrets
+//! (`ClientCredentials`, `Form`, `OpaqueToken`, `SecretHash`, `SigningKey`) redact themselves in `Debug`.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber once; later calls are no-ops.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let result = if in_lambda {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .with_ansi(false)
+            .without_time()
+            .try_init()
+    } else {
+        tracing_subscriber::fmt()
+            .compact()
+            .with_env_filter(filter)
+            .with_target(false)
+            .try_init()
+    };
+    // Err means a subscriber is already installed (tests, or a second call): keep it.
+    let _ = result;
+}

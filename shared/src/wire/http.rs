@@ -1,0 +1,114 @@
+//! The bridge from a `lambda_http::Request` (API Gateway HTTP API v2, or the local runner) to a parsed
+//! OAuth request, and from a result back to a response. Handlers stay one expression long.
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use super::client_auth::ClientCredentials;
+use super::error::OAuthError;
+use super::form::{Form, FormError};
+use super::response::json_response;
+use crate::domain::tenant::TenantId;
+
+/// A POSTed OAuth request: its tenant, form parameters and client credentials.
+#[derive(Debug, Clone)]
+pub struct OAuthRequest {
+    /// The tenant the route names.
+    pub tenant: TenantId,
+    /// The form parameters.
+    pub form: Form,
+    /// The presented client credentials, if any.
+    pub credentials: Option<ClientCredentials>,
+}
+
+impl OAuthRequest {
+    /// Checks method, content type and size, then parses the form and the credentials.
+    pub fn from_http(request: &Request) -> Result<Self, OAuthError> {
+        require_method(request, &Method::POST)?;
+        let tenant = tenant_of(request)?;
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded",
+            ));
+        }
+        let form = Form::parse(body_bytes(request.body())).map_err(|err| {
+            let status = if err == FormError::TooLarge {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            OAuthError::invalid_request(err.to_string()).with_status(status)
+        })?;
+        let credentials = ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form)?;
+        Ok(Self {
+            tenant,
+            form,
+            credentials,
+        })
+    }
+
+    /// The credentials, or `invalid_client` when the request carried none.
+    pub fn require_credentials(&self) -> Result<&ClientCredentials, OAuthError> {
+        self.credentials
+            .as_ref()
+            .ok_or_else(OAuthError::invalid_client)
+    }
+
+    /// A required parameter, or `invalid_request` naming it.
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.form
+            .get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter '{name}'")))
+    }
+}
+
+/// `405` with `Allow` unless the request uses `method`.
+pub fn require_method(request: &Request, method: &Method) -> Result<(), OAuthError> {
+    if request.method() == method {
+        return Ok(());
+    }
+    Err(OAuthError::invalid_request(format!("use {method}"))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .with_header("allow", method.to_string()))
+}
+
+/// The tenant a path names: `/t/<tenant>/…`, or `default` for the plain routes.
+pub fn tenant_of(request: &Request) -> Result<TenantId, OAuthError> {
+    let path = request.uri().path();
+    match path
+        .strip_prefix("/t/")
+        .and_then(|rest| rest.split('/').next())
+    {
+        Some(name) => TenantId::parse(name).map_err(|_| {
+            OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND)
+        }),
+        None => Ok(TenantId::default()),
+    }
+}
+
+fn body_bytes(body: &Body) -> &[u8] {
+    match body {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // `Body` is non-exhaustive; an unknown variant carries nothing we can parse.
+        #[allow(unreachable_patterns)]
+        _ => &[],
+    }
+}
+
+/// Renders an endpoint result: the body with 200 on success, the RFC error otherwise.
+pub fn respond<T: Serialize>(result: Result<T, OAuthError>) -> Response<Body> {
+    match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(err) => err.into_response(),
+    }
+}

@@ -1,0 +1,122 @@
+//! Response bodies: the RFC 6749 §5.1 token response, the RFC 7662 §2.2 introspection response, and the
+//! JSON response builder every endpoint uses (`Cache-Control: no-store`, `Pragma: no-cache`).
+
+use http::StatusCode;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::jwt::access_token::Audience;
+
+/// A JSON response that no cache may keep (RFC 6749 §5.1).
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let (status, bytes) = match serde_json::to_vec(body) {
+        Ok(bytes) => (status, bytes),
+        Err(err) => {
+            tracing::error!(error = %err, "response serialization failed");
+            let fallback =
+                br#"{"error":"server_error","error_description":"response serialization failed"}"#;
+            (StatusCode::INTERNAL_SERVER_ERROR, fallback.to_vec())
+        }
+    };
+    let mut response = Response::new(Body::Text(String::from_utf8(bytes).unwrap_or_default()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    headers.insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, http::HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A successful token response (RFC 6749 §5.1). Deliberately not `Debug`: it holds live tokens.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer` (RFC 6750).
+    pub token_type: &'static str,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+    /// The granted scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// A refresh token, for grants that issue one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// RFC 8693 §2.2.1, for token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
+}
+
+/// An introspection response (RFC 7662 §2.2). Inactive tokens answer exactly `{"active": false}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IntrospectionResponse {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Granted scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Human-readable subject identifier, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// `Bearer` for access tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Not-before, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+impl IntrospectionResponse {
+    /// `{"active": false}`: the one answer for anything that is not an active token.
+    pub fn inactive() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inactive_is_exactly_active_false() {
+        let json = serde_json::to_string(&IntrospectionResponse::inactive()).unwrap();
+        assert_eq!(json, r#"{"active":false}"#);
+    }
+}
+
+/// An empty 200 with `Cache-Control: no-store`: the RFC 7009 §2.2 revocation answer.
+pub fn empty_ok() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(PRAGMA, http::HeaderValue::from_static("no-cache"));
+    response
+}
