@@ -10,7 +10,6 @@ use tessera::clock::SystemClock;
 use tessera::config::Config;
 use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera::service::embedded_service;
 use tessera_cli::{DEMO_CONFIG, runner};
 
 #[derive(Parser)]

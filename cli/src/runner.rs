@@ -133,3 +133,24 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// Binds `addr` and serves `config` on the embedded store. The issuer defaults to the bound address, so
+/// `--addr 127.0.0.1:0` works. Returns the server and its store.
+pub async fn serve_embedded(
+    addr: std::net::SocketAddr,
+    config: &tessera::config::Config,
+    clock: Arc<dyn tessera::clock::Clock>,
+    entropy: Arc<dyn tessera::entropy::Entropy>,
+) -> Result<(RunningServer, Arc<tessera::store::memory::MemoryStore>), String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (service, store) = tessera::service::embedded_service(config, &base, clock, entropy)
+        .map_err(|e| e.to_string())?;
+    let server = spawn(listener, Arc::new(service)).map_err(|e| e.to_string())?;
+    Ok((server, store))
+}

@@ -1,4 +1,4 @@
-//! Token revocation (RFC 7009). One read (the caller's record and the token's, together), then at most one
+//! Token revocation (RFC 7009). One read (the caller's record and the token's state, together), then at most one
 //! write: a revoked flag on an opaque record, or a denylist entry for a JWT's `jti` that lives until the
 //! token's own `exp`. Unknown, malformed and already-invalid tokens answer 200 (§2.2).
 
@@ -26,9 +26,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
     let presented = Presented::classify(token, tenant, settings);
     let state_key = presented.state_key(tenant);
     let mut keys = vec![caller_key.clone()];
-    if let (Presented::Opaque(_), Some(key)) = (&presented, &state_key) {
-        keys.push(key.clone());
-    }
+    keys.extend(presented.keys(tenant));
     let now = service.clock.now();
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
     let caller = authenticate(credentials, &caller_key, &fetched)?;

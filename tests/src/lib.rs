@@ -1,0 +1,263 @@
+//! Test harness shared by the end-to-end suites: a local runner on a random loopback port with a pinned
+//! clock, an HTTP client speaking form posts, and a store that fails on demand.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use tessera::TokenService;
+use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::config::Config;
+use tessera::domain::revocation::RevocationWatermark;
+use tessera::domain::time::Timestamp;
+use tessera::entropy::SystemEntropy;
+use tessera::store::memory::MemoryStore;
+use tessera::store::{Record, StoreError, StoreKey, TokenStore};
+use tessera_cli::runner::{self, RunningServer};
+
+/// The clients every scenario uses: the demo clients of `examples/local.toml` plus edge cases.
+pub const TEST_CONFIG: &str = r#"
+[[clients]]
+client_id = "disabled-svc"
+client_secret = "disabled-secret-0123456789abcdef"
+scopes = ["orders:read"]
+disabled = true
+
+[[clients]]
+client_id = "odd:client id"
+client_secret = "p@ss:word with spaces & symbols+"
+scopes = ["orders:read"]
+access_token_format = "opaque"
+"#;
+
+/// The demo config followed by [`TEST_CONFIG`].
+pub fn test_config() -> Config {
+    Config::from_toml(&format!("{}\n{TEST_CONFIG}", tessera_cli::DEMO_CONFIG))
+        .expect("test config parses")
+}
+
+/// Demo credentials from `examples/local.toml`.
+pub mod creds {
+    /// The JWT client.
+    pub const JWT: (&str, &str) = ("demo-jwt", "jwt-demo-secret-please-change-me");
+    /// The opaque-token client.
+    pub const OPAQUE: (&str, &str) = ("demo-opaque", "opaque-demo-secret-change-me-now");
+    /// The resource server, which may introspect.
+    pub const RS: (&str, &str) = ("demo-resource-server", "resource-server-secret-change-me");
+    /// A disabled client.
+    pub const DISABLED: (&str, &str) = ("disabled-svc", "disabled-secret-0123456789abcdef");
+    /// A client whose id and secret need form-encoding inside Basic.
+    pub const ODD: (&str, &str) = ("odd:client id", "p@ss:word with spaces & symbols+");
+}
+
+/// A runner serving the test config on 127.0.0.1:0, with its clock pinned.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The pinned clock; advance it to expire tokens.
+    pub clock: Arc<FixedClock>,
+    /// The embedded store behind the server.
+    pub store: Arc<MemoryStore>,
+    server: RunningServer,
+    http: reqwest::Client,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.server.task.abort();
+    }
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Raw body.
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 6749 §5.2 error: status, code, description, and the no-store headers.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        let body = self.json();
+        assert_eq!(body["error"], code, "body: {}", self.text);
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        if status == 401 {
+            assert!(
+                self.header("www-authenticate")
+                    .is_some_and(|h| h.starts_with("Basic realm="))
+            );
+        }
+    }
+}
+
+/// `Basic` header value with RFC 6749 §2.3.1 form-encoding of id and secret.
+pub fn basic(id: &str, secret: &str) -> String {
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
+}
+
+/// A form body.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+impl TestServer {
+    /// Starts a runner on the test config and the embedded store.
+    pub async fn start() -> Self {
+        Self::start_config(&test_config()).await
+    }
+
+    /// Starts a runner on `config`, exactly as `tessera serve --config` does, with a pinned clock.
+    pub async fn start_config(config: &Config) -> Self {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let addr = "127.0.0.1:0".parse().expect("addr");
+        let (server, store) =
+            runner::serve_embedded(addr, config, clock.clone(), Arc::new(SystemEntropy))
+                .await
+                .expect("runner starts");
+        Self::wrap(server, clock, store)
+    }
+
+    fn wrap(server: RunningServer, clock: Arc<FixedClock>, store: Arc<MemoryStore>) -> Self {
+        let base = format!("http://{}", server.addr);
+        Self {
+            base,
+            clock,
+            store,
+            server,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts a runner on a prepared service.
+    pub async fn start_with(
+        service: TokenService,
+        clock: Arc<FixedClock>,
+        store: Arc<MemoryStore>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = runner::spawn(listener, Arc::new(service)).expect("spawn");
+        Self::wrap(server, clock, store)
+    }
+
+    /// Sends a raw request.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("request reaches the runner");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// POSTs a form with Basic credentials.
+    pub async fn post(
+        &self,
+        path: &str,
+        auth: Option<(&str, &str)>,
+        pairs: &[(&str, &str)],
+    ) -> Reply {
+        let mut headers = vec![(
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        )];
+        if let Some((id, secret)) = auth {
+            headers.push(("authorization", basic(id, secret)));
+        }
+        self.send("POST", path, &headers, form(pairs)).await
+    }
+
+    /// Issues a client-credentials token and returns the access token.
+    pub async fn issue(&self, client: (&str, &str), extra: &[(&str, &str)]) -> String {
+        let mut pairs = vec![("grant_type", "client_credentials")];
+        pairs.extend_from_slice(extra);
+        let reply = self.post("/oauth2/token", Some(client), &pairs).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Introspects as the demo resource server.
+    pub async fn introspect(&self, token: &str) -> Reply {
+        self.post("/oauth2/introspect", Some(creds::RS), &[("token", token)])
+            .await
+    }
+}
+
+/// A store whose every call fails as DynamoDB does when throttled or unreachable.
+#[derive(Debug, Default)]
+pub struct UnavailableStore;
+
+#[async_trait]
+impl TokenStore for UnavailableStore {
+    async fn get_many(&self, _: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
+        Err(unavailable())
+    }
+    async fn put_new(&self, _: Record) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn mark_revoked(&self, _: &StoreKey, _: Timestamp) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn raise_watermark(&self, _: RevocationWatermark) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+}
+
+fn unavailable() -> StoreError {
+    StoreError::Unavailable {
+        reason: "connection refused".into(),
+        retry_after_secs: 1,
+    }
+}
