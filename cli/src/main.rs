@@ -70,19 +70,8 @@ async fn serve(addr: SocketAddr, config_path: Option<PathBuf>) -> Result<(), Str
         None => Config::from_toml(DEMO_CONFIG),
     }
     .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let base = format!("http://{bound}");
-    let (service, _) = embedded_service(
-        &config,
-        &base,
-        Arc::new(SystemClock),
-        Arc::new(SystemEntropy),
-    )
-    .map_err(|e| e.to_string())?;
-    let server = runner::spawn(listener, Arc::new(service)).map_err(|e| e.to_string())?;
+    let (server, _) = runner::serve_embedded(addr, &config, Arc::new(SystemClock), Arc::new(SystemEntropy)).await?;
+    let base = format!("http://{}", server.addr);
     println!("Tessera listening on {base}");
     match &config_path {
         Some(path) => println!("configuration: {}", path.display()),

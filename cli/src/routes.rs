@@ -28,19 +28,13 @@ impl Route {
             "/oauth2/token" => Some(Self::Token),
             "/oauth2/introspect" => Some(Self::Introspect),
             "/oauth2/revoke" => Some(Self::Revoke),
-            "/.well-known/oauth-authorization-server" | "/.well-known/jwks.json" => {
-                Some(Self::Metadata)
-            }
+            "/.well-known/oauth-authorization-server" | "/.well-known/jwks.json" => Some(Self::Metadata),
             _ => None,
         }
     }
 
     /// Runs the route's handler.
-    pub async fn handle(
-        self,
-        service: &TokenService,
-        request: Request,
-    ) -> Result<Response<Body>, Error> {
+    pub async fn handle(self, service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
         match self {
             Self::Token => tessera_token::handle(service, request).await,
             Self::Introspect => tessera_introspect::handle(service, request).await,
@@ -57,14 +51,8 @@ mod tests {
     #[test]
     fn routes_plain_and_tenant_paths() {
         assert_eq!(Route::for_path("/oauth2/token"), Some(Route::Token));
-        assert_eq!(
-            Route::for_path("/t/acme/oauth2/introspect"),
-            Some(Route::Introspect)
-        );
-        assert_eq!(
-            Route::for_path("/.well-known/jwks.json"),
-            Some(Route::Metadata)
-        );
+        assert_eq!(Route::for_path("/t/acme/oauth2/introspect"), Some(Route::Introspect));
+        assert_eq!(Route::for_path("/.well-known/jwks.json"), Some(Route::Metadata));
         assert_eq!(Route::for_path("/oauth2/token/"), None);
         assert_eq!(Route::for_path("/t/acme"), None);
         assert_eq!(Route::for_path("/"), None);

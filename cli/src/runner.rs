@@ -50,10 +50,7 @@ pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Resu
                     let service = service.clone();
                     async move { Ok::<_, Infallible>(dispatch(&service, req).await) }
                 });
-                if let Err(err) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
+                if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
                     tracing::debug!(error = %err, "connection closed with an error");
                 }
             });
@@ -63,10 +60,7 @@ pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Resu
 }
 
 /// Routes one request to its handler and logs the outcome.
-async fn dispatch(
-    service: &TokenService,
-    request: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+async fn dispatch(service: &TokenService, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = match Route::for_path(&path) {
@@ -77,10 +71,7 @@ async fn dispatch(
                 Ok(response) => from_lambda_response(response),
                 Err(err) => {
                     tracing::error!(error = %err, "handler failed");
-                    plain(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        r#"{"message":"Internal Server Error"}"#,
-                    )
+                    plain(StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal Server Error"}"#)
                 }
             },
         },
@@ -91,23 +82,16 @@ async fn dispatch(
 }
 
 /// Collects the body (bounded) and rebuilds the request as `lambda_http` sees it.
-async fn to_lambda_request(
-    request: hyper::Request<Incoming>,
-) -> Result<Request, hyper::Response<Full<Bytes>>> {
+async fn to_lambda_request(request: hyper::Request<Incoming>) -> Result<Request, hyper::Response<Full<Bytes>>> {
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            let body =
-                r#"{"error":"invalid_request","error_description":"request body too large"}"#;
+            let body = r#"{"error":"invalid_request","error_description":"request body too large"}"#;
             return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, body));
         }
     };
-    let body = if bytes.is_empty() {
-        Body::Empty
-    } else {
-        Body::Binary(bytes.to_vec())
-    };
+    let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
     Ok(Request::from_parts(parts, body))
 }
 
@@ -124,13 +108,8 @@ fn from_lambda_response(response: Response<Body>) -> hyper::Response<Full<Bytes>
 fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from_static(json.as_bytes())));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -142,15 +121,10 @@ pub async fn serve_embedded(
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
 ) -> Result<(RunningServer, Arc<tessera::store::memory::MemoryStore>), String> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let base = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let (service, store) = tessera::service::embedded_service(config, &base, clock, entropy)
-        .map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let (service, store) =
+        tessera::service::embedded_service(config, &base, clock, entropy).map_err(|e| e.to_string())?;
     let server = spawn(listener, Arc::new(service)).map_err(|e| e.to_string())?;
     Ok((server, store))
 }

@@ -18,9 +18,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp::from_micros(u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX))
     }
 }
@@ -34,9 +32,7 @@ pub struct FixedClock {
 impl FixedClock {
     /// A clock pinned at `at`.
     pub fn at(at: Timestamp) -> Self {
-        Self {
-            micros: AtomicU64::new(at.as_micros()),
-        }
+        Self { micros: AtomicU64::new(at.as_micros()) }
     }
 
     /// Moves the clock forward by `secs` seconds.

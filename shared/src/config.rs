@@ -154,10 +154,8 @@ impl Config {
 
     /// Reads and parses a TOML file; relative key files resolve against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config = Self::from_toml(&text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for key in &mut config.signing_keys {
@@ -186,10 +184,7 @@ impl Config {
     /// Loads the configured keys, or generates one ES256 key named `kid_if_generated`.
     pub fn key_ring(&self, kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
         if self.signing_keys.is_empty() {
-            return Ok(KeyRing::new(vec![SigningKey::generate(
-                SigningAlgorithm::ES256,
-                kid_if_generated,
-            )?])?);
+            return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
         }
         let keys = self
             .signing_keys
@@ -219,10 +214,7 @@ impl Config {
         for entry in &self.clients {
             let client = entry.to_client(entropy)?;
             if !seen.insert((client.tenant.clone(), client.client_id.clone())) {
-                return Err(ConfigError::Invalid(format!(
-                    "client {} is listed twice",
-                    client.client_id
-                )));
+                return Err(ConfigError::Invalid(format!("client {} is listed twice", client.client_id)));
             }
             clients.push(client);
         }
@@ -243,34 +235,24 @@ impl ClientConfig {
                 }
                 SecretHash::new(secret, random_bytes(entropy)?)
             }
-            (None, Some(hash)) => {
-                SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string()))?
-            }
+            (None, Some(hash)) => SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string()))?,
             _ => {
-                return Err(invalid(
-                    "set exactly one of client_secret and client_secret_hash",
-                ));
+                return Err(invalid("set exactly one of client_secret and client_secret_hash"));
             }
         };
         let scopes = ScopeSet::from_tokens(&self.scopes).map_err(|e| invalid(&e.to_string()))?;
         let default_scopes = match &self.default_scopes {
-            Some(defaults) => {
-                ScopeSet::from_tokens(defaults).map_err(|e| invalid(&e.to_string()))?
-            }
+            Some(defaults) => ScopeSet::from_tokens(defaults).map_err(|e| invalid(&e.to_string()))?,
             None => scopes.clone(),
         };
         if !default_scopes.is_subset(&scopes) {
             return Err(invalid("default_scopes must be a subset of scopes"));
         }
         if !(1..=MAX_ACCESS_TOKEN_TTL_SECS).contains(&self.access_token_ttl_secs) {
-            return Err(invalid(&format!(
-                "access_token_ttl_secs must be 1..={MAX_ACCESS_TOKEN_TTL_SECS}"
-            )));
+            return Err(invalid(&format!("access_token_ttl_secs must be 1..={MAX_ACCESS_TOKEN_TTL_SECS}")));
         }
         if !(1..=MAX_REFRESH_TOKEN_TTL_SECS).contains(&self.refresh_token_ttl_secs) {
-            return Err(invalid(&format!(
-                "refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}"
-            )));
+            return Err(invalid(&format!("refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}")));
         }
         Ok(Client {
             tenant: self.tenant.clone(),
@@ -308,10 +290,7 @@ mod tests {
     #[test]
     fn parses_and_validates_a_client() {
         let config = Config::from_toml(SAMPLE).unwrap();
-        assert_eq!(
-            Config::validate_issuer(config.issuer.as_deref().unwrap()).unwrap(),
-            "https://auth.example.com"
-        );
+        assert_eq!(Config::validate_issuer(config.issuer.as_deref().unwrap()).unwrap(), "https://auth.example.com");
         let clients = config.clients(&SeededEntropy::new(1)).unwrap();
         assert_eq!(clients.len(), 1);
         let c = &clients[0];
@@ -326,10 +305,7 @@ mod tests {
     fn rejects_bad_entries_with_a_clear_message() {
         let cases = [
             ("unknown_key = 1", "unknown field"),
-            (
-                "[[clients]]\nclient_id = \"a\"",
-                "exactly one of client_secret",
-            ),
+            ("[[clients]]\nclient_id = \"a\"", "exactly one of client_secret"),
             (
                 "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s\"\nscopes = [\"a\"]\ndefault_scopes = [\"b\"]",
                 "subset",
@@ -348,9 +324,7 @@ mod tests {
             ),
         ];
         for (toml, expected) in cases {
-            let err = Config::from_toml(toml)
-                .and_then(|c| c.clients(&SeededEntropy::new(1)).map(|_| ()))
-                .unwrap_err();
+            let err = Config::from_toml(toml).and_then(|c| c.clients(&SeededEntropy::new(1)).map(|_| ())).unwrap_err();
             assert!(err.to_string().contains(expected), "{toml}: {err}");
         }
         assert!(Config::validate_issuer("ftp://x").is_err());

@@ -36,10 +36,7 @@ pub struct SeededEntropy {
 impl SeededEntropy {
     /// A stream determined entirely by `seed`.
     pub fn new(seed: u64) -> Self {
-        Self {
-            seed,
-            counter: AtomicU64::new(0),
-        }
+        Self { seed, counter: AtomicU64::new(0) }
     }
 }
 

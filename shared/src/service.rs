@@ -35,17 +35,8 @@ pub struct TokenService {
 
 impl TokenService {
     /// A service with no tenants yet.
-    pub fn new(
-        store: Arc<dyn TokenStore>,
-        clock: Arc<dyn Clock>,
-        entropy: Arc<dyn Entropy>,
-    ) -> Self {
-        Self {
-            store,
-            clock,
-            entropy,
-            tenants: HashMap::new(),
-        }
+    pub fn new(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
+        Self { store, clock, entropy, tenants: HashMap::new() }
     }
 
     /// Adds (or replaces) a tenant.
@@ -56,9 +47,9 @@ impl TokenService {
 
     /// The settings of `tenant`, or 404 for a tenant this deployment does not serve.
     pub fn tenant(&self, tenant: &TenantId) -> Result<&TenantSettings, OAuthError> {
-        self.tenants.get(tenant).ok_or_else(|| {
-            OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND)
-        })
+        self.tenants
+            .get(tenant)
+            .ok_or_else(|| OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND))
     }
 }
 
@@ -70,12 +61,9 @@ pub fn embedded_service(
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
 ) -> Result<(TokenService, Arc<crate::store::memory::MemoryStore>), crate::config::ConfigError> {
-    let issuer =
-        crate::config::Config::validate_issuer(config.issuer.as_deref().unwrap_or(issuer))?;
+    let issuer = crate::config::Config::validate_issuer(config.issuer.as_deref().unwrap_or(issuer))?;
     let keys = config.key_ring("tessera-local-1")?;
-    let store = Arc::new(crate::store::memory::MemoryStore::with_clients(
-        config.clients(entropy.as_ref())?,
-    ));
+    let store = Arc::new(crate::store::memory::MemoryStore::with_clients(config.clients(entropy.as_ref())?));
     let service = TokenService::new(store.clone(), clock, entropy)
         .with_tenant(TenantId::default(), TenantSettings { issuer, keys });
     Ok((service, store))
@@ -93,9 +81,10 @@ pub fn service_from_env() -> Result<TokenService, crate::config::ConfigError> {
     if let Ok(issuer) = std::env::var("ISSUER") {
         config.issuer = Some(issuer);
     }
-    let issuer = config.issuer.clone().ok_or_else(|| {
-        crate::config::ConfigError::Invalid("set ISSUER or `issuer` in the configuration".into())
-    })?;
+    let issuer = config
+        .issuer
+        .clone()
+        .ok_or_else(|| crate::config::ConfigError::Invalid("set ISSUER or `issuer` in the configuration".into()))?;
     let clock = Arc::new(crate::clock::SystemClock);
     let entropy = Arc::new(crate::entropy::SystemEntropy);
     Ok(embedded_service(&config, &issuer, clock, entropy)?.0)

@@ -20,11 +20,7 @@ pub fn init() {
             .without_time()
             .try_init()
     } else {
-        tracing_subscriber::fmt()
-            .compact()
-            .with_env_filter(filter)
-            .with_target(false)
-            .try_init()
+        tracing_subscriber::fmt().compact().with_env_filter(filter).with_target(false).try_init()
     };
     // Err means a subscriber is already installed (tests, or a second call): keep it.
     let _ = result;

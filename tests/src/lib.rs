@@ -34,8 +34,7 @@ access_token_format = "opaque"
 
 /// The demo config followed by [`TEST_CONFIG`].
 pub fn test_config() -> Config {
-    Config::from_toml(&format!("{}\n{TEST_CONFIG}", tessera_cli::DEMO_CONFIG))
-        .expect("test config parses")
+    Config::from_toml(&format!("{}\n{TEST_CONFIG}", tessera_cli::DEMO_CONFIG)).expect("test config parses")
 }
 
 /// Demo credentials from `examples/local.toml`.
@@ -98,19 +97,10 @@ impl Reply {
         assert_eq!(self.status, status, "body: {}", self.text);
         let body = self.json();
         assert_eq!(body["error"], code, "body: {}", self.text);
-        assert!(
-            body["error_description"]
-                .as_str()
-                .is_some_and(|d| !d.is_empty()),
-            "body: {}",
-            self.text
-        );
+        assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "body: {}", self.text);
         assert_eq!(self.header("cache-control"), Some("no-store"));
         if status == 401 {
-            assert!(
-                self.header("www-authenticate")
-                    .is_some_and(|h| h.starts_with("Basic realm="))
-            );
+            assert!(self.header("www-authenticate").is_some_and(|h| h.starts_with("Basic realm=")));
         }
     }
 }
@@ -118,17 +108,12 @@ impl Reply {
 /// `Basic` header value with RFC 6749 §2.3.1 form-encoding of id and secret.
 pub fn basic(id: &str, secret: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
 }
 
 /// A form body.
 pub fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 impl TestServer {
@@ -142,32 +127,18 @@ impl TestServer {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
         let (server, store) =
-            runner::serve_embedded(addr, config, clock.clone(), Arc::new(SystemEntropy))
-                .await
-                .expect("runner starts");
+            runner::serve_embedded(addr, config, clock.clone(), Arc::new(SystemEntropy)).await.expect("runner starts");
         Self::wrap(server, clock, store)
     }
 
     fn wrap(server: RunningServer, clock: Arc<FixedClock>, store: Arc<MemoryStore>) -> Self {
         let base = format!("http://{}", server.addr);
-        Self {
-            base,
-            clock,
-            store,
-            server,
-            http: reqwest::Client::new(),
-        }
+        Self { base, clock, store, server, http: reqwest::Client::new() }
     }
 
     /// Starts a runner on a prepared service.
-    pub async fn start_with(
-        service: TokenService,
-        clock: Arc<FixedClock>,
-        store: Arc<MemoryStore>,
-    ) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+    pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<MemoryStore>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let server = runner::spawn(listener, Arc::new(service)).expect("spawn");
         Self::wrap(server, clock, store)
     }
@@ -181,10 +152,7 @@ impl TestServer {
         body: impl Into<reqwest::Body>,
     ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .body(body);
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -192,24 +160,12 @@ impl TestServer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        Reply { status, headers, text }
     }
 
     /// POSTs a form with Basic credentials.
-    pub async fn post(
-        &self,
-        path: &str,
-        auth: Option<(&str, &str)>,
-        pairs: &[(&str, &str)],
-    ) -> Reply {
-        let mut headers = vec![(
-            "content-type",
-            "application/x-www-form-urlencoded".to_owned(),
-        )];
+    pub async fn post(&self, path: &str, auth: Option<(&str, &str)>, pairs: &[(&str, &str)]) -> Reply {
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded".to_owned())];
         if let Some((id, secret)) = auth {
             headers.push(("authorization", basic(id, secret)));
         }
@@ -222,16 +178,12 @@ impl TestServer {
         pairs.extend_from_slice(extra);
         let reply = self.post("/oauth2/token", Some(client), &pairs).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
-        reply.json()["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned()
+        reply.json()["access_token"].as_str().expect("access_token").to_owned()
     }
 
     /// Introspects as the demo resource server.
     pub async fn introspect(&self, token: &str) -> Reply {
-        self.post("/oauth2/introspect", Some(creds::RS), &[("token", token)])
-            .await
+        self.post("/oauth2/introspect", Some(creds::RS), &[("token", token)]).await
     }
 }
 
@@ -256,8 +208,5 @@ impl TokenStore for UnavailableStore {
 }
 
 fn unavailable() -> StoreError {
-    StoreError::Unavailable {
-        reason: "connection refused".into(),
-        retry_after_secs: 1,
-    }
+    StoreError::Unavailable { reason: "connection refused".into(), retry_after_secs: 1 }
 }

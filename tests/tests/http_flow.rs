@@ -9,9 +9,7 @@ use serde_json::json;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use tessera::service::TenantSettings;
-use tessera::{
-    TokenService, domain::tenant::TenantId, entropy::SystemEntropy, store::memory::MemoryStore,
-};
+use tessera::{TokenService, domain::tenant::TenantId, entropy::SystemEntropy, store::memory::MemoryStore};
 use tessera_e2e::{TestServer, UnavailableStore, basic, creds};
 
 #[tokio::test]
@@ -35,9 +33,7 @@ async fn jwt_issue_introspect_revoke_introspect() {
     let (iat, exp) = (body["iat"].as_u64().unwrap(), body["exp"].as_u64().unwrap());
     assert_eq!(exp - iat, 300);
 
-    let revoked = server
-        .post("/oauth2/revoke", Some(creds::JWT), &[("token", &token)])
-        .await;
+    let revoked = server.post("/oauth2/revoke", Some(creds::JWT), &[("token", &token)]).await;
     assert_eq!(revoked.status, 200, "{}", revoked.text);
     assert_eq!(revoked.text, "");
     assert_eq!(revoked.header("cache-control"), Some("no-store"));
@@ -46,9 +42,7 @@ async fn jwt_issue_introspect_revoke_introspect() {
     assert_eq!(after.status, 200);
     assert_eq!(after.text, r#"{"active":false}"#);
     // Revoking again is still 200 (RFC 7009 §2.2).
-    let again = server
-        .post("/oauth2/revoke", Some(creds::JWT), &[("token", &token)])
-        .await;
+    let again = server.post("/oauth2/revoke", Some(creds::JWT), &[("token", &token)]).await;
     assert_eq!(again.status, 200);
 }
 
@@ -57,28 +51,17 @@ async fn opaque_issue_introspect_revoke_introspect() {
     let server = TestServer::start().await;
     let token = server.issue(creds::OPAQUE, &[]).await;
     assert!(token.starts_with("tsr_at_"), "{token}");
-    assert_eq!(
-        server.store.len(),
-        5 + 1,
-        "five clients and one token record"
-    );
+    assert_eq!(server.store.len(), 5 + 1, "five clients and one token record");
 
     let body = server.introspect(&token).await.json();
     assert_eq!(body["active"], true);
     assert_eq!(body["client_id"], "demo-opaque");
     assert_eq!(body["scope"], "orders:read");
-    assert_eq!(
-        body["exp"].as_u64().unwrap() - body["iat"].as_u64().unwrap(),
-        600
-    );
+    assert_eq!(body["exp"].as_u64().unwrap() - body["iat"].as_u64().unwrap(), 600);
     assert!(body.get("jti").is_none());
 
     let revoked = server
-        .post(
-            "/oauth2/revoke",
-            Some(creds::OPAQUE),
-            &[("token", &token), ("token_type_hint", "access_token")],
-        )
+        .post("/oauth2/revoke", Some(creds::OPAQUE), &[("token", &token), ("token_type_hint", "access_token")])
         .await;
     assert_eq!(revoked.status, 200);
     assert_eq!(server.introspect(&token).await.text, r#"{"active":false}"#);
@@ -107,52 +90,27 @@ async fn client_secret_post_and_form_encoded_basic_authenticate() {
         .post(
             "/oauth2/token",
             None,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ],
+            &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)],
         )
         .await;
     assert_eq!(post.status, 200, "{}", post.text);
     // RFC 6749 §2.3.1: ':' in the id and '@ :&+' in the secret survive form-encoding inside Basic.
     let token = server.issue(creds::ODD, &[]).await;
-    assert_eq!(
-        server.introspect(&token).await.json()["client_id"],
-        "odd:client id"
-    );
+    assert_eq!(server.introspect(&token).await.json()["client_id"], "odd:client id");
 }
 
 #[tokio::test]
 async fn bad_client_credentials_are_401_invalid_client() {
     let server = TestServer::start().await;
     let cc = [("grant_type", "client_credentials")];
-    for auth in [
-        ("demo-jwt", "wrong"),
-        ("no-such-client", "whatever"),
-        creds::DISABLED,
-        ("demo-jwt", ""),
-    ] {
-        server
-            .post("/oauth2/token", Some(auth), &cc)
-            .await
-            .assert_error(401, "invalid_client");
+    for auth in [("demo-jwt", "wrong"), ("no-such-client", "whatever"), creds::DISABLED, ("demo-jwt", "")] {
+        server.post("/oauth2/token", Some(auth), &cc).await.assert_error(401, "invalid_client");
     }
     // No credentials at all.
-    server
-        .post("/oauth2/token", None, &cc)
-        .await
-        .assert_error(401, "invalid_client");
+    server.post("/oauth2/token", None, &cc).await.assert_error(401, "invalid_client");
     // A client_id without a secret (public clients do not exist here).
     server
-        .post(
-            "/oauth2/token",
-            None,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "demo-jwt"),
-            ],
-        )
+        .post("/oauth2/token", None, &[("grant_type", "client_credentials"), ("client_id", "demo-jwt")])
         .await
         .assert_error(401, "invalid_client");
     // Malformed Basic headers.
@@ -161,10 +119,7 @@ async fn bad_client_credentials_are_401_invalid_client() {
             .send(
                 "POST",
                 "/oauth2/token",
-                &[
-                    ("content-type", "application/x-www-form-urlencoded".into()),
-                    ("authorization", header.into()),
-                ],
+                &[("content-type", "application/x-www-form-urlencoded".into()), ("authorization", header.into())],
                 "grant_type=client_credentials",
             )
             .await;
@@ -172,25 +127,14 @@ async fn bad_client_credentials_are_401_invalid_client() {
     }
     // The same 401 at the other endpoints.
     server
-        .post(
-            "/oauth2/introspect",
-            Some(("demo-resource-server", "nope")),
-            &[("token", "x")],
-        )
+        .post("/oauth2/introspect", Some(("demo-resource-server", "nope")), &[("token", "x")])
         .await
         .assert_error(401, "invalid_client");
     server
-        .post(
-            "/oauth2/revoke",
-            Some(("demo-jwt", "nope")),
-            &[("token", "x")],
-        )
+        .post("/oauth2/revoke", Some(("demo-jwt", "nope")), &[("token", "x")])
         .await
         .assert_error(401, "invalid_client");
-    server
-        .post("/oauth2/revoke", None, &[("token", "x")])
-        .await
-        .assert_error(401, "invalid_client");
+    server.post("/oauth2/revoke", None, &[("token", "x")]).await.assert_error(401, "invalid_client");
 }
 
 #[tokio::test]
@@ -201,11 +145,7 @@ async fn two_authentication_methods_are_invalid_request() {
         .post(
             "/oauth2/token",
             Some(creds::JWT),
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ],
+            &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)],
         )
         .await;
     reply.assert_error(400, "invalid_request");
@@ -215,35 +155,18 @@ async fn two_authentication_methods_are_invalid_request() {
 async fn grant_type_errors() {
     let server = TestServer::start().await;
     server
-        .post(
-            "/oauth2/token",
-            Some(creds::JWT),
-            &[("grant_type", "password")],
-        )
+        .post("/oauth2/token", Some(creds::JWT), &[("grant_type", "password")])
         .await
         .assert_error(400, "unsupported_grant_type");
-    server
-        .post("/oauth2/token", Some(creds::JWT), &[])
-        .await
-        .assert_error(400, "invalid_request");
-    server
-        .post("/oauth2/token", Some(creds::JWT), &[("grant_type", "")])
-        .await
-        .assert_error(400, "invalid_request");
+    server.post("/oauth2/token", Some(creds::JWT), &[]).await.assert_error(400, "invalid_request");
+    server.post("/oauth2/token", Some(creds::JWT), &[("grant_type", "")]).await.assert_error(400, "invalid_request");
     // The resource server has no grant types: it may not use client_credentials.
     server
-        .post(
-            "/oauth2/token",
-            Some(creds::RS),
-            &[("grant_type", "client_credentials")],
-        )
+        .post("/oauth2/token", Some(creds::RS), &[("grant_type", "client_credentials")])
         .await
         .assert_error(400, "unauthorized_client");
     // An empty form with no credentials.
-    server
-        .post("/oauth2/token", None, &[])
-        .await
-        .assert_error(400, "invalid_request");
+    server.post("/oauth2/token", None, &[]).await.assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -251,58 +174,31 @@ async fn scope_down_scoping_per_rfc6749_3_3() {
     let server = TestServer::start().await;
     let server = &server;
     let ask = |scope: &'static str| async move {
-        server
-            .post(
-                "/oauth2/token",
-                Some(creds::JWT),
-                &[("grant_type", "client_credentials"), ("scope", scope)],
-            )
-            .await
+        server.post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials"), ("scope", scope)]).await
     };
     let both = ask("orders:write orders:read").await;
     assert_eq!(both.json()["scope"], "orders:read orders:write");
     let write = ask("orders:write").await;
     let token = write.json()["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        server.introspect(&token).await.json()["scope"],
-        "orders:write"
-    );
+    assert_eq!(server.introspect(&token).await.json()["scope"], "orders:write");
     // Omitted scope → the client's default scope.
-    let default = server
-        .post(
-            "/oauth2/token",
-            Some(creds::JWT),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
+    let default = server.post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials")]).await;
     assert_eq!(default.json()["scope"], "orders:read");
-    ask("orders:delete")
-        .await
-        .assert_error(400, "invalid_scope");
-    ask("orders:read admin")
-        .await
-        .assert_error(400, "invalid_scope");
+    ask("orders:delete").await.assert_error(400, "invalid_scope");
+    ask("orders:read admin").await.assert_error(400, "invalid_scope");
     ask("caf\u{e9}").await.assert_error(400, "invalid_scope");
 }
 
 #[tokio::test]
 async fn resource_indicator_selects_an_allowed_audience() {
     let server = TestServer::start().await;
-    let ok = server
-        .issue(creds::JWT, &[("resource", "https://orders.example.com")])
-        .await;
-    assert_eq!(
-        server.introspect(&ok).await.json()["aud"],
-        "https://orders.example.com"
-    );
+    let ok = server.issue(creds::JWT, &[("resource", "https://orders.example.com")]).await;
+    assert_eq!(server.introspect(&ok).await.json()["aud"], "https://orders.example.com");
     server
         .post(
             "/oauth2/token",
             Some(creds::JWT),
-            &[
-                ("grant_type", "client_credentials"),
-                ("resource", "https://evil.example"),
-            ],
+            &[("grant_type", "client_credentials"), ("resource", "https://evil.example")],
         )
         .await
         .assert_error(400, "invalid_target");
@@ -315,22 +211,11 @@ async fn resource_indicator_selects_an_allowed_audience() {
 async fn introspection_requires_a_permitted_caller() {
     let server = TestServer::start().await;
     let token = server.issue(creds::JWT, &[]).await;
-    let reply = server
-        .post("/oauth2/introspect", Some(creds::JWT), &[("token", &token)])
-        .await;
+    let reply = server.post("/oauth2/introspect", Some(creds::JWT), &[("token", &token)]).await;
     reply.assert_error(403, "unauthorized_client");
-    server
-        .post("/oauth2/introspect", None, &[("token", &token)])
-        .await
-        .assert_error(401, "invalid_client");
-    server
-        .post("/oauth2/introspect", Some(creds::RS), &[])
-        .await
-        .assert_error(400, "invalid_request");
-    server
-        .post("/oauth2/introspect", Some(creds::RS), &[("token", "")])
-        .await
-        .assert_error(400, "invalid_request");
+    server.post("/oauth2/introspect", None, &[("token", &token)]).await.assert_error(401, "invalid_client");
+    server.post("/oauth2/introspect", Some(creds::RS), &[]).await.assert_error(400, "invalid_request");
+    server.post("/oauth2/introspect", Some(creds::RS), &[("token", "")]).await.assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -342,23 +227,14 @@ async fn anything_not_active_is_exactly_active_false() {
     let header = |h: serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&h).unwrap());
 
     // A token signed by a key this server does not hold, with a kid it does hold.
-    let foreign_ring = KeyRing::new(vec![
-        SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap(),
-    ])
-    .unwrap();
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    let foreign = foreign_ring
-        .signing_key()
-        .sign_jwt("at+jwt", &claims)
-        .unwrap();
+    let foreign_ring =
+        KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap()]).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let foreign = foreign_ring.signing_key().sign_jwt("at+jwt", &claims).unwrap();
     // The same claims with another issuer, signed by the right key type but unknown kid.
     let mut other_iss = claims.clone();
     other_iss["iss"] = json!("https://elsewhere.example");
-    let other_issuer = foreign_ring
-        .signing_key()
-        .sign_jwt("at+jwt", &other_iss)
-        .unwrap();
+    let other_issuer = foreign_ring.signing_key().sign_jwt("at+jwt", &other_iss).unwrap();
 
     let mut bad_checksum = opaque.clone();
     let last = bad_checksum.pop().unwrap();
@@ -370,22 +246,10 @@ async fn anything_not_active_is_exactly_active_false() {
         ("garbage", "garbage".to_owned()),
         (
             "alg none",
-            format!(
-                "{}.{}.",
-                header(json!({"alg": "none", "typ": "at+jwt", "kid": "tessera-local-1"})),
-                parts[1]
-            ),
+            format!("{}.{}.", header(json!({"alg": "none", "typ": "at+jwt", "kid": "tessera-local-1"})), parts[1]),
         ),
         ("stripped signature", format!("{}.{}.", parts[0], parts[1])),
-        (
-            "altered payload",
-            format!(
-                "{}.{}.{}",
-                parts[0],
-                URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#),
-                parts[2]
-            ),
-        ),
+        ("altered payload", format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#), parts[2])),
         ("foreign key", foreign),
         ("foreign issuer", other_issuer),
         ("bad checksum", bad_checksum),
@@ -395,11 +259,7 @@ async fn anything_not_active_is_exactly_active_false() {
     ];
     for (name, token) in cases {
         let reply = server.introspect(&token).await;
-        assert_eq!(
-            (reply.status, reply.text.as_str()),
-            (200, r#"{"active":false}"#),
-            "{name}"
-        );
+        assert_eq!((reply.status, reply.text.as_str()), (200, r#"{"active":false}"#), "{name}");
     }
 }
 
@@ -410,20 +270,12 @@ async fn a_wrong_token_type_hint_still_finds_the_token() {
         let token = server.issue(client, &[]).await;
         for hint in ["refresh_token", "access_token", "something_else"] {
             let reply = server
-                .post(
-                    "/oauth2/introspect",
-                    Some(creds::RS),
-                    &[("token", &token), ("token_type_hint", hint)],
-                )
+                .post("/oauth2/introspect", Some(creds::RS), &[("token", &token), ("token_type_hint", hint)])
                 .await;
             assert_eq!(reply.json()["active"], true, "hint {hint}");
         }
         let revoked = server
-            .post(
-                "/oauth2/revoke",
-                Some(client),
-                &[("token", &token), ("token_type_hint", "refresh_token")],
-            )
+            .post("/oauth2/revoke", Some(client), &[("token", &token), ("token_type_hint", "refresh_token")])
             .await;
         assert_eq!(revoked.status, 200);
         assert_eq!(server.introspect(&token).await.json()["active"], false);
@@ -435,15 +287,9 @@ async fn only_the_owning_client_may_revoke() {
     let server = TestServer::start().await;
     for (owner, other) in [(creds::JWT, creds::OPAQUE), (creds::OPAQUE, creds::JWT)] {
         let token = server.issue(owner, &[]).await;
-        let reply = server
-            .post("/oauth2/revoke", Some(other), &[("token", &token)])
-            .await;
+        let reply = server.post("/oauth2/revoke", Some(other), &[("token", &token)]).await;
         reply.assert_error(400, "unauthorized_client");
-        assert_eq!(
-            server.introspect(&token).await.json()["active"],
-            true,
-            "still active after a refused revoke"
-        );
+        assert_eq!(server.introspect(&token).await.json()["active"], true, "still active after a refused revoke");
     }
 }
 
@@ -451,24 +297,16 @@ async fn only_the_owning_client_may_revoke() {
 async fn revoking_unknown_or_invalid_tokens_is_200() {
     let server = TestServer::start().await;
     for token in ["garbage", "a.b.c", "tsr_at_unknown"] {
-        let reply = server
-            .post("/oauth2/revoke", Some(creds::JWT), &[("token", token)])
-            .await;
+        let reply = server.post("/oauth2/revoke", Some(creds::JWT), &[("token", token)]).await;
         assert_eq!(reply.status, 200, "{token}: {}", reply.text);
     }
-    server
-        .post("/oauth2/revoke", Some(creds::JWT), &[])
-        .await
-        .assert_error(400, "invalid_request");
+    server.post("/oauth2/revoke", Some(creds::JWT), &[]).await.assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
 async fn malformed_requests_get_rfc_errors() {
     let server = TestServer::start().await;
-    let form_ct = (
-        "content-type",
-        "application/x-www-form-urlencoded".to_owned(),
-    );
+    let form_ct = ("content-type", "application/x-www-form-urlencoded".to_owned());
     let auth = ("authorization", basic(creds::JWT.0, creds::JWT.1));
 
     let dup = server
@@ -480,14 +318,8 @@ async fn malformed_requests_get_rfc_errors() {
         )
         .await;
     dup.assert_error(400, "invalid_request");
-    let bad_pct = server
-        .send(
-            "POST",
-            "/oauth2/token",
-            &[form_ct.clone(), auth.clone()],
-            "grant_type=client%ZZcredentials",
-        )
-        .await;
+    let bad_pct =
+        server.send("POST", "/oauth2/token", &[form_ct.clone(), auth.clone()], "grant_type=client%ZZcredentials").await;
     bad_pct.assert_error(400, "invalid_request");
     let json_ct = server
         .send(
@@ -498,147 +330,69 @@ async fn malformed_requests_get_rfc_errors() {
         )
         .await;
     json_ct.assert_error(400, "invalid_request");
-    let no_ct = server
-        .send(
-            "POST",
-            "/oauth2/token",
-            std::slice::from_ref(&auth),
-            "grant_type=client_credentials",
-        )
-        .await;
+    let no_ct =
+        server.send("POST", "/oauth2/token", std::slice::from_ref(&auth), "grant_type=client_credentials").await;
     no_ct.assert_error(400, "invalid_request");
     let charset = server
         .send(
             "POST",
             "/oauth2/token",
-            &[
-                (
-                    "content-type",
-                    "application/x-www-form-urlencoded; charset=UTF-8".into(),
-                ),
-                auth.clone(),
-            ],
+            &[("content-type", "application/x-www-form-urlencoded; charset=UTF-8".into()), auth.clone()],
             "grant_type=client_credentials",
         )
         .await;
     assert_eq!(charset.status, 200, "{}", charset.text);
 
-    let get = server
-        .send("GET", "/oauth2/token", std::slice::from_ref(&auth), "")
-        .await;
+    let get = server.send("GET", "/oauth2/token", std::slice::from_ref(&auth), "").await;
     get.assert_error(405, "invalid_request");
     assert_eq!(get.header("allow"), Some("POST"));
 
     let huge = format!("grant_type=client_credentials&pad={}", "x".repeat(20_000));
-    let too_large = server
-        .send(
-            "POST",
-            "/oauth2/token",
-            &[form_ct.clone(), auth.clone()],
-            huge,
-        )
-        .await;
+    let too_large = server.send("POST", "/oauth2/token", &[form_ct.clone(), auth.clone()], huge).await;
     too_large.assert_error(413, "invalid_request");
     let enormous = "x".repeat(100_000);
-    let runner_limit = server
-        .send("POST", "/oauth2/token", &[form_ct, auth], enormous)
-        .await;
+    let runner_limit = server.send("POST", "/oauth2/token", &[form_ct, auth], enormous).await;
     assert_eq!(runner_limit.status, 413);
 
     let missing = server.send("GET", "/nope", &[], "").await;
     assert_eq!(missing.status, 404);
-    for reply in [
-        dup,
-        bad_pct,
-        json_ct,
-        no_ct,
-        get,
-        too_large,
-        runner_limit,
-        missing,
-    ] {
-        assert!(
-            !reply.text.contains("panicked") && !reply.text.contains("Error {"),
-            "{}",
-            reply.text
-        );
+    for reply in [dup, bad_pct, json_ct, no_ct, get, too_large, runner_limit, missing] {
+        assert!(!reply.text.contains("panicked") && !reply.text.contains("Error {"), "{}", reply.text);
     }
 }
 
 #[tokio::test]
 async fn metadata_and_jwks_verify_issued_tokens() {
     let server = TestServer::start().await;
-    let meta = server
-        .send("GET", "/.well-known/oauth-authorization-server", &[], "")
-        .await;
+    let meta = server.send("GET", "/.well-known/oauth-authorization-server", &[], "").await;
     assert_eq!(meta.status, 200);
     let meta = meta.json();
     assert_eq!(meta["issuer"], server.base);
-    assert_eq!(
-        meta["token_endpoint"],
-        format!("{}/oauth2/token", server.base)
-    );
-    assert_eq!(
-        meta["introspection_endpoint"],
-        format!("{}/oauth2/introspect", server.base)
-    );
-    assert_eq!(
-        meta["revocation_endpoint"],
-        format!("{}/oauth2/revoke", server.base)
-    );
+    assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", server.base));
+    assert_eq!(meta["introspection_endpoint"], format!("{}/oauth2/introspect", server.base));
+    assert_eq!(meta["revocation_endpoint"], format!("{}/oauth2/revoke", server.base));
     assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
-    assert_eq!(
-        meta["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
-    );
-    assert_eq!(
-        meta["access_token_signing_alg_values_supported"],
-        json!(["ES256"])
-    );
+    assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
+    assert_eq!(meta["access_token_signing_alg_values_supported"], json!(["ES256"]));
 
-    let jwks_reply = server
-        .send(
-            "GET",
-            meta["jwks_uri"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches(&server.base),
-            &[],
-            "",
-        )
-        .await;
+    let jwks_reply =
+        server.send("GET", meta["jwks_uri"].as_str().unwrap().trim_start_matches(&server.base), &[], "").await;
     assert_eq!(jwks_reply.status, 200);
-    assert!(
-        jwks_reply
-            .header("cache-control")
-            .unwrap()
-            .contains("max-age")
-    );
+    assert!(jwks_reply.header("cache-control").unwrap().contains("max-age"));
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks_reply.text).unwrap();
 
     // An independent verifier: jsonwebtoken with the published JWK, pinned to ES256.
     let token = server.issue(creds::JWT, &[]).await;
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    let jwk = jwks
-        .find(header.kid.as_deref().unwrap())
-        .expect("kid published");
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&["https://orders.example.com"]);
     validation.set_issuer(&[server.base.as_str()]);
     validation.validate_exp = false;
     let data = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
-    for claim in [
-        "iss",
-        "sub",
-        "aud",
-        "exp",
-        "iat",
-        "jti",
-        "client_id",
-        "scope",
-    ] {
+    for claim in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"] {
         assert!(data.claims.get(claim).is_some(), "RFC 9068 claim {claim}");
     }
     let post = server.send("POST", "/.well-known/jwks.json", &[], "").await;
@@ -657,10 +411,7 @@ async fn eddsa_keys_sign_and_verify_end_to_end() {
     }];
     let server = TestServer::start_config(&config).await;
     let token = server.issue(creds::JWT, &[]).await;
-    assert_eq!(
-        jsonwebtoken::decode_header(&token).unwrap().alg,
-        jsonwebtoken::Algorithm::EdDSA
-    );
+    assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, jsonwebtoken::Algorithm::EdDSA);
     assert_eq!(server.introspect(&token).await.json()["active"], true);
 }
 
@@ -671,21 +422,9 @@ async fn a_failing_store_fails_closed_with_503() {
     let token = healthy.issue(creds::JWT, &[]).await;
 
     let clock = Arc::new(FixedClock::at(SystemClock.now()));
-    let keys = tessera::config::Config::default()
-        .key_ring("tessera-local-1")
-        .unwrap();
-    let service = TokenService::new(
-        Arc::new(UnavailableStore),
-        clock.clone(),
-        Arc::new(SystemEntropy),
-    )
-    .with_tenant(
-        TenantId::default(),
-        TenantSettings {
-            issuer: healthy.base.clone(),
-            keys,
-        },
-    );
+    let keys = tessera::config::Config::default().key_ring("tessera-local-1").unwrap();
+    let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
+        .with_tenant(TenantId::default(), TenantSettings { issuer: healthy.base.clone(), keys });
     let broken = TestServer::start_with(service, clock, Arc::new(MemoryStore::new())).await;
 
     let introspect = broken.introspect(&token).await;
@@ -693,19 +432,12 @@ async fn a_failing_store_fails_closed_with_503() {
     assert_eq!(introspect.header("retry-after"), Some("1"));
     assert!(!introspect.text.contains("active"));
     broken
-        .post(
-            "/oauth2/token",
-            Some(creds::JWT),
-            &[("grant_type", "client_credentials")],
-        )
+        .post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials")])
         .await
         .assert_error(503, "temporarily_unavailable");
     broken
         .post("/oauth2/revoke", Some(creds::JWT), &[("token", &token)])
         .await
         .assert_error(503, "temporarily_unavailable");
-    assert!(
-        !introspect.text.contains("connection refused"),
-        "store details stay in logs"
-    );
+    assert!(!introspect.text.contains("connection refused"), "store details stay in logs");
 }

@@ -20,18 +20,9 @@ fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let clients = config.clients(&SystemEntropy).unwrap();
     let store = Arc::new(CountingStore::new(MemoryStore::with_clients(clients)));
     let keys = config.key_ring("k1").unwrap();
-    let service = TokenService::new(
-        store.clone(),
-        Arc::new(FixedClock::at(SystemClock.now())),
-        Arc::new(SystemEntropy),
-    )
-    .with_tenant(
-        TenantId::default(),
-        TenantSettings {
-            issuer: "https://issuer.example".into(),
-            keys,
-        },
-    );
+    let service =
+        TokenService::new(store.clone(), Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
+            .with_tenant(TenantId::default(), TenantSettings { issuer: "https://issuer.example".into(), keys });
     (service, store)
 }
 
@@ -46,16 +37,10 @@ fn post(path: &str, client: (&str, &str), pairs: &[(&str, &str)]) -> Request {
 }
 
 async fn issue(service: &TokenService, client: (&str, &str)) -> String {
-    let response = tessera_token::handle(
-        service,
-        post(
-            "/oauth2/token",
-            client,
-            &[("grant_type", "client_credentials")],
-        ),
-    )
-    .await
-    .unwrap();
+    let response =
+        tessera_token::handle(service, post("/oauth2/token", client, &[("grant_type", "client_credentials")]))
+            .await
+            .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     body["access_token"].as_str().unwrap().to_owned()
@@ -64,14 +49,8 @@ async fn issue(service: &TokenService, client: (&str, &str)) -> String {
 #[tokio::test]
 async fn round_trips_per_operation() {
     let (service, store) = service();
-    let one_read = RoundTrips {
-        reads: 1,
-        writes: 0,
-    };
-    let read_write = RoundTrips {
-        reads: 1,
-        writes: 1,
-    };
+    let one_read = RoundTrips { reads: 1, writes: 0 };
+    let read_write = RoundTrips { reads: 1, writes: 1 };
 
     let jwt = issue(&service, creds::JWT).await;
     assert_eq!(store.take(), one_read, "issue JWT");
@@ -79,34 +58,22 @@ async fn round_trips_per_operation() {
     assert_eq!(store.take(), read_write, "issue opaque");
 
     for token in [jwt.as_str(), opaque.as_str(), "garbage"] {
-        let response = tessera_introspect::handle(
-            &service,
-            post("/oauth2/introspect", creds::RS, &[("token", token)]),
-        )
-        .await
-        .unwrap();
+        let response = tessera_introspect::handle(&service, post("/oauth2/introspect", creds::RS, &[("token", token)]))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(store.take(), one_read, "introspect {}", &token[..7]);
     }
 
     for (client, token) in [(creds::JWT, &jwt), (creds::OPAQUE, &opaque)] {
-        let response = tessera_revoke::handle(
-            &service,
-            post("/oauth2/revoke", client, &[("token", token)]),
-        )
-        .await
-        .unwrap();
+        let response =
+            tessera_revoke::handle(&service, post("/oauth2/revoke", client, &[("token", token)])).await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(store.take(), read_write, "revoke {}", &token[..7]);
     }
     // Revoking what is already revoked reads once and writes nothing.
     for (client, token) in [(creds::JWT, &jwt), (creds::OPAQUE, &opaque)] {
-        tessera_revoke::handle(
-            &service,
-            post("/oauth2/revoke", client, &[("token", token)]),
-        )
-        .await
-        .unwrap();
+        tessera_revoke::handle(&service, post("/oauth2/revoke", client, &[("token", token)])).await.unwrap();
         assert_eq!(store.take(), one_read, "revoke again {}", &token[..7]);
     }
 }
@@ -115,20 +82,8 @@ async fn round_trips_per_operation() {
 async fn rejected_requests_never_touch_the_store() {
     let (service, store) = service();
     let bad_grant = post("/oauth2/token", creds::JWT, &[("grant_type", "password")]);
-    assert_eq!(
-        tessera_token::handle(&service, bad_grant)
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(tessera_token::handle(&service, bad_grant).await.unwrap().status(), 400);
     let no_token = post("/oauth2/introspect", creds::RS, &[]);
-    assert_eq!(
-        tessera_introspect::handle(&service, no_token)
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(tessera_introspect::handle(&service, no_token).await.unwrap().status(), 400);
     assert_eq!(store.take(), RoundTrips::default());
 }

@@ -19,10 +19,7 @@ pub async fn handle(service: &TokenService, request: Request) -> Result<Response
         let settings = service.tenant(&tenant_of(&request)?)?;
         let path = request.uri().path();
         if path.ends_with("/.well-known/oauth-authorization-server") {
-            Ok(json_response(
-                StatusCode::OK,
-                &authorization_server_metadata(settings),
-            ))
+            Ok(json_response(StatusCode::OK, &authorization_server_metadata(settings)))
         } else if path.ends_with("/.well-known/jwks.json") {
             Ok(json_response(StatusCode::OK, &jwks(settings)))
         } else {
@@ -31,10 +28,7 @@ pub async fn handle(service: &TokenService, request: Request) -> Result<Response
     })();
     Ok(match result {
         Ok(mut response) => {
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static(CACHE_CONTROL),
-            );
+            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(CACHE_CONTROL));
             response.headers_mut().remove(header::PRAGMA);
             response
         }

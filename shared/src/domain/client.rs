@@ -26,11 +26,7 @@ impl ClientId {
     /// Validates a client id.
     pub fn parse(id: &str) -> Result<Self, InvalidClientId> {
         let valid = (1..=255).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7E).contains(&b));
-        if valid {
-            Ok(Self(id.to_owned()))
-        } else {
-            Err(InvalidClientId)
-        }
+        if valid { Ok(Self(id.to_owned())) } else { Err(InvalidClientId) }
     }
 
     /// The identifier.
@@ -74,11 +70,7 @@ pub enum GrantType {
 
 impl GrantType {
     /// Every grant type, in the order the metadata document lists them.
-    pub const ALL: [GrantType; 3] = [
-        Self::ClientCredentials,
-        Self::RefreshToken,
-        Self::TokenExchange,
-    ];
+    pub const ALL: [GrantType; 3] = [Self::ClientCredentials, Self::RefreshToken, Self::TokenExchange];
 
     /// The `grant_type` parameter value.
     pub fn as_str(self) -> &'static str {
@@ -126,10 +118,7 @@ pub struct InvalidSecretHash;
 impl SecretHash {
     /// Hashes `secret` with `salt`.
     pub fn new(secret: &str, salt: [u8; 16]) -> Self {
-        Self {
-            digest: Self::digest(&salt, secret).to_vec(),
-            salt: salt.to_vec(),
-        }
+        Self { digest: Self::digest(&salt, secret).to_vec(), salt: salt.to_vec() }
     }
 
     fn digest(salt: &[u8], secret: &str) -> [u8; 32] {
@@ -165,17 +154,12 @@ impl TryFrom<String> for SecretHash {
     type Error = InvalidSecretHash;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         let mut parts = value.split('$');
-        let (Some("sha256"), Some(salt), Some(digest), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some("sha256"), Some(salt), Some(digest), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(InvalidSecretHash);
         };
-        let salt = URL_SAFE_NO_PAD
-            .decode(salt)
-            .map_err(|_| InvalidSecretHash)?;
-        let digest = URL_SAFE_NO_PAD
-            .decode(digest)
-            .map_err(|_| InvalidSecretHash)?;
+        let salt = URL_SAFE_NO_PAD.decode(salt).map_err(|_| InvalidSecretHash)?;
+        let digest = URL_SAFE_NO_PAD.decode(digest).map_err(|_| InvalidSecretHash)?;
         if digest.len() != 32 || salt.is_empty() {
             return Err(InvalidSecretHash);
         }
@@ -185,11 +169,7 @@ impl TryFrom<String> for SecretHash {
 
 impl From<SecretHash> for String {
     fn from(value: SecretHash) -> Self {
-        format!(
-            "sha256${}${}",
-            URL_SAFE_NO_PAD.encode(&value.salt),
-            URL_SAFE_NO_PAD.encode(&value.digest)
-        )
+        format!("sha256${}${}", URL_SAFE_NO_PAD.encode(&value.salt), URL_SAFE_NO_PAD.encode(&value.digest))
     }
 }
 
@@ -252,9 +232,7 @@ impl Client {
         match requested {
             Some(requested) if requested.is_subset(&self.scopes) => Ok(requested),
             Some(_) => Err(ScopeRefusal::NotAllowed),
-            None if self.default_scopes.is_empty() && !self.scopes.is_empty() => {
-                Err(ScopeRefusal::NoDefault)
-            }
+            None if self.default_scopes.is_empty() && !self.scopes.is_empty() => Err(ScopeRefusal::NoDefault),
             None => Ok(self.default_scopes.clone()),
         }
     }
@@ -264,12 +242,7 @@ impl Client {
     pub fn audience_for(&self, resource: Option<&str>, issuer: &str) -> Option<String> {
         match resource {
             Some(resource) => self.audiences.iter().find(|a| *a == resource).cloned(),
-            None => Some(
-                self.audiences
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| issuer.to_owned()),
-            ),
+            None => Some(self.audiences.first().cloned().unwrap_or_else(|| issuer.to_owned())),
         }
     }
 }
@@ -320,44 +293,23 @@ pub(crate) mod tests {
     fn scope_narrowing_follows_rfc6749_3_3() {
         let c = client("svc", "pw");
         assert_eq!(c.grant_scope(None).unwrap().to_string(), "read");
-        assert_eq!(
-            c.grant_scope(Some(ScopeSet::parse("write").unwrap()))
-                .unwrap()
-                .to_string(),
-            "write"
-        );
-        assert_eq!(
-            c.grant_scope(Some(ScopeSet::parse("admin").unwrap())),
-            Err(ScopeRefusal::NotAllowed)
-        );
+        assert_eq!(c.grant_scope(Some(ScopeSet::parse("write").unwrap())).unwrap().to_string(), "write");
+        assert_eq!(c.grant_scope(Some(ScopeSet::parse("admin").unwrap())), Err(ScopeRefusal::NotAllowed));
     }
 
     #[test]
     fn audience_defaults_to_issuer_and_resource_must_be_allowed() {
         let mut c = client("svc", "pw");
-        assert_eq!(
-            c.audience_for(None, "https://iss").as_deref(),
-            Some("https://iss")
-        );
+        assert_eq!(c.audience_for(None, "https://iss").as_deref(), Some("https://iss"));
         c.audiences = vec!["https://api".into()];
-        assert_eq!(
-            c.audience_for(None, "https://iss").as_deref(),
-            Some("https://api")
-        );
-        assert_eq!(
-            c.audience_for(Some("https://api"), "https://iss")
-                .as_deref(),
-            Some("https://api")
-        );
+        assert_eq!(c.audience_for(None, "https://iss").as_deref(), Some("https://api"));
+        assert_eq!(c.audience_for(Some("https://api"), "https://iss").as_deref(), Some("https://api"));
         assert_eq!(c.audience_for(Some("https://other"), "https://iss"), None);
     }
 
     #[test]
     fn grant_types_parse_by_wire_name() {
-        assert_eq!(
-            GrantType::parse("client_credentials"),
-            Some(GrantType::ClientCredentials)
-        );
+        assert_eq!(GrantType::parse("client_credentials"), Some(GrantType::ClientCredentials));
         assert_eq!(GrantType::parse("password"), None);
     }
 }

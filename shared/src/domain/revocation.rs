@@ -126,27 +126,18 @@ mod tests {
     fn expiry_is_exclusive() {
         let now = Timestamp::from_secs(1_999);
         assert_eq!(check_active(validity(&[]), now), Ok(()));
-        assert_eq!(
-            check_active(validity(&[]), Timestamp::from_secs(2_000)),
-            Err(Inactive::Expired)
-        );
+        assert_eq!(check_active(validity(&[]), Timestamp::from_secs(2_000)), Err(Inactive::Expired));
     }
 
     #[test]
     fn watermark_boundary_is_microsecond_exact() {
         let now = Timestamp::from_secs(1_500);
         // A watermark in the same second but one microsecond before issue leaves the token active.
-        assert_eq!(
-            check_active(validity(&[Timestamp::from_micros(1_000_000_499)]), now),
-            Ok(())
-        );
+        assert_eq!(check_active(validity(&[Timestamp::from_micros(1_000_000_499)]), now), Ok(()));
         // At or after issue, it revokes it.
         for mark in [1_000_000_500, 1_000_000_501] {
             let marks = [Timestamp::from_micros(mark)];
-            assert_eq!(
-                check_active(validity(&marks), now),
-                Err(Inactive::Watermarked)
-            );
+            assert_eq!(check_active(validity(&marks), now), Err(Inactive::Watermarked));
         }
     }
 

@@ -19,11 +19,7 @@ impl ScopeSet {
     /// Parses the space-delimited `scope` parameter (RFC 6749 §3.3). Repeated spaces are tolerated; any
     /// character outside `scope-token` is not.
     pub fn parse(scope: &str) -> Result<Self, MalformedScope> {
-        scope
-            .split(' ')
-            .filter(|token| !token.is_empty())
-            .map(Self::check_token)
-            .collect()
+        scope.split(' ').filter(|token| !token.is_empty()).map(Self::check_token).collect()
     }
 
     /// Builds a set from individual tokens, validating each.
@@ -32,22 +28,13 @@ impl ScopeSet {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        tokens
-            .into_iter()
-            .map(|t| Self::check_token(t.as_ref()))
-            .collect()
+        tokens.into_iter().map(|t| Self::check_token(t.as_ref())).collect()
     }
 
     fn check_token(token: &str) -> Result<String, MalformedScope> {
         let valid = !token.is_empty()
-            && token
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-        if valid {
-            Ok(token.to_owned())
-        } else {
-            Err(MalformedScope)
-        }
+            && token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if valid { Ok(token.to_owned()) } else { Err(MalformedScope) }
     }
 
     /// Whether every scope in `self` is also in `other`.

@@ -27,14 +27,8 @@ impl TenantId {
     /// Validates a tenant name.
     pub fn parse(name: &str) -> Result<Self, InvalidTenant> {
         let valid = (1..=64).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(InvalidTenant)
-        }
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid { Ok(Self(name.to_owned())) } else { Err(InvalidTenant) }
     }
 
     /// The tenant name.

@@ -67,11 +67,7 @@ impl OpaqueToken {
         URL_SAFE_NO_PAD.encode_string(payload, &mut encoded);
         let checksum = crc32fast::hash(encoded.as_bytes());
         URL_SAFE_NO_PAD.encode_string(checksum.to_be_bytes(), &mut encoded);
-        Self {
-            kind,
-            family,
-            encoded,
-        }
+        Self { kind, family, encoded }
     }
 
     /// Recognises an opaque token by prefix, length and checksum; `None` for anything else. No I/O.
@@ -79,9 +75,8 @@ impl OpaqueToken {
         if token.len() != OPAQUE_TOKEN_LEN || !token.is_ascii() {
             return None;
         }
-        let kind = [TokenKind::AccessToken, TokenKind::RefreshToken]
-            .into_iter()
-            .find(|k| token.starts_with(k.prefix()))?;
+        let kind =
+            [TokenKind::AccessToken, TokenKind::RefreshToken].into_iter().find(|k| token.starts_with(k.prefix()))?;
         let (signed, checksum) = token.split_at(PREFIX_LEN + BODY_LEN);
         let checksum: [u8; 4] = URL_SAFE_NO_PAD.decode(checksum).ok()?.try_into().ok()?;
         if u32::from_be_bytes(checksum) != crc32fast::hash(signed.as_bytes()) {
@@ -89,11 +84,7 @@ impl OpaqueToken {
         }
         let payload = URL_SAFE_NO_PAD.decode(&signed[PREFIX_LEN..]).ok()?;
         let family = FamilyId::from_bytes(payload[..16].try_into().ok()?);
-        Some(Self {
-            kind,
-            family,
-            encoded: token.to_owned(),
-        })
+        Some(Self { kind, family, encoded: token.to_owned() })
     }
 
     /// Access or refresh.
@@ -119,10 +110,7 @@ impl OpaqueToken {
 
 impl fmt::Debug for OpaqueToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpaqueToken")
-            .field("kind", &self.kind)
-            .field("family", &self.family)
-            .finish()
+        f.debug_struct("OpaqueToken").field("kind", &self.kind).field("family", &self.family).finish()
     }
 }
 
@@ -175,10 +163,7 @@ mod tests {
         assert_eq!(parsed.family(), family());
         assert_eq!(parsed.hash(), token.hash());
         let refresh = OpaqueToken::mint(TokenKind::RefreshToken, family(), [3; 32]);
-        assert_eq!(
-            OpaqueToken::parse(refresh.expose()).unwrap().kind(),
-            TokenKind::RefreshToken
-        );
+        assert_eq!(OpaqueToken::parse(refresh.expose()).unwrap().kind(), TokenKind::RefreshToken);
     }
 
     #[test]
@@ -197,14 +182,8 @@ mod tests {
     fn foreign_strings_are_not_opaque_tokens() {
         let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
         let foreign_prefix = token.expose().replacen("tsr_at_", "ghp_ab_", 1);
-        for s in [
-            "",
-            "tsr_at_",
-            "garbage",
-            &foreign_prefix,
-            &format!("{}x", token.expose()),
-            "é".repeat(40).as_str(),
-        ] {
+        for s in ["", "tsr_at_", "garbage", &foreign_prefix, &format!("{}x", token.expose()), "é".repeat(40).as_str()]
+        {
             assert!(OpaqueToken::parse(s).is_none(), "{s:?}");
         }
     }

@@ -154,31 +154,25 @@ pub fn verify(
         return Err(JwtRejection::TooLong);
     }
     let header = decode_header(token).map_err(|e| JwtRejection::Malformed(e.to_string()))?;
-    let typ_ok = header.typ.as_deref().is_some_and(|t| {
-        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-    });
+    let typ_ok = header
+        .typ
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
     if !typ_ok {
         return Err(JwtRejection::WrongType);
     }
     if header.crit.is_some() {
         return Err(JwtRejection::Critical);
     }
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|kid| keys.find(kid))
-        .ok_or(JwtRejection::UnknownKey)?;
+    let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(JwtRejection::UnknownKey)?;
     if header.alg != key.algorithm().jose() {
         return Err(JwtRejection::AlgorithmMismatch);
     }
     let validation = pinned_validation(key.algorithm());
-    let data =
-        decode::<AccessTokenClaims>(token, key.decoding_key(), &validation).map_err(|e| match e
-            .kind()
-        {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => JwtRejection::BadSignature,
-            _ => JwtRejection::Malformed(e.to_string()),
-        })?;
+    let data = decode::<AccessTokenClaims>(token, key.decoding_key(), &validation).map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => JwtRejection::BadSignature,
+        _ => JwtRejection::Malformed(e.to_string()),
+    })?;
     let claims = data.claims;
     if claims.iss != issuer {
         return Err(JwtRejection::ForeignIssuer);
@@ -189,8 +183,7 @@ pub fn verify(
     }
     let grant = Grant {
         tenant: tenant.clone(),
-        client_id: ClientId::parse(&claims.client_id)
-            .map_err(|_| JwtRejection::InvalidClaim("client_id"))?,
+        client_id: ClientId::parse(&claims.client_id).map_err(|_| JwtRejection::InvalidClaim("client_id"))?,
         subject: claims.sub,
         username: None,
         scope: ScopeSet::parse(&claims.scope).map_err(|_| JwtRejection::InvalidClaim("scope"))?,
@@ -267,20 +260,9 @@ mod tests {
             let verified = verify(&token, &TenantId::default(), ISS, &keys).unwrap();
             assert_eq!(verified.grant, grant());
             assert_eq!(verified.jti, "jti-1");
-            let claims: serde_json::Value = serde_json::from_slice(
-                &URL_SAFE_NO_PAD.decode(parts(&token)[1].as_bytes()).unwrap(),
-            )
-            .unwrap();
-            for claim in [
-                "iss",
-                "sub",
-                "aud",
-                "exp",
-                "iat",
-                "jti",
-                "client_id",
-                "scope",
-            ] {
+            let claims: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts(&token)[1].as_bytes()).unwrap()).unwrap();
+            for claim in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"] {
                 assert!(claims.get(claim).is_some(), "missing {claim}");
             }
             assert_eq!(claims["aud"], "https://api.example");
@@ -292,11 +274,7 @@ mod tests {
         let keys = ring(SigningAlgorithm::ES256);
         let token = sign(&grant(), ISS, "j", &keys).unwrap();
         let p = parts(&token);
-        let none = format!(
-            "{}.{}.",
-            part(json!({"alg": "none", "typ": "at+jwt", "kid": "k1"})),
-            p[1]
-        );
+        let none = format!("{}.{}.", part(json!({"alg": "none", "typ": "at+jwt", "kid": "k1"})), p[1]);
         assert!(verify(&none, &TenantId::default(), ISS, &keys).is_err());
     }
 
@@ -313,16 +291,8 @@ mod tests {
         };
         let claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p[1].as_bytes()).unwrap()).unwrap();
-        let forged = jsonwebtoken::encode(
-            &header,
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(&public),
-        )
-        .unwrap();
-        assert_eq!(
-            verify(&forged, &TenantId::default(), ISS, &keys),
-            Err(JwtRejection::AlgorithmMismatch)
-        );
+        let forged = jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&public)).unwrap();
+        assert_eq!(verify(&forged, &TenantId::default(), ISS, &keys), Err(JwtRejection::AlgorithmMismatch));
     }
 
     #[test]
@@ -336,45 +306,21 @@ mod tests {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p[1].as_bytes()).unwrap()).unwrap();
         claims["scope"] = json!("admin");
         let altered = format!("{}.{}.{}", p[0], part(claims), p[2]);
-        assert_eq!(
-            verify(&altered, &t, ISS, &keys),
-            Err(JwtRejection::BadSignature)
-        );
+        assert_eq!(verify(&altered, &t, ISS, &keys), Err(JwtRejection::BadSignature));
 
         let stripped = format!("{}.{}.", p[0], p[1]);
         assert!(verify(&stripped, &t, ISS, &keys).is_err());
 
         let other = ring(SigningAlgorithm::EdDSA);
-        assert_eq!(
-            verify(&token, &t, ISS, &other),
-            Err(JwtRejection::BadSignature)
-        );
-        let renamed = KeyRing::new(vec![
-            SigningKey::generate(SigningAlgorithm::EdDSA, "k2").unwrap(),
-        ])
-        .unwrap();
-        assert_eq!(
-            verify(&token, &t, ISS, &renamed),
-            Err(JwtRejection::UnknownKey)
-        );
+        assert_eq!(verify(&token, &t, ISS, &other), Err(JwtRejection::BadSignature));
+        let renamed = KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::EdDSA, "k2").unwrap()]).unwrap();
+        assert_eq!(verify(&token, &t, ISS, &renamed), Err(JwtRejection::UnknownKey));
 
-        let jwt_typ = keys
-            .signing_key()
-            .sign_jwt("JWT", &json!({"iss": ISS}))
-            .unwrap();
-        assert_eq!(
-            verify(&jwt_typ, &t, ISS, &keys),
-            Err(JwtRejection::WrongType)
-        );
+        let jwt_typ = keys.signing_key().sign_jwt("JWT", &json!({"iss": ISS})).unwrap();
+        assert_eq!(verify(&jwt_typ, &t, ISS, &keys), Err(JwtRejection::WrongType));
 
-        assert_eq!(
-            verify(&token, &t, "https://elsewhere", &keys),
-            Err(JwtRejection::ForeignIssuer)
-        );
-        assert_eq!(
-            verify(&"a".repeat(MAX_JWT_LEN + 1), &t, ISS, &keys),
-            Err(JwtRejection::TooLong)
-        );
+        assert_eq!(verify(&token, &t, "https://elsewhere", &keys), Err(JwtRejection::ForeignIssuer));
+        assert_eq!(verify(&"a".repeat(MAX_JWT_LEN + 1), &t, ISS, &keys), Err(JwtRejection::TooLong));
     }
 
     #[test]
@@ -396,9 +342,6 @@ mod tests {
         .unwrap();
         claims["exp"] = json!("tomorrow");
         let token = keys.signing_key().sign_jwt("at+jwt", &claims).unwrap();
-        assert!(matches!(
-            verify(&token, &TenantId::default(), ISS, &keys),
-            Err(JwtRejection::Malformed(_))
-        ));
+        assert!(matches!(verify(&token, &TenantId::default(), ISS, &keys), Err(JwtRejection::Malformed(_))));
     }
 }

@@ -2,9 +2,7 @@
 //! every key the ring holds, so tokens signed by an older key keep verifying until it is removed.
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -74,10 +72,7 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -87,22 +82,16 @@ impl SigningKey {
         let crypto = |_| KeyError::Crypto(kid.to_owned());
         let der = match alg {
             SigningAlgorithm::ES256 => {
-                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map_err(crypto)?
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).map_err(crypto)?
             }
-            SigningAlgorithm::EdDSA => {
-                Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(crypto)?
-            }
+            SigningAlgorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(crypto)?,
         };
         Self::from_pkcs8_der(alg, kid, der.as_ref())
     }
 
     /// Loads a PKCS#8 private key in PEM (`-----BEGIN PRIVATE KEY-----`).
     pub fn from_pkcs8_pem(alg: SigningAlgorithm, kid: &str, pem: &str) -> Result<Self, KeyError> {
-        let rejected = || KeyError::Rejected {
-            kid: kid.to_owned(),
-            alg: alg.as_str(),
-        };
+        let rejected = || KeyError::Rejected { kid: kid.to_owned(), alg: alg.as_str() };
         let doc = pem::parse(pem).map_err(|_| rejected())?;
         if doc.tag() != "PRIVATE KEY" {
             return Err(rejected());
@@ -112,14 +101,10 @@ impl SigningKey {
 
     /// Loads a PKCS#8 private key in DER.
     pub fn from_pkcs8_der(alg: SigningAlgorithm, kid: &str, der: &[u8]) -> Result<Self, KeyError> {
-        let rejected = |_| KeyError::Rejected {
-            kid: kid.to_owned(),
-            alg: alg.as_str(),
-        };
+        let rejected = |_| KeyError::Rejected { kid: kid.to_owned(), alg: alg.as_str() };
         let (pair, public) = match alg {
             SigningAlgorithm::ES256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(rejected)?;
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(rejected)?;
                 let public = pair.public_key().as_ref().to_vec();
                 (Pair::Ecdsa(pair), public)
             }
@@ -130,14 +115,7 @@ impl SigningKey {
             }
         };
         let (decoding, jwk) = public_forms(alg, kid, &public)?;
-        Ok(Self {
-            kid: kid.to_owned(),
-            alg,
-            pair,
-            pkcs8: der.to_vec(),
-            decoding,
-            jwk,
-        })
+        Ok(Self { kid: kid.to_owned(), alg, pair, pkcs8: der.to_vec(), decoding, jwk })
     }
 
     /// The key id (`kid`).
@@ -186,23 +164,12 @@ impl SigningKey {
     }
 }
 
-fn public_forms(
-    alg: SigningAlgorithm,
-    kid: &str,
-    public: &[u8],
-) -> Result<(DecodingKey, Value), KeyError> {
-    let rejected = || KeyError::Rejected {
-        kid: kid.to_owned(),
-        alg: alg.as_str(),
-    };
+fn public_forms(alg: SigningAlgorithm, kid: &str, public: &[u8]) -> Result<(DecodingKey, Value), KeyError> {
+    let rejected = || KeyError::Rejected { kid: kid.to_owned(), alg: alg.as_str() };
     match alg {
         SigningAlgorithm::ES256 => {
             // Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
-            let (0x04, coords) = public
-                .split_first()
-                .map(|(t, c)| (*t, c))
-                .ok_or_else(rejected)?
-            else {
+            let (0x04, coords) = public.split_first().map(|(t, c)| (*t, c)).ok_or_else(rejected)? else {
                 return Err(rejected());
             };
             let (x, y) = coords.split_at(coords.len() / 2);
@@ -294,9 +261,7 @@ mod tests {
 
     #[test]
     fn a_key_of_the_wrong_algorithm_is_rejected() {
-        let ec = SigningKey::generate(SigningAlgorithm::ES256, "k1")
-            .unwrap()
-            .to_pkcs8_pem();
+        let ec = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap().to_pkcs8_pem();
         assert!(SigningKey::from_pkcs8_pem(SigningAlgorithm::EdDSA, "k1", &ec).is_err());
         assert!(SigningKey::from_pkcs8_pem(SigningAlgorithm::ES256, "k1", "not pem").is_err());
     }
@@ -324,10 +289,7 @@ mod tests {
             SigningKey::generate(SigningAlgorithm::ES256, "a").unwrap(),
             SigningKey::generate(SigningAlgorithm::ES256, "a").unwrap(),
         ];
-        assert!(matches!(
-            KeyRing::new(dup),
-            Err(KeyRingError::DuplicateKid(_))
-        ));
+        assert!(matches!(KeyRing::new(dup), Err(KeyRingError::DuplicateKid(_))));
         assert!(matches!(KeyRing::new(vec![]), Err(KeyRingError::Empty)));
     }
 }

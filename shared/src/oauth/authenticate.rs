@@ -8,15 +8,9 @@ use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
 
 /// The store key of the presented client, or `invalid_client` for an id that cannot exist.
-pub fn client_key(
-    tenant: &TenantId,
-    credentials: &ClientCredentials,
-) -> Result<StoreKey, OAuthError> {
+pub fn client_key(tenant: &TenantId, credentials: &ClientCredentials) -> Result<StoreKey, OAuthError> {
     let id = ClientId::parse(&credentials.client_id).map_err(|_| {
-        tracing::info!(
-            reason = "malformed client_id",
-            "client authentication failed"
-        );
+        tracing::info!(reason = "malformed client_id", "client authentication failed");
         OAuthError::invalid_client()
     })?;
     Ok(StoreKey::client(tenant, &id))

@@ -19,10 +19,7 @@ use crate::wire::{ErrorCode, OAuthError};
 /// Answers an introspection request (RFC 7662 §2). `token_type_hint` is accepted and ignored: the token's
 /// own structure says what it is, so a wrong hint still finds it.
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
-pub async fn introspect(
-    service: &TokenService,
-    request: &OAuthRequest,
-) -> Result<IntrospectionResponse, OAuthError> {
+pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Result<IntrospectionResponse, OAuthError> {
     let tenant = &request.tenant;
     let settings = service.tenant(tenant)?;
     let credentials = request.require_credentials()?;
@@ -39,11 +36,8 @@ pub async fn introspect(
     let caller = authenticate(credentials, &caller_key, &fetched)?;
     if !caller.may_introspect {
         tracing::info!("client may not introspect");
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "this client may not introspect tokens",
-        )
-        .with_status(StatusCode::FORBIDDEN));
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
+            .with_status(StatusCode::FORBIDDEN));
     }
     match presented.judge(tenant, &fetched, now) {
         Ok(active) => Ok(IntrospectionResponse {

@@ -37,12 +37,7 @@ pub struct AuthorizationServerMetadata {
 /// The metadata document for a tenant whose endpoints live under its issuer URL.
 pub fn authorization_server_metadata(settings: &TenantSettings) -> AuthorizationServerMetadata {
     let base = settings.issuer.trim_end_matches('/');
-    let auth_methods = || {
-        vec![
-            AuthMethod::ClientSecretBasic.as_str(),
-            AuthMethod::ClientSecretPost.as_str(),
-        ]
-    };
+    let auth_methods = || vec![AuthMethod::ClientSecretBasic.as_str(), AuthMethod::ClientSecretPost.as_str()];
     AuthorizationServerMetadata {
         issuer: settings.issuer.clone(),
         token_endpoint: format!("{base}/oauth2/token"),

@@ -66,45 +66,27 @@ impl Presented {
             Self::Jwt(jwt) => jwt.grant.family,
             Self::Unrecognised(_) => return Vec::new(),
         };
-        vec![StoreKey::watermark(
-            tenant,
-            &WatermarkTarget::Family(family),
-        )]
+        vec![StoreKey::watermark(tenant, &WatermarkTarget::Family(family))]
     }
 
     /// Every key whose item decides whether the token is active.
     pub fn keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        self.state_key(tenant)
-            .into_iter()
-            .chain(self.watermark_keys(tenant))
-            .collect()
+        self.state_key(tenant).into_iter().chain(self.watermark_keys(tenant)).collect()
     }
 
     /// Applies the active rule to the token and the fetched records. The `Err` reason is for logs only.
-    pub fn judge(
-        &self,
-        tenant: &TenantId,
-        fetched: &Fetched,
-        now: Timestamp,
-    ) -> Result<ActiveToken, String> {
+    pub fn judge(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<ActiveToken, String> {
         let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
         let key = self.state_key(tenant);
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
             Self::Opaque(token) => {
-                let record = key
-                    .as_ref()
-                    .and_then(|k| fetched.token(k))
-                    .ok_or("no live record")?;
+                let record = key.as_ref().and_then(|k| fetched.token(k)).ok_or("no live record")?;
                 if record.kind != token.kind() {
                     return Err("record kind differs from token prefix".into());
                 }
-                let active = ActiveToken {
-                    grant: record.grant.clone(),
-                    kind: record.kind,
-                    jti: None,
-                    not_before: None,
-                };
+                let active =
+                    ActiveToken { grant: record.grant.clone(), kind: record.kind, jti: None, not_before: None };
                 (active, record.revoked_at.is_some())
             }
             Self::Jwt(jwt) => {
@@ -114,10 +96,7 @@ impl Presented {
                     jti: Some(jwt.jti.clone()),
                     not_before: jwt.not_before,
                 };
-                (
-                    active,
-                    key.as_ref().is_some_and(|k| fetched.has_revoked_jti(k)),
-                )
+                (active, key.as_ref().is_some_and(|k| fetched.has_revoked_jti(k)))
             }
         };
         let validity = TokenValidity {

@@ -42,10 +42,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
     if active.grant.client_id != caller.client_id {
         // RFC 7009 §2.1: only the client the token was issued to may revoke it.
         tracing::info!(owner = %active.grant.client_id, "revocation refused: token belongs to another client");
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "the token was not issued to this client",
-        ));
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client"));
     }
     let result = match (&presented, state_key) {
         (Presented::Jwt(jwt), Some(_)) => {

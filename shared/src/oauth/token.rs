@@ -20,20 +20,14 @@ use crate::wire::{ErrorCode, OAuthError};
 /// Answers a token request. Supports `client_credentials` (RFC 6749 §4.4); other grant types are
 /// `unsupported_grant_type`.
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
-pub async fn token(
-    service: &TokenService,
-    request: &OAuthRequest,
-) -> Result<TokenResponse, OAuthError> {
+pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
     let tenant = &request.tenant;
     let settings = service.tenant(tenant)?;
     let grant_type = request.require("grant_type")?;
     let grant = match GrantType::parse(grant_type) {
         Some(GrantType::ClientCredentials) => GrantType::ClientCredentials,
         _ => {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "grant_type is not supported",
-            ));
+            return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"));
         }
     };
     tracing::Span::current().record("grant_type", grant.as_str());
@@ -48,16 +42,10 @@ pub async fn token(
 
     let key = client_key(tenant, credentials)?;
     let now = service.clock.now();
-    let fetched = Fetched::new(
-        service.store.get_many(std::slice::from_ref(&key)).await?,
-        now,
-    );
+    let fetched = Fetched::new(service.store.get_many(std::slice::from_ref(&key)).await?, now);
     let client = authenticate(credentials, &key, &fetched)?;
     if !client.allows_grant(grant) {
-        return Err(OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "the client may not use this grant type",
-        ));
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
     }
     let scope = client.grant_scope(requested_scope).map_err(|refusal| {
         let description = match refusal {
@@ -68,12 +56,7 @@ pub async fn token(
     })?;
     let audience = client
         .audience_for(request.form.get("resource"), &settings.issuer)
-        .ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidTarget,
-                "the requested resource is not allowed",
-            )
-        })?;
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not allowed"))?;
     let grant = Grant {
         tenant: tenant.clone(),
         client_id: client.client_id.clone(),
@@ -109,19 +92,11 @@ async fn issue_access_token(
     match client.access_token_format {
         TokenFormat::Jwt => {
             let jti = new_jti(service)?;
-            Ok(access_token::sign(
-                grant,
-                &settings.issuer,
-                &jti,
-                &settings.keys,
-            )?)
+            Ok(access_token::sign(grant, &settings.issuer, &jti, &settings.keys)?)
         }
         TokenFormat::Opaque => {
-            let token = OpaqueToken::mint(
-                TokenKind::AccessToken,
-                grant.family,
-                random_bytes(service.entropy.as_ref())?,
-            );
+            let token =
+                OpaqueToken::mint(TokenKind::AccessToken, grant.family, random_bytes(service.entropy.as_ref())?);
             let record = TokenRecord {
                 token_hash: token.hash(),
                 kind: TokenKind::AccessToken,

@@ -77,23 +77,11 @@ pub async fn put_new_never_overwrites(store: &dyn TokenStore) {
     let first = token_record(&tenant, NOW.plus_secs(60));
     let mut second = first.clone();
     second.grant.subject = "intruder".into();
-    store
-        .put_new(Record::Token(first.clone()))
-        .await
-        .expect("first put");
-    let err = store
-        .put_new(Record::Token(second))
-        .await
-        .expect_err("second put must fail");
+    store.put_new(Record::Token(first.clone())).await.expect("first put");
+    let err = store.put_new(Record::Token(second)).await.expect_err("second put must fail");
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
     let key = StoreKey::token(&tenant, &first.token_hash);
-    let got = Fetched::new(
-        store
-            .get_many(std::slice::from_ref(&key))
-            .await
-            .expect("read"),
-        NOW,
-    );
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.token(&key), Some(&first));
 }
 
@@ -101,30 +89,17 @@ pub async fn put_new_never_overwrites(store: &dyn TokenStore) {
 pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
     let token = token_record(&tenant, NOW.plus_secs(60));
-    let jti = RevokedJti {
-        tenant: tenant.clone(),
-        jti: "jti-1".into(),
-        revoked_at: NOW,
-        expires_at: NOW.plus_secs(60),
-    };
+    let jti =
+        RevokedJti { tenant: tenant.clone(), jti: "jti-1".into(), revoked_at: NOW, expires_at: NOW.plus_secs(60) };
     let mark = RevocationWatermark {
         tenant: tenant.clone(),
         target: WatermarkTarget::Subject("alice".into()),
         revoked_before: NOW,
         expires_at: NOW.plus_secs(60),
     };
-    store
-        .put_new(Record::Token(token.clone()))
-        .await
-        .expect("put token");
-    store
-        .put_new(Record::RevokedJti(jti))
-        .await
-        .expect("put jti");
-    store
-        .raise_watermark(mark.clone())
-        .await
-        .expect("put watermark");
+    store.put_new(Record::Token(token.clone())).await.expect("put token");
+    store.put_new(Record::RevokedJti(jti)).await.expect("put jti");
+    store.raise_watermark(mark.clone()).await.expect("put watermark");
     let keys = [
         StoreKey::token(&tenant, &token.token_hash),
         StoreKey::revoked_jti(&tenant, "jti-1"),
@@ -142,25 +117,11 @@ pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
 pub async fn expired_items_are_dropped_on_read(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
     let token = token_record(&tenant, NOW.plus_secs(10));
-    store
-        .put_new(Record::Token(token.clone()))
-        .await
-        .expect("put");
+    store.put_new(Record::Token(token.clone())).await.expect("put");
     let key = StoreKey::token(&tenant, &token.token_hash);
-    let raw = store
-        .get_many(std::slice::from_ref(&key))
-        .await
-        .expect("read");
-    assert_eq!(
-        raw.len(),
-        1,
-        "the store keeps expired items until TTL deletion"
-    );
-    assert!(
-        Fetched::new(raw.clone(), NOW.plus_secs(9))
-            .token(&key)
-            .is_some()
-    );
+    let raw = store.get_many(std::slice::from_ref(&key)).await.expect("read");
+    assert_eq!(raw.len(), 1, "the store keeps expired items until TTL deletion");
+    assert!(Fetched::new(raw.clone(), NOW.plus_secs(9)).token(&key).is_some());
     assert!(Fetched::new(raw, NOW.plus_secs(10)).token(&key).is_none());
 }
 
@@ -168,35 +129,14 @@ pub async fn expired_items_are_dropped_on_read(store: &dyn TokenStore) {
 pub async fn mark_revoked_keeps_the_first_time(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
     let token = token_record(&tenant, NOW.plus_secs(60));
-    store
-        .put_new(Record::Token(token.clone()))
-        .await
-        .expect("put");
+    store.put_new(Record::Token(token.clone())).await.expect("put");
     let key = StoreKey::token(&tenant, &token.token_hash);
-    store
-        .mark_revoked(&key, NOW.plus_secs(1))
-        .await
-        .expect("revoke");
-    store
-        .mark_revoked(&key, NOW.plus_secs(2))
-        .await
-        .expect("revoke again");
-    let got = Fetched::new(
-        store
-            .get_many(std::slice::from_ref(&key))
-            .await
-            .expect("read"),
-        NOW,
-    );
-    assert_eq!(
-        got.token(&key).and_then(|t| t.revoked_at),
-        Some(NOW.plus_secs(1))
-    );
+    store.mark_revoked(&key, NOW.plus_secs(1)).await.expect("revoke");
+    store.mark_revoked(&key, NOW.plus_secs(2)).await.expect("revoke again");
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
+    assert_eq!(got.token(&key).and_then(|t| t.revoked_at), Some(NOW.plus_secs(1)));
     let missing = StoreKey::token(&tenant, &token_record(&tenant, NOW).token_hash);
-    let err = store
-        .mark_revoked(&missing, NOW)
-        .await
-        .expect_err("missing record");
+    let err = store.mark_revoked(&missing, NOW).await.expect_err("missing record");
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
@@ -210,41 +150,14 @@ pub async fn watermarks_only_rise(store: &dyn TokenStore) {
         revoked_before: at,
         expires_at: NOW.plus_secs(3600),
     };
-    store
-        .raise_watermark(mark(NOW.plus_secs(5)))
-        .await
-        .expect("raise");
-    store
-        .raise_watermark(mark(NOW.plus_secs(1)))
-        .await
-        .expect("lower is a no-op");
+    store.raise_watermark(mark(NOW.plus_secs(5))).await.expect("raise");
+    store.raise_watermark(mark(NOW.plus_secs(1))).await.expect("lower is a no-op");
     let key = StoreKey::watermark(&tenant, &target);
-    let got = Fetched::new(
-        store
-            .get_many(std::slice::from_ref(&key))
-            .await
-            .expect("read"),
-        NOW,
-    );
-    assert_eq!(
-        got.watermarks(std::slice::from_ref(&key)),
-        vec![NOW.plus_secs(5)]
-    );
-    store
-        .raise_watermark(mark(NOW.plus_secs(9)))
-        .await
-        .expect("raise");
-    let got = Fetched::new(
-        store
-            .get_many(std::slice::from_ref(&key))
-            .await
-            .expect("read"),
-        NOW,
-    );
-    assert_eq!(
-        got.watermarks(std::slice::from_ref(&key)),
-        vec![NOW.plus_secs(9)]
-    );
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
+    assert_eq!(got.watermarks(std::slice::from_ref(&key)), vec![NOW.plus_secs(5)]);
+    store.raise_watermark(mark(NOW.plus_secs(9))).await.expect("raise");
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
+    assert_eq!(got.watermarks(std::slice::from_ref(&key)), vec![NOW.plus_secs(9)]);
 }
 
 /// Clients are stored, replaced, listed per tenant, and readable through `get_many`.
@@ -261,12 +174,6 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
     let ids: Vec<&str> = listed.iter().map(|c| c.client_id.as_str()).collect();
     assert_eq!(ids, ["a", "b"]);
     let key = StoreKey::client(&tenant, &disabled.client_id);
-    let got = Fetched::new(
-        store
-            .get_many(std::slice::from_ref(&key))
-            .await
-            .expect("read"),
-        NOW,
-    );
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.client(&key), Some(&disabled));
 }

@@ -29,19 +29,12 @@ pub struct CountingStore<S> {
 impl<S> CountingStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            reads: AtomicUsize::new(0),
-            writes: AtomicUsize::new(0),
-        }
+        Self { inner, reads: AtomicUsize::new(0), writes: AtomicUsize::new(0) }
     }
 
     /// The counts so far, resetting them to zero.
     pub fn take(&self) -> RoundTrips {
-        RoundTrips {
-            reads: self.reads.swap(0, Ordering::SeqCst),
-            writes: self.writes.swap(0, Ordering::SeqCst),
-        }
+        RoundTrips { reads: self.reads.swap(0, Ordering::SeqCst), writes: self.writes.swap(0, Ordering::SeqCst) }
     }
 
     /// The wrapped store.

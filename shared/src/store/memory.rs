@@ -29,26 +29,15 @@ impl MemoryStore {
     pub fn with_clients(clients: impl IntoIterator<Item = Client>) -> Self {
         let items = clients
             .into_iter()
-            .map(|c| {
-                (
-                    StoreKey::client(&c.tenant, &c.client_id)
-                        .as_str()
-                        .to_owned(),
-                    Record::Client(c),
-                )
-            })
+            .map(|c| (StoreKey::client(&c.tenant, &c.client_id).as_str().to_owned(), Record::Client(c)))
             .collect();
-        Self {
-            items: Mutex::new(items),
-        }
+        Self { items: Mutex::new(items) }
     }
 
     fn items(&self) -> MutexGuard<'_, HashMap<String, Record>> {
         // A panic while holding the lock cannot leave a half-written map (every write is one insert),
         // so a poisoned lock is still safe to use.
-        self.items
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The number of items held, expired ones included.
@@ -66,10 +55,7 @@ impl MemoryStore {
 impl TokenStore for MemoryStore {
     async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
         let items = self.items();
-        Ok(keys
-            .iter()
-            .filter_map(|k| items.get(k.as_str()).cloned())
-            .collect())
+        Ok(keys.iter().filter_map(|k| items.get(k.as_str()).cloned()).collect())
     }
 
     async fn put_new(&self, record: Record) -> Result<(), StoreError> {
@@ -112,8 +98,7 @@ impl TokenStore for MemoryStore {
 impl ClientRegistry for MemoryStore {
     async fn put_client(&self, client: Client) -> Result<(), StoreError> {
         let key = StoreKey::client(&client.tenant, &client.client_id);
-        self.items()
-            .insert(key.as_str().to_owned(), Record::Client(client));
+        self.items().insert(key.as_str().to_owned(), Record::Client(client));
         Ok(())
     }
 

@@ -57,9 +57,7 @@ pub struct StoreKey {
 
 impl StoreKey {
     fn new(tenant: &TenantId, kind: ItemKind, id: &str) -> Self {
-        Self {
-            pk: format!("{tenant}#{}#{id}", kind.tag()),
-        }
+        Self { pk: format!("{tenant}#{}#{id}", kind.tag()) }
     }
 
     /// The key of an opaque token's record.
@@ -199,10 +197,7 @@ pub struct Fetched {
 impl Fetched {
     /// Keeps the records that have not expired at `now`.
     pub fn new(records: Vec<Record>, now: Timestamp) -> Self {
-        let records = records
-            .into_iter()
-            .filter(|r| r.expires_at().is_none_or(|exp| now < exp))
-            .collect();
+        let records = records.into_iter().filter(|r| r.expires_at().is_none_or(|exp| now < exp)).collect();
         Self { records }
     }
 

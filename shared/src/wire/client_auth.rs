@@ -54,16 +54,8 @@ impl std::fmt::Debug for ClientCredentials {
 
 impl ClientCredentials {
     /// Credentials as presented.
-    pub fn new(
-        client_id: impl Into<String>,
-        secret: impl Into<String>,
-        method: AuthMethod,
-    ) -> Self {
-        Self {
-            client_id: client_id.into(),
-            secret: secret.into(),
-            method,
-        }
+    pub fn new(client_id: impl Into<String>, secret: impl Into<String>, method: AuthMethod) -> Self {
+        Self { client_id: client_id.into(), secret: secret.into(), method }
     }
 
     /// The presented secret, for verification only.
@@ -73,10 +65,7 @@ impl ClientCredentials {
 
     /// Reads credentials from the `Authorization` header and the form. `Ok(None)` when there are none.
     /// A malformed Basic header is `invalid_client`; two methods at once are `invalid_request`.
-    pub fn extract(
-        authorization: Option<&HeaderValue>,
-        form: &Form,
-    ) -> Result<Option<Self>, OAuthError> {
+    pub fn extract(authorization: Option<&HeaderValue>, form: &Form) -> Result<Option<Self>, OAuthError> {
         let post = match (form.get("client_id"), form.get("client_secret")) {
             (Some(id), Some(secret)) => Some(Self::new(id, secret, AuthMethod::ClientSecretPost)),
             _ => None,
@@ -91,17 +80,10 @@ impl ClientCredentials {
         };
         let basic = decode_basic(header).ok_or_else(OAuthError::invalid_client)?;
         if form.get("client_secret").is_some() {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not both (RFC 6749 §2.3)",
-            ));
+            return Err(OAuthError::invalid_request("use one client authentication method, not both (RFC 6749 §2.3)"));
         }
-        if form
-            .get("client_id")
-            .is_some_and(|id| id != basic.client_id)
-        {
-            return Err(OAuthError::invalid_request(
-                "client_id in the body differs from the Authorization header",
-            ));
+        if form.get("client_id").is_some_and(|id| id != basic.client_id) {
+            return Err(OAuthError::invalid_request("client_id in the body differs from the Authorization header"));
         }
         Ok(Some(basic))
     }
@@ -121,11 +103,7 @@ fn decode_basic(header: &HeaderValue) -> Option<ClientCredentials> {
     if id.is_empty() {
         return None;
     }
-    Some(ClientCredentials::new(
-        id,
-        secret,
-        AuthMethod::ClientSecretBasic,
-    ))
+    Some(ClientCredentials::new(id, secret, AuthMethod::ClientSecretBasic))
 }
 
 #[cfg(test)]
@@ -146,9 +124,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         // RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded before Base64.
-        let creds = ClientCredentials::extract(Some(&basic("my%3Aclient:p%40ss+word")), &form(""))
-            .unwrap()
-            .unwrap();
+        let creds = ClientCredentials::extract(Some(&basic("my%3Aclient:p%40ss+word")), &form("")).unwrap().unwrap();
         assert_eq!(creds.client_id, "my:client");
         assert_eq!(creds.secret(), "p@ss word");
         assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
@@ -156,9 +132,7 @@ mod tests {
 
     #[test]
     fn post_credentials_are_read_from_the_form() {
-        let creds = ClientCredentials::extract(None, &form("client_id=a&client_secret=b"))
-            .unwrap()
-            .unwrap();
+        let creds = ClientCredentials::extract(None, &form("client_id=a&client_secret=b")).unwrap().unwrap();
         assert_eq!((creds.client_id.as_str(), creds.secret()), ("a", "b"));
         assert_eq!(creds.method, AuthMethod::ClientSecretPost);
         assert_eq!(ClientCredentials::extract(None, &form("")).unwrap(), None);
@@ -169,13 +143,7 @@ mod tests {
         let not_base64: HeaderValue = "Basic %%%".parse().unwrap();
         let bearer: HeaderValue = "Bearer abc".parse().unwrap();
         let non_utf8 = format!("Basic {}", STANDARD.encode([0x61, 0x3a, 0xff]));
-        for header in [
-            not_base64,
-            bearer,
-            basic("no-colon"),
-            basic(":secret"),
-            non_utf8.parse().unwrap(),
-        ] {
+        for header in [not_base64, bearer, basic("no-colon"), basic(":secret"), non_utf8.parse().unwrap()] {
             let err = ClientCredentials::extract(Some(&header), &form("")).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidClient, "{header:?}");
         }
@@ -183,12 +151,9 @@ mod tests {
 
     #[test]
     fn two_methods_at_once_are_invalid_request() {
-        let err =
-            ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a&client_secret=b"))
-                .unwrap_err();
+        let err = ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a&client_secret=b")).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidRequest);
-        let err =
-            ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=other")).unwrap_err();
+        let err = ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=other")).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidRequest);
         assert!(ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a")).is_ok());
     }

@@ -95,12 +95,7 @@ struct ErrorBody<'a> {
 impl OAuthError {
     /// An error with `code`'s default status.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            description: description.into(),
-            status: code.default_status(),
-            header: None,
-        }
+        Self { code, description: description.into(), status: code.default_status(), header: None }
     }
 
     /// `invalid_request`.
@@ -115,19 +110,13 @@ impl OAuthError {
 
     /// `server_error`: details belong in the log line the caller writes, not here.
     pub fn server_error() -> Self {
-        Self::new(
-            ErrorCode::ServerError,
-            "the server could not complete the request",
-        )
+        Self::new(ErrorCode::ServerError, "the server could not complete the request")
     }
 
     /// `temporarily_unavailable`, 503 with `Retry-After`.
     pub fn temporarily_unavailable(retry_after_secs: u32) -> Self {
-        Self::new(
-            ErrorCode::TemporarilyUnavailable,
-            "the token store is unavailable; retry later",
-        )
-        .with_header("retry-after", retry_after_secs.to_string())
+        Self::new(ErrorCode::TemporarilyUnavailable, "the token store is unavailable; retry later")
+            .with_header("retry-after", retry_after_secs.to_string())
     }
 
     /// The same error with another status (e.g. 403 for a client that may not introspect).
@@ -159,10 +148,7 @@ impl OAuthError {
 
     /// The RFC 6749 §5.2 response: JSON body, `Cache-Control: no-store`, and `WWW-Authenticate` on 401.
     pub fn into_response(self) -> Response<Body> {
-        let body = ErrorBody {
-            error: self.code,
-            error_description: &self.description,
-        };
+        let body = ErrorBody { error: self.code, error_description: &self.description };
         let mut response = json_response(self.status, &body);
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -191,10 +177,7 @@ impl std::error::Error for OAuthError {}
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable {
-                reason,
-                retry_after_secs,
-            } => {
+            StoreError::Unavailable { reason, retry_after_secs } => {
                 tracing::warn!(%reason, "token store unavailable");
                 Self::temporarily_unavailable(retry_after_secs)
             }
@@ -232,12 +215,7 @@ mod tests {
     fn invalid_client_is_401_with_a_basic_challenge_and_no_store() {
         let response = OAuthError::invalid_client().into_response();
         assert_eq!(response.status(), 401);
-        assert!(
-            response.headers()["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .starts_with("Basic realm=\"tessera\"")
-        );
+        assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm=\"tessera\""));
         assert_eq!(response.headers()["cache-control"], "no-store");
         assert_eq!(response.headers()["pragma"], "no-cache");
         assert_eq!(body(&response)["error"], "invalid_client");
@@ -249,42 +227,24 @@ mod tests {
             (ErrorCode::InvalidRequest, "invalid_request", 400),
             (ErrorCode::InvalidGrant, "invalid_grant", 400),
             (ErrorCode::UnauthorizedClient, "unauthorized_client", 400),
-            (
-                ErrorCode::UnsupportedGrantType,
-                "unsupported_grant_type",
-                400,
-            ),
+            (ErrorCode::UnsupportedGrantType, "unsupported_grant_type", 400),
             (ErrorCode::InvalidScope, "invalid_scope", 400),
-            (
-                ErrorCode::UnsupportedTokenType,
-                "unsupported_token_type",
-                400,
-            ),
+            (ErrorCode::UnsupportedTokenType, "unsupported_token_type", 400),
             (ErrorCode::InvalidTarget, "invalid_target", 400),
             (ErrorCode::ServerError, "server_error", 500),
-            (
-                ErrorCode::TemporarilyUnavailable,
-                "temporarily_unavailable",
-                503,
-            ),
+            (ErrorCode::TemporarilyUnavailable, "temporarily_unavailable", 503),
         ];
         for (code, name, status) in codes {
             let response = OAuthError::new(code, "why").into_response();
             assert_eq!(response.status(), status);
-            assert_eq!(
-                body(&response),
-                serde_json::json!({"error": name, "error_description": "why"})
-            );
+            assert_eq!(body(&response), serde_json::json!({"error": name, "error_description": "why"}));
             assert!(response.headers().get("www-authenticate").is_none());
         }
     }
 
     #[test]
     fn store_unavailable_becomes_503_with_retry_after() {
-        let err = OAuthError::from(StoreError::Unavailable {
-            reason: "throttled".into(),
-            retry_after_secs: 2,
-        });
+        let err = OAuthError::from(StoreError::Unavailable { reason: "throttled".into(), retry_after_secs: 2 });
         let response = err.into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["retry-after"], "2");

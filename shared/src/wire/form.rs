@@ -30,9 +30,7 @@ pub struct Form {
 impl std::fmt::Debug for Form {
     // Values include secrets and tokens: only names are shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.params.iter().map(|(name, _)| name))
-            .finish()
+        f.debug_list().entries(self.params.iter().map(|(name, _)| name)).finish()
     }
 }
 
@@ -60,10 +58,7 @@ impl Form {
 
     /// The value of `name`; `None` when absent or empty (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, v)| n == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 }
 
@@ -81,14 +76,8 @@ pub fn decode_component(raw: &[u8]) -> Result<String, FormError> {
             i += 1;
         }
     }
-    let spaced: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_decode(&spaced)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| FormError::Malformed)
+    let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_decode(&spaced).decode_utf8().map(|s| s.into_owned()).map_err(|_| FormError::Malformed)
 }
 
 #[cfg(test)]
@@ -97,8 +86,7 @@ mod tests {
 
     #[test]
     fn decodes_plus_and_percent() {
-        let form = Form::parse(b"grant_type=client_credentials&scope=read+write%20admin&x=%C3%A9")
-            .unwrap();
+        let form = Form::parse(b"grant_type=client_credentials&scope=read+write%20admin&x=%C3%A9").unwrap();
         assert_eq!(form.get("grant_type"), Some("client_credentials"));
         assert_eq!(form.get("scope"), Some("read write admin"));
         assert_eq!(form.get("x"), Some("é"));
@@ -114,14 +102,8 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        assert_eq!(
-            Form::parse(b"a=1&a=2"),
-            Err(FormError::Repeated("a".into()))
-        );
-        assert_eq!(
-            Form::parse(b"a=1&%61=2"),
-            Err(FormError::Repeated("a".into()))
-        );
+        assert_eq!(Form::parse(b"a=1&a=2"), Err(FormError::Repeated("a".into())));
+        assert_eq!(Form::parse(b"a=1&%61=2"), Err(FormError::Repeated("a".into())));
     }
 
     #[test]

@@ -28,45 +28,28 @@ impl OAuthRequest {
     pub fn from_http(request: &Request) -> Result<Self, OAuthError> {
         require_method(request, &Method::POST)?;
         let tenant = tenant_of(request)?;
-        let content_type = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let media_type = content_type.split(';').next().unwrap_or("").trim();
         if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request(
-                "Content-Type must be application/x-www-form-urlencoded",
-            ));
+            return Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded"));
         }
         let form = Form::parse(body_bytes(request.body())).map_err(|err| {
-            let status = if err == FormError::TooLarge {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
+            let status =
+                if err == FormError::TooLarge { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
             OAuthError::invalid_request(err.to_string()).with_status(status)
         })?;
         let credentials = ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form)?;
-        Ok(Self {
-            tenant,
-            form,
-            credentials,
-        })
+        Ok(Self { tenant, form, credentials })
     }
 
     /// The credentials, or `invalid_client` when the request carried none.
     pub fn require_credentials(&self) -> Result<&ClientCredentials, OAuthError> {
-        self.credentials
-            .as_ref()
-            .ok_or_else(OAuthError::invalid_client)
+        self.credentials.as_ref().ok_or_else(OAuthError::invalid_client)
     }
 
     /// A required parameter, or `invalid_request` naming it.
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
-        self.form
-            .get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter '{name}'")))
+        self.form.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter '{name}'")))
     }
 }
 
@@ -83,13 +66,9 @@ pub fn require_method(request: &Request, method: &Method) -> Result<(), OAuthErr
 /// The tenant a path names: `/t/<tenant>/…`, or `default` for the plain routes.
 pub fn tenant_of(request: &Request) -> Result<TenantId, OAuthError> {
     let path = request.uri().path();
-    match path
-        .strip_prefix("/t/")
-        .and_then(|rest| rest.split('/').next())
-    {
-        Some(name) => TenantId::parse(name).map_err(|_| {
-            OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND)
-        }),
+    match path.strip_prefix("/t/").and_then(|rest| rest.split('/').next()) {
+        Some(name) => TenantId::parse(name)
+            .map_err(|_| OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND)),
         None => Ok(TenantId::default()),
     }
 }

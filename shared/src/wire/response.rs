@@ -14,18 +14,14 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
         Ok(bytes) => (status, bytes),
         Err(err) => {
             tracing::error!(error = %err, "response serialization failed");
-            let fallback =
-                br#"{"error":"server_error","error_description":"response serialization failed"}"#;
+            let fallback = br#"{"error":"server_error","error_description":"response serialization failed"}"#;
             (StatusCode::INTERNAL_SERVER_ERROR, fallback.to_vec())
         }
     };
     let mut response = Response::new(Body::Text(String::from_utf8(bytes).unwrap_or_default()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
+    headers.insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json;charset=UTF-8"));
     headers.insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, http::HeaderValue::from_static("no-cache"));
     response
@@ -98,6 +94,14 @@ impl IntrospectionResponse {
     }
 }
 
+/// An empty 200 with `Cache-Control: no-store`: the RFC 7009 §2.2 revocation answer.
+pub fn empty_ok() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    response.headers_mut().insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(PRAGMA, http::HeaderValue::from_static("no-cache"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,16 +111,4 @@ mod tests {
         let json = serde_json::to_string(&IntrospectionResponse::inactive()).unwrap();
         assert_eq!(json, r#"{"active":false}"#);
     }
-}
-
-/// An empty 200 with `Cache-Control: no-store`: the RFC 7009 §2.2 revocation answer.
-pub fn empty_ok() -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
-    response
-        .headers_mut()
-        .insert(PRAGMA, http::HeaderValue::from_static("no-cache"));
-    response
 }

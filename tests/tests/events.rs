@@ -1,0 +1,152 @@
+//! Every `events/*.json` (API Gateway HTTP API payload v2, what `sam local invoke -e` feeds) goes through
+//! its function's handler with `lambda_http::request::from_str`, on a fresh embedded store seeded with the
+//! demo clients and the sample opaque token the events carry.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use lambda_http::request::from_str;
+use serde_json::Value;
+use tessera::TokenService;
+use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::domain::client::ClientId;
+use tessera::domain::grant::Grant;
+use tessera::domain::scope::ScopeSet;
+use tessera::domain::tenant::TenantId;
+use tessera::domain::token::{OpaqueToken, TokenRecord};
+use tessera::entropy::SystemEntropy;
+use tessera::service::embedded_service;
+use tessera::store::{Record, TokenStore};
+use tessera_cli::routes::Route;
+use tessera_e2e::test_config;
+
+/// The opaque access token of the sample events, issued to `demo-opaque`.
+const SAMPLE_OPAQUE: &str = "tsr_at_ZWPZcIVQayxwQc2h6_vA8_D3gO2rjnK7kUVGYV8jwSRlYisQ-uB8lwGpXEBSwwIkxom1Sw";
+
+/// The issuer of the sample deployment the events come from.
+const ISSUER: &str = "https://abc123def4.execute-api.eu-west-1.amazonaws.com";
+
+/// The status an event must get, and a check of the body.
+type Expectation = (u16, fn(&Value));
+
+/// Expected status per event file, and what the body must show.
+fn expectations() -> BTreeMap<&'static str, Expectation> {
+    fn token_issued(b: &Value) {
+        assert_eq!(b["token_type"], "Bearer");
+        assert!(b["access_token"].is_string());
+    }
+    fn error(code: &'static str) -> impl Fn(&Value) {
+        move |b| assert_eq!(b["error"], code)
+    }
+    let mut map: BTreeMap<&'static str, Expectation> = BTreeMap::new();
+    map.insert(
+        "token-client-credentials-jwt.json",
+        (200, |b| {
+            token_issued(b);
+            assert_eq!(b["scope"], "orders:read");
+            assert_eq!(b["access_token"].as_str().unwrap().matches('.').count(), 2);
+        }),
+    );
+    map.insert(
+        "token-client-credentials-opaque-post.json",
+        (200, |b| {
+            token_issued(b);
+            assert!(b["access_token"].as_str().unwrap().starts_with("tsr_at_"));
+        }),
+    );
+    map.insert("token-bad-secret.json", (401, |b| error("invalid_client")(b)));
+    map.insert("token-unsupported-grant-type.json", (400, |b| error("unsupported_grant_type")(b)));
+    map.insert("token-invalid-scope.json", (400, |b| error("invalid_scope")(b)));
+    map.insert(
+        "introspect-active-opaque.json",
+        (200, |b| {
+            assert_eq!(b["active"], true);
+            assert_eq!(b["client_id"], "demo-opaque");
+            assert_eq!(b["iss"], ISSUER);
+        }),
+    );
+    map.insert("introspect-garbage-token.json", (200, |b| assert_eq!(b, &serde_json::json!({"active": false}))));
+    map.insert("introspect-missing-token.json", (400, |b| error("invalid_request")(b)));
+    map.insert("introspect-forbidden-caller.json", (403, |b| error("unauthorized_client")(b)));
+    map.insert("revoke-opaque.json", (200, |b| assert_eq!(b, &Value::Null)));
+    map.insert("revoke-bad-secret.json", (401, |b| error("invalid_client")(b)));
+    map.insert("revoke-unknown-token.json", (200, |b| assert_eq!(b, &Value::Null)));
+    map.insert(
+        "metadata-authorization-server.json",
+        (200, |b| {
+            assert_eq!(b["issuer"], ISSUER);
+            assert_eq!(b["introspection_endpoint"], format!("{ISSUER}/oauth2/introspect"));
+        }),
+    );
+    map.insert("metadata-jwks.json", (200, |b| assert_eq!(b["keys"][0]["kty"], "EC")));
+    map
+}
+
+async fn seeded_service() -> TokenService {
+    let clock = Arc::new(FixedClock::at(SystemClock.now()));
+    let now = clock.now();
+    let (service, store) = embedded_service(&test_config(), ISSUER, clock, Arc::new(SystemEntropy)).unwrap();
+    let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
+    let record = TokenRecord {
+        token_hash: token.hash(),
+        kind: token.kind(),
+        grant: Grant {
+            tenant: TenantId::default(),
+            client_id: ClientId::parse("demo-opaque").unwrap(),
+            subject: "demo-opaque".into(),
+            username: None,
+            scope: ScopeSet::parse("orders:read").unwrap(),
+            audience: vec![ISSUER.into()],
+            family: token.family(),
+            issued_at: now,
+            expires_at: now.plus_secs(600),
+        },
+        revoked_at: None,
+    };
+    store.put_new(Record::Token(record)).await.unwrap();
+    service
+}
+
+#[tokio::test]
+async fn every_event_file_goes_through_its_handler() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut expectations = expectations();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for path in files {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let (status, check) = expectations.remove(name.as_str()).unwrap_or_else(|| panic!("{name} has no expectation"));
+        let request = from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The file prefix names the function (`sam local invoke <Function> -e`); the path must route there.
+        let route = Route::for_path(request.uri().path()).unwrap_or_else(|| panic!("{name}: no route"));
+        let expected_route = match name.split('-').next().unwrap() {
+            "token" => Route::Token,
+            "introspect" => Route::Introspect,
+            "revoke" => Route::Revoke,
+            "metadata" => Route::Metadata,
+            other => panic!("{name}: unknown function prefix {other}"),
+        };
+        assert_eq!(route, expected_route, "{name}");
+        let service = seeded_service().await;
+        let response = route.handle(&service, request).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+        assert_eq!(response.status(), status, "{name}: {body}");
+        check(&body);
+    }
+    assert!(expectations.is_empty(), "expectations without an event file: {:?}", expectations.keys());
+}
+
+#[tokio::test]
+async fn the_revoke_event_makes_the_introspect_event_answer_inactive() {
+    let service = seeded_service().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let event = |name: &str| from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let before = tessera_introspect::handle(&service, event("introspect-active-opaque.json")).await.unwrap();
+    assert!(String::from_utf8_lossy(before.body().as_ref()).contains(r#""active":true"#));
+    let revoked = tessera_revoke::handle(&service, event("revoke-opaque.json")).await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    let after = tessera_introspect::handle(&service, event("introspect-active-opaque.json")).await.unwrap();
+    assert_eq!(after.body().as_ref(), br#"{"active":false}"#);
+}
