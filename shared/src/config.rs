@@ -50,9 +50,10 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The TOML does not parse or has unknown keys.
+    /// The TOML does not parse or has unknown keys. Only the message and line are kept: the parser's
+    /// snippet of the offending line could hold a secret.
     #[error("invalid configuration: {0}")]
-    Toml(#[from] toml::de::Error),
+    Toml(String),
     /// A value breaks a rule.
     #[error("invalid configuration: {0}")]
     Invalid(String),
@@ -81,8 +82,8 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
 }
 
-/// One signing key.
-#[derive(Debug, Clone, Deserialize)]
+/// One signing key. `Debug` leaves the private key out.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// The key id published in JWKS and set as `kid`.
@@ -95,8 +96,8 @@ pub struct KeyConfig {
     pub private_key_file: Option<PathBuf>,
 }
 
-/// One client entry.
-#[derive(Debug, Clone, Deserialize)]
+/// One client entry. `Debug` leaves the secret out.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// The tenant; `default` when omitted.
@@ -136,6 +137,30 @@ pub struct ClientConfig {
     pub disabled: bool,
 }
 
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_key_file", &self.private_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("grant_types", &self.grant_types)
+            .field("access_token_format", &self.access_token_format)
+            .field("may_introspect", &self.may_introspect)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
 fn default_grant_types() -> Vec<GrantType> {
     vec![GrantType::ClientCredentials]
 }
@@ -149,7 +174,14 @@ fn default_refresh_ttl() -> u32 {
 impl Config {
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        Ok(toml::from_str(text)?)
+        toml::from_str(text).map_err(|err| {
+            let line = err.span().map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
+            let message = err.message().trim_end();
+            ConfigError::Toml(match line {
+                Some(line) => format!("{message} (line {line})"),
+                None => message.to_owned(),
+            })
+        })
     }
 
     /// Reads and parses a TOML file; relative key files resolve against its folder.
@@ -177,6 +209,12 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "issuer {issuer:?} must be an http(s) URL without query or fragment"
             )));
+        }
+        if let Some(rest) = issuer.strip_prefix("http://") {
+            let loopback = rest.starts_with("localhost") || rest.starts_with("127.") || rest.starts_with("[::1]");
+            if !loopback {
+                tracing::warn!(issuer, "plain-http issuer outside loopback: RFC 8414 requires https in production");
+            }
         }
         Ok(issuer.to_owned())
     }
@@ -329,6 +367,18 @@ mod tests {
         }
         assert!(Config::validate_issuer("ftp://x").is_err());
         assert!(Config::validate_issuer("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn errors_and_debug_never_show_secrets() {
+        let typo = "[[clients]]\nclient_id = \"a\"\nclient_secrt = \"SUPER-SECRET-VALUE\"";
+        let err = Config::from_toml(typo).unwrap_err().to_string();
+        assert!(err.contains("unknown field") && err.contains("line 3"), "{err}");
+        assert!(!err.contains("SUPER-SECRET-VALUE"), "{err}");
+        let config = Config::from_toml(SAMPLE).unwrap();
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        let key = "[[signing_keys]]\nkid = \"k\"\nalg = \"ES256\"\nprivate_key_pem = \"PRIVATE-MATERIAL\"";
+        assert!(!format!("{:?}", Config::from_toml(key).unwrap()).contains("PRIVATE-MATERIAL"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `TokenService`: the ports (store, clock, entropy) and the per-tenant settings (issuer, keys), built once
 //! at init and shared by every request a function or the local runner serves.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,10 +17,23 @@ use crate::wire::OAuthError;
 /// What differs per tenant: its issuer URL and its signing keys.
 #[derive(Debug)]
 pub struct TenantSettings {
-    /// The `iss` of its tokens and the base of its endpoint URLs, without a trailing slash.
-    pub issuer: String,
+    /// The `iss` of its tokens and the base of its endpoint URLs, without a trailing slash. `None`: taken
+    /// from the API Gateway domain the request arrived on (`https://<domainName>`), for deployments without
+    /// a configured issuer.
+    pub issuer: Option<String>,
     /// Its signing keys.
     pub keys: KeyRing,
+}
+
+/// A tenant as one request sees it: the issuer resolved, the keys borrowed.
+#[derive(Debug)]
+pub struct Tenant<'a> {
+    /// The tenant id.
+    pub id: &'a TenantId,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: Cow<'a, str>,
+    /// The tenant's keys.
+    pub keys: &'a KeyRing,
 }
 
 /// Everything the OAuth operations need, handed in.
@@ -45,11 +59,23 @@ impl TokenService {
         self
     }
 
-    /// The settings of `tenant`, or 404 for a tenant this deployment does not serve.
-    pub fn tenant(&self, tenant: &TenantId) -> Result<&TenantSettings, OAuthError> {
-        self.tenants
+    /// `tenant` as seen by a request that arrived on `gateway_domain`: 404 for a tenant this deployment does
+    /// not serve, 500 when no issuer is configured and the request did not come through API Gateway.
+    pub fn tenant<'a>(&'a self, tenant: &'a TenantId, gateway_domain: Option<&str>) -> Result<Tenant<'a>, OAuthError> {
+        let settings = self
+            .tenants
             .get(tenant)
-            .ok_or_else(|| OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND))
+            .ok_or_else(|| OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND))?;
+        let issuer = match (&settings.issuer, gateway_domain) {
+            (Some(issuer), _) => Cow::Borrowed(issuer.as_str()),
+            (None, Some(domain)) if tenant.as_str() == TenantId::DEFAULT => Cow::Owned(format!("https://{domain}")),
+            (None, Some(domain)) => Cow::Owned(format!("https://{domain}/t/{tenant}")),
+            (None, None) => {
+                tracing::error!("no issuer configured and no API Gateway domain on the request");
+                return Err(OAuthError::server_error());
+            }
+        };
+        Ok(Tenant { id: tenant, issuer, keys: &settings.keys })
     }
 }
 
@@ -65,7 +91,7 @@ pub fn embedded_service(
     let keys = config.key_ring("tessera-local-1")?;
     let store = Arc::new(crate::store::memory::MemoryStore::with_clients(config.clients(entropy.as_ref())?));
     let service = TokenService::new(store.clone(), clock, entropy)
-        .with_tenant(TenantId::default(), TenantSettings { issuer, keys });
+        .with_tenant(TenantId::default(), TenantSettings { issuer: Some(issuer), keys });
     Ok((service, store))
 }
 

@@ -9,7 +9,13 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls are no-ops.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // lambda_runtime logs whole events (Authorization headers, secrets, tokens) at TRACE: whatever RUST_LOG
+    // says, the runtime crates stay at INFO.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(quiet("lambda_runtime=info"))
+        .add_directive(quiet("lambda_http=info"))
+        .add_directive(quiet("aws_smithy_runtime=info"));
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let result = if in_lambda {
         tracing_subscriber::fmt()
@@ -24,4 +30,9 @@ pub fn init() {
     };
     // Err means a subscriber is already installed (tests, or a second call): keep it.
     let _ = result;
+}
+
+fn quiet(directive: &'static str) -> tracing_subscriber::filter::Directive {
+    // The directives are literals and always parse; fall back to a harmless one rather than panic.
+    directive.parse().unwrap_or_else(|_| tracing_subscriber::filter::LevelFilter::INFO.into())
 }

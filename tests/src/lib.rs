@@ -37,6 +37,19 @@ pub fn test_config() -> Config {
     Config::from_toml(&format!("{}\n{TEST_CONFIG}", tessera_cli::DEMO_CONFIG)).expect("test config parses")
 }
 
+/// The test config signing with `key` (the first key signs), so a test can forge tokens with the server's own
+/// key and two servers can share one.
+pub fn config_with_key(key: &tessera::jwt::keys::SigningKey) -> Config {
+    let mut config = test_config();
+    config.signing_keys = vec![tessera::config::KeyConfig {
+        kid: key.kid().to_owned(),
+        alg: key.algorithm(),
+        private_key_pem: Some(key.to_pkcs8_pem()),
+        private_key_file: None,
+    }];
+    config
+}
+
 /// Demo credentials from `examples/local.toml`.
 pub mod creds {
     /// The JWT client.
@@ -99,6 +112,7 @@ impl Reply {
         assert_eq!(body["error"], code, "body: {}", self.text);
         assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()), "body: {}", self.text);
         assert_eq!(self.header("cache-control"), Some("no-store"));
+        assert_eq!(self.header("pragma"), Some("no-cache"));
         if status == 401 {
             assert!(self.header("www-authenticate").is_some_and(|h| h.starts_with("Basic realm=")));
         }

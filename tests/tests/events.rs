@@ -16,7 +16,8 @@ use tessera::domain::scope::ScopeSet;
 use tessera::domain::tenant::TenantId;
 use tessera::domain::token::{OpaqueToken, TokenRecord};
 use tessera::entropy::SystemEntropy;
-use tessera::service::embedded_service;
+use tessera::service::TenantSettings;
+use tessera::store::memory::MemoryStore;
 use tessera::store::{Record, TokenStore};
 use tessera_cli::routes::Route;
 use tessera_e2e::test_config;
@@ -86,7 +87,12 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
 async fn seeded_service() -> TokenService {
     let clock = Arc::new(FixedClock::at(SystemClock.now()));
     let now = clock.now();
-    let (service, store) = embedded_service(&test_config(), ISSUER, clock, Arc::new(SystemEntropy)).unwrap();
+    let config = test_config();
+    let store = Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap()));
+    // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
+    let settings = TenantSettings { issuer: None, keys: config.key_ring("sample-1").unwrap() };
+    let service =
+        TokenService::new(store.clone(), clock, Arc::new(SystemEntropy)).with_tenant(TenantId::default(), settings);
     let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
     let record = TokenRecord {
         token_hash: token.hash(),

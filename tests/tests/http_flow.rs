@@ -10,7 +10,7 @@ use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use tessera::service::TenantSettings;
 use tessera::{TokenService, domain::tenant::TenantId, entropy::SystemEntropy, store::memory::MemoryStore};
-use tessera_e2e::{TestServer, UnavailableStore, basic, creds};
+use tessera_e2e::{TestServer, UnavailableStore, basic, config_with_key, creds};
 
 #[tokio::test]
 async fn jwt_issue_introspect_revoke_introspect() {
@@ -185,6 +185,8 @@ async fn scope_down_scoping_per_rfc6749_3_3() {
     let default = server.post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials")]).await;
     assert_eq!(default.json()["scope"], "orders:read");
     ask("orders:delete").await.assert_error(400, "invalid_scope");
+    // Present but blank: not "omitted" (RFC 6749 §3.1 only covers an empty value), and holds no scope-token.
+    ask("  ").await.assert_error(400, "invalid_scope");
     ask("orders:read admin").await.assert_error(400, "invalid_scope");
     ask("caf\u{e9}").await.assert_error(400, "invalid_scope");
 }
@@ -220,7 +222,8 @@ async fn introspection_requires_a_permitted_caller() {
 
 #[tokio::test]
 async fn anything_not_active_is_exactly_active_false() {
-    let server = TestServer::start().await;
+    let own_key = SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap();
+    let server = TestServer::start_config(&config_with_key(&own_key)).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
     let parts: Vec<&str> = jwt.split('.').collect();
@@ -231,10 +234,20 @@ async fn anything_not_active_is_exactly_active_false() {
         KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap()]).unwrap();
     let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let foreign = foreign_ring.signing_key().sign_jwt("at+jwt", &claims).unwrap();
-    // The same claims with another issuer, signed by the right key type but unknown kid.
+    // Validly signed with the server's own key, but claiming another issuer.
     let mut other_iss = claims.clone();
     other_iss["iss"] = json!("https://elsewhere.example");
-    let other_issuer = foreign_ring.signing_key().sign_jwt("at+jwt", &other_iss).unwrap();
+    let other_issuer = own_key.sign_jwt("at+jwt", &other_iss).unwrap();
+    // Validly signed, but the microsecond issue time disagrees with `iat` (would dodge a watermark).
+    let mut skewed = claims.clone();
+    skewed["tsr_iat_us"] = json!(claims["tsr_iat_us"].as_u64().unwrap() + 5_000_000);
+    let skewed_iat = own_key.sign_jwt("at+jwt", &skewed).unwrap();
+    // Validly signed, not valid before tomorrow.
+    let mut later = claims.clone();
+    later["nbf"] = json!(claims["iat"].as_u64().unwrap() + 86_400);
+    let not_yet = own_key.sign_jwt("at+jwt", &later).unwrap();
+    // Validly signed, with `typ: JWT` instead of `at+jwt` (RFC 9068 §4).
+    let plain_jwt = own_key.sign_jwt("JWT", &claims).unwrap();
 
     let mut bad_checksum = opaque.clone();
     let last = bad_checksum.pop().unwrap();
@@ -252,6 +265,9 @@ async fn anything_not_active_is_exactly_active_false() {
         ("altered payload", format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#), parts[2])),
         ("foreign key", foreign),
         ("foreign issuer", other_issuer),
+        ("iat and tsr_iat_us disagree", skewed_iat),
+        ("nbf in the future", not_yet),
+        ("typ JWT", plain_jwt),
         ("bad checksum", bad_checksum),
         ("wrong prefix", wrong_prefix),
         ("very long", "a".repeat(10_000)),
@@ -418,13 +434,16 @@ async fn eddsa_keys_sign_and_verify_end_to_end() {
 #[tokio::test]
 async fn a_failing_store_fails_closed_with_503() {
     // Issue a real token on a working deployment, then present it to one whose store is down.
-    let healthy = TestServer::start().await;
+    // Both share one signing key, so the token verifies at the broken one and only the store read fails.
+    let key = SigningKey::generate(SigningAlgorithm::ES256, "shared-1").unwrap();
+    let config = config_with_key(&key);
+    let healthy = TestServer::start_config(&config).await;
     let token = healthy.issue(creds::JWT, &[]).await;
 
     let clock = Arc::new(FixedClock::at(SystemClock.now()));
-    let keys = tessera::config::Config::default().key_ring("tessera-local-1").unwrap();
+    let keys = config.key_ring("unused").unwrap();
     let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), TenantSettings { issuer: healthy.base.clone(), keys });
+        .with_tenant(TenantId::default(), TenantSettings { issuer: Some(healthy.base.clone()), keys });
     let broken = TestServer::start_with(service, clock, Arc::new(MemoryStore::new())).await;
 
     let introspect = broken.introspect(&token).await;
@@ -440,4 +459,37 @@ async fn a_failing_store_fails_closed_with_503() {
         .await
         .assert_error(503, "temporarily_unavailable");
     assert!(!introspect.text.contains("connection refused"), "store details stay in logs");
+}
+
+#[tokio::test]
+async fn a_family_watermark_revokes_issued_tokens_to_the_microsecond() {
+    use tessera::domain::grant::FamilyId;
+    use tessera::domain::revocation::{RevocationWatermark, WatermarkTarget};
+    use tessera::domain::time::Timestamp;
+    use tessera::domain::token::OpaqueToken;
+    use tessera::store::TokenStore;
+
+    let server = TestServer::start().await;
+    let jwt = server.issue(creds::JWT, &[]).await;
+    let opaque = server.issue(creds::OPAQUE, &[]).await;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let jwt_family = FamilyId::try_from(claims["tsr_fam"].as_str().unwrap().to_owned()).unwrap();
+    let opaque_family = OpaqueToken::parse(&opaque).unwrap().family();
+    // Both were issued at the pinned instant.
+    let issued = Timestamp::from_micros(claims["tsr_iat_us"].as_u64().unwrap());
+    let mark = |family, at| RevocationWatermark {
+        tenant: TenantId::default(),
+        target: WatermarkTarget::Family(family),
+        revoked_before: at,
+        expires_at: issued.plus_secs(3600),
+    };
+    for (token, family) in [(&jwt, jwt_family), (&opaque, opaque_family)] {
+        // A mark one microsecond before the issue leaves the token active...
+        server.store.raise_watermark(mark(family, Timestamp::from_micros(issued.as_micros() - 1))).await.unwrap();
+        assert_eq!(server.introspect(token).await.json()["active"], true);
+        // ...a mark at the issue instant revokes it.
+        server.store.raise_watermark(mark(family, issued)).await.unwrap();
+        assert_eq!(server.introspect(token).await.text, r#"{"active":false}"#);
+    }
 }

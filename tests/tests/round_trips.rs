@@ -22,7 +22,7 @@ fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let keys = config.key_ring("k1").unwrap();
     let service =
         TokenService::new(store.clone(), Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
-            .with_tenant(TenantId::default(), TenantSettings { issuer: "https://issuer.example".into(), keys });
+            .with_tenant(TenantId::default(), TenantSettings { issuer: Some("https://issuer.example".into()), keys });
     (service, store)
 }
 
@@ -85,5 +85,7 @@ async fn rejected_requests_never_touch_the_store() {
     assert_eq!(tessera_token::handle(&service, bad_grant).await.unwrap().status(), 400);
     let no_token = post("/oauth2/introspect", creds::RS, &[]);
     assert_eq!(tessera_introspect::handle(&service, no_token).await.unwrap().status(), 400);
+    let no_token = post("/oauth2/revoke", creds::JWT, &[]);
+    assert_eq!(tessera_revoke::handle(&service, no_token).await.unwrap().status(), 400);
     assert_eq!(store.take(), RoundTrips::default());
 }

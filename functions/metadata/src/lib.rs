@@ -6,7 +6,7 @@ use lambda_http::{Body, Error, Request, Response};
 use tessera::TokenService;
 use tessera::oauth::metadata::{authorization_server_metadata, jwks};
 use tessera::wire::OAuthError;
-use tessera::wire::http::{require_method, tenant_of};
+use tessera::wire::http::{gateway_domain, require_method, tenant_of};
 use tessera::wire::response::json_response;
 
 /// How long clients and CDNs may cache the documents. Short, so key rotation propagates quickly.
@@ -16,12 +16,13 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
 pub async fn handle(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
     let result = (|| {
         require_method(&request, &Method::GET)?;
-        let settings = service.tenant(&tenant_of(&request)?)?;
+        let tenant_id = tenant_of(&request)?;
+        let tenant = service.tenant(&tenant_id, gateway_domain(&request))?;
         let path = request.uri().path();
         if path.ends_with("/.well-known/oauth-authorization-server") {
-            Ok(json_response(StatusCode::OK, &authorization_server_metadata(settings)))
+            Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant)))
         } else if path.ends_with("/.well-known/jwks.json") {
-            Ok(json_response(StatusCode::OK, &jwks(settings)))
+            Ok(json_response(StatusCode::OK, &jwks(&tenant)))
         } else {
             Err(OAuthError::invalid_request("no such document").with_status(StatusCode::NOT_FOUND))
         }

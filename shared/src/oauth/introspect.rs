@@ -21,13 +21,13 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Result<IntrospectionResponse, OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant)?;
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let token = request.require("token")?;
     let caller_key = client_key(tenant, credentials)?;
 
-    let presented = Presented::classify(token, tenant, settings);
+    let presented = Presented::classify(token, &settings);
     let mut keys = vec![caller_key.clone()];
     keys.extend(presented.keys(tenant));
     let now = service.clock.now();
@@ -45,16 +45,14 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
             scope: Some(active.grant.scope.to_string()).filter(|s| !s.is_empty()),
             client_id: Some(active.grant.client_id.to_string()),
             username: active.grant.username.clone(),
-            token_type: Some(match active.kind {
-                TokenKind::AccessToken => "Bearer",
-                TokenKind::RefreshToken => "refresh_token",
-            }),
+            // RFC 7662 §2.2: a token type of RFC 6749 §7.1; refresh tokens have none.
+            token_type: (active.kind == TokenKind::AccessToken).then_some("Bearer"),
             exp: Some(active.grant.expires_at.as_secs()),
             iat: Some(active.grant.issued_at.as_secs()),
             nbf: active.not_before.map(|t| t.as_secs()),
             sub: Some(active.grant.subject.clone()),
             aud: Some(Audience::from_list(&active.grant.audience)),
-            iss: Some(settings.issuer.clone()),
+            iss: Some(settings.issuer.to_string()),
             jti: active.jti,
         }),
         Err(reason) => {

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::client::GrantType;
-use crate::service::TenantSettings;
+use crate::service::Tenant;
 use crate::wire::client_auth::AuthMethod;
 
 /// The RFC 8414 §2 metadata of one tenant.
@@ -35,11 +35,11 @@ pub struct AuthorizationServerMetadata {
 }
 
 /// The metadata document for a tenant whose endpoints live under its issuer URL.
-pub fn authorization_server_metadata(settings: &TenantSettings) -> AuthorizationServerMetadata {
-    let base = settings.issuer.trim_end_matches('/');
+pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServerMetadata {
+    let base = tenant.issuer.trim_end_matches('/');
     let auth_methods = || vec![AuthMethod::ClientSecretBasic.as_str(), AuthMethod::ClientSecretPost.as_str()];
     AuthorizationServerMetadata {
-        issuer: settings.issuer.clone(),
+        issuer: tenant.issuer.to_string(),
         token_endpoint: format!("{base}/oauth2/token"),
         introspection_endpoint: format!("{base}/oauth2/introspect"),
         revocation_endpoint: format!("{base}/oauth2/revoke"),
@@ -49,11 +49,11 @@ pub fn authorization_server_metadata(settings: &TenantSettings) -> Authorization
         token_endpoint_auth_methods_supported: auth_methods(),
         introspection_endpoint_auth_methods_supported: auth_methods(),
         revocation_endpoint_auth_methods_supported: auth_methods(),
-        access_token_signing_alg_values_supported: settings.keys.algorithms(),
+        access_token_signing_alg_values_supported: tenant.keys.algorithms(),
     }
 }
 
 /// The public JWK Set.
-pub fn jwks(settings: &TenantSettings) -> Value {
-    settings.keys.jwks()
+pub fn jwks(tenant: &Tenant<'_>) -> Value {
+    tenant.keys.jwks()
 }

@@ -8,7 +8,7 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind};
 use crate::jwt::access_token::{self, VerifiedAccessToken};
-use crate::service::TenantSettings;
+use crate::service::Tenant;
 use crate::store::{Fetched, StoreKey};
 
 /// What a presented string turned out to be.
@@ -37,12 +37,12 @@ pub struct ActiveToken {
 
 impl Presented {
     /// Classifies `token` for `tenant`. Pure: no I/O, no clock.
-    pub fn classify(token: &str, tenant: &TenantId, settings: &TenantSettings) -> Self {
+    pub fn classify(token: &str, tenant: &Tenant<'_>) -> Self {
         if let Some(opaque) = OpaqueToken::parse(token) {
             return Self::Opaque(opaque);
         }
         if token.bytes().filter(|&b| b == b'.').count() == 2 {
-            return match access_token::verify(token, tenant, &settings.issuer, &settings.keys) {
+            return match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys) {
                 Ok(verified) => Self::Jwt(Box::new(verified)),
                 Err(rejection) => Self::Unrecognised(format!("jwt rejected: {rejection}")),
             };

@@ -17,13 +17,13 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant)?;
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let token = request.require("token")?;
     let caller_key = client_key(tenant, credentials)?;
 
-    let presented = Presented::classify(token, tenant, settings);
+    let presented = Presented::classify(token, &settings);
     let state_key = presented.state_key(tenant);
     let mut keys = vec![caller_key.clone()];
     keys.extend(presented.keys(tenant));

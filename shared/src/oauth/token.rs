@@ -8,10 +8,11 @@ use crate::TokenService;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
 use crate::domain::grant::{FamilyId, Grant};
 use crate::domain::scope::ScopeSet;
+use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
 use crate::entropy::random_bytes;
 use crate::jwt::access_token;
-use crate::service::TenantSettings;
+use crate::service::Tenant;
 use crate::store::{Fetched, Record, StoreError};
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::TokenResponse;
@@ -22,7 +23,7 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
 pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant)?;
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
     let grant_type = request.require("grant_type")?;
     let grant = match GrantType::parse(grant_type) {
         Some(GrantType::ClientCredentials) => GrantType::ClientCredentials,
@@ -39,6 +40,10 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         .map(ScopeSet::parse)
         .transpose()
         .map_err(|_| OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"))?;
+    // RFC 6749 §3.3: a present scope holds at least one scope-token; blanks alone are malformed.
+    if requested_scope.as_ref().is_some_and(ScopeSet::is_empty) {
+        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"));
+    }
 
     let key = client_key(tenant, credentials)?;
     let now = service.clock.now();
@@ -66,9 +71,10 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         audience: vec![audience],
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
         issued_at: now,
-        expires_at: now.plus_secs(u64::from(client.access_token_ttl_secs)),
+        // Whole seconds, so the JWT `exp`, introspection's `exp` and `expires_in` all agree.
+        expires_at: Timestamp::from_secs(now.as_secs() + u64::from(client.access_token_ttl_secs)),
     };
-    let access_token = issue_access_token(service, settings, client, &grant).await?;
+    let access_token = issue_access_token(service, &settings, client, &grant).await?;
     tracing::info!(format = ?client.access_token_format, "access token issued");
     // RFC 6749 §4.4.3: no refresh token for client credentials.
     Ok(TokenResponse {
@@ -85,14 +91,14 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
 /// hash with one conditional write, so a (practically impossible) collision can never overwrite.
 async fn issue_access_token(
     service: &TokenService,
-    settings: &TenantSettings,
+    settings: &Tenant<'_>,
     client: &Client,
     grant: &Grant,
 ) -> Result<String, OAuthError> {
     match client.access_token_format {
         TokenFormat::Jwt => {
             let jti = new_jti(service)?;
-            Ok(access_token::sign(grant, &settings.issuer, &jti, &settings.keys)?)
+            Ok(access_token::sign(grant, &settings.issuer, &jti, settings.keys)?)
         }
         TokenFormat::Opaque => {
             let token =

@@ -81,14 +81,13 @@ impl TokenStore for MemoryStore {
     async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
         let key = StoreKey::watermark(&watermark.tenant, &watermark.target);
         let mut items = self.items();
-        match items.get_mut(key.as_str()) {
-            Some(Record::Watermark(existing)) => {
-                existing.revoked_before = existing.revoked_before.max(watermark.revoked_before);
-                existing.expires_at = existing.expires_at.max(watermark.expires_at);
-            }
-            _ => {
-                items.insert(key.as_str().to_owned(), Record::Watermark(watermark));
-            }
+        // Like the DynamoDB conditional put: the new mark lands only if it is higher.
+        let raises = match items.get(key.as_str()) {
+            Some(Record::Watermark(existing)) => existing.revoked_before < watermark.revoked_before,
+            _ => true,
+        };
+        if raises {
+            items.insert(key.as_str().to_owned(), Record::Watermark(watermark));
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 
 pub mod conformance;
 pub mod counting;
+pub mod dynamodb;
 pub mod memory;
 
 use std::fmt;
@@ -58,6 +59,11 @@ pub struct StoreKey {
 impl StoreKey {
     fn new(tenant: &TenantId, kind: ItemKind, id: &str) -> Self {
         Self { pk: format!("{tenant}#{}#{id}", kind.tag()) }
+    }
+
+    /// The common beginning of every key of `kind` in `tenant`, for operator scans.
+    pub fn prefix(tenant: &TenantId, kind: ItemKind) -> String {
+        format!("{tenant}#{}#", kind.tag())
     }
 
     /// The key of an opaque token's record.

@@ -80,7 +80,9 @@ impl ClientCredentials {
         };
         let basic = decode_basic(header).ok_or_else(OAuthError::invalid_client)?;
         if form.get("client_secret").is_some() {
-            return Err(OAuthError::invalid_request("use one client authentication method, not both (RFC 6749 §2.3)"));
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not both (RFC 6749 section 2.3)",
+            ));
         }
         if form.get("client_id").is_some_and(|id| id != basic.client_id) {
             return Err(OAuthError::invalid_request("client_id in the body differs from the Authorization header"));

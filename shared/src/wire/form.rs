@@ -14,11 +14,18 @@ pub enum FormError {
     #[error("request body is larger than {MAX_FORM_BYTES} bytes")]
     TooLarge,
     /// A parameter appears more than once (RFC 6749 §3.2).
-    #[error("parameter '{0}' is repeated")]
+    #[error("parameter '{}' is repeated", printable(.0))]
     Repeated(String),
     /// A `%` not followed by two hex digits, or bytes that are not UTF-8 once decoded.
     #[error("body is not valid application/x-www-form-urlencoded")]
     Malformed,
+}
+
+/// A parameter name as it may appear in an `error_description` (RFC 6749 §5.2 allows only printable ASCII
+/// without `"` and `\`); anything else is not echoed.
+fn printable(name: &str) -> &str {
+    let ok = name.len() <= 64 && name.bytes().all(|b| (0x20..=0x7E).contains(&b) && b != b'"' && b != b'\\');
+    if ok { name } else { "(unprintable)" }
 }
 
 /// A parsed form: each name at most once.
@@ -104,6 +111,12 @@ mod tests {
     fn repeated_parameters_are_refused() {
         assert_eq!(Form::parse(b"a=1&a=2"), Err(FormError::Repeated("a".into())));
         assert_eq!(Form::parse(b"a=1&%61=2"), Err(FormError::Repeated("a".into())));
+    }
+
+    #[test]
+    fn repeated_names_are_echoed_only_when_printable() {
+        assert_eq!(FormError::Repeated("scope".into()).to_string(), "parameter 'scope' is repeated");
+        assert_eq!(FormError::Repeated("a\"é".into()).to_string(), "parameter '(unprintable)' is repeated");
     }
 
     #[test]

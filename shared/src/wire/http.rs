@@ -3,7 +3,8 @@
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use super::client_auth::ClientCredentials;
@@ -21,6 +22,8 @@ pub struct OAuthRequest {
     pub form: Form,
     /// The presented client credentials, if any.
     pub credentials: Option<ClientCredentials>,
+    /// The API Gateway domain the request arrived on, when it came through API Gateway.
+    pub gateway_domain: Option<String>,
 }
 
 impl OAuthRequest {
@@ -39,7 +42,7 @@ impl OAuthRequest {
             OAuthError::invalid_request(err.to_string()).with_status(status)
         })?;
         let credentials = ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form)?;
-        Ok(Self { tenant, form, credentials })
+        Ok(Self { tenant, form, credentials, gateway_domain: gateway_domain(request).map(str::to_owned) })
     }
 
     /// The credentials, or `invalid_client` when the request carried none.
@@ -61,6 +64,16 @@ pub fn require_method(request: &Request, method: &Method) -> Result<(), OAuthErr
     Err(OAuthError::invalid_request(format!("use {method}"))
         .with_status(StatusCode::METHOD_NOT_ALLOWED)
         .with_header("allow", method.to_string()))
+}
+
+/// The domain API Gateway received the request on (`requestContext.domainName`); `None` outside API
+/// Gateway. Set by API Gateway from the route it matched, not by the client.
+pub fn gateway_domain(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.domain_name.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 /// The tenant a path names: `/t/<tenant>/…`, or `default` for the plain routes.

@@ -1,0 +1,423 @@
+//! The DynamoDB adapter: single-table design, one round trip per [`TokenStore`] operation.
+//!
+//! The item shape lives here, and only here:
+//!
+//! | attribute | type | on | meaning |
+//! |---|---|---|---|
+//! | `pk` | S | all | partition key `<tenant>#<kind>#<id>`; there is no sort key and no index |
+//! | `kind` | S | all | `client`, `token`, `revoked_jti` or `watermark` |
+//! | `expires_at` | N | all but clients | epoch seconds, the table's TTL attribute (rounded up, so never early) |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at` (N, µs) | | token | an opaque access or refresh token |
+//! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
+//! | `tenant`, `target` (M), `revoked_before` (N, µs) | | watermark | everything of `target` issued at or before is revoked |
+//! | `client` (M) | | client | a registered client; its secret only as `sha256$salt$digest` |
+//!
+//! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
+//! them on read. Reads are strongly consistent: a revocation that returned is seen by the next
+//! introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
+//! SDK's bounded retries; the edge turns that into 503 `temporarily_unavailable`.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use serde::{Deserialize, Serialize};
+
+use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
+use crate::domain::client::Client;
+use crate::domain::grant::Grant;
+use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::domain::token::{TokenHash, TokenKind, TokenRecord};
+
+/// The partition key attribute.
+pub const PARTITION_KEY: &str = "pk";
+/// The TTL attribute (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// Attempts per operation, first try included, before the store counts as unavailable.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Seconds a client is told to wait after the store was unavailable.
+pub const RETRY_AFTER_SECS: u32 = 1;
+/// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
+const UNPROCESSED_RETRIES: usize = 2;
+
+/// Builds the shared AWS configuration once per process: standard retries bounded to [`MAX_ATTEMPTS`],
+/// tight timeouts, and the endpoint from `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` when set.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(Duration::from_secs(3))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// A DynamoDB client from the shared configuration, optionally pointed at another endpoint (an emulator).
+pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClient {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    DynamoClient::from_conf(builder.build())
+}
+
+/// A [`TokenStore`] and [`ClientRegistry`] on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: DynamoClient,
+    table: String,
+}
+
+/// One item, as stored. `kind` is the tag.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Item {
+    Client {
+        pk: String,
+        client: Client,
+    },
+    Token {
+        pk: String,
+        expires_at: u64,
+        token_hash: TokenHash,
+        token_kind: TokenKind,
+        grant: Grant,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revoked_at: Option<Timestamp>,
+    },
+    RevokedJti {
+        pk: String,
+        expires_at: u64,
+        tenant: TenantId,
+        jti: String,
+        revoked_at: Timestamp,
+    },
+    Watermark {
+        pk: String,
+        expires_at: u64,
+        tenant: TenantId,
+        target: WatermarkTarget,
+        revoked_before: Timestamp,
+    },
+}
+
+/// Epoch seconds for the TTL attribute, rounded up so DynamoDB never deletes an item early.
+fn ttl_secs(at: Timestamp) -> u64 {
+    at.as_micros().div_ceil(1_000_000)
+}
+
+impl From<Record> for Item {
+    fn from(record: Record) -> Self {
+        let pk = record.key().as_str().to_owned();
+        match record {
+            Record::Client(client) => Item::Client { pk, client },
+            Record::Token(t) => Item::Token {
+                pk,
+                expires_at: ttl_secs(t.grant.expires_at),
+                token_hash: t.token_hash,
+                token_kind: t.kind,
+                grant: t.grant,
+                revoked_at: t.revoked_at,
+            },
+            Record::RevokedJti(j) => Item::RevokedJti {
+                pk,
+                expires_at: ttl_secs(j.expires_at),
+                tenant: j.tenant,
+                jti: j.jti,
+                revoked_at: j.revoked_at,
+            },
+            Record::Watermark(w) => Item::Watermark {
+                pk,
+                expires_at: ttl_secs(w.expires_at),
+                tenant: w.tenant,
+                target: w.target,
+                revoked_before: w.revoked_before,
+            },
+        }
+    }
+}
+
+impl From<Item> for Record {
+    fn from(item: Item) -> Self {
+        match item {
+            Item::Client { client, .. } => Record::Client(client),
+            Item::Token { token_hash, token_kind, grant, revoked_at, .. } => {
+                Record::Token(TokenRecord { token_hash, kind: token_kind, grant, revoked_at })
+            }
+            Item::RevokedJti { expires_at, tenant, jti, revoked_at, .. } => {
+                Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at: Timestamp::from_secs(expires_at) })
+            }
+            Item::Watermark { expires_at, tenant, target, revoked_before, .. } => {
+                Record::Watermark(RevocationWatermark {
+                    tenant,
+                    target,
+                    revoked_before,
+                    expires_at: Timestamp::from_secs(expires_at),
+                })
+            }
+        }
+    }
+}
+
+fn to_item(record: Record) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let key = record.key().to_string();
+    serde_dynamo::to_item(Item::from(record)).map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })
+}
+
+fn from_item(item: HashMap<String, AttributeValue>) -> Result<Record, StoreError> {
+    let key = match item.get(PARTITION_KEY) {
+        Some(AttributeValue::S(pk)) => pk.clone(),
+        _ => "(no pk)".to_owned(),
+    };
+    let item: Item = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
+    Ok(item.into())
+}
+
+fn pk_value(key: &StoreKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(key.as_str().to_owned()))])
+}
+
+/// Whether a conditional write failed its condition.
+fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// Maps an SDK failure: throttling, server errors, timeouts and connection failures are `Unavailable`
+/// (the SDK has already retried them); anything else (a missing table, a validation error) is a fault.
+fn classify<E, R>(err: SdkError<E, R>, key: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let unavailable = |reason: String| StoreError::Unavailable { reason, retry_after_secs: RETRY_AFTER_SECS };
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("Unknown");
+            match code {
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable" => unavailable(format!("{code} on {key}")),
+                _ => StoreError::Corrupt {
+                    key: key.to_owned(),
+                    reason: format!("{code}: {}", ctx.err().message().unwrap_or("")),
+                },
+            }
+        }
+        _ => unavailable(format!("{} on {key}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
+    }
+}
+
+impl DynamoStore {
+    /// A store on `table` through `client`.
+    pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table as `template.yaml` defines it (on-demand, `pk` hash key, TTL on `expires_at`), for
+    /// the local runner and the emulator. Does nothing if it exists.
+    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+        };
+        let corrupt = |reason: String| StoreError::Corrupt { key: self.table.clone(), reason };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(|e| corrupt(e.to_string()))?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(|e| corrupt(e.to_string()))?,
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(err) if err.code() == Some("ResourceInUseException") => return Ok(()),
+            Err(err) => return Err(classify(err, &self.table)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()
+                    .map_err(|e| corrupt(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|err| classify(err, &self.table))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
+        // BatchGetItem refuses duplicate keys.
+        let mut seen = HashSet::new();
+        let unique: Vec<_> = keys.iter().filter(|k| seen.insert(k.as_str())).map(pk_value).collect();
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(unique))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt { key: self.table.clone(), reason: e.to_string() })?,
+        );
+        let mut records = Vec::with_capacity(keys.len());
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|err| classify(err, &self.table))?;
+            for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                records.push(from_item(item)?);
+            }
+            pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt > UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unavailable {
+                        reason: "BatchGetItem left keys unprocessed".into(),
+                        retry_after_secs: RETRY_AFTER_SECS,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        Ok(records)
+    }
+
+    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+        let key = record.key().to_string();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|err| {
+                if condition_failed(&err) { StoreError::AlreadyExists(key.clone()) } else { classify(err, &key) }
+            })?;
+        Ok(())
+    }
+
+    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(pk_value(key)))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
+            .condition_expression("attribute_exists(pk) AND #kind = :token")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
+            .expression_attribute_values(":token", AttributeValue::S("token".into()))
+            .send()
+            .await
+            .map_err(|err| {
+                if condition_failed(&err) { StoreError::NotFound(key.to_string()) } else { classify(err, key.as_str()) }
+            })?;
+        Ok(())
+    }
+
+    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
+        let revoked_before = watermark.revoked_before.as_micros().to_string();
+        let record = Record::Watermark(watermark);
+        let key = record.key().to_string();
+        // One conditional put: it lands only if it raises the mark; otherwise the higher mark stays.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(pk) OR revoked_before < :t")
+            .expression_attribute_values(":t", AttributeValue::N(revoked_before))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if condition_failed(&err) => Ok(()),
+            Err(err) => Err(classify(err, &key)),
+        }
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for DynamoStore {
+    async fn put_client(&self, client: Client) -> Result<(), StoreError> {
+        let record = Record::Client(client);
+        let key = record.key().to_string();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .send()
+            .await
+            .map_err(|err| classify(err, &key))?;
+        Ok(())
+    }
+
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError> {
+        let prefix = StoreKey::prefix(tenant, ItemKind::Client);
+        let mut clients = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#kind = :client AND begins_with(pk, :prefix)")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":client", AttributeValue::S("client".into()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|err| classify(err, &self.table))?;
+            if let Record::Client(client) = from_item(item)? {
+                clients.push(client);
+            }
+        }
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(clients)
+    }
+}
