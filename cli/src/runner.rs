@@ -113,18 +113,31 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
     response
 }
 
-/// Binds `addr` and serves `config` on the embedded store. The issuer defaults to the bound address, so
-/// `--addr 127.0.0.1:0` works. Returns the server and its store.
+/// Binds `addr` and serves `config` on `store`. The issuer defaults to the bound address, so
+/// `--addr 127.0.0.1:0` works.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    config: &tessera::config::Config,
+    store: Arc<dyn tessera::store::TokenStore>,
+    clock: Arc<dyn tessera::clock::Clock>,
+    entropy: Arc<dyn tessera::entropy::Entropy>,
+) -> Result<RunningServer, String> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let service =
+        tessera::service::service_on(store, config, Some(&base), clock, entropy).map_err(|e| e.to_string())?;
+    spawn(listener, Arc::new(service)).map_err(|e| e.to_string())
+}
+
+/// [`serve`] on a fresh embedded store holding the configuration's clients. Returns the server and its store.
 pub async fn serve_embedded(
     addr: std::net::SocketAddr,
     config: &tessera::config::Config,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
 ) -> Result<(RunningServer, Arc<tessera::store::memory::MemoryStore>), String> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    let (service, store) =
-        tessera::service::embedded_service(config, &base, clock, entropy).map_err(|e| e.to_string())?;
-    let server = spawn(listener, Arc::new(service)).map_err(|e| e.to_string())?;
+    let clients = config.clients(entropy.as_ref()).map_err(|e| e.to_string())?;
+    let store = Arc::new(tessera::store::memory::MemoryStore::with_clients(clients));
+    let server = serve(addr, config, store.clone(), clock, entropy).await?;
     Ok((server, store))
 }

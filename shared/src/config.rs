@@ -224,9 +224,47 @@ impl Config {
         if self.signing_keys.is_empty() {
             return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
         }
-        let keys = self
-            .signing_keys
-            .iter()
+        key_ring(&self.signing_keys)
+    }
+
+    /// Validates every client entry and hashes plain-text secrets with fresh salts.
+    pub fn clients(&self, entropy: &dyn Entropy) -> Result<Vec<Client>, ConfigError> {
+        let mut seen = BTreeSet::new();
+        let mut clients = Vec::with_capacity(self.clients.len());
+        for entry in &self.clients {
+            let client = entry.to_client(entropy)?;
+            if !seen.insert((client.tenant.clone(), client.client_id.clone())) {
+                return Err(ConfigError::Invalid(format!("client {} is listed twice", client.client_id)));
+            }
+            clients.push(client);
+        }
+        Ok(clients)
+    }
+}
+
+/// The signing-key document kept in AWS Secrets Manager (and printed by `tessera generate-key --secret-json`):
+/// `{"keys": [{"kid": "2026-11", "alg": "ES256", "private_key_pem": "-----BEGIN PRIVATE KEY-----\n…"}]}`.
+/// The first key signs; every key is published in JWKS and verifies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySetDocument {
+    /// The keys, signing key first.
+    pub keys: Vec<KeyConfig>,
+}
+
+impl KeySetDocument {
+    /// Parses the JSON document; errors name the problem, never the key material.
+    pub fn parse(json: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(json).map_err(|err| {
+            ConfigError::Invalid(format!("signing-key document: {} at line {}", err.classify_name(), err.line()))
+        })
+    }
+}
+
+/// A key ring from explicit key entries (none generated).
+pub fn key_ring(keys: &[KeyConfig]) -> Result<KeyRing, ConfigError> {
+    let keys =
+        keys.iter()
             .map(|key| {
                 let pem = match (&key.private_key_pem, &key.private_key_file) {
                     (Some(pem), None) => pem.clone(),
@@ -242,21 +280,21 @@ impl Config {
                 Ok(SigningKey::from_pkcs8_pem(key.alg, &key.kid, &pem)?)
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
-        Ok(KeyRing::new(keys)?)
-    }
+    Ok(KeyRing::new(keys)?)
+}
 
-    /// Validates every client entry and hashes plain-text secrets with fresh salts.
-    pub fn clients(&self, entropy: &dyn Entropy) -> Result<Vec<Client>, ConfigError> {
-        let mut seen = BTreeSet::new();
-        let mut clients = Vec::with_capacity(self.clients.len());
-        for entry in &self.clients {
-            let client = entry.to_client(entropy)?;
-            if !seen.insert((client.tenant.clone(), client.client_id.clone())) {
-                return Err(ConfigError::Invalid(format!("client {} is listed twice", client.client_id)));
-            }
-            clients.push(client);
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "unexpected field or value",
+            serde_json::error::Category::Eof => "truncated JSON",
         }
-        Ok(clients)
     }
 }
 

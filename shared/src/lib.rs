@@ -8,7 +8,9 @@
 //! - [`clock`] and [`entropy`]: time and randomness, handed in so tests can pin them.
 //! - [`config`]: configuration from TOML or the environment, validated once.
 //! - [`service`]: the [`service::TokenService`] that bundles the ports for the handlers.
+//! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
 
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use http::StatusCode;
 
 use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
 use crate::domain::tenant::TenantId;
 use crate::entropy::Entropy;
 use crate::jwt::keys::KeyRing;
 use crate::store::TokenStore;
+use crate::store::memory::MemoryStore;
 use crate::wire::OAuthError;
 
 /// What differs per tenant: its issuer URL and its signing keys.
@@ -79,39 +81,29 @@ impl TokenService {
     }
 }
 
-/// Builds a service on the embedded store from a configuration: the clients are loaded into the store,
-/// the keys parsed once. `issuer` is used when the configuration names none.
+/// Builds a service on `store` from a configuration: keys parsed once, issuer validated. The issuer is the
+/// configured one, else `default_issuer`; with neither it comes from each request's API Gateway domain.
+pub fn service_on(
+    store: Arc<dyn TokenStore>,
+    config: &Config,
+    default_issuer: Option<&str>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+) -> Result<TokenService, ConfigError> {
+    let issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
+    let keys = config.key_ring("tessera-local-1")?;
+    Ok(TokenService::new(store, clock, entropy).with_tenant(TenantId::default(), TenantSettings { issuer, keys }))
+}
+
+/// Builds a service on a fresh embedded store holding the configuration's clients. `issuer` is used when the
+/// configuration names none.
 pub fn embedded_service(
-    config: &crate::config::Config,
+    config: &Config,
     issuer: &str,
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
-) -> Result<(TokenService, Arc<crate::store::memory::MemoryStore>), crate::config::ConfigError> {
-    let issuer = crate::config::Config::validate_issuer(config.issuer.as_deref().unwrap_or(issuer))?;
-    let keys = config.key_ring("tessera-local-1")?;
-    let store = Arc::new(crate::store::memory::MemoryStore::with_clients(config.clients(entropy.as_ref())?));
-    let service = TokenService::new(store.clone(), clock, entropy)
-        .with_tenant(TenantId::default(), TenantSettings { issuer: Some(issuer), keys });
+) -> Result<(TokenService, Arc<MemoryStore>), ConfigError> {
+    let store = Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?));
+    let service = service_on(store.clone(), config, Some(issuer), clock, entropy)?;
     Ok((service, store))
-}
-
-/// Builds the service a Lambda function runs, from its environment, once at init:
-/// `TESSERA_CONFIG` (path of the TOML configuration, default `tessera.toml` beside the binary) and
-/// `ISSUER` (overrides the configuration's issuer).
-///
-/// Until the DynamoDB adapter lands, functions run on the embedded store seeded from the configuration:
-/// JWTs verify across functions (they share the configured keys), opaque tokens and revocations do not.
-pub fn service_from_env() -> Result<TokenService, crate::config::ConfigError> {
-    let path = std::env::var_os("TESSERA_CONFIG").unwrap_or_else(|| "tessera.toml".into());
-    let mut config = crate::config::Config::load(std::path::Path::new(&path))?;
-    if let Ok(issuer) = std::env::var("ISSUER") {
-        config.issuer = Some(issuer);
-    }
-    let issuer = config
-        .issuer
-        .clone()
-        .ok_or_else(|| crate::config::ConfigError::Invalid("set ISSUER or `issuer` in the configuration".into()))?;
-    let clock = Arc::new(crate::clock::SystemClock);
-    let entropy = Arc::new(crate::entropy::SystemEntropy);
-    Ok(embedded_service(&config, &issuer, clock, entropy)?.0)
 }

@@ -13,8 +13,8 @@ use tessera::config::Config;
 use tessera::domain::revocation::RevocationWatermark;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
-use tessera::store::memory::MemoryStore;
-use tessera::store::{Record, StoreError, StoreKey, TokenStore};
+use tessera::store::dynamodb::{self, DynamoStore};
+use tessera::store::{ClientRegistry, Record, StoreError, StoreKey, TokenStore};
 use tessera_cli::runner::{self, RunningServer};
 
 /// The clients every scenario uses: the demo clients of `examples/local.toml` plus edge cases.
@@ -70,8 +70,8 @@ pub struct TestServer {
     pub base: String,
     /// The pinned clock; advance it to expire tokens.
     pub clock: Arc<FixedClock>,
-    /// The embedded store behind the server.
-    pub store: Arc<MemoryStore>,
+    /// The store behind the server (embedded, or the emulator's table).
+    pub store: Arc<dyn TokenStore>,
     server: RunningServer,
     http: reqwest::Client,
 }
@@ -136,22 +136,38 @@ impl TestServer {
         Self::start_config(&test_config()).await
     }
 
-    /// Starts a runner on `config`, exactly as `tessera serve --config` does, with a pinned clock.
+    /// Starts a runner on `config`, exactly as `tessera serve --config` does, with a pinned clock, on the
+    /// store [`backend`] selects. On DynamoDB the config's clients are written to the table first.
     pub async fn start_config(config: &Config) -> Self {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
-        let (server, store) =
-            runner::serve_embedded(addr, config, clock.clone(), Arc::new(SystemEntropy)).await.expect("runner starts");
+        let entropy = Arc::new(SystemEntropy);
+        let (server, store): (RunningServer, Arc<dyn TokenStore>) = match backend() {
+            Backend::Memory => {
+                let (server, store) =
+                    runner::serve_embedded(addr, config, clock.clone(), entropy).await.expect("runner starts");
+                (server, store)
+            }
+            Backend::DynamoDb => {
+                let store = Arc::new(dynamo_store().await.expect("TESSERA_E2E_STORE=dynamodb needs the emulator"));
+                for client in config.clients(entropy.as_ref()).expect("clients") {
+                    store.put_client(client).await.expect("client written to the table");
+                }
+                let server =
+                    runner::serve(addr, config, store.clone(), clock.clone(), entropy).await.expect("runner starts");
+                (server, store)
+            }
+        };
         Self::wrap(server, clock, store)
     }
 
-    fn wrap(server: RunningServer, clock: Arc<FixedClock>, store: Arc<MemoryStore>) -> Self {
+    fn wrap(server: RunningServer, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
         let base = format!("http://{}", server.addr);
         Self { base, clock, store, server, http: reqwest::Client::new() }
     }
 
     /// Starts a runner on a prepared service.
-    pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<MemoryStore>) -> Self {
+    pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let server = runner::spawn(listener, Arc::new(service)).expect("spawn");
         Self::wrap(server, clock, store)
@@ -199,6 +215,35 @@ impl TestServer {
     pub async fn introspect(&self, token: &str) -> Reply {
         self.post("/oauth2/introspect", Some(creds::RS), &[("token", token)]).await
     }
+}
+
+/// The store the end-to-end suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store (default).
+    Memory,
+    /// The DynamoDB emulator's table (`TESSERA_E2E_STORE=dynamodb`).
+    DynamoDb,
+}
+
+/// `TESSERA_E2E_STORE=dynamodb` runs the suite on the emulator; anything else on the embedded store.
+pub fn backend() -> Backend {
+    match std::env::var("TESSERA_E2E_STORE").as_deref() {
+        Ok("dynamodb") => Backend::DynamoDb,
+        _ => Backend::Memory,
+    }
+}
+
+/// The emulator's table, configured by `scripts/test` (`TESSERA_TEST_TABLE`, `AWS_ENDPOINT_URL_DYNAMODB`).
+/// `None` when it is not set up, which is a skip locally and a failure in CI (`CI=true`).
+pub async fn dynamo_store() -> Option<DynamoStore> {
+    let Ok(table) = std::env::var("TESSERA_TEST_TABLE") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the DynamoDB emulator must be running");
+        eprintln!("skipped: no DynamoDB emulator (run scripts/test, which starts one)");
+        return None;
+    };
+    let sdk = dynamodb::sdk_config().await;
+    Some(DynamoStore::new(dynamodb::client(&sdk, None), table))
 }
 
 /// A store whose every call fails as DynamoDB does when throttled or unreachable.

@@ -6,6 +6,6 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
     // Built once and kept for the life of the execution environment.
-    let service: &'static tessera::TokenService = Box::leak(Box::new(tessera::service::service_from_env()?));
+    let service: &'static tessera::TokenService = Box::leak(Box::new(tessera::bootstrap::service_from_env().await?));
     run(service_fn(|request| tessera_metadata::handle(service, request))).await
 }

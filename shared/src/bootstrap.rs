@@ -1,0 +1,77 @@
+//! Building a Lambda function's [`TokenService`] from its environment, once at init. This and the adapters
+//! are the only places that touch AWS.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
+//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON, read once. Unset: `signing_keys` of `TESSERA_CONFIG` |
+//! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
+//! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
+//! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::TokenService;
+use crate::clock::SystemClock;
+use crate::config::{Config, ConfigError, KeySetDocument};
+use crate::entropy::SystemEntropy;
+use crate::service::service_on;
+use crate::store::TokenStore;
+use crate::store::dynamodb::{self, DynamoStore};
+use crate::store::memory::MemoryStore;
+
+/// Init failed; the message says which variable or resource is at fault, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The signing-key secret could not be read.
+    #[error("cannot read SIGNING_KEYS_SECRET_ARN: {0}")]
+    Secret(String),
+}
+
+/// Reads the environment and builds the service, with the SDK configuration built once.
+pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let config_path = var("TESSERA_CONFIG");
+    let mut config = match &config_path {
+        Some(path) => Config::load(Path::new(path))?,
+        None if Path::new("tessera.toml").exists() => Config::load(Path::new("tessera.toml"))?,
+        None => Config::default(),
+    };
+    if let Some(issuer) = var("ISSUER") {
+        config.issuer = Some(issuer);
+    }
+    let table = var("TABLE_NAME");
+    let secret_arn = var("SIGNING_KEYS_SECRET_ARN");
+    let sdk = match (&table, &secret_arn) {
+        (None, None) => None,
+        _ => Some(dynamodb::sdk_config().await),
+    };
+    if let (Some(sdk), Some(arn)) = (&sdk, &secret_arn) {
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let value =
+            secrets.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+                BootstrapError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+            })?;
+        let json =
+            value.secret_string().ok_or_else(|| BootstrapError::Secret("the secret has no string value".into()))?;
+        config.signing_keys = KeySetDocument::parse(json)?.keys;
+    }
+    if config.signing_keys.is_empty() {
+        // Every execution environment would generate its own key, and tokens would not verify across them.
+        return Err(ConfigError::Invalid("no signing keys: set SIGNING_KEYS_SECRET_ARN or signing_keys".into()).into());
+    }
+    let entropy = Arc::new(SystemEntropy);
+    let store: Arc<dyn TokenStore> = match (&sdk, &table) {
+        (Some(sdk), Some(table)) => Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table.clone())),
+        _ => {
+            tracing::warn!("TABLE_NAME is not set: embedded store, state is per execution environment");
+            Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?))
+        }
+    };
+    let issuer = config.issuer.clone();
+    Ok(service_on(store, &config, issuer.as_deref(), Arc::new(SystemClock), entropy)?)
+}

@@ -1,0 +1,214 @@
+//! The DynamoDB adapter against a real DynamoDB-compatible server (moto, started by `scripts/test` with the
+//! table created from `template.yaml`): the shared conformance suite, round trips counted by an SDK
+//! interceptor on the wire, fail-closed answers when the endpoint is down, and the table shape the CLI
+//! creates. Skipped locally without the emulator; a failure in CI.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::{Body, Request};
+use tessera::TokenService;
+use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::domain::tenant::TenantId;
+use tessera::entropy::SystemEntropy;
+use tessera::service::TenantSettings;
+use tessera::store::conformance;
+use tessera::store::dynamodb::{self, DynamoStore};
+use tessera::store::{ClientRegistry, TokenStore};
+use tessera_e2e::{basic, creds, dynamo_store, form, test_config};
+
+/// Counts the DynamoDB requests that actually leave the process, by operation (`x-amz-target`), retries
+/// included.
+#[derive(Debug, Default, Clone)]
+struct WireCounter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl WireCounter {
+    fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for WireCounter {
+    fn name(&self) -> &'static str {
+        "WireCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+fn ops(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+async fn counted_store(table: &str) -> (DynamoStore, WireCounter) {
+    let sdk = dynamodb::sdk_config().await;
+    let counter = WireCounter::default();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+    (DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table), counter)
+}
+
+fn service_on(store: Arc<dyn TokenStore>) -> TokenService {
+    service_with_keys(store, test_config().key_ring("k1").unwrap())
+}
+
+fn service_with_keys(store: Arc<dyn TokenStore>, keys: tessera::jwt::keys::KeyRing) -> TokenService {
+    TokenService::new(store, Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
+        .with_tenant(TenantId::default(), TenantSettings { issuer: Some("https://issuer.example".into()), keys })
+}
+
+fn post(path: &str, client: (&str, &str), pairs: &[(&str, &str)]) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(AUTHORIZATION, basic(client.0, client.1))
+        .body(Body::Text(form(pairs)))
+        .unwrap()
+}
+
+async fn body(response: lambda_http::Response<Body>) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    (status, serde_json::from_slice(response.body().as_ref()).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn dynamodb_passes_the_store_conformance_suite() {
+    let Some(store) = dynamo_store().await else { return };
+    conformance::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn round_trips_on_the_wire() {
+    let Some(plain) = dynamo_store().await else { return };
+    let (store, wire) = counted_store(plain.table()).await;
+    for client in test_config().clients(&SystemEntropy).unwrap() {
+        store.put_client(client).await.unwrap();
+    }
+    wire.take();
+    let service = service_on(Arc::new(store));
+    let cc = [("grant_type", "client_credentials")];
+
+    let (status, jwt) =
+        body(tessera_token::handle(&service, post("/oauth2/token", creds::JWT, &cc)).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(wire.take(), ops(&[("BatchGetItem", 1)]), "issue JWT: one read, no write");
+    let (_, opaque) =
+        body(tessera_token::handle(&service, post("/oauth2/token", creds::OPAQUE, &cc)).await.unwrap()).await;
+    assert_eq!(
+        wire.take(),
+        ops(&[("BatchGetItem", 1), ("PutItem", 1)]),
+        "issue opaque: one read, one conditional write"
+    );
+
+    for token in [&jwt["access_token"], &opaque["access_token"]] {
+        let token = token.as_str().unwrap();
+        let (status, answer) = body(
+            tessera_introspect::handle(&service, post("/oauth2/introspect", creds::RS, &[("token", token)]))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((status, &answer["active"]), (200, &serde_json::json!(true)));
+        assert_eq!(wire.take(), ops(&[("BatchGetItem", 1)]), "introspect: one read");
+    }
+    let (client, token) = (creds::JWT, jwt["access_token"].as_str().unwrap());
+    tessera_revoke::handle(&service, post("/oauth2/revoke", client, &[("token", token)])).await.unwrap();
+    assert_eq!(wire.take(), ops(&[("BatchGetItem", 1), ("PutItem", 1)]), "revoke JWT: read + denylist put");
+    let (client, token) = (creds::OPAQUE, opaque["access_token"].as_str().unwrap());
+    tessera_revoke::handle(&service, post("/oauth2/revoke", client, &[("token", token)])).await.unwrap();
+    assert_eq!(wire.take(), ops(&[("BatchGetItem", 1), ("UpdateItem", 1)]), "revoke opaque: read + update");
+
+    // The revocation is seen by the very next introspection (strongly consistent reads).
+    for token in [&jwt["access_token"], &opaque["access_token"]] {
+        let request = post("/oauth2/introspect", creds::RS, &[("token", token.as_str().unwrap())]);
+        let (_, answer) = body(tessera_introspect::handle(&service, request).await.unwrap()).await;
+        assert_eq!(answer, serde_json::json!({"active": false}));
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_fails_closed() {
+    if dynamo_store().await.is_none() {
+        return;
+    }
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sdk = dynamodb::sdk_config().await;
+    let store = DynamoStore::new(dynamodb::client(&sdk, Some(&format!("http://{closed}"))), "tessera-test");
+    let keys = test_config().key_ring("k1").unwrap();
+    // A token that verifies: only the store read (the caller's record, the denylist) can fail.
+    let jwt = tessera::jwt::access_token::sign(
+        &tessera::domain::grant::Grant {
+            tenant: TenantId::default(),
+            client_id: tessera::domain::client::ClientId::parse("demo-jwt").unwrap(),
+            subject: "demo-jwt".into(),
+            username: None,
+            scope: tessera::domain::scope::ScopeSet::default(),
+            audience: vec!["https://issuer.example".into()],
+            family: tessera::domain::grant::FamilyId::from_bytes([1; 16]),
+            issued_at: SystemClock.now(),
+            expires_at: SystemClock.now().plus_secs(60),
+        },
+        "https://issuer.example",
+        "jti-down",
+        &keys,
+    );
+    let token = jwt.unwrap();
+    let service = service_with_keys(Arc::new(store), keys);
+    let cases = [
+        tessera_introspect::handle(&service, post("/oauth2/introspect", creds::RS, &[("token", &token)])).await,
+        tessera_token::handle(&service, post("/oauth2/token", creds::JWT, &[("grant_type", "client_credentials")]))
+            .await,
+        tessera_revoke::handle(&service, post("/oauth2/revoke", creds::JWT, &[("token", &token)])).await,
+    ];
+    for response in cases {
+        let response = response.unwrap();
+        assert_eq!(response.headers()["retry-after"], "1");
+        let (status, answer) = body(response).await;
+        assert_eq!(status, 503);
+        assert_eq!(answer["error"], "temporarily_unavailable");
+        assert!(answer.get("active").is_none());
+    }
+}
+
+#[tokio::test]
+async fn the_cli_creates_the_table_the_template_defines() {
+    let Some(template_table) = dynamo_store().await else { return };
+    let sdk = dynamodb::sdk_config().await;
+    let client = dynamodb::client(&sdk, None);
+    let created = DynamoStore::new(client.clone(), format!("tessera-cli-{}", std::process::id()));
+    created.create_table_if_missing().await.unwrap();
+    created.create_table_if_missing().await.unwrap(); // idempotent
+    let shape = |table: String| {
+        let client = client.clone();
+        async move {
+            let described = client.describe_table().table_name(&table).send().await.unwrap().table.unwrap();
+            let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
+            let ttl = ttl.time_to_live_description.unwrap();
+            (
+                format!("{:?}", described.key_schema.unwrap()),
+                format!("{:?}", described.attribute_definitions.unwrap()),
+                described.billing_mode_summary.and_then(|b| b.billing_mode).map(|m| m.as_str().to_owned()),
+                ttl.attribute_name,
+                ttl.time_to_live_status.map(|s| s.as_str().to_owned()),
+            )
+        }
+    };
+    let expected = shape(template_table.table().to_owned()).await;
+    assert_eq!(expected.3.as_deref(), Some("expires_at"));
+    assert_eq!(shape(created.table().to_owned()).await, expected);
+    client.delete_table().table_name(created.table()).send().await.unwrap();
+}
