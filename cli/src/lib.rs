@@ -1,6 +1,7 @@
 //! The `tessera` command's library: the local runner ([`runner`]) and its routing ([`routes`]), exposed so
 //! end-to-end tests start the very server a user starts.
 
+pub mod clients;
 pub mod routes;
 pub mod runner;
 

@@ -5,12 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tessera::clock::SystemClock;
-use tessera::config::Config;
+use tessera::config::{ClientConfig, Config};
+use tessera::domain::client::{GrantType, TokenFormat};
+use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera_cli::{DEMO_CONFIG, runner};
+use tessera::store::ClientRegistry;
+use tessera::store::dynamodb::DynamoStore;
+use tessera_cli::{DEMO_CONFIG, clients, runner};
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera OAuth 2.0 token service")]
@@ -21,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve every function on localhost over HTTP, on the embedded store.
+    /// Serve every function on localhost over HTTP: on the embedded store, or on a DynamoDB table.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
@@ -29,13 +33,141 @@ enum Command {
         /// TOML configuration (issuer, signing keys, clients). Default: the demo clients of examples/local.toml.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Serve from this DynamoDB table instead of the embedded store.
+        #[command(flatten)]
+        store: OptionalTable,
+        /// With --table: write the configuration's [[clients]] into the table at start (create or replace).
+        #[arg(long, requires = "table")]
+        import_clients: bool,
     },
-    /// Generate a signing key and print it as PKCS#8 PEM, for `[[signing_keys]]`.
+    /// Manage registered clients in a DynamoDB table.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Generate a signing key: PKCS#8 PEM for `[[signing_keys]]`, or the Secrets Manager JSON document.
     GenerateKey {
         /// `ES256` or `EdDSA`.
         #[arg(long, default_value = "ES256", value_parser = parse_alg)]
         alg: SigningAlgorithm,
+        /// The key id.
+        #[arg(long, default_value = "key-1")]
+        kid: String,
+        /// Print `{"keys":[{"kid","alg","private_key_pem"}]}`, the value of SIGNING_KEYS_SECRET_ARN's secret.
+        #[arg(long)]
+        secret_json: bool,
     },
+}
+
+/// Where the table is.
+#[derive(Args, Clone)]
+struct Table {
+    /// The DynamoDB table (template.yaml's TableName output).
+    #[arg(long, env = "TABLE_NAME")]
+    table: String,
+    #[command(flatten)]
+    endpoint: Endpoint,
+}
+
+/// The table, when it is optional.
+#[derive(Args, Clone)]
+struct OptionalTable {
+    /// The DynamoDB table (template.yaml's TableName output).
+    #[arg(long)]
+    table: Option<String>,
+    #[command(flatten)]
+    endpoint: Endpoint,
+}
+
+#[derive(Args, Clone)]
+struct Endpoint {
+    /// A DynamoDB-compatible endpoint (DynamoDB Local, moto). AWS_ENDPOINT_URL_DYNAMODB works too. Without AWS
+    /// credentials in the environment, local placeholder credentials are used for it.
+    #[arg(long)]
+    dynamodb_endpoint: Option<String>,
+    /// Create the table (as template.yaml defines it) if it does not exist.
+    #[arg(long)]
+    create_table: bool,
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register a client with a generated 256-bit secret, printed once as JSON; only its hash is stored.
+    Register {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: NewClient,
+    },
+    /// List the clients of a tenant (never their secrets).
+    List {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+    },
+    /// Replace a client's secret with a new generated one, printed once as JSON.
+    RotateSecret {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Disable a client: it can no longer authenticate.
+    Disable {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Re-enable a disabled client.
+    Enable {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Create or replace every [[clients]] entry of a configuration file.
+    Import {
+        #[command(flatten)]
+        table: Table,
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct NewClient {
+    #[arg(long)]
+    client_id: String,
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    /// An allowed scope (repeat for several).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A default scope, granted when a request names none (repeat; default: all allowed scopes).
+    #[arg(long = "default-scope")]
+    default_scopes: Vec<String>,
+    /// An allowed grant type (repeat; default client_credentials).
+    #[arg(long = "grant-type", value_parser = parse_grant)]
+    grant_types: Vec<GrantType>,
+    /// Access-token format.
+    #[arg(long, default_value = "jwt", value_parser = parse_format)]
+    format: TokenFormat,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = 300)]
+    access_token_ttl: u32,
+    /// Allow this client to call the introspection endpoint.
+    #[arg(long)]
+    may_introspect: bool,
+    /// An audience the client may request with `resource` (repeat; the first is the default `aud`).
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
 }
 
 fn parse_alg(value: &str) -> Result<SigningAlgorithm, String> {
@@ -46,14 +178,25 @@ fn parse_alg(value: &str) -> Result<SigningAlgorithm, String> {
     }
 }
 
+fn parse_grant(value: &str) -> Result<GrantType, String> {
+    GrantType::parse(value).ok_or_else(|| format!("unknown grant type {value}"))
+}
+
+fn parse_format(value: &str) -> Result<TokenFormat, String> {
+    match value {
+        "jwt" => Ok(TokenFormat::Jwt),
+        "opaque" => Ok(TokenFormat::Opaque),
+        other => Err(format!("{other} is not jwt or opaque")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tessera::telemetry::init();
     let result = match Cli::parse().command {
-        Command::Serve { addr, config } => serve(addr, config).await,
-        Command::GenerateKey { alg } => SigningKey::generate(alg, "generated")
-            .map(|key| print!("{}", key.to_pkcs8_pem()))
-            .map_err(|e| e.to_string()),
+        Command::Serve { addr, config, store, import_clients } => serve(addr, config, store, import_clients).await,
+        Command::Clients(command) => run_clients(command).await,
+        Command::GenerateKey { alg, kid, secret_json } => generate_key(alg, &kid, secret_json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,22 +207,129 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(addr: SocketAddr, config_path: Option<PathBuf>) -> Result<(), String> {
-    let config = match &config_path {
+fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(), String> {
+    let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
+    if secret_json {
+        let doc =
+            serde_json::json!({"keys": [{"kid": kid, "alg": alg.as_str(), "private_key_pem": key.to_pkcs8_pem()}]});
+        println!("{doc}");
+    } else {
+        print!("{}", key.to_pkcs8_pem());
+    }
+    Ok(())
+}
+
+/// Opens the table, creating it if asked.
+async fn open_table(table: &str, endpoint: &Endpoint) -> Result<DynamoStore, String> {
+    let sdk = tessera::store::dynamodb::sdk_config().await;
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    if let Some(url) = &endpoint.dynamodb_endpoint {
+        builder = builder.endpoint_url(url);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            let local = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tessera-local");
+            builder = builder.credentials_provider(local);
+        }
+        if sdk.region().is_none() {
+            builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
+        }
+    }
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(builder.build()), table);
+    if endpoint.create_table {
+        store.create_table_if_missing().await.map_err(|e| e.to_string())?;
+    }
+    Ok(store)
+}
+
+async fn serve(
+    addr: SocketAddr,
+    path: Option<PathBuf>,
+    table: OptionalTable,
+    import_clients: bool,
+) -> Result<(), String> {
+    let config = match &path {
         Some(path) => Config::load(path),
         None => Config::from_toml(DEMO_CONFIG),
     }
     .map_err(|e| e.to_string())?;
-    let (server, _) = runner::serve_embedded(addr, &config, Arc::new(SystemClock), Arc::new(SystemEntropy)).await?;
+    let (clock, entropy) = (Arc::new(SystemClock), Arc::new(SystemEntropy));
+    let server = match &table.table {
+        None => runner::serve_embedded(addr, &config, clock, entropy).await?.0,
+        Some(name) => {
+            let store = Arc::new(open_table(name, &table.endpoint).await?);
+            if import_clients {
+                let ids = clients::import(store.as_ref(), &config, entropy.as_ref()).await?;
+                println!("imported clients: {}", ids.join(", "));
+            }
+            runner::serve(addr, &config, store, clock, entropy).await?
+        }
+    };
     let base = format!("http://{}", server.addr);
     println!("Tessera listening on {base}");
-    match &config_path {
-        Some(path) => println!("configuration: {}", path.display()),
-        None => print_demo_help(&base),
+    match (&path, &table.table) {
+        (_, Some(name)) => println!("store: DynamoDB table {name}"),
+        (Some(path), None) => println!("configuration: {}", path.display()),
+        (None, None) => print_demo_help(&base),
     }
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     server.task.abort();
     println!("stopped");
+    Ok(())
+}
+
+async fn run_clients(command: ClientsCommand) -> Result<(), String> {
+    let entropy = SystemEntropy;
+    match command {
+        ClientsCommand::Register { table, client } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let entry = ClientConfig {
+                tenant: client.tenant,
+                client_id: client.client_id,
+                client_secret: None,
+                client_secret_hash: None,
+                default_scopes: (!client.default_scopes.is_empty()).then_some(client.default_scopes),
+                scopes: client.scopes,
+                grant_types: if client.grant_types.is_empty() {
+                    vec![GrantType::ClientCredentials]
+                } else {
+                    client.grant_types
+                },
+                access_token_format: client.format,
+                access_token_ttl_secs: client.access_token_ttl,
+                refresh_token_ttl_secs: 30 * 86_400,
+                may_introspect: client.may_introspect,
+                audiences: client.audiences,
+                disabled: false,
+            };
+            let issued = clients::register(&store, &entry, &entropy).await?;
+            println!("{}", serde_json::to_string_pretty(&issued).map_err(|e| e.to_string())?);
+        }
+        ClientsCommand::List { table, tenant } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let listed = store.list_clients(&tenant).await.map_err(|e| e.to_string())?;
+            print!("{}", clients::render_list(&listed));
+        }
+        ClientsCommand::RotateSecret { table, tenant, client_id } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let issued = clients::rotate_secret(&store, &tenant, &client_id, &entropy).await?;
+            println!("{}", serde_json::to_string_pretty(&issued).map_err(|e| e.to_string())?);
+        }
+        ClientsCommand::Disable { table, tenant, client_id } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            clients::set_disabled(&store, &tenant, &client_id, true).await?;
+            println!("disabled {tenant}/{client_id}");
+        }
+        ClientsCommand::Enable { table, tenant, client_id } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            clients::set_disabled(&store, &tenant, &client_id, false).await?;
+            println!("enabled {tenant}/{client_id}");
+        }
+        ClientsCommand::Import { table, config } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let ids = clients::import(&store, &config, &entropy).await?;
+            println!("imported {} clients: {}", ids.len(), ids.join(", "));
+        }
+    }
     Ok(())
 }
 

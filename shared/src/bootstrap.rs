@@ -4,7 +4,8 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
-//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON, read once. Unset: `signing_keys` of `TESSERA_CONFIG` |
+//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON, read once |
+//! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
@@ -60,9 +61,17 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
             value.secret_string().ok_or_else(|| BootstrapError::Secret("the secret has no string value".into()))?;
         config.signing_keys = KeySetDocument::parse(json)?.keys;
     }
+    if secret_arn.is_none()
+        && let Some(json) = var("SIGNING_KEYS_JSON")
+    {
+        config.signing_keys = KeySetDocument::parse(&json)?.keys;
+    }
     if config.signing_keys.is_empty() {
         // Every execution environment would generate its own key, and tokens would not verify across them.
-        return Err(ConfigError::Invalid("no signing keys: set SIGNING_KEYS_SECRET_ARN or signing_keys".into()).into());
+        return Err(ConfigError::Invalid(
+            "no signing keys: set SIGNING_KEYS_SECRET_ARN (or SIGNING_KEYS_JSON locally)".into(),
+        )
+        .into());
     }
     let entropy = Arc::new(SystemEntropy);
     let store: Arc<dyn TokenStore> = match (&sdk, &table) {

@@ -49,6 +49,13 @@ impl fmt::Display for TenantId {
     }
 }
 
+impl std::str::FromStr for TenantId {
+    type Err = InvalidTenant;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
 impl TryFrom<String> for TenantId {
     type Error = InvalidTenant;
     fn try_from(value: String) -> Result<Self, Self::Error> {

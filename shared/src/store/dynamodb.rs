@@ -185,6 +185,27 @@ fn from_item(item: HashMap<String, AttributeValue>) -> Result<Record, StoreError
     Ok(item.into())
 }
 
+/// The item's size as DynamoDB bills it (attribute names plus values; strings and binaries by length,
+/// numbers about one byte per two digits plus one, 3 bytes of overhead per list or map plus 1 per element).
+/// Items are kept under 1 KB, so a strongly consistent read of one costs 1 RCU (0.5 eventually consistent).
+pub fn item_size(record: &Record) -> Result<usize, StoreError> {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(items) => 3 + items.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+            AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+            AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    Ok(to_item(record.clone())?.iter().map(|(name, value)| name.len() + value_size(value)).sum())
+}
+
 fn pk_value(key: &StoreKey) -> HashMap<String, AttributeValue> {
     HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(key.as_str().to_owned()))])
 }
@@ -419,5 +440,89 @@ impl ClientRegistry for DynamoStore {
         }
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         Ok(clients)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::{ClientId, GrantType, SecretHash, TokenFormat};
+    use crate::domain::grant::FamilyId;
+    use crate::domain::scope::ScopeSet;
+    use crate::domain::token::{OpaqueToken, TokenKind};
+
+    fn grant() -> Grant {
+        Grant {
+            tenant: TenantId::default(),
+            client_id: ClientId::parse("orders-service-production-eu-west-1").unwrap(),
+            subject: "auth0|6740d1c03f1c2b9a7e5d4c3b".into(),
+            username: Some("alice@example.com".into()),
+            scope: ScopeSet::parse("orders:read orders:write invoices:read customers:read").unwrap(),
+            audience: vec!["https://orders.api.example.com".into()],
+            family: FamilyId::from_bytes([7; 16]),
+            issued_at: Timestamp::from_micros(1_800_000_000_123_456),
+            expires_at: Timestamp::from_secs(1_800_003_600),
+        }
+    }
+
+    #[test]
+    fn every_item_kind_round_trips_and_stays_under_1_kb() {
+        let token = OpaqueToken::mint(TokenKind::RefreshToken, FamilyId::from_bytes([7; 16]), [9; 32]);
+        let client = Client {
+            tenant: TenantId::default(),
+            client_id: ClientId::parse("orders-service-production-eu-west-1").unwrap(),
+            secret_hash: SecretHash::new("s", [1; 16]),
+            scopes: ScopeSet::parse("orders:read orders:write invoices:read customers:read admin:audit").unwrap(),
+            default_scopes: ScopeSet::parse("orders:read").unwrap(),
+            grant_types: GrantType::ALL.into_iter().collect(),
+            access_token_format: TokenFormat::Opaque,
+            access_token_ttl_secs: 300,
+            refresh_token_ttl_secs: 86_400,
+            may_introspect: true,
+            audiences: vec!["https://orders.api.example.com".into(), "https://invoices.api.example.com".into()],
+            disabled: false,
+        };
+        let records = [
+            Record::Client(client),
+            Record::Token(TokenRecord {
+                token_hash: token.hash(),
+                kind: TokenKind::RefreshToken,
+                grant: grant(),
+                revoked_at: Some(Timestamp::from_micros(1_800_000_001_000_000)),
+            }),
+            Record::RevokedJti(RevokedJti {
+                tenant: TenantId::default(),
+                jti: "LkTfv-FW_d045kDVa9GJQw".into(),
+                revoked_at: Timestamp::from_micros(1_800_000_000_000_001),
+                expires_at: Timestamp::from_secs(1_800_000_300),
+            }),
+            Record::Watermark(RevocationWatermark {
+                tenant: TenantId::default(),
+                target: WatermarkTarget::Subject("auth0|6740d1c03f1c2b9a7e5d4c3b".into()),
+                revoked_before: Timestamp::from_micros(1_800_000_000_000_001),
+                expires_at: Timestamp::from_secs(1_800_086_400),
+            }),
+        ];
+        for record in records {
+            let size = item_size(&record).unwrap();
+            eprintln!("{}: {size} bytes", record.key().as_str().split('#').nth(1).unwrap_or(""));
+            assert!(size <= 1024, "{record:?} is {size} bytes");
+            let item = to_item(record.clone()).unwrap();
+            assert!(matches!(item.get(PARTITION_KEY), Some(AttributeValue::S(pk)) if pk == record.key().as_str()));
+            if let Some(expires) = record.expires_at() {
+                let ttl = item.get(TTL_ATTRIBUTE).and_then(|v| v.as_n().ok()).unwrap().parse::<u64>().unwrap();
+                assert!(ttl >= expires.as_secs() && ttl <= expires.as_secs() + 1, "TTL never early");
+            }
+            assert_eq!(from_item(item).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn a_foreign_item_is_reported_not_panicked() {
+        let item = HashMap::from([
+            (PARTITION_KEY.to_owned(), AttributeValue::S("default#tok#x".into())),
+            ("kind".to_owned(), AttributeValue::S("token".into())),
+        ]);
+        assert!(matches!(from_item(item), Err(StoreError::Corrupt { .. })));
     }
 }

@@ -1,0 +1,111 @@
+//! The operator CLI and `serve --table` against the DynamoDB emulator, through the real `tessera` binary:
+//! register, list, serve, rotate, disable, import. Skipped without the emulator; a failure in CI.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tessera<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().expect("tessera runs");
+    assert!(output.status.success(), "tessera {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn secret_of(json: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(json).expect("JSON output");
+    value["client_secret"].as_str().expect("client_secret").to_owned()
+}
+
+async fn token_status(base: &str, id: &str, secret: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, serde_json::from_str(&response.text().await.unwrap()).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn register_serve_rotate_disable_import() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the DynamoDB emulator must be running");
+        eprintln!("skipped: no DynamoDB emulator (run scripts/test)");
+        return;
+    };
+    let table = format!("tessera-cli-{}", std::process::id());
+    let store = ["--table", &table, "--dynamodb-endpoint", &endpoint];
+    let with = |cmd: &[&str], extra: &[&str]| -> Vec<String> {
+        cmd.iter().chain(&store).chain(extra).map(|s| (*s).to_owned()).collect()
+    };
+
+    let svc = tessera(&with(
+        &["clients", "register"],
+        &["--create-table", "--client-id", "svc", "--scope", "orders:read", "--format", "opaque"],
+    ));
+    let svc_secret = secret_of(&svc);
+    assert_eq!(svc_secret.len(), 43);
+    let rs_secret = secret_of(&tessera(&with(
+        &["clients", "register"],
+        &["--client-id", "rs", "--may-introspect", "--grant-type", "client_credentials"],
+    )));
+    let listed = tessera(&with(&["clients", "list"], &[]));
+    assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse"), "{listed}");
+    assert!(listed.contains("svc\topaque\tclient_credentials\torders:read\tfalse\tfalse"), "{listed}");
+    assert!(!listed.contains(&svc_secret) && !listed.contains("sha256$"));
+
+    let mut server = Child(
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([&["serve", "--addr", "127.0.0.1:0"][..], &store[..]].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("Tessera listening on ").expect("startup line").to_owned();
+
+    let (status, body) = token_status(&base, "svc", &svc_secret).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("tsr_at_"));
+    let introspected: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/oauth2/introspect"))
+        .basic_auth("rs", Some(&rs_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["client_id"], "svc");
+
+    let rotated = secret_of(&tessera(&with(&["clients", "rotate-secret"], &["--client-id", "svc"])));
+    assert_eq!(token_status(&base, "svc", &svc_secret).await.0, 401, "the old secret stops working at once");
+    assert_eq!(token_status(&base, "svc", &rotated).await.0, 200);
+
+    tessera(&with(&["clients", "disable"], &["--client-id", "svc"]));
+    assert_eq!(token_status(&base, "svc", &rotated).await.0, 401, "a disabled client cannot authenticate");
+    tessera(&with(&["clients", "enable"], &["--client-id", "svc"]));
+    assert_eq!(token_status(&base, "svc", &rotated).await.0, 200);
+
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/local.toml");
+    let imported = tessera(&with(&["clients", "import"], &["--config", example]));
+    assert!(imported.contains("imported 3 clients"), "{imported}");
+    assert_eq!(token_status(&base, "demo-jwt", "jwt-demo-secret-please-change-me").await.0, 200);
+}
