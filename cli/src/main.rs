@@ -108,28 +108,22 @@ enum ClientsCommand {
     RotateSecret {
         #[command(flatten)]
         table: Table,
-        #[arg(long, default_value = TenantId::DEFAULT)]
-        tenant: TenantId,
-        #[arg(long)]
-        client_id: String,
+        #[command(flatten)]
+        client: ClientRef,
     },
     /// Disable a client: it can no longer authenticate.
     Disable {
         #[command(flatten)]
         table: Table,
-        #[arg(long, default_value = TenantId::DEFAULT)]
-        tenant: TenantId,
-        #[arg(long)]
-        client_id: String,
+        #[command(flatten)]
+        client: ClientRef,
     },
     /// Re-enable a disabled client.
     Enable {
         #[command(flatten)]
         table: Table,
-        #[arg(long, default_value = TenantId::DEFAULT)]
-        tenant: TenantId,
-        #[arg(long)]
-        client_id: String,
+        #[command(flatten)]
+        client: ClientRef,
     },
     /// Create or replace every [[clients]] entry of a configuration file.
     Import {
@@ -139,6 +133,15 @@ enum ClientsCommand {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+/// One existing client.
+#[derive(Args)]
+struct ClientRef {
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    #[arg(long)]
+    client_id: String,
 }
 
 #[derive(Args)]
@@ -276,6 +279,13 @@ async fn serve(
     Ok(())
 }
 
+async fn set_disabled(table: &Table, client: &ClientRef, disabled: bool) -> Result<(), String> {
+    let store = open_table(&table.table, &table.endpoint).await?;
+    clients::set_disabled(&store, &client.tenant, &client.client_id, disabled).await?;
+    println!("{} {}/{}", if disabled { "disabled" } else { "enabled" }, client.tenant, client.client_id);
+    Ok(())
+}
+
 async fn run_clients(command: ClientsCommand) -> Result<(), String> {
     let entropy = SystemEntropy;
     match command {
@@ -308,21 +318,13 @@ async fn run_clients(command: ClientsCommand) -> Result<(), String> {
             let listed = store.list_clients(&tenant).await.map_err(|e| e.to_string())?;
             print!("{}", clients::render_list(&listed));
         }
-        ClientsCommand::RotateSecret { table, tenant, client_id } => {
+        ClientsCommand::RotateSecret { table, client: ClientRef { tenant, client_id } } => {
             let store = open_table(&table.table, &table.endpoint).await?;
             let issued = clients::rotate_secret(&store, &tenant, &client_id, &entropy).await?;
             println!("{}", serde_json::to_string_pretty(&issued).map_err(|e| e.to_string())?);
         }
-        ClientsCommand::Disable { table, tenant, client_id } => {
-            let store = open_table(&table.table, &table.endpoint).await?;
-            clients::set_disabled(&store, &tenant, &client_id, true).await?;
-            println!("disabled {tenant}/{client_id}");
-        }
-        ClientsCommand::Enable { table, tenant, client_id } => {
-            let store = open_table(&table.table, &table.endpoint).await?;
-            clients::set_disabled(&store, &tenant, &client_id, false).await?;
-            println!("enabled {tenant}/{client_id}");
-        }
+        ClientsCommand::Disable { table, client } => set_disabled(&table, &client, true).await?,
+        ClientsCommand::Enable { table, client } => set_disabled(&table, &client, false).await?,
         ClientsCommand::Import { table, config } => {
             let store = open_table(&table.table, &table.endpoint).await?;
             let config = Config::load(&config).map_err(|e| e.to_string())?;

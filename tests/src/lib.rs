@@ -125,6 +125,18 @@ pub fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
 }
 
+/// A form POST as API Gateway hands it to a handler, with Basic credentials.
+pub fn form_request(path: &str, client: (&str, &str), pairs: &[(&str, &str)]) -> lambda_http::Request {
+    use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(AUTHORIZATION, basic(client.0, client.1))
+        .body(lambda_http::Body::Text(form(pairs)))
+        .expect("a valid request")
+}
+
 /// A form body.
 pub fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::domain::tenant::TenantId;
@@ -18,7 +17,7 @@ use tessera::service::TenantSettings;
 use tessera::store::conformance;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera::store::{ClientRegistry, TokenStore};
-use tessera_e2e::{basic, creds, dynamo_store, form, test_config};
+use tessera_e2e::{creds, dynamo_store, form_request as post, test_config};
 
 /// Counts the DynamoDB requests that actually leave the process, by operation (`x-amz-target`), retries
 /// included.
@@ -67,16 +66,6 @@ fn service_on(store: Arc<dyn TokenStore>) -> TokenService {
 fn service_with_keys(store: Arc<dyn TokenStore>, keys: tessera::jwt::keys::KeyRing) -> TokenService {
     TokenService::new(store, Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
         .with_tenant(TenantId::default(), TenantSettings { issuer: Some("https://issuer.example".into()), keys })
-}
-
-fn post(path: &str, client: (&str, &str), pairs: &[(&str, &str)]) -> Request {
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(AUTHORIZATION, basic(client.0, client.1))
-        .body(Body::Text(form(pairs)))
-        .unwrap()
 }
 
 async fn body(response: lambda_http::Response<Body>) -> (u16, serde_json::Value) {
@@ -211,4 +200,77 @@ async fn the_cli_creates_the_table_the_template_defines() {
     assert_eq!(expected.3.as_deref(), Some("expires_at"));
     assert_eq!(shape(created.table().to_owned()).await, expected);
     client.delete_table().table_name(created.table()).send().await.unwrap();
+}
+
+/// A fake DynamoDB endpoint that throttles every request, counting them.
+async fn throttling_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut filled = 0;
+                loop {
+                    let Ok(n) = socket.read(&mut buf[filled..]).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    filled += n;
+                    let text = String::from_utf8_lossy(&buf[..filled]).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if filled < end + 4 + length {
+                        continue;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"Rate of requests exceeds the allowed throughput."}"#;
+                    let response = format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    filled = 0;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test]
+async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
+    // Needs no emulator: the endpoint is a stand-in that answers ProvisionedThroughputExceededException.
+    let (endpoint, hits) = throttling_endpoint().await;
+    let sdk = dynamodb::sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "test"))
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "tessera-test");
+    let service = service_on(Arc::new(store));
+    let response =
+        tessera_introspect::handle(&service, post("/oauth2/introspect", creds::RS, &[("token", "x")])).await.unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, answer) = body(response).await;
+    assert_eq!((status, answer["error"].as_str()), (503, Some("temporarily_unavailable")));
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        dynamodb::MAX_ATTEMPTS as usize,
+        "standard retries, bounded"
+    );
 }

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use lambda_http::{Body, Request};
 use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::domain::tenant::TenantId;
@@ -13,7 +11,7 @@ use tessera::entropy::SystemEntropy;
 use tessera::service::TenantSettings;
 use tessera::store::counting::{CountingStore, RoundTrips};
 use tessera::store::memory::MemoryStore;
-use tessera_e2e::{basic, creds, form, test_config};
+use tessera_e2e::{creds, form_request as post, test_config};
 
 fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let config = test_config();
@@ -24,16 +22,6 @@ fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
         TokenService::new(store.clone(), Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
             .with_tenant(TenantId::default(), TenantSettings { issuer: Some("https://issuer.example".into()), keys });
     (service, store)
-}
-
-fn post(path: &str, client: (&str, &str), pairs: &[(&str, &str)]) -> Request {
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(AUTHORIZATION, basic(client.0, client.1))
-        .body(Body::Text(form(pairs)))
-        .unwrap()
 }
 
 async fn issue(service: &TokenService, client: (&str, &str)) -> String {
