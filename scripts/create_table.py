@@ -5,6 +5,7 @@ against an emulator or DynamoDB Local, so the tests run on the table shape that 
 usage: create_table.py --endpoint URL --table NAME [--template template.yaml] [--resource TokenTable]
 """
 import argparse
+import os
 import sys
 
 import boto3
@@ -25,7 +26,8 @@ def main() -> int:
             print(error, file=sys.stderr)
         return 1
     props = template["Resources"][args.resource]["Properties"]
-    client = boto3.client("dynamodb", endpoint_url=args.endpoint)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    client = boto3.client("dynamodb", endpoint_url=args.endpoint, region_name=region)
     if args.table in client.list_tables()["TableNames"]:
         client.delete_table(TableName=args.table)
     create = {
