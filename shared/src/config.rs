@@ -21,7 +21,7 @@
 //! audiences = ["https://orders.example.com"] # optional: allowed `resource` values, first is the default
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -30,6 +30,7 @@ use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError, random_bytes};
+use crate::jwt::external::{TrustedIssuer, asymmetric_algorithm};
 use crate::jwt::keys::{KeyError, KeyRing, KeyRingError, SigningAlgorithm, SigningKey};
 
 /// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
@@ -80,6 +81,55 @@ pub struct Config {
     /// Registered clients.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// External issuers whose JWTs are accepted for token exchange and introspection.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerConfig>,
+}
+
+/// One trusted external issuer, matched by `issuer` and `audiences` (IndyKite's `jwt_matcher`).
+///
+/// ```toml
+/// [[trusted_issuers]]
+/// issuer = "https://example.eu.auth0.com/"
+/// audiences = ["https://api.example.com"]
+/// algorithms = ["RS256"]                    # asymmetric only: never none, never HS*
+/// jwks_file = "auth0-jwks.json"             # or jwks = '{"keys": [...]}' inline
+/// subject_claim = "sub"                     # default
+/// username_claim = "email"                  # optional: reported as `username`
+/// claims_mapping = { email = "email", given_name = "given_name" }   # external claim → user_details key
+/// record_tokens = false                     # record introspected tokens so Tessera can revoke them
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerConfig {
+    /// The tenant; `default` when omitted.
+    #[serde(default)]
+    pub tenant: TenantId,
+    /// The exact `iss`.
+    pub issuer: String,
+    /// Accepted `aud` values.
+    pub audiences: Vec<String>,
+    /// Allowed algorithms.
+    pub algorithms: Vec<String>,
+    /// The JWKS inline, as JSON.
+    pub jwks: Option<String>,
+    /// A file holding the JWKS, relative to the config file.
+    pub jwks_file: Option<PathBuf>,
+    /// The claim holding the subject.
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// The claim reported as `username`.
+    pub username_claim: Option<String>,
+    /// External claim → `user_details` attribute.
+    #[serde(default)]
+    pub claims_mapping: BTreeMap<String, String>,
+    /// Record introspected tokens under their hash (TTL = their `exp`), so revocation applies to them.
+    #[serde(default)]
+    pub record_tokens: bool,
+}
+
+fn default_subject_claim() -> String {
+    "sub".to_owned()
 }
 
 /// One signing key. `Debug` leaves the private key out.
@@ -190,6 +240,13 @@ impl Config {
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config = Self::from_toml(&text)?;
         let base = path.parent().unwrap_or(Path::new("."));
+        for issuer in &mut config.trusted_issuers {
+            if let Some(file) = &issuer.jwks_file
+                && file.is_relative()
+            {
+                issuer.jwks_file = Some(base.join(file));
+            }
+        }
         for key in &mut config.signing_keys {
             if let Some(file) = &key.private_key_file
                 && file.is_relative()
@@ -225,6 +282,11 @@ impl Config {
             return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
         }
         key_ring(&self.signing_keys)
+    }
+
+    /// The trusted issuers of `tenant`, validated, with their JWKS parsed.
+    pub fn trusted_issuers(&self, tenant: TenantId) -> Result<Vec<TrustedIssuer>, ConfigError> {
+        self.trusted_issuers.iter().filter(|t| t.tenant == tenant).map(TrustedIssuerConfig::load).collect()
     }
 
     /// Validates every client entry and hashes plain-text secrets with fresh salts.
@@ -295,6 +357,39 @@ impl ClassifyName for serde_json::Error {
             serde_json::error::Category::Data => "unexpected field or value",
             serde_json::error::Category::Eof => "truncated JSON",
         }
+    }
+}
+
+impl TrustedIssuerConfig {
+    /// Validates the entry and parses its JWKS.
+    pub fn load(&self) -> Result<TrustedIssuer, ConfigError> {
+        let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer));
+        let text = match (&self.jwks, &self.jwks_file) {
+            (Some(json), None) => json.clone(),
+            (None, Some(file)) => {
+                std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?
+            }
+            _ => return Err(invalid("set exactly one of jwks and jwks_file".into())),
+        };
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_str(&text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
+        let algorithms = self
+            .algorithms
+            .iter()
+            .map(|a| asymmetric_algorithm(&self.issuer, a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        TrustedIssuer::new(
+            self.issuer.clone(),
+            self.audiences.clone(),
+            algorithms,
+            self.subject_claim.clone(),
+            self.username_claim.clone(),
+            self.claims_mapping.clone(),
+            self.record_tokens,
+            &jwks,
+        )
+        .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 }
 

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::domain::tenant::TenantId;
 use crate::entropy::Entropy;
+use crate::jwt::external::TrustedIssuer;
 use crate::jwt::keys::KeyRing;
 use crate::store::TokenStore;
 use crate::store::memory::MemoryStore;
@@ -25,6 +26,15 @@ pub struct TenantSettings {
     pub issuer: Option<String>,
     /// Its signing keys.
     pub keys: KeyRing,
+    /// The external issuers whose JWTs it accepts for token exchange and introspection.
+    pub trusted_issuers: Vec<TrustedIssuer>,
+}
+
+impl TenantSettings {
+    /// Settings with no trusted issuers.
+    pub fn new(issuer: Option<String>, keys: KeyRing) -> Self {
+        Self { issuer, keys, trusted_issuers: Vec::new() }
+    }
 }
 
 /// A tenant as one request sees it: the issuer resolved, the keys borrowed.
@@ -36,6 +46,15 @@ pub struct Tenant<'a> {
     pub issuer: Cow<'a, str>,
     /// The tenant's keys.
     pub keys: &'a KeyRing,
+    /// The tenant's trusted external issuers.
+    pub trusted_issuers: &'a [TrustedIssuer],
+}
+
+impl Tenant<'_> {
+    /// The trusted issuer whose `iss` is `issuer`.
+    pub fn trusted_issuer(&self, issuer: &str) -> Option<&TrustedIssuer> {
+        self.trusted_issuers.iter().find(|t| t.issuer == issuer)
+    }
 }
 
 /// Everything the OAuth operations need, handed in.
@@ -77,7 +96,7 @@ impl TokenService {
                 return Err(OAuthError::server_error());
             }
         };
-        Ok(Tenant { id: tenant, issuer, keys: &settings.keys })
+        Ok(Tenant { id: tenant, issuer, keys: &settings.keys, trusted_issuers: &settings.trusted_issuers })
     }
 }
 
@@ -92,7 +111,10 @@ pub fn service_on(
 ) -> Result<TokenService, ConfigError> {
     let issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
     let keys = config.key_ring("tessera-local-1")?;
-    Ok(TokenService::new(store, clock, entropy).with_tenant(TenantId::default(), TenantSettings { issuer, keys }))
+    Ok(TokenService::new(store, clock, entropy).with_tenant(
+        TenantId::default(),
+        TenantSettings { issuer, keys, trusted_issuers: config.trusted_issuers(TenantId::default())? },
+    ))
 }
 
 /// Builds a service on a fresh embedded store holding the configuration's clients. `issuer` is used when the

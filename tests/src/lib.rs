@@ -1,6 +1,8 @@
 //! Test harness shared by the end-to-end suites: a local runner on a random loopback port with a pinned
 //! clock, an HTTP client speaking form posts, and a store that fails on demand.
 
+pub mod issuers;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -32,9 +34,14 @@ scopes = ["orders:read"]
 access_token_format = "opaque"
 "#;
 
+/// The TOML of [`test_config`], to extend.
+pub fn test_config_toml() -> String {
+    format!("{}\n{TEST_CONFIG}", tessera_cli::DEMO_CONFIG)
+}
+
 /// The demo config followed by [`TEST_CONFIG`].
 pub fn test_config() -> Config {
-    Config::from_toml(&format!("{}\n{TEST_CONFIG}", tessera_cli::DEMO_CONFIG)).expect("test config parses")
+    Config::from_toml(&test_config_toml()).expect("test config parses")
 }
 
 /// The test config signing with `key` (the first key signs), so a test can forge tokens with the server's own

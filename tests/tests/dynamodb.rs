@@ -65,7 +65,7 @@ fn service_on(store: Arc<dyn TokenStore>) -> TokenService {
 
 fn service_with_keys(store: Arc<dyn TokenStore>, keys: tessera::jwt::keys::KeyRing) -> TokenService {
     TokenService::new(store, Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), TenantSettings { issuer: Some("https://issuer.example".into()), keys })
+        .with_tenant(TenantId::default(), TenantSettings::new(Some("https://issuer.example".into()), keys))
 }
 
 async fn body(response: lambda_http::Response<Body>) -> (u16, serde_json::Value) {
@@ -145,6 +145,7 @@ async fn an_unreachable_endpoint_fails_closed() {
             client_id: tessera::domain::client::ClientId::parse("demo-jwt").unwrap(),
             subject: "demo-jwt".into(),
             username: None,
+            user_details: Default::default(),
             scope: tessera::domain::scope::ScopeSet::default(),
             audience: vec!["https://issuer.example".into()],
             family: tessera::domain::grant::FamilyId::from_bytes([1; 16]),

@@ -90,7 +90,7 @@ async fn seeded_service() -> TokenService {
     let config = test_config();
     let store = Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap()));
     // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
-    let settings = TenantSettings { issuer: None, keys: config.key_ring("sample-1").unwrap() };
+    let settings = TenantSettings::new(None, config.key_ring("sample-1").unwrap());
     let service =
         TokenService::new(store.clone(), clock, Arc::new(SystemEntropy)).with_tenant(TenantId::default(), settings);
     let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
@@ -102,6 +102,7 @@ async fn seeded_service() -> TokenService {
             client_id: ClientId::parse("demo-opaque").unwrap(),
             subject: "demo-opaque".into(),
             username: None,
+            user_details: Default::default(),
             scope: ScopeSet::parse("orders:read").unwrap(),
             audience: vec![ISSUER.into()],
             family: token.family(),

@@ -389,7 +389,10 @@ async fn metadata_and_jwks_verify_issued_tokens() {
     assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", server.base));
     assert_eq!(meta["introspection_endpoint"], format!("{}/oauth2/introspect", server.base));
     assert_eq!(meta["revocation_endpoint"], format!("{}/oauth2/revoke", server.base));
-    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(
+        meta["grant_types_supported"],
+        json!(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"])
+    );
     assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
     assert_eq!(meta["access_token_signing_alg_values_supported"], json!(["ES256"]));
 
@@ -445,7 +448,7 @@ async fn a_failing_store_fails_closed_with_503() {
     let clock = Arc::new(FixedClock::at(SystemClock.now()));
     let keys = config.key_ring("unused").unwrap();
     let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), TenantSettings { issuer: Some(healthy.base.clone()), keys });
+        .with_tenant(TenantId::default(), TenantSettings::new(Some(healthy.base.clone()), keys));
     let broken = TestServer::start_with(service, clock, Arc::new(MemoryStore::new())).await;
 
     let introspect = broken.introspect(&token).await;

@@ -20,7 +20,7 @@ fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let keys = config.key_ring("k1").unwrap();
     let service =
         TokenService::new(store.clone(), Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
-            .with_tenant(TenantId::default(), TenantSettings { issuer: Some("https://issuer.example".into()), keys });
+            .with_tenant(TenantId::default(), TenantSettings::new(Some("https://issuer.example".into()), keys));
     (service, store)
 }
 

@@ -1,6 +1,7 @@
 //! Grants: what an access or refresh token asserts, and the grant family that ties together every token
 //! descended from one issue (one client-credentials issue, or one token exchange and its refreshes).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine;
@@ -73,6 +74,10 @@ pub struct Grant {
     /// A human-readable identifier of the subject, when known (RFC 7662 `username`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Attributes mapped from the subject token at exchange (a trusted issuer's `claims_mapping`), returned
+    /// by introspection as `user_details`. Empty for client credentials.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_details: BTreeMap<String, serde_json::Value>,
     /// The granted scope.
     pub scope: ScopeSet,
     /// The audience(s) (`aud`).

@@ -4,7 +4,7 @@
 //! claims: `tsr_fam` (the grant family, so its watermark can be checked) and `tsr_iat_us` (the issue time in
 //! microseconds, so a revocation in the same second as the issue is ordered correctly).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use jsonwebtoken::{Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,12 @@ pub struct AccessTokenClaims {
     /// Space-delimited scope; absent when empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// The subject's human-readable name, for user tokens whose issuer maps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Attributes mapped from the subject token at exchange.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_details: BTreeMap<String, serde_json::Value>,
     /// The grant family.
     pub tsr_fam: FamilyId,
     /// Issue time in microseconds.
@@ -90,6 +96,8 @@ pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<St
         jti: jti.to_owned(),
         client_id: grant.client_id.to_string(),
         scope: grant.scope.to_string(),
+        username: grant.username.clone(),
+        user_details: grant.user_details.clone(),
         tsr_fam: grant.family,
         tsr_iat_us: grant.issued_at.as_micros(),
     };
@@ -185,7 +193,8 @@ pub fn verify(
         tenant: tenant.clone(),
         client_id: ClientId::parse(&claims.client_id).map_err(|_| JwtRejection::InvalidClaim("client_id"))?,
         subject: claims.sub,
-        username: None,
+        username: claims.username,
+        user_details: claims.user_details,
         scope: ScopeSet::parse(&claims.scope).map_err(|_| JwtRejection::InvalidClaim("scope"))?,
         audience: claims.aud.into_list(),
         family: claims.tsr_fam,
@@ -233,6 +242,7 @@ mod tests {
             client_id: ClientId::parse("svc").unwrap(),
             subject: "svc".into(),
             username: None,
+            user_details: Default::default(),
             scope: ScopeSet::parse("read write").unwrap(),
             audience: vec!["https://api.example".into()],
             family: FamilyId::from_bytes([4; 16]),
@@ -336,6 +346,8 @@ mod tests {
             jti: "j".into(),
             client_id: "svc".into(),
             scope: String::new(),
+            username: None,
+            user_details: BTreeMap::new(),
             tsr_fam: FamilyId::from_bytes([1; 16]),
             tsr_iat_us: 1_000_000,
         })

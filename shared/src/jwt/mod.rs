@@ -6,4 +6,5 @@
 //! algorithm pinned to the key's, so `none` and HS/RS confusion are impossible.
 
 pub mod access_token;
+pub mod external;
 pub mod keys;

@@ -53,6 +53,7 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
             sub: Some(active.grant.subject.clone()),
             aud: Some(Audience::from_list(&active.grant.audience)),
             iss: Some(settings.issuer.to_string()),
+            user_details: Some(active.grant.user_details.clone()).filter(|d| !d.is_empty()),
             jti: active.jti,
         }),
         Err(reason) => {

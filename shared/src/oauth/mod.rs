@@ -3,6 +3,7 @@
 //! return wire types; HTTP stays in [`crate::wire`].
 
 pub mod authenticate;
+pub mod exchange;
 pub mod introspect;
 pub mod metadata;
 pub mod presented;

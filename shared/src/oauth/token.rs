@@ -4,6 +4,7 @@
 use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
+use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
 use crate::domain::grant::{FamilyId, Grant};
@@ -18,18 +19,22 @@ use crate::wire::http::OAuthRequest;
 use crate::wire::response::TokenResponse;
 use crate::wire::{ErrorCode, OAuthError};
 
-/// Answers a token request. Supports `client_credentials` (RFC 6749 §4.4); other grant types are
-/// `unsupported_grant_type`.
+/// Answers a token request: `client_credentials` (RFC 6749 §4.4) and token exchange (RFC 8693); other grant
+/// types are `unsupported_grant_type`.
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
 pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
     let tenant = &request.tenant;
     let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
     let grant_type = request.require("grant_type")?;
     let grant = match GrantType::parse(grant_type) {
-        Some(GrantType::ClientCredentials) => GrantType::ClientCredentials,
+        Some(grant @ (GrantType::ClientCredentials | GrantType::TokenExchange)) => grant,
         _ => {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"));
         }
+    };
+    let exchange = match grant {
+        GrantType::TokenExchange => Some(ExchangeRequest::parse(request)?),
+        _ => None,
     };
     tracing::Span::current().record("grant_type", grant.as_str());
     let credentials = request.require_credentials()?;
@@ -59,14 +64,24 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         };
         OAuthError::new(ErrorCode::InvalidScope, description)
     })?;
+    // RFC 8707 `resource`, or RFC 8693 `audience` for an exchange: either names one of the client's audiences.
+    let target = request.form.get("resource").or_else(|| request.form.get("audience"));
     let audience = client
-        .audience_for(request.form.get("resource"), &settings.issuer)
+        .audience_for(target, &settings.issuer)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not allowed"))?;
+    let (subject, username, user_details) = match &exchange {
+        None => (client.client_id.to_string(), None, Default::default()),
+        Some(exchange) => {
+            let identity = exchange.verify_subject(&settings, now)?;
+            (identity.subject, identity.username, identity.user_details)
+        }
+    };
     let grant = Grant {
         tenant: tenant.clone(),
         client_id: client.client_id.clone(),
-        subject: client.client_id.to_string(),
-        username: None,
+        subject,
+        username,
+        user_details,
         scope,
         audience: vec![audience],
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
@@ -83,7 +98,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         expires_in: u64::from(client.access_token_ttl_secs),
         scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
         refresh_token: None,
-        issued_token_type: None,
+        issued_token_type: exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN),
     })
 }
 

@@ -34,6 +34,7 @@ fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
             client_id: ClientId::parse("conformance-client").expect("valid id"),
             subject: "conformance-client".into(),
             username: None,
+            user_details: Default::default(),
             scope: ScopeSet::parse("read write").expect("valid scope"),
             audience: vec!["https://api.example".into()],
             family,

@@ -457,6 +457,10 @@ mod tests {
             client_id: ClientId::parse("orders-service-production-eu-west-1").unwrap(),
             subject: "auth0|6740d1c03f1c2b9a7e5d4c3b".into(),
             username: Some("alice@example.com".into()),
+            user_details: std::collections::BTreeMap::from([(
+                "email".to_owned(),
+                serde_json::json!("alice@example.com"),
+            )]),
             scope: ScopeSet::parse("orders:read orders:write invoices:read customers:read").unwrap(),
             audience: vec!["https://orders.api.example.com".into()],
             family: FamilyId::from_bytes([7; 16]),

@@ -85,6 +85,9 @@ pub struct IntrospectionResponse {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// Attributes mapped from the subject's external token (OneWelcome-style `user_details`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_details: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl IntrospectionResponse {

@@ -1,0 +1,419 @@
+//! JWTs from trusted external issuers (Auth0, Cognito, Okta, Entra), validated offline against the issuer's
+//! JWKS, the way IndyKite's token introspection matches them: by `iss` and `aud`.
+//!
+//! Only asymmetric algorithms are ever accepted, and only those the issuer entry names: `none` and every
+//! HS* algorithm are refused when the configuration is loaded, and a token's `alg` must equal the JWK's
+//! `alg` (when the JWK states one) and fit the JWK's key type. Time claims are checked against the injected
+//! clock with [`EXTERNAL_LEEWAY_SECS`] of skew, since the issuer's clock is not ours.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+
+use super::access_token::MAX_JWT_LEN;
+use crate::domain::time::Timestamp;
+
+/// Clock skew tolerated on an external token's `exp`, `nbf` and `iat`.
+pub const EXTERNAL_LEEWAY_SECS: u64 = 30;
+
+/// A trusted issuer entry that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerConfigError {
+    /// An algorithm that is not asymmetric, or unknown.
+    #[error("trusted issuer {issuer}: algorithm {alg} is not allowed (asymmetric algorithms only, never none or HS*)")]
+    Algorithm {
+        /// The issuer.
+        issuer: String,
+        /// The refused algorithm.
+        alg: String,
+    },
+    /// Something else is wrong with the entry.
+    #[error("trusted issuer {issuer}: {reason}")]
+    Invalid {
+        /// The issuer.
+        issuer: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Why an external JWT was refused. Logged only: the client sees `invalid_grant` or `{"active": false}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExternalRejection {
+    /// Over the size limit.
+    #[error("token too long")]
+    TooLong,
+    /// Not a JWT, or claims of the wrong type.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// No trusted issuer has this `iss`.
+    #[error("issuer not trusted")]
+    UntrustedIssuer,
+    /// `alg` is not one the issuer entry allows (this covers `none` and HS*).
+    #[error("algorithm not allowed")]
+    AlgorithmNotAllowed,
+    /// No `kid`, or one the issuer's JWKS does not hold.
+    #[error("unknown kid")]
+    UnknownKey,
+    /// `alg` does not match the JWK.
+    #[error("algorithm does not match the key")]
+    AlgorithmMismatch,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// `aud` names none of the configured audiences.
+    #[error("audience not accepted")]
+    WrongAudience,
+    /// Past `exp` (with leeway), or no `exp`.
+    #[error("expired")]
+    Expired,
+    /// Before `nbf`, or `iat` in the future (with leeway).
+    #[error("not yet valid")]
+    NotYetValid,
+    /// The subject claim is missing or not a non-empty string.
+    #[error("no subject")]
+    NoSubject,
+}
+
+/// A verified external identity: who the token names and what the mapping extracts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    /// The issuer.
+    pub issuer: String,
+    /// The mapped subject (the `subject_claim`).
+    pub subject: String,
+    /// The `username_claim`, when configured and present.
+    pub username: Option<String>,
+    /// Mapped claims: introspection attribute → value.
+    pub user_details: BTreeMap<String, Value>,
+    /// The token's audiences.
+    pub audience: Vec<String>,
+    /// `iat`, or now when absent.
+    pub issued_at: Timestamp,
+    /// `exp`.
+    pub expires_at: Timestamp,
+    /// `jti`, when present.
+    pub jti: Option<String>,
+}
+
+/// A trusted issuer, validated and with its keys parsed once.
+#[derive(Clone)]
+pub struct TrustedIssuer {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// Accepted `aud` values; a token must name at least one.
+    pub audiences: Vec<String>,
+    /// Allowed algorithms, all asymmetric.
+    pub algorithms: Vec<Algorithm>,
+    /// The claim that holds the subject (default `sub`).
+    pub subject_claim: String,
+    /// The claim reported as `username`, if any.
+    pub username_claim: Option<String>,
+    /// External claim → introspection attribute.
+    pub claims_mapping: BTreeMap<String, String>,
+    /// Record validated tokens under their hash, so Tessera's revocation applies to them.
+    pub record_tokens: bool,
+    keys: HashMap<String, (Algorithm, AlgorithmFamily, DecodingKey)>,
+}
+
+impl std::fmt::Debug for TrustedIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustedIssuer")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn family_of(jwk: &Jwk) -> Option<AlgorithmFamily> {
+    match jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(AlgorithmFamily::Rsa),
+        AlgorithmParameters::EllipticCurve(_) => Some(AlgorithmFamily::Ec),
+        AlgorithmParameters::OctetKeyPair(_) => Some(AlgorithmFamily::Ed),
+        // Symmetric (`oct`) and unknown keys are never used: a shared secret in a JWKS is a misconfiguration.
+        _ => None,
+    }
+}
+
+/// Parses an algorithm name, refusing `none` and every symmetric algorithm.
+pub fn asymmetric_algorithm(issuer: &str, name: &str) -> Result<Algorithm, IssuerConfigError> {
+    let refused = || IssuerConfigError::Algorithm { issuer: issuer.to_owned(), alg: name.to_owned() };
+    let alg: Algorithm = name.parse().map_err(|_| refused())?;
+    if alg.family() == AlgorithmFamily::Hmac { Err(refused()) } else { Ok(alg) }
+}
+
+impl TrustedIssuer {
+    /// Builds an entry; every key of `jwks` with a `kid` and an asymmetric key type is parsed now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        issuer: String,
+        audiences: Vec<String>,
+        algorithms: Vec<Algorithm>,
+        subject_claim: String,
+        username_claim: Option<String>,
+        claims_mapping: BTreeMap<String, String>,
+        record_tokens: bool,
+        jwks: &JwkSet,
+    ) -> Result<Self, IssuerConfigError> {
+        let invalid = |reason: &str| IssuerConfigError::Invalid { issuer: issuer.clone(), reason: reason.to_owned() };
+        if issuer.is_empty() {
+            return Err(invalid("issuer is empty"));
+        }
+        if audiences.is_empty() {
+            return Err(invalid("audiences is empty: a token must be matched by issuer and audience"));
+        }
+        if algorithms.is_empty() || algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
+            return Err(invalid("algorithms must list asymmetric algorithms only"));
+        }
+        let mut keys = HashMap::new();
+        for jwk in &jwks.keys {
+            if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+                continue;
+            }
+            let (Some(kid), Some(family)) = (jwk.common.key_id.clone(), family_of(jwk)) else { continue };
+            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+            let stated = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            // The JWK's own `alg`, or the first allowed algorithm of its family.
+            let Some(alg) = stated.or_else(|| algorithms.iter().copied().find(|a| a.family() == family)) else {
+                continue;
+            };
+            keys.insert(kid, (alg, family, key));
+        }
+        if keys.is_empty() {
+            return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
+        }
+        Ok(Self { issuer, audiences, algorithms, subject_claim, username_claim, claims_mapping, record_tokens, keys })
+    }
+
+    /// The kids of the loaded keys.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    /// Validates `token` offline: signature with a pinned algorithm, `iss`, `aud`, time claims, subject.
+    pub fn validate(&self, token: &str, now: Timestamp) -> Result<ExternalIdentity, ExternalRejection> {
+        if token.len() > MAX_JWT_LEN {
+            return Err(ExternalRejection::TooLong);
+        }
+        let header = decode_header(token).map_err(|e| ExternalRejection::Malformed(e.to_string()))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(ExternalRejection::AlgorithmNotAllowed);
+        }
+        let (key_alg, family, key) =
+            header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(ExternalRejection::UnknownKey)?;
+        if header.alg.family() != *family || header.alg != *key_alg {
+            return Err(ExternalRejection::AlgorithmMismatch);
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.required_spec_claims = HashSet::new();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let claims = decode::<Map<String, Value>>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => ExternalRejection::BadSignature,
+                _ => ExternalRejection::Malformed(e.to_string()),
+            })?
+            .claims;
+
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(ExternalRejection::UntrustedIssuer);
+        }
+        let audience: Vec<String> = match claims.get("aud") {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(many)) => many.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        if !audience.iter().any(|a| self.audiences.contains(a)) {
+            return Err(ExternalRejection::WrongAudience);
+        }
+        let numeric = |name: &str| -> Result<Option<u64>, ExternalRejection> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| ExternalRejection::Malformed(format!("{name} is not a NumericDate"))),
+            }
+        };
+        let now_secs = now.as_secs();
+        let exp = numeric("exp")?.ok_or(ExternalRejection::Expired)?;
+        if now_secs >= exp.saturating_add(EXTERNAL_LEEWAY_SECS) {
+            return Err(ExternalRejection::Expired);
+        }
+        if numeric("nbf")?.is_some_and(|nbf| now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < nbf) {
+            return Err(ExternalRejection::NotYetValid);
+        }
+        let iat = numeric("iat")?;
+        if iat.is_some_and(|iat| now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < iat) {
+            return Err(ExternalRejection::NotYetValid);
+        }
+        let subject = claims
+            .get(&self.subject_claim)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or(ExternalRejection::NoSubject)?
+            .to_owned();
+        let user_details = self
+            .claims_mapping
+            .iter()
+            .filter_map(|(claim, attribute)| claims.get(claim).map(|v| (attribute.clone(), v.clone())))
+            .collect();
+        let username =
+            self.username_claim.as_deref().and_then(|c| claims.get(c)).and_then(Value::as_str).map(str::to_owned);
+        Ok(ExternalIdentity {
+            issuer: self.issuer.clone(),
+            subject,
+            username,
+            user_details,
+            audience,
+            issued_at: iat.map_or(now, Timestamp::from_secs),
+            expires_at: Timestamp::from_secs(exp),
+            jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+}
+
+/// The unverified `iss` of a JWT, to pick the trusted issuer entry that will verify it. Never trust it for
+/// anything else.
+pub fn peek_issuer(token: &str) -> Option<String> {
+    if token.len() > MAX_JWT_LEN {
+        return None;
+    }
+    let claims: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::jwt::keys::{SigningAlgorithm, SigningKey};
+
+    const ISS: &str = "https://tenant.eu.auth0.com/";
+    const NOW: u64 = 1_800_000_000;
+
+    fn issuer_with(key: &SigningKey, algorithms: Vec<Algorithm>) -> TrustedIssuer {
+        let jwks: JwkSet = serde_json::from_value(json!({"keys": [key.public_jwk()]})).unwrap();
+        TrustedIssuer::new(
+            ISS.into(),
+            vec!["https://api.example.com".into()],
+            algorithms,
+            "sub".into(),
+            Some("email".into()),
+            BTreeMap::from([("email".into(), "email".into()), ("given_name".into(), "first_name".into())]),
+            false,
+            &jwks,
+        )
+        .unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISS, "sub": "auth0|alice", "aud": ["https://api.example.com", "https://tenant/userinfo"],
+               "iat": NOW - 10, "exp": NOW + 3600, "email": "alice@example.com", "given_name": "Alice", "jti": "j1"})
+    }
+
+    #[test]
+    fn a_valid_token_yields_the_mapped_identity() {
+        let key = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap();
+        let issuer = issuer_with(&key, vec![Algorithm::ES256]);
+        let token = key.sign_jwt("JWT", &claims()).unwrap();
+        assert_eq!(peek_issuer(&token).as_deref(), Some(ISS));
+        let identity = issuer.validate(&token, Timestamp::from_secs(NOW)).unwrap();
+        assert_eq!(identity.subject, "auth0|alice");
+        assert_eq!(identity.username.as_deref(), Some("alice@example.com"));
+        assert_eq!(identity.user_details["first_name"], "Alice");
+        assert_eq!(identity.user_details["email"], "alice@example.com");
+        assert_eq!(identity.expires_at, Timestamp::from_secs(NOW + 3600));
+    }
+
+    #[test]
+    fn every_invalid_case_is_refused_with_its_reason() {
+        let key = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap();
+        let issuer = issuer_with(&key, vec![Algorithm::ES256]);
+        let now = Timestamp::from_secs(NOW);
+        let with = |change: &dyn Fn(&mut Value)| {
+            let mut c = claims();
+            change(&mut c);
+            key.sign_jwt("JWT", &c).unwrap()
+        };
+        let other = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap();
+        let unknown_kid = SigningKey::generate(SigningAlgorithm::ES256, "k2").unwrap();
+        let b64 = |v: Value| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap())
+        };
+        let none = format!("{}.{}.", b64(json!({"alg": "none", "kid": "k1"})), b64(claims()));
+        let public = serde_json::to_vec(key.public_jwk()).unwrap();
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header { kid: Some("k1".into()), ..jsonwebtoken::Header::new(Algorithm::HS256) },
+            &claims(),
+            &jsonwebtoken::EncodingKey::from_secret(&public),
+        )
+        .unwrap();
+        let cases = [
+            ("bad signature", other.sign_jwt("JWT", &claims()).unwrap(), ExternalRejection::BadSignature),
+            ("unknown kid", unknown_kid.sign_jwt("JWT", &claims()).unwrap(), ExternalRejection::UnknownKey),
+            ("HS256 with the public key", hs, ExternalRejection::AlgorithmNotAllowed),
+            ("expired", with(&|c| c["exp"] = json!(NOW - EXTERNAL_LEEWAY_SECS)), ExternalRejection::Expired),
+            (
+                "no exp",
+                with(&|c| {
+                    c.as_object_mut().unwrap().remove("exp");
+                }),
+                ExternalRejection::Expired,
+            ),
+            ("nbf ahead", with(&|c| c["nbf"] = json!(NOW + 3600)), ExternalRejection::NotYetValid),
+            ("wrong issuer", with(&|c| c["iss"] = json!("https://evil.example/")), ExternalRejection::UntrustedIssuer),
+            (
+                "wrong audience",
+                with(&|c| c["aud"] = json!("https://other.example.com")),
+                ExternalRejection::WrongAudience,
+            ),
+            ("no subject", with(&|c| c["sub"] = json!("")), ExternalRejection::NoSubject),
+        ];
+        for (name, token, expected) in cases {
+            assert_eq!(issuer.validate(&token, now), Err(expected), "{name}");
+        }
+        // `none` cannot even be parsed as a JOSE algorithm here.
+        assert!(matches!(issuer.validate(&none, now), Err(ExternalRejection::Malformed(_))));
+        // Leeway: just expired within the tolerated skew is still accepted.
+        let skewed = with(&|c| c["exp"] = json!(NOW - EXTERNAL_LEEWAY_SECS + 1));
+        assert!(issuer.validate(&skewed, now).is_ok());
+        let wrong_type = with(&|c| c["exp"] = json!("tomorrow"));
+        assert!(matches!(issuer.validate(&wrong_type, now), Err(ExternalRejection::Malformed(_))));
+    }
+
+    #[test]
+    fn configuration_refuses_symmetric_algorithms_and_empty_audiences() {
+        assert!(asymmetric_algorithm(ISS, "HS256").is_err());
+        assert!(asymmetric_algorithm(ISS, "none").is_err());
+        assert_eq!(asymmetric_algorithm(ISS, "RS256").unwrap(), Algorithm::RS256);
+        let key = SigningKey::generate(SigningAlgorithm::EdDSA, "k1").unwrap();
+        let jwks: JwkSet = serde_json::from_value(json!({"keys": [key.public_jwk()]})).unwrap();
+        let build = |aud: Vec<String>, algs| {
+            TrustedIssuer::new(ISS.into(), aud, algs, "sub".into(), None, BTreeMap::new(), false, &jwks)
+        };
+        assert!(build(vec![], vec![Algorithm::EdDSA]).is_err());
+        assert!(build(vec!["a".into()], vec![Algorithm::HS256]).is_err());
+        assert!(build(vec!["a".into()], vec![Algorithm::EdDSA]).is_ok());
+        let oct: JwkSet =
+            serde_json::from_value(json!({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "s"}]})).unwrap();
+        let only_secret = TrustedIssuer::new(
+            ISS.into(),
+            vec!["a".into()],
+            vec![Algorithm::RS256],
+            "sub".into(),
+            None,
+            BTreeMap::new(),
+            false,
+            &oct,
+        );
+        assert!(only_secret.is_err(), "a symmetric key in a JWKS is never used");
+    }
+}

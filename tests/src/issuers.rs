@@ -1,0 +1,88 @@
+//! External identity providers for the tests: key pairs generated here (ES256 and RS256), a JWKS to
+//! configure as a trusted issuer, and signed subject tokens.
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+/// A test identity provider with one key.
+pub struct TestIssuer {
+    /// Its `iss`.
+    pub issuer: String,
+    /// The audience its tokens carry.
+    pub audience: String,
+    /// The key id.
+    pub kid: String,
+    /// The algorithm.
+    pub alg: Algorithm,
+    key: EncodingKey,
+    jwk: Jwk,
+}
+
+impl TestIssuer {
+    /// An issuer signing with a fresh ES256 (`"ES256"`) or RS256 (`"RS256"`) key.
+    pub fn generate(issuer: &str, audience: &str, alg: Algorithm, kid: &str) -> Self {
+        let key = match alg {
+            Algorithm::ES256 => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &rng,
+                )
+                .expect("EC key");
+                EncodingKey::from_ec_der(doc.as_ref())
+            }
+            Algorithm::RS256 => {
+                let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key");
+                let der: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8");
+                let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
+                EncodingKey::from_rsa_pem(pem.as_bytes()).expect("RSA PEM")
+            }
+            other => panic!("test issuers sign with ES256 or RS256, not {other:?}"),
+        };
+        let mut jwk = Jwk::from_encoding_key(&key, alg).expect("public JWK");
+        jwk.common.key_id = Some(kid.to_owned());
+        Self { issuer: issuer.to_owned(), audience: audience.to_owned(), kid: kid.to_owned(), alg, key, jwk }
+    }
+
+    /// The public JWK Set, as JSON.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk] })
+    }
+
+    /// The public key, as a JWK.
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    /// Standard claims for `subject`, valid for an hour from `now_secs`, plus profile claims.
+    pub fn claims(&self, subject: &str, now_secs: u64) -> Value {
+        json!({
+            "iss": self.issuer, "sub": subject, "aud": [self.audience, format!("{}userinfo", self.issuer)],
+            "iat": now_secs, "exp": now_secs + 3600, "scope": "openid profile email",
+            "email": format!("{subject}@example.com"), "given_name": "Alice", "amr": ["pwd", "mfa"],
+        })
+    }
+
+    /// Signs `claims` with this issuer's key and kid.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with_header(claims, Header { kid: Some(self.kid.clone()), ..Header::new(self.alg) })
+    }
+
+    /// Signs `claims` with an explicit header (for kid and typ variations).
+    pub fn sign_with_header(&self, claims: &Value, header: Header) -> String {
+        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+    }
+
+    /// A `[[trusted_issuers]]` TOML entry for this issuer.
+    pub fn toml_entry(&self, record_tokens: bool) -> String {
+        let jwks = self.jwks().to_string().replace('\'', "");
+        format!(
+            "[[trusted_issuers]]\nissuer = \"{}\"\naudiences = [\"{}\"]\nalgorithms = [\"{:?}\"]\njwks = '{jwks}'\n\
+             username_claim = \"email\"\nclaims_mapping = {{ email = \"email\", given_name = \"given_name\" }}\n\
+             record_tokens = {record_tokens}\n",
+            self.issuer, self.audience, self.alg
+        )
+    }
+}
