@@ -5,6 +5,7 @@ use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use tessera::config::Config;
 
 /// A test identity provider with one key.
 pub struct TestIssuer {
@@ -85,4 +86,74 @@ impl TestIssuer {
             self.issuer, self.audience, self.alg
         )
     }
+}
+
+pub const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub const AT_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub const EXCHANGER: (&str, &str) = ("exchanger", "exchanger-secret-0123456789abcdef");
+pub const EXCHANGER_OPAQUE: (&str, &str) = ("exchanger-opaque", "exchanger-opaque-secret-01234567");
+/// A second client that may exchange and refresh, with opaque access tokens.
+pub const EXCHANGER_TWO: (&str, &str) = ("exchanger-two", "exchanger-two-secret-0123456789ab");
+
+/// The test config plus two exchange clients and `issuers` as trusted issuers.
+pub fn exchange_config(issuers: &[&TestIssuer]) -> Config {
+    let mut toml = crate::test_config_toml();
+    toml.push_str(&format!(
+        r#"
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+scopes = ["profile:read", "orders:read"]
+default_scopes = ["profile:read"]
+grant_types = ["{EXCHANGE}", "refresh_token"]
+audiences = ["https://orders.example.com"]
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+scopes = ["profile:read"]
+grant_types = ["{EXCHANGE}"]
+access_token_format = "opaque"
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+scopes = ["profile:read"]
+grant_types = ["{EXCHANGE}", "refresh_token"]
+access_token_format = "opaque"
+"#,
+        EXCHANGER.0, EXCHANGER.1, EXCHANGER_OPAQUE.0, EXCHANGER_OPAQUE.1, EXCHANGER_TWO.0, EXCHANGER_TWO.1
+    ));
+    for issuer in issuers {
+        toml.push_str(&issuer.toml_entry(false));
+    }
+    Config::from_toml(&toml).expect("exchange config")
+}
+
+/// An Auth0-like RS256 issuer.
+pub fn auth0() -> TestIssuer {
+    TestIssuer::generate("https://alice-corp.eu.auth0.com/", "https://api.alice-corp.com", Algorithm::RS256, "rsa-1")
+}
+
+/// A Cognito-like ES256 issuer.
+pub fn cognito() -> TestIssuer {
+    TestIssuer::generate(
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc",
+        "7a1b2c3d4e5f",
+        Algorithm::ES256,
+        "ec-1",
+    )
+}
+
+/// Posts a token exchange of `subject_token` (a JWT) as `client`.
+pub async fn exchange(
+    server: &crate::TestServer,
+    client: (&str, &str),
+    subject_token: &str,
+    extra: &[(&str, &str)],
+) -> crate::Reply {
+    let mut pairs = vec![("grant_type", EXCHANGE), ("subject_token", subject_token), ("subject_token_type", JWT_TYPE)];
+    pairs.extend_from_slice(extra);
+    server.post("/oauth2/token", Some(client), &pairs).await
 }

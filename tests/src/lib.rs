@@ -73,19 +73,64 @@ pub mod creds {
 
 /// A runner serving the test config on 127.0.0.1:0, with its clock pinned.
 pub struct TestServer {
-    /// `http://127.0.0.1:<port>`.
-    pub base: String,
+    /// The HTTP client for it (also reachable through `Deref`: `server.post(…)`, `server.base`).
+    pub endpoint: Endpoint,
     /// The pinned clock; advance it to expire tokens.
     pub clock: Arc<FixedClock>,
     /// The store behind the server (embedded, or the emulator's table).
     pub store: Arc<dyn TokenStore>,
     server: RunningServer,
-    http: reqwest::Client,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.server.task.abort();
+    }
+}
+
+/// An HTTP client bound to a runner's base URL. Cheap to clone into spawned tasks.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Endpoint {
+    /// Sends a raw request.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("request reaches the runner");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply { status, headers, text }
+    }
+
+    /// POSTs a form with Basic credentials.
+    pub async fn post(&self, path: &str, auth: Option<(&str, &str)>, pairs: &[(&str, &str)]) -> Reply {
+        let mut headers = vec![("content-type", "application/x-www-form-urlencoded".to_owned())];
+        if let Some((id, secret)) = auth {
+            headers.push(("authorization", basic(id, secret)));
+        }
+        self.send("POST", path, &headers, form(pairs)).await
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
@@ -181,8 +226,8 @@ impl TestServer {
     }
 
     fn wrap(server: RunningServer, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
-        let base = format!("http://{}", server.addr);
-        Self { base, clock, store, server, http: reqwest::Client::new() }
+        let endpoint = Endpoint { base: format!("http://{}", server.addr), http: reqwest::Client::new() };
+        Self { endpoint, clock, store, server }
     }
 
     /// Starts a runner on a prepared service.
@@ -190,35 +235,6 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let server = runner::spawn(listener, Arc::new(service)).expect("spawn");
         Self::wrap(server, clock, store)
-    }
-
-    /// Sends a raw request.
-    pub async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, String)],
-        body: impl Into<reqwest::Body>,
-    ) -> Reply {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let response = request.send().await.expect("request reaches the runner");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply { status, headers, text }
-    }
-
-    /// POSTs a form with Basic credentials.
-    pub async fn post(&self, path: &str, auth: Option<(&str, &str)>, pairs: &[(&str, &str)]) -> Reply {
-        let mut headers = vec![("content-type", "application/x-www-form-urlencoded".to_owned())];
-        if let Some((id, secret)) = auth {
-            headers.push(("authorization", basic(id, secret)));
-        }
-        self.send("POST", path, &headers, form(pairs)).await
     }
 
     /// Issues a client-credentials token and returns the access token.
@@ -278,6 +294,12 @@ impl TokenStore for UnavailableStore {
         Err(unavailable())
     }
     async fn mark_revoked(&self, _: &StoreKey, _: Timestamp) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn put_new_all(&self, _: Vec<Record>) -> Result<(), StoreError> {
+        Err(unavailable())
+    }
+    async fn rotate(&self, _: &StoreKey, _: Timestamp, _: Vec<Record>) -> Result<(), StoreError> {
         Err(unavailable())
     }
     async fn raise_watermark(&self, _: RevocationWatermark) -> Result<(), StoreError> {

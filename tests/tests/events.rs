@@ -110,6 +110,7 @@ async fn seeded_service() -> TokenService {
             expires_at: now.plus_secs(600),
         },
         revoked_at: None,
+        rotated_at: None,
     };
     store.put_new(Record::Token(record)).await.unwrap();
     service

@@ -4,66 +4,12 @@
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::json;
 use tessera::clock::Clock;
-use tessera::config::Config;
 use tessera_e2e::issuers::TestIssuer;
 use tessera_e2e::{TestServer, creds};
 
-const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-const AT_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-const EXCHANGER: (&str, &str) = ("exchanger", "exchanger-secret-0123456789abcdef");
-const EXCHANGER_OPAQUE: (&str, &str) = ("exchanger-opaque", "exchanger-opaque-secret-01234567");
-
-fn config(issuers: &[&TestIssuer]) -> Config {
-    let mut toml = tessera_e2e::test_config_toml();
-    toml.push_str(&format!(
-        r#"
-[[clients]]
-client_id = "{}"
-client_secret = "{}"
-scopes = ["profile:read", "orders:read"]
-default_scopes = ["profile:read"]
-grant_types = ["{EXCHANGE}", "refresh_token"]
-audiences = ["https://orders.example.com"]
-
-[[clients]]
-client_id = "{}"
-client_secret = "{}"
-scopes = ["profile:read"]
-grant_types = ["{EXCHANGE}"]
-access_token_format = "opaque"
-"#,
-        EXCHANGER.0, EXCHANGER.1, EXCHANGER_OPAQUE.0, EXCHANGER_OPAQUE.1
-    ));
-    for issuer in issuers {
-        toml.push_str(&issuer.toml_entry(false));
-    }
-    Config::from_toml(&toml).expect("exchange config")
-}
-
-fn auth0() -> TestIssuer {
-    TestIssuer::generate("https://alice-corp.eu.auth0.com/", "https://api.alice-corp.com", Algorithm::RS256, "rsa-1")
-}
-
-fn cognito() -> TestIssuer {
-    TestIssuer::generate(
-        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc",
-        "7a1b2c3d4e5f",
-        Algorithm::ES256,
-        "ec-1",
-    )
-}
-
-async fn exchange(
-    server: &TestServer,
-    client: (&str, &str),
-    subject_token: &str,
-    extra: &[(&str, &str)],
-) -> tessera_e2e::Reply {
-    let mut pairs = vec![("grant_type", EXCHANGE), ("subject_token", subject_token), ("subject_token_type", JWT_TYPE)];
-    pairs.extend_from_slice(extra);
-    server.post("/oauth2/token", Some(client), &pairs).await
-}
+use tessera_e2e::issuers::{
+    AT_TYPE, EXCHANGE, EXCHANGER, EXCHANGER_OPAQUE, JWT_TYPE, auth0, cognito, exchange, exchange_config as config,
+};
 
 #[tokio::test]
 async fn exchanged_tokens_introspect_with_the_mapped_claims() {

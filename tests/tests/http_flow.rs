@@ -391,7 +391,7 @@ async fn metadata_and_jwks_verify_issued_tokens() {
     assert_eq!(meta["revocation_endpoint"], format!("{}/oauth2/revoke", server.base));
     assert_eq!(
         meta["grant_types_supported"],
-        json!(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"])
+        json!(["client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"])
     );
     assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
     assert_eq!(meta["access_token_signing_alg_values_supported"], json!(["ES256"]));

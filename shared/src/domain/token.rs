@@ -143,6 +143,16 @@ pub struct TokenRecord {
     /// Set once the token is revoked; a revoked token never becomes active again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
+    /// Set when a refresh token was exchanged for its successor. Presenting it again is reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// The record of a freshly minted token: neither revoked nor rotated.
+    pub fn new(token: &OpaqueToken, grant: Grant) -> Self {
+        Self { token_hash: token.hash(), kind: token.kind(), grant, revoked_at: None, rotated_at: None }
+    }
 }
 
 #[cfg(test)]

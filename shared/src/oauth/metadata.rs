@@ -45,7 +45,7 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
         revocation_endpoint: format!("{base}/oauth2/revoke"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         response_types_supported: vec![],
-        grant_types_supported: vec![GrantType::ClientCredentials.as_str(), GrantType::TokenExchange.as_str()],
+        grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
         token_endpoint_auth_methods_supported: auth_methods(),
         introspection_endpoint_auth_methods_supported: auth_methods(),
         revocation_endpoint_auth_methods_supported: auth_methods(),

@@ -87,7 +87,8 @@ impl Presented {
                 }
                 let active =
                     ActiveToken { grant: record.grant.clone(), kind: record.kind, jti: None, not_before: None };
-                (active, record.revoked_at.is_some())
+                // A rotated refresh token is spent: presenting it is reuse, never an active token.
+                (active, record.revoked_at.is_some() || record.rotated_at.is_some())
             }
             Self::Jwt(jwt) => {
                 let active = ActiveToken {

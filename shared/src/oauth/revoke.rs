@@ -1,13 +1,15 @@
 //! Token revocation (RFC 7009). One read (the caller's record and the token's state, together), then at most one
-//! write: a revoked flag on an opaque record, or a denylist entry for a JWT's `jti` that lives until the
-//! token's own `exp`. Unknown, malformed and already-invalid tokens answer 200 (§2.2).
+//! write: a revoked flag on an opaque record, a denylist entry for a JWT's `jti` that lives until the
+//! token's own `exp`, or, for a refresh token, a family watermark that revokes the whole grant. Unknown, malformed and already-invalid tokens answer 200 (§2.2).
 
 use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
 use super::presented::Presented;
 use crate::TokenService;
-use crate::domain::revocation::RevokedJti;
+use crate::config::MAX_REFRESH_TOKEN_TTL_SECS;
+use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::token::TokenKind;
 use crate::store::{Fetched, Record, StoreError};
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
@@ -53,6 +55,17 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
                 expires_at: active.grant.expires_at,
             };
             service.store.put_new(Record::RevokedJti(entry)).await
+        }
+        // A refresh token takes its whole family with it: every access and refresh token of the grant
+        // (RFC 7009 §2.1 allows it; WSO2 does the same). One watermark write covers them all.
+        (Presented::Opaque(_), Some(_)) if active.kind == TokenKind::RefreshToken => {
+            let watermark = RevocationWatermark {
+                tenant: tenant.clone(),
+                target: WatermarkTarget::Family(active.grant.family),
+                revoked_before: now,
+                expires_at: now.plus_secs(u64::from(MAX_REFRESH_TOKEN_TTL_SECS)),
+            };
+            service.store.raise_watermark(watermark).await
         }
         (_, Some(key)) => service.store.mark_revoked(&key, now).await,
         (_, None) => Ok(()),

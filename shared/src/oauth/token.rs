@@ -1,42 +1,44 @@
-//! The token endpoint (RFC 6749 §3.2). Validates the grant type before any I/O, authenticates the client
-//! in one store read, then issues: a JWT costs no write, an opaque token one conditional write.
+//! The token endpoint (RFC 6749 §3.2): `client_credentials` (§4.4), token exchange (RFC 8693) and
+//! `refresh_token` (§6) with rotation. The request is validated before any I/O; one read authenticates the
+//! client (and, for a refresh, fetches the refresh token's record and its family watermark); at most one
+//! write stores what must be stored: nothing for a lone JWT, one conditional put, or one transaction.
 
 use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
 use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
+use crate::config::MAX_REFRESH_TOKEN_TTL_SECS;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
 use crate::domain::grant::{FamilyId, Grant};
+use crate::domain::revocation::{RevocationWatermark, WatermarkTarget};
 use crate::domain::scope::ScopeSet;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
 use crate::entropy::random_bytes;
 use crate::jwt::access_token;
 use crate::service::Tenant;
-use crate::store::{Fetched, Record, StoreError};
+use crate::store::{Fetched, Record, StoreError, StoreKey};
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::TokenResponse;
 use crate::wire::{ErrorCode, OAuthError};
 
-/// Answers a token request: `client_credentials` (RFC 6749 §4.4) and token exchange (RFC 8693); other grant
-/// types are `unsupported_grant_type`.
+/// Answers a token request. Other grant types are `unsupported_grant_type`.
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
 pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
     let tenant = &request.tenant;
     let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
-    let grant_type = request.require("grant_type")?;
-    let grant = match GrantType::parse(grant_type) {
-        Some(grant @ (GrantType::ClientCredentials | GrantType::TokenExchange)) => grant,
-        _ => {
-            return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"));
-        }
-    };
-    let exchange = match grant {
+    let grant_type = GrantType::parse(request.require("grant_type")?)
+        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"))?;
+    tracing::Span::current().record("grant_type", grant_type.as_str());
+    let exchange = match grant_type {
         GrantType::TokenExchange => Some(ExchangeRequest::parse(request)?),
         _ => None,
     };
-    tracing::Span::current().record("grant_type", grant.as_str());
+    let refresh_token = match grant_type {
+        GrantType::RefreshToken => Some(request.require("refresh_token")?),
+        _ => None,
+    };
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let requested_scope = request
@@ -50,12 +52,23 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"));
     }
 
+    // One read: the client, and for a refresh the token's record and its family watermark.
     let key = client_key(tenant, credentials)?;
+    let presented_refresh = refresh_token.and_then(OpaqueToken::parse).filter(|t| t.kind() == TokenKind::RefreshToken);
+    let mut keys = vec![key.clone()];
+    if let Some(refresh) = &presented_refresh {
+        keys.push(StoreKey::token(tenant, &refresh.hash()));
+        keys.push(StoreKey::watermark(tenant, &WatermarkTarget::Family(refresh.family())));
+    }
     let now = service.clock.now();
-    let fetched = Fetched::new(service.store.get_many(std::slice::from_ref(&key)).await?, now);
+    let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
     let client = authenticate(credentials, &key, &fetched)?;
-    if !client.allows_grant(grant) {
+    if !client.allows_grant(grant_type) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
+    }
+
+    if grant_type == GrantType::RefreshToken {
+        return refresh(service, &settings, client, presented_refresh.as_ref(), &fetched, requested_scope, now).await;
     }
     let scope = client.grant_scope(requested_scope).map_err(|refusal| {
         let description = match refusal {
@@ -86,54 +99,144 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         audience: vec![audience],
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
         issued_at: now,
-        // Whole seconds, so the JWT `exp`, introspection's `exp` and `expires_in` all agree.
-        expires_at: Timestamp::from_secs(now.as_secs() + u64::from(client.access_token_ttl_secs)),
+        expires_at: access_expiry(client, now),
     };
-    let access_token = issue_access_token(service, &settings, client, &grant).await?;
-    tracing::info!(format = ?client.access_token_format, "access token issued");
-    // RFC 6749 §4.4.3: no refresh token for client credentials.
+    // RFC 6749 §4.4.3: no refresh token for client credentials. An exchange gets one when the client may
+    // refresh.
+    let with_refresh = exchange.is_some() && client.allows_grant(GrantType::RefreshToken);
+    let mut response = mint(service, &settings, client, &grant, with_refresh, None).await?;
+    response.issued_token_type = exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN);
+    tracing::info!(format = ?client.access_token_format, refresh = with_refresh, "tokens issued");
+    Ok(response)
+}
+
+/// Whole seconds, so the JWT `exp`, introspection's `exp` and `expires_in` all agree.
+fn access_expiry(client: &Client, now: Timestamp) -> Timestamp {
+    Timestamp::from_secs(now.as_secs() + u64::from(client.access_token_ttl_secs))
+}
+
+fn invalid_grant(reason: &'static str) -> OAuthError {
+    tracing::info!(reason, "refresh refused");
+    OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is invalid, expired or revoked")
+}
+
+/// The refresh grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): the presented refresh token is
+/// exchanged for a new one in the same family, atomically. Presenting an already rotated token is reuse:
+/// the whole family, every refresh and access token descended from the same exchange, is revoked.
+async fn refresh(
+    service: &TokenService,
+    settings: &Tenant<'_>,
+    client: &Client,
+    presented: Option<&OpaqueToken>,
+    fetched: &Fetched,
+    requested_scope: Option<ScopeSet>,
+    now: Timestamp,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
+    let key = StoreKey::token(settings.id, &presented.hash());
+    let record = fetched.token(&key).ok_or_else(|| invalid_grant("unknown or expired"))?;
+    // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+    if record.kind != TokenKind::RefreshToken || record.grant.client_id != client.client_id {
+        return Err(invalid_grant("issued to another client"));
+    }
+    let family_key = StoreKey::watermark(settings.id, &WatermarkTarget::Family(presented.family()));
+    if record.revoked_at.is_some() || fetched.watermarks(&[family_key]).iter().any(|&m| record.grant.issued_at <= m) {
+        return Err(invalid_grant("revoked"));
+    }
+    if record.rotated_at.is_some() {
+        return Err(revoke_family_for_reuse(service, settings, &record.grant, now).await);
+    }
+    // RFC 6749 §6: the scope may only narrow.
+    let scope = match requested_scope {
+        Some(scope) if scope.is_subset(&record.grant.scope) => scope,
+        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidScope, "a refresh may only narrow the scope")),
+        None => record.grant.scope.clone(),
+    };
+    let grant = Grant { scope, issued_at: now, expires_at: access_expiry(client, now), ..record.grant.clone() };
+    match mint(service, settings, client, &grant, true, Some(&key)).await {
+        Err(err) if err.code() == ErrorCode::InvalidGrant => {
+            // The rotation lost: another request rotated this token first. That is reuse too.
+            Err(revoke_family_for_reuse(service, settings, &record.grant, now).await)
+        }
+        other => other,
+    }
+}
+
+/// Revokes every token of the family with one watermark and answers `invalid_grant`. The watermark lives as
+/// long as the longest refresh token any client may hold, so no token of the family outlives it.
+async fn revoke_family_for_reuse(
+    service: &TokenService,
+    settings: &Tenant<'_>,
+    grant: &Grant,
+    now: Timestamp,
+) -> OAuthError {
+    tracing::info!(family = %grant.family, "refresh token reuse: revoking the family");
+    let watermark = RevocationWatermark {
+        tenant: settings.id.clone(),
+        target: WatermarkTarget::Family(grant.family),
+        revoked_before: now,
+        expires_at: now.plus_secs(u64::from(MAX_REFRESH_TOKEN_TTL_SECS)),
+    };
+    match service.store.raise_watermark(watermark).await {
+        Ok(()) => OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked"),
+        Err(err) => err.into(),
+    }
+}
+
+/// Mints the access token (client's format) and, if asked, a refresh token, then stores what must be stored
+/// in one round trip: nothing, one conditional put, one transaction, or, when `rotate_from` is given, the
+/// rotation of that refresh token. A failed rotation condition is `invalid_grant`.
+async fn mint(
+    service: &TokenService,
+    settings: &Tenant<'_>,
+    client: &Client,
+    grant: &Grant,
+    with_refresh: bool,
+    rotate_from: Option<&StoreKey>,
+) -> Result<TokenResponse, OAuthError> {
+    let mut records = Vec::with_capacity(2);
+    let access_token = match client.access_token_format {
+        TokenFormat::Jwt => access_token::sign(grant, &settings.issuer, &new_jti(service)?, settings.keys)?,
+        TokenFormat::Opaque => {
+            let token =
+                OpaqueToken::mint(TokenKind::AccessToken, grant.family, random_bytes(service.entropy.as_ref())?);
+            records.push(Record::Token(TokenRecord::new(&token, grant.clone())));
+            token.expose().to_owned()
+        }
+    };
+    let refresh_token = if with_refresh {
+        let token = OpaqueToken::mint(TokenKind::RefreshToken, grant.family, random_bytes(service.entropy.as_ref())?);
+        let expires_at = grant.issued_at.plus_secs(u64::from(client.refresh_token_ttl_secs));
+        records.push(Record::Token(TokenRecord::new(&token, Grant { expires_at, ..grant.clone() })));
+        Some(token.expose().to_owned())
+    } else {
+        None
+    };
+    let stored = match (rotate_from, records.len()) {
+        (Some(old), _) => service.store.rotate(old, grant.issued_at, records).await,
+        (None, 0) => Ok(()),
+        (None, 1) => service.store.put_new(records.remove(0)).await,
+        (None, _) => service.store.put_new_all(records).await,
+    };
+    match stored {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used"));
+        }
+        Err(StoreError::AlreadyExists(_)) => {
+            tracing::error!("opaque token hash collision; nothing was overwritten");
+            return Err(OAuthError::server_error());
+        }
+        Err(other) => return Err(other.into()),
+    }
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: u64::from(client.access_token_ttl_secs),
         scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
-        refresh_token: None,
-        issued_token_type: exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN),
+        refresh_token,
+        issued_token_type: None,
     })
-}
-
-/// Mints an access token in the client's format. JWT: signed, nothing stored. Opaque: recorded under its
-/// hash with one conditional write, so a (practically impossible) collision can never overwrite.
-async fn issue_access_token(
-    service: &TokenService,
-    settings: &Tenant<'_>,
-    client: &Client,
-    grant: &Grant,
-) -> Result<String, OAuthError> {
-    match client.access_token_format {
-        TokenFormat::Jwt => {
-            let jti = new_jti(service)?;
-            Ok(access_token::sign(grant, &settings.issuer, &jti, settings.keys)?)
-        }
-        TokenFormat::Opaque => {
-            let token =
-                OpaqueToken::mint(TokenKind::AccessToken, grant.family, random_bytes(service.entropy.as_ref())?);
-            let record = TokenRecord {
-                token_hash: token.hash(),
-                kind: TokenKind::AccessToken,
-                grant: grant.clone(),
-                revoked_at: None,
-            };
-            match service.store.put_new(Record::Token(record)).await {
-                Ok(()) => Ok(token.expose().to_owned()),
-                Err(StoreError::AlreadyExists(_)) => {
-                    tracing::error!("opaque token hash collision; nothing was overwritten");
-                    Err(OAuthError::server_error())
-                }
-                Err(other) => Err(other.into()),
-            }
-        }
-    }
 }
 
 fn new_jti(service: &TokenService) -> Result<String, OAuthError> {

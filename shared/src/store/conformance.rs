@@ -42,6 +42,7 @@ fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
             expires_at,
         },
         revoked_at: None,
+        rotated_at: None,
     }
 }
 
@@ -69,6 +70,8 @@ pub async fn run_all<S: TokenStore + ClientRegistry>(store: &S) {
     expired_items_are_dropped_on_read(store).await;
     mark_revoked_keeps_the_first_time(store).await;
     watermarks_only_rise(store).await;
+    put_new_all_is_all_or_nothing(store).await;
+    rotation_succeeds_exactly_once(store).await;
     clients_round_trip(store).await;
 }
 
@@ -177,4 +180,51 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
     let key = StoreKey::client(&tenant, &disabled.client_id);
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.client(&key), Some(&disabled));
+}
+
+/// Several new items land together, or none does.
+pub async fn put_new_all_is_all_or_nothing(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let (a, b, c) = (
+        token_record(&tenant, NOW.plus_secs(60)),
+        token_record(&tenant, NOW.plus_secs(60)),
+        token_record(&tenant, NOW.plus_secs(60)),
+    );
+    store.put_new_all(vec![Record::Token(a.clone()), Record::Token(b.clone())]).await.expect("both new");
+    let err = store.put_new_all(vec![Record::Token(c.clone()), Record::Token(a.clone())]).await.expect_err("a exists");
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    let keys: Vec<_> = [&a, &b, &c].iter().map(|t| StoreKey::token(&tenant, &t.token_hash)).collect();
+    let got = Fetched::new(store.get_many(&keys).await.expect("read"), NOW);
+    assert!(got.token(&keys[0]).is_some() && got.token(&keys[1]).is_some());
+    assert!(got.token(&keys[2]).is_none(), "nothing of a failed transaction lands");
+}
+
+/// A rotation marks the old token and writes its successor, once; a second rotation conflicts and writes
+/// nothing; revoked or missing tokens cannot be rotated.
+pub async fn rotation_succeeds_exactly_once(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let old = token_record(&tenant, NOW.plus_secs(60));
+    let (first, second) = (token_record(&tenant, NOW.plus_secs(60)), token_record(&tenant, NOW.plus_secs(60)));
+    store.put_new(Record::Token(old.clone())).await.expect("put");
+    let old_key = StoreKey::token(&tenant, &old.token_hash);
+    store.rotate(&old_key, NOW.plus_secs(1), vec![Record::Token(first.clone())]).await.expect("first rotation");
+    let err = store.rotate(&old_key, NOW.plus_secs(2), vec![Record::Token(second.clone())]).await.expect_err("reuse");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let keys: Vec<_> = [&old, &first, &second].iter().map(|t| StoreKey::token(&tenant, &t.token_hash)).collect();
+    let got = Fetched::new(store.get_many(&keys).await.expect("read"), NOW);
+    assert_eq!(got.token(&keys[0]).and_then(|t| t.rotated_at), Some(NOW.plus_secs(1)));
+    assert_eq!(got.token(&keys[1]), Some(&first));
+    assert!(got.token(&keys[2]).is_none(), "the losing rotation wrote nothing");
+
+    let revoked = token_record(&tenant, NOW.plus_secs(60));
+    store.put_new(Record::Token(revoked.clone())).await.expect("put");
+    let revoked_key = StoreKey::token(&tenant, &revoked.token_hash);
+    store.mark_revoked(&revoked_key, NOW).await.expect("revoke");
+    let next = token_record(&tenant, NOW.plus_secs(60));
+    assert!(matches!(
+        store.rotate(&revoked_key, NOW, vec![Record::Token(next.clone())]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let missing = StoreKey::token(&tenant, &next.token_hash);
+    assert!(matches!(store.rotate(&missing, NOW, vec![]).await, Err(StoreError::Conflict(_))));
 }

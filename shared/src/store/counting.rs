@@ -14,7 +14,7 @@ use crate::domain::time::Timestamp;
 pub struct RoundTrips {
     /// `get_many` calls (reads).
     pub reads: usize,
-    /// `put_new`, `mark_revoked` and `raise_watermark` calls (writes).
+    /// `put_new`, `put_new_all`, `rotate`, `mark_revoked` and `raise_watermark` calls (writes).
     pub writes: usize,
 }
 
@@ -62,6 +62,16 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
         self.wrote();
         self.inner.mark_revoked(key, at).await
+    }
+
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        self.wrote();
+        self.inner.put_new_all(records).await
+    }
+
+    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+        self.wrote();
+        self.inner.rotate(old, at, new).await
     }
 
     async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {

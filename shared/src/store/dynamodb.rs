@@ -7,7 +7,7 @@
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>`; there is no sort key and no index |
 //! | `kind` | S | all | `client`, `token`, `revoked_jti` or `watermark` |
 //! | `expires_at` | N | all but clients | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at` (N, µs) | | token | an opaque access or refresh token |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M), `revoked_before` (N, µs) | | watermark | everything of `target` issued at or before is revoked |
 //! | `client` (M) | | client | a registered client; its secret only as `sha256$salt$digest` |
@@ -48,16 +48,25 @@ pub const RETRY_AFTER_SECS: u32 = 1;
 /// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
 const UNPROCESSED_RETRIES: usize = 2;
 
+/// The default time one DynamoDB attempt may take; an operation gets [`MAX_ATTEMPTS`] times as long.
+pub const ATTEMPT_TIMEOUT_MS: u64 = 1_000;
+
 /// Builds the shared AWS configuration once per process: standard retries bounded to [`MAX_ATTEMPTS`],
 /// tight timeouts, and the endpoint from `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` when set.
+/// `TESSERA_DYNAMODB_ATTEMPT_TIMEOUT_MS` raises the attempt timeout for slow emulators (the test command
+/// runs moto one request at a time); production keeps the default.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    let attempt_ms = std::env::var("TESSERA_DYNAMODB_ATTEMPT_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(ATTEMPT_TIMEOUT_MS);
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_secs(1))
-                .operation_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_millis(attempt_ms))
+                .operation_timeout(Duration::from_millis(attempt_ms * u64::from(MAX_ATTEMPTS)))
                 .build(),
         )
         .load()
@@ -96,6 +105,8 @@ enum Item {
         grant: Grant,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         revoked_at: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rotated_at: Option<Timestamp>,
     },
     RevokedJti {
         pk: String,
@@ -130,6 +141,7 @@ impl From<Record> for Item {
                 token_kind: t.kind,
                 grant: t.grant,
                 revoked_at: t.revoked_at,
+                rotated_at: t.rotated_at,
             },
             Record::RevokedJti(j) => Item::RevokedJti {
                 pk,
@@ -153,8 +165,8 @@ impl From<Item> for Record {
     fn from(item: Item) -> Self {
         match item {
             Item::Client { client, .. } => Record::Client(client),
-            Item::Token { token_hash, token_kind, grant, revoked_at, .. } => {
-                Record::Token(TokenRecord { token_hash, kind: token_kind, grant, revoked_at })
+            Item::Token { token_hash, token_kind, grant, revoked_at, rotated_at, .. } => {
+                Record::Token(TokenRecord { token_hash, kind: token_kind, grant, revoked_at, rotated_at })
             }
             Item::RevokedJti { expires_at, tenant, jti, revoked_at, .. } => {
                 Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at: Timestamp::from_secs(expires_at) })
@@ -251,6 +263,56 @@ impl DynamoStore {
     /// The table name.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// A transaction item putting `record` on condition that its key is free.
+    fn conditional_put(&self, record: Record) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let key = record.key().to_string();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs one `TransactWriteItems`. A failed condition or a transaction conflict on `guarded` (the first
+    /// item) is a [`StoreError::Conflict`]; on any other item, [`StoreError::AlreadyExists`].
+    async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        keys: &[String],
+        guarded: Option<&StoreKey>,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        if let SdkError::ServiceError(ctx) = &err
+            && let TransactWriteItemsError::TransactionCanceledException(cancelled) = ctx.err()
+        {
+            let failed: Vec<usize> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                // A concurrent transaction on the same item (`TransactionConflict`) lost the race just the
+                // same as a failed condition: the other rotation wins.
+                .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
+                .map(|(i, _)| i)
+                .collect();
+            match (failed.first(), guarded) {
+                (Some(0), Some(old)) => return Err(StoreError::Conflict(old.to_string())),
+                (Some(&i), _) => {
+                    return Err(StoreError::AlreadyExists(keys.get(i).cloned().unwrap_or_default()));
+                }
+                (None, _) => {}
+            }
+        }
+        Err(classify(err, keys.first().map(String::as_str).unwrap_or(&self.table)))
     }
 
     /// Creates the table as `template.yaml` defines it (on-demand, `pk` hash key, TTL on `expires_at`), for
@@ -380,6 +442,36 @@ impl TokenStore for DynamoStore {
         Ok(())
     }
 
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let keys: Vec<String> = records.iter().map(|r| r.key().to_string()).collect();
+        let items = records.into_iter().map(|r| self.conditional_put(r)).collect::<Result<Vec<_>, _>>()?;
+        self.transact(items, &keys, None).await
+    }
+
+    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let mut keys = vec![old.to_string()];
+        keys.extend(new.iter().map(|r| r.key().to_string()));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(pk_value(old)))
+            .update_expression("SET rotated_at = :at")
+            .condition_expression(
+                "attribute_exists(pk) AND #kind = :token AND attribute_not_exists(rotated_at) \
+                 AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
+            .expression_attribute_values(":token", AttributeValue::S("token".into()))
+            .build()
+            .map_err(|e| StoreError::Corrupt { key: old.to_string(), reason: e.to_string() })?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for record in new {
+            items.push(self.conditional_put(record)?);
+        }
+        self.transact(items, &keys, Some(old)).await
+    }
+
     async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
         let revoked_before = watermark.revoked_before.as_micros().to_string();
         let record = Record::Watermark(watermark);
@@ -493,6 +585,7 @@ mod tests {
                 kind: TokenKind::RefreshToken,
                 grant: grant(),
                 revoked_at: Some(Timestamp::from_micros(1_800_000_001_000_000)),
+                rotated_at: Some(Timestamp::from_micros(1_800_000_000_500_000)),
             }),
             Record::RevokedJti(RevokedJti {
                 tenant: TenantId::default(),

@@ -78,6 +78,25 @@ impl TokenStore for MemoryStore {
         }
     }
 
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let mut items = self.items();
+        insert_all_new(&mut items, records)
+    }
+
+    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+        let mut items = self.items();
+        let rotatable = matches!(items.get(old.as_str()),
+            Some(Record::Token(t)) if t.rotated_at.is_none() && t.revoked_at.is_none());
+        if !rotatable {
+            return Err(StoreError::Conflict(old.to_string()));
+        }
+        insert_all_new(&mut items, new)?;
+        if let Some(Record::Token(t)) = items.get_mut(old.as_str()) {
+            t.rotated_at = Some(at);
+        }
+        Ok(())
+    }
+
     async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
         let key = StoreKey::watermark(&watermark.tenant, &watermark.target);
         let mut items = self.items();
@@ -91,6 +110,17 @@ impl TokenStore for MemoryStore {
         }
         Ok(())
     }
+}
+
+/// Inserts every record, or none if any key is taken (the lock is held by the caller).
+fn insert_all_new(items: &mut HashMap<String, Record>, records: Vec<Record>) -> Result<(), StoreError> {
+    if let Some(taken) = records.iter().map(Record::key).find(|k| items.contains_key(k.as_str())) {
+        return Err(StoreError::AlreadyExists(taken.to_string()));
+    }
+    for record in records {
+        items.insert(record.key().as_str().to_owned(), record);
+    }
+    Ok(())
 }
 
 #[async_trait]

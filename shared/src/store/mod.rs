@@ -5,7 +5,8 @@
 //! - [`TokenStore::get_many`] is one strongly consistent `BatchGetItem`;
 //! - [`TokenStore::put_new`] is one `PutItem` conditional on `attribute_not_exists(pk)`;
 //! - [`TokenStore::mark_revoked`] is one `UpdateItem` conditional on the item existing;
-//! - [`TokenStore::raise_watermark`] is one `UpdateItem` that only ever raises the mark.
+//! - [`TokenStore::raise_watermark`] is one conditional `PutItem` that only ever raises the mark;
+//! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each.
 //!
 //! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
 //! so readers go through [`Fetched`], which drops them.
@@ -147,6 +148,9 @@ pub enum StoreError {
     /// A conditional update found no item.
     #[error("item {0} does not exist")]
     NotFound(String),
+    /// A rotation found the old token already rotated, revoked or gone: it lost a race, or it is reuse.
+    #[error("item {0} was already rotated or revoked")]
+    Conflict(String),
     /// The store is throttling or unreachable; the caller may retry after the hinted delay.
     #[error("store unavailable: {reason}")]
     Unavailable {
@@ -178,6 +182,16 @@ pub trait TokenStore: Send + Sync {
     /// Marks a token record revoked at `at`, keeping an earlier revocation time if there is one.
     /// [`StoreError::NotFound`] if there is no such record.
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Writes several new items atomically, each conditional on its key not existing (one
+    /// `TransactWriteItems`): an opaque access token and its refresh token land together or not at all.
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError>;
+
+    /// Rotates a refresh token atomically (one `TransactWriteItems`): marks the record under `old` rotated at
+    /// `at`, on condition that it exists and is neither rotated nor revoked, and writes `new` (each
+    /// conditional on not existing). [`StoreError::Conflict`] when the condition on `old` fails: of any
+    /// number of concurrent rotations of one token, exactly one succeeds.
+    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError>;
 
     /// Writes a watermark, or raises an existing one; a lower mark never replaces a higher one, so
     /// re-delivery and reordering are harmless.
