@@ -98,6 +98,12 @@ pub const EXCHANGER_TWO: (&str, &str) = ("exchanger-two", "exchanger-two-secret-
 
 /// The test config plus two exchange clients and `issuers` as trusted issuers.
 pub fn exchange_config(issuers: &[&TestIssuer]) -> Config {
+    let entries: Vec<(&TestIssuer, bool)> = issuers.iter().map(|i| (*i, false)).collect();
+    exchange_config_recording(&entries)
+}
+
+/// [`exchange_config`], choosing `record_tokens` per issuer.
+pub fn exchange_config_recording(issuers: &[(&TestIssuer, bool)]) -> Config {
     let mut toml = crate::test_config_toml();
     toml.push_str(&format!(
         r#"
@@ -125,8 +131,8 @@ access_token_format = "opaque"
 "#,
         EXCHANGER.0, EXCHANGER.1, EXCHANGER_OPAQUE.0, EXCHANGER_OPAQUE.1, EXCHANGER_TWO.0, EXCHANGER_TWO.1
     ));
-    for issuer in issuers {
-        toml.push_str(&issuer.toml_entry(false));
+    for (issuer, record) in issuers {
+        toml.push_str(&issuer.toml_entry(*record));
     }
     Config::from_toml(&toml).expect("exchange config")
 }

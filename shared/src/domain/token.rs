@@ -148,6 +148,27 @@ pub struct TokenRecord {
     pub rotated_at: Option<Timestamp>,
 }
 
+/// A JWT from a trusted external issuer, recorded at introspection (the issuer's `record_tokens`) so that
+/// Tessera's revocation, by token or by subject, applies to it. Keyed by the token's hash like opaque tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalTokenRecord {
+    /// The tenant that trusts the issuer.
+    pub tenant: super::tenant::TenantId,
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// The external issuer.
+    pub issuer: String,
+    /// The mapped subject the token is linked to.
+    pub subject: String,
+    /// The token's `iat`.
+    pub issued_at: Timestamp,
+    /// The token's `exp`: the record's TTL.
+    pub expires_at: Timestamp,
+    /// When it was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
 impl TokenRecord {
     /// The record of a freshly minted token: neither revoked nor rotated.
     pub fn new(token: &OpaqueToken, grant: Grant) -> Self {

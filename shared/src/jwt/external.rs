@@ -96,6 +96,10 @@ pub struct ExternalIdentity {
     pub expires_at: Timestamp,
     /// `jti`, when present.
     pub jti: Option<String>,
+    /// The client the issuer minted it for (`client_id`, else `azp`), when present.
+    pub client_id: Option<String>,
+    /// The `scope` claim, when it is a string.
+    pub scope: Option<String>,
 }
 
 /// A trusted issuer, validated and with its keys parsed once.
@@ -274,6 +278,11 @@ impl TrustedIssuer {
             issued_at: iat.map_or(now, Timestamp::from_secs),
             expires_at: Timestamp::from_secs(exp),
             jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+            client_id: ["client_id", "azp"]
+                .iter()
+                .find_map(|c| claims.get(*c).and_then(Value::as_str))
+                .map(str::to_owned),
+            scope: claims.get("scope").and_then(Value::as_str).map(str::to_owned),
         })
     }
 }

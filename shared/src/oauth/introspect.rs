@@ -7,11 +7,13 @@ use http::StatusCode;
 use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
-use super::presented::Presented;
+use super::presented::{Active, ExternalToken, Presented};
 use crate::TokenService;
+use crate::domain::tenant::TenantId;
+use crate::domain::token::ExternalTokenRecord;
 use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
-use crate::store::Fetched;
+use crate::store::{Fetched, Record, StoreError};
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::IntrospectionResponse;
 use crate::wire::{ErrorCode, OAuthError};
@@ -27,10 +29,10 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
     let token = request.require("token")?;
     let caller_key = client_key(tenant, credentials)?;
 
-    let presented = Presented::classify(token, &settings);
+    let now = service.clock.now();
+    let presented = Presented::classify(token, &settings, now);
     let mut keys = vec![caller_key.clone()];
     keys.extend(presented.keys(tenant));
-    let now = service.clock.now();
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
 
     let caller = authenticate(credentials, &caller_key, &fetched)?;
@@ -39,8 +41,15 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
             .with_status(StatusCode::FORBIDDEN));
     }
-    match presented.judge(tenant, &fetched, now) {
-        Ok(active) => Ok(IntrospectionResponse {
+    let active = match presented.judge(tenant, &fetched, now) {
+        Ok(active) => active,
+        Err(reason) => {
+            tracing::debug!(%reason, "token inactive");
+            return Ok(IntrospectionResponse::inactive());
+        }
+    };
+    Ok(match active {
+        Active::Issued(active) => IntrospectionResponse {
             active: true,
             scope: Some(active.grant.scope.to_string()).filter(|s| !s.is_empty()),
             client_id: Some(active.grant.client_id.to_string()),
@@ -55,10 +64,49 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
             iss: Some(settings.issuer.to_string()),
             user_details: Some(active.grant.user_details.clone()).filter(|d| !d.is_empty()),
             jti: active.jti,
-        }),
-        Err(reason) => {
-            tracing::debug!(%reason, "token inactive");
-            Ok(IntrospectionResponse::inactive())
+        },
+        Active::External(external) => {
+            if external.record && presented.state_key(tenant).is_some_and(|k| fetched.external_token(&k).is_none()) {
+                record_external(service, tenant, &external).await?;
+            }
+            let identity = external.identity;
+            IntrospectionResponse {
+                active: true,
+                scope: identity.scope,
+                client_id: identity.client_id,
+                username: identity.username,
+                token_type: Some("Bearer"),
+                exp: Some(identity.expires_at.as_secs()),
+                iat: Some(identity.issued_at.as_secs()),
+                nbf: None,
+                sub: Some(identity.subject),
+                aud: Some(Audience::from_list(&identity.audience)),
+                iss: Some(identity.issuer),
+                user_details: Some(identity.user_details).filter(|d| !d.is_empty()),
+                jti: identity.jti,
+            }
         }
+    })
+}
+
+/// Records a trusted issuer's token under its hash (IndyKite's `perform_upsert`), with TTL = its `exp`, so
+/// that revocation by token or by subject reaches it. A concurrent recording is harmless.
+async fn record_external(
+    service: &TokenService,
+    tenant: &TenantId,
+    external: &ExternalToken,
+) -> Result<(), OAuthError> {
+    let record = ExternalTokenRecord {
+        tenant: tenant.clone(),
+        token_hash: external.hash.clone(),
+        issuer: external.identity.issuer.clone(),
+        subject: external.identity.subject.clone(),
+        issued_at: external.identity.issued_at,
+        expires_at: external.identity.expires_at,
+        revoked_at: None,
+    };
+    match service.store.put_new(Record::ExternalToken(record)).await {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(()),
+        Err(other) => Err(other.into()),
     }
 }

@@ -6,8 +6,9 @@ use crate::domain::grant::Grant;
 use crate::domain::revocation::{Inactive, TokenValidity, WatermarkTarget, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::{OpaqueToken, TokenKind};
+use crate::domain::token::{OpaqueToken, TokenHash, TokenKind};
 use crate::jwt::access_token::{self, VerifiedAccessToken};
+use crate::jwt::external::{ExternalIdentity, peek_issuer};
 use crate::service::Tenant;
 use crate::store::{Fetched, StoreKey};
 
@@ -18,8 +19,30 @@ pub enum Presented {
     Opaque(OpaqueToken),
     /// A JWT access token whose signature, header and issuer verified.
     Jwt(Box<VerifiedAccessToken>),
+    /// A JWT from one of the tenant's trusted issuers, validated offline against its JWKS.
+    External(Box<ExternalToken>),
     /// Anything else: inactive without a store read.
     Unrecognised(String),
+}
+
+/// A validated external JWT.
+#[derive(Debug, Clone)]
+pub struct ExternalToken {
+    /// Who it names, and the mapped claims.
+    pub identity: ExternalIdentity,
+    /// SHA-256 of the token: the key of its record.
+    pub hash: TokenHash,
+    /// Whether its issuer records tokens (so Tessera can revoke them one by one).
+    pub record: bool,
+}
+
+/// What the active rule found active.
+#[derive(Debug, Clone)]
+pub enum Active {
+    /// A token Tessera issued.
+    Issued(Box<ActiveToken>),
+    /// A trusted issuer's JWT.
+    External(Box<ExternalToken>),
 }
 
 /// A token that is active, with what introspection reports about it.
@@ -36,18 +59,31 @@ pub struct ActiveToken {
 }
 
 impl Presented {
-    /// Classifies `token` for `tenant`. Pure: no I/O, no clock.
-    pub fn classify(token: &str, tenant: &Tenant<'_>) -> Self {
+    /// Classifies `token` for `tenant`: no I/O. A JWT whose unverified `iss` is a trusted issuer's is
+    /// validated against that issuer (its time claims against `now`); any other JWT must be Tessera's own.
+    pub fn classify(token: &str, tenant: &Tenant<'_>, now: Timestamp) -> Self {
         if let Some(opaque) = OpaqueToken::parse(token) {
             return Self::Opaque(opaque);
         }
-        if token.bytes().filter(|&b| b == b'.').count() == 2 {
-            return match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys) {
-                Ok(verified) => Self::Jwt(Box::new(verified)),
-                Err(rejection) => Self::Unrecognised(format!("jwt rejected: {rejection}")),
+        if token.bytes().filter(|&b| b == b'.').count() != 2 {
+            return Self::Unrecognised("neither an opaque token nor a JWT".into());
+        }
+        let trusted =
+            peek_issuer(token).filter(|iss| *iss != tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
+        if let Some(issuer) = trusted {
+            return match issuer.validate(token, now) {
+                Ok(identity) => Self::External(Box::new(ExternalToken {
+                    identity,
+                    hash: TokenHash::of(token),
+                    record: issuer.record_tokens,
+                })),
+                Err(rejection) => Self::Unrecognised(format!("external jwt rejected: {rejection}")),
             };
         }
-        Self::Unrecognised("neither an opaque token nor a JWT".into())
+        match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys) {
+            Ok(verified) => Self::Jwt(Box::new(verified)),
+            Err(rejection) => Self::Unrecognised(format!("jwt rejected: {rejection}")),
+        }
     }
 
     /// The key of the token's own state: its record (opaque) or its denylist entry (JWT).
@@ -55,18 +91,21 @@ impl Presented {
         match self {
             Self::Opaque(token) => Some(StoreKey::token(tenant, &token.hash())),
             Self::Jwt(jwt) => Some(StoreKey::revoked_jti(tenant, &jwt.jti)),
+            Self::External(external) => external.record.then(|| StoreKey::token(tenant, &external.hash)),
             Self::Unrecognised(_) => None,
         }
     }
 
     /// The watermarks that apply to the token.
     pub fn watermark_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        let family = match self {
-            Self::Opaque(token) => token.family(),
-            Self::Jwt(jwt) => jwt.grant.family,
+        let target = match self {
+            Self::Opaque(token) => WatermarkTarget::Family(token.family()),
+            Self::Jwt(jwt) => WatermarkTarget::Family(jwt.grant.family),
+            // An external token has no family; it is linked to its mapped subject.
+            Self::External(external) => WatermarkTarget::Subject(external.identity.subject.clone()),
             Self::Unrecognised(_) => return Vec::new(),
         };
-        vec![StoreKey::watermark(tenant, &WatermarkTarget::Family(family))]
+        vec![StoreKey::watermark(tenant, &target)]
     }
 
     /// Every key whose item decides whether the token is active.
@@ -75,11 +114,23 @@ impl Presented {
     }
 
     /// Applies the active rule to the token and the fetched records. The `Err` reason is for logs only.
-    pub fn judge(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<ActiveToken, String> {
+    pub fn judge(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<Active, String> {
         let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
         let key = self.state_key(tenant);
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
+            Self::External(external) => {
+                let record = key.as_ref().and_then(|k| fetched.external_token(k));
+                let validity = TokenValidity {
+                    issued_at: external.identity.issued_at,
+                    expires_at: external.identity.expires_at,
+                    not_before: None,
+                    individually_revoked: record.is_some_and(|r| r.revoked_at.is_some()),
+                    watermarks: &watermarks,
+                };
+                check_active(validity, now).map_err(|inactive| format!("{inactive:?}"))?;
+                return Ok(Active::External(external.clone()));
+            }
             Self::Opaque(token) => {
                 let record = key.as_ref().and_then(|k| fetched.token(k)).ok_or("no live record")?;
                 if record.kind != token.kind() {
@@ -108,6 +159,6 @@ impl Presented {
             watermarks: &watermarks,
         };
         check_active(validity, now).map_err(|inactive: Inactive| format!("{inactive:?}"))?;
-        Ok(active)
+        Ok(Active::Issued(Box::new(active)))
     }
 }

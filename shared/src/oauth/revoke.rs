@@ -5,12 +5,15 @@
 use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
-use super::presented::Presented;
+use super::presented::{Active, ExternalToken, Presented};
 use crate::TokenService;
 use crate::config::MAX_REFRESH_TOKEN_TTL_SECS;
+use crate::domain::client::Client;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
-use crate::domain::token::TokenKind;
-use crate::store::{Fetched, Record, StoreError};
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::domain::token::{ExternalTokenRecord, TokenKind};
+use crate::store::{Fetched, Record, StoreError, StoreKey};
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
 
@@ -25,16 +28,19 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
     let token = request.require("token")?;
     let caller_key = client_key(tenant, credentials)?;
 
-    let presented = Presented::classify(token, &settings);
+    let now = service.clock.now();
+    let presented = Presented::classify(token, &settings, now);
     let state_key = presented.state_key(tenant);
     let mut keys = vec![caller_key.clone()];
     keys.extend(presented.keys(tenant));
-    let now = service.clock.now();
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
     let caller = authenticate(credentials, &caller_key, &fetched)?;
 
     let active = match presented.judge(tenant, &fetched, now) {
-        Ok(active) => active,
+        Ok(Active::Issued(active)) => active,
+        Ok(Active::External(external)) => {
+            return revoke_external(service, tenant, caller, &external, state_key.as_ref(), now).await;
+        }
         Err(reason) => {
             // RFC 7009 §2.2: an invalid token needs no action and is not an error.
             tracing::debug!(%reason, "revocation of an inactive token");
@@ -78,4 +84,39 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Revokes a trusted issuer's token. No Tessera client owns it, so the resource servers (clients that may
+/// introspect) may revoke it; it must be recorded (`record_tokens`), or there is nothing to revoke it with
+/// (RFC 7009 §2.2.1 `unsupported_token_type`). A token never introspected is recorded revoked.
+async fn revoke_external(
+    service: &TokenService,
+    tenant: &TenantId,
+    caller: &Client,
+    external: &ExternalToken,
+    key: Option<&StoreKey>,
+    now: Timestamp,
+) -> Result<(), OAuthError> {
+    if !caller.may_introspect {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "only resource servers may revoke external tokens"));
+    }
+    let Some(key) = key else {
+        return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "tokens of this issuer are not recorded"));
+    };
+    let record = ExternalTokenRecord {
+        tenant: tenant.clone(),
+        token_hash: external.hash.clone(),
+        issuer: external.identity.issuer.clone(),
+        subject: external.identity.subject.clone(),
+        issued_at: external.identity.issued_at,
+        expires_at: external.identity.expires_at,
+        revoked_at: Some(now),
+    };
+    let result = match service.store.put_new(Record::ExternalToken(record)).await {
+        Err(StoreError::AlreadyExists(_)) => service.store.mark_revoked(key, now).await,
+        other => other,
+    };
+    result.map_err(OAuthError::from)?;
+    tracing::info!(issuer = %external.identity.issuer, "external token revoked");
+    Ok(())
 }

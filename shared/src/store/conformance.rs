@@ -72,6 +72,7 @@ pub async fn run_all<S: TokenStore + ClientRegistry>(store: &S) {
     watermarks_only_rise(store).await;
     put_new_all_is_all_or_nothing(store).await;
     rotation_succeeds_exactly_once(store).await;
+    external_tokens_record_and_revoke(store).await;
     clients_round_trip(store).await;
 }
 
@@ -227,4 +228,26 @@ pub async fn rotation_succeeds_exactly_once(store: &dyn TokenStore) {
     ));
     let missing = StoreKey::token(&tenant, &next.token_hash);
     assert!(matches!(store.rotate(&missing, NOW, vec![]).await, Err(StoreError::Conflict(_))));
+}
+
+/// A recorded external JWT reads back, and revokes like an opaque token.
+pub async fn external_tokens_record_and_revoke(store: &dyn TokenStore) {
+    use crate::domain::token::{ExternalTokenRecord, TokenHash};
+    let tenant = fresh_tenant();
+    let record = ExternalTokenRecord {
+        tenant: tenant.clone(),
+        token_hash: TokenHash::of(&format!("external-{tenant}")),
+        issuer: "https://idp.example/".into(),
+        subject: "auth0|alice".into(),
+        issued_at: NOW,
+        expires_at: NOW.plus_secs(60),
+        revoked_at: None,
+    };
+    store.put_new(Record::ExternalToken(record.clone())).await.expect("record");
+    let key = StoreKey::token(&tenant, &record.token_hash);
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
+    assert_eq!(got.external_token(&key), Some(&record));
+    store.mark_revoked(&key, NOW.plus_secs(1)).await.expect("revoke");
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
+    assert_eq!(got.external_token(&key).and_then(|t| t.revoked_at), Some(NOW.plus_secs(1)));
 }

@@ -11,6 +11,7 @@
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M), `revoked_before` (N, µs) | | watermark | everything of `target` issued at or before is revoked |
 //! | `client` (M) | | client | a registered client; its secret only as `sha256$salt$digest` |
+//! | `token` (M: tenant, token_hash, issuer, subject, issued_at, expires_at), `revoked_at` | | external_token | a recorded external JWT |
 //!
 //! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
 //! them on read. Reads are strongly consistent: a revocation that returned is seen by the next
@@ -35,7 +36,7 @@ use crate::domain::grant::Grant;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::{TokenHash, TokenKind, TokenRecord};
+use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecord};
 
 /// The partition key attribute.
 pub const PARTITION_KEY: &str = "pk";
@@ -108,6 +109,14 @@ enum Item {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rotated_at: Option<Timestamp>,
     },
+    ExternalToken {
+        pk: String,
+        expires_at: u64,
+        // Top level, like an opaque token's, so `mark_revoked` is one expression for both kinds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revoked_at: Option<Timestamp>,
+        token: ExternalTokenRecord,
+    },
     RevokedJti {
         pk: String,
         expires_at: u64,
@@ -143,6 +152,10 @@ impl From<Record> for Item {
                 revoked_at: t.revoked_at,
                 rotated_at: t.rotated_at,
             },
+            Record::ExternalToken(mut token) => {
+                let revoked_at = token.revoked_at.take();
+                Item::ExternalToken { pk, expires_at: ttl_secs(token.expires_at), revoked_at, token }
+            }
             Record::RevokedJti(j) => Item::RevokedJti {
                 pk,
                 expires_at: ttl_secs(j.expires_at),
@@ -167,6 +180,10 @@ impl From<Item> for Record {
             Item::Client { client, .. } => Record::Client(client),
             Item::Token { token_hash, token_kind, grant, revoked_at, rotated_at, .. } => {
                 Record::Token(TokenRecord { token_hash, kind: token_kind, grant, revoked_at, rotated_at })
+            }
+            Item::ExternalToken { revoked_at, mut token, .. } => {
+                token.revoked_at = revoked_at.or(token.revoked_at);
+                Record::ExternalToken(token)
             }
             Item::RevokedJti { expires_at, tenant, jti, revoked_at, .. } => {
                 Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at: Timestamp::from_secs(expires_at) })
@@ -430,10 +447,11 @@ impl TokenStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(pk_value(key)))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
-            .condition_expression("attribute_exists(pk) AND #kind = :token")
+            .condition_expression("attribute_exists(pk) AND #kind IN (:token, :external)")
             .expression_attribute_names("#kind", "kind")
             .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
             .expression_attribute_values(":token", AttributeValue::S("token".into()))
+            .expression_attribute_values(":external", AttributeValue::S("external_token".into()))
             .send()
             .await
             .map_err(|err| {

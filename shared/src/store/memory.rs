@@ -74,6 +74,10 @@ impl TokenStore for MemoryStore {
                 token.revoked_at.get_or_insert(at);
                 Ok(())
             }
+            Some(Record::ExternalToken(token)) => {
+                token.revoked_at.get_or_insert(at);
+                Ok(())
+            }
             _ => Err(StoreError::NotFound(key.to_string())),
         }
     }

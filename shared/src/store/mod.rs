@@ -24,7 +24,7 @@ use crate::domain::client::{Client, ClientId};
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::{TokenHash, TokenRecord};
+use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenRecord};
 
 /// What kind of item a key names; the middle part of `pk = "<tenant>#<kind>#<id>"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,6 +111,8 @@ pub enum Record {
     Client(Client),
     /// An opaque access token or refresh token.
     Token(TokenRecord),
+    /// A recorded external JWT.
+    ExternalToken(ExternalTokenRecord),
     /// A revoked JWT `jti`.
     RevokedJti(RevokedJti),
     /// A revocation watermark.
@@ -123,6 +125,7 @@ impl Record {
         match self {
             Self::Client(c) => StoreKey::client(&c.tenant, &c.client_id),
             Self::Token(t) => StoreKey::token(&t.grant.tenant, &t.token_hash),
+            Self::ExternalToken(t) => StoreKey::token(&t.tenant, &t.token_hash),
             Self::RevokedJti(j) => StoreKey::revoked_jti(&j.tenant, &j.jti),
             Self::Watermark(w) => StoreKey::watermark(&w.tenant, &w.target),
         }
@@ -133,6 +136,7 @@ impl Record {
         match self {
             Self::Client(_) => None,
             Self::Token(t) => Some(t.grant.expires_at),
+            Self::ExternalToken(t) => Some(t.expires_at),
             Self::RevokedJti(j) => Some(j.expires_at),
             Self::Watermark(w) => Some(w.expires_at),
         }
@@ -179,7 +183,8 @@ pub trait TokenStore: Send + Sync {
     /// Writes a new item; [`StoreError::AlreadyExists`] if its key is taken. Never overwrites.
     async fn put_new(&self, record: Record) -> Result<(), StoreError>;
 
-    /// Marks a token record revoked at `at`, keeping an earlier revocation time if there is one.
+    /// Marks a token record (opaque, refresh or recorded external) revoked at `at`, keeping an earlier
+    /// revocation time if there is one.
     /// [`StoreError::NotFound`] if there is no such record.
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError>;
 
@@ -237,6 +242,14 @@ impl Fetched {
     pub fn token(&self, key: &StoreKey) -> Option<&TokenRecord> {
         match self.find(key)? {
             Record::Token(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The recorded external token under `key`, if present and unexpired.
+    pub fn external_token(&self, key: &StoreKey) -> Option<&ExternalTokenRecord> {
+        match self.find(key)? {
+            Record::ExternalToken(t) => Some(t),
             _ => None,
         }
     }

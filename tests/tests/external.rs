@@ -1,0 +1,126 @@
+//! Introspection of third-party JWTs (the IndyKite "token introspect" model): a trusted issuer's token is
+//! validated offline and answered with its mapped claims; with `record_tokens` it is recorded under its hash,
+//! so Tessera's revocation, by token or by subject, reaches a token it never issued.
+
+use serde_json::json;
+use tessera::clock::Clock;
+use tessera::domain::revocation::{RevocationWatermark, WatermarkTarget};
+use tessera::domain::tenant::TenantId;
+use tessera::domain::token::TokenHash;
+use tessera::store::StoreKey;
+use tessera_e2e::issuers::{TestIssuer, auth0, cognito, exchange_config_recording};
+use tessera_e2e::{TestServer, creds};
+
+async fn start(recorded: &TestIssuer, unrecorded: &TestIssuer) -> TestServer {
+    TestServer::start_config(&exchange_config_recording(&[(recorded, true), (unrecorded, false)])).await
+}
+
+async fn recorded(server: &TestServer, token: &str) -> bool {
+    let key = StoreKey::token(&TenantId::default(), &TokenHash::of(token));
+    !server.store.get_many(std::slice::from_ref(&key)).await.unwrap().is_empty()
+}
+
+#[tokio::test]
+async fn a_trusted_issuers_jwt_introspects_with_mapped_claims() {
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now().as_secs();
+    for issuer in [&rsa, &ec] {
+        let mut claims = issuer.claims("alice", now);
+        claims["azp"] = json!("spa-client");
+        let token = issuer.sign(&claims);
+        let body = server.introspect(&token).await.json();
+        assert_eq!(body["active"], true, "{body}");
+        assert_eq!(body["iss"], issuer.issuer);
+        assert_eq!(body["sub"], "alice");
+        assert_eq!(body["exp"], now + 3600);
+        assert_eq!(body["client_id"], "spa-client");
+        assert_eq!(body["scope"], "openid profile email");
+        assert_eq!(body["username"], "alice@example.com");
+        assert_eq!(body["user_details"], json!({"email": "alice@example.com", "given_name": "Alice"}));
+        assert_eq!(recorded(&server, &token).await, issuer.issuer == rsa.issuer, "only record_tokens issuers record");
+    }
+    // Invalid external tokens are simply inactive.
+    let expired = {
+        let mut c = rsa.claims("alice", now);
+        c["exp"] = json!(now - 120);
+        rsa.sign(&c)
+    };
+    let wrong_aud = {
+        let mut c = rsa.claims("alice", now);
+        c["aud"] = json!("https://elsewhere.example");
+        rsa.sign(&c)
+    };
+    let forged = TestIssuer::generate(&rsa.issuer, &rsa.audience, jsonwebtoken::Algorithm::RS256, "rsa-1");
+    for token in [expired, wrong_aud, forged.sign(&rsa.claims("alice", now))] {
+        assert_eq!(server.introspect(&token).await.text, r#"{"active":false}"#);
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_external_token_can_be_revoked() {
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now().as_secs();
+    let token = rsa.sign(&rsa.claims("alice", now));
+    let sibling = rsa.sign(
+        &json!({"jti": "other", "iss": rsa.issuer, "sub": "alice", "aud": rsa.audience, "iat": now, "exp": now + 600}),
+    );
+    assert_eq!(server.introspect(&token).await.json()["active"], true);
+
+    // Only resource servers may revoke external tokens.
+    server
+        .post("/oauth2/revoke", Some(creds::JWT), &[("token", &token)])
+        .await
+        .assert_error(400, "unauthorized_client");
+    let revoked = server.post("/oauth2/revoke", Some(creds::RS), &[("token", &token)]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(
+        server.introspect(&token).await.text,
+        r#"{"active":false}"#,
+        "a still-valid Auth0 token, revoked by Tessera"
+    );
+    assert_eq!(server.introspect(&sibling).await.json()["active"], true, "only that token");
+
+    // Revoking a token that was never introspected records it revoked.
+    let fresh = rsa.sign(
+        &json!({"jti": "fresh", "iss": rsa.issuer, "sub": "bob", "aud": rsa.audience, "iat": now, "exp": now + 600}),
+    );
+    assert_eq!(server.post("/oauth2/revoke", Some(creds::RS), &[("token", &fresh)]).await.status, 200);
+    assert_eq!(server.introspect(&fresh).await.text, r#"{"active":false}"#);
+
+    // An issuer that does not record tokens cannot have them revoked one by one.
+    let unrecorded = ec.sign(&ec.claims("alice", now));
+    server
+        .post("/oauth2/revoke", Some(creds::RS), &[("token", &unrecorded)])
+        .await
+        .assert_error(400, "unsupported_token_type");
+}
+
+#[tokio::test]
+async fn a_subject_watermark_revokes_external_tokens_of_that_subject() {
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now();
+    // A subject of its own: on DynamoDB every test shares one table, and this watermark must not reach them.
+    let subject = format!("alice-{}", now.as_micros());
+    let alice = rsa.sign(&rsa.claims(&subject, now.as_secs()));
+    let bob = rsa.sign(&rsa.claims("bob", now.as_secs()));
+    assert_eq!(server.introspect(&alice).await.json()["active"], true);
+    server
+        .store
+        .raise_watermark(RevocationWatermark {
+            tenant: TenantId::default(),
+            target: WatermarkTarget::Subject(subject.clone()),
+            revoked_before: now,
+            expires_at: now.plus_secs(3600),
+        })
+        .await
+        .unwrap();
+    assert_eq!(server.introspect(&alice).await.text, r#"{"active":false}"#);
+    assert_eq!(server.introspect(&bob).await.json()["active"], true);
+    // A token Auth0 issues after the revocation is active again.
+    server.clock.advance_secs(2);
+    let later = rsa.sign(&rsa.claims(&subject, now.as_secs() + 2));
+    assert_eq!(server.introspect(&later).await.json()["active"], true);
+}
