@@ -9,21 +9,47 @@ use std::sync::Arc;
 use lambda_http::request::from_str;
 use serde_json::Value;
 use tessera::TokenService;
-use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::clock::{Clock, FixedClock};
+use tessera::config::Config;
 use tessera::domain::client::ClientId;
 use tessera::domain::grant::Grant;
 use tessera::domain::scope::ScopeSet;
 use tessera::domain::tenant::TenantId;
+use tessera::domain::time::Timestamp;
 use tessera::domain::token::{OpaqueToken, TokenRecord};
 use tessera::entropy::SystemEntropy;
 use tessera::service::TenantSettings;
 use tessera::store::memory::MemoryStore;
 use tessera::store::{Record, TokenStore};
 use tessera_cli::routes::Route;
-use tessera_e2e::test_config;
+use tessera_e2e::test_config_toml;
 
 /// The opaque access token of the sample events, issued to `demo-opaque`.
 const SAMPLE_OPAQUE: &str = "tsr_at_ZWPZcIVQayxwQc2h6_vA8_D3gO2rjnK7kUVGYV8jwSRlYisQ-uB8lwGpXEBSwwIkxom1Sw";
+
+/// The refresh token of `token-refresh.json`, issued to `exchanger` for the sample user.
+const SAMPLE_REFRESH: &str = "tsr_rt_T0hH3_kusgoxmd0b1KakRSknvliW6olpuTuEm25Vn0oVEa40_FcgUsz33bi9bqgHySF7FA";
+
+/// When the sample events were sent (`requestContext.timeEpoch`); the clock is pinned there, so the sample
+/// subject token of `token-exchange.json` is valid.
+const EVENT_TIME: u64 = 1_795_341_600;
+
+/// The sample identity provider whose subject token `token-exchange.json` carries (its public key only).
+const SAMPLE_IDP: &str = r#"
+[[clients]]
+client_id = "exchanger"
+client_secret = "exchanger-secret-0123456789abcdef"
+scopes = ["profile:read"]
+grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange", "refresh_token"]
+
+[[trusted_issuers]]
+issuer = "https://sample-idp.example.com/"
+audiences = ["https://api.example.com"]
+algorithms = ["ES256"]
+jwks = '{"keys": [{"kty": "EC", "crv": "P-256", "x": "rFlvkzfwx7fAnKJ-_LxD4YvZ9ZM3ScSOZ9rnA7f0nAY", "y": "qDa5JJVGl4S0C4ceVbWH0qdq-2sLQiaUi3gvI9cSqP8", "kid": "sample-idp-1", "alg": "ES256", "use": "sig"}]}'
+username_claim = "email"
+claims_mapping = { email = "email", given_name = "given_name" }
+"#;
 
 /// The issuer of the sample deployment the events come from.
 const ISSUER: &str = "https://abc123def4.execute-api.eu-west-1.amazonaws.com";
@@ -80,17 +106,33 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
             assert_eq!(b["introspection_endpoint"], format!("{ISSUER}/oauth2/introspect"));
         }),
     );
+    map.insert(
+        "token-exchange.json",
+        (200, |b| {
+            token_issued(b);
+            assert_eq!(b["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
+            assert!(b["refresh_token"].as_str().unwrap().starts_with("tsr_rt_"));
+        }),
+    );
+    map.insert(
+        "token-refresh.json",
+        (200, |b| {
+            token_issued(b);
+            assert_ne!(b["refresh_token"], SAMPLE_REFRESH, "rotated");
+        }),
+    );
     map.insert("metadata-jwks.json", (200, |b| assert_eq!(b["keys"][0]["kty"], "EC")));
     map
 }
 
 async fn seeded_service() -> TokenService {
-    let clock = Arc::new(FixedClock::at(SystemClock.now()));
+    let clock = Arc::new(FixedClock::at(Timestamp::from_secs(EVENT_TIME)));
     let now = clock.now();
-    let config = test_config();
+    let config = Config::from_toml(&format!("{}{SAMPLE_IDP}", test_config_toml())).unwrap();
     let store = Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap()));
     // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
-    let settings = TenantSettings::new(None, config.key_ring("sample-1").unwrap());
+    let mut settings = TenantSettings::new(None, config.key_ring("sample-1").unwrap());
+    settings.trusted_issuers = config.trusted_issuers(TenantId::default()).unwrap();
     let service =
         TokenService::new(store.clone(), clock, Arc::new(SystemEntropy)).with_tenant(TenantId::default(), settings);
     let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
@@ -113,6 +155,20 @@ async fn seeded_service() -> TokenService {
         rotated_at: None,
     };
     store.put_new(Record::Token(record)).await.unwrap();
+    let refresh = OpaqueToken::parse(SAMPLE_REFRESH).expect("the sample refresh token is well-formed");
+    let grant = Grant {
+        tenant: TenantId::default(),
+        client_id: ClientId::parse("exchanger").unwrap(),
+        subject: "auth0|6740d1c03f1c2b9a".into(),
+        username: Some("alice@example.com".into()),
+        user_details: Default::default(),
+        scope: ScopeSet::parse("profile:read").unwrap(),
+        audience: vec![ISSUER.into()],
+        family: refresh.family(),
+        issued_at: now,
+        expires_at: now.plus_secs(86_400),
+    };
+    store.put_new(Record::Token(TokenRecord::new(&refresh, grant))).await.unwrap();
     service
 }
 
