@@ -1,5 +1,6 @@
-//! Grants: what an access or refresh token asserts, and the grant family that ties together every token
-//! descended from one issue (one client-credentials issue, or one token exchange and its refreshes).
+//! Grants: what an access or refresh token asserts, the grant family that ties together every token
+//! descended from one issue (one client-credentials issue, or one token exchange and its refreshes), and the
+//! rules for rotating a refresh token ([`check_refresh`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -88,4 +89,99 @@ pub struct Grant {
     pub issued_at: Timestamp,
     /// When it stops being valid.
     pub expires_at: Timestamp,
+}
+
+/// Why a refresh token cannot be rotated (RFC 6749 §6, RFC 9700 §4.14.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRefusal {
+    /// Not a refresh token Tessera holds (unknown, expired, or an access token).
+    Unknown,
+    /// Issued to another client.
+    OtherClient,
+    /// Revoked, individually or through its family.
+    Revoked,
+    /// Already rotated: presenting it again is reuse, which revokes the family.
+    Reused,
+}
+
+/// Whether `record` may be rotated by `client`, given the family watermarks that apply. The order matters:
+/// a revoked token is refused before reuse is considered, so replaying a token after its family was revoked
+/// does not write another watermark.
+pub fn check_refresh(
+    record: &super::token::TokenRecord,
+    client: &ClientId,
+    family_watermarks: &[Timestamp],
+) -> Result<(), RefreshRefusal> {
+    if record.kind != super::token::TokenKind::RefreshToken {
+        return Err(RefreshRefusal::Unknown);
+    }
+    if &record.grant.client_id != client {
+        return Err(RefreshRefusal::OtherClient);
+    }
+    if record.revoked_at.is_some() || family_watermarks.iter().any(|&mark| record.grant.issued_at <= mark) {
+        return Err(RefreshRefusal::Revoked);
+    }
+    if record.rotated_at.is_some() {
+        return Err(RefreshRefusal::Reused);
+    }
+    Ok(())
+}
+
+/// The scope of a refreshed grant: the requested scope when it narrows the current one, the current one when
+/// none is requested (RFC 6749 §6: a refresh may not widen). `None` when the request widens.
+pub fn narrowed_scope(current: &ScopeSet, requested: Option<ScopeSet>) -> Option<ScopeSet> {
+    match requested {
+        Some(scope) if scope.is_subset(current) => Some(scope),
+        Some(_) => None,
+        None => Some(current.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
+
+    fn record(kind: TokenKind) -> TokenRecord {
+        let token = OpaqueToken::mint(kind, FamilyId::from_bytes([1; 16]), [2; 32]);
+        TokenRecord::new(
+            &token,
+            Grant {
+                tenant: TenantId::default(),
+                client_id: ClientId::parse("app").unwrap(),
+                subject: "alice".into(),
+                username: None,
+                user_details: BTreeMap::new(),
+                scope: ScopeSet::parse("a b").unwrap(),
+                audience: vec![],
+                family: FamilyId::from_bytes([1; 16]),
+                issued_at: Timestamp::from_micros(1_000),
+                expires_at: Timestamp::from_secs(10),
+            },
+        )
+    }
+
+    #[test]
+    fn refresh_rules_in_order() {
+        let app = ClientId::parse("app").unwrap();
+        let fresh = record(TokenKind::RefreshToken);
+        assert_eq!(check_refresh(&fresh, &app, &[]), Ok(()));
+        assert_eq!(check_refresh(&record(TokenKind::AccessToken), &app, &[]), Err(RefreshRefusal::Unknown));
+        assert_eq!(check_refresh(&fresh, &ClientId::parse("other").unwrap(), &[]), Err(RefreshRefusal::OtherClient));
+        assert_eq!(check_refresh(&fresh, &app, &[Timestamp::from_micros(1_000)]), Err(RefreshRefusal::Revoked));
+        assert_eq!(check_refresh(&fresh, &app, &[Timestamp::from_micros(999)]), Ok(()));
+        let mut spent = fresh.clone();
+        spent.rotated_at = Some(Timestamp::from_micros(2_000));
+        assert_eq!(check_refresh(&spent, &app, &[]), Err(RefreshRefusal::Reused));
+        // Once the family is revoked, replaying a spent token is just revoked, not another reuse.
+        assert_eq!(check_refresh(&spent, &app, &[Timestamp::from_micros(3_000)]), Err(RefreshRefusal::Revoked));
+    }
+
+    #[test]
+    fn scope_only_narrows() {
+        let current = ScopeSet::parse("a b").unwrap();
+        assert_eq!(narrowed_scope(&current, None), Some(current.clone()));
+        assert_eq!(narrowed_scope(&current, Some(ScopeSet::parse("a").unwrap())), Some(ScopeSet::parse("a").unwrap()));
+        assert_eq!(narrowed_scope(&current, Some(ScopeSet::parse("a c").unwrap())), None);
+    }
 }

@@ -10,7 +10,7 @@ use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
 use crate::config::MAX_REFRESH_TOKEN_TTL_SECS;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
-use crate::domain::grant::{FamilyId, Grant};
+use crate::domain::grant::{FamilyId, Grant, RefreshRefusal, check_refresh, narrowed_scope};
 use crate::domain::revocation::{RevocationWatermark, WatermarkTarget};
 use crate::domain::scope::ScopeSet;
 use crate::domain::time::Timestamp;
@@ -135,23 +135,16 @@ async fn refresh(
     let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
     let key = StoreKey::token(settings.id, &presented.hash());
     let record = fetched.token(&key).ok_or_else(|| invalid_grant("unknown or expired"))?;
-    // RFC 6749 §6: the refresh token is bound to the client it was issued to.
-    if record.kind != TokenKind::RefreshToken || record.grant.client_id != client.client_id {
-        return Err(invalid_grant("issued to another client"));
-    }
     let family_key = StoreKey::watermark(settings.id, &WatermarkTarget::Family(presented.family()));
-    if record.revoked_at.is_some() || fetched.watermarks(&[family_key]).iter().any(|&m| record.grant.issued_at <= m) {
-        return Err(invalid_grant("revoked"));
+    match check_refresh(record, &client.client_id, &fetched.watermarks(&[family_key])) {
+        Ok(()) => {}
+        Err(RefreshRefusal::Reused) => return Err(revoke_family_for_reuse(service, settings, &record.grant, now).await),
+        Err(RefreshRefusal::Unknown) => return Err(invalid_grant("not a refresh token")),
+        Err(RefreshRefusal::OtherClient) => return Err(invalid_grant("issued to another client")),
+        Err(RefreshRefusal::Revoked) => return Err(invalid_grant("revoked")),
     }
-    if record.rotated_at.is_some() {
-        return Err(revoke_family_for_reuse(service, settings, &record.grant, now).await);
-    }
-    // RFC 6749 §6: the scope may only narrow.
-    let scope = match requested_scope {
-        Some(scope) if scope.is_subset(&record.grant.scope) => scope,
-        Some(_) => return Err(OAuthError::new(ErrorCode::InvalidScope, "a refresh may only narrow the scope")),
-        None => record.grant.scope.clone(),
-    };
+    let scope = narrowed_scope(&record.grant.scope, requested_scope)
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "a refresh may only narrow the scope"))?;
     let grant = Grant { scope, issued_at: now, expires_at: access_expiry(client, now), ..record.grant.clone() };
     match mint(service, settings, client, &grant, true, Some(&key)).await {
         Err(err) if err.code() == ErrorCode::InvalidGrant => {
