@@ -30,7 +30,7 @@ use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError, random_bytes};
-use crate::jwt::external::{TrustedIssuer, asymmetric_algorithm};
+use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
 use crate::jwt::keys::{KeyError, KeyRing, KeyRingError, SigningAlgorithm, SigningKey};
 
 /// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
@@ -93,7 +93,7 @@ pub struct Config {
 /// issuer = "https://example.eu.auth0.com/"
 /// audiences = ["https://api.example.com"]
 /// algorithms = ["RS256"]                    # asymmetric only: never none, never HS*
-/// jwks_file = "auth0-jwks.json"             # or jwks = '{"keys": [...]}' inline
+/// jwks_uri = "https://example.eu.auth0.com/.well-known/jwks.json"   # or jwks_file, or jwks inline
 /// subject_claim = "sub"                     # default
 /// username_claim = "email"                  # optional: reported as `username`
 /// claims_mapping = { email = "email", given_name = "given_name" }   # external claim → user_details key
@@ -115,6 +115,9 @@ pub struct TrustedIssuerConfig {
     pub jwks: Option<String>,
     /// A file holding the JWKS, relative to the config file.
     pub jwks_file: Option<PathBuf>,
+    /// The issuer's JWKS URL (https), fetched and cached with a TTL, refreshed on an unknown `kid`, and
+    /// rate-limited (see `jwt::external::RemoteJwks`).
+    pub jwks_uri: Option<String>,
     /// The claim holding the subject.
     #[serde(default = "default_subject_claim")]
     pub subject_claim: String,
@@ -286,7 +289,9 @@ impl Config {
 
     /// The trusted issuers of `tenant`, validated, with their JWKS parsed.
     pub fn trusted_issuers(&self, tenant: TenantId) -> Result<Vec<TrustedIssuer>, ConfigError> {
-        self.trusted_issuers.iter().filter(|t| t.tenant == tenant).map(TrustedIssuerConfig::load).collect()
+        let entries: Vec<_> = self.trusted_issuers.iter().filter(|t| t.tenant == tenant).collect();
+        let http = if entries.iter().any(|t| t.jwks_uri.is_some()) { Some(jwks_http_client()?) } else { None };
+        entries.into_iter().map(|entry| entry.load(http.clone())).collect()
     }
 
     /// Validates every client entry and hashes plain-text secrets with fresh salts.
@@ -360,19 +365,32 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
+/// The HTTP client for JWKS URLs: one per process, short timeouts, no redirects to elsewhere.
+fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .timeout(std::time::Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ConfigError::Invalid(format!("cannot build the JWKS HTTP client: {e}")))
+}
+
 impl TrustedIssuerConfig {
-    /// Validates the entry and parses its JWKS.
-    pub fn load(&self) -> Result<TrustedIssuer, ConfigError> {
+    /// Validates the entry and parses its inline or file JWKS (a JWKS URL is read on first use).
+    pub fn load(&self, http: Option<reqwest::Client>) -> Result<TrustedIssuer, ConfigError> {
         let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer));
-        let text = match (&self.jwks, &self.jwks_file) {
-            (Some(json), None) => json.clone(),
-            (None, Some(file)) => {
-                std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?
-            }
-            _ => return Err(invalid("set exactly one of jwks and jwks_file".into())),
+        let parse = |text: &str| -> Result<JwksSource, ConfigError> {
+            let jwks = serde_json::from_str(text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
+            Ok(JwksSource::Inline(jwks))
         };
-        let jwks: jsonwebtoken::jwk::JwkSet =
-            serde_json::from_str(&text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
+        let source = match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
+            (Some(json), None, None) => parse(json)?,
+            (None, Some(file), None) => parse(
+                &std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?,
+            )?,
+            (None, None, Some(uri)) => JwksSource::Uri(uri.clone()),
+            _ => return Err(invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
+        };
         let algorithms = self
             .algorithms
             .iter()
@@ -387,7 +405,8 @@ impl TrustedIssuerConfig {
             self.username_claim.clone(),
             self.claims_mapping.clone(),
             self.record_tokens,
-            &jwks,
+            source,
+            http,
         )
         .map_err(|e| ConfigError::Invalid(e.to_string()))
     }

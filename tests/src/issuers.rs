@@ -163,3 +163,63 @@ pub async fn exchange(
     pairs.extend_from_slice(extra);
     server.post("/oauth2/token", Some(client), &pairs).await
 }
+
+/// A JWKS endpoint on loopback whose document can be swapped (key rotation), counting its requests.
+pub struct JwksServer {
+    /// `http://127.0.0.1:<port>/.well-known/jwks.json`.
+    pub url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    document: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl JwksServer {
+    /// Serves `document` until the test ends.
+    pub async fn start(document: &Value) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().expect("addr"));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let doc = std::sync::Arc::new(std::sync::Mutex::new(document.to_string()));
+        let (hits_in, doc_in) = (hits.clone(), doc.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (hits, doc) = (hits_in.clone(), doc_in.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Ok(n) = socket.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            hits.fetch_add(1, Ordering::SeqCst);
+                            let body = doc.lock().expect("document").clone();
+                            let response = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            if socket.write_all(response.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { url, hits, document: doc }
+    }
+
+    /// Replaces the served document.
+    pub fn set(&self, document: &Value) {
+        *self.document.lock().expect("document") = document.to_string();
+    }
+
+    /// Requests served so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -230,6 +230,15 @@ impl TestServer {
         Self { endpoint, clock, store, server }
     }
 
+    /// The error a configuration gets when a server is built from it.
+    pub fn config_error(config: &Config) -> String {
+        config
+            .trusted_issuers(tessera::domain::tenant::TenantId::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
     /// Starts a runner on a prepared service.
     pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -7,6 +7,7 @@
 //! clock with [`EXTERNAL_LEEWAY_SECS`] of skew, since the issuer's clock is not ours.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation, decode, decode_header};
@@ -119,7 +120,114 @@ pub struct TrustedIssuer {
     pub claims_mapping: BTreeMap<String, String>,
     /// Record validated tokens under their hash, so Tessera's revocation applies to them.
     pub record_tokens: bool,
-    keys: HashMap<String, (Algorithm, AlgorithmFamily, DecodingKey)>,
+    keys: KeySource,
+}
+
+/// Parsed keys by `kid`, each with the one algorithm it verifies.
+type KeyMap = HashMap<String, (Algorithm, AlgorithmFamily, DecodingKey)>;
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// A JWK Set given in the configuration (inline or from a file).
+    Inline(JwkSet),
+    /// A JWKS URL, fetched and cached (see [`RemoteJwks`]).
+    Uri(String),
+}
+
+#[derive(Clone)]
+enum KeySource {
+    Static(Arc<KeyMap>),
+    Remote(Arc<RemoteJwks>),
+}
+
+/// How long fetched keys are used before the JWKS URL is read again.
+pub const JWKS_TTL_SECS: u64 = 600;
+/// The least time between two fetches of one JWKS URL, whatever the reason (expired cache or unknown `kid`):
+/// a flood of tokens with made-up `kid`s costs the issuer at most one request per this many seconds.
+pub const JWKS_MIN_REFETCH_SECS: u64 = 30;
+/// The largest JWKS document accepted.
+const JWKS_MAX_BYTES: usize = 256 * 1024;
+
+/// A JWKS URL with its cache: keys are fetched on first use, reused for [`JWKS_TTL_SECS`], fetched again
+/// early when a token names an unknown `kid` (the issuer rotated), and never more often than every
+/// [`JWKS_MIN_REFETCH_SECS`]. A failed fetch keeps the keys it had. Concurrent callers share one fetch.
+pub struct RemoteJwks {
+    uri: String,
+    algorithms: Vec<Algorithm>,
+    http: reqwest::Client,
+    state: tokio::sync::Mutex<RemoteState>,
+}
+
+#[derive(Default)]
+struct RemoteState {
+    keys: Arc<KeyMap>,
+    fetched_at: Option<Timestamp>,
+    attempted_at: Option<Timestamp>,
+    fetches: u64,
+}
+
+impl RemoteJwks {
+    /// A cache for `uri`, fetching with `http`.
+    pub fn new(uri: String, algorithms: Vec<Algorithm>, http: reqwest::Client) -> Self {
+        Self { uri, algorithms, http, state: tokio::sync::Mutex::new(RemoteState::default()) }
+    }
+
+    /// How many times the URL was requested (for tests and metrics).
+    pub async fn fetches(&self) -> u64 {
+        self.state.lock().await.fetches
+    }
+
+    async fn keys_for(&self, kid: &str, now: Timestamp) -> Arc<KeyMap> {
+        let mut state = self.state.lock().await;
+        let stale = state.fetched_at.is_none_or(|at| now >= at.plus_secs(JWKS_TTL_SECS));
+        let unknown = !state.keys.contains_key(kid);
+        let may_fetch = state.attempted_at.is_none_or(|at| now >= at.plus_secs(JWKS_MIN_REFETCH_SECS));
+        if (stale || unknown) && may_fetch {
+            state.attempted_at = Some(now);
+            state.fetches += 1;
+            match self.fetch().await {
+                Ok(keys) => {
+                    state.keys = Arc::new(keys);
+                    state.fetched_at = Some(now);
+                }
+                Err(reason) => tracing::warn!(uri = %self.uri, %reason, "JWKS fetch failed; keeping the cached keys"),
+            }
+        }
+        state.keys.clone()
+    }
+
+    async fn fetch(&self) -> Result<KeyMap, String> {
+        let response = self.http.get(&self.uri).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        let body = response.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > JWKS_MAX_BYTES {
+            return Err("JWKS document too large".into());
+        }
+        let jwks: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWK Set: {e}"))?;
+        Ok(parse_keys(&jwks, &self.algorithms))
+    }
+}
+
+/// Parses every usable key: a `kid`, an asymmetric key type, not an encryption key.
+fn parse_keys(jwks: &JwkSet, algorithms: &[Algorithm]) -> KeyMap {
+    let mut keys = HashMap::new();
+    for jwk in &jwks.keys {
+        if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+            continue;
+        }
+        let (Some(kid), Some(family)) = (jwk.common.key_id.clone(), family_of(jwk)) else { continue };
+        let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
+        let stated = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
+        // The JWK's own `alg`, or the first allowed algorithm of its family.
+        let Some(alg) = stated.or_else(|| algorithms.iter().copied().find(|a| a.family() == family)) else {
+            continue;
+        };
+        keys.insert(kid, (alg, family, key));
+    }
+    keys
 }
 
 impl std::fmt::Debug for TrustedIssuer {
@@ -128,7 +236,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
-            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("remote_jwks", &matches!(self.keys, KeySource::Remote(_)))
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +259,8 @@ pub fn asymmetric_algorithm(issuer: &str, name: &str) -> Result<Algorithm, Issue
 }
 
 impl TrustedIssuer {
-    /// Builds an entry; every key of `jwks` with a `kid` and an asymmetric key type is parsed now.
+    /// Builds an entry. Inline keys with a `kid` and an asymmetric key type are parsed now; a JWKS URL is
+    /// fetched on first use with `http`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         issuer: String,
@@ -161,7 +270,8 @@ impl TrustedIssuer {
         username_claim: Option<String>,
         claims_mapping: BTreeMap<String, String>,
         record_tokens: bool,
-        jwks: &JwkSet,
+        jwks: JwksSource,
+        http: Option<reqwest::Client>,
     ) -> Result<Self, IssuerConfigError> {
         let invalid = |reason: &str| IssuerConfigError::Invalid { issuer: issuer.clone(), reason: reason.to_owned() };
         if issuer.is_empty() {
@@ -173,33 +283,37 @@ impl TrustedIssuer {
         if algorithms.is_empty() || algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
             return Err(invalid("algorithms must list asymmetric algorithms only"));
         }
-        let mut keys = HashMap::new();
-        for jwk in &jwks.keys {
-            if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
-                continue;
+        let keys = match jwks {
+            JwksSource::Inline(jwks) => {
+                let keys = parse_keys(&jwks, &algorithms);
+                if keys.is_empty() {
+                    return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
+                }
+                KeySource::Static(Arc::new(keys))
             }
-            let (Some(kid), Some(family)) = (jwk.common.key_id.clone(), family_of(jwk)) else { continue };
-            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
-            let stated = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
-            // The JWK's own `alg`, or the first allowed algorithm of its family.
-            let Some(alg) = stated.or_else(|| algorithms.iter().copied().find(|a| a.family() == family)) else {
-                continue;
-            };
-            keys.insert(kid, (alg, family, key));
-        }
-        if keys.is_empty() {
-            return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
-        }
+            JwksSource::Uri(uri) => {
+                let loopback = ["http://127.", "http://localhost", "http://[::1]"].iter().any(|p| uri.starts_with(p));
+                if !uri.starts_with("https://") && !loopback {
+                    return Err(invalid("jwks_uri must be https"));
+                }
+                let http = http.ok_or_else(|| invalid("no HTTP client for jwks_uri"))?;
+                KeySource::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
+            }
+        };
         Ok(Self { issuer, audiences, algorithms, subject_claim, username_claim, claims_mapping, record_tokens, keys })
     }
 
-    /// The kids of the loaded keys.
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.keys().map(String::as_str)
+    /// The JWKS cache, for an issuer configured with `jwks_uri`.
+    pub fn remote_jwks(&self) -> Option<&RemoteJwks> {
+        match &self.keys {
+            KeySource::Remote(remote) => Some(remote),
+            KeySource::Static(_) => None,
+        }
     }
 
-    /// Validates `token` offline: signature with a pinned algorithm, `iss`, `aud`, time claims, subject.
-    pub fn validate(&self, token: &str, now: Timestamp) -> Result<ExternalIdentity, ExternalRejection> {
+    /// Validates `token`: signature with a pinned algorithm, `iss`, `aud`, time claims, subject. Offline,
+    /// except that a JWKS URL is read when its cache is empty, expired, or lacks the token's `kid`.
+    pub async fn validate(&self, token: &str, now: Timestamp) -> Result<ExternalIdentity, ExternalRejection> {
         if token.len() > MAX_JWT_LEN {
             return Err(ExternalRejection::TooLong);
         }
@@ -207,8 +321,12 @@ impl TrustedIssuer {
         if !self.algorithms.contains(&header.alg) {
             return Err(ExternalRejection::AlgorithmNotAllowed);
         }
-        let (key_alg, family, key) =
-            header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(ExternalRejection::UnknownKey)?;
+        let kid = header.kid.as_deref().ok_or(ExternalRejection::UnknownKey)?;
+        let keys = match &self.keys {
+            KeySource::Static(keys) => keys.clone(),
+            KeySource::Remote(remote) => remote.keys_for(kid, now).await,
+        };
+        let (key_alg, family, key) = keys.get(kid).ok_or(ExternalRejection::UnknownKey)?;
         if header.alg.family() != *family || header.alg != *key_alg {
             return Err(ExternalRejection::AlgorithmMismatch);
         }
@@ -317,7 +435,8 @@ mod tests {
             Some("email".into()),
             BTreeMap::from([("email".into(), "email".into()), ("given_name".into(), "first_name".into())]),
             false,
-            &jwks,
+            JwksSource::Inline(jwks),
+            None,
         )
         .unwrap()
     }
@@ -327,13 +446,13 @@ mod tests {
                "iat": NOW - 10, "exp": NOW + 3600, "email": "alice@example.com", "given_name": "Alice", "jti": "j1"})
     }
 
-    #[test]
-    fn a_valid_token_yields_the_mapped_identity() {
+    #[tokio::test]
+    async fn a_valid_token_yields_the_mapped_identity() {
         let key = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap();
         let issuer = issuer_with(&key, vec![Algorithm::ES256]);
         let token = key.sign_jwt("JWT", &claims()).unwrap();
         assert_eq!(peek_issuer(&token).as_deref(), Some(ISS));
-        let identity = issuer.validate(&token, Timestamp::from_secs(NOW)).unwrap();
+        let identity = issuer.validate(&token, Timestamp::from_secs(NOW)).await.unwrap();
         assert_eq!(identity.subject, "auth0|alice");
         assert_eq!(identity.username.as_deref(), Some("alice@example.com"));
         assert_eq!(identity.user_details["first_name"], "Alice");
@@ -341,8 +460,8 @@ mod tests {
         assert_eq!(identity.expires_at, Timestamp::from_secs(NOW + 3600));
     }
 
-    #[test]
-    fn every_invalid_case_is_refused_with_its_reason() {
+    #[tokio::test]
+    async fn every_invalid_case_is_refused_with_its_reason() {
         let key = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap();
         let issuer = issuer_with(&key, vec![Algorithm::ES256]);
         let now = Timestamp::from_secs(NOW);
@@ -387,15 +506,15 @@ mod tests {
             ("no subject", with(&|c| c["sub"] = json!("")), ExternalRejection::NoSubject),
         ];
         for (name, token, expected) in cases {
-            assert_eq!(issuer.validate(&token, now), Err(expected), "{name}");
+            assert_eq!(issuer.validate(&token, now).await, Err(expected), "{name}");
         }
         // `none` cannot even be parsed as a JOSE algorithm here.
-        assert!(matches!(issuer.validate(&none, now), Err(ExternalRejection::Malformed(_))));
+        assert!(matches!(issuer.validate(&none, now).await, Err(ExternalRejection::Malformed(_))));
         // Leeway: just expired within the tolerated skew is still accepted.
         let skewed = with(&|c| c["exp"] = json!(NOW - EXTERNAL_LEEWAY_SECS + 1));
-        assert!(issuer.validate(&skewed, now).is_ok());
+        assert!(issuer.validate(&skewed, now).await.is_ok());
         let wrong_type = with(&|c| c["exp"] = json!("tomorrow"));
-        assert!(matches!(issuer.validate(&wrong_type, now), Err(ExternalRejection::Malformed(_))));
+        assert!(matches!(issuer.validate(&wrong_type, now).await, Err(ExternalRejection::Malformed(_))));
     }
 
     #[test]
@@ -406,7 +525,17 @@ mod tests {
         let key = SigningKey::generate(SigningAlgorithm::EdDSA, "k1").unwrap();
         let jwks: JwkSet = serde_json::from_value(json!({"keys": [key.public_jwk()]})).unwrap();
         let build = |aud: Vec<String>, algs| {
-            TrustedIssuer::new(ISS.into(), aud, algs, "sub".into(), None, BTreeMap::new(), false, &jwks)
+            TrustedIssuer::new(
+                ISS.into(),
+                aud,
+                algs,
+                "sub".into(),
+                None,
+                BTreeMap::new(),
+                false,
+                JwksSource::Inline(jwks.clone()),
+                None,
+            )
         };
         assert!(build(vec![], vec![Algorithm::EdDSA]).is_err());
         assert!(build(vec!["a".into()], vec![Algorithm::HS256]).is_err());
@@ -421,7 +550,8 @@ mod tests {
             None,
             BTreeMap::new(),
             false,
-            &oct,
+            JwksSource::Inline(oct),
+            None,
         );
         assert!(only_secret.is_err(), "a symmetric key in a JWKS is never used");
     }

@@ -40,11 +40,11 @@ impl<'a> ExchangeRequest<'a> {
     }
 
     /// Validates the subject token against the tenant's trusted issuer for its `iss`.
-    pub fn verify_subject(&self, tenant: &Tenant<'_>, now: Timestamp) -> Result<ExternalIdentity, OAuthError> {
-        let result = peek_issuer(self.subject_token)
-            .and_then(|iss| tenant.trusted_issuer(&iss))
-            .ok_or(ExternalRejection::UntrustedIssuer)
-            .and_then(|issuer| issuer.validate(self.subject_token, now));
+    pub async fn verify_subject(&self, tenant: &Tenant<'_>, now: Timestamp) -> Result<ExternalIdentity, OAuthError> {
+        let result = match peek_issuer(self.subject_token).and_then(|iss| tenant.trusted_issuer(&iss)) {
+            Some(issuer) => issuer.validate(self.subject_token, now).await,
+            None => Err(ExternalRejection::UntrustedIssuer),
+        };
         result.map_err(|rejection| {
             tracing::info!(reason = %rejection, "subject token refused");
             OAuthError::new(ErrorCode::InvalidGrant, "the subject token is invalid, expired or not trusted")

@@ -30,7 +30,7 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
     let caller_key = client_key(tenant, credentials)?;
 
     let now = service.clock.now();
-    let presented = Presented::classify(token, &settings, now);
+    let presented = Presented::classify(token, &settings, now).await;
     let mut keys = vec![caller_key.clone()];
     keys.extend(presented.keys(tenant));
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);

@@ -59,9 +59,9 @@ pub struct ActiveToken {
 }
 
 impl Presented {
-    /// Classifies `token` for `tenant`: no I/O. A JWT whose unverified `iss` is a trusted issuer's is
+    /// Classifies `token` for `tenant`: no store I/O (a JWKS URL may be read). A JWT whose unverified `iss` is a trusted issuer's is
     /// validated against that issuer (its time claims against `now`); any other JWT must be Tessera's own.
-    pub fn classify(token: &str, tenant: &Tenant<'_>, now: Timestamp) -> Self {
+    pub async fn classify(token: &str, tenant: &Tenant<'_>, now: Timestamp) -> Self {
         if let Some(opaque) = OpaqueToken::parse(token) {
             return Self::Opaque(opaque);
         }
@@ -71,7 +71,7 @@ impl Presented {
         let trusted =
             peek_issuer(token).filter(|iss| *iss != tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
         if let Some(issuer) = trusted {
-            return match issuer.validate(token, now) {
+            return match issuer.validate(token, now).await {
                 Ok(identity) => Self::External(Box::new(ExternalToken {
                     identity,
                     hash: TokenHash::of(token),

@@ -29,7 +29,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
     let caller_key = client_key(tenant, credentials)?;
 
     let now = service.clock.now();
-    let presented = Presented::classify(token, &settings, now);
+    let presented = Presented::classify(token, &settings, now).await;
     let state_key = presented.state_key(tenant);
     let mut keys = vec![caller_key.clone()];
     keys.extend(presented.keys(tenant));

@@ -85,7 +85,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let (subject, username, user_details) = match &exchange {
         None => (client.client_id.to_string(), None, Default::default()),
         Some(exchange) => {
-            let identity = exchange.verify_subject(&settings, now)?;
+            let identity = exchange.verify_subject(&settings, now).await?;
             (identity.subject, identity.username, identity.user_details)
         }
     };
