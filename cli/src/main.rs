@@ -12,8 +12,8 @@ use tessera::domain::client::{GrantType, TokenFormat};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::DynamoStore;
+use tessera::store::{ClientRegistry, Record};
 use tessera_cli::{DEMO_CONFIG, clients, runner};
 
 #[derive(Parser)]
@@ -43,6 +43,9 @@ enum Command {
     /// Manage registered clients in a DynamoDB table.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Manage trusted external issuers in a DynamoDB table.
+    #[command(subcommand)]
+    Issuers(IssuersCommand),
     /// Generate a signing key: PKCS#8 PEM for `[[signing_keys]]`, or the Secrets Manager JSON document.
     GenerateKey {
         /// `ES256` or `EdDSA`.
@@ -144,6 +147,25 @@ struct ClientRef {
     client_id: String,
 }
 
+#[derive(Subcommand)]
+enum IssuersCommand {
+    /// Create or replace every [[trusted_issuers]] entry of a configuration file (a jwks_file is stored inline).
+    Import {
+        #[command(flatten)]
+        table: Table,
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the trusted issuers of a tenant.
+    List {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+    },
+}
+
 #[derive(Args)]
 struct NewClient {
     #[arg(long)]
@@ -199,6 +221,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve { addr, config, store, import_clients } => serve(addr, config, store, import_clients).await,
         Command::Clients(command) => run_clients(command).await,
+        Command::Issuers(command) => run_issuers(command).await,
         Command::GenerateKey { alg, kid, secret_json } => generate_key(alg, &kid, secret_json),
     };
     match result {
@@ -263,6 +286,9 @@ async fn serve(
                 let ids = clients::import(store.as_ref(), &config, entropy.as_ref()).await?;
                 println!("imported clients: {}", ids.join(", "));
             }
+            // Trusted issuers kept in the table join the configuration's, as in a deployed function.
+            let mut config = config.clone();
+            tessera::bootstrap::add_table_issuers(&mut config, store.as_ref()).await.map_err(|e| e.to_string())?;
             runner::serve(addr, &config, store, clock, entropy).await?
         }
     };
@@ -276,6 +302,40 @@ async fn serve(
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     server.task.abort();
     println!("stopped");
+    Ok(())
+}
+
+async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
+    match command {
+        IssuersCommand::Import { table, config } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let mut imported = Vec::new();
+            for entry in &config.trusted_issuers {
+                let entry = entry.with_jwks_inlined().map_err(|e| e.to_string())?;
+                // Validate before storing: a bad entry must fail here, not at a function's cold start.
+                let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
+                check.trusted_issuers(entry.tenant.clone()).map_err(|e| e.to_string())?;
+                imported.push(format!("{}/{}", entry.tenant, entry.issuer));
+                store.put(Record::TrustedIssuer(entry)).await.map_err(|e| e.to_string())?;
+            }
+            println!("imported {} trusted issuers: {}", imported.len(), imported.join(", "));
+        }
+        IssuersCommand::List { table, tenant } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            println!("ISSUER\tAUDIENCES\tALGORITHMS\tKEYS\tRECORD_TOKENS");
+            for entry in store.list_trusted_issuers(&tenant).await.map_err(|e| e.to_string())? {
+                let keys = entry.jwks_uri.clone().unwrap_or_else(|| "inline".into());
+                println!(
+                    "{}\t{}\t{}\t{keys}\t{}",
+                    entry.issuer,
+                    entry.audiences.join(","),
+                    entry.algorithms.join(","),
+                    entry.record_tokens
+                );
+            }
+        }
+    }
     Ok(())
 }
 

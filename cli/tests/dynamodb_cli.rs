@@ -65,6 +65,28 @@ async fn register_serve_rotate_disable_import() {
     assert!(listed.contains("svc\topaque\tclient_credentials\torders:read\tfalse\tfalse"), "{listed}");
     assert!(!listed.contains(&svc_secret) && !listed.contains("sha256$"));
 
+    // A trusted issuer kept in the table, and a client that may exchange its tokens.
+    let idp = tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::ES256, "idp-1").unwrap();
+    let issuers_toml = std::env::temp_dir().join(format!("tessera-issuers-{}.toml", std::process::id()));
+    std::fs::write(
+        &issuers_toml,
+        format!(
+            "[[trusted_issuers]]\nissuer = \"https://idp.cli-test.example/\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\n\
+             jwks = '{{\"keys\": [{}]}}'\nclaims_mapping = {{ email = \"email\" }}\n",
+            idp.public_jwk()
+        ),
+    )
+    .unwrap();
+    let imported = tessera(&with(&["issuers", "import"], &["--config", issuers_toml.to_str().unwrap()]));
+    assert!(imported.contains("imported 1 trusted issuers"), "{imported}");
+    let issuers = tessera(&with(&["issuers", "list"], &[]));
+    assert!(issuers.contains("https://idp.cli-test.example/\tapi\tES256\tinline\tfalse"), "{issuers}");
+    let exchange_grant = "urn:ietf:params:oauth:grant-type:token-exchange";
+    let app_secret = secret_of(&tessera(&with(
+        &["clients", "register"],
+        &["--client-id", "app", "--scope", "profile", "--grant-type", exchange_grant],
+    )));
+
     let mut server = Child(
         Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args([&["serve", "--addr", "127.0.0.1:0"][..], &store[..]].concat())
@@ -94,6 +116,43 @@ async fn register_serve_rotate_disable_import() {
         .unwrap();
     assert_eq!(introspected["active"], true);
     assert_eq!(introspected["client_id"], "svc");
+
+    // The issuer from the table is trusted by the runner, as by a deployed function.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let subject_token = idp
+        .sign_jwt(
+            "JWT",
+            &serde_json::json!({"iss": "https://idp.cli-test.example/", "sub": "alice", "aud": "api",
+            "iat": now, "exp": now + 600, "email": "alice@example.com"}),
+        )
+        .unwrap();
+    let exchanged: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth("app", Some(&app_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type={exchange_grant}&subject_token={subject_token}&subject_token_type=urn:ietf:params:oauth:token-type:jwt"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_token = exchanged["access_token"].as_str().unwrap_or_else(|| panic!("{exchanged}"));
+    let user: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/oauth2/introspect"))
+        .basic_auth("rs", Some(&rs_secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={user_token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["sub"], "alice");
+    assert_eq!(user["user_details"]["email"], "alice@example.com");
 
     let rotated = secret_of(&tessera(&with(&["clients", "rotate-secret"], &["--client-id", "svc"])));
     assert_eq!(token_status(&base, "svc", &svc_secret).await.0, 401, "the old secret stops working at once");

@@ -7,6 +7,7 @@
 //! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON, read once |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
+//! | (the table) | trusted issuers registered with `tessera issuers import`, read once at init |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
 
@@ -18,9 +19,9 @@ use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError, KeySetDocument};
 use crate::entropy::SystemEntropy;
 use crate::service::service_on;
-use crate::store::TokenStore;
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
+use crate::store::{ClientRegistry, TokenStore};
 
 /// Init failed; the message says which variable or resource is at fault, never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum BootstrapError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The table could not be read at init.
+    #[error("cannot read the trusted issuers from the table: {0}")]
+    Store(#[from] crate::store::StoreError),
     /// The signing-key secret could not be read.
     #[error("cannot read SIGNING_KEYS_SECRET_ARN: {0}")]
     Secret(String),
@@ -75,7 +79,11 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     }
     let entropy = Arc::new(SystemEntropy);
     let store: Arc<dyn TokenStore> = match (&sdk, &table) {
-        (Some(sdk), Some(table)) => Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table.clone())),
+        (Some(sdk), Some(table)) => {
+            let store = DynamoStore::new(dynamodb::client(sdk, None), table.clone());
+            add_table_issuers(&mut config, &store).await?;
+            Arc::new(store)
+        }
         _ => {
             tracing::warn!("TABLE_NAME is not set: embedded store, state is per execution environment");
             Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?))
@@ -83,4 +91,16 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     };
     let issuer = config.issuer.clone();
     Ok(service_on(store, &config, issuer.as_deref(), Arc::new(SystemClock), entropy)?)
+}
+
+/// Adds the default tenant's trusted issuers kept in the table (registered with `tessera issuers import`) to
+/// the configuration's. Read once at init: a function sees a new issuer from its next cold start on.
+pub async fn add_table_issuers(
+    config: &mut Config,
+    registry: &dyn ClientRegistry,
+) -> Result<(), crate::store::StoreError> {
+    let stored = registry.list_trusted_issuers(&crate::domain::tenant::TenantId::default()).await?;
+    config.trusted_issuers.retain(|local| !stored.iter().any(|s| s.issuer == local.issuer));
+    config.trusted_issuers.extend(stored);
+    Ok(())
 }

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
 use crate::domain::scope::ScopeSet;
@@ -99,7 +99,7 @@ pub struct Config {
 /// claims_mapping = { email = "email", given_name = "given_name" }   # external claim → user_details key
 /// record_tokens = false                     # record introspected tokens so Tessera can revoke them
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedIssuerConfig {
     /// The tenant; `default` when omitted.
@@ -112,16 +112,20 @@ pub struct TrustedIssuerConfig {
     /// Allowed algorithms.
     pub algorithms: Vec<String>,
     /// The JWKS inline, as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<String>,
     /// A file holding the JWKS, relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_file: Option<PathBuf>,
     /// The issuer's JWKS URL (https), fetched and cached with a TTL, refreshed on an unknown `kid`, and
     /// rate-limited (see `jwt::external::RemoteJwks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// The claim holding the subject.
     #[serde(default = "default_subject_claim")]
     pub subject_claim: String,
     /// The claim reported as `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_claim: Option<String>,
     /// External claim → `user_details` attribute.
     #[serde(default)]
@@ -376,6 +380,16 @@ fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
 }
 
 impl TrustedIssuerConfig {
+    /// The same entry with a `jwks_file` read into inline `jwks`, as the table stores it.
+    pub fn with_jwks_inlined(&self) -> Result<Self, ConfigError> {
+        let mut entry = self.clone();
+        if let Some(file) = entry.jwks_file.take() {
+            entry.jwks =
+                Some(std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file, source })?);
+        }
+        Ok(entry)
+    }
+
     /// Validates the entry and parses its inline or file JWKS (a JWKS URL is read on first use).
     pub fn load(&self, http: Option<reqwest::Client>) -> Result<TrustedIssuer, ConfigError> {
         let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer));

@@ -181,6 +181,16 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
     let key = StoreKey::client(&tenant, &disabled.client_id);
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.client(&key), Some(&disabled));
+
+    let toml = format!(
+        "[[trusted_issuers]]\ntenant = \"{tenant}\"\nissuer = \"https://idp.example/\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\njwks_uri = \"https://idp.example/jwks\"\n"
+    );
+    let mut entry = crate::config::Config::from_toml(&toml).expect("entry").trusted_issuers.remove(0);
+    store.put(Record::TrustedIssuer(entry.clone())).await.expect("put issuer");
+    entry.audiences.push("b".into());
+    store.put(Record::TrustedIssuer(entry.clone())).await.expect("replace issuer");
+    assert_eq!(store.list_trusted_issuers(&tenant).await.expect("list"), vec![entry]);
+    assert!(store.list_trusted_issuers(&other).await.expect("list").is_empty());
 }
 
 /// Several new items land together, or none does.

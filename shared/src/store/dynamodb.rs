@@ -11,6 +11,7 @@
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M), `revoked_before` (N, µs) | | watermark | everything of `target` issued at or before is revoked |
 //! | `client` (M) | | client | a registered client; its secret only as `sha256$salt$digest` |
+//! | `entry` (M) | | trusted_issuer | a trusted issuer's configuration, JWKS inline or as a URL |
 //! | `token` (M: tenant, token_hash, issuer, subject, issued_at, expires_at), `revoked_at` | | external_token | a recorded external JWT |
 //!
 //! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
@@ -31,6 +32,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::{Deserialize, Serialize};
 
 use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
+use crate::config::TrustedIssuerConfig;
 use crate::domain::client::Client;
 use crate::domain::grant::Grant;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
@@ -124,6 +126,10 @@ enum Item {
         jti: String,
         revoked_at: Timestamp,
     },
+    TrustedIssuer {
+        pk: String,
+        entry: TrustedIssuerConfig,
+    },
     Watermark {
         pk: String,
         expires_at: u64,
@@ -163,6 +169,7 @@ impl From<Record> for Item {
                 jti: j.jti,
                 revoked_at: j.revoked_at,
             },
+            Record::TrustedIssuer(entry) => Item::TrustedIssuer { pk, entry },
             Record::Watermark(w) => Item::Watermark {
                 pk,
                 expires_at: ttl_secs(w.expires_at),
@@ -188,6 +195,7 @@ impl From<Item> for Record {
             Item::RevokedJti { expires_at, tenant, jti, revoked_at, .. } => {
                 Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at: Timestamp::from_secs(expires_at) })
             }
+            Item::TrustedIssuer { entry, .. } => Record::TrustedIssuer(entry),
             Item::Watermark { expires_at, tenant, target, revoked_before, .. } => {
                 Record::Watermark(RevocationWatermark {
                     tenant,
@@ -514,8 +522,7 @@ impl TokenStore for DynamoStore {
 
 #[async_trait]
 impl ClientRegistry for DynamoStore {
-    async fn put_client(&self, client: Client) -> Result<(), StoreError> {
-        let record = Record::Client(client);
+    async fn put(&self, record: Record) -> Result<(), StoreError> {
         let key = record.key().to_string();
         self.client
             .put_item()
@@ -527,29 +534,22 @@ impl ClientRegistry for DynamoStore {
         Ok(())
     }
 
-    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError> {
-        let prefix = StoreKey::prefix(tenant, ItemKind::Client);
-        let mut clients = Vec::new();
+    async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
         let mut pages = self
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression("#kind = :client AND begins_with(pk, :prefix)")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":client", AttributeValue::S("client".into()))
-            .expression_attribute_values(":prefix", AttributeValue::S(prefix))
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", AttributeValue::S(StoreKey::prefix(tenant, kind)))
             .consistent_read(true)
             .into_paginator()
             .items()
             .send();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| classify(err, &self.table))?;
-            if let Record::Client(client) = from_item(item)? {
-                clients.push(client);
-            }
+            records.push(from_item(item.map_err(|err| classify(err, &self.table))?)?);
         }
-        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        Ok(clients)
+        Ok(records)
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ClientRegistry, Record, StoreError, StoreKey, TokenStore};
+use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
 use crate::domain::client::Client;
 use crate::domain::revocation::RevocationWatermark;
 use crate::domain::tenant::TenantId;
@@ -129,23 +129,14 @@ fn insert_all_new(items: &mut HashMap<String, Record>, records: Vec<Record>) -> 
 
 #[async_trait]
 impl ClientRegistry for MemoryStore {
-    async fn put_client(&self, client: Client) -> Result<(), StoreError> {
-        let key = StoreKey::client(&client.tenant, &client.client_id);
-        self.items().insert(key.as_str().to_owned(), Record::Client(client));
+    async fn put(&self, record: Record) -> Result<(), StoreError> {
+        self.items().insert(record.key().as_str().to_owned(), record);
         Ok(())
     }
 
-    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError> {
-        let mut clients: Vec<Client> = self
-            .items()
-            .values()
-            .filter_map(|r| match r {
-                Record::Client(c) if &c.tenant == tenant => Some(c.clone()),
-                _ => None,
-            })
-            .collect();
-        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        Ok(clients)
+    async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError> {
+        let prefix = StoreKey::prefix(tenant, kind);
+        Ok(self.items().iter().filter(|(pk, _)| pk.starts_with(&prefix)).map(|(_, r)| r.clone()).collect())
     }
 }
 

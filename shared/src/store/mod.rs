@@ -20,6 +20,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::config::TrustedIssuerConfig;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::tenant::TenantId;
@@ -37,6 +38,8 @@ pub enum ItemKind {
     Watermark,
     /// A registered client.
     Client,
+    /// A trusted external issuer's configuration.
+    TrustedIssuer,
 }
 
 impl ItemKind {
@@ -47,6 +50,7 @@ impl ItemKind {
             Self::RevokedJti => "jti",
             Self::Watermark => "wm",
             Self::Client => "client",
+            Self::TrustedIssuer => "iss",
         }
     }
 }
@@ -80,6 +84,11 @@ impl StoreKey {
     /// The key of a client.
     pub fn client(tenant: &TenantId, client_id: &ClientId) -> Self {
         Self::new(tenant, ItemKind::Client, client_id.as_str())
+    }
+
+    /// The key of a trusted issuer's entry (by the hash of its `iss`, which may be any URL).
+    pub fn trusted_issuer(tenant: &TenantId, issuer: &str) -> Self {
+        Self::new(tenant, ItemKind::TrustedIssuer, TokenHash::of(issuer).as_str())
     }
 
     /// The key of a revocation watermark. Subjects are hashed so a key never carries personal data.
@@ -117,6 +126,8 @@ pub enum Record {
     RevokedJti(RevokedJti),
     /// A revocation watermark.
     Watermark(RevocationWatermark),
+    /// A trusted issuer's configuration (its JWKS inline or as a URL).
+    TrustedIssuer(TrustedIssuerConfig),
 }
 
 impl Record {
@@ -128,13 +139,14 @@ impl Record {
             Self::ExternalToken(t) => StoreKey::token(&t.tenant, &t.token_hash),
             Self::RevokedJti(j) => StoreKey::revoked_jti(&j.tenant, &j.jti),
             Self::Watermark(w) => StoreKey::watermark(&w.tenant, &w.target),
+            Self::TrustedIssuer(t) => StoreKey::trusted_issuer(&t.tenant, &t.issuer),
         }
     }
 
     /// When the item may be deleted (the table's TTL attribute); `None` for items that never expire.
     pub fn expires_at(&self) -> Option<Timestamp> {
         match self {
-            Self::Client(_) => None,
+            Self::Client(_) | Self::TrustedIssuer(_) => None,
             Self::Token(t) => Some(t.grant.expires_at),
             Self::ExternalToken(t) => Some(t.expires_at),
             Self::RevokedJti(j) => Some(j.expires_at),
@@ -203,14 +215,49 @@ pub trait TokenStore: Send + Sync {
     async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError>;
 }
 
-/// The operator port: client registration and listing. Not on the request path.
+/// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path.
 #[async_trait]
 pub trait ClientRegistry: Send + Sync {
+    /// Creates or replaces a configuration item (a client or a trusted issuer).
+    async fn put(&self, record: Record) -> Result<(), StoreError>;
+
+    /// Every item of `kind` in `tenant` (a scan: operator use and cold start only).
+    async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError>;
+
     /// Creates or replaces a client.
-    async fn put_client(&self, client: Client) -> Result<(), StoreError>;
+    async fn put_client(&self, client: Client) -> Result<(), StoreError> {
+        self.put(Record::Client(client)).await
+    }
 
     /// Every client of `tenant`, sorted by id.
-    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError>;
+    async fn list_clients(&self, tenant: &TenantId) -> Result<Vec<Client>, StoreError> {
+        let mut clients: Vec<Client> = self
+            .list(tenant, ItemKind::Client)
+            .await?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Client(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(clients)
+    }
+
+    /// Every trusted issuer entry of `tenant`, sorted by issuer.
+    async fn list_trusted_issuers(&self, tenant: &TenantId) -> Result<Vec<TrustedIssuerConfig>, StoreError> {
+        let mut issuers: Vec<TrustedIssuerConfig> = self
+            .list(tenant, ItemKind::TrustedIssuer)
+            .await?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::TrustedIssuer(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        issuers.sort_by(|a, b| a.issuer.cmp(&b.issuer));
+        Ok(issuers)
+    }
 }
 
 /// The result of [`TokenStore::get_many`] with expired items dropped: what a reader may trust.
