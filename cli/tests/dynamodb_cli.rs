@@ -24,17 +24,22 @@ fn secret_of(json: &str) -> String {
     value["client_secret"].as_str().expect("client_secret").to_owned()
 }
 
-async fn token_status(base: &str, id: &str, secret: &str) -> (u16, serde_json::Value) {
+/// POSTs a form to the runner with Basic credentials.
+async fn post(base: &str, path: &str, id: &str, secret: &str, body: String) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
+        .post(format!("{base}{path}"))
         .basic_auth(id, Some(secret))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
+        .body(body)
         .send()
         .await
         .unwrap();
     let status = response.status().as_u16();
     (status, serde_json::from_str(&response.text().await.unwrap()).unwrap_or_default())
+}
+
+async fn token_status(base: &str, id: &str, secret: &str) -> (u16, serde_json::Value) {
+    post(base, "/oauth2/token", id, secret, "grant_type=client_credentials".into()).await
 }
 
 #[tokio::test]
@@ -103,17 +108,7 @@ async fn register_serve_rotate_disable_import() {
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("tsr_at_"));
-    let introspected: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/oauth2/introspect"))
-        .basic_auth("rs", Some(&rs_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, introspected) = post(&base, "/oauth2/introspect", "rs", &rs_secret, format!("token={token}")).await;
     assert_eq!(introspected["active"], true);
     assert_eq!(introspected["client_id"], "svc");
 
@@ -126,31 +121,11 @@ async fn register_serve_rotate_disable_import() {
             "iat": now, "exp": now + 600, "email": "alice@example.com"}),
         )
         .unwrap();
-    let exchanged: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .basic_auth("app", Some(&app_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
+    let (_, exchanged) = post(&base, "/oauth2/token", "app", &app_secret, format!(
             "grant_type={exchange_grant}&subject_token={subject_token}&subject_token_type=urn:ietf:params:oauth:token-type:jwt"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )).await;
     let user_token = exchanged["access_token"].as_str().unwrap_or_else(|| panic!("{exchanged}"));
-    let user: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/oauth2/introspect"))
-        .basic_auth("rs", Some(&rs_secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={user_token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, user) = post(&base, "/oauth2/introspect", "rs", &rs_secret, format!("token={user_token}")).await;
     assert_eq!(user["sub"], "alice");
     assert_eq!(user["user_details"]["email"], "alice@example.com");
 

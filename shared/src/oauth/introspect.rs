@@ -10,7 +10,6 @@ use super::authenticate::{authenticate, client_key};
 use super::presented::{Active, ExternalToken, Presented};
 use crate::TokenService;
 use crate::domain::tenant::TenantId;
-use crate::domain::token::ExternalTokenRecord;
 use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
 use crate::store::{Fetched, Record, StoreError};
@@ -96,16 +95,7 @@ async fn record_external(
     tenant: &TenantId,
     external: &ExternalToken,
 ) -> Result<(), OAuthError> {
-    let record = ExternalTokenRecord {
-        tenant: tenant.clone(),
-        token_hash: external.hash.clone(),
-        issuer: external.identity.issuer.clone(),
-        subject: external.identity.subject.clone(),
-        issued_at: external.identity.issued_at,
-        expires_at: external.identity.expires_at,
-        revoked_at: None,
-    };
-    match service.store.put_new(Record::ExternalToken(record)).await {
+    match service.store.put_new(Record::ExternalToken(external.record(tenant, None))).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(()),
         Err(other) => Err(other.into()),
     }

@@ -6,7 +6,7 @@ use crate::domain::grant::Grant;
 use crate::domain::revocation::{Inactive, TokenValidity, WatermarkTarget, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::{OpaqueToken, TokenHash, TokenKind};
+use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenHash, TokenKind};
 use crate::jwt::access_token::{self, VerifiedAccessToken};
 use crate::jwt::external::{ExternalIdentity, peek_issuer};
 use crate::service::Tenant;
@@ -34,6 +34,21 @@ pub struct ExternalToken {
     pub hash: TokenHash,
     /// Whether its issuer records tokens (so Tessera can revoke them one by one).
     pub record: bool,
+}
+
+impl ExternalToken {
+    /// The store record of this token, linked to its mapped subject, expiring with it.
+    pub fn record(&self, tenant: &TenantId, revoked_at: Option<Timestamp>) -> ExternalTokenRecord {
+        ExternalTokenRecord {
+            tenant: tenant.clone(),
+            token_hash: self.hash.clone(),
+            issuer: self.identity.issuer.clone(),
+            subject: self.identity.subject.clone(),
+            issued_at: self.identity.issued_at,
+            expires_at: self.identity.expires_at,
+            revoked_at,
+        }
+    }
 }
 
 /// What the active rule found active.

@@ -12,7 +12,7 @@ use crate::domain::client::Client;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::{ExternalTokenRecord, TokenKind};
+use crate::domain::token::TokenKind;
 use crate::store::{Fetched, Record, StoreError, StoreKey};
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
@@ -103,16 +103,7 @@ async fn revoke_external(
     let Some(key) = key else {
         return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "tokens of this issuer are not recorded"));
     };
-    let record = ExternalTokenRecord {
-        tenant: tenant.clone(),
-        token_hash: external.hash.clone(),
-        issuer: external.identity.issuer.clone(),
-        subject: external.identity.subject.clone(),
-        issued_at: external.identity.issued_at,
-        expires_at: external.identity.expires_at,
-        revoked_at: Some(now),
-    };
-    let result = match service.store.put_new(Record::ExternalToken(record)).await {
+    let result = match service.store.put_new(Record::ExternalToken(external.record(tenant, Some(now)))).await {
         Err(StoreError::AlreadyExists(_)) => service.store.mark_revoked(key, now).await,
         other => other,
     };
