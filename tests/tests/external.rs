@@ -124,3 +124,34 @@ async fn a_subject_watermark_revokes_external_tokens_of_that_subject() {
     let later = rsa.sign(&rsa.claims(&subject, now.as_secs() + 2));
     assert_eq!(server.introspect(&later).await.json()["active"], true);
 }
+
+#[tokio::test]
+async fn a_revoked_subject_token_cannot_be_exchanged() {
+    use tessera_e2e::issuers::{EXCHANGER, exchange};
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now();
+    let subject = format!("carol-{}", now.as_micros());
+    let token = rsa.sign(&rsa.claims(&subject, now.as_secs()));
+    assert_eq!(exchange(&server, EXCHANGER, &token, &[]).await.status, 200);
+    // Revoked by token: the exchange must not mint a fresh session from it.
+    assert_eq!(server.post("/oauth2/revoke", Some(creds::RS), &[("token", &token)]).await.status, 200);
+    exchange(&server, EXCHANGER, &token, &[]).await.assert_error(400, "invalid_grant");
+
+    // Revoked by subject: every token of the subject issued before the mark, including one without `iat`.
+    let other = rsa
+        .sign(&json!({"jti": "o", "iss": rsa.issuer, "sub": subject, "aud": rsa.audience, "exp": now.as_secs() + 600}));
+    assert_eq!(exchange(&server, EXCHANGER, &other, &[]).await.status, 200);
+    server
+        .store
+        .raise_watermark(RevocationWatermark {
+            tenant: TenantId::default(),
+            target: WatermarkTarget::Subject(subject.clone()),
+            revoked_before: now,
+            expires_at: now.plus_secs(3600),
+        })
+        .await
+        .unwrap();
+    exchange(&server, EXCHANGER, &other, &[]).await.assert_error(400, "invalid_grant");
+    assert_eq!(server.introspect(&other).await.text, r#"{"active":false}"#);
+}

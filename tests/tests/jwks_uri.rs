@@ -78,6 +78,14 @@ async fn keys_are_cached_refreshed_on_rotation_and_rate_limited() {
 
 #[test]
 fn only_https_or_loopback_jwks_urls_are_accepted() {
-    let err = TestServer::config_error(&config("http://idp.example.com/jwks"));
-    assert!(err.contains("jwks_uri must be https"), "{err}");
+    for uri in [
+        "http://idp.example.com/jwks",
+        "http://127.0.0.1@evil.example/jwks",
+        "http://localhost.evil.example/jwks",
+        "ftp://x/jwks",
+    ] {
+        let err = TestServer::config_error(&config(uri));
+        assert!(err.contains("jwks_uri must be https"), "{uri}: {err}");
+    }
+    assert_eq!(TestServer::config_error(&config("http://[::1]:8080/jwks")), "");
 }

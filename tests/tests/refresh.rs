@@ -121,8 +121,15 @@ async fn scope_may_only_narrow_and_tokens_stay_with_their_client() {
     let narrow = refresh(&server, EXCHANGER, &wide.refresh, &[("scope", "orders:read")]).await;
     assert_eq!(narrow.json()["scope"], "orders:read");
     let narrow = session(&narrow.json());
-    // Widening again, even back to the original scope, is refused: the grant is what the last refresh kept.
-    refresh(&server, EXCHANGER, &narrow.refresh, &[("scope", "profile:read")]).await.assert_error(400, "invalid_scope");
+    // RFC 6749 §6: the new refresh token keeps the scope of the old one; only the access token narrowed.
+    let back = refresh(&server, EXCHANGER, &narrow.refresh, &[]).await;
+    assert_eq!(back.json()["scope"], "orders:read profile:read");
+    let back = session(&back.json());
+    // Beyond the original grant is refused.
+    refresh(&server, EXCHANGER, &back.refresh, &[("scope", "orders:read orders:write")])
+        .await
+        .assert_error(400, "invalid_scope");
+    let narrow = back;
 
     refresh(&server, creds::JWT, &narrow.refresh, &[]).await.assert_error(400, "unauthorized_client");
     // Another client that may refresh cannot use this client's refresh token (RFC 6749 §6).

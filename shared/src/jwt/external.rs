@@ -91,7 +91,7 @@ pub struct ExternalIdentity {
     pub user_details: BTreeMap<String, Value>,
     /// The token's audiences.
     pub audience: Vec<String>,
-    /// `iat`, or now when absent.
+    /// `iat`, or the epoch when absent (so a subject revocation always reaches it).
     pub issued_at: Timestamp,
     /// `exp`.
     pub expires_at: Timestamp,
@@ -187,6 +187,10 @@ impl RemoteJwks {
             state.attempted_at = Some(now);
             state.fetches += 1;
             match self.fetch().await {
+                // A set with no usable key would refuse every token: keep what we had.
+                Ok(keys) if keys.is_empty() => {
+                    tracing::warn!(uri = %self.uri, "JWKS has no usable key; keeping the cached keys");
+                }
                 Ok(keys) => {
                     state.keys = Arc::new(keys);
                     state.fetched_at = Some(now);
@@ -202,12 +206,30 @@ impl RemoteJwks {
         if !response.status().is_success() {
             return Err(format!("HTTP {}", response.status()));
         }
+        if response.content_length().is_some_and(|len| len > JWKS_MAX_BYTES as u64) {
+            return Err("JWKS document too large".into());
+        }
         let body = response.bytes().await.map_err(|e| e.to_string())?;
         if body.len() > JWKS_MAX_BYTES {
             return Err("JWKS document too large".into());
         }
         let jwks: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWK Set: {e}"))?;
         Ok(parse_keys(&jwks, &self.algorithms))
+    }
+}
+
+/// https anywhere; plain http only to a loopback host (tests, local IdPs); never with userinfo.
+fn jwks_uri_allowed(uri: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(uri) else { return false };
+    if !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(host))) => host == "localhost",
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
     }
 }
 
@@ -292,9 +314,8 @@ impl TrustedIssuer {
                 KeySource::Static(Arc::new(keys))
             }
             JwksSource::Uri(uri) => {
-                let loopback = ["http://127.", "http://localhost", "http://[::1]"].iter().any(|p| uri.starts_with(p));
-                if !uri.starts_with("https://") && !loopback {
-                    return Err(invalid("jwks_uri must be https"));
+                if !jwks_uri_allowed(&uri) {
+                    return Err(invalid("jwks_uri must be https (plain http only on a loopback address)"));
                 }
                 let http = http.ok_or_else(|| invalid("no HTTP client for jwks_uri"))?;
                 KeySource::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
@@ -393,7 +414,8 @@ impl TrustedIssuer {
             username,
             user_details,
             audience,
-            issued_at: iat.map_or(now, Timestamp::from_secs),
+            // Without `iat`, the token is taken as issued at the epoch: any subject revocation then reaches it.
+            issued_at: iat.map_or(Timestamp::from_secs(0), Timestamp::from_secs),
             expires_at: Timestamp::from_secs(exp),
             jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
             client_id: ["client_id", "azp"]

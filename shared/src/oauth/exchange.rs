@@ -3,9 +3,13 @@
 //! client has authenticated, so unauthenticated callers learn nothing about it. Every reason a subject token
 //! is refused goes to the log; the client sees `invalid_grant`.
 
+use crate::domain::revocation::{TokenValidity, WatermarkTarget, check_active};
+use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
+use crate::domain::token::TokenHash;
+use crate::jwt::external::{EXTERNAL_LEEWAY_SECS, ExternalIdentity, ExternalRejection, peek_issuer};
 use crate::service::Tenant;
+use crate::store::{Fetched, StoreKey};
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
 
@@ -39,15 +43,70 @@ impl<'a> ExchangeRequest<'a> {
         Ok(Self { subject_token })
     }
 
-    /// Validates the subject token against the tenant's trusted issuer for its `iss`.
-    pub async fn verify_subject(&self, tenant: &Tenant<'_>, now: Timestamp) -> Result<ExternalIdentity, OAuthError> {
-        let result = match peek_issuer(self.subject_token).and_then(|iss| tenant.trusted_issuer(&iss)) {
-            Some(issuer) => issuer.validate(self.subject_token, now).await,
+    /// Validates the subject token against the tenant's trusted issuer for its `iss`. No store I/O (a
+    /// JWKS URL may be read); whether the token or its subject was revoked is checked by the caller with
+    /// [`SubjectToken::state_keys`] in its one read.
+    pub async fn verify_subject(&self, tenant: &Tenant<'_>, now: Timestamp) -> Result<SubjectToken, OAuthError> {
+        let issuer = peek_issuer(self.subject_token).and_then(|iss| tenant.trusted_issuer(&iss));
+        let result = match issuer {
+            Some(issuer) => issuer.validate(self.subject_token, now).await.map(|identity| SubjectToken {
+                identity,
+                record_key: issuer
+                    .record_tokens
+                    .then(|| StoreKey::token(tenant.id, &TokenHash::of(self.subject_token))),
+            }),
             None => Err(ExternalRejection::UntrustedIssuer),
         };
         result.map_err(|rejection| {
             tracing::info!(reason = %rejection, "subject token refused");
-            OAuthError::new(ErrorCode::InvalidGrant, "the subject token is invalid, expired or not trusted")
+            subject_refused()
+        })
+    }
+}
+
+fn subject_refused() -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, "the subject token is invalid, expired, revoked or not trusted")
+}
+
+/// A verified subject token, and where its revocation state lives.
+#[derive(Debug)]
+pub struct SubjectToken {
+    /// Who it names.
+    pub identity: ExternalIdentity,
+    /// Its record, when its issuer records tokens.
+    pub record_key: Option<StoreKey>,
+}
+
+impl SubjectToken {
+    /// The subject watermark that applies to it.
+    fn watermark_key(&self, tenant: &TenantId) -> StoreKey {
+        StoreKey::watermark(tenant, &WatermarkTarget::Subject(self.identity.subject.clone()))
+    }
+
+    /// The keys to read with the client's record: the subject watermark, and the token's record.
+    pub fn state_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
+        std::iter::once(self.watermark_key(tenant)).chain(self.record_key.clone()).collect()
+    }
+
+    /// Refuses a subject token that Tessera revoked (recorded and revoked, or its subject revoked after it was
+    /// issued): an exchange must not outlive a revocation.
+    pub fn check_not_revoked(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<(), OAuthError> {
+        let watermarks = fetched.watermarks(&[self.watermark_key(tenant)]);
+        let validity = TokenValidity {
+            issued_at: self.identity.issued_at,
+            // Expiry was already checked, with the issuer's clock skew, by validation.
+            expires_at: self.identity.expires_at.plus_secs(EXTERNAL_LEEWAY_SECS),
+            not_before: None,
+            individually_revoked: self
+                .record_key
+                .as_ref()
+                .and_then(|k| fetched.external_token(k))
+                .is_some_and(|r| r.revoked_at.is_some()),
+            watermarks: &watermarks,
+        };
+        check_active(validity, now).map_err(|inactive| {
+            tracing::info!(reason = ?inactive, "subject token revoked");
+            subject_refused()
         })
     }
 }

@@ -6,10 +6,10 @@ use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
 use super::presented::{Active, ExternalToken, Presented};
+use super::token::family_revocation;
 use crate::TokenService;
-use crate::config::MAX_REFRESH_TOKEN_TTL_SECS;
 use crate::domain::client::Client;
-use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::revocation::RevokedJti;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenKind;
@@ -65,13 +65,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         // A refresh token takes its whole family with it: every access and refresh token of the grant
         // (RFC 7009 §2.1 allows it; WSO2 does the same). One watermark write covers them all.
         (Presented::Opaque(_), Some(_)) if active.kind == TokenKind::RefreshToken => {
-            let watermark = RevocationWatermark {
-                tenant: tenant.clone(),
-                target: WatermarkTarget::Family(active.grant.family),
-                revoked_before: now,
-                expires_at: now.plus_secs(u64::from(MAX_REFRESH_TOKEN_TTL_SECS)),
-            };
-            service.store.raise_watermark(watermark).await
+            service.store.raise_watermark(family_revocation(tenant, active.grant.family, now)).await
         }
         (_, Some(key)) => service.store.mark_revoked(&key, now).await,
         (_, None) => Ok(()),

@@ -52,7 +52,15 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"));
     }
 
-    // One read: the client, and for a refresh the token's record and its family watermark.
+    // The subject token is verified before the read (CPU only), so its revocation state joins the one read;
+    // its verdict is only told after the client has authenticated.
+    let now = service.clock.now();
+    let subject_token = match &exchange {
+        Some(exchange) => Some(exchange.verify_subject(&settings, now).await),
+        None => None,
+    };
+    // One read: the client; for a refresh, the token's record and family watermark; for an exchange, the
+    // subject token's record and subject watermark.
     let key = client_key(tenant, credentials)?;
     let presented_refresh = refresh_token.and_then(OpaqueToken::parse).filter(|t| t.kind() == TokenKind::RefreshToken);
     let mut keys = vec![key.clone()];
@@ -60,7 +68,9 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         keys.push(StoreKey::token(tenant, &refresh.hash()));
         keys.push(StoreKey::watermark(tenant, &WatermarkTarget::Family(refresh.family())));
     }
-    let now = service.clock.now();
+    if let Some(Ok(subject)) = &subject_token {
+        keys.extend(subject.state_keys(tenant));
+    }
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
     let client = authenticate(credentials, &key, &fetched)?;
     if !client.allows_grant(grant_type) {
@@ -82,10 +92,12 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let audience = client
         .audience_for(target, &settings.issuer)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not allowed"))?;
-    let (subject, username, user_details) = match &exchange {
+    let (subject, username, user_details) = match subject_token {
         None => (client.client_id.to_string(), None, Default::default()),
-        Some(exchange) => {
-            let identity = exchange.verify_subject(&settings, now).await?;
+        Some(verified) => {
+            let verified = verified?;
+            verified.check_not_revoked(tenant, &fetched, now)?;
+            let identity = verified.identity;
             (identity.subject, identity.username, identity.user_details)
         }
     };
@@ -104,7 +116,8 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     // RFC 6749 §4.4.3: no refresh token for client credentials. An exchange gets one when the client may
     // refresh.
     let with_refresh = exchange.is_some() && client.allows_grant(GrantType::RefreshToken);
-    let mut response = mint(service, &settings, client, &grant, with_refresh, None).await?;
+    let refresh_scope = with_refresh.then(|| grant.scope.clone());
+    let mut response = mint(service, &settings, client, &grant, refresh_scope, None).await?;
     response.issued_token_type = exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN);
     tracing::info!(format = ?client.access_token_format, refresh = with_refresh, "tokens issued");
     Ok(response)
@@ -146,7 +159,8 @@ async fn refresh(
     let scope = narrowed_scope(&record.grant.scope, requested_scope)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "a refresh may only narrow the scope"))?;
     let grant = Grant { scope, issued_at: now, expires_at: access_expiry(client, now), ..record.grant.clone() };
-    match mint(service, settings, client, &grant, true, Some(&key)).await {
+    // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces; only the access token narrows.
+    match mint(service, settings, client, &grant, Some(record.grant.scope.clone()), Some(&key)).await {
         Err(err) if err.code() == ErrorCode::InvalidGrant => {
             // The rotation lost: another request rotated this token first. That is reuse too.
             Err(revoke_family_for_reuse(service, settings, &record.grant, now).await)
@@ -164,19 +178,32 @@ async fn revoke_family_for_reuse(
     now: Timestamp,
 ) -> OAuthError {
     tracing::info!(family = %grant.family, "refresh token reuse: revoking the family");
-    let watermark = RevocationWatermark {
-        tenant: settings.id.clone(),
-        target: WatermarkTarget::Family(grant.family),
-        revoked_before: now,
-        expires_at: now.plus_secs(u64::from(MAX_REFRESH_TOKEN_TTL_SECS)),
-    };
-    match service.store.raise_watermark(watermark).await {
+    match service.store.raise_watermark(family_revocation(settings.id, grant.family, now)).await {
         Ok(()) => OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked"),
         Err(err) => err.into(),
     }
 }
 
-/// Mints the access token (client's format) and, if asked, a refresh token, then stores what must be stored
+/// The watermark that revokes a family for good. Its mark is set as far ahead as any token of the family can
+/// live, not at `now`: a rotation that commits concurrently with a reuse (or a revocation) stamps its tokens a
+/// little after `now`, and those must die too. No token of the family is issued after (refreshes of a
+/// revoked family are refused), so a final mark loses nothing.
+pub fn family_revocation(
+    tenant: &crate::domain::tenant::TenantId,
+    family: FamilyId,
+    now: Timestamp,
+) -> RevocationWatermark {
+    let until = now.plus_secs(u64::from(MAX_REFRESH_TOKEN_TTL_SECS));
+    RevocationWatermark {
+        tenant: tenant.clone(),
+        target: WatermarkTarget::Family(family),
+        revoked_before: until,
+        expires_at: until,
+    }
+}
+
+/// Mints the access token (client's format) and, when `refresh_scope` is given, a refresh token with that
+/// scope, then stores what must be stored
 /// in one round trip: nothing, one conditional put, one transaction, or, when `rotate_from` is given, the
 /// rotation of that refresh token. A failed rotation condition is `invalid_grant`.
 async fn mint(
@@ -184,7 +211,7 @@ async fn mint(
     settings: &Tenant<'_>,
     client: &Client,
     grant: &Grant,
-    with_refresh: bool,
+    refresh_scope: Option<ScopeSet>,
     rotate_from: Option<&StoreKey>,
 ) -> Result<TokenResponse, OAuthError> {
     let mut records = Vec::with_capacity(2);
@@ -197,13 +224,15 @@ async fn mint(
             token.expose().to_owned()
         }
     };
-    let refresh_token = if with_refresh {
-        let token = OpaqueToken::mint(TokenKind::RefreshToken, grant.family, random_bytes(service.entropy.as_ref())?);
-        let expires_at = grant.issued_at.plus_secs(u64::from(client.refresh_token_ttl_secs));
-        records.push(Record::Token(TokenRecord::new(&token, Grant { expires_at, ..grant.clone() })));
-        Some(token.expose().to_owned())
-    } else {
-        None
+    let refresh_token = match refresh_scope {
+        Some(scope) => {
+            let token =
+                OpaqueToken::mint(TokenKind::RefreshToken, grant.family, random_bytes(service.entropy.as_ref())?);
+            let expires_at = grant.issued_at.plus_secs(u64::from(client.refresh_token_ttl_secs));
+            records.push(Record::Token(TokenRecord::new(&token, Grant { expires_at, scope, ..grant.clone() })));
+            Some(token.expose().to_owned())
+        }
+        None => None,
     };
     let stored = match (rotate_from, records.len()) {
         (Some(old), _) => service.store.rotate(old, grant.issued_at, records).await,
