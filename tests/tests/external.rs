@@ -15,6 +15,17 @@ async fn start(recorded: &TestIssuer, unrecorded: &TestIssuer) -> TestServer {
     TestServer::start_config(&exchange_config_recording(&[(recorded, true), (unrecorded, false)])).await
 }
 
+/// Revokes every token of `subject` issued at or before `at`, as an identity event will.
+async fn revoke_subject(server: &TestServer, subject: &str, at: tessera::domain::time::Timestamp) {
+    let mark = RevocationWatermark {
+        tenant: TenantId::default(),
+        target: WatermarkTarget::Subject(subject.to_owned()),
+        revoked_before: at,
+        expires_at: at.plus_secs(3600),
+    };
+    server.store.raise_watermark(mark).await.unwrap();
+}
+
 async fn recorded(server: &TestServer, token: &str) -> bool {
     let key = StoreKey::token(&TenantId::default(), &TokenHash::of(token));
     !server.store.get_many(std::slice::from_ref(&key)).await.unwrap().is_empty()
@@ -107,16 +118,7 @@ async fn a_subject_watermark_revokes_external_tokens_of_that_subject() {
     let alice = rsa.sign(&rsa.claims(&subject, now.as_secs()));
     let bob = rsa.sign(&rsa.claims("bob", now.as_secs()));
     assert_eq!(server.introspect(&alice).await.json()["active"], true);
-    server
-        .store
-        .raise_watermark(RevocationWatermark {
-            tenant: TenantId::default(),
-            target: WatermarkTarget::Subject(subject.clone()),
-            revoked_before: now,
-            expires_at: now.plus_secs(3600),
-        })
-        .await
-        .unwrap();
+    revoke_subject(&server, &subject, now).await;
     assert_eq!(server.introspect(&alice).await.text, r#"{"active":false}"#);
     assert_eq!(server.introspect(&bob).await.json()["active"], true);
     // A token Auth0 issues after the revocation is active again.
@@ -142,16 +144,7 @@ async fn a_revoked_subject_token_cannot_be_exchanged() {
     let other = rsa
         .sign(&json!({"jti": "o", "iss": rsa.issuer, "sub": subject, "aud": rsa.audience, "exp": now.as_secs() + 600}));
     assert_eq!(exchange(&server, EXCHANGER, &other, &[]).await.status, 200);
-    server
-        .store
-        .raise_watermark(RevocationWatermark {
-            tenant: TenantId::default(),
-            target: WatermarkTarget::Subject(subject.clone()),
-            revoked_before: now,
-            expires_at: now.plus_secs(3600),
-        })
-        .await
-        .unwrap();
+    revoke_subject(&server, &subject, now).await;
     exchange(&server, EXCHANGER, &other, &[]).await.assert_error(400, "invalid_grant");
     assert_eq!(server.introspect(&other).await.text, r#"{"active":false}"#);
 }
