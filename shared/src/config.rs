@@ -36,7 +36,7 @@ use crate::jwt::keys::{KeyError, KeyRing, KeyRingError, SigningAlgorithm, Signin
 /// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
 pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
 /// The longest refresh-token lifetime accepted, 90 days.
-pub const MAX_REFRESH_TOKEN_TTL_SECS: u32 = 90 * 86_400;
+pub const MAX_REFRESH_TOKEN_TTL_SECS: u32 = crate::domain::revocation::MAX_TOKEN_LIFETIME_SECS;
 /// Secrets shorter than this are accepted from config files with a warning.
 pub const RECOMMENDED_SECRET_LEN: usize = 32;
 

@@ -7,6 +7,7 @@
 //! - [`store`]: the `TokenStore` port and its adapters.
 //! - [`clock`] and [`entropy`]: time and randomness, handed in so tests can pin them.
 //! - [`config`]: configuration from TOML or the environment, validated once.
+//! - [`events`]: revocation events (EventBridge, SQS, the runner): one watermark write per event.
 //! - [`service`]: the [`service::TokenService`] that bundles the ports for the handlers.
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
 
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod entropy;
+pub mod events;
 pub mod jwt;
 pub mod oauth;
 pub mod service;

@@ -311,7 +311,7 @@ impl TokenStore for UnavailableStore {
     async fn rotate(&self, _: &StoreKey, _: Timestamp, _: Vec<Record>) -> Result<(), StoreError> {
         Err(unavailable())
     }
-    async fn raise_watermark(&self, _: RevocationWatermark) -> Result<(), StoreError> {
+    async fn raise_watermark(&self, _: RevocationWatermark, _: Option<&str>) -> Result<bool, StoreError> {
         Err(unavailable())
     }
 }

@@ -25,10 +25,10 @@ use tessera_cli::routes::Route;
 use tessera_e2e::test_config_toml;
 
 /// The opaque access token of the sample events, issued to `demo-opaque`.
-const SAMPLE_OPAQUE: &str = "tsr_at_ZWPZcIVQayxwQc2h6_vA8_D3gO2rjnK7kUVGYV8jwSRlYisQ-uB8lwGpXEBSwwIkxom1Sw";
+const SAMPLE_OPAQUE: &str = "tsr_at_Ae-l4raprfuNpa5bpluuUFkmXf_6d-nd8xNdSHMVoDNZJl3_-nfp3fMTXUhzFaAz1b1kylZOFqgNiL85B8jqQIVPDgsCrlJZDdlKKltBKsQMcAmKg";
 
 /// The refresh token of `token-refresh.json`, issued to `exchanger` for the sample user.
-const SAMPLE_REFRESH: &str = "tsr_rt_T0hH3_kusgoxmd0b1KakRSknvliW6olpuTuEm25Vn0oVEa40_FcgUsz33bi9bqgHySF7FA";
+const SAMPLE_REFRESH: &str = "tsr_rt_zwSOqZrkv13aVdyGs9VeNihowy7QuU4HzeK0P6f4eUCbDEvG7Vqa-Q3T5-FEtuO9Wzr6cznAML-X-Df7z706tHVkOE1rcWl26GwDxZ5IrkMjtqiFQ";
 
 /// When the sample events were sent (`requestContext.timeEpoch`); the clock is pinned there, so the sample
 /// subject token of `token-exchange.json` is valid.

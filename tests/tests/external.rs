@@ -17,13 +17,8 @@ async fn start(recorded: &TestIssuer, unrecorded: &TestIssuer) -> TestServer {
 
 /// Revokes every token of `subject` issued at or before `at`, as an identity event will.
 async fn revoke_subject(server: &TestServer, subject: &str, at: tessera::domain::time::Timestamp) {
-    let mark = RevocationWatermark {
-        tenant: TenantId::default(),
-        target: WatermarkTarget::Subject(subject.to_owned()),
-        revoked_before: at,
-        expires_at: at.plus_secs(3600),
-    };
-    server.store.raise_watermark(mark).await.unwrap();
+    let mark = RevocationWatermark::at(&TenantId::default(), WatermarkTarget::subject(subject), at);
+    server.store.raise_watermark(mark, None).await.unwrap();
 }
 
 async fn recorded(server: &TestServer, token: &str) -> bool {

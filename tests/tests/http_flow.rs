@@ -490,10 +490,10 @@ async fn a_family_watermark_revokes_issued_tokens_to_the_microsecond() {
     };
     for (token, family) in [(&jwt, jwt_family), (&opaque, opaque_family)] {
         // A mark one microsecond before the issue leaves the token active...
-        server.store.raise_watermark(mark(family, Timestamp::from_micros(issued.as_micros() - 1))).await.unwrap();
+        server.store.raise_watermark(mark(family, Timestamp::from_micros(issued.as_micros() - 1)), None).await.unwrap();
         assert_eq!(server.introspect(token).await.json()["active"], true);
         // ...a mark at the issue instant revokes it.
-        server.store.raise_watermark(mark(family, issued)).await.unwrap();
+        server.store.raise_watermark(mark(family, issued), None).await.unwrap();
         assert_eq!(server.introspect(token).await.text, r#"{"active":false}"#);
     }
 }

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientId;
+use super::revocation::{IdTag, WatermarkTarget};
 use super::scope::ScopeSet;
 use super::tenant::TenantId;
 use super::time::Timestamp;
@@ -91,6 +92,23 @@ pub struct Grant {
     pub expires_at: Timestamp,
 }
 
+impl Grant {
+    /// The tag of the subject.
+    pub fn subject_tag(&self) -> IdTag {
+        IdTag::of(&self.subject)
+    }
+
+    /// The tag of the client.
+    pub fn client_tag(&self) -> IdTag {
+        IdTag::of(self.client_id.as_str())
+    }
+
+    /// The four watermarks that apply to its tokens: family, subject, client and tenant.
+    pub fn watermark_targets(&self) -> [WatermarkTarget; 4] {
+        WatermarkTarget::applicable(self.family, self.subject_tag(), self.client_tag())
+    }
+}
+
 /// Why a refresh token cannot be rotated (RFC 6749 §6, RFC 9700 §4.14.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshRefusal {
@@ -104,13 +122,13 @@ pub enum RefreshRefusal {
     Reused,
 }
 
-/// Whether `record` may be rotated by `client`, given the family watermarks that apply. The order matters:
+/// Whether `record` may be rotated by `client`, given the watermarks that apply to it. The order matters:
 /// a revoked token is refused before reuse is considered, so replaying a token after its family was revoked
 /// does not write another watermark.
 pub fn check_refresh(
     record: &super::token::TokenRecord,
     client: &ClientId,
-    family_watermarks: &[Timestamp],
+    watermarks: &[Timestamp],
 ) -> Result<(), RefreshRefusal> {
     if record.kind != super::token::TokenKind::RefreshToken {
         return Err(RefreshRefusal::Unknown);
@@ -118,7 +136,7 @@ pub fn check_refresh(
     if &record.grant.client_id != client {
         return Err(RefreshRefusal::OtherClient);
     }
-    if record.revoked_at.is_some() || family_watermarks.iter().any(|&mark| record.grant.issued_at <= mark) {
+    if record.revoked_at.is_some() || watermarks.iter().any(|&mark| record.grant.issued_at <= mark) {
         return Err(RefreshRefusal::Revoked);
     }
     if record.rotated_at.is_some() {
@@ -143,22 +161,19 @@ mod tests {
     use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
 
     fn record(kind: TokenKind) -> TokenRecord {
-        let token = OpaqueToken::mint(kind, FamilyId::from_bytes([1; 16]), [2; 32]);
-        TokenRecord::new(
-            &token,
-            Grant {
-                tenant: TenantId::default(),
-                client_id: ClientId::parse("app").unwrap(),
-                subject: "alice".into(),
-                username: None,
-                user_details: BTreeMap::new(),
-                scope: ScopeSet::parse("a b").unwrap(),
-                audience: vec![],
-                family: FamilyId::from_bytes([1; 16]),
-                issued_at: Timestamp::from_micros(1_000),
-                expires_at: Timestamp::from_secs(10),
-            },
-        )
+        let grant = Grant {
+            tenant: TenantId::default(),
+            client_id: ClientId::parse("app").unwrap(),
+            subject: "alice".into(),
+            username: None,
+            user_details: BTreeMap::new(),
+            scope: ScopeSet::parse("a b").unwrap(),
+            audience: vec![],
+            family: FamilyId::from_bytes([1; 16]),
+            issued_at: Timestamp::from_micros(1_000),
+            expires_at: Timestamp::from_secs(10),
+        };
+        TokenRecord::new(&OpaqueToken::mint(kind, &grant, [2; 32]), grant)
     }
 
     #[test]

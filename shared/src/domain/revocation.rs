@@ -1,12 +1,20 @@
 //! Revocation: watermarks, and the one rule that decides whether a token is still active.
 //!
 //! A single token is revoked by a state change on its record (opaque) or a denylist entry (JWT `jti`).
-//! A whole family, subject or client is revoked by a watermark: every token of it issued at or before
+//! A whole family, subject, client or tenant is revoked by a watermark: every token of it issued at or before
 //! `revoked_before` is inactive, whatever their number. Issue times are compared in microseconds, so a token
 //! issued right after a revocation stays valid.
+//!
+//! Every token is subject to four watermarks: its family's, its subject's, its client's and its tenant's.
+//! Their keys come from the token alone (a JWT's claims; the ids an opaque token embeds), so one read fetches
+//! them with the token's own state. Subjects and clients are named by an [`IdTag`], a hash, so no key, item or
+//! opaque token carries the subject itself.
 
 use std::fmt;
 
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientId;
@@ -14,24 +22,107 @@ use super::grant::FamilyId;
 use super::tenant::TenantId;
 use super::time::Timestamp;
 
+/// The longest any token Tessera honours can live: its refresh tokens (the longest-lived), access tokens, and
+/// trusted issuers' JWTs (refused beyond it). A watermark kept this long outlives every token it revokes.
+pub const MAX_TOKEN_LIFETIME_SECS: u32 = 90 * 86_400;
+
+/// A 128-bit tag of a subject or client id: the first 16 bytes of its SHA-256. Watermark keys use it, and
+/// opaque tokens embed it, so subject and client revocation reach opaque tokens in the same single read without
+/// the token or the table holding the id itself. A tag is pseudonymous, not secret: whoever knows an id can
+/// compute its tag (the revocation-events function and the CLI must, without any key).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdTag([u8; 16]);
+
+/// A tag that is not 22 base64url characters.
+#[derive(Debug, thiserror::Error)]
+#[error("a tag must be 16 bytes of base64url")]
+pub struct InvalidIdTag;
+
+impl IdTag {
+    /// The tag of `id`.
+    pub fn of(id: &str) -> Self {
+        let hash = digest::digest(&digest::SHA256, id.as_bytes());
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&hash.as_ref()[..16]);
+        Self(tag)
+    }
+
+    /// Wraps 16 bytes taken from an opaque token.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for IdTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdTag({self})")
+    }
+}
+
+impl TryFrom<String> for IdTag {
+    type Error = InvalidIdTag;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| InvalidIdTag)?;
+        Ok(Self(bytes.try_into().map_err(|_| InvalidIdTag)?))
+    }
+}
+
+impl From<IdTag> for String {
+    fn from(value: IdTag) -> Self {
+        value.to_string()
+    }
+}
+
 /// What a watermark applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum WatermarkTarget {
     /// Every token of one grant family.
     Family(FamilyId),
-    /// Every token of one subject.
-    Subject(String),
-    /// Every token issued to one client.
-    Client(ClientId),
+    /// Every token of one subject (by tag).
+    Subject(IdTag),
+    /// Every token issued to one client (by tag).
+    Client(IdTag),
+    /// Every token of the tenant.
+    Tenant,
+}
+
+impl WatermarkTarget {
+    /// The watermark of the subject `subject`.
+    pub fn subject(subject: &str) -> Self {
+        Self::Subject(IdTag::of(subject))
+    }
+
+    /// The watermark of the client `client_id`.
+    pub fn client(client_id: &ClientId) -> Self {
+        Self::Client(IdTag::of(client_id.as_str()))
+    }
+
+    /// The four watermarks that apply to a token of `family`, `subject` and `client` (tags).
+    pub fn applicable(family: FamilyId, subject: IdTag, client: IdTag) -> [Self; 4] {
+        [Self::Family(family), Self::Subject(subject), Self::Client(client), Self::Tenant]
+    }
 }
 
 impl fmt::Display for WatermarkTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Family(id) => write!(f, "family {id}"),
-            Self::Subject(_) => f.write_str("subject"),
-            Self::Client(id) => write!(f, "client {id}"),
+            Self::Subject(tag) => write!(f, "subject {tag}"),
+            Self::Client(tag) => write!(f, "client {tag}"),
+            Self::Tenant => f.write_str("tenant"),
         }
     }
 }
@@ -47,6 +138,33 @@ pub struct RevocationWatermark {
     pub revoked_before: Timestamp,
     /// When the watermark may be forgotten: no token it could affect is alive after it.
     pub expires_at: Timestamp,
+}
+
+impl RevocationWatermark {
+    /// Revokes every token of `target` issued at or before `now`. It is kept for
+    /// [`MAX_TOKEN_LIFETIME_SECS`], so no token it revokes outlives it.
+    pub fn at(tenant: &TenantId, target: WatermarkTarget, now: Timestamp) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            target,
+            revoked_before: now,
+            expires_at: now.plus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS)),
+        }
+    }
+
+    /// Revokes a grant family for good. The mark is set as far ahead as any token of the family can live, not
+    /// at `now`: a rotation that commits concurrently with a reuse (or a revocation) stamps its tokens a little
+    /// after `now`, and those must die too. No token of the family is issued after (refreshes of a revoked
+    /// family are refused), so a final mark loses nothing.
+    pub fn final_for_family(tenant: &TenantId, family: FamilyId, now: Timestamp) -> Self {
+        let until = now.plus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS));
+        Self {
+            tenant: tenant.clone(),
+            target: WatermarkTarget::Family(family),
+            revoked_before: until,
+            expires_at: until,
+        }
+    }
 }
 
 /// A JWT access token revoked one by one: its `jti` stays denied until the token would expire anyway.
@@ -120,6 +238,17 @@ mod tests {
             individually_revoked: false,
             watermarks,
         }
+    }
+
+    #[test]
+    fn tags_are_stable_and_round_trip() {
+        let tag = IdTag::of("auth0|alice");
+        assert_eq!(tag, IdTag::of("auth0|alice"));
+        assert_ne!(tag, IdTag::of("auth0|alice "));
+        let text = tag.to_string();
+        assert_eq!(text.len(), 22);
+        assert_eq!(IdTag::try_from(text).unwrap(), tag);
+        assert!(IdTag::try_from("short".to_owned()).is_err());
     }
 
     #[test]

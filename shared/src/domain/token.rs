@@ -1,9 +1,11 @@
 //! Tokens: the opaque token format and the stored record of an opaque access or refresh token.
 //!
-//! An opaque token is `tsr_at_` (access) or `tsr_rt_` (refresh), then 64 base64url characters holding the
-//! 16-byte grant family id and 32 random bytes (256 bits), then a 6-character base64url CRC-32 of
-//! everything before it. The prefix lets secret scanners find leaked tokens; the checksum rejects typos and
-//! foreign strings without a store read. Only SHA-256 of the whole token is ever stored.
+//! An opaque token is `tsr_at_` (access) or `tsr_rt_` (refresh), then 107 base64url characters holding the
+//! 16-byte grant family id, the 16-byte tags of its subject and client ([`IdTag`]) and 32 random bytes
+//! (256 bits), then a 6-character base64url CRC-32 of everything before it. The prefix lets secret scanners
+//! find leaked tokens; the checksum rejects typos and foreign strings without a store read; the embedded ids
+//! name the token's four revocation watermarks, so they are read with its record in one round trip. Only
+//! SHA-256 of the whole token is ever stored.
 
 use std::fmt;
 
@@ -13,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::grant::{FamilyId, Grant};
+use super::revocation::{IdTag, WatermarkTarget};
 use super::time::Timestamp;
 
 /// Whether a token is an access or a refresh token.
@@ -44,7 +47,8 @@ impl TokenKind {
 }
 
 const PREFIX_LEN: usize = 7;
-const BODY_LEN: usize = 64; // base64url of 48 bytes
+const PAYLOAD_LEN: usize = 80; // family 16, subject tag 16, client tag 16, secret 32
+const BODY_LEN: usize = 107; // base64url of 80 bytes
 const CHECKSUM_LEN: usize = 6; // base64url of 4 bytes
 /// The exact length of every opaque token.
 pub const OPAQUE_TOKEN_LEN: usize = PREFIX_LEN + BODY_LEN + CHECKSUM_LEN;
@@ -53,21 +57,26 @@ pub const OPAQUE_TOKEN_LEN: usize = PREFIX_LEN + BODY_LEN + CHECKSUM_LEN;
 pub struct OpaqueToken {
     kind: TokenKind,
     family: FamilyId,
+    subject: IdTag,
+    client: IdTag,
     encoded: String,
 }
 
 impl OpaqueToken {
-    /// Mints a token of `kind` in `family` from 32 random bytes.
-    pub fn mint(kind: TokenKind, family: FamilyId, secret: [u8; 32]) -> Self {
-        let mut payload = [0u8; 48];
+    /// Mints a token of `kind` for `grant` (its family, subject and client) from 32 random bytes.
+    pub fn mint(kind: TokenKind, grant: &Grant, secret: [u8; 32]) -> Self {
+        let (family, subject, client) = (grant.family, grant.subject_tag(), grant.client_tag());
+        let mut payload = [0u8; PAYLOAD_LEN];
         payload[..16].copy_from_slice(family.as_bytes());
-        payload[16..].copy_from_slice(&secret);
+        payload[16..32].copy_from_slice(subject.as_bytes());
+        payload[32..48].copy_from_slice(client.as_bytes());
+        payload[48..].copy_from_slice(&secret);
         let mut encoded = String::with_capacity(OPAQUE_TOKEN_LEN);
         encoded.push_str(kind.prefix());
         URL_SAFE_NO_PAD.encode_string(payload, &mut encoded);
         let checksum = crc32fast::hash(encoded.as_bytes());
         URL_SAFE_NO_PAD.encode_string(checksum.to_be_bytes(), &mut encoded);
-        Self { kind, family, encoded }
+        Self { kind, family, subject, client, encoded }
     }
 
     /// Recognises an opaque token by prefix, length and checksum; `None` for anything else. No I/O.
@@ -82,9 +91,15 @@ impl OpaqueToken {
         if u32::from_be_bytes(checksum) != crc32fast::hash(signed.as_bytes()) {
             return None;
         }
-        let payload = URL_SAFE_NO_PAD.decode(&signed[PREFIX_LEN..]).ok()?;
-        let family = FamilyId::from_bytes(payload[..16].try_into().ok()?);
-        Some(Self { kind, family, encoded: token.to_owned() })
+        let payload: [u8; PAYLOAD_LEN] = URL_SAFE_NO_PAD.decode(&signed[PREFIX_LEN..]).ok()?.try_into().ok()?;
+        let part = |at: usize| -> [u8; 16] { payload[at..at + 16].try_into().unwrap_or_default() };
+        Some(Self {
+            kind,
+            family: FamilyId::from_bytes(part(0)),
+            subject: IdTag::from_bytes(part(16)),
+            client: IdTag::from_bytes(part(32)),
+            encoded: token.to_owned(),
+        })
     }
 
     /// Access or refresh.
@@ -95,6 +110,17 @@ impl OpaqueToken {
     /// The grant family embedded in the token.
     pub fn family(&self) -> FamilyId {
         self.family
+    }
+
+    /// The four watermarks that apply to the token, from the ids it embeds.
+    pub fn watermark_targets(&self) -> [WatermarkTarget; 4] {
+        WatermarkTarget::applicable(self.family, self.subject, self.client)
+    }
+
+    /// Whether `grant` is the grant this token was minted for (same family, subject and client): a record
+    /// that does not match the ids the token embeds must not be trusted, since its watermarks were not read.
+    pub fn matches(&self, grant: &Grant) -> bool {
+        self.family == grant.family && self.subject == grant.subject_tag() && self.client == grant.client_tag()
     }
 
     /// The key the token is stored under.
@@ -110,7 +136,12 @@ impl OpaqueToken {
 
 impl fmt::Debug for OpaqueToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpaqueToken").field("kind", &self.kind).field("family", &self.family).finish()
+        f.debug_struct("OpaqueToken")
+            .field("kind", &self.kind)
+            .field("family", &self.family)
+            .field("subject", &self.subject)
+            .field("client", &self.client)
+            .finish()
     }
 }
 
@@ -184,22 +215,41 @@ mod tests {
         FamilyId::from_bytes([9; 16])
     }
 
+    fn grant() -> Grant {
+        Grant {
+            tenant: super::super::tenant::TenantId::default(),
+            client_id: super::super::client::ClientId::parse("app").unwrap(),
+            subject: "alice".into(),
+            username: None,
+            user_details: Default::default(),
+            scope: super::super::scope::ScopeSet::parse("a").unwrap(),
+            audience: vec![],
+            family: family(),
+            issued_at: Timestamp::from_secs(1),
+            expires_at: Timestamp::from_secs(2),
+        }
+    }
+
     #[test]
     fn minted_tokens_parse_back() {
-        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [3; 32]);
+        let token = OpaqueToken::mint(TokenKind::AccessToken, &grant(), [3; 32]);
         assert_eq!(token.expose().len(), OPAQUE_TOKEN_LEN);
         assert!(token.expose().starts_with("tsr_at_"));
         let parsed = OpaqueToken::parse(token.expose()).unwrap();
         assert_eq!(parsed.kind(), TokenKind::AccessToken);
         assert_eq!(parsed.family(), family());
         assert_eq!(parsed.hash(), token.hash());
-        let refresh = OpaqueToken::mint(TokenKind::RefreshToken, family(), [3; 32]);
+        assert!(parsed.matches(&grant()));
+        assert_eq!(parsed.watermark_targets(), grant().watermark_targets());
+        let other_subject = Grant { subject: "bob".into(), ..grant() };
+        assert!(!parsed.matches(&other_subject));
+        let refresh = OpaqueToken::mint(TokenKind::RefreshToken, &grant(), [3; 32]);
         assert_eq!(OpaqueToken::parse(refresh.expose()).unwrap().kind(), TokenKind::RefreshToken);
     }
 
     #[test]
     fn any_changed_character_fails_the_checksum() {
-        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
+        let token = OpaqueToken::mint(TokenKind::AccessToken, &grant(), [5; 32]);
         let s = token.expose();
         for i in PREFIX_LEN..s.len() {
             let mut bytes = s.as_bytes().to_vec();
@@ -211,7 +261,7 @@ mod tests {
 
     #[test]
     fn foreign_strings_are_not_opaque_tokens() {
-        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
+        let token = OpaqueToken::mint(TokenKind::AccessToken, &grant(), [5; 32]);
         let foreign_prefix = token.expose().replacen("tsr_at_", "ghp_ab_", 1);
         for s in ["", "tsr_at_", "garbage", &foreign_prefix, &format!("{}x", token.expose()), "é".repeat(40).as_str()]
         {
@@ -221,8 +271,8 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_secret() {
-        let token = OpaqueToken::mint(TokenKind::AccessToken, family(), [5; 32]);
-        // Characters 30.. encode only the 32 secret bytes (the family id ends before char 29).
-        assert!(!format!("{token:?}").contains(&token.expose()[30..70]));
+        let token = OpaqueToken::mint(TokenKind::AccessToken, &grant(), [5; 32]);
+        // Characters 71.. encode only the 32 secret bytes (the three ids end at payload byte 48, char 71).
+        assert!(!format!("{token:?}").contains(&token.expose()[71..113]));
     }
 }

@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation, decode, 
 use serde_json::{Map, Value};
 
 use super::access_token::MAX_JWT_LEN;
+use crate::domain::revocation::{MAX_TOKEN_LIFETIME_SECS, WatermarkTarget};
 use crate::domain::time::Timestamp;
 
 /// Clock skew tolerated on an external token's `exp`, `nbf` and `iat`.
@@ -70,6 +71,9 @@ pub enum ExternalRejection {
     /// Past `exp` (with leeway), or no `exp`.
     #[error("expired")]
     Expired,
+    /// `exp` further ahead than the longest token lifetime Tessera honours (90 days).
+    #[error("expires too far in the future")]
+    TooLongLived,
     /// Before `nbf`, or `iat` in the future (with leeway).
     #[error("not yet valid")]
     NotYetValid,
@@ -101,6 +105,13 @@ pub struct ExternalIdentity {
     pub client_id: Option<String>,
     /// The `scope` claim, when it is a string.
     pub scope: Option<String>,
+}
+
+impl ExternalIdentity {
+    /// The watermarks that apply to the token: its mapped subject's and its tenant's.
+    pub fn watermark_targets(&self) -> [WatermarkTarget; 2] {
+        [WatermarkTarget::subject(&self.subject), WatermarkTarget::Tenant]
+    }
 }
 
 /// A trusted issuer, validated and with its keys parsed once.
@@ -388,6 +399,11 @@ impl TrustedIssuer {
         if now_secs >= exp.saturating_add(EXTERNAL_LEEWAY_SECS) {
             return Err(ExternalRejection::Expired);
         }
+        // A watermark is kept for the longest token lifetime Tessera honours; a token living longer could
+        // outlive the watermark that revoked it.
+        if exp > now_secs.saturating_add(u64::from(MAX_TOKEN_LIFETIME_SECS)) {
+            return Err(ExternalRejection::TooLongLived);
+        }
         if numeric("nbf")?.is_some_and(|nbf| now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < nbf) {
             return Err(ExternalRejection::NotYetValid);
         }
@@ -511,6 +527,7 @@ mod tests {
             ("unknown kid", unknown_kid.sign_jwt("JWT", &claims()).unwrap(), ExternalRejection::UnknownKey),
             ("HS256 with the public key", hs, ExternalRejection::AlgorithmNotAllowed),
             ("expired", with(&|c| c["exp"] = json!(NOW - EXTERNAL_LEEWAY_SECS)), ExternalRejection::Expired),
+            ("too long-lived", with(&|c| c["exp"] = json!(NOW + 91 * 86_400)), ExternalRejection::TooLongLived),
             (
                 "no exp",
                 with(&|c| {

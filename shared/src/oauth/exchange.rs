@@ -3,7 +3,7 @@
 //! client has authenticated, so unauthenticated callers learn nothing about it. Every reason a subject token
 //! is refused goes to the log; the client sees `invalid_grant`.
 
-use crate::domain::revocation::{TokenValidity, WatermarkTarget, check_active};
+use crate::domain::revocation::{TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenHash;
@@ -78,20 +78,20 @@ pub struct SubjectToken {
 }
 
 impl SubjectToken {
-    /// The subject watermark that applies to it.
-    fn watermark_key(&self, tenant: &TenantId) -> StoreKey {
-        StoreKey::watermark(tenant, &WatermarkTarget::Subject(self.identity.subject.clone()))
+    /// The watermarks that apply to it: its subject's and its tenant's.
+    fn watermark_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
+        StoreKey::watermarks(tenant, &self.identity.watermark_targets())
     }
 
-    /// The keys to read with the client's record: the subject watermark, and the token's record.
+    /// The keys to read with the client's record: the watermarks, and the token's record.
     pub fn state_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        std::iter::once(self.watermark_key(tenant)).chain(self.record_key.clone()).collect()
+        self.watermark_keys(tenant).into_iter().chain(self.record_key.clone()).collect()
     }
 
     /// Refuses a subject token that Tessera revoked (recorded and revoked, or its subject revoked after it was
     /// issued): an exchange must not outlive a revocation.
     pub fn check_not_revoked(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<(), OAuthError> {
-        let watermarks = fetched.watermarks(&[self.watermark_key(tenant)]);
+        let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
         let validity = TokenValidity {
             issued_at: self.identity.issued_at,
             // Expiry was already checked, with the issuer's clock skew, by validation.

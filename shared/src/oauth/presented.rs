@@ -3,7 +3,7 @@
 //! store round trip answers.
 
 use crate::domain::grant::Grant;
-use crate::domain::revocation::{Inactive, TokenValidity, WatermarkTarget, check_active};
+use crate::domain::revocation::{Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenHash, TokenKind};
@@ -111,16 +111,15 @@ impl Presented {
         }
     }
 
-    /// The watermarks that apply to the token.
+    /// The watermarks that apply to the token: family, subject, client and tenant for Tessera's tokens;
+    /// subject and tenant for an external token (it has no family, and its client is not ours).
     pub fn watermark_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        let target = match self {
-            Self::Opaque(token) => WatermarkTarget::Family(token.family()),
-            Self::Jwt(jwt) => WatermarkTarget::Family(jwt.grant.family),
-            // An external token has no family; it is linked to its mapped subject.
-            Self::External(external) => WatermarkTarget::Subject(external.identity.subject.clone()),
-            Self::Unrecognised(_) => return Vec::new(),
-        };
-        vec![StoreKey::watermark(tenant, &target)]
+        match self {
+            Self::Opaque(token) => StoreKey::watermarks(tenant, &token.watermark_targets()),
+            Self::Jwt(jwt) => StoreKey::watermarks(tenant, &jwt.grant.watermark_targets()),
+            Self::External(external) => StoreKey::watermarks(tenant, &external.identity.watermark_targets()),
+            Self::Unrecognised(_) => Vec::new(),
+        }
     }
 
     /// Every key whose item decides whether the token is active.
@@ -150,6 +149,9 @@ impl Presented {
                 let record = key.as_ref().and_then(|k| fetched.token(k)).ok_or("no live record")?;
                 if record.kind != token.kind() {
                     return Err("record kind differs from token prefix".into());
+                }
+                if !token.matches(&record.grant) {
+                    return Err("record does not match the ids the token embeds".into());
                 }
                 let active =
                     ActiveToken { grant: record.grant.clone(), kind: record.kind, jti: None, not_before: None };

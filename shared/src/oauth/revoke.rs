@@ -6,10 +6,9 @@ use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
 use super::presented::{Active, ExternalToken, Presented};
-use super::token::family_revocation;
 use crate::TokenService;
 use crate::domain::client::Client;
-use crate::domain::revocation::RevokedJti;
+use crate::domain::revocation::{RevocationWatermark, RevokedJti};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenKind;
@@ -65,7 +64,8 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         // A refresh token takes its whole family with it: every access and refresh token of the grant
         // (RFC 7009 §2.1 allows it; WSO2 does the same). One watermark write covers them all.
         (Presented::Opaque(_), Some(_)) if active.kind == TokenKind::RefreshToken => {
-            service.store.raise_watermark(family_revocation(tenant, active.grant.family, now)).await
+            let watermark = RevocationWatermark::final_for_family(tenant, active.grant.family, now);
+            service.store.raise_watermark(watermark, None).await.map(drop)
         }
         (_, Some(key)) => service.store.mark_revoked(&key, now).await,
         (_, None) => Ok(()),

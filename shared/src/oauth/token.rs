@@ -8,10 +8,9 @@ use tracing::instrument;
 use super::authenticate::{authenticate, client_key};
 use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
-use crate::config::MAX_REFRESH_TOKEN_TTL_SECS;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
 use crate::domain::grant::{FamilyId, Grant, RefreshRefusal, check_refresh, narrowed_scope};
-use crate::domain::revocation::{RevocationWatermark, WatermarkTarget};
+use crate::domain::revocation::RevocationWatermark;
 use crate::domain::scope::ScopeSet;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
@@ -59,14 +58,14 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         Some(exchange) => Some(exchange.verify_subject(&settings, now).await),
         None => None,
     };
-    // One read: the client; for a refresh, the token's record and family watermark; for an exchange, the
-    // subject token's record and subject watermark.
+    // One read: the client; for a refresh, the token's record and its four watermarks; for an exchange, the
+    // subject token's record and its subject and tenant watermarks.
     let key = client_key(tenant, credentials)?;
     let presented_refresh = refresh_token.and_then(OpaqueToken::parse).filter(|t| t.kind() == TokenKind::RefreshToken);
     let mut keys = vec![key.clone()];
     if let Some(refresh) = &presented_refresh {
         keys.push(StoreKey::token(tenant, &refresh.hash()));
-        keys.push(StoreKey::watermark(tenant, &WatermarkTarget::Family(refresh.family())));
+        keys.extend(StoreKey::watermarks(tenant, &refresh.watermark_targets()));
     }
     if let Some(Ok(subject)) = &subject_token {
         keys.extend(subject.state_keys(tenant));
@@ -148,8 +147,11 @@ async fn refresh(
     let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
     let key = StoreKey::token(settings.id, &presented.hash());
     let record = fetched.token(&key).ok_or_else(|| invalid_grant("unknown or expired"))?;
-    let family_key = StoreKey::watermark(settings.id, &WatermarkTarget::Family(presented.family()));
-    match check_refresh(record, &client.client_id, &fetched.watermarks(&[family_key])) {
+    if !presented.matches(&record.grant) {
+        return Err(invalid_grant("record does not match the token"));
+    }
+    let watermarks = fetched.watermarks(&StoreKey::watermarks(settings.id, &presented.watermark_targets()));
+    match check_refresh(record, &client.client_id, &watermarks) {
         Ok(()) => {}
         Err(RefreshRefusal::Reused) => return Err(revoke_family_for_reuse(service, settings, &record.grant, now).await),
         Err(RefreshRefusal::Unknown) => return Err(invalid_grant("not a refresh token")),
@@ -178,27 +180,13 @@ async fn revoke_family_for_reuse(
     now: Timestamp,
 ) -> OAuthError {
     tracing::info!(family = %grant.family, "refresh token reuse: revoking the family");
-    match service.store.raise_watermark(family_revocation(settings.id, grant.family, now)).await {
-        Ok(()) => OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked"),
+    match service
+        .store
+        .raise_watermark(RevocationWatermark::final_for_family(settings.id, grant.family, now), None)
+        .await
+    {
+        Ok(_) => OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked"),
         Err(err) => err.into(),
-    }
-}
-
-/// The watermark that revokes a family for good. Its mark is set as far ahead as any token of the family can
-/// live, not at `now`: a rotation that commits concurrently with a reuse (or a revocation) stamps its tokens a
-/// little after `now`, and those must die too. No token of the family is issued after (refreshes of a
-/// revoked family are refused), so a final mark loses nothing.
-pub fn family_revocation(
-    tenant: &crate::domain::tenant::TenantId,
-    family: FamilyId,
-    now: Timestamp,
-) -> RevocationWatermark {
-    let until = now.plus_secs(u64::from(MAX_REFRESH_TOKEN_TTL_SECS));
-    RevocationWatermark {
-        tenant: tenant.clone(),
-        target: WatermarkTarget::Family(family),
-        revoked_before: until,
-        expires_at: until,
     }
 }
 
@@ -218,16 +206,14 @@ async fn mint(
     let access_token = match client.access_token_format {
         TokenFormat::Jwt => access_token::sign(grant, &settings.issuer, &new_jti(service)?, settings.keys)?,
         TokenFormat::Opaque => {
-            let token =
-                OpaqueToken::mint(TokenKind::AccessToken, grant.family, random_bytes(service.entropy.as_ref())?);
+            let token = OpaqueToken::mint(TokenKind::AccessToken, grant, random_bytes(service.entropy.as_ref())?);
             records.push(Record::Token(TokenRecord::new(&token, grant.clone())));
             token.expose().to_owned()
         }
     };
     let refresh_token = match refresh_scope {
         Some(scope) => {
-            let token =
-                OpaqueToken::mint(TokenKind::RefreshToken, grant.family, random_bytes(service.entropy.as_ref())?);
+            let token = OpaqueToken::mint(TokenKind::RefreshToken, grant, random_bytes(service.entropy.as_ref())?);
             let expires_at = grant.issued_at.plus_secs(u64::from(client.refresh_token_ttl_secs));
             records.push(Record::Token(TokenRecord::new(&token, Grant { expires_at, scope, ..grant.clone() })));
             Some(token.expose().to_owned())

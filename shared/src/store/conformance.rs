@@ -25,25 +25,19 @@ fn fresh_tenant() -> TenantId {
 fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
     let secret: [u8; 32] = random_bytes(&SystemEntropy).expect("entropy");
     let family = FamilyId::from_bytes(random_bytes(&SystemEntropy).expect("entropy"));
-    let token = OpaqueToken::mint(TokenKind::AccessToken, family, secret);
-    TokenRecord {
-        token_hash: token.hash(),
-        kind: TokenKind::AccessToken,
-        grant: Grant {
-            tenant: tenant.clone(),
-            client_id: ClientId::parse("conformance-client").expect("valid id"),
-            subject: "conformance-client".into(),
-            username: None,
-            user_details: Default::default(),
-            scope: ScopeSet::parse("read write").expect("valid scope"),
-            audience: vec!["https://api.example".into()],
-            family,
-            issued_at: NOW,
-            expires_at,
-        },
-        revoked_at: None,
-        rotated_at: None,
-    }
+    let grant = Grant {
+        tenant: tenant.clone(),
+        client_id: ClientId::parse("conformance-client").expect("valid id"),
+        subject: "conformance-client".into(),
+        username: None,
+        user_details: Default::default(),
+        scope: ScopeSet::parse("read write").expect("valid scope"),
+        audience: vec!["https://api.example".into()],
+        family,
+        issued_at: NOW,
+        expires_at,
+    };
+    TokenRecord::new(&OpaqueToken::mint(TokenKind::AccessToken, &grant, secret), grant)
 }
 
 fn client(tenant: &TenantId, id: &str) -> Client {
@@ -70,6 +64,7 @@ pub async fn run_all<S: TokenStore + ClientRegistry>(store: &S) {
     expired_items_are_dropped_on_read(store).await;
     mark_revoked_keeps_the_first_time(store).await;
     watermarks_only_rise(store).await;
+    an_event_raises_a_watermark_once(store).await;
     put_new_all_is_all_or_nothing(store).await;
     rotation_succeeds_exactly_once(store).await;
     external_tokens_record_and_revoke(store).await;
@@ -98,13 +93,13 @@ pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
         RevokedJti { tenant: tenant.clone(), jti: "jti-1".into(), revoked_at: NOW, expires_at: NOW.plus_secs(60) };
     let mark = RevocationWatermark {
         tenant: tenant.clone(),
-        target: WatermarkTarget::Subject("alice".into()),
+        target: WatermarkTarget::subject("alice"),
         revoked_before: NOW,
         expires_at: NOW.plus_secs(60),
     };
     store.put_new(Record::Token(token.clone())).await.expect("put token");
     store.put_new(Record::RevokedJti(jti)).await.expect("put jti");
-    store.raise_watermark(mark.clone()).await.expect("put watermark");
+    store.raise_watermark(mark.clone(), None).await.expect("put watermark");
     let keys = [
         StoreKey::token(&tenant, &token.token_hash),
         StoreKey::revoked_jti(&tenant, "jti-1"),
@@ -148,21 +143,44 @@ pub async fn mark_revoked_keeps_the_first_time(store: &dyn TokenStore) {
 /// A lower watermark never replaces a higher one.
 pub async fn watermarks_only_rise(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
-    let target = WatermarkTarget::Client(ClientId::parse("c1").expect("valid id"));
+    let target = WatermarkTarget::client(&ClientId::parse("c1").expect("valid id"));
     let mark = |at: Timestamp| RevocationWatermark {
         tenant: tenant.clone(),
         target: target.clone(),
         revoked_before: at,
         expires_at: NOW.plus_secs(3600),
     };
-    store.raise_watermark(mark(NOW.plus_secs(5))).await.expect("raise");
-    store.raise_watermark(mark(NOW.plus_secs(1))).await.expect("lower is a no-op");
+    assert!(store.raise_watermark(mark(NOW.plus_secs(5)), None).await.expect("raise"));
+    assert!(!store.raise_watermark(mark(NOW.plus_secs(1)), None).await.expect("lower is a no-op"));
     let key = StoreKey::watermark(&tenant, &target);
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.watermarks(std::slice::from_ref(&key)), vec![NOW.plus_secs(5)]);
-    store.raise_watermark(mark(NOW.plus_secs(9))).await.expect("raise");
+    assert!(store.raise_watermark(mark(NOW.plus_secs(9)), None).await.expect("raise"));
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.watermarks(std::slice::from_ref(&key)), vec![NOW.plus_secs(9)]);
+}
+
+/// An event id raises a watermark once: its re-delivery, even later (a higher mark), changes nothing, while
+/// another event still raises it. Ids are remembered per watermark.
+pub async fn an_event_raises_a_watermark_once(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let mark = |target: WatermarkTarget, at: Timestamp| RevocationWatermark::at(&tenant, target, at);
+    let alice = WatermarkTarget::subject("alice");
+    let key = StoreKey::watermark(&tenant, &alice);
+    let read = async |key: &StoreKey| {
+        let got = Fetched::new(store.get_many(std::slice::from_ref(key)).await.expect("read"), NOW);
+        got.watermarks(std::slice::from_ref(key))
+    };
+    assert!(store.raise_watermark(mark(alice.clone(), NOW), Some("evt-1")).await.expect("first delivery"));
+    let again = store.raise_watermark(mark(alice.clone(), NOW.plus_secs(30)), Some("evt-1")).await;
+    assert!(!again.expect("re-delivery"), "a re-delivered event must not move the mark");
+    assert_eq!(read(&key).await, vec![NOW]);
+    assert!(store.raise_watermark(mark(alice.clone(), NOW.plus_secs(60)), Some("evt-2")).await.expect("new event"));
+    assert_eq!(read(&key).await, vec![NOW.plus_secs(60)]);
+    // The same id on another watermark is another delivery target, not a duplicate.
+    let bob = WatermarkTarget::subject("bob");
+    assert!(store.raise_watermark(mark(bob.clone(), NOW), Some("evt-1")).await.expect("other target"));
+    assert_eq!(read(&StoreKey::watermark(&tenant, &bob)).await, vec![NOW]);
 }
 
 /// Clients are stored, replaced, listed per tenant, and readable through `get_many`.

@@ -74,8 +74,12 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         self.inner.rotate(old, at, new).await
     }
 
-    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
+    async fn raise_watermark(
+        &self,
+        watermark: RevocationWatermark,
+        event_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
         self.wrote();
-        self.inner.raise_watermark(watermark).await
+        self.inner.raise_watermark(watermark, event_id).await
     }
 }

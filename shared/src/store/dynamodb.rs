@@ -9,7 +9,7 @@
 //! | `expires_at` | N | all but clients | epoch seconds, the table's TTL attribute (rounded up, so never early) |
 //! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
-//! | `tenant`, `target` (M), `revoked_before` (N, µs) | | watermark | everything of `target` issued at or before is revoked |
+//! | `tenant`, `target` (M), `revoked_before` (N, µs), `event_ids` (SS) | | watermark | everything of `target` issued at or before is revoked; the revocation events that raised it |
 //! | `client` (M) | | client | a registered client; its secret only as `sha256$salt$digest` |
 //! | `entry` (M) | | trusted_issuer | a trusted issuer's configuration, JWKS inline or as a URL |
 //! | `token` (M: tenant, token_hash, issuer, subject, issued_at, expires_at), `revoked_at` | | external_token | a recorded external JWT |
@@ -498,24 +498,40 @@ impl TokenStore for DynamoStore {
         self.transact(items, &keys, Some(old)).await
     }
 
-    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
-        let revoked_before = watermark.revoked_before.as_micros().to_string();
+    async fn raise_watermark(
+        &self,
+        watermark: RevocationWatermark,
+        event_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let record = Record::Watermark(watermark);
-        let key = record.key().to_string();
-        // One conditional put: it lands only if it raises the mark; otherwise the higher mark stays.
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(pk) OR revoked_before < :t")
-            .expression_attribute_values(":t", AttributeValue::N(revoked_before))
-            .send()
-            .await;
+        let key = record.key();
+        // One conditional update that sets every attribute of the watermark item: it lands only if it raises
+        // the mark and, with an event id, only if the item has not seen that event (kept in `event_ids`).
+        let mut update = self.client.update_item().table_name(&self.table).set_key(Some(pk_value(&key)));
+        let mut assignments = Vec::new();
+        for (i, (name, value)) in to_item(record)?.into_iter().filter(|(name, _)| name != PARTITION_KEY).enumerate() {
+            assignments.push(format!("#a{i} = :a{i}"));
+            if name == "revoked_before" {
+                update = update.expression_attribute_values(":mark", value.clone());
+            }
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        let mut expression = format!("SET {}", assignments.join(", "));
+        let mut condition = "(attribute_not_exists(pk) OR revoked_before < :mark)".to_owned();
+        if let Some(id) = event_id {
+            expression.push_str(" ADD event_ids :event_set");
+            condition.push_str(" AND NOT contains(event_ids, :event_id)");
+            update = update
+                .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
+                .expression_attribute_values(":event_id", AttributeValue::S(id.to_owned()));
+        }
+        let result = update.update_expression(expression).condition_expression(condition).send().await;
         match result {
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(classify(err, &key)),
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(classify(err, key.as_str())),
         }
     }
 }
@@ -581,7 +597,7 @@ mod tests {
 
     #[test]
     fn every_item_kind_round_trips_and_stays_under_1_kb() {
-        let token = OpaqueToken::mint(TokenKind::RefreshToken, FamilyId::from_bytes([7; 16]), [9; 32]);
+        let token = OpaqueToken::mint(TokenKind::RefreshToken, &grant(), [9; 32]);
         let client = Client {
             tenant: TenantId::default(),
             client_id: ClientId::parse("orders-service-production-eu-west-1").unwrap(),
@@ -613,7 +629,7 @@ mod tests {
             }),
             Record::Watermark(RevocationWatermark {
                 tenant: TenantId::default(),
-                target: WatermarkTarget::Subject("auth0|6740d1c03f1c2b9a7e5d4c3b".into()),
+                target: WatermarkTarget::subject("auth0|6740d1c03f1c2b9a7e5d4c3b"),
                 revoked_before: Timestamp::from_micros(1_800_000_000_000_001),
                 expires_at: Timestamp::from_secs(1_800_086_400),
             }),

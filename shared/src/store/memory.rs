@@ -1,7 +1,7 @@
 //! The embedded adapter: a process-local map with the same semantics as the DynamoDB adapter, including
 //! conditional failures. Used by the local runner and the tests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -17,6 +17,8 @@ use crate::domain::time::Timestamp;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<String, Record>>,
+    /// The event ids each watermark has seen (DynamoDB keeps them in the watermark item). Locked after `items`.
+    event_ids: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl MemoryStore {
@@ -31,7 +33,7 @@ impl MemoryStore {
             .into_iter()
             .map(|c| (StoreKey::client(&c.tenant, &c.client_id).as_str().to_owned(), Record::Client(c)))
             .collect();
-        Self { items: Mutex::new(items) }
+        Self { items: Mutex::new(items), event_ids: Mutex::default() }
     }
 
     fn items(&self) -> MutexGuard<'_, HashMap<String, Record>> {
@@ -101,18 +103,26 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError> {
+    async fn raise_watermark(
+        &self,
+        watermark: RevocationWatermark,
+        event_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let key = StoreKey::watermark(&watermark.tenant, &watermark.target);
         let mut items = self.items();
-        // Like the DynamoDB conditional put: the new mark lands only if it is higher.
+        let mut event_ids = self.event_ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let seen = event_ids.entry(key.as_str().to_owned()).or_default();
+        // Like the DynamoDB conditional update: the new mark lands only if it is higher and its event is new.
         let raises = match items.get(key.as_str()) {
             Some(Record::Watermark(existing)) => existing.revoked_before < watermark.revoked_before,
             _ => true,
         };
-        if raises {
-            items.insert(key.as_str().to_owned(), Record::Watermark(watermark));
+        if !raises || event_id.is_some_and(|id| seen.contains(id)) {
+            return Ok(false);
         }
-        Ok(())
+        seen.extend(event_id.map(str::to_owned));
+        items.insert(key.as_str().to_owned(), Record::Watermark(watermark));
+        Ok(true)
     }
 }
 

@@ -5,7 +5,8 @@
 //! - [`TokenStore::get_many`] is one strongly consistent `BatchGetItem`;
 //! - [`TokenStore::put_new`] is one `PutItem` conditional on `attribute_not_exists(pk)`;
 //! - [`TokenStore::mark_revoked`] is one `UpdateItem` conditional on the item existing;
-//! - [`TokenStore::raise_watermark`] is one conditional `PutItem` that only ever raises the mark;
+//! - [`TokenStore::raise_watermark`] is one conditional `UpdateItem` that only ever raises the mark, at most
+//!   once per event id;
 //! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each.
 //!
 //! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
@@ -91,14 +92,21 @@ impl StoreKey {
         Self::new(tenant, ItemKind::TrustedIssuer, TokenHash::of(issuer).as_str())
     }
 
-    /// The key of a revocation watermark. Subjects are hashed so a key never carries personal data.
+    /// The key of a revocation watermark. Subjects and clients appear only as tags, so a key never carries
+    /// personal data.
     pub fn watermark(tenant: &TenantId, target: &WatermarkTarget) -> Self {
         let id = match target {
             WatermarkTarget::Family(family) => format!("fam:{family}"),
-            WatermarkTarget::Subject(subject) => format!("sub:{}", TokenHash::of(subject).as_str()),
-            WatermarkTarget::Client(client) => format!("cli:{client}"),
+            WatermarkTarget::Subject(tag) => format!("sub:{tag}"),
+            WatermarkTarget::Client(tag) => format!("cli:{tag}"),
+            WatermarkTarget::Tenant => "all".to_owned(),
         };
         Self::new(tenant, ItemKind::Watermark, &id)
+    }
+
+    /// The keys of several watermarks.
+    pub fn watermarks(tenant: &TenantId, targets: &[WatermarkTarget]) -> Vec<Self> {
+        targets.iter().map(|target| Self::watermark(tenant, target)).collect()
     }
 
     /// The partition key value.
@@ -210,9 +218,12 @@ pub trait TokenStore: Send + Sync {
     /// number of concurrent rotations of one token, exactly one succeeds.
     async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError>;
 
-    /// Writes a watermark, or raises an existing one; a lower mark never replaces a higher one, so
-    /// re-delivery and reordering are harmless.
-    async fn raise_watermark(&self, watermark: RevocationWatermark) -> Result<(), StoreError>;
+    /// Writes a watermark, or raises an existing one; a lower mark never replaces a higher one. With an
+    /// `event_id`, the watermark remembers it, and a second write with the same id is a no-op even if it would
+    /// raise the mark: a re-delivered revocation event must not revoke the tokens issued since its first
+    /// delivery. `Ok(true)` when written, `Ok(false)` when a higher mark or the same event was already there.
+    async fn raise_watermark(&self, watermark: RevocationWatermark, event_id: Option<&str>)
+    -> Result<bool, StoreError>;
 }
 
 /// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path.

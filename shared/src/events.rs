@@ -1,0 +1,288 @@
+//! Revocation events: the message that revokes every token of a subject, a client, a grant family or a whole
+//! tenant with one watermark write, its wire format, and applying it.
+//!
+//! The message is the `detail` of an EventBridge event with `detail-type` [`DETAIL_TYPE`], or the body of an
+//! SQS message (that event whole, or its `detail` alone):
+//!
+//! ```json
+//! {"event_id": "pwd-change-8f14e45f", "tenant": "default", "subject": "auth0|alice", "reason": "password_changed"}
+//! ```
+//!
+//! Exactly one target: `subject`, `client_id`, `family_id`, or `"all_tokens": true` (the tenant). `reason` is
+//! required (it is logged); `tenant` defaults to `default`; `event_id` defaults to the envelope's id. The
+//! watermark is set at the time the event is applied, not at the time it was sent, so a token minted while
+//! the event was in flight (say, by refreshing a stolen refresh token) dies too. Re-delivery is harmless: the
+//! watermark remembers the event ids that raised it ([`TokenStore::raise_watermark`]).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::client::ClientId;
+use crate::domain::grant::FamilyId;
+use crate::domain::revocation::{RevocationWatermark, WatermarkTarget};
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::store::{StoreError, TokenStore};
+
+/// The EventBridge `detail-type` of a revocation event.
+pub const DETAIL_TYPE: &str = "tessera.revoke";
+
+/// The longest accepted `event_id`, `reason` or `subject`, in bytes.
+pub const MAX_FIELD_LEN: usize = 1024;
+
+/// An event that can never be applied: it goes to the dead-letter queue, with this message in the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed revocation event: {0}")]
+pub struct MalformedEvent(pub String);
+
+fn malformed(message: impl Into<String>) -> MalformedEvent {
+    MalformedEvent(message.into())
+}
+
+/// The JSON shape of a revocation message. Unknown fields are refused, so a misspelt target never passes
+/// as an event that revokes nothing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Detail {
+    #[serde(default)]
+    event_id: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    family_id: Option<String>,
+    #[serde(default)]
+    all_tokens: bool,
+    reason: String,
+}
+
+/// What a revocation event revokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationTarget {
+    /// Every token of a subject (the `sub` of Tessera's tokens; the mapped subject of external ones).
+    Subject(String),
+    /// Every token issued to a client.
+    Client(ClientId),
+    /// Every token of one grant family (a token exchange and its refreshes).
+    Family(FamilyId),
+    /// Every token of the tenant.
+    Tenant,
+}
+
+impl fmt::Display for RevocationTarget {
+    /// Never the subject itself: logs carry its tag.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Subject(subject) => write!(f, "{}", WatermarkTarget::subject(subject)),
+            Self::Client(client) => write!(f, "client {client}"),
+            Self::Family(family) => write!(f, "family {family}"),
+            Self::Tenant => f.write_str("every token of the tenant"),
+        }
+    }
+}
+
+/// A validated revocation event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationEvent {
+    /// Its id, for idempotency and logs.
+    pub event_id: String,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// What it revokes.
+    pub target: RevocationTarget,
+    /// Why, for the log.
+    pub reason: String,
+}
+
+fn checked_text(name: &str, value: String) -> Result<String, MalformedEvent> {
+    if value.trim().is_empty() {
+        return Err(malformed(format!("{name} is empty")));
+    }
+    if value.len() > MAX_FIELD_LEN {
+        return Err(malformed(format!("{name} is longer than {MAX_FIELD_LEN} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(malformed(format!("{name} contains control characters")));
+    }
+    Ok(value)
+}
+
+impl RevocationEvent {
+    /// Validates a message's `detail`. `envelope_id` (the EventBridge event id, or the SQS message id) is
+    /// the event id when the detail carries none.
+    pub fn from_detail(detail: Value, envelope_id: Option<&str>) -> Result<Self, MalformedEvent> {
+        if !detail.is_object() {
+            return Err(malformed("the detail is not a JSON object"));
+        }
+        let detail: Detail = serde_json::from_value(detail).map_err(|e| malformed(e.to_string()))?;
+        let event_id = detail
+            .event_id
+            .or_else(|| envelope_id.map(str::to_owned))
+            .ok_or_else(|| malformed("no event_id, and no envelope id to fall back on"))?;
+        let event_id = checked_text("event_id", event_id)?;
+        let reason = checked_text("reason", detail.reason)?;
+        let tenant = match detail.tenant {
+            None => TenantId::default(),
+            Some(name) => TenantId::parse(&name).map_err(|e| malformed(format!("tenant: {e}")))?,
+        };
+        let mut targets = Vec::new();
+        if let Some(subject) = detail.subject {
+            targets.push(RevocationTarget::Subject(checked_text("subject", subject)?));
+        }
+        if let Some(client) = detail.client_id {
+            targets.push(RevocationTarget::Client(
+                ClientId::parse(&client).map_err(|e| malformed(format!("client_id: {e}")))?,
+            ));
+        }
+        if let Some(family) = detail.family_id {
+            targets.push(RevocationTarget::Family(
+                FamilyId::try_from(family).map_err(|e| malformed(format!("family_id: {e}")))?,
+            ));
+        }
+        if detail.all_tokens {
+            targets.push(RevocationTarget::Tenant);
+        }
+        let target = match <[RevocationTarget; 1]>::try_from(targets) {
+            Ok([target]) => target,
+            Err(_) => return Err(malformed("name exactly one of subject, client_id, family_id or all_tokens: true")),
+        };
+        Ok(Self { event_id, tenant, target, reason })
+    }
+
+    /// Validates an SQS message body or a JSON document sent to the local runner: either a whole EventBridge
+    /// event (what an EventBridge rule delivers to a queue) or a bare `detail`.
+    pub fn from_message(body: &str, message_id: Option<&str>) -> Result<Self, MalformedEvent> {
+        let value: Value = serde_json::from_str(body).map_err(|e| malformed(format!("body is not JSON: {e}")))?;
+        match value.get("detail-type") {
+            Some(detail_type) => {
+                if detail_type != DETAIL_TYPE {
+                    return Err(malformed(format!("detail-type is {detail_type}, not {DETAIL_TYPE:?}")));
+                }
+                let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+                let detail = value.get("detail").cloned().ok_or_else(|| malformed("no detail"))?;
+                Self::from_detail(detail, id.as_deref().or(message_id))
+            }
+            None => Self::from_detail(value, message_id),
+        }
+    }
+
+    /// The watermark that carries out the event at `now`: a family is revoked for good (see
+    /// [`RevocationWatermark::final_for_family`]); a subject, client or tenant up to `now`, so its tokens
+    /// issued afterwards stay valid.
+    pub fn watermark(&self, now: Timestamp) -> RevocationWatermark {
+        let at = |target| RevocationWatermark::at(&self.tenant, target, now);
+        match &self.target {
+            RevocationTarget::Family(family) => RevocationWatermark::final_for_family(&self.tenant, *family, now),
+            RevocationTarget::Subject(subject) => at(WatermarkTarget::subject(subject)),
+            RevocationTarget::Client(client) => at(WatermarkTarget::client(client)),
+            RevocationTarget::Tenant => at(WatermarkTarget::Tenant),
+        }
+    }
+
+    /// Applies the event: one conditional watermark write. `Ok(false)` when it was a re-delivery (or a
+    /// later revocation already covers it): nothing changed.
+    pub async fn apply(&self, store: &dyn TokenStore, now: Timestamp) -> Result<bool, StoreError> {
+        let written = store.raise_watermark(self.watermark(now), Some(&self.event_id)).await?;
+        tracing::info!(
+            event_id = %self.event_id,
+            tenant = %self.tenant,
+            target = %self.target,
+            reason = %self.reason,
+            written,
+            "revocation event applied"
+        );
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Fetched, StoreKey};
+
+    fn detail(value: Value) -> Result<RevocationEvent, MalformedEvent> {
+        RevocationEvent::from_detail(value, Some("envelope-1"))
+    }
+
+    #[test]
+    fn each_target_parses() {
+        let subject = detail(json!({"subject": "auth0|alice", "reason": "password_changed"})).unwrap();
+        assert_eq!(subject.target, RevocationTarget::Subject("auth0|alice".into()));
+        assert_eq!(subject.event_id, "envelope-1");
+        assert_eq!(subject.tenant, TenantId::default());
+        let client = detail(json!({"client_id": "orders", "reason": "leaked", "event_id": "e2"})).unwrap();
+        assert_eq!(client.target, RevocationTarget::Client(ClientId::parse("orders").unwrap()));
+        assert_eq!(client.event_id, "e2");
+        let family = detail(json!({"family_id": "AAAAAAAAAAAAAAAAAAAAAA", "reason": "x", "tenant": "acme"})).unwrap();
+        assert_eq!(family.target, RevocationTarget::Family(FamilyId::from_bytes([0; 16])));
+        assert_eq!(family.tenant.as_str(), "acme");
+        let tenant = detail(json!({"all_tokens": true, "reason": "key compromise"})).unwrap();
+        assert_eq!(tenant.target, RevocationTarget::Tenant);
+    }
+
+    #[test]
+    fn malformed_details_say_why() {
+        let cases = [
+            (json!({"reason": "no target"}), "exactly one"),
+            (json!({"subject": "a", "client_id": "b", "reason": "two targets"}), "exactly one"),
+            (json!({"all_tokens": false, "reason": "false is no target"}), "exactly one"),
+            (json!({"subject": "a"}), "reason"),
+            (json!({"subject": "a", "reason": " "}), "reason is empty"),
+            (json!({"subjet": "a", "reason": "typo"}), "unknown field"),
+            (json!({"subject": "", "reason": "r"}), "subject is empty"),
+            (json!({"subject": "a\u{0}b", "reason": "r"}), "control"),
+            (json!({"subject": "a".repeat(MAX_FIELD_LEN + 1), "reason": "r"}), "longer"),
+            (json!({"client_id": "caf\u{e9}", "reason": "r"}), "client_id"),
+            (json!({"family_id": "short", "reason": "r"}), "family_id"),
+            (json!({"tenant": "Not A Tenant!", "subject": "a", "reason": "r"}), "tenant"),
+            (json!({"subject": 7, "reason": "r"}), "invalid type"),
+            (json!(["not", "an", "object"]), "not a JSON object"),
+        ];
+        for (value, expected) in cases {
+            let err = detail(value.clone()).expect_err(&value.to_string());
+            assert!(err.0.contains(expected), "{value}: {err}");
+        }
+        let no_id = RevocationEvent::from_detail(json!({"subject": "a", "reason": "r"}), None).unwrap_err();
+        assert!(no_id.0.contains("event_id"), "{no_id}");
+    }
+
+    #[test]
+    fn a_message_is_an_eventbridge_event_or_a_bare_detail() {
+        let envelope = json!({"version": "0", "id": "eb-1", "detail-type": DETAIL_TYPE, "source": "idp",
+            "detail": {"subject": "alice", "reason": "locked"}});
+        let event = RevocationEvent::from_message(&envelope.to_string(), Some("sqs-1")).unwrap();
+        assert_eq!(event.event_id, "eb-1", "the EventBridge id wins over the SQS message id");
+        let bare = RevocationEvent::from_message(r#"{"subject": "alice", "reason": "locked"}"#, Some("sqs-1")).unwrap();
+        assert_eq!(bare.event_id, "sqs-1");
+        let wrong = json!({"detail-type": "other", "detail": {}}).to_string();
+        assert!(RevocationEvent::from_message(&wrong, None).unwrap_err().0.contains("detail-type"));
+        assert!(RevocationEvent::from_message("{not json", None).unwrap_err().0.contains("not JSON"));
+    }
+
+    #[test]
+    fn logs_name_the_subject_by_tag_only() {
+        let target = RevocationTarget::Subject("alice@example.com".into());
+        assert!(!target.to_string().contains("alice"));
+    }
+
+    #[tokio::test]
+    async fn applying_writes_one_watermark_once_per_event() {
+        let store = MemoryStore::new();
+        let now = Timestamp::from_secs(1_800_000_000);
+        let event = detail(json!({"subject": "alice", "reason": "password_changed"})).unwrap();
+        assert!(event.apply(&store, now).await.unwrap());
+        assert!(!event.apply(&store, now.plus_secs(60)).await.unwrap(), "re-delivery changes nothing");
+        let key = StoreKey::watermark(&TenantId::default(), &WatermarkTarget::subject("alice"));
+        let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.unwrap(), now);
+        assert_eq!(fetched.watermarks(&[key]), vec![now]);
+        assert_eq!(store.len(), 1);
+    }
+}
