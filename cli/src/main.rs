@@ -6,14 +6,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tessera::clock::Clock;
 use tessera::clock::SystemClock;
 use tessera::config::{ClientConfig, Config};
 use tessera::domain::client::{GrantType, TokenFormat};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
+use tessera::events::RevocationEvent;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
 use tessera::store::dynamodb::DynamoStore;
 use tessera::store::{ClientRegistry, Record};
+use tessera_cli::revocation::{self, RevokeRequest};
 use tessera_cli::{DEMO_CONFIG, clients, runner};
 
 #[derive(Parser)]
@@ -46,6 +49,12 @@ enum Command {
     /// Manage trusted external issuers in a DynamoDB table.
     #[command(subcommand)]
     Issuers(IssuersCommand),
+    /// Revoke every token of a subject, a client, a grant family or the tenant, with one watermark write: in a
+    /// DynamoDB table (--table), or in a running `tessera serve` (--url).
+    Revoke(RevokeArgs),
+    /// Send revocation events to a running `tessera serve`.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Generate a signing key: PKCS#8 PEM for `[[signing_keys]]`, or the Secrets Manager JSON document.
     GenerateKey {
         /// `ES256` or `EdDSA`.
@@ -59,6 +68,59 @@ enum Command {
         secret_json: bool,
     },
 }
+
+#[derive(Args)]
+#[group(id = "target", required = true, multiple = false)]
+struct RevokeTarget {
+    /// Every token of this subject (`sub`).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Every token issued to this client.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Every token of this grant family (the `tsr_fam` claim of its JWTs).
+    #[arg(long)]
+    family_id: Option<String>,
+    /// Every token of the tenant.
+    #[arg(long)]
+    all_tokens: bool,
+}
+
+#[derive(Args)]
+struct RevokeArgs {
+    #[command(flatten)]
+    target: RevokeTarget,
+    /// Why (logged).
+    #[arg(long)]
+    reason: String,
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    /// The event id (idempotency: the same id never raises a watermark twice). Default: generated.
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Write to this DynamoDB table directly instead of sending to the runner.
+    #[command(flatten)]
+    store: OptionalTable,
+    /// Without --table: the running `tessera serve`.
+    #[arg(long, default_value = DEFAULT_RUNNER_URL, conflicts_with = "table")]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// POST an event file (an EventBridge event or an SQS batch, as in events/) to the runner's /local/events,
+    /// which runs the revocation-events handler on it. Fails if the runner rejects it or any message fails.
+    Send {
+        /// The event JSON.
+        file: PathBuf,
+        /// The running `tessera serve`.
+        #[arg(long, default_value = DEFAULT_RUNNER_URL)]
+        url: String,
+    },
+}
+
+/// Where `tessera serve` listens by default.
+const DEFAULT_RUNNER_URL: &str = "http://127.0.0.1:9000";
 
 /// Where the table is.
 #[derive(Args, Clone)]
@@ -222,6 +284,8 @@ async fn main() -> ExitCode {
         Command::Serve { addr, config, store, import_clients } => serve(addr, config, store, import_clients).await,
         Command::Clients(command) => run_clients(command).await,
         Command::Issuers(command) => run_issuers(command).await,
+        Command::Revoke(args) => revoke(args).await,
+        Command::Events(EventsCommand::Send { file, url }) => send_event(&file, &url).await,
         Command::GenerateKey { alg, kid, secret_json } => generate_key(alg, &kid, secret_json),
     };
     match result {
@@ -245,21 +309,42 @@ fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(
     Ok(())
 }
 
+async fn revoke(args: RevokeArgs) -> Result<(), String> {
+    let RevokeTarget { subject, client_id, family_id, all_tokens } = args.target;
+    let request = RevokeRequest {
+        tenant: args.tenant.to_string(),
+        subject,
+        client_id,
+        family_id,
+        all_tokens,
+        reason: args.reason,
+        event_id: args.event_id,
+    };
+    let detail = request.detail(&SystemEntropy)?;
+    let answer = match &args.store.table {
+        Some(table) => {
+            let store = open_table(table, &args.store.endpoint).await?;
+            let event = RevocationEvent::from_detail(detail, None).map_err(|e| e.to_string())?;
+            let written = event.apply(&store, SystemClock.now()).await.map_err(|e| e.to_string())?;
+            serde_json::json!({"event_id": event.event_id, "written": written})
+        }
+        None => revocation::send(&args.url, &revocation::eventbridge_envelope(detail).to_string()).await?,
+    };
+    println!("{answer}");
+    Ok(())
+}
+
+async fn send_event(file: &std::path::Path, url: &str) -> Result<(), String> {
+    let event = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    println!("{}", revocation::send(url, &event).await?);
+    Ok(())
+}
+
 /// Opens the table, creating it if asked.
 async fn open_table(table: &str, endpoint: &Endpoint) -> Result<DynamoStore, String> {
     let sdk = tessera::store::dynamodb::sdk_config().await;
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(&sdk);
-    if let Some(url) = &endpoint.dynamodb_endpoint {
-        builder = builder.endpoint_url(url);
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            let local = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tessera-local");
-            builder = builder.credentials_provider(local);
-        }
-        if sdk.region().is_none() {
-            builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
-        }
-    }
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(builder.build()), table);
+    let client = tessera::store::dynamodb::client(&sdk, endpoint.dynamodb_endpoint.as_deref());
+    let store = DynamoStore::new(client, table);
     if endpoint.create_table {
         store.create_table_if_missing().await.map_err(|e| e.to_string())?;
     }

@@ -1,8 +1,16 @@
 //! The routes API Gateway serves (see `template.yaml`), mapped to the function handlers, so the local runner
-//! and Lambda run the very same code. Each route also exists under `/t/<tenant>/`.
+//! and Lambda run the very same code. Each route also exists under `/t/<tenant>/`. One more route exists only
+//! in the runner: `POST /local/events` hands a revocation event (the JSON EventBridge or SQS would deliver) to
+//! the revocation-events handler.
 
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
+use serde_json::Value;
 use tessera::TokenService;
+use tessera::events::MalformedEvent;
+use tessera::store::StoreError;
+use tessera::wire::OAuthError;
+use tessera::wire::response::json_response;
 
 /// A function the API routes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +23,19 @@ pub enum Route {
     Revoke,
     /// `GET /.well-known/oauth-authorization-server` and `GET /.well-known/jwks.json`.
     Metadata,
+    /// `POST /local/events`: the local runner's door to the revocation-events function (never deployed).
+    LocalEvents,
 }
+
+/// The path of [`Route::LocalEvents`].
+pub const LOCAL_EVENTS_PATH: &str = "/local/events";
 
 impl Route {
     /// The route for a path, or `None` (404).
     pub fn for_path(path: &str) -> Option<Self> {
+        if path == LOCAL_EVENTS_PATH {
+            return Some(Self::LocalEvents);
+        }
         let path = match path.strip_prefix("/t/") {
             Some(rest) => &rest[rest.find('/')?..],
             None => path,
@@ -40,6 +56,35 @@ impl Route {
             Self::Introspect => tessera_introspect::handle(service, request).await,
             Self::Revoke => tessera_revoke::handle(service, request).await,
             Self::Metadata => tessera_metadata::handle(service, request).await,
+            Self::LocalEvents => Ok(deliver_event(service, request).await),
+        }
+    }
+}
+
+/// Delivers a posted event to the revocation-events handler: 200 with its answer (for an SQS batch, the
+/// `batchItemFailures`), 400 for an event it rejects, 503 when the store is unavailable.
+async fn deliver_event(service: &TokenService, request: Request) -> Response<Body> {
+    if request.method() != Method::POST {
+        return OAuthError::invalid_request("POST a revocation event")
+            .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .into_response();
+    }
+    let event: Value = match serde_json::from_slice(request.body().as_ref()) {
+        Ok(event) => event,
+        Err(err) => return OAuthError::invalid_request(format!("the body is not JSON: {err}")).into_response(),
+    };
+    match tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), event).await {
+        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Err(err) => {
+            match err.downcast_ref::<StoreError>() {
+                Some(StoreError::Unavailable { retry_after_secs, .. }) => {
+                    return OAuthError::temporarily_unavailable(*retry_after_secs).into_response();
+                }
+                Some(_) => return OAuthError::server_error().into_response(),
+                None => {}
+            }
+            let description = err.downcast_ref::<MalformedEvent>().map_or_else(|| err.to_string(), |m| m.to_string());
+            OAuthError::invalid_request(description).into_response()
         }
     }
 }
@@ -55,6 +100,8 @@ mod tests {
         assert_eq!(Route::for_path("/.well-known/jwks.json"), Some(Route::Metadata));
         assert_eq!(Route::for_path("/oauth2/token/"), None);
         assert_eq!(Route::for_path("/t/acme"), None);
+        assert_eq!(Route::for_path("/local/events"), Some(Route::LocalEvents));
+        assert_eq!(Route::for_path("/t/acme/local/events"), None);
         assert_eq!(Route::for_path("/"), None);
     }
 }

@@ -37,7 +37,7 @@ pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Resu
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {
-            let (stream, _) = match listener.accept().await {
+            let (stream, peer) = match listener.accept().await {
                 Ok(conn) => conn,
                 Err(err) => {
                     tracing::warn!(error = %err, "accept failed");
@@ -48,7 +48,7 @@ pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Resu
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let service = service.clone();
-                    async move { Ok::<_, Infallible>(dispatch(&service, req).await) }
+                    async move { Ok::<_, Infallible>(dispatch(&service, peer, req).await) }
                 });
                 if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
                     tracing::debug!(error = %err, "connection closed with an error");
@@ -59,12 +59,21 @@ pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Resu
     Ok(RunningServer { addr, task })
 }
 
-/// Routes one request to its handler and logs the outcome.
-async fn dispatch(service: &TokenService, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// Routes one request to its handler and logs the outcome. The unauthenticated `/local/events` route answers
+/// loopback callers only, whatever address the runner listens on.
+async fn dispatch(
+    service: &TokenService,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = match Route::for_path(&path) {
         None => plain(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
+        Some(Route::LocalEvents) if !peer.ip().is_loopback() => plain(
+            StatusCode::FORBIDDEN,
+            r#"{"error":"access_denied","error_description":"/local/events answers loopback callers only"}"#,
+        ),
         Some(route) => match to_lambda_request(request).await {
             Err(response) => response,
             Ok(request) => match route.handle(service, request).await {

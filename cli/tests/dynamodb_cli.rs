@@ -142,4 +142,30 @@ async fn register_serve_rotate_disable_import() {
     let imported = tessera(&with(&["clients", "import"], &["--config", example]));
     assert!(imported.contains("imported 3 clients"), "{imported}");
     assert_eq!(token_status(&base, "demo-jwt", "jwt-demo-secret-please-change-me").await.0, 200);
+
+    // Revocation by subject, straight into the table: alice's token dies, the client's token does not.
+    let introspect = async |token: &str| {
+        post(&base, "/oauth2/introspect", "rs", &rs_secret, format!("token={token}")).await.1["active"] == true
+    };
+    let (_, body) = token_status(&base, "svc", &rotated).await;
+    let svc_token = body["access_token"].as_str().unwrap().to_owned();
+    let out = tessera(&with(&["revoke"], &["--subject", "alice", "--reason", "cli test", "--event-id", "cli-1"]));
+    assert_eq!(out.trim(), r#"{"event_id":"cli-1","written":true}"#);
+    assert!(!introspect(user_token).await, "alice's token is revoked");
+    assert!(introspect(&svc_token).await);
+    let again = tessera(&with(&["revoke"], &["--subject", "alice", "--reason", "cli test", "--event-id", "cli-1"]));
+    assert_eq!(again.trim(), r#"{"event_id":"cli-1","written":false}"#, "the same event id writes once");
+
+    // Revocation by client through the runner, as an event; and an event file with a malformed message.
+    let out = tessera(&["revoke", "--client-id", "svc", "--reason", "cli test", "--url", &base]);
+    assert!(out.contains(r#""written":true"#), "{out}");
+    assert!(!introspect(&svc_token).await, "svc's token is revoked");
+    let batch = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/revocation-sqs-batch.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["events", "send", batch, "--url", &base])
+        .output()
+        .expect("tessera runs");
+    assert!(!output.status.success(), "a batch with a failed message fails the command");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("2e1424d4-f796-459a-8184-9c92662be6da"), "names the failed message: {stderr}");
 }

@@ -55,6 +55,8 @@ fn readme_curl_examples_run_as_written() {
         r#"{"error":"invalid_request","error_description":"missing parameter 'grant_type'"}"#,
         &format!(r#"{{"issuer":"{base}""#),
         r#"{"keys":[{"#,
+        r#"{"event_id":"demo-1","written":true}"#,
+        r#"{"active":false}"#,
     ];
     let mut rest: &str = &stdout;
     for want in expected {

@@ -93,6 +93,21 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     Ok(service_on(store, &config, issuer.as_deref(), Arc::new(SystemClock), entropy)?)
 }
 
+/// The store alone, for the revocation-events function: it needs no keys, clients or issuer, only the table
+/// (`TABLE_NAME`); without it, an embedded store (for `sam local invoke` without a table).
+pub async fn store_from_env() -> Arc<dyn TokenStore> {
+    match std::env::var("TABLE_NAME").ok().filter(|v| !v.trim().is_empty()) {
+        Some(table) => {
+            let sdk = dynamodb::sdk_config().await;
+            Arc::new(DynamoStore::new(dynamodb::client(&sdk, None), table))
+        }
+        None => {
+            tracing::warn!("TABLE_NAME is not set: embedded store, revocations stay in this execution environment");
+            Arc::new(MemoryStore::new())
+        }
+    }
+}
+
 /// Adds the default tenant's trusted issuers kept in the table (registered with `tessera issuers import`) to
 /// the configuration's. Read once at init: a function sees a new issuer from its next cold start on.
 pub async fn add_table_issuers(

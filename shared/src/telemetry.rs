@@ -1,5 +1,5 @@
-//! Tracing setup: JSON lines in Lambda (CloudWatch adds timestamps), compact text locally. Level from
-//! `RUST_LOG`, `info` by default.
+//! Tracing setup: JSON lines in Lambda (CloudWatch adds timestamps), compact text on stderr locally (stdout
+//! stays for the `tessera` command's output). Level from `RUST_LOG`, `info` by default.
 //!
 //! Redaction policy: tokens, secrets and keys never enter a span or an event. Handlers use
 //! `#[instrument(skip_all)]` and record only client ids, tenants and reasons; the types that hold secrets
@@ -26,7 +26,12 @@ pub fn init() {
             .without_time()
             .try_init()
     } else {
-        tracing_subscriber::fmt().compact().with_env_filter(filter).with_target(false).try_init()
+        tracing_subscriber::fmt()
+            .compact()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .try_init()
     };
     // Err means a subscriber is already installed (tests, or a second call): keep it.
     let _ = result;

@@ -16,6 +16,7 @@ use tessera::domain::revocation::RevocationWatermark;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
 use tessera::store::dynamodb::{self, DynamoStore};
+use tessera::store::memory::MemoryStore;
 use tessera::store::{ClientRegistry, Record, StoreError, StoreKey, TokenStore};
 use tessera_cli::runner::{self, RunningServer};
 
@@ -201,28 +202,25 @@ impl TestServer {
     }
 
     /// Starts a runner on `config`, exactly as `tessera serve --config` does, with a pinned clock, on the
-    /// store [`backend`] selects. On DynamoDB the config's clients are written to the table first.
+    /// store [`backend`] selects, holding the config's clients.
     pub async fn start_config(config: &Config) -> Self {
+        Self::start_on(config, backend_store(config).await).await
+    }
+
+    /// Starts a runner on `config` and a prepared `store` (say, a counting wrapper around [`backend_store`]).
+    pub async fn start_on(config: &Config, store: Arc<dyn TokenStore>) -> Self {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
-        let entropy = Arc::new(SystemEntropy);
-        let (server, store): (RunningServer, Arc<dyn TokenStore>) = match backend() {
-            Backend::Memory => {
-                let (server, store) =
-                    runner::serve_embedded(addr, config, clock.clone(), entropy).await.expect("runner starts");
-                (server, store)
-            }
-            Backend::DynamoDb => {
-                let store = Arc::new(dynamo_store().await.expect("TESSERA_E2E_STORE=dynamodb needs the emulator"));
-                for client in config.clients(entropy.as_ref()).expect("clients") {
-                    store.put_client(client).await.expect("client written to the table");
-                }
-                let server =
-                    runner::serve(addr, config, store.clone(), clock.clone(), entropy).await.expect("runner starts");
-                (server, store)
-            }
-        };
+        let server = runner::serve(addr, config, store.clone(), clock.clone(), Arc::new(SystemEntropy))
+            .await
+            .expect("runner starts");
         Self::wrap(server, clock, store)
+    }
+
+    /// Delivers a revocation event (EventBridge event, SQS batch) to the runner's `/local/events`.
+    pub async fn send_event(&self, event: &Value) -> Reply {
+        let headers = [("content-type", "application/json".to_owned())];
+        self.send("POST", "/local/events", &headers, event.to_string()).await
     }
 
     fn wrap(server: RunningServer, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
@@ -259,6 +257,41 @@ impl TestServer {
     pub async fn introspect(&self, token: &str) -> Reply {
         self.post("/oauth2/introspect", Some(creds::RS), &[("token", token)]).await
     }
+}
+
+/// The store [`backend`] selects, holding `config`'s clients: a fresh embedded store, or the emulator's table
+/// with the clients written to it.
+pub async fn backend_store(config: &Config) -> Arc<dyn TokenStore> {
+    let clients = config.clients(&SystemEntropy).expect("clients");
+    match backend() {
+        Backend::Memory => Arc::new(MemoryStore::with_clients(clients)),
+        Backend::DynamoDb => {
+            let store = dynamo_store().await.expect("TESSERA_E2E_STORE=dynamodb needs the emulator");
+            for client in clients {
+                store.put_client(client).await.expect("client written to the table");
+            }
+            Arc::new(store)
+        }
+    }
+}
+
+/// [`backend_store`] on a table of its own (`<TESSERA_TEST_TABLE>-<random>`, created for the caller) when on
+/// DynamoDB: for tests whose writes reach every token of the tenant (a tenant-wide revocation), which would
+/// otherwise revoke the tokens of tests running beside them in the shared table.
+pub async fn isolated_backend_store(config: &Config) -> Arc<dyn TokenStore> {
+    if backend() == Backend::Memory {
+        return backend_store(config).await;
+    }
+    let shared = std::env::var("TESSERA_TEST_TABLE").expect("TESSERA_E2E_STORE=dynamodb needs the emulator");
+    let suffix: [u8; 6] = tessera::entropy::random_bytes(&SystemEntropy).expect("entropy");
+    let table = format!("{shared}-{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let sdk = dynamodb::sdk_config().await;
+    let store = DynamoStore::new(dynamodb::client(&sdk, None), table);
+    store.create_table_if_missing().await.expect("table created on the emulator");
+    for client in config.clients(&SystemEntropy).expect("clients") {
+        store.put_client(client).await.expect("client written to the table");
+    }
+    Arc::new(store)
 }
 
 /// The store the end-to-end suite runs on.

@@ -1,6 +1,7 @@
-//! Every `events/*.json` (API Gateway HTTP API payload v2, what `sam local invoke -e` feeds) goes through
-//! its function's handler with `lambda_http::request::from_str`, on a fresh embedded store seeded with the
-//! demo clients and the sample opaque token the events carry.
+//! Every `events/*.json` (what `sam local invoke -e` feeds) goes through its function's handler, on a fresh
+//! embedded store seeded with the demo clients and the sample tokens the events carry: the API Gateway HTTP API
+//! (payload v2) events with `lambda_http::request::from_str`, the `revocation-*` EventBridge and SQS events as
+//! the JSON the revocation-events function receives.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +30,9 @@ const SAMPLE_OPAQUE: &str = "tsr_at_Ae-l4raprfuNpa5bpluuUFkmXf_6d-nd8xNdSHMVoDNZ
 
 /// The refresh token of `token-refresh.json`, issued to `exchanger` for the sample user.
 const SAMPLE_REFRESH: &str = "tsr_rt_zwSOqZrkv13aVdyGs9VeNihowy7QuU4HzeK0P6f4eUCbDEvG7Vqa-Q3T5-FEtuO9Wzr6cznAML-X-Df7z706tHVkOE1rcWl26GwDxZ5IrkMjtqiFQ";
+
+/// The message of `revocation-sqs-batch.json` that misspells its target.
+const BAD_MESSAGE_ID: &str = "2e1424d4-f796-459a-8184-9c92662be6da";
 
 /// When the sample events were sent (`requestContext.timeEpoch`); the clock is pinned there, so the sample
 /// subject token of `token-exchange.json` is valid.
@@ -122,6 +126,17 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         }),
     );
     map.insert("metadata-jwks.json", (200, |b| assert_eq!(b["keys"][0]["kty"], "EC")));
+    map.insert(
+        "revocation-eventbridge-subject.json",
+        (200, |b| {
+            assert_eq!(b["event_id"], "password-changed-0001");
+            assert_eq!(b["written"], true);
+        }),
+    );
+    map.insert(
+        "revocation-sqs-batch.json",
+        (200, |b| assert_eq!(b["batchItemFailures"], serde_json::json!([{"itemIdentifier": BAD_MESSAGE_ID}]))),
+    );
     map
 }
 
@@ -182,6 +197,14 @@ async fn every_event_file_goes_through_its_handler() {
     for path in files {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let (status, check) = expectations.remove(name.as_str()).unwrap_or_else(|| panic!("{name} has no expectation"));
+        if name.starts_with("revocation-") {
+            let service = seeded_service().await;
+            let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let answer = tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), event).await;
+            assert_eq!(status, 200, "{name}: revocation events have no status; 200 stands for Ok");
+            check(&answer.unwrap_or_else(|e| panic!("{name}: {e}")));
+            continue;
+        }
         let request = from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         // The file prefix names the function (`sam local invoke <Function> -e`); the path must route there.
         let route = Route::for_path(request.uri().path()).unwrap_or_else(|| panic!("{name}: no route"));
@@ -213,4 +236,33 @@ async fn the_revoke_event_makes_the_introspect_event_answer_inactive() {
     assert_eq!(revoked.status(), 200);
     let after = tessera_introspect::handle(&service, event("introspect-active-opaque.json")).await.unwrap();
     assert_eq!(after.body().as_ref(), br#"{"active":false}"#);
+}
+
+/// The sample revocation events revoke what they name, and only that; re-delivering them changes nothing.
+#[tokio::test]
+async fn the_revocation_events_revoke_what_they_name_once() {
+    let service = seeded_service().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let http = |name: &str| from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let json =
+        |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap() };
+    let deliver = async |name: &str| {
+        tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), json(name)).await.unwrap()
+    };
+    let introspect_opaque = async || {
+        let response = tessera_introspect::handle(&service, http("introspect-active-opaque.json")).await.unwrap();
+        String::from_utf8_lossy(response.body().as_ref()).contains(r#""active":true"#)
+    };
+    // The clock stands at the tokens' issue instant: a watermark at it covers them (`issued_at <= mark`).
+    assert_eq!(deliver("revocation-eventbridge-subject.json").await["written"], true);
+    // The sample user's refresh token is dead; the demo-opaque token (another subject) is not.
+    let refresh = tessera_token::handle(&service, http("token-refresh.json")).await.unwrap();
+    assert_eq!(refresh.status(), 400);
+    assert!(introspect_opaque().await);
+    // The SQS batch revokes the demo-opaque client; its misspelt message is reported, not dropped.
+    let batch = deliver("revocation-sqs-batch.json").await;
+    assert_eq!(batch["batchItemFailures"][0]["itemIdentifier"], BAD_MESSAGE_ID);
+    assert!(!introspect_opaque().await);
+    // Re-delivery: nothing is written again.
+    assert_eq!(deliver("revocation-eventbridge-subject.json").await["written"], false);
 }

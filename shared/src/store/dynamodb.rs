@@ -76,11 +76,20 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// A DynamoDB client from the shared configuration, optionally pointed at another endpoint (an emulator).
+/// A DynamoDB client from the shared configuration, optionally pointed at another endpoint (an emulator:
+/// DynamoDB Local, moto). For such an endpoint, placeholder credentials are used when the environment has none
+/// (`AWS_ACCESS_KEY_ID` unset) and `us-east-1` when no region is configured: emulators ignore both.
 pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClient {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            let local = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tessera-local");
+            builder = builder.credentials_provider(local);
+        }
+        if sdk.region().is_none() {
+            builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
+        }
     }
     DynamoClient::from_conf(builder.build())
 }

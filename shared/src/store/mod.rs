@@ -226,6 +226,38 @@ pub trait TokenStore: Send + Sync {
     -> Result<bool, StoreError>;
 }
 
+/// A shared store is a store: wrappers such as [`counting::CountingStore`] can hold an `Arc<dyn TokenStore>`.
+#[async_trait]
+impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
+    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
+        (**self).get_many(keys).await
+    }
+
+    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+        (**self).put_new(record).await
+    }
+
+    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
+        (**self).mark_revoked(key, at).await
+    }
+
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        (**self).put_new_all(records).await
+    }
+
+    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+        (**self).rotate(old, at, new).await
+    }
+
+    async fn raise_watermark(
+        &self,
+        watermark: RevocationWatermark,
+        event_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        (**self).raise_watermark(watermark, event_id).await
+    }
+}
+
 /// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path.
 #[async_trait]
 pub trait ClientRegistry: Send + Sync {

@@ -1,0 +1,88 @@
+//! The revocation-events function: revocation events from EventBridge (one event per invocation) and from SQS
+//! (batches), each applied with one watermark write ([`tessera::events`]).
+//!
+//! - EventBridge (`detail-type` `tessera.revoke`): a malformed event or a store failure is an invocation
+//!   error, so Lambda retries the asynchronous invocation and then hands the event to the function's
+//!   dead-letter queue.
+//! - SQS: every message is applied on its own; the ones that fail (malformed, or the store unavailable) are
+//!   reported in `batchItemFailures`, so the others are deleted and only the failures return to the queue,
+//!   whose redrive policy moves them to the dead-letter queue after `maxReceiveCount` receives.
+//!
+//! Nothing is dropped silently: every rejection is logged at `error` with the event or message id and why.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::{Value, json};
+use tessera::clock::Clock;
+use tessera::events::{DETAIL_TYPE, MalformedEvent, RevocationEvent};
+use tessera::store::TokenStore;
+
+/// Why an invocation failed; Lambda retries it, then dead-letters it.
+pub type Error = lambda_runtime::Error;
+
+/// Handles one invocation: an SQS batch (answered with `batchItemFailures`) or an EventBridge event.
+pub async fn handle(store: &dyn TokenStore, clock: &dyn Clock, event: Value) -> Result<Value, Error> {
+    if event.get("Records").is_some() {
+        let batch: SqsEvent =
+            serde_json::from_value(event).map_err(|e| rejected(None, &MalformedEvent(e.to_string())))?;
+        return Ok(serde_json::to_value(handle_batch(store, clock, batch).await)?);
+    }
+    if event.get("detail-type").is_some() {
+        let event: EventBridgeEvent<Value> =
+            serde_json::from_value(event).map_err(|e| rejected(None, &MalformedEvent(e.to_string())))?;
+        let id = event.id.as_deref();
+        if event.detail_type != DETAIL_TYPE {
+            let message = format!("detail-type is {:?}, not {DETAIL_TYPE:?}", event.detail_type);
+            return Err(rejected(id, &MalformedEvent(message)));
+        }
+        let revocation = RevocationEvent::from_detail(event.detail, id).map_err(|e| rejected(id, &e))?;
+        let written = revocation.apply(store, clock.now()).await.map_err(|e| {
+            tracing::error!(event_id = %revocation.event_id, error = %e, "revocation event not applied; it will be retried");
+            e
+        })?;
+        return Ok(json!({"event_id": revocation.event_id, "written": written}));
+    }
+    Err(rejected(None, &MalformedEvent("neither an SQS batch nor an EventBridge event".into())))
+}
+
+/// Applies every message of an SQS batch and reports the ones that failed.
+pub async fn handle_batch(store: &dyn TokenStore, clock: &dyn Clock, batch: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in batch.records {
+        let Some(message_id) = message.message_id else {
+            // Cannot happen with SQS; without an id the failure could not be reported, so it is only logged.
+            tracing::error!("SQS message without a messageId skipped");
+            continue;
+        };
+        let parsed = message
+            .body
+            .as_deref()
+            .ok_or_else(|| MalformedEvent("the message has no body".into()))
+            .and_then(|body| RevocationEvent::from_message(body, Some(&message_id)));
+        let failed = match parsed {
+            Err(malformed) => {
+                rejected(Some(&message_id), &malformed);
+                true
+            }
+            Ok(event) => match event.apply(store, clock.now()).await {
+                Ok(_) => false,
+                Err(err) => {
+                    tracing::error!(message_id, event_id = %event.event_id, error = %err,
+                        "revocation event not applied; the message returns to the queue");
+                    true
+                }
+            },
+        };
+        if failed {
+            response.add_failure(message_id);
+        }
+    }
+    response
+}
+
+/// Logs a rejected event and turns it into the invocation's error.
+fn rejected(id: Option<&str>, malformed: &MalformedEvent) -> Error {
+    tracing::error!(id = id.unwrap_or("(none)"), error = %malformed,
+        "revocation event rejected; it goes to the dead-letter queue after its retries");
+    malformed.clone().into()
+}

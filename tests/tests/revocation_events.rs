@@ -1,0 +1,264 @@
+//! Event-driven revocation end to end: revocation events (EventBridge events and SQS batches, the JSON the
+//! revocation-events function receives) are sent to the runner's `/local/events`, and every token they name
+//! (JWT and opaque access tokens, refresh tokens, across clients) introspects inactive, while tokens issued
+//! after stay active. Covers subject, client, family and tenant revocation, re-delivery, the microsecond
+//! boundary, and 1,000 tokens revoked with one write. Runs on the store `TESSERA_E2E_STORE` selects, so
+//! `scripts/test` runs it on both.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tessera::clock::{Clock, FixedClock};
+use tessera::domain::time::Timestamp;
+use tessera::store::StoreError;
+use tessera::store::TokenStore;
+use tessera::store::counting::{CountingStore, RoundTrips};
+use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_TWO, TestIssuer, auth0, exchange, exchange_config};
+use tessera_e2e::{TestServer, UnavailableStore, creds, isolated_backend_store};
+
+/// An EventBridge `tessera.revoke` event.
+fn event(id: &str, detail: Value) -> Value {
+    let mut detail = detail;
+    detail["reason"] = json!("test");
+    json!({"version": "0", "id": id, "detail-type": "tessera.revoke", "source": "test.identity",
+        "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "resources": [],
+        "detail": detail})
+}
+
+/// Sends an event and returns whether it wrote a watermark.
+async fn send(server: &TestServer, event: &Value) -> bool {
+    let reply = server.send_event(event).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()["written"].as_bool().expect("written")
+}
+
+/// A user session: the access and refresh tokens of one token exchange.
+struct Session {
+    access: String,
+    refresh: String,
+}
+
+async fn login(server: &TestServer, issuer: &TestIssuer, client: (&str, &str), subject: &str) -> Session {
+    let subject_token = issuer.sign(&issuer.claims(subject, server.clock.now().as_secs()));
+    let reply = exchange(server, client, &subject_token, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    Session {
+        access: body["access_token"].as_str().expect("access_token").to_owned(),
+        refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+    }
+}
+
+async fn active(server: &TestServer, token: &str) -> bool {
+    server.introspect(token).await.json()["active"] == true
+}
+
+async fn refresh_status(server: &TestServer, client: (&str, &str), token: &str) -> u16 {
+    server
+        .post("/oauth2/token", Some(client), &[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .await
+        .status
+}
+
+fn family_of(jwt: &str) -> String {
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).expect("payload")).expect("b64"))
+            .expect("json");
+    claims["tsr_fam"].as_str().expect("tsr_fam").to_owned()
+}
+
+/// A runner on a store of its own: on DynamoDB, a table per test, since a tenant-wide revocation would reach the
+/// tokens of the other tests in a shared table.
+async fn start() -> (TestServer, TestIssuer) {
+    let issuer = auth0();
+    let config = exchange_config(&[&issuer]);
+    (TestServer::start_on(&config, isolated_backend_store(&config).await).await, issuer)
+}
+
+#[tokio::test]
+async fn a_subject_event_revokes_every_token_of_the_subject_across_clients() {
+    let (server, issuer) = start().await;
+    // Alice across two clients: JWT access + refresh (exchanger), opaque access + refresh (exchanger-two).
+    let jwt_session = login(&server, &issuer, EXCHANGER, "alice").await;
+    let opaque_session = login(&server, &issuer, EXCHANGER_TWO, "alice").await;
+    assert!(opaque_session.access.starts_with("tsr_at_"));
+    let bob = login(&server, &issuer, EXCHANGER, "bob").await;
+    let alice_tokens = [&jwt_session.access, &jwt_session.refresh, &opaque_session.access, &opaque_session.refresh];
+    for token in alice_tokens {
+        assert!(active(&server, token).await);
+    }
+
+    assert!(send(&server, &event("evt-alice", json!({"subject": "alice"}))).await);
+    for token in alice_tokens {
+        assert!(!active(&server, token).await, "alice's tokens are all inactive");
+    }
+    assert_eq!(refresh_status(&server, EXCHANGER, &jwt_session.refresh).await, 400);
+    assert_eq!(refresh_status(&server, EXCHANGER_TWO, &opaque_session.refresh).await, 400);
+    assert!(active(&server, &bob.access).await && active(&server, &bob.refresh).await, "bob is untouched");
+
+    // Alice signs in again. Her identity provider's new token has a whole-second `iat`, which counts as issued
+    // at the start of its second: in the watermark's second it would be refused, so she comes back a second
+    // later, and the new session is valid.
+    server.clock.advance_secs(1);
+    let again = login(&server, &issuer, EXCHANGER_TWO, "alice").await;
+    assert!(active(&server, &again.access).await);
+    assert_eq!(refresh_status(&server, EXCHANGER_TWO, &again.refresh).await, 200);
+}
+
+#[tokio::test]
+async fn a_client_event_revokes_the_clients_tokens_only() {
+    let (server, issuer) = start().await;
+    let jwt = server.issue(creds::JWT, &[]).await;
+    let opaque = server.issue(creds::OPAQUE, &[]).await;
+    let alice_via_exchanger = login(&server, &issuer, EXCHANGER, "alice").await;
+    let alice_via_two = login(&server, &issuer, EXCHANGER_TWO, "alice").await;
+
+    assert!(send(&server, &event("evt-c1", json!({"client_id": "exchanger"}))).await);
+    assert!(!active(&server, &alice_via_exchanger.access).await);
+    assert!(!active(&server, &alice_via_exchanger.refresh).await);
+    assert!(active(&server, &alice_via_two.access).await, "the same user through another client stays");
+    assert!(active(&server, &jwt).await && active(&server, &opaque).await);
+
+    assert!(send(&server, &event("evt-c2", json!({"client_id": "demo-opaque"}))).await);
+    assert!(!active(&server, &opaque).await);
+    assert!(active(&server, &jwt).await);
+    server.clock.advance_micros(1);
+    assert!(active(&server, &server.issue(creds::OPAQUE, &[]).await).await, "new tokens of the client are valid");
+}
+
+#[tokio::test]
+async fn a_family_event_revokes_one_session() {
+    let (server, issuer) = start().await;
+    let first = login(&server, &issuer, EXCHANGER, "alice").await;
+    let second = login(&server, &issuer, EXCHANGER, "alice").await;
+    assert!(send(&server, &event("evt-f", json!({"family_id": family_of(&first.access)}))).await);
+    assert!(!active(&server, &first.access).await && !active(&server, &first.refresh).await);
+    assert!(active(&server, &second.access).await && active(&server, &second.refresh).await);
+    // A family revocation is final: even later, the family's refresh token cannot mint anything.
+    server.clock.advance_secs(60);
+    assert_eq!(refresh_status(&server, EXCHANGER, &first.refresh).await, 400);
+}
+
+#[tokio::test]
+async fn a_tenant_event_revokes_everything_issued_before_it() {
+    let (server, issuer) = start().await;
+    let tokens = [
+        server.issue(creds::JWT, &[]).await,
+        server.issue(creds::OPAQUE, &[]).await,
+        login(&server, &issuer, EXCHANGER, "alice").await.refresh,
+    ];
+    assert!(send(&server, &event("evt-t", json!({"all_tokens": true}))).await);
+    for token in &tokens {
+        assert!(!active(&server, token).await);
+    }
+    server.clock.advance_micros(1);
+    assert!(active(&server, &server.issue(creds::JWT, &[]).await).await);
+}
+
+/// The clock boundary: a token issued in the same second as a watermark, but after it, stays valid (JWT and
+/// opaque); one issued at the watermark's microsecond is revoked.
+#[tokio::test]
+async fn the_watermark_orders_by_microsecond_within_a_second() {
+    let (server, _) = start().await;
+    // Start at a whole second, so every step below stays inside it.
+    let now = server.clock.now().as_secs() + 1;
+    server.clock.advance_micros(now * 1_000_000 - server.clock.now().as_micros());
+    let issue_both = async || [server.issue(creds::JWT, &[]).await, server.issue(creds::OPAQUE, &[]).await];
+    let before = issue_both().await;
+    assert!(send(&server, &event("evt-boundary", json!({"all_tokens": true}))).await);
+    server.clock.advance_micros(1);
+    let after = issue_both().await;
+    assert_eq!(server.clock.now().as_secs(), now, "all in one second");
+    for token in &before {
+        assert!(!active(&server, token).await, "issued at the watermark's microsecond: revoked");
+    }
+    for token in &after {
+        let body = server.introspect(token).await.json();
+        assert_eq!(body["active"], true, "issued one microsecond later: valid");
+        assert_eq!(body["iat"], now, "the same second as the watermark");
+    }
+}
+
+#[tokio::test]
+async fn re_delivery_is_harmless_and_sqs_failures_are_reported() {
+    let (server, _) = start().await;
+    let first = server.issue(creds::JWT, &[]).await;
+    let revoke = event("evt-dup", json!({"client_id": "demo-jwt"}));
+    assert!(send(&server, &revoke).await);
+    server.clock.advance_secs(5);
+    let later = server.issue(creds::JWT, &[]).await;
+    // The same event again (EventBridge retry, SQS duplicate): nothing is written, the later token lives.
+    assert!(!send(&server, &revoke).await);
+    assert!(!active(&server, &first).await);
+    assert!(active(&server, &later).await, "a re-delivered event must not revoke tokens issued since");
+
+    // An SQS batch: the same event as a bare detail, one new event in an EventBridge envelope, one malformed.
+    let record = |id: &str, body: Value| {
+        json!({"messageId": id, "receiptHandle": "r", "body": body.to_string(),
+        "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "eu-west-1"})
+    };
+    let batch = json!({"Records": [
+        record("m-dup", json!({"event_id": "evt-dup", "client_id": "demo-jwt", "reason": "duplicate"})),
+        record("m-new", event("evt-new", json!({"client_id": "demo-jwt"}))),
+        record("m-bad", json!({"event_id": "evt-bad", "client": "demo-jwt", "reason": "misspelt"})),
+    ]});
+    let reply = server.send_event(&batch).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(reply.json()["batchItemFailures"], json!([{"itemIdentifier": "m-bad"}]));
+    assert!(!active(&server, &later).await, "the new event revoked the later token");
+
+    // A malformed EventBridge event is an error (Lambda retries it, then dead-letters it), never a silent no-op.
+    let reply = server.send_event(&event("evt-none", json!({}))).await;
+    reply.assert_error(400, "invalid_request");
+    assert!(reply.json()["error_description"].as_str().unwrap().contains("exactly one"), "{}", reply.text);
+}
+
+/// An SQS message as Lambda delivers it.
+fn record(id: &str, body: Value) -> Value {
+    json!({"messageId": id, "receiptHandle": "r", "body": body.to_string(), "attributes": {},
+        "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "eu-west-1"})
+}
+
+/// With the table unavailable, an SQS message is reported failed (it returns to the queue) and an EventBridge
+/// event fails its invocation (Lambda retries it): nothing is acknowledged that was not written.
+#[tokio::test]
+async fn a_store_outage_fails_what_it_could_not_write() {
+    let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
+    let revoke = event("evt-outage", json!({"subject": "alice"}));
+    let batch = json!({"Records": [record("m-1", revoke.clone())]});
+    let answer = tessera_revocation_events::handle(&UnavailableStore, &clock, batch).await.expect("a batch answer");
+    assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-1"}]));
+    let err = tessera_revocation_events::handle(&UnavailableStore, &clock, revoke).await.expect_err("retried");
+    assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Unavailable { .. })), "{err}");
+    let err = tessera_revocation_events::handle(&UnavailableStore, &clock, json!({"hello": 1})).await.unwrap_err();
+    assert!(err.to_string().contains("neither an SQS batch nor an EventBridge event"), "{err}");
+}
+
+/// 1,000 tokens of one subject die with one write; introspecting each costs one read and no write.
+#[tokio::test]
+async fn a_thousand_tokens_one_write() {
+    let issuer = auth0();
+    let config = exchange_config(&[&issuer]);
+    let counting = Arc::new(CountingStore::new(isolated_backend_store(&config).await));
+    let store: Arc<dyn TokenStore> = counting.clone();
+    let server = TestServer::start_on(&config, store).await;
+    // 500 exchanges for alice, each a JWT access token and an opaque refresh token: 1,000 tokens.
+    let mut tokens = Vec::with_capacity(1_000);
+    for _ in 0..500 {
+        let session = login(&server, &issuer, EXCHANGER, "alice").await;
+        tokens.push(session.access);
+        tokens.push(session.refresh);
+    }
+    counting.take();
+    assert!(send(&server, &event("evt-thousand", json!({"subject": "alice"}))).await);
+    assert_eq!(counting.take(), RoundTrips { reads: 0, writes: 1 }, "one write revokes all 1,000");
+    let mut still_active = 0;
+    for token in &tokens {
+        still_active += usize::from(active(&server, token).await);
+    }
+    assert_eq!(still_active, 0, "all 1,000 inactive");
+    assert_eq!(counting.take(), RoundTrips { reads: 1_000, writes: 0 }, "one read per introspection");
+}
