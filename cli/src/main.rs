@@ -98,12 +98,14 @@ struct RevokeArgs {
     /// The event id (idempotency: the same id never raises a watermark twice). Default: generated.
     #[arg(long)]
     event_id: Option<String>,
-    /// Write to this DynamoDB table directly instead of sending to the runner.
+    /// Write to this DynamoDB table directly (TABLE_NAME works too) instead of sending to the runner.
+    #[arg(long, env = "TABLE_NAME", conflicts_with = "url")]
+    table: Option<String>,
     #[command(flatten)]
-    store: OptionalTable,
-    /// Without --table: the running `tessera serve`.
-    #[arg(long, default_value = DEFAULT_RUNNER_URL, conflicts_with = "table")]
-    url: String,
+    endpoint: Endpoint,
+    /// Without a table: the running `tessera serve` (default http://127.0.0.1:9000).
+    #[arg(long)]
+    url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -321,14 +323,19 @@ async fn revoke(args: RevokeArgs) -> Result<(), String> {
         event_id: args.event_id,
     };
     let detail = request.detail(&SystemEntropy)?;
-    let answer = match &args.store.table {
+    let answer = match &args.table {
         Some(table) => {
-            let store = open_table(table, &args.store.endpoint).await?;
+            eprintln!("revoking in DynamoDB table {table}");
+            let store = open_table(table, &args.endpoint).await?;
             let event = RevocationEvent::from_detail(detail, None).map_err(|e| e.to_string())?;
             let written = event.apply(&store, SystemClock.now()).await.map_err(|e| e.to_string())?;
             serde_json::json!({"event_id": event.event_id, "written": written})
         }
-        None => revocation::send(&args.url, &revocation::eventbridge_envelope(detail).to_string()).await?,
+        None => {
+            let url = args.url.as_deref().unwrap_or(DEFAULT_RUNNER_URL);
+            eprintln!("sending the revocation event to the runner at {url}");
+            revocation::send(url, &revocation::eventbridge_envelope(detail).to_string()).await?
+        }
     };
     println!("{answer}");
     Ok(())

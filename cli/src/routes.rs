@@ -69,6 +69,15 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
             .with_status(StatusCode::METHOD_NOT_ALLOWED)
             .into_response();
     }
+    // JSON only: a web page cannot post it cross-origin to the loopback runner without a CORS preflight.
+    let json = request.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json {
+        return OAuthError::invalid_request("Content-Type must be application/json")
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .into_response();
+    }
     let event: Value = match serde_json::from_slice(request.body().as_ref()) {
         Ok(event) => event,
         Err(err) => return OAuthError::invalid_request(format!("the body is not JSON: {err}")).into_response(),

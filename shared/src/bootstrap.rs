@@ -94,16 +94,20 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
 }
 
 /// The store alone, for the revocation-events function: it needs no keys, clients or issuer, only the table
-/// (`TABLE_NAME`); without it, an embedded store (for `sam local invoke` without a table).
-pub async fn store_from_env() -> Arc<dyn TokenStore> {
+/// (`TABLE_NAME`). Without it, an embedded store under `sam local invoke` (`AWS_SAM_LOCAL`) or outside Lambda,
+/// and an init error in a deployed function: acknowledging revocations into a store nobody reads would lose them.
+pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
+    let deployed =
+        std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() && std::env::var_os("AWS_SAM_LOCAL").is_none();
     match std::env::var("TABLE_NAME").ok().filter(|v| !v.trim().is_empty()) {
         Some(table) => {
             let sdk = dynamodb::sdk_config().await;
-            Arc::new(DynamoStore::new(dynamodb::client(&sdk, None), table))
+            Ok(Arc::new(DynamoStore::new(dynamodb::client(&sdk, None), table)))
         }
+        None if deployed => Err(ConfigError::Invalid("TABLE_NAME is not set".into()).into()),
         None => {
-            tracing::warn!("TABLE_NAME is not set: embedded store, revocations stay in this execution environment");
-            Arc::new(MemoryStore::new())
+            tracing::warn!("TABLE_NAME is not set: embedded store, revocations stay in this process");
+            Ok(Arc::new(MemoryStore::new()))
         }
     }
 }

@@ -29,8 +29,11 @@ use crate::store::{StoreError, TokenStore};
 /// The EventBridge `detail-type` of a revocation event.
 pub const DETAIL_TYPE: &str = "tessera.revoke";
 
-/// The longest accepted `event_id`, `reason` or `subject`, in bytes.
+/// The longest accepted `reason` or `subject`, in bytes.
 pub const MAX_FIELD_LEN: usize = 1024;
+
+/// The longest accepted `event_id`, in bytes: ids are kept in the watermark item, read by every introspection.
+pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// An event that can never be applied: it goes to the dead-letter queue, with this message in the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,17 +102,36 @@ pub struct RevocationEvent {
     pub reason: String,
 }
 
-fn checked_text(name: &str, value: String) -> Result<String, MalformedEvent> {
+fn checked_text(name: &str, value: String, max: usize) -> Result<String, MalformedEvent> {
     if value.trim().is_empty() {
         return Err(malformed(format!("{name} is empty")));
     }
-    if value.len() > MAX_FIELD_LEN {
-        return Err(malformed(format!("{name} is longer than {MAX_FIELD_LEN} bytes")));
+    if value.len() > max {
+        return Err(malformed(format!("{name} is longer than {max} bytes")));
     }
     if value.chars().any(char::is_control) {
         return Err(malformed(format!("{name} contains control characters")));
     }
     Ok(value)
+}
+
+/// A serde error message with every quoted value blanked (`invalid type: string "…"`), so a rejection log
+/// never carries a subject; field names (in backticks) stay.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                out.push_str("\"…\"");
+                quoted = true;
+            }
+            ('"', true) => quoted = false,
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 impl RevocationEvent {
@@ -119,20 +141,20 @@ impl RevocationEvent {
         if !detail.is_object() {
             return Err(malformed("the detail is not a JSON object"));
         }
-        let detail: Detail = serde_json::from_value(detail).map_err(|e| malformed(e.to_string()))?;
+        let detail: Detail = serde_json::from_value(detail).map_err(|e| malformed(without_values(&e.to_string())))?;
         let event_id = detail
             .event_id
             .or_else(|| envelope_id.map(str::to_owned))
             .ok_or_else(|| malformed("no event_id, and no envelope id to fall back on"))?;
-        let event_id = checked_text("event_id", event_id)?;
-        let reason = checked_text("reason", detail.reason)?;
+        let event_id = checked_text("event_id", event_id, MAX_EVENT_ID_LEN)?;
+        let reason = checked_text("reason", detail.reason, MAX_FIELD_LEN)?;
         let tenant = match detail.tenant {
             None => TenantId::default(),
             Some(name) => TenantId::parse(&name).map_err(|e| malformed(format!("tenant: {e}")))?,
         };
         let mut targets = Vec::new();
         if let Some(subject) = detail.subject {
-            targets.push(RevocationTarget::Subject(checked_text("subject", subject)?));
+            targets.push(RevocationTarget::Subject(checked_text("subject", subject, MAX_FIELD_LEN)?));
         }
         if let Some(client) = detail.client_id {
             targets.push(RevocationTarget::Client(
@@ -244,6 +266,7 @@ mod tests {
             (json!({"family_id": "short", "reason": "r"}), "family_id"),
             (json!({"tenant": "Not A Tenant!", "subject": "a", "reason": "r"}), "tenant"),
             (json!({"subject": 7, "reason": "r"}), "invalid type"),
+            (json!({"subject": "a", "reason": "r", "event_id": "e".repeat(129)}), "event_id is longer"),
             (json!(["not", "an", "object"]), "not a JSON object"),
         ];
         for (value, expected) in cases {
@@ -271,6 +294,9 @@ mod tests {
     fn logs_name_the_subject_by_tag_only() {
         let target = RevocationTarget::Subject("alice@example.com".into());
         assert!(!target.to_string().contains("alice"));
+        let err = detail(json!({"all_tokens": "alice@example.com", "reason": "r"}));
+        let message = err.unwrap_err().to_string();
+        assert!(message.contains("invalid type") && !message.contains("alice"), "{message}");
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@
 //! Nothing is dropped silently: every rejection is logged at `error` with the event or message id and why.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
 use tessera::events::{DETAIL_TYPE, MalformedEvent, RevocationEvent};
@@ -45,39 +45,44 @@ pub async fn handle(store: &dyn TokenStore, clock: &dyn Clock, event: Value) -> 
     Err(rejected(None, &MalformedEvent("neither an SQS batch nor an EventBridge event".into())))
 }
 
-/// Applies every message of an SQS batch and reports the ones that failed.
+/// Applies every message of an SQS batch, concurrently (so a slow table costs one write's time, not ten), and
+/// reports the ones that failed.
 pub async fn handle_batch(store: &dyn TokenStore, clock: &dyn Clock, batch: SqsEvent) -> SqsBatchResponse {
+    let outcomes = futures_util::future::join_all(batch.records.into_iter().map(|m| apply_message(store, clock, m)));
     let mut response = SqsBatchResponse::default();
-    for message in batch.records {
-        let Some(message_id) = message.message_id else {
-            // Cannot happen with SQS; without an id the failure could not be reported, so it is only logged.
-            tracing::error!("SQS message without a messageId skipped");
-            continue;
-        };
-        let parsed = message
-            .body
-            .as_deref()
-            .ok_or_else(|| MalformedEvent("the message has no body".into()))
-            .and_then(|body| RevocationEvent::from_message(body, Some(&message_id)));
-        let failed = match parsed {
-            Err(malformed) => {
-                rejected(Some(&message_id), &malformed);
-                true
-            }
-            Ok(event) => match event.apply(store, clock.now()).await {
-                Ok(_) => false,
-                Err(err) => {
-                    tracing::error!(message_id, event_id = %event.event_id, error = %err,
-                        "revocation event not applied; the message returns to the queue");
-                    true
-                }
-            },
-        };
-        if failed {
-            response.add_failure(message_id);
-        }
+    for failed in outcomes.await.into_iter().flatten() {
+        response.add_failure(failed);
     }
     response
+}
+
+/// Applies one SQS message; `Some(message id)` when it failed and must return to the queue.
+async fn apply_message(store: &dyn TokenStore, clock: &dyn Clock, message: SqsMessage) -> Option<String> {
+    let Some(message_id) = message.message_id else {
+        // Cannot happen with SQS; without an id the failure could not be reported, so it is only logged.
+        tracing::error!("SQS message without a messageId skipped");
+        return None;
+    };
+    let parsed = message
+        .body
+        .as_deref()
+        .ok_or_else(|| MalformedEvent("the message has no body".into()))
+        .and_then(|body| RevocationEvent::from_message(body, Some(&message_id)));
+    let failed = match parsed {
+        Err(malformed) => {
+            rejected(Some(&message_id), &malformed);
+            true
+        }
+        Ok(event) => match event.apply(store, clock.now()).await {
+            Ok(_) => false,
+            Err(err) => {
+                tracing::error!(message_id, event_id = %event.event_id, error = %err,
+                    "revocation event not applied; the message returns to the queue");
+                true
+            }
+        },
+    };
+    failed.then_some(message_id)
 }
 
 /// Logs a rejected event and turns it into the invocation's error.

@@ -11,7 +11,7 @@ use tessera::store::TokenStore;
 async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
     // Built once and kept for the life of the execution environment.
-    let store: &'static Arc<dyn TokenStore> = Box::leak(Box::new(tessera::bootstrap::store_from_env().await));
+    let store: &'static Arc<dyn TokenStore> = Box::leak(Box::new(tessera::bootstrap::store_from_env().await?));
     run(service_fn(|event: LambdaEvent<Value>| {
         tessera_revocation_events::handle(store.as_ref(), &SystemClock, event.payload)
     }))

@@ -26,6 +26,10 @@ use super::time::Timestamp;
 /// trusted issuers' JWTs (refused beyond it). A watermark kept this long outlives every token it revokes.
 pub const MAX_TOKEN_LIFETIME_SECS: u32 = 90 * 86_400;
 
+/// Kept on top of [`MAX_TOKEN_LIFETIME_SECS`] by every watermark: covers clock skew leeway on external tokens
+/// and a rotation that commits a moment after a family's final watermark.
+const WATERMARK_MARGIN_SECS: u64 = 3_600;
+
 /// A 128-bit tag of a subject or client id: the first 16 bytes of its SHA-256. Watermark keys use it, and
 /// opaque tokens embed it, so subject and client revocation reach opaque tokens in the same single read without
 /// the token or the table holding the id itself. A tag is pseudonymous, not secret: whoever knows an id can
@@ -148,7 +152,7 @@ impl RevocationWatermark {
             tenant: tenant.clone(),
             target,
             revoked_before: now,
-            expires_at: now.plus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS)),
+            expires_at: now.plus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS) + WATERMARK_MARGIN_SECS),
         }
     }
 
@@ -162,7 +166,7 @@ impl RevocationWatermark {
             tenant: tenant.clone(),
             target: WatermarkTarget::Family(family),
             revoked_before: until,
-            expires_at: until,
+            expires_at: until.plus_secs(WATERMARK_MARGIN_SECS),
         }
     }
 }

@@ -71,8 +71,9 @@ pub enum ExternalRejection {
     /// Past `exp` (with leeway), or no `exp`.
     #[error("expired")]
     Expired,
-    /// `exp` further ahead than the longest token lifetime Tessera honours (90 days).
-    #[error("expires too far in the future")]
+    /// No `iat`, or `exp - iat` longer than the longest token lifetime Tessera honours (90 days): a watermark
+    /// could expire before the token.
+    #[error("no iat, or a lifetime over 90 days")]
     TooLongLived,
     /// Before `nbf`, or `iat` in the future (with leeway).
     #[error("not yet valid")]
@@ -95,7 +96,7 @@ pub struct ExternalIdentity {
     pub user_details: BTreeMap<String, Value>,
     /// The token's audiences.
     pub audience: Vec<String>,
-    /// `iat`, or the epoch when absent (so a subject revocation always reaches it).
+    /// `iat` (required).
     pub issued_at: Timestamp,
     /// `exp`.
     pub expires_at: Timestamp,
@@ -399,17 +400,17 @@ impl TrustedIssuer {
         if now_secs >= exp.saturating_add(EXTERNAL_LEEWAY_SECS) {
             return Err(ExternalRejection::Expired);
         }
-        // A watermark is kept for the longest token lifetime Tessera honours; a token living longer could
-        // outlive the watermark that revoked it.
-        if exp > now_secs.saturating_add(u64::from(MAX_TOKEN_LIFETIME_SECS)) {
-            return Err(ExternalRejection::TooLongLived);
-        }
         if numeric("nbf")?.is_some_and(|nbf| now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < nbf) {
             return Err(ExternalRejection::NotYetValid);
         }
-        let iat = numeric("iat")?;
-        if iat.is_some_and(|iat| now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < iat) {
+        // `iat` is required: a watermark revokes what was issued before it, and lives for the longest token
+        // lifetime Tessera honours, so a token must say when it was issued and live no longer than that.
+        let iat = numeric("iat")?.ok_or(ExternalRejection::TooLongLived)?;
+        if now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < iat {
             return Err(ExternalRejection::NotYetValid);
+        }
+        if exp.saturating_sub(iat) > u64::from(MAX_TOKEN_LIFETIME_SECS) {
+            return Err(ExternalRejection::TooLongLived);
         }
         let subject = claims
             .get(&self.subject_claim)
@@ -430,8 +431,7 @@ impl TrustedIssuer {
             username,
             user_details,
             audience,
-            // Without `iat`, the token is taken as issued at the epoch: any subject revocation then reaches it.
-            issued_at: iat.map_or(Timestamp::from_secs(0), Timestamp::from_secs),
+            issued_at: Timestamp::from_secs(iat),
             expires_at: Timestamp::from_secs(exp),
             jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
             client_id: ["client_id", "azp"]
@@ -527,7 +527,18 @@ mod tests {
             ("unknown kid", unknown_kid.sign_jwt("JWT", &claims()).unwrap(), ExternalRejection::UnknownKey),
             ("HS256 with the public key", hs, ExternalRejection::AlgorithmNotAllowed),
             ("expired", with(&|c| c["exp"] = json!(NOW - EXTERNAL_LEEWAY_SECS)), ExternalRejection::Expired),
-            ("too long-lived", with(&|c| c["exp"] = json!(NOW + 91 * 86_400)), ExternalRejection::TooLongLived),
+            (
+                "too long-lived",
+                with(&|c| c["exp"] = json!(NOW - 10 + 90 * 86_400 + 1)),
+                ExternalRejection::TooLongLived,
+            ),
+            (
+                "no iat",
+                with(&|c| {
+                    c.as_object_mut().unwrap().remove("iat");
+                }),
+                ExternalRejection::TooLongLived,
+            ),
             (
                 "no exp",
                 with(&|c| {

@@ -177,6 +177,11 @@ pub async fn an_event_raises_a_watermark_once(store: &dyn TokenStore) {
     assert_eq!(read(&key).await, vec![NOW]);
     assert!(store.raise_watermark(mark(alice.clone(), NOW.plus_secs(60)), Some("evt-2")).await.expect("new event"));
     assert_eq!(read(&key).await, vec![NOW.plus_secs(60)]);
+    // An event that lost to a higher mark is remembered all the same: its re-delivery later changes nothing.
+    assert!(!store.raise_watermark(mark(alice.clone(), NOW.plus_secs(30)), Some("evt-3")).await.expect("lower"));
+    let late = store.raise_watermark(mark(alice.clone(), NOW.plus_secs(90)), Some("evt-3")).await;
+    assert!(!late.expect("late re-delivery"), "a lost event's re-delivery must not raise the mark");
+    assert_eq!(read(&key).await, vec![NOW.plus_secs(60)]);
     // The same id on another watermark is another delivery target, not a duplicate.
     let bob = WatermarkTarget::subject("bob");
     assert!(store.raise_watermark(mark(bob.clone(), NOW), Some("evt-1")).await.expect("other target"));

@@ -539,7 +539,23 @@ impl TokenStore for DynamoStore {
         let result = update.update_expression(expression).condition_expression(condition).send().await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) if condition_failed(&err) => {
+                // A higher mark is there (or the event was seen). Remember the id anyway, so a re-delivery of
+                // this event cannot raise the mark later: one more write, only on this path.
+                if let Some(id) = event_id {
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(pk_value(&key)))
+                        .update_expression("ADD event_ids :event_set")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
+                        .send()
+                        .await
+                        .map_err(|err| classify(err, key.as_str()))?;
+                }
+                Ok(false)
+            }
             Err(err) => Err(classify(err, key.as_str())),
         }
     }

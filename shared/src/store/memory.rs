@@ -117,10 +117,12 @@ impl TokenStore for MemoryStore {
             Some(Record::Watermark(existing)) => existing.revoked_before < watermark.revoked_before,
             _ => true,
         };
-        if !raises || event_id.is_some_and(|id| seen.contains(id)) {
+        let duplicate = event_id.is_some_and(|id| seen.contains(id));
+        // The id is remembered even when a higher mark won, so its re-delivery cannot raise the mark later.
+        seen.extend(event_id.map(str::to_owned));
+        if !raises || duplicate {
             return Ok(false);
         }
-        seen.extend(event_id.map(str::to_owned));
         items.insert(key.as_str().to_owned(), Record::Watermark(watermark));
         Ok(true)
     }
