@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Prints scripts/bench's results (target/bench/*.json, one JSON object per line) as one Markdown table."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+# The goals of the benchmarks issue, per row; None when the row has none.
+GOALS = {
+    "introspect_opaque": 15_000,  # ns
+    "issue_jwt": 60_000,
+}
+SIZE_GOAL = 8 * 1024 * 1024
+COLD_GOAL_MS = 25
+
+
+def lines(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def verdict(value, goal):
+    if goal is None:
+        return ""
+    return "meets" if value <= goal else "misses"
+
+
+def main():
+    out = sys.argv[1]
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
+                         text=True).stdout.strip()
+    print(f"\n## Tessera benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {cpu or 'unknown CPU'}; "
+          f"rustc {subprocess.run(['rustc', '--version'], capture_output=True, text=True).stdout.split()[1]}\n")
+    print("| measurement | value | goal | |")
+    print("|---|---|---|---|")
+    instructions = {row["op"]: row["instructions"] for row in lines(out, "instructions.json")}
+    for row in lines(out, "criterion.json"):
+        op, ns = row["op"], row["median_ns"]
+        goal = GOALS.get(op)
+        ins = instructions.get(op)
+        ins_text = f", {ins:,} instructions" if ins is not None else ""
+        goal_text = f"<= {goal / 1000:.0f} µs" if goal else ""
+        print(f"| handler {op} (median{', callgrind' if ins else ''}) | {ns / 1000:.2f} µs{ins_text} | "
+              f"{goal_text} | {verdict(ns, goal)} |")
+    for row in lines(out, "sizes.json"):
+        print(f"| size {row['binary']} (stripped, {platform.machine()}) | {row['bytes'] / 1_048_576:.2f} MiB | "
+              f"<= 8 MiB | {verdict(row['bytes'], SIZE_GOAL)} |")
+    for row in lines(out, "coldstart.json"):
+        files = row.get("files") or {}
+        print(f"| cold start {row['binary']} (median of {row['runs']}; p90) | init {row['init_ms_median']} ms, "
+              f"first response {row['total_ms_median']} ms; p90 {row['total_ms_p90']} ms; "
+              f"{files.get('file_syscalls', '?')} file syscalls | <= {COLD_GOAL_MS} ms | "
+              f"{verdict(row['total_ms_median'], COLD_GOAL_MS)} |")
+    for row in lines(out, "throughput.json"):
+        print(f"| {row['label']} | {row['value']} | {row.get('goal', '')} | {row.get('verdict', '')} |")
+
+
+if __name__ == "__main__":
+    main()
