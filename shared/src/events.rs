@@ -180,6 +180,12 @@ impl RevocationEvent {
     /// event (what an EventBridge rule delivers to a queue) or a bare `detail`.
     pub fn from_message(body: &str, message_id: Option<&str>) -> Result<Self, MalformedEvent> {
         let value: Value = serde_json::from_str(body).map_err(|e| malformed(format!("body is not JSON: {e}")))?;
+        Self::from_value(value, message_id)
+    }
+
+    /// Validates a parsed message: an EventBridge event (its `detail-type` checked, its `id` the event id
+    /// when the detail has none) or a bare `detail` (with `fallback_id`).
+    pub fn from_value(value: Value, fallback_id: Option<&str>) -> Result<Self, MalformedEvent> {
         match value.get("detail-type") {
             Some(detail_type) => {
                 if detail_type != DETAIL_TYPE {
@@ -187,9 +193,9 @@ impl RevocationEvent {
                 }
                 let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
                 let detail = value.get("detail").cloned().ok_or_else(|| malformed("no detail"))?;
-                Self::from_detail(detail, id.as_deref().or(message_id))
+                Self::from_detail(detail, id.as_deref().or(fallback_id))
             }
-            None => Self::from_detail(value, message_id),
+            None => Self::from_detail(value, fallback_id),
         }
     }
 

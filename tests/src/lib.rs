@@ -262,17 +262,21 @@ impl TestServer {
 /// The store [`backend`] selects, holding `config`'s clients: a fresh embedded store, or the emulator's table
 /// with the clients written to it.
 pub async fn backend_store(config: &Config) -> Arc<dyn TokenStore> {
-    let clients = config.clients(&SystemEntropy).expect("clients");
     match backend() {
-        Backend::Memory => Arc::new(MemoryStore::with_clients(clients)),
+        Backend::Memory => Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).expect("clients"))),
         Backend::DynamoDb => {
             let store = dynamo_store().await.expect("TESSERA_E2E_STORE=dynamodb needs the emulator");
-            for client in clients {
-                store.put_client(client).await.expect("client written to the table");
-            }
-            Arc::new(store)
+            seeded(store, config).await
         }
     }
+}
+
+/// `store` with `config`'s clients written to it.
+async fn seeded(store: DynamoStore, config: &Config) -> Arc<dyn TokenStore> {
+    for client in config.clients(&SystemEntropy).expect("clients") {
+        store.put_client(client).await.expect("client written to the table");
+    }
+    Arc::new(store)
 }
 
 /// [`backend_store`] on a table of its own (`<TESSERA_TEST_TABLE>-<random>`, created for the caller) when on
@@ -288,10 +292,7 @@ pub async fn isolated_backend_store(config: &Config) -> Arc<dyn TokenStore> {
     let sdk = dynamodb::sdk_config().await;
     let store = DynamoStore::new(dynamodb::client(&sdk, None), table);
     store.create_table_if_missing().await.expect("table created on the emulator");
-    for client in config.clients(&SystemEntropy).expect("clients") {
-        store.put_client(client).await.expect("client written to the table");
-    }
-    Arc::new(store)
+    seeded(store, config).await
 }
 
 /// The store the end-to-end suite runs on.

@@ -10,11 +10,10 @@
 //!
 //! Nothing is dropped silently: every rejection is logged at `error` with the event or message id and why.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
-use tessera::events::{DETAIL_TYPE, MalformedEvent, RevocationEvent};
+use tessera::events::{MalformedEvent, RevocationEvent};
 use tessera::store::TokenStore;
 
 /// Why an invocation failed; Lambda retries it, then dead-letters it.
@@ -28,14 +27,8 @@ pub async fn handle(store: &dyn TokenStore, clock: &dyn Clock, event: Value) -> 
         return Ok(serde_json::to_value(handle_batch(store, clock, batch).await)?);
     }
     if event.get("detail-type").is_some() {
-        let event: EventBridgeEvent<Value> =
-            serde_json::from_value(event).map_err(|e| rejected(None, &MalformedEvent(e.to_string())))?;
-        let id = event.id.as_deref();
-        if event.detail_type != DETAIL_TYPE {
-            let message = format!("detail-type is {:?}, not {DETAIL_TYPE:?}", event.detail_type);
-            return Err(rejected(id, &MalformedEvent(message)));
-        }
-        let revocation = RevocationEvent::from_detail(event.detail, id).map_err(|e| rejected(id, &e))?;
+        let id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+        let revocation = RevocationEvent::from_value(event, None).map_err(|e| rejected(id.as_deref(), &e))?;
         let written = revocation.apply(store, clock.now()).await.map_err(|e| {
             tracing::error!(event_id = %revocation.event_id, error = %e, "revocation event not applied; it will be retried");
             e
