@@ -58,6 +58,13 @@ def main():
               f"first response {row['total_ms_median']} ms; p90 {row['total_ms_p90']} ms; "
               f"{files.get('file_syscalls', '?')} file syscalls | <= {COLD_GOAL_MS} ms | "
               f"{verdict(row['total_ms_median'], COLD_GOAL_MS)} |")
+    for row in lines(out, "capacity.json"):
+        txn = row["items_written_in_transactions"]
+        print(f"| DynamoDB {row['op']} (round trips; capacity by DynamoDB's rules, emulator's report) | "
+              f"{row['reads']} read, {row['writes']} write; {row['keys_read']} keys read, "
+              f"{row['items_written']} items written{f' + {txn} in a transaction' if txn else ''} "
+              f"(largest {row['largest_item_bytes']} B): {row['rcu']} RCU, {row['wcu']} WCU "
+              f"(moto: {row['emulator_rcu']:g} RCU, {row['emulator_wcu']:g} WCU) | | |")
     for row in lines(out, "throughput.json"):
         print(f"| {row['label']} | {row['value']} | {row.get('goal', '')} | {row.get('verdict', '')} |")
 

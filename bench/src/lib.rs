@@ -12,6 +12,7 @@ use tessera::clock::FixedClock;
 use tessera::config::Config;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
+use tessera::store::TokenStore;
 
 /// The demo clients (`examples/local.toml`).
 const JWT_CLIENT: (&str, &str) = ("demo-jwt", "jwt-demo-secret-please-change-me");
@@ -55,6 +56,21 @@ impl Operation {
     }
 }
 
+const ISSUER: &str = "https://auth.example.com";
+
+fn demo_config() -> Config {
+    Config::from_toml(tessera_cli::DEMO_CONFIG).expect("the demo config parses")
+}
+
+/// The demo configuration's clients, to seed a store with.
+pub fn demo_clients() -> Vec<tessera::domain::client::Client> {
+    demo_config().clients(&SystemEntropy).expect("the demo clients build")
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::at(Timestamp::from_secs(1_800_000_000)))
+}
+
 /// A service with tokens to introspect.
 pub struct Scenario {
     /// The service, as a function holds it.
@@ -87,11 +103,21 @@ fn access_token(response: &Response<Body>) -> String {
 impl Scenario {
     /// The demo configuration on a fresh embedded store, one opaque and one JWT access token issued.
     pub async fn new() -> Self {
-        let config = Config::from_toml(tessera_cli::DEMO_CONFIG).expect("the demo config parses");
-        let clock = Arc::new(FixedClock::at(Timestamp::from_secs(1_800_000_000)));
-        let (service, _) =
-            tessera::service::embedded_service(&config, "https://auth.example.com", clock, Arc::new(SystemEntropy))
+        let config = demo_config();
+        let (service, _) = tessera::service::embedded_service(&config, ISSUER, clock(), Arc::new(SystemEntropy))
+            .expect("the demo service builds");
+        Self::with(service).await
+    }
+
+    /// The demo configuration on `store`, which must already hold the demo clients ([`demo_clients`]).
+    pub async fn on(store: Arc<dyn TokenStore>) -> Self {
+        let service =
+            tessera::service::service_on(store, &demo_config(), Some(ISSUER), clock(), Arc::new(SystemEntropy))
                 .expect("the demo service builds");
+        Self::with(service).await
+    }
+
+    async fn with(service: TokenService) -> Self {
         let mut scenario = Self { service, opaque: String::new(), jwt: String::new() };
         scenario.opaque = scenario.issue(OPAQUE_CLIENT).await;
         scenario.jwt = scenario.issue(JWT_CLIENT).await;

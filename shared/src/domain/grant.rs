@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientId;
@@ -36,11 +34,16 @@ impl FamilyId {
     pub const fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// Its 22 base64url characters, written into `out` (no allocation).
+    pub fn encode<'a>(&self, out: &'a mut [u8; 22]) -> &'a str {
+        super::base64url_16(&self.0, out)
+    }
 }
 
 impl fmt::Display for FamilyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+        f.write_str(self.encode(&mut [0; 22]))
     }
 }
 
@@ -53,8 +56,7 @@ impl fmt::Debug for FamilyId {
 impl TryFrom<String> for FamilyId {
     type Error = InvalidFamilyId;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| InvalidFamilyId)?;
-        Ok(Self(bytes.try_into().map_err(|_| InvalidFamilyId)?))
+        super::parse_base64url_16(&value).map(Self).ok_or(InvalidFamilyId)
     }
 }
 

@@ -13,8 +13,6 @@
 use std::fmt;
 
 use aws_lc_rs::digest;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientId;
@@ -61,11 +59,16 @@ impl IdTag {
     pub const fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// Its 22 base64url characters, written into `out` (no allocation).
+    pub fn encode<'a>(&self, out: &'a mut [u8; 22]) -> &'a str {
+        super::base64url_16(&self.0, out)
+    }
 }
 
 impl fmt::Display for IdTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+        f.write_str(self.encode(&mut [0; 22]))
     }
 }
 
@@ -78,8 +81,7 @@ impl fmt::Debug for IdTag {
 impl TryFrom<String> for IdTag {
     type Error = InvalidIdTag;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| InvalidIdTag)?;
-        Ok(Self(bytes.try_into().map_err(|_| InvalidIdTag)?))
+        super::parse_base64url_16(&value).map(Self).ok_or(InvalidIdTag)
     }
 }
 

@@ -30,8 +30,10 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
 
     let now = service.clock.now();
     let presented = Presented::classify(token, &settings, now).await;
-    let mut keys = vec![caller_key.clone()];
-    keys.extend(presented.keys(tenant));
+    let token_keys = presented.keys(tenant);
+    let mut keys = Vec::with_capacity(6);
+    keys.push(caller_key.clone());
+    keys.extend(token_keys.iter().cloned());
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
 
     let caller = authenticate(credentials, &caller_key, &fetched)?;
@@ -40,7 +42,7 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
             .with_status(StatusCode::FORBIDDEN));
     }
-    let active = match presented.judge(tenant, &fetched, now) {
+    let active = match presented.judge(&token_keys, &fetched, now) {
         Ok(active) => active,
         Err(reason) => {
             tracing::debug!(%reason, "token inactive");
@@ -65,7 +67,7 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
             jti: active.jti,
         },
         Active::External(external) => {
-            if external.record && presented.state_key(tenant).is_some_and(|k| fetched.external_token(&k).is_none()) {
+            if token_keys.state.as_ref().is_some_and(|k| fetched.external_token(k).is_none()) {
                 record_external(service, tenant, &external).await?;
             }
             let identity = external.identity;

@@ -51,6 +51,22 @@ impl ExternalToken {
     }
 }
 
+/// The store keys of a presented token ([`Presented::keys`]).
+#[derive(Debug, Clone, Default)]
+pub struct TokenKeys {
+    /// The token's own record or denylist entry; `None` when it has none to read.
+    pub state: Option<StoreKey>,
+    /// The revocation watermarks that apply to it.
+    pub watermarks: Vec<StoreKey>,
+}
+
+impl TokenKeys {
+    /// Every key, for the one read.
+    pub fn iter(&self) -> impl Iterator<Item = &StoreKey> {
+        self.state.iter().chain(&self.watermarks)
+    }
+}
+
 /// What the active rule found active.
 #[derive(Debug, Clone)]
 pub enum Active {
@@ -101,40 +117,36 @@ impl Presented {
         }
     }
 
-    /// The key of the token's own state: its record (opaque) or its denylist entry (JWT).
-    pub fn state_key(&self, tenant: &TenantId) -> Option<StoreKey> {
-        match self {
-            Self::Opaque(token) => Some(StoreKey::token(tenant, &token.hash())),
-            Self::Jwt(jwt) => Some(StoreKey::revoked_jti(tenant, &jwt.jti)),
-            Self::External(external) => external.record.then(|| StoreKey::token(tenant, &external.hash)),
-            Self::Unrecognised(_) => None,
-        }
-    }
-
-    /// The watermarks that apply to the token: family, subject, client and tenant for Tessera's tokens;
-    /// subject and tenant for an external token (it has no family, and its client is not ours).
-    pub fn watermark_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        match self {
-            Self::Opaque(token) => StoreKey::watermarks(tenant, &token.watermark_targets()),
-            Self::Jwt(jwt) => StoreKey::watermarks(tenant, &jwt.grant.watermark_targets()),
-            Self::External(external) => StoreKey::watermarks(tenant, &external.identity.watermark_targets()),
-            Self::Unrecognised(_) => Vec::new(),
-        }
-    }
-
-    /// Every key whose item decides whether the token is active.
-    pub fn keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        self.state_key(tenant).into_iter().chain(self.watermark_keys(tenant)).collect()
+    /// The keys whose items decide whether the token is active, computed once per request: the token's own
+    /// state (its record for an opaque token, its denylist entry for a JWT) and the watermarks that apply to it
+    /// (family, subject, client and tenant for Tessera's tokens; subject and tenant for an external token: it
+    /// has no family, and its client is not ours).
+    pub fn keys(&self, tenant: &TenantId) -> TokenKeys {
+        let watermarks = |targets: &[_]| StoreKey::watermarks(tenant, targets);
+        let (state, watermarks) = match self {
+            Self::Opaque(token) => {
+                (Some(StoreKey::token(tenant, &token.hash())), watermarks(&token.watermark_targets()))
+            }
+            Self::Jwt(jwt) => {
+                (Some(StoreKey::revoked_jti(tenant, &jwt.jti)), watermarks(&jwt.grant.watermark_targets()))
+            }
+            Self::External(external) => (
+                external.record.then(|| StoreKey::token(tenant, &external.hash)),
+                watermarks(&external.identity.watermark_targets()),
+            ),
+            Self::Unrecognised(_) => (None, Vec::new()),
+        };
+        TokenKeys { state, watermarks }
     }
 
     /// Applies the active rule to the token and the fetched records. The `Err` reason is for logs only.
-    pub fn judge(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<Active, String> {
-        let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
-        let key = self.state_key(tenant);
+    pub fn judge(&self, keys: &TokenKeys, fetched: &Fetched, now: Timestamp) -> Result<Active, String> {
+        let watermarks = fetched.watermarks(&keys.watermarks);
+        let key = keys.state.as_ref();
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
             Self::External(external) => {
-                let record = key.as_ref().and_then(|k| fetched.external_token(k));
+                let record = key.and_then(|k| fetched.external_token(k));
                 let validity = TokenValidity {
                     issued_at: external.identity.issued_at,
                     expires_at: external.identity.expires_at,
@@ -146,7 +158,7 @@ impl Presented {
                 return Ok(Active::External(external.clone()));
             }
             Self::Opaque(token) => {
-                let record = key.as_ref().and_then(|k| fetched.token(k)).ok_or("no live record")?;
+                let record = key.and_then(|k| fetched.token(k)).ok_or("no live record")?;
                 if record.kind != token.kind() {
                     return Err("record kind differs from token prefix".into());
                 }
@@ -165,7 +177,7 @@ impl Presented {
                     jti: Some(jwt.jti.clone()),
                     not_before: jwt.not_before,
                 };
-                (active, key.as_ref().is_some_and(|k| fetched.has_revoked_jti(k)))
+                (active, key.is_some_and(|k| fetched.has_revoked_jti(k)))
             }
         };
         let validity = TokenValidity {

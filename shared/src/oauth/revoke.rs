@@ -29,16 +29,16 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
 
     let now = service.clock.now();
     let presented = Presented::classify(token, &settings, now).await;
-    let state_key = presented.state_key(tenant);
+    let token_keys = presented.keys(tenant);
     let mut keys = vec![caller_key.clone()];
-    keys.extend(presented.keys(tenant));
+    keys.extend(token_keys.iter().cloned());
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
     let caller = authenticate(credentials, &caller_key, &fetched)?;
 
-    let active = match presented.judge(tenant, &fetched, now) {
+    let active = match presented.judge(&token_keys, &fetched, now) {
         Ok(Active::Issued(active)) => active,
         Ok(Active::External(external)) => {
-            return revoke_external(service, tenant, caller, &external, state_key.as_ref(), now).await;
+            return revoke_external(service, tenant, caller, &external, token_keys.state.as_ref(), now).await;
         }
         Err(reason) => {
             // RFC 7009 §2.2: an invalid token needs no action and is not an error.
@@ -51,7 +51,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         tracing::info!(owner = %active.grant.client_id, "revocation refused: token belongs to another client");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client"));
     }
-    let result = match (&presented, state_key) {
+    let result = match (&presented, token_keys.state) {
         (Presented::Jwt(jwt), Some(_)) => {
             let entry = RevokedJti {
                 tenant: tenant.clone(),

@@ -1,6 +1,9 @@
 //! A [`TokenStore`] wrapper that counts calls per operation, so tests assert round trips per request
-//! instead of trusting a reading of the code. Each call of the inner store is one round trip.
+//! instead of trusting a reading of the code. Each call of the inner store is one round trip. It also tallies
+//! the items behind them (keys read, items written, in transactions or not, the largest item's size as
+//! DynamoDB bills it): the capacity benchmark derives DynamoDB's read and write units from those.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
@@ -18,18 +21,46 @@ pub struct RoundTrips {
     pub writes: usize,
 }
 
+/// The items behind the calls since the last [`CountingStore::take_items`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Items {
+    /// Keys asked for by reads (found or not: DynamoDB bills a missing item's read too).
+    pub keys_read: usize,
+    /// Items written by single-item writes (`put_new`, `mark_revoked`, `raise_watermark`).
+    pub written: usize,
+    /// Items written inside transactions (`put_new_all`, `rotate`): DynamoDB bills them twice.
+    pub written_in_transactions: usize,
+    /// The largest item written, in bytes as DynamoDB sizes it ([`super::dynamodb::item_size`]); 0 when the
+    /// writes only updated existing items.
+    pub largest_item_bytes: usize,
+}
+
 /// Wraps a store and counts its calls.
 #[derive(Debug)]
 pub struct CountingStore<S> {
     inner: S,
     reads: AtomicUsize,
     writes: AtomicUsize,
+    items: Mutex<Items>,
 }
 
 impl<S> CountingStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner, reads: AtomicUsize::new(0), writes: AtomicUsize::new(0) }
+        Self { inner, reads: AtomicUsize::new(0), writes: AtomicUsize::new(0), items: Mutex::default() }
+    }
+
+    /// The item tally so far, resetting it.
+    pub fn take_items(&self) -> Items {
+        self.items.lock().map(|mut items| std::mem::take(&mut *items)).unwrap_or_default()
+    }
+
+    fn tally(&self, update: impl FnOnce(&mut Items), written: &[&Record]) {
+        let largest = written.iter().filter_map(|r| super::dynamodb::item_size(r).ok()).max().unwrap_or(0);
+        if let Ok(mut items) = self.items.lock() {
+            update(&mut items);
+            items.largest_item_bytes = items.largest_item_bytes.max(largest);
+        }
     }
 
     /// The counts so far, resetting them to zero.
@@ -51,26 +82,32 @@ impl<S> CountingStore<S> {
 impl<S: TokenStore> TokenStore for CountingStore<S> {
     async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        self.tally(|items| items.keys_read += keys.len(), &[]);
         self.inner.get_many(keys).await
     }
 
     async fn put_new(&self, record: Record) -> Result<(), StoreError> {
         self.wrote();
+        self.tally(|items| items.written += 1, &[&record]);
         self.inner.put_new(record).await
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
         self.wrote();
+        self.tally(|items| items.written += 1, &[]);
         self.inner.mark_revoked(key, at).await
     }
 
     async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
         self.wrote();
+        self.tally(|items| items.written_in_transactions += records.len(), &records.iter().collect::<Vec<_>>());
         self.inner.put_new_all(records).await
     }
 
     async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
         self.wrote();
+        // The rotated token's update is a transaction item too.
+        self.tally(|items| items.written_in_transactions += 1 + new.len(), &new.iter().collect::<Vec<_>>());
         self.inner.rotate(old, at, new).await
     }
 
@@ -80,6 +117,7 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         event_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         self.wrote();
+        self.tally(|items| items.written += 1, &[&Record::Watermark(watermark.clone())]);
         self.inner.raise_watermark(watermark, event_id).await
     }
 }

@@ -20,6 +20,8 @@
 //! SDK's bounded retries; the edge turns that into 503 `temporarily_unavailable`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,7 +30,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use serde::{Deserialize, Serialize};
 
 use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
@@ -125,6 +127,41 @@ pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClie
 pub struct DynamoStore {
     client: DynamoClient,
     table: String,
+    consumed: Arc<CapacityMeter>,
+}
+
+/// Capacity units DynamoDB reported as consumed (`ReturnConsumedCapacity: TOTAL` on every call), summed per
+/// process: reads (`BatchGetItem`) and writes (everything else). Each call also logs its units at DEBUG.
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+}
+
+/// Capacity units consumed since the last [`DynamoStore::take_consumed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ConsumedCapacity {
+    /// Read capacity units.
+    pub read_units: f64,
+    /// Write capacity units.
+    pub write_units: f64,
+}
+
+impl CapacityMeter {
+    fn add(&self, operation: &'static str, write: bool, reported: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+        let units: f64 = reported.iter().filter_map(|c| c.capacity_units).sum();
+        tracing::debug!(operation, capacity_units = units, "dynamodb consumed capacity");
+        let counter = if write { &self.write_milli } else { &self.read_milli };
+        // Units come in multiples of 0.5; thousandths keep them exact in an integer.
+        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> ConsumedCapacity {
+        ConsumedCapacity {
+            read_units: self.read_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
+            write_units: self.write_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
 }
 
 /// One item, as stored. `kind` is the tag.
@@ -317,7 +354,12 @@ where
 impl DynamoStore {
     /// A store on `table` through `client`.
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), consumed: Arc::default() }
+    }
+
+    /// The capacity DynamoDB reported since the last call, resetting it (clones share one meter).
+    pub fn take_consumed(&self) -> ConsumedCapacity {
+        self.consumed.take()
     }
 
     /// The table name.
@@ -347,9 +389,18 @@ impl DynamoStore {
         guarded: Option<&StoreKey>,
     ) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
         let err = match result {
-            Ok(_) => return Ok(()),
+            Ok(output) => {
+                self.consumed.add("TransactWriteItems", true, output.consumed_capacity());
+                return Ok(());
+            }
             Err(err) => err,
         };
         if let SdkError::ServiceError(ctx) = &err
@@ -448,9 +499,11 @@ impl TokenStore for DynamoStore {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|err| classify(err, &self.table))?;
+            self.consumed.add("BatchGetItem", false, output.consumed_capacity());
             for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                 records.push(from_item(item)?);
             }
@@ -471,21 +524,25 @@ impl TokenStore for DynamoStore {
 
     async fn put_new(&self, record: Record) -> Result<(), StoreError> {
         let key = record.key().to_string();
-        self.client
+        let output = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(record)?))
             .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| {
                 if condition_failed(&err) { StoreError::AlreadyExists(key.clone()) } else { classify(err, &key) }
             })?;
+        self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
         Ok(())
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
-        self.client
+        let output = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(pk_value(key)))
@@ -495,11 +552,13 @@ impl TokenStore for DynamoStore {
             .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
             .expression_attribute_values(":token", AttributeValue::S("token".into()))
             .expression_attribute_values(":external", AttributeValue::S("external_token".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| {
                 if condition_failed(&err) { StoreError::NotFound(key.to_string()) } else { classify(err, key.as_str()) }
             })?;
+        self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
         Ok(())
     }
 
@@ -562,23 +621,34 @@ impl TokenStore for DynamoStore {
                 .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
                 .expression_attribute_values(":event_id", AttributeValue::S(id.to_owned()));
         }
-        let result = update.update_expression(expression).condition_expression(condition).send().await;
+        let result = update
+            .update_expression(expression)
+            .condition_expression(condition)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(output) => {
+                self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+                Ok(true)
+            }
             Err(err) if condition_failed(&err) => {
                 // A higher mark is there (or the event was seen). Remember the id anyway, so a re-delivery of
                 // this event cannot raise the mark later: one more write, only on this path.
                 if let Some(id) = event_id {
-                    self.client
+                    let output = self
+                        .client
                         .update_item()
                         .table_name(&self.table)
                         .set_key(Some(pk_value(&key)))
                         .update_expression("ADD event_ids :event_set")
                         .condition_expression("attribute_exists(pk)")
                         .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
                         .send()
                         .await
                         .map_err(|err| classify(err, key.as_str()))?;
+                    self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
                 }
                 Ok(false)
             }

@@ -63,8 +63,14 @@ pub struct StoreKey {
 }
 
 impl StoreKey {
-    fn new(tenant: &TenantId, kind: ItemKind, id: &str) -> Self {
-        Self { pk: format!("{tenant}#{}#{id}", kind.tag()) }
+    /// `<tenant>#<kind>#` followed by the `id` parts, in one allocation (keys are built on every request).
+    fn new(tenant: &TenantId, kind: ItemKind, id: &[&str]) -> Self {
+        let (tenant, tag) = (tenant.as_str(), kind.tag());
+        let mut pk = String::with_capacity(tenant.len() + tag.len() + 2 + id.iter().map(|p| p.len()).sum::<usize>());
+        for part in [tenant, "#", tag, "#"].iter().chain(id) {
+            pk.push_str(part);
+        }
+        Self { pk }
     }
 
     /// The common beginning of every key of `kind` in `tenant`, for operator scans.
@@ -74,32 +80,33 @@ impl StoreKey {
 
     /// The key of an opaque token's record.
     pub fn token(tenant: &TenantId, hash: &TokenHash) -> Self {
-        Self::new(tenant, ItemKind::Token, hash.as_str())
+        Self::new(tenant, ItemKind::Token, &[hash.as_str()])
     }
 
     /// The key of a JWT's denylist entry.
     pub fn revoked_jti(tenant: &TenantId, jti: &str) -> Self {
-        Self::new(tenant, ItemKind::RevokedJti, jti)
+        Self::new(tenant, ItemKind::RevokedJti, &[jti])
     }
 
     /// The key of a client.
     pub fn client(tenant: &TenantId, client_id: &ClientId) -> Self {
-        Self::new(tenant, ItemKind::Client, client_id.as_str())
+        Self::new(tenant, ItemKind::Client, &[client_id.as_str()])
     }
 
     /// The key of a trusted issuer's entry (by the hash of its `iss`, which may be any URL).
     pub fn trusted_issuer(tenant: &TenantId, issuer: &str) -> Self {
-        Self::new(tenant, ItemKind::TrustedIssuer, TokenHash::of(issuer).as_str())
+        Self::new(tenant, ItemKind::TrustedIssuer, &[TokenHash::of(issuer).as_str()])
     }
 
     /// The key of a revocation watermark. Subjects and clients appear only as tags, so a key never carries
     /// personal data.
     pub fn watermark(tenant: &TenantId, target: &WatermarkTarget) -> Self {
-        let id = match target {
-            WatermarkTarget::Family(family) => format!("fam:{family}"),
-            WatermarkTarget::Subject(tag) => format!("sub:{tag}"),
-            WatermarkTarget::Client(tag) => format!("cli:{tag}"),
-            WatermarkTarget::Tenant => "all".to_owned(),
+        let mut buf = [0u8; 22];
+        let id: [&str; 2] = match target {
+            WatermarkTarget::Family(family) => ["fam:", family.encode(&mut buf)],
+            WatermarkTarget::Subject(tag) => ["sub:", tag.encode(&mut buf)],
+            WatermarkTarget::Client(tag) => ["cli:", tag.encode(&mut buf)],
+            WatermarkTarget::Tenant => ["all", ""],
         };
         Self::new(tenant, ItemKind::Watermark, &id)
     }
@@ -306,18 +313,20 @@ pub trait ClientRegistry: Send + Sync {
 /// The result of [`TokenStore::get_many`] with expired items dropped: what a reader may trust.
 #[derive(Debug, Default)]
 pub struct Fetched {
-    records: Vec<Record>,
+    /// Each unexpired record under its key, computed once (a read returns a handful of items).
+    records: Vec<(StoreKey, Record)>,
 }
 
 impl Fetched {
     /// Keeps the records that have not expired at `now`.
     pub fn new(records: Vec<Record>, now: Timestamp) -> Self {
-        let records = records.into_iter().filter(|r| r.expires_at().is_none_or(|exp| now < exp)).collect();
+        let records =
+            records.into_iter().filter(|r| r.expires_at().is_none_or(|exp| now < exp)).map(|r| (r.key(), r)).collect();
         Self { records }
     }
 
     fn find(&self, key: &StoreKey) -> Option<&Record> {
-        self.records.iter().find(|r| &r.key() == key)
+        self.records.iter().find(|(k, _)| k == key).map(|(_, r)| r)
     }
 
     /// The client under `key`, if present.
