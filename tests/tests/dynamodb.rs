@@ -87,6 +87,7 @@ async fn round_trips_on_the_wire() {
         store.put_client(client).await.unwrap();
     }
     wire.take();
+    let meter = store.clone();
     let service = service_on(Arc::new(store));
     let cc = [("grant_type", "client_credentials")];
 
@@ -101,6 +102,9 @@ async fn round_trips_on_the_wire() {
         ops(&[("BatchGetItem", 1), ("PutItem", 1)]),
         "issue opaque: one read, one conditional write"
     );
+    // The capacity the endpoint reports is summed (moto: 1 unit per key read, 1 per PutItem).
+    let consumed = meter.take_consumed();
+    assert_eq!((consumed.read_units, consumed.write_units), (2.0, 1.0), "two reads of the caller, one put");
 
     for token in [&jwt["access_token"], &opaque["access_token"]] {
         let token = token.as_str().unwrap();
@@ -112,6 +116,12 @@ async fn round_trips_on_the_wire() {
         .await;
         assert_eq!((status, &answer["active"]), (200, &serde_json::json!(true)));
         assert_eq!(wire.take(), ops(&[("BatchGetItem", 1)]), "introspect: one read");
+        let consumed = meter.take_consumed();
+        assert_eq!(
+            (consumed.read_units, consumed.write_units),
+            (6.0, 0.0),
+            "caller, token state and four watermarks in one read"
+        );
     }
     let (client, token) = (creds::JWT, jwt["access_token"].as_str().unwrap());
     tessera_revoke::handle(&service, post("/oauth2/revoke", client, &[("token", token)])).await.unwrap();

@@ -1,7 +1,7 @@
 //! The embedded adapter: a process-local map with the same semantics as the DynamoDB adapter, including
 //! conditional failures. Used by the local runner and the tests.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -16,7 +16,9 @@ use crate::domain::time::Timestamp;
 /// own, so expiry-on-read is exercised for real.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    items: Mutex<HashMap<String, Record>>,
+    /// A B-tree, not a hash map: a hash map doubles its table under a long run of issues (hundreds of thousands
+    /// of tokens in a load test) and holds the lock for tens of milliseconds while it rehashes.
+    items: Mutex<BTreeMap<String, Record>>,
     /// The event ids each watermark has seen (DynamoDB keeps them in the watermark item). Locked after `items`.
     event_ids: Mutex<HashMap<String, HashSet<String>>>,
 }
@@ -36,7 +38,7 @@ impl MemoryStore {
         Self { items: Mutex::new(items), event_ids: Mutex::default() }
     }
 
-    fn items(&self) -> MutexGuard<'_, HashMap<String, Record>> {
+    fn items(&self) -> MutexGuard<'_, BTreeMap<String, Record>> {
         // A panic while holding the lock cannot leave a half-written map (every write is one insert),
         // so a poisoned lock is still safe to use.
         self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -129,7 +131,7 @@ impl TokenStore for MemoryStore {
 }
 
 /// Inserts every record, or none if any key is taken (the lock is held by the caller).
-fn insert_all_new(items: &mut HashMap<String, Record>, records: Vec<Record>) -> Result<(), StoreError> {
+fn insert_all_new(items: &mut BTreeMap<String, Record>, records: Vec<Record>) -> Result<(), StoreError> {
     if let Some(taken) = records.iter().map(Record::key).find(|k| items.contains_key(k.as_str())) {
         return Err(StoreError::AlreadyExists(taken.to_string()));
     }
