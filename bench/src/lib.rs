@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use lambda_http::{Body, Request, Response};
 use tessera::TokenService;
 use tessera::clock::FixedClock;
@@ -13,6 +11,7 @@ use tessera::config::Config;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
 use tessera::store::TokenStore;
+use tessera_e2e::form_request;
 
 /// The demo clients (`examples/local.toml`).
 const JWT_CLIENT: (&str, &str) = ("demo-jwt", "jwt-demo-secret-please-change-me");
@@ -77,22 +76,6 @@ pub struct Scenario {
     pub service: TokenService,
     opaque: String,
     jwt: String,
-}
-
-fn basic(client: (&str, &str)) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{}:{}", client.0, client.1)))
-}
-
-/// A form POST as API Gateway delivers it.
-pub fn form_request(path: &str, client: (&str, &str), pairs: &[(&str, &str)]) -> Request {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-    lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", basic(client))
-        .body(Body::Text(body))
-        .unwrap_or_default()
 }
 
 fn access_token(response: &Response<Body>) -> String {

@@ -19,8 +19,6 @@ use tessera::store::dynamodb::{self, DynamoStore};
 use tessera::store::{ClientRegistry, Record};
 use tessera_bench::{Operation, Scenario, demo_clients};
 
-const RUNS: usize = 5;
-
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -55,18 +53,14 @@ async fn run() -> Result<(), String> {
     };
 
     for op in Operation::ALL {
-        let mut line = None;
-        for _ in 0..RUNS {
-            let prepared = scenario.setup(op).await;
-            let request = scenario.request(op, prepared.as_deref());
-            reset();
-            let status = scenario.run(op, request).await;
-            if status != 200 {
-                return Err(format!("{} answered {status}", op.name()));
-            }
-            line = Some(report(op.name(), &counting));
+        let prepared = scenario.setup(op).await;
+        let request = scenario.request(op, prepared.as_deref());
+        reset();
+        let status = scenario.run(op, request).await;
+        if status != 200 {
+            return Err(format!("{} answered {status}", op.name()));
         }
-        println!("{}", line.unwrap_or_default());
+        println!("{}", report(op.name(), &counting));
     }
 
     // A revocation event (one subject): what the revocation-events function does per event.
