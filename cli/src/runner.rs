@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use tessera::TokenService;
+use tessera::wire::OAuthError;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -96,8 +97,8 @@ async fn to_lambda_request(request: hyper::Request<Incoming>) -> Result<Request,
     let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            let body = r#"{"error":"invalid_request","error_description":"request body too large"}"#;
-            return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, body));
+            let error = OAuthError::invalid_request(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
+            return Err(from_lambda_response(error.with_status(StatusCode::PAYLOAD_TOO_LARGE).into_response()));
         }
     };
     let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
@@ -119,6 +120,7 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 

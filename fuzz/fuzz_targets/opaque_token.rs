@@ -1,0 +1,4 @@
+//! Fuzz target `opaque_token`: arbitrary bytes into [`tessera_e2e::fuzz::opaque_token`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tessera_e2e::fuzz::opaque_token(data));

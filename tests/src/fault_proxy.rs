@@ -1,0 +1,194 @@
+//! A fault-injecting proxy in front of the DynamoDB emulator. The store under test talks to the proxy, which
+//! forwards each request to the emulator unchanged, or
+//! - is [stopped](FaultProxy::stop): its port closes and every open connection drops, exactly as when the
+//!   emulator process dies; [`FaultProxy::restart`] opens the same port again;
+//! - [throttles](Fault::Throttle) every request, or only the writes ([`Fault::ThrottleWrites`]), answering as
+//!   DynamoDB does: HTTP 400 with `ProvisionedThroughputExceededException`.
+//!
+//! The emulator keeps its data throughout, so a test can check that nothing was half-written while the faults
+//! lasted, and that the same running service recovers when they end.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// What the proxy does to requests while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward everything.
+    None,
+    /// Answer every request with `ProvisionedThroughputExceededException`.
+    Throttle,
+    /// Forward reads; throttle writes (`PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem`,
+    /// `TransactWriteItems`).
+    ThrottleWrites,
+}
+
+/// The DynamoDB operations that write.
+const WRITES: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
+
+const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"Rate of requests exceeds the allowed throughput."}"#;
+
+struct Shared {
+    upstream: String,
+    fault: Mutex<Fault>,
+    http: reqwest::Client,
+    /// Requests that reached the proxy, and those it throttled.
+    received: AtomicUsize,
+    throttled: AtomicUsize,
+}
+
+/// The proxy. Dropping it stops it.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free loopback port, forwarding to `upstream` (`http://host:port`).
+    pub async fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            fault: Mutex::new(Fault::None),
+            http: reqwest::Client::new(),
+            received: AtomicUsize::new(0),
+            throttled: AtomicUsize::new(0),
+        });
+        let addr = listener.local_addr().expect("bound");
+        let proxy = Self { addr, shared, server: Mutex::new(None) };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// The endpoint to give the store: `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets the fault for the requests that follow.
+    pub fn set(&self, fault: Fault) {
+        *self.shared.fault.lock().expect("fault lock") = fault;
+    }
+
+    /// Requests received so far, and how many of them were throttled.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.shared.received.load(Ordering::SeqCst), self.shared.throttled.load(Ordering::SeqCst))
+    }
+
+    /// Closes the port and drops every open connection: new connections are refused until [`Self::restart`].
+    pub fn stop(&self) {
+        if let Some(server) = self.server.lock().expect("server lock").take() {
+            server.abort();
+        }
+    }
+
+    /// Opens the same port again.
+    pub async fn restart(&self) {
+        self.stop();
+        // The aborted accept loop releases the port once the runtime has dropped it; retry briefly.
+        for _ in 0..100 {
+            if let Ok(listener) = TcpListener::bind(self.addr).await {
+                self.serve(listener);
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("port {} could not be bound again", self.addr);
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let shared = self.shared.clone();
+        let task = tokio::spawn(async move {
+            // Connections live in this set, so aborting the accept loop drops them all.
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let shared = shared.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        *self.server.lock().expect("server lock") = Some(task);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    shared.received.fetch_add(1, Ordering::SeqCst);
+    let operation = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|target| target.rsplit('.').next())
+        .unwrap_or_default()
+        .to_owned();
+    let fault = *shared.fault.lock().expect("fault lock");
+    let throttle = match fault {
+        Fault::None => false,
+        Fault::Throttle => true,
+        Fault::ThrottleWrites => WRITES.contains(&operation.as_str()),
+    };
+    if throttle {
+        shared.throttled.fetch_add(1, Ordering::SeqCst);
+        return response(400, "application/x-amz-json-1.0", Bytes::from_static(THROTTLED.as_bytes()));
+    }
+    match forward(shared, request).await {
+        Ok(forwarded) => forwarded,
+        // The emulator itself is unreachable: what a load balancer in front of it would answer.
+        Err(err) => response(502, "text/plain", Bytes::from(err.to_string())),
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, reqwest::Error> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let url = format!("{}{}", shared.upstream, parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let mut upstream = shared.http.request(parts.method, url).body(body);
+    for (name, value) in &parts.headers {
+        if !matches!(name.as_str(), "host" | "content-length" | "connection" | "transfer-encoding") {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let answer = upstream.send().await?;
+    let mut builder = hyper::Response::builder().status(answer.status().as_u16());
+    for (name, value) in answer.headers() {
+        if !matches!(name.as_str(), "content-length" | "connection" | "transfer-encoding") {
+            builder = builder.header(name, value);
+        }
+    }
+    let bytes = answer.bytes().await?;
+    Ok(builder.body(Full::new(bytes)).expect("a copied response"))
+}
+
+fn response(status: u16, content_type: &'static str, body: Bytes) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body))
+        .expect("a valid response")
+}

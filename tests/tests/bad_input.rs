@@ -1,0 +1,628 @@
+//! The bad-input corpus: one table of hostile or broken requests, sent over real HTTP to the local runner
+//! (the same handlers Lambda runs). Every case names the answer the RFCs fix for it (status and `error`
+//! code, or `{"active": false}` for introspection, RFC 7662 §2.2), and every answer is checked for what must
+//! never leak: a panic message, a backtrace, Rust debug output or a 5xx. After the whole table the server
+//! must still issue and introspect normally.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera_e2e::{Reply, TestServer, basic, config_with_key, creds};
+
+/// What a case must get back.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// An RFC 6749 §5.2 error: status and code (and `no-store`, and `WWW-Authenticate` on 401).
+    Error(u16, &'static str),
+    /// Introspection's only answer for anything not active: 200 and exactly `{"active":false}`.
+    Inactive,
+    /// A plain status (a 200 where the RFC requires one, such as revoking an unknown token; a 404 route).
+    Status(u16),
+}
+
+struct Case {
+    name: String,
+    method: &'static str,
+    path: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    expect: Expect,
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const TOKEN: &str = "/oauth2/token";
+const INTROSPECT: &str = "/oauth2/introspect";
+const REVOKE: &str = "/oauth2/revoke";
+
+/// Text that only a panic, a backtrace or a debug dump would put in a response.
+const LEAKS: [&str; 9] =
+    ["panicked", "backtrace", "RUST_BACKTRACE", ".rs:", "Error {", "thread '", "src/", "Some(", "unwrap"];
+
+fn post(
+    name: impl Into<String>,
+    path: &'static str,
+    auth: Option<String>,
+    body: impl Into<Vec<u8>>,
+    expect: Expect,
+) -> Case {
+    let mut headers = vec![("content-type", FORM.to_owned())];
+    headers.extend(auth.map(|a| ("authorization", a)));
+    Case { name: name.into(), method: "POST", path, headers, body: body.into(), expect }
+}
+
+fn raw(
+    name: &str,
+    method: &'static str,
+    path: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: impl Into<Vec<u8>>,
+    expect: Expect,
+) -> Case {
+    Case { name: name.into(), method, path, headers, body: body.into(), expect }
+}
+
+fn auth(client: (&str, &str)) -> Option<String> {
+    Some(basic(client.0, client.1))
+}
+
+/// A Basic header over arbitrary bytes.
+fn basic_bytes(bytes: &[u8]) -> Option<String> {
+    Some(format!("Basic {}", STANDARD.encode(bytes)))
+}
+
+fn enc(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn introspect(name: &str, token: &str) -> Case {
+    post(name, INTROSPECT, auth(creds::RS), format!("token={}", enc(token)), Expect::Inactive)
+}
+
+fn part(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
+
+/// The JWT cases: tokens forged, altered or mistyped, each introspecting inactive.
+fn jwt_cases(own_key: &SigningKey, jwt: &str) -> Vec<Case> {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let kid = header["kid"].as_str().unwrap().to_owned();
+    let signed = |change: &dyn Fn(&mut Value)| {
+        let mut claims = claims.clone();
+        change(&mut claims);
+        own_key.sign_jwt("at+jwt", &claims).unwrap()
+    };
+    let with_header = |h: Value| format!("{}.{}.{}", part(&h), parts[1], parts[2]);
+    // HS256 keyed with what we publish: the JWK as served, and the raw public point (the classic RS/HS
+    // confusion, here against an ES256 key).
+    let jwk = own_key.public_jwk();
+    let hs256 = |secret: &[u8]| {
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
+    };
+    let point: Vec<u8> = [
+        &[4u8][..],
+        &URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap(),
+        &URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap(),
+    ]
+    .concat();
+    let mut altered_signature = parts[2].to_owned().into_bytes();
+    altered_signature[10] = if altered_signature[10] == b'A' { b'B' } else { b'A' };
+    let altered_signature = String::from_utf8(altered_signature).unwrap();
+
+    vec![
+        introspect(
+            "jwt: alg none, no signature",
+            &format!("{}.{}.", part(&json!({"alg": "none", "typ": "at+jwt", "kid": kid})), parts[1]),
+        ),
+        introspect(
+            "jwt: alg none, original signature",
+            &with_header(json!({"alg": "none", "typ": "at+jwt", "kid": kid})),
+        ),
+        introspect("jwt: HS256 keyed with the published JWK", &hs256(jwk.to_string().as_bytes())),
+        introspect("jwt: HS256 keyed with the public point", &hs256(&point)),
+        introspect("jwt: unknown kid", &with_header(json!({"alg": "ES256", "typ": "at+jwt", "kid": "not-ours"}))),
+        introspect("jwt: no kid", &with_header(json!({"alg": "ES256", "typ": "at+jwt"}))),
+        introspect(
+            "jwt: EdDSA claimed for an ES256 key",
+            &with_header(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid})),
+        ),
+        introspect(
+            "jwt: crit header",
+            &with_header(json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "crit": ["exp"]})),
+        ),
+        introspect("jwt: typ JWT (RFC 9068 §4)", &own_key.sign_jwt("JWT", &claims).unwrap()),
+        introspect("jwt: stripped signature", &format!("{}.{}.", parts[0], parts[1])),
+        introspect("jwt: altered signature", &format!("{}.{}.{altered_signature}", parts[0], parts[1])),
+        introspect("jwt: altered payload", &format!("{}.{}.{}", parts[0], part(&json!({"sub": "admin"})), parts[2])),
+        introspect("jwt: two parts", &format!("{}.{}", parts[0], parts[1])),
+        introspect("jwt: four parts", &format!("{jwt}.{}", parts[2])),
+        introspect("jwt: payload not base64url", &format!("{}.!!!.{}", parts[0], parts[2])),
+        introspect("jwt: exp as a string", &signed(&|c| c["exp"] = json!(c["exp"].to_string()))),
+        introspect("jwt: nbf as a string", &signed(&|c| c["nbf"] = json!("0"))),
+        introspect("jwt: exp negative", &signed(&|c| c["exp"] = json!(-1))),
+        introspect("jwt: exp as a float", &signed(&|c| c["exp"] = json!(1.9e9))),
+        introspect("jwt: iat beyond u64", &signed(&|c| c["iat"] = json!(1e30))),
+        introspect("jwt: aud as a number", &signed(&|c| c["aud"] = json!(42))),
+        introspect("jwt: scope with a control character", &signed(&|c| c["scope"] = json!("orders:read\u{7}"))),
+        introspect("jwt: empty client_id", &signed(&|c| c["client_id"] = json!(""))),
+        introspect(
+            "jwt: huge payload (over 8 KiB)",
+            &signed(&|c| c["user_details"] = json!({"pad": "x".repeat(9_000)})),
+        ),
+    ]
+}
+
+fn cases(own_key: &SigningKey, jwt: &str, opaque: &str) -> Vec<Case> {
+    use Expect::{Error, Inactive, Status};
+    let jwt_client = || auth(creds::JWT);
+    let cc = "grant_type=client_credentials";
+    let with_type =
+        |t: &str| vec![("content-type", t.to_owned()), ("authorization", basic(creds::JWT.0, creds::JWT.1))];
+    let mut bad_checksum = opaque.to_owned();
+    let last = bad_checksum.pop().unwrap();
+    bad_checksum.push(if last == 'A' { 'B' } else { 'A' });
+
+    let mut cases = vec![
+        // Method and Content-Type.
+        raw("token: GET", "GET", TOKEN, with_type(FORM), "", Error(405, "invalid_request")),
+        raw("token: PUT", "PUT", TOKEN, with_type(FORM), cc, Error(405, "invalid_request")),
+        raw("token: DELETE", "DELETE", TOKEN, with_type(FORM), "", Error(405, "invalid_request")),
+        raw(
+            "introspect: GET with the token in the query",
+            "GET",
+            "/oauth2/introspect?token=x",
+            with_type(FORM),
+            "",
+            Error(405, "invalid_request"),
+        ),
+        raw("revoke: GET", "GET", REVOKE, with_type(FORM), "", Error(405, "invalid_request")),
+        raw(
+            "metadata: POST",
+            "POST",
+            "/.well-known/oauth-authorization-server",
+            with_type(FORM),
+            "",
+            Error(405, "invalid_request"),
+        ),
+        raw(
+            "token: no Content-Type",
+            "POST",
+            TOKEN,
+            vec![("authorization", basic(creds::JWT.0, creds::JWT.1))],
+            cc,
+            Error(400, "invalid_request"),
+        ),
+        raw(
+            "token: application/json",
+            "POST",
+            TOKEN,
+            with_type("application/json"),
+            r#"{"grant_type":"client_credentials"}"#,
+            Error(400, "invalid_request"),
+        ),
+        raw("token: text/plain", "POST", TOKEN, with_type("text/plain"), cc, Error(400, "invalid_request")),
+        raw(
+            "token: multipart/form-data",
+            "POST",
+            TOKEN,
+            with_type("multipart/form-data; boundary=x"),
+            cc,
+            Error(400, "invalid_request"),
+        ),
+        raw(
+            "token: form type with a suffix",
+            "POST",
+            TOKEN,
+            with_type("application/x-www-form-urlencodedx"),
+            cc,
+            Error(400, "invalid_request"),
+        ),
+        raw(
+            "introspect: application/json",
+            "POST",
+            INTROSPECT,
+            vec![("content-type", "application/json".into()), ("authorization", basic(creds::RS.0, creds::RS.1))],
+            r#"{"token":"x"}"#,
+            Error(400, "invalid_request"),
+        ),
+        // Form encoding (RFC 6749 Appendix B) and repeated parameters (§3.2).
+        post("token: repeated grant_type", TOKEN, jwt_client(), format!("{cc}&{cc}"), Error(400, "invalid_request")),
+        post(
+            "token: repeated scope",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope=a&scope=b"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: repeated name, one percent-encoded",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&%67rant_type=client_credentials"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: repeated client_id in the body",
+            TOKEN,
+            None,
+            format!("{cc}&client_id=demo-jwt&client_id=demo-jwt&client_secret=x"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "introspect: repeated token",
+            INTROSPECT,
+            auth(creds::RS),
+            format!("token={opaque}&token={opaque}"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "revoke: repeated token",
+            REVOKE,
+            auth(creds::OPAQUE),
+            format!("token={opaque}&token=x"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: bad percent-escape",
+            TOKEN,
+            jwt_client(),
+            "grant_type=client%ZZcredentials",
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: truncated percent-escape",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope=%4"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: escape of invalid UTF-8",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope=%C3%28"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: raw non-UTF-8 byte",
+            TOKEN,
+            jwt_client(),
+            [cc.as_bytes(), b"&scope=\xff"].concat(),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "introspect: token of invalid UTF-8",
+            INTROSPECT,
+            auth(creds::RS),
+            "token=%FF%FE",
+            Error(400, "invalid_request"),
+        ),
+        // Size limits: the form's 16 KiB (413 before parsing), the runner's 64 KiB.
+        post(
+            "token: body over 16 KiB",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&pad={}", "x".repeat(20_000)),
+            Error(413, "invalid_request"),
+        ),
+        post("token: body over 64 KiB", TOKEN, jwt_client(), "x".repeat(100_000), Error(413, "invalid_request")),
+        post(
+            "introspect: 20 KB token",
+            INTROSPECT,
+            auth(creds::RS),
+            format!("token={}", "a".repeat(20_000)),
+            Error(413, "invalid_request"),
+        ),
+        introspect("introspect: 15 KB token", &"a".repeat(15_000)),
+        // Grant types (RFC 6749 §5.2).
+        post("token: no grant_type", TOKEN, jwt_client(), "scope=orders%3Aread", Error(400, "invalid_request")),
+        post("token: empty grant_type", TOKEN, jwt_client(), "grant_type=", Error(400, "invalid_request")),
+        post(
+            "token: password grant",
+            TOKEN,
+            jwt_client(),
+            "grant_type=password&username=a&password=b",
+            Error(400, "unsupported_grant_type"),
+        ),
+        post(
+            "token: unknown grant",
+            TOKEN,
+            jwt_client(),
+            "grant_type=urn%3Aexample%3Anothing",
+            Error(400, "unsupported_grant_type"),
+        ),
+        post(
+            "token: unicode grant",
+            TOKEN,
+            jwt_client(),
+            format!("grant_type={}", enc("clïent_credentials")),
+            Error(400, "unsupported_grant_type"),
+        ),
+        post(
+            "token: refresh without refresh_token",
+            TOKEN,
+            jwt_client(),
+            "grant_type=refresh_token",
+            Error(400, "invalid_request"),
+        ),
+        // Client authentication (RFC 6749 §2.3, §5.2).
+        post("token: no credentials", TOKEN, None, cc, Error(401, "invalid_client")),
+        post("token: Basic not base64", TOKEN, Some("Basic !!!not-base64".into()), cc, Error(401, "invalid_client")),
+        post("token: Basic without a colon", TOKEN, basic_bytes(b"demo-jwt"), cc, Error(401, "invalid_client")),
+        post("token: Basic of non-UTF-8", TOKEN, basic_bytes(b"\xff\xfe:\xfd"), cc, Error(401, "invalid_client")),
+        post(
+            "token: Basic of escaped non-UTF-8",
+            TOKEN,
+            basic_bytes(b"demo-jwt:%FF"),
+            cc,
+            Error(401, "invalid_client"),
+        ),
+        post("token: Basic with an empty id", TOKEN, basic_bytes(b":secret"), cc, Error(401, "invalid_client")),
+        post(
+            "token: Basic with nothing after the scheme",
+            TOKEN,
+            Some("Basic".into()),
+            cc,
+            Error(401, "invalid_client"),
+        ),
+        post(
+            "token: Bearer instead of Basic",
+            TOKEN,
+            Some("Bearer abc.def.ghi".into()),
+            cc,
+            Error(401, "invalid_client"),
+        ),
+        post(
+            "token: Basic and client_secret in the body",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&client_secret={}", enc(creds::JWT.1)),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: Basic and another client_id in the body",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&client_id=demo-opaque"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "token: client_id without a secret",
+            TOKEN,
+            None,
+            format!("{cc}&client_id=demo-jwt"),
+            Error(401, "invalid_client"),
+        ),
+        post(
+            "token: empty client_secret in the body",
+            TOKEN,
+            None,
+            format!("{cc}&client_id=demo-jwt&client_secret="),
+            Error(401, "invalid_client"),
+        ),
+        post("token: wrong secret", TOKEN, auth(("demo-jwt", "wrong")), cc, Error(401, "invalid_client")),
+        post("token: unknown client", TOKEN, auth(("nobody", "whatever")), cc, Error(401, "invalid_client")),
+        post("token: disabled client", TOKEN, auth(creds::DISABLED), cc, Error(401, "invalid_client")),
+        post(
+            "token: unicode client id",
+            TOKEN,
+            auth(("dëmo-jwt-\u{1f511}", creds::JWT.1)),
+            cc,
+            Error(401, "invalid_client"),
+        ),
+        post("token: 10 KB client id", TOKEN, auth((&"c".repeat(10_000), "x")), cc, Error(401, "invalid_client")),
+        post("token: 10 KB secret", TOKEN, auth(("demo-jwt", &"s".repeat(10_000))), cc, Error(401, "invalid_client")),
+        post("introspect: no credentials", INTROSPECT, None, format!("token={opaque}"), Error(401, "invalid_client")),
+        post(
+            "introspect: caller not allowed to introspect",
+            INTROSPECT,
+            jwt_client(),
+            format!("token={opaque}"),
+            Error(403, "unauthorized_client"),
+        ),
+        post("revoke: no credentials", REVOKE, None, format!("token={opaque}"), Error(401, "invalid_client")),
+        post(
+            "revoke: Basic and client_secret in the body",
+            REVOKE,
+            auth(creds::OPAQUE),
+            format!("token=x&client_secret={}", enc(creds::OPAQUE.1)),
+            Error(400, "invalid_request"),
+        ),
+        // Scopes (RFC 6749 §3.3) and audiences (RFC 8707).
+        post(
+            "token: unicode scope",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope={}", enc("ördérs:read")),
+            Error(400, "invalid_scope"),
+        ),
+        post(
+            "token: scope with a control character",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope=orders%3Aread%00"),
+            Error(400, "invalid_scope"),
+        ),
+        post(
+            "token: scope with a quote",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope=%22orders%22"),
+            Error(400, "invalid_scope"),
+        ),
+        post(
+            "token: 10 KB scope",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&scope={}", "s".repeat(10_000)),
+            Error(400, "invalid_scope"),
+        ),
+        post("token: empty scope is omitted (§3.1)", TOKEN, jwt_client(), format!("{cc}&scope="), Status(200)),
+        post(
+            "token: unknown resource",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&resource={}", enc("https://evil.example")),
+            Error(400, "invalid_target"),
+        ),
+        post(
+            "token: resource that is not a URI",
+            TOKEN,
+            jwt_client(),
+            format!("{cc}&resource=%E2%9C%93"),
+            Error(400, "invalid_target"),
+        ),
+        // Introspection parameters (RFC 7662 §2.1).
+        post("introspect: no token", INTROSPECT, auth(creds::RS), "", Error(400, "invalid_request")),
+        post("introspect: empty token", INTROSPECT, auth(creds::RS), "token=", Error(400, "invalid_request")),
+        // Opaque tokens (RFC 7662 §2.2: anything not active is just inactive).
+        introspect("opaque: bad checksum", &bad_checksum),
+        introspect("opaque: refresh prefix on an access token", &opaque.replacen("tsr_at_", "tsr_rt_", 1)),
+        introspect("opaque: unknown prefix", &opaque.replacen("tsr_at_", "tsr_xx_", 1)),
+        introspect("opaque: truncated", &opaque[..opaque.len() - 1]),
+        introspect("opaque: one character more", &format!("{opaque}A")),
+        introspect("opaque: unicode in place of a character", &format!("{}é", &opaque[..opaque.len() - 2])),
+        introspect("opaque: garbage", "garbage"),
+        introspect("opaque: unicode", "t\u{f6}ken \u{1f511}"),
+        post(
+            "introspect: unknown token_type_hint",
+            INTROSPECT,
+            auth(creds::RS),
+            "token=garbage&token_type_hint=id_token",
+            Inactive,
+        ),
+        post(
+            "introspect: requesting_party_token hint",
+            INTROSPECT,
+            auth(creds::RS),
+            "token=garbage&token_type_hint=requesting_party_token",
+            Inactive,
+        ),
+        // Revocation (RFC 7009 §2.2: invalid tokens are not an error).
+        post("revoke: no token", REVOKE, auth(creds::OPAQUE), "", Error(400, "invalid_request")),
+        post("revoke: garbage token", REVOKE, auth(creds::OPAQUE), "token=garbage", Status(200)),
+        post(
+            "revoke: alg none token",
+            REVOKE,
+            auth(creds::JWT),
+            format!("token={}.e30.", part(&json!({"alg": "none"}))),
+            Status(200),
+        ),
+        post("revoke: unknown hint", REVOKE, auth(creds::OPAQUE), "token=garbage&token_type_hint=foo", Status(200)),
+        // Routes.
+        raw("route: trailing slash", "POST", "/oauth2/token/", with_type(FORM), cc, Status(404)),
+        raw("route: unknown path", "GET", "/admin", vec![], "", Status(404)),
+        raw(
+            "route: tenant name not allowed",
+            "POST",
+            "/t/Bad%20Tenant/oauth2/token",
+            with_type(FORM),
+            cc,
+            Error(404, "invalid_request"),
+        ),
+        // The runner's event door.
+        raw("events: GET", "GET", "/local/events", vec![], "", Error(405, "invalid_request")),
+        raw(
+            "events: text/plain",
+            "POST",
+            "/local/events",
+            vec![("content-type", "text/plain".into())],
+            "{}",
+            Error(415, "invalid_request"),
+        ),
+        raw(
+            "events: not JSON",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            "{",
+            Error(400, "invalid_request"),
+        ),
+        raw(
+            "events: neither SQS nor EventBridge",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            "{}",
+            Error(400, "invalid_request"),
+        ),
+    ];
+    let event = |detail: Value| {
+        let body = json!({"id": "e", "detail-type": "tessera.revoke", "source": "idp", "detail": detail}).to_string();
+        raw(
+            "",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            body,
+            Error(400, "invalid_request"),
+        )
+    };
+    for (name, detail) in [
+        ("events: two targets", json!({"event_id": "a", "subject": "s", "client_id": "c", "reason": "r"})),
+        ("events: no reason", json!({"event_id": "a", "subject": "s"})),
+        ("events: misspelt target", json!({"event_id": "a", "subjet": "s", "reason": "r"})),
+        ("events: subject of the wrong type", json!({"event_id": "a", "subject": 42, "reason": "r"})),
+        ("events: 2 KB subject", json!({"event_id": "a", "subject": "s".repeat(2_000), "reason": "r"})),
+    ] {
+        cases.push(Case { name: name.into(), ..event(detail) });
+    }
+    cases.extend(jwt_cases(own_key, jwt));
+    cases
+}
+
+#[track_caller]
+fn check(case: &Case, reply: &Reply) {
+    let name = &case.name;
+    assert!(reply.status < 500, "{name}: {} {}", reply.status, reply.text);
+    for leak in LEAKS {
+        assert!(!reply.text.contains(leak), "{name}: the response shows {leak:?}: {}", reply.text);
+    }
+    match case.expect {
+        Expect::Error(status, code) => {
+            assert_eq!((reply.status, reply.json()["error"].as_str()), (status, Some(code)), "{name}: {}", reply.text);
+            let description = reply.json()["error_description"].as_str().map(str::to_owned);
+            assert!(description.is_some_and(|d| !d.is_empty()), "{name}: no error_description: {}", reply.text);
+            assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
+            assert_eq!(reply.header("pragma"), Some("no-cache"), "{name}");
+            if status == 401 {
+                assert!(reply.header("www-authenticate").is_some_and(|h| h.starts_with("Basic realm=")), "{name}");
+            }
+        }
+        Expect::Inactive => {
+            assert_eq!((reply.status, reply.text.as_str()), (200, r#"{"active":false}"#), "{name}");
+            assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
+        }
+        Expect::Status(status) => assert_eq!(reply.status, status, "{name}: {}", reply.text),
+    }
+}
+
+#[tokio::test]
+async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
+    let own_key = SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap();
+    let server = TestServer::start_config(&config_with_key(&own_key)).await;
+    let jwt = server.issue(creds::JWT, &[]).await;
+    let opaque = server.issue(creds::OPAQUE, &[]).await;
+
+    let cases = cases(&own_key, &jwt, &opaque);
+    assert!(cases.len() >= 60, "the corpus has {} cases", cases.len());
+    let mut names = std::collections::HashSet::new();
+    for case in &cases {
+        assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
+        let reply = server.send(case.method, case.path, &case.headers, case.body.clone()).await;
+        check(case, &reply);
+    }
+
+    // Nothing above changed what is valid: both tokens still introspect active, and issuing still works.
+    for token in [&jwt, &opaque] {
+        assert_eq!(server.introspect(token).await.json()["active"], true);
+    }
+    let fresh = server.issue(creds::OPAQUE, &[]).await;
+    assert_eq!(server.introspect(&fresh).await.json()["active"], true);
+}
