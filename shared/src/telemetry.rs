@@ -11,11 +11,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     // lambda_runtime logs whole events (Authorization headers, secrets, tokens) at TRACE: whatever RUST_LOG
     // says, the runtime crates stay at INFO.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info"))
-        .add_directive(quiet("lambda_runtime=info"))
-        .add_directive(quiet("lambda_http=info"))
-        .add_directive(quiet("aws_smithy_runtime=info"));
+    let filter = filter(&std::env::var("RUST_LOG").unwrap_or_default());
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let result = if in_lambda {
         tracing_subscriber::fmt()
@@ -35,6 +31,18 @@ pub fn init() {
     };
     // Err means a subscriber is already installed (tests, or a second call): keep it.
     let _ = result;
+}
+
+/// The log filter for `directives` (`RUST_LOG` syntax; empty is `info`), with the crates that would log
+/// requests whole (`lambda_runtime` and `lambda_http` log events with their Authorization headers and bodies at
+/// TRACE; `aws_smithy_runtime` logs DynamoDB requests) held at INFO whatever `directives` say.
+pub fn filter(directives: &str) -> EnvFilter {
+    let directives = if directives.trim().is_empty() { "info" } else { directives };
+    EnvFilter::try_new(directives)
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(quiet("lambda_runtime=info"))
+        .add_directive(quiet("lambda_http=info"))
+        .add_directive(quiet("aws_smithy_runtime=info"))
 }
 
 fn quiet(directive: &'static str) -> tracing_subscriber::filter::Directive {

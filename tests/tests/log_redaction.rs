@@ -1,0 +1,153 @@
+//! The log redaction policy (`tessera::telemetry`, docs/security.md), tested: every log line of a full flow
+//! is captured at TRACE, as JSON with span fields (the Lambda format, under the same filter the functions
+//! install), and searched for every token, secret and private key the flow handled. The flow covers both
+//! client authentication methods, both token formats, token exchange, refresh rotation and reuse, revocation,
+//! a revocation event, and the rejections that log a reason (wrong secret, forged and tampered tokens).
+//! Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it on both.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tessera::clock::Clock;
+use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_TWO, auth0, exchange, exchange_config};
+use tessera_e2e::{TestServer, basic, creds};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Every byte the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+fn field(body: &Value, name: &str) -> String {
+    body[name].as_str().unwrap_or_else(|| panic!("no {name} in {body}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_secret_or_key_reaches_the_logs() {
+    let logs = Captured::default();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tessera::telemetry::filter("trace"))
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_writer(logs.clone())
+        .init();
+
+    let issuer = auth0();
+    let key = SigningKey::generate(SigningAlgorithm::ES256, "redaction-key").unwrap();
+    let mut config = exchange_config(&[&issuer]);
+    config.signing_keys = tessera_e2e::config_with_key(&key).signing_keys;
+    let server = TestServer::start_config(&config).await;
+    // Secrets the flow handles; tokens join as they are issued.
+    let mut secrets: Vec<String> =
+        [creds::JWT.1, creds::OPAQUE.1, creds::RS.1, EXCHANGER.1, EXCHANGER_TWO.1].map(str::to_owned).to_vec();
+    secrets.push(key.to_pkcs8_pem().lines().filter(|l| !l.starts_with("-----")).collect());
+
+    // Client credentials, both formats, both authentication methods; introspection; revocation.
+    let jwt = server.issue(creds::JWT, &[]).await;
+    let post = server
+        .post(
+            "/oauth2/token",
+            None,
+            &[("grant_type", "client_credentials"), ("client_id", creds::OPAQUE.0), ("client_secret", creds::OPAQUE.1)],
+        )
+        .await;
+    let opaque = field(&post.json(), "access_token");
+    for token in [&jwt, &opaque] {
+        assert_eq!(server.introspect(token).await.json()["active"], true);
+    }
+
+    // Token exchange, refresh rotation, then reuse of the spent refresh token (which revokes the family).
+    let subject_token = issuer.sign(&issuer.claims("alice", server.clock.now().as_secs()));
+    let login = exchange(&server, EXCHANGER, &subject_token, &[]).await.json();
+    let (user_access, first_refresh) = (field(&login, "access_token"), field(&login, "refresh_token"));
+    let refresh = |token: String| {
+        let server = &server;
+        async move {
+            server
+                .post("/oauth2/token", Some(EXCHANGER), &[("grant_type", "refresh_token"), ("refresh_token", &token)])
+                .await
+        }
+    };
+    let rotated = refresh(first_refresh.clone()).await.json();
+    let (second_access, second_refresh) = (field(&rotated, "access_token"), field(&rotated, "refresh_token"));
+    refresh(first_refresh.clone()).await.assert_error(400, "invalid_grant");
+    assert_eq!(server.introspect(&second_access).await.json()["active"], false);
+
+    // Rejections that log a reason: a wrong secret, a secret in two places, forged and tampered tokens.
+    let wrong = "wrong-secret-that-must-not-be-logged";
+    server.post("/oauth2/token", Some((creds::JWT.0, wrong)), &[("grant_type", "client_credentials")]).await;
+    server
+        .post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials"), ("client_secret", wrong)])
+        .await;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let forged = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#), parts[1]);
+    let tampered = format!("{}.{}.{}x", parts[0], parts[1], parts[2]);
+    let mut bad_opaque = opaque.clone();
+    bad_opaque.pop();
+    bad_opaque.push('Z');
+    for token in [&forged, &tampered, &bad_opaque] {
+        assert_eq!(server.introspect(token).await.json()["active"], false);
+    }
+    let other_subject = issuer.sign(&issuer.claims("mallory", server.clock.now().as_secs() - 7_200));
+    exchange(&server, EXCHANGER, &other_subject, &[]).await;
+
+    // Revocation by the owner, and a revocation event for a subject.
+    for (client, token) in [(creds::JWT, &jwt), (creds::OPAQUE, &opaque)] {
+        assert_eq!(server.post("/oauth2/revoke", Some(client), &[("token", token)]).await.status, 200);
+    }
+    let event = json!({"id": "e-1", "detail-type": "tessera.revoke", "source": "idp",
+        "detail": {"event_id": "redaction-1", "subject": "alice", "reason": "password_changed"}});
+    assert_eq!(server.send_event(&event).await.status, 200);
+    assert_eq!(server.introspect(&user_access).await.json()["active"], false);
+
+    secrets.extend([
+        jwt,
+        opaque,
+        subject_token,
+        other_subject,
+        user_access,
+        first_refresh,
+        second_access,
+        second_refresh,
+    ]);
+    secrets.extend([forged, tampered, bad_opaque, wrong.to_owned(), basic(creds::JWT.0, creds::JWT.1)]);
+
+    let text = logs.text();
+    let lines = text.lines().count();
+    assert!(lines > 30, "the capture works: {lines} lines");
+    assert!(text.contains("\"status\":401") || text.contains("invalid_client"), "rejections are logged");
+    for secret in &secrets {
+        // The whole value, and for JWTs the signature alone (header and claims are not secret by themselves).
+        let signature = secret.rsplit('.').next().filter(|s| s.len() >= 40);
+        for needle in std::iter::once(secret.as_str()).chain(signature) {
+            assert!(!text.contains(needle), "a secret reached the logs: {}…", &needle[..needle.len().min(24)]);
+        }
+    }
+}
