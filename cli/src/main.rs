@@ -8,16 +8,16 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use tessera::clock::Clock;
 use tessera::clock::SystemClock;
-use tessera::config::{ClientConfig, Config};
+use tessera::config::{ClientConfig, Config, KeySetDocument};
 use tessera::domain::client::{GrantType, TokenFormat};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::events::RevocationEvent;
-use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera::jwt::keys::SigningAlgorithm;
 use tessera::store::dynamodb::DynamoStore;
 use tessera::store::{ClientRegistry, Record};
 use tessera_cli::revocation::{self, RevokeRequest};
-use tessera_cli::{DEMO_CONFIG, clients, runner};
+use tessera_cli::{DEMO_CONFIG, clients, keys, runner};
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera OAuth 2.0 token service")]
@@ -49,6 +49,9 @@ enum Command {
     /// Manage trusted external issuers in a DynamoDB table.
     #[command(subcommand)]
     Issuers(IssuersCommand),
+    /// Create and list tenants: each is an entry of the signing-key document (its issuer and keys).
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
     /// Revoke every token of a subject, a client, a grant family or the tenant, with one watermark write: in a
     /// DynamoDB table (--table), or in a running `tessera serve` (--url).
     Revoke(RevokeArgs),
@@ -106,6 +109,91 @@ struct RevokeArgs {
     /// Without a table: the running `tessera serve` (default http://127.0.0.1:9000).
     #[arg(long)]
     url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TenantsCommand {
+    /// Add a tenant, with a generated signing key, to the signing-key document. Its routes are /t/<name>/…;
+    /// register its clients with `tessera clients register --tenant <name>`.
+    Create {
+        /// The tenant name (a-z, 0-9, '-').
+        name: TenantId,
+        /// Its issuer URL. Default: the default tenant's issuer followed by /t/<name>.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The key's algorithm.
+        #[arg(long, default_value = "ES256", value_parser = parse_alg)]
+        alg: SigningAlgorithm,
+        /// The key id. Default: <name>-1.
+        #[arg(long)]
+        kid: Option<String>,
+        #[command(flatten)]
+        document: KeyDocument,
+    },
+    /// List the tenants of the signing-key document, or of a configuration file: names, issuers, key ids.
+    List {
+        #[command(flatten)]
+        document: KeyDocumentOrConfig,
+    },
+}
+
+/// Where the signing-key document is.
+#[derive(Args)]
+#[group(id = "document", required = true, multiple = false)]
+struct KeyDocument {
+    /// A local JSON file (as `tessera generate-key --secret-json` writes it); written back with mode 0600.
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
+    /// The Secrets Manager secret the functions read (SIGNING_KEYS_SECRET_ARN works too).
+    #[arg(long, env = "SIGNING_KEYS_SECRET_ARN")]
+    secret_id: Option<String>,
+}
+
+/// The signing-key document, or a TOML configuration.
+#[derive(Args)]
+#[group(id = "source", required = true, multiple = false)]
+struct KeyDocumentOrConfig {
+    /// A local JSON signing-key document.
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
+    /// The Secrets Manager secret the functions read (SIGNING_KEYS_SECRET_ARN works too).
+    #[arg(long, env = "SIGNING_KEYS_SECRET_ARN")]
+    secret_id: Option<String>,
+    /// A TOML configuration (its [[tenants]]).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+async fn location(keys_file: Option<PathBuf>, secret_id: Option<String>) -> Result<keys::DocumentLocation, String> {
+    match (keys_file, secret_id) {
+        (Some(file), _) => Ok(keys::DocumentLocation::File(file)),
+        (None, Some(id)) => Ok(keys::DocumentLocation::secret(id).await),
+        (None, None) => Err("give --keys-file or --secret-id".into()),
+    }
+}
+
+async fn run_tenants(command: TenantsCommand) -> Result<(), String> {
+    match command {
+        TenantsCommand::Create { name, issuer, alg, kid, document } => {
+            let location = location(document.keys_file, document.secret_id).await?;
+            let mut doc = location.read().await?;
+            let created = keys::create_tenant(&mut doc, &name, issuer, alg, kid)?;
+            location.write(&doc).await?;
+            println!("{}", serde_json::to_string(&created).map_err(|e| e.to_string())?);
+        }
+        TenantsCommand::List { document } => {
+            let tenants = match document.config {
+                Some(path) => keys::tenants_of_config(&Config::load(&path).map_err(|e| e.to_string())?),
+                None => {
+                    keys::tenants_of_document(&location(document.keys_file, document.secret_id).await?.read().await?)
+                }
+            };
+            for tenant in tenants {
+                println!("{}", serde_json::to_string(&tenant).map_err(|e| e.to_string())?);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -286,6 +374,7 @@ async fn main() -> ExitCode {
         Command::Serve { addr, config, store, import_clients } => serve(addr, config, store, import_clients).await,
         Command::Clients(command) => run_clients(command).await,
         Command::Issuers(command) => run_issuers(command).await,
+        Command::Tenants(command) => run_tenants(command).await,
         Command::Revoke(args) => revoke(args).await,
         Command::Events(EventsCommand::Send { file, url }) => send_event(&file, &url).await,
         Command::GenerateKey { alg, kid, secret_json } => generate_key(alg, &kid, secret_json),
@@ -300,13 +389,11 @@ async fn main() -> ExitCode {
 }
 
 fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(), String> {
-    let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
+    let key = keys::generated_key(alg, kid)?;
     if secret_json {
-        let doc =
-            serde_json::json!({"keys": [{"kid": kid, "alg": alg.as_str(), "private_key_pem": key.to_pkcs8_pem()}]});
-        println!("{doc}");
+        println!("{}", KeySetDocument { keys: vec![key], ..Default::default() }.to_json());
     } else {
-        print!("{}", key.to_pkcs8_pem());
+        print!("{}", key.private_key_pem.unwrap_or_default());
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use tessera::TokenService;
 use tessera::events::MalformedEvent;
 use tessera::store::StoreError;
 use tessera::wire::OAuthError;
+use tessera::wire::http::METADATA_PATH;
 use tessera::wire::response::json_response;
 
 /// A function the API routes to.
@@ -35,6 +36,10 @@ impl Route {
     pub fn for_path(path: &str) -> Option<Self> {
         if path == LOCAL_EVENTS_PATH {
             return Some(Self::LocalEvents);
+        }
+        // RFC 8414 §3.1: a tenant's metadata at /.well-known/oauth-authorization-server/t/<tenant>.
+        if let Some(tenant) = path.strip_prefix(METADATA_PATH).and_then(|rest| rest.strip_prefix("/t/")) {
+            return (!tenant.is_empty() && !tenant.contains('/')).then_some(Self::Metadata);
         }
         let path = match path.strip_prefix("/t/") {
             Some(rest) => &rest[rest.find('/')?..],
@@ -112,5 +117,8 @@ mod tests {
         assert_eq!(Route::for_path("/local/events"), Some(Route::LocalEvents));
         assert_eq!(Route::for_path("/t/acme/local/events"), None);
         assert_eq!(Route::for_path("/"), None);
+        assert_eq!(Route::for_path("/.well-known/oauth-authorization-server/t/acme"), Some(Route::Metadata));
+        assert_eq!(Route::for_path("/.well-known/oauth-authorization-server/t/"), None);
+        assert_eq!(Route::for_path("/.well-known/oauth-authorization-server/t/acme/x"), None);
     }
 }

@@ -4,10 +4,10 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
-//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON, read once |
+//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read once |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
-//! | (the table) | trusted issuers registered with `tessera issuers import`, read once at init |
+//! | (the table) | trusted issuers registered with `tessera issuers import`, every tenant's, read once at init |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
 
@@ -63,12 +63,12 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
             })?;
         let json =
             value.secret_string().ok_or_else(|| BootstrapError::Secret("the secret has no string value".into()))?;
-        config.signing_keys = KeySetDocument::parse(json)?.keys;
+        config.apply_key_document(KeySetDocument::parse(json)?);
     }
     if secret_arn.is_none()
         && let Some(json) = var("SIGNING_KEYS_JSON")
     {
-        config.signing_keys = KeySetDocument::parse(&json)?.keys;
+        config.apply_key_document(KeySetDocument::parse(&json)?);
     }
     if config.signing_keys.is_empty() {
         // Every execution environment would generate its own key, and tokens would not verify across them.
@@ -112,14 +112,18 @@ pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
     }
 }
 
-/// Adds the default tenant's trusted issuers kept in the table (registered with `tessera issuers import`) to
-/// the configuration's. Read once at init: a function sees a new issuer from its next cold start on.
+/// Adds every tenant's trusted issuers kept in the table (registered with `tessera issuers import`) to the
+/// configuration's. Read once at init: a function sees a new issuer from its next cold start on.
 pub async fn add_table_issuers(
     config: &mut Config,
     registry: &dyn ClientRegistry,
 ) -> Result<(), crate::store::StoreError> {
-    let stored = registry.list_trusted_issuers(&crate::domain::tenant::TenantId::default()).await?;
-    config.trusted_issuers.retain(|local| !stored.iter().any(|s| s.issuer == local.issuer));
-    config.trusted_issuers.extend(stored);
+    for tenant in config.tenant_ids() {
+        let stored = registry.list_trusted_issuers(&tenant).await?;
+        config
+            .trusted_issuers
+            .retain(|local| !stored.iter().any(|s| s.tenant == local.tenant && s.issuer == local.issuer));
+        config.trusted_issuers.extend(stored);
+    }
     Ok(())
 }

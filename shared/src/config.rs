@@ -19,6 +19,15 @@
 //! access_token_ttl_secs = 300
 //! may_introspect = false
 //! audiences = ["https://orders.example.com"] # optional: allowed `resource` values, first is the default
+//! tenant = "default"                         # optional: a tenant declared under [[tenants]]
+//!
+//! [[tenants]]                                # more tenants, served under /t/<name>/…
+//! name = "acme"
+//! issuer = "https://auth.example.com/t/acme" # optional: <issuer>/t/<name>
+//! [[tenants.signing_keys]]                   # optional locally: an ES256 key is generated at start
+//! kid = "acme-2026-11"
+//! alg = "ES256"
+//! private_key_file = "keys/acme-2026-11.pem"
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,6 +93,24 @@ pub struct Config {
     /// External issuers whose JWTs are accepted for token exchange and introspection.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
+    /// Tenants besides `default`, each with its own issuer and keys.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// A tenant besides `default` (WSO2's `/t/<tenant>/`): its routes are `/t/<name>/oauth2/…` and
+/// `/t/<name>/.well-known/…`; its clients and trusted issuers name it in their `tenant` field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The tenant name, as it appears in `/t/<name>/`.
+    pub name: TenantId,
+    /// Its issuer URL. Default: the `default` tenant's issuer followed by `/t/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Its signing keys, signing key first. Empty: one ES256 key is generated at start (local only).
+    #[serde(default)]
+    pub signing_keys: Vec<KeyConfig>,
 }
 
 /// One trusted external issuer, matched by `issuer` and `audiences` (IndyKite's `jwt_matcher`).
@@ -140,7 +167,7 @@ fn default_subject_claim() -> String {
 }
 
 /// One signing key. `Debug` leaves the private key out.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// The key id published in JWKS and set as `kid`.
@@ -148,8 +175,10 @@ pub struct KeyConfig {
     /// `ES256` or `EdDSA`.
     pub alg: SigningAlgorithm,
     /// The PKCS#8 PEM inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_pem: Option<String>,
     /// A file holding the PKCS#8 PEM, relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_file: Option<PathBuf>,
 }
 
@@ -254,7 +283,8 @@ impl Config {
                 issuer.jwks_file = Some(base.join(file));
             }
         }
-        for key in &mut config.signing_keys {
+        let tenant_keys = config.tenants.iter_mut().flat_map(|t| t.signing_keys.iter_mut());
+        for key in config.signing_keys.iter_mut().chain(tenant_keys) {
             if let Some(file) = &key.private_key_file
                 && file.is_relative()
             {
@@ -285,10 +315,50 @@ impl Config {
 
     /// Loads the configured keys, or generates one ES256 key named `kid_if_generated`.
     pub fn key_ring(&self, kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
-        if self.signing_keys.is_empty() {
-            return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
+        key_ring_or_generated(&self.signing_keys, kid_if_generated)
+    }
+
+    /// Every tenant served: `default` first, then the `[[tenants]]` in order.
+    pub fn tenant_ids(&self) -> Vec<TenantId> {
+        std::iter::once(TenantId::default()).chain(self.tenants.iter().map(|t| t.name.clone())).collect()
+    }
+
+    /// Checks that tenants are declared once, that `default` is not redeclared (its settings are the top-level
+    /// ones), and that every client and trusted issuer names a declared tenant.
+    pub fn check_tenants(&self) -> Result<(), ConfigError> {
+        let mut declared = BTreeSet::from([TenantId::default()]);
+        for tenant in &self.tenants {
+            if !declared.insert(tenant.name.clone()) {
+                return Err(ConfigError::Invalid(format!(
+                    "tenant {} is declared twice (the default tenant's settings are the top-level ones)",
+                    tenant.name
+                )));
+            }
         }
-        key_ring(&self.signing_keys)
+        let undeclared = |tenant: &TenantId, what: String| {
+            ConfigError::Invalid(format!("{what} names tenant {tenant}, which is not declared under [[tenants]]"))
+        };
+        for client in &self.clients {
+            if !declared.contains(&client.tenant) {
+                return Err(undeclared(&client.tenant, format!("client {:?}", client.client_id)));
+            }
+        }
+        for issuer in &self.trusted_issuers {
+            if !declared.contains(&issuer.tenant) {
+                return Err(undeclared(&issuer.tenant, format!("trusted issuer {:?}", issuer.issuer)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges a signing-key document (Secrets Manager): its keys become the default tenant's, its tenants
+    /// replace same-named `[[tenants]]` entries or join them.
+    pub fn apply_key_document(&mut self, document: KeySetDocument) {
+        self.signing_keys = document.keys;
+        for (name, keys) in document.tenants {
+            self.tenants.retain(|t| t.name != name);
+            self.tenants.push(TenantConfig { name, issuer: keys.issuer, signing_keys: keys.keys });
+        }
     }
 
     /// The trusted issuers of `tenant`, validated, with their JWKS parsed.
@@ -313,23 +383,65 @@ impl Config {
     }
 }
 
-/// The signing-key document kept in AWS Secrets Manager (and printed by `tessera generate-key --secret-json`):
-/// `{"keys": [{"kid": "2026-11", "alg": "ES256", "private_key_pem": "-----BEGIN PRIVATE KEY-----\n…"}]}`.
-/// The first key signs; every key is published in JWKS and verifies.
-#[derive(Debug, Clone, Deserialize)]
+/// The signing-key document kept in AWS Secrets Manager (and printed by `tessera generate-key --secret-json`;
+/// `tessera tenants create` adds tenants to it):
+///
+/// ```json
+/// {"keys": [{"kid": "2026-11", "alg": "ES256", "private_key_pem": "-----BEGIN PRIVATE KEY-----\n…"}],
+///  "tenants": {"acme": {"issuer": "https://auth.example.com/t/acme", "keys": [{"kid": "acme-1", …}]}}}
+/// ```
+///
+/// `keys` are the default tenant's; each entry of `tenants` declares a tenant with its own keys (and optionally
+/// its issuer). In each list the first key signs; every key is published in JWKS and verifies.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeySetDocument {
-    /// The keys, signing key first.
+    /// The default tenant's keys, signing key first.
+    pub keys: Vec<KeyConfig>,
+    /// The other tenants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tenants: BTreeMap<TenantId, TenantKeySet>,
+}
+
+/// A tenant's entry in the [`KeySetDocument`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantKeySet {
+    /// The tenant's issuer URL. Default: the `default` tenant's issuer followed by `/t/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Its keys, signing key first.
     pub keys: Vec<KeyConfig>,
 }
 
 impl KeySetDocument {
-    /// Parses the JSON document; errors name the problem, never the key material.
+    /// Parses the JSON document; errors name the problem, never the key material. Every tenant must have a
+    /// key: a deployed function never generates one.
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(json).map_err(|err| {
+        let document: Self = serde_json::from_str(json).map_err(|err| {
             ConfigError::Invalid(format!("signing-key document: {} at line {}", err.classify_name(), err.line()))
-        })
+        })?;
+        if let Some((name, _)) = document.tenants.iter().find(|(_, t)| t.keys.is_empty()) {
+            return Err(ConfigError::Invalid(format!("signing-key document: tenant {name} has no keys")));
+        }
+        if document.tenants.contains_key(&TenantId::default()) {
+            return Err(ConfigError::Invalid("signing-key document: the default tenant's keys are `keys`".into()));
+        }
+        Ok(document)
     }
+
+    /// The document as pretty JSON (it holds private keys: write it only where the secret belongs).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// The keys of `keys`, or one generated ES256 key named `kid_if_generated` when there are none.
+pub fn key_ring_or_generated(keys: &[KeyConfig], kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
+    if keys.is_empty() {
+        return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
+    }
+    key_ring(keys)
 }
 
 /// A key ring from explicit key entries (none generated).

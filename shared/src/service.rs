@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::StatusCode;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, key_ring_or_generated};
 use crate::domain::tenant::TenantId;
 use crate::entropy::Entropy;
 use crate::jwt::external::TrustedIssuer;
@@ -109,12 +109,26 @@ pub fn service_on(
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
 ) -> Result<TokenService, ConfigError> {
+    config.check_tenants()?;
     let issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
     let keys = config.key_ring("tessera-local-1")?;
-    Ok(TokenService::new(store, clock, entropy).with_tenant(
+    let mut service = TokenService::new(store, clock, entropy).with_tenant(
         TenantId::default(),
-        TenantSettings { issuer, keys, trusted_issuers: config.trusted_issuers(TenantId::default())? },
-    ))
+        TenantSettings { issuer: issuer.clone(), keys, trusted_issuers: config.trusted_issuers(TenantId::default())? },
+    );
+    for tenant in &config.tenants {
+        let tenant_issuer = match (&tenant.issuer, &issuer) {
+            (Some(own), _) => Some(Config::validate_issuer(own)?),
+            (None, Some(base)) => Some(format!("{base}/t/{}", tenant.name)),
+            // From each request's API Gateway domain, as for the default tenant.
+            (None, None) => None,
+        };
+        let keys = key_ring_or_generated(&tenant.signing_keys, &format!("{}-local-1", tenant.name))?;
+        let trusted_issuers = config.trusted_issuers(tenant.name.clone())?;
+        service =
+            service.with_tenant(tenant.name.clone(), TenantSettings { issuer: tenant_issuer, keys, trusted_issuers });
+    }
+    Ok(service)
 }
 
 /// Builds a service on a fresh embedded store holding the configuration's clients. `issuer` is used when the

@@ -65,4 +65,40 @@ async fn functions_build_their_service_from_the_environment() {
     let service = service_from_env().await.unwrap();
     let response = tessera_token::handle(&service, token_request()).await.unwrap();
     assert_eq!(response.status(), 200);
+
+    // Tenants: `tessera tenants create` adds one to the Secrets Manager document (here moto's), its client is
+    // registered in the table, and a function built from SIGNING_KEYS_SECRET_ARN serves it under /t/<name>/.
+    set("AWS_ENDPOINT_URL_SECRETS_MANAGER", &std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap());
+    let sdk = tessera::store::dynamodb::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = format!("tessera-keys-{}", std::process::id());
+    let created = secrets.create_secret().name(&name).secret_string(doc.to_string()).send().await.unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let location = tessera_cli::keys::DocumentLocation::secret(arn.clone()).await;
+    let mut document = location.read().await.unwrap();
+    let acme = tessera::domain::tenant::TenantId::parse("acme").unwrap();
+    let summary =
+        tessera_cli::keys::create_tenant(&mut document, &acme, None, tessera::jwt::keys::SigningAlgorithm::ES256, None)
+            .unwrap();
+    location.write(&document).await.unwrap();
+    let mut entry = test_config().clients.into_iter().find(|c| c.client_id == creds::JWT.0).unwrap();
+    entry.tenant = acme.clone();
+    table.put_client(entry.to_client(&tessera::entropy::SystemEntropy).unwrap()).await.unwrap();
+    unset("SIGNING_KEYS_JSON");
+    set("SIGNING_KEYS_SECRET_ARN", &arn);
+    let service = service_from_env().await.unwrap();
+    let mut request = token_request();
+    *request.uri_mut() = "/t/acme/oauth2/token".parse().unwrap();
+    let response = tessera_token::handle(&service, request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(jsonwebtoken::decode_header(token).unwrap().kid, Some(summary.kids[0].clone()));
+    let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode_claims(token).unwrap();
+    assert_eq!(claims["iss"], "https://auth.example.com/t/acme");
+    // The default tenant still signs with its own key.
+    let response = tessera_token::handle(&service, token_request()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some("env-1"));
 }

@@ -46,6 +46,15 @@ client_secret = "exchanger-secret-0123456789abcdef"
 scopes = ["profile:read"]
 grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange", "refresh_token"]
 
+[[tenants]]
+name = "acme"
+
+[[clients]]
+tenant = "acme"
+client_id = "acme-svc"
+client_secret = "acme-svc-secret-0123456789abcdef01"
+scopes = ["orders:read"]
+
 [[trusted_issuers]]
 issuer = "https://sample-idp.example.com/"
 audiences = ["https://api.example.com"]
@@ -127,6 +136,23 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
     );
     map.insert("metadata-jwks.json", (200, |b| assert_eq!(b["keys"][0]["kty"], "EC")));
     map.insert(
+        "token-tenant-client-credentials.json",
+        (200, |b| {
+            token_issued(b);
+            let claims: Value =
+                jsonwebtoken::dangerous::insecure_decode_claims(b["access_token"].as_str().unwrap()).unwrap();
+            assert_eq!(claims["iss"], format!("{ISSUER}/t/acme"));
+            assert_eq!(claims["client_id"], "acme-svc");
+        }),
+    );
+    map.insert(
+        "metadata-tenant-rfc8414.json",
+        (200, |b| {
+            assert_eq!(b["issuer"], format!("{ISSUER}/t/acme"));
+            assert_eq!(b["token_endpoint"], format!("{ISSUER}/t/acme/oauth2/token"));
+        }),
+    );
+    map.insert(
         "revocation-eventbridge-subject.json",
         (200, |b| {
             assert_eq!(b["event_id"], "password-changed-0001");
@@ -148,8 +174,10 @@ async fn seeded_service() -> TokenService {
     // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
     let mut settings = TenantSettings::new(None, config.key_ring("sample-1").unwrap());
     settings.trusted_issuers = config.trusted_issuers(TenantId::default()).unwrap();
-    let service =
-        TokenService::new(store.clone(), clock, Arc::new(SystemEntropy)).with_tenant(TenantId::default(), settings);
+    let acme = TenantSettings::new(None, config.key_ring("acme-sample-1").unwrap());
+    let service = TokenService::new(store.clone(), clock, Arc::new(SystemEntropy))
+        .with_tenant(TenantId::default(), settings)
+        .with_tenant(TenantId::parse("acme").unwrap(), acme);
     let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
     let record = TokenRecord {
         token_hash: token.hash(),

@@ -1,12 +1,14 @@
 //! Discovery, `GET /.well-known/oauth-authorization-server` (RFC 8414) and `GET /.well-known/jwks.json`
-//! (RFC 7517), as one Lambda handler. Both documents are public and cacheable.
+//! (RFC 7517), as one Lambda handler. Both documents are public and cacheable. A tenant's documents are under
+//! `/t/<tenant>/.well-known/…`, and its metadata also at `/.well-known/oauth-authorization-server/t/<tenant>`
+//! (RFC 8414 §3.1).
 
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, Response};
 use tessera::TokenService;
 use tessera::oauth::metadata::{authorization_server_metadata, jwks};
 use tessera::wire::OAuthError;
-use tessera::wire::http::{gateway_domain, require_method, tenant_of};
+use tessera::wire::http::{METADATA_PATH, gateway_domain, require_method, tenant_of};
 use tessera::wire::response::json_response;
 
 /// How long clients and CDNs may cache the documents. Short, so key rotation propagates quickly.
@@ -19,7 +21,7 @@ pub async fn handle(service: &TokenService, request: Request) -> Result<Response
         let tenant_id = tenant_of(&request)?;
         let tenant = service.tenant(&tenant_id, gateway_domain(&request))?;
         let path = request.uri().path();
-        if path.ends_with("/.well-known/oauth-authorization-server") {
+        if path.ends_with(METADATA_PATH) || path.starts_with(&format!("{METADATA_PATH}/t/")) {
             Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant)))
         } else if path.ends_with("/.well-known/jwks.json") {
             Ok(json_response(StatusCode::OK, &jwks(&tenant)))

@@ -76,9 +76,15 @@ pub fn gateway_domain(request: &Request) -> Option<&str> {
     }
 }
 
-/// The tenant a path names: `/t/<tenant>/…`, or `default` for the plain routes.
+/// The RFC 8414 metadata path. A tenant's document is at `/t/<tenant>` + this (WSO2's form) and at this +
+/// `/t/<tenant>` (RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path).
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// The tenant a path names: `/t/<tenant>/…` or `/.well-known/oauth-authorization-server/t/<tenant>`, or
+/// `default` for the plain routes.
 pub fn tenant_of(request: &Request) -> Result<TenantId, OAuthError> {
     let path = request.uri().path();
+    let path = path.strip_prefix(METADATA_PATH).filter(|rest| rest.starts_with("/t/")).unwrap_or(path);
     match path.strip_prefix("/t/").and_then(|rest| rest.split('/').next()) {
         Some(name) => TenantId::parse(name)
             .map_err(|_| OAuthError::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND)),
