@@ -12,15 +12,57 @@ use crate::TokenService;
 use crate::domain::tenant::TenantId;
 use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
+use crate::service::Tenant;
 use crate::store::{Fetched, Record, StoreError};
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::IntrospectionResponse;
 use crate::wire::{ErrorCode, OAuthError};
 
+/// The `typ` of a signed introspection response (RFC 9701 §5).
+pub const INTROSPECTION_JWT_TYP: &str = "token-introspection+jwt";
+
+/// The media type a resource server asks for, and gets, a signed response with (RFC 9701 §4).
+pub const INTROSPECTION_JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
 /// Answers an introspection request (RFC 7662 §2). `token_type_hint` is accepted and ignored: the token's
 /// own structure says what it is, so a wrong hint still finds it.
-#[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Result<IntrospectionResponse, OAuthError> {
+    Ok(evaluate(service, request).await?.response)
+}
+
+/// The claims of a signed introspection response (RFC 9701 §5).
+#[derive(serde::Serialize)]
+struct IntrospectionClaims<'a> {
+    iss: &'a str,
+    /// The resource server that asked.
+    aud: &'a str,
+    iat: u64,
+    token_introspection: &'a IntrospectionResponse,
+}
+
+/// Answers an introspection request with a JWT signed by the tenant's signing key (RFC 9701): `typ`
+/// `token-introspection+jwt`, `iss` the tenant's issuer, `aud` the calling resource server, `iat`, and the
+/// RFC 7662 members under `token_introspection` (`{"active": false}` for anything not active).
+pub async fn introspect_signed(service: &TokenService, request: &OAuthRequest) -> Result<String, OAuthError> {
+    let evaluated = evaluate(service, request).await?;
+    let claims = IntrospectionClaims {
+        iss: &evaluated.tenant.issuer,
+        aud: evaluated.caller,
+        iat: service.clock.now().as_secs(),
+        token_introspection: &evaluated.response,
+    };
+    Ok(evaluated.tenant.keys.signing_key().sign_jwt(INTROSPECTION_JWT_TYP, &claims)?)
+}
+
+/// An answer, with what a signed response needs besides it: the tenant (issuer, key) and the caller.
+struct Evaluated<'a> {
+    response: IntrospectionResponse,
+    tenant: Tenant<'a>,
+    caller: &'a str,
+}
+
+#[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
+async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Evaluated<'a>, OAuthError> {
     let tenant = &request.tenant;
     let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
     let credentials = request.require_credentials()?;
@@ -42,14 +84,16 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
             .with_status(StatusCode::FORBIDDEN));
     }
+    let iss = settings.issuer.to_string();
     let active = match presented.judge(&token_keys, &fetched, now) {
         Ok(active) => active,
         Err(reason) => {
             tracing::debug!(%reason, "token inactive");
-            return Ok(IntrospectionResponse::inactive());
+            let response = IntrospectionResponse::inactive();
+            return Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id });
         }
     };
-    Ok(match active {
+    let response = match active {
         Active::Issued(active) => IntrospectionResponse {
             active: true,
             scope: Some(active.grant.scope.to_string()).filter(|s| !s.is_empty()),
@@ -62,7 +106,7 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
             nbf: active.not_before.map(|t| t.as_secs()),
             sub: Some(active.grant.subject.clone()),
             aud: Some(Audience::from_list(&active.grant.audience)),
-            iss: Some(settings.issuer.to_string()),
+            iss: Some(iss),
             user_details: Some(active.grant.user_details.clone()).filter(|d| !d.is_empty()),
             jti: active.jti,
         },
@@ -87,7 +131,8 @@ pub async fn introspect(service: &TokenService, request: &OAuthRequest) -> Resul
                 jti: identity.jti,
             }
         }
-    })
+    };
+    Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id })
 }
 
 /// Records a trusted issuer's token under its hash (IndyKite's `perform_upsert`), with TTL = its `exp`, so

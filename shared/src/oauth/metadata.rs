@@ -32,6 +32,8 @@ pub struct AuthorizationServerMetadata {
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     /// The algorithms access tokens are signed with (the keys in `jwks_uri`).
     pub access_token_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9701 §7: the algorithm signed introspection responses use (the tenant's signing key).
+    pub introspection_signing_alg_values_supported: Vec<&'static str>,
 }
 
 /// The metadata document for a tenant whose endpoints live under its issuer URL.
@@ -50,6 +52,7 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
         introspection_endpoint_auth_methods_supported: auth_methods(),
         revocation_endpoint_auth_methods_supported: auth_methods(),
         access_token_signing_alg_values_supported: tenant.keys.algorithms(),
+        introspection_signing_alg_values_supported: vec![tenant.keys.signing_key().algorithm().as_str()],
     }
 }
 

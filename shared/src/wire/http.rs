@@ -56,6 +56,23 @@ impl OAuthRequest {
     }
 }
 
+/// Whether the `Accept` header asks for `media_type` (listed, with a non-zero `q`). Parameters and case are
+/// ignored, as RFC 9110 §12.5.1 says; wildcards do not count, so `*/*` keeps the default JSON.
+pub fn accepts(request: &Request, media_type: &str) -> bool {
+    request.headers().get_all(http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|value| {
+        value.split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let listed = parts.next().is_some_and(|m| m.eq_ignore_ascii_case(media_type));
+            let refused = parts.any(|p| {
+                p.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
+            });
+            listed && !refused
+        })
+    })
+}
+
 /// `405` with `Allow` unless the request uses `method`.
 pub fn require_method(request: &Request, method: &Method) -> Result<(), OAuthError> {
     if request.method() == method {

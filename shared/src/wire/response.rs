@@ -97,6 +97,17 @@ impl IntrospectionResponse {
     }
 }
 
+/// A 200 whose body is a signed JWT of `media_type` (RFC 9701's `application/token-introspection+jwt`),
+/// uncacheable like every other answer.
+pub fn jwt_response(media_type: &'static str, jwt: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(jwt));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, http::HeaderValue::from_static(media_type));
+    headers.insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, http::HeaderValue::from_static("no-cache"));
+    response
+}
+
 /// An empty 200 with `Cache-Control: no-store`: the RFC 7009 §2.2 revocation answer.
 pub fn empty_ok() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
