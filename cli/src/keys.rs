@@ -3,12 +3,16 @@
 //! issuer and keys), so `tessera tenants create` adds one here; a tenant's clients and trusted issuers go to
 //! the table with `tessera clients register --tenant` and `tessera issuers import`.
 //!
+//! Key rotation (`tessera keys`): `add` publishes a new key as `next`; `promote` makes it sign and retires the
+//! key that signed until then (it keeps verifying); `remove` takes a retired key out once the tokens it signed
+//! have expired. Functions re-read the document within their cache TTL.
+//!
 //! Nothing here prints a private key: summaries name tenants, issuers and key ids only.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tessera::config::{Config, KeyConfig, KeySetDocument, TenantKeySet};
+use tessera::config::{Config, KeyConfig, KeySetDocument, KeyState, MAX_ACCESS_TOKEN_TTL_SECS, TenantKeySet};
 use tessera::domain::tenant::TenantId;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
 
@@ -76,10 +80,143 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
 }
 
-/// A generated key as a document entry.
-pub fn generated_key(alg: SigningAlgorithm, kid: &str) -> Result<KeyConfig, String> {
+/// A generated key as a document entry, in `state`.
+pub fn generated_key(alg: SigningAlgorithm, kid: &str, state: Option<KeyState>) -> Result<KeyConfig, String> {
     let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
-    Ok(KeyConfig { kid: kid.to_owned(), alg, private_key_pem: Some(key.to_pkcs8_pem()), private_key_file: None })
+    Ok(KeyConfig {
+        kid: kid.to_owned(),
+        alg,
+        private_key_pem: Some(key.to_pkcs8_pem()),
+        private_key_file: None,
+        state,
+        retired_at: None,
+    })
+}
+
+/// What `tessera keys` prints for a key: never its material.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct KeyView {
+    /// The tenant.
+    pub tenant: String,
+    /// The key id.
+    pub kid: String,
+    /// The algorithm.
+    pub alg: &'static str,
+    /// `active`, `next` or `retired`.
+    pub state: KeyState,
+    /// When it was retired (epoch seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<u64>,
+    /// From when `keys remove` takes it without `--force`: one maximal access-token lifetime after retirement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removable_from: Option<u64>,
+}
+
+fn keys_of<'a>(document: &'a mut KeySetDocument, tenant: &TenantId) -> Result<&'a mut Vec<KeyConfig>, String> {
+    if *tenant == TenantId::default() {
+        return Ok(&mut document.keys);
+    }
+    document.tenants.get_mut(tenant).map(|t| &mut t.keys).ok_or_else(|| format!("no tenant {tenant} in the document"))
+}
+
+/// Makes the states explicit: the key that signs today (the `active` one, or the first of a list without
+/// states) is `active`; the others without a state were published beside it and may have signed: `retired`.
+fn normalise(keys: &mut [KeyConfig]) {
+    let signing = keys.iter().position(|k| k.state == Some(KeyState::Active)).unwrap_or(0);
+    for (i, key) in keys.iter_mut().enumerate() {
+        if i == signing {
+            key.state = Some(KeyState::Active);
+        } else if key.state.is_none() {
+            key.state = Some(KeyState::Retired);
+        }
+    }
+}
+
+fn view(tenant: &TenantId, key: &KeyConfig) -> KeyView {
+    KeyView {
+        tenant: tenant.to_string(),
+        kid: key.kid.clone(),
+        alg: key.alg.as_str(),
+        state: key.state.unwrap_or(KeyState::Retired),
+        retired_at: key.retired_at,
+        removable_from: key.retired_at.map(|at| at + u64::from(MAX_ACCESS_TOKEN_TTL_SECS)),
+    }
+}
+
+/// The keys of `tenant`, signing key first.
+pub fn list_keys(document: &KeySetDocument, tenant: &TenantId) -> Result<Vec<KeyView>, String> {
+    let mut document = document.clone();
+    let keys = keys_of(&mut document, tenant)?;
+    normalise(keys);
+    Ok(keys.iter().map(|k| view(tenant, k)).collect())
+}
+
+/// Adds a generated key to `tenant` as `next`: published in JWKS at once, signing nothing until promoted.
+pub fn add_key(
+    document: &mut KeySetDocument,
+    tenant: &TenantId,
+    alg: SigningAlgorithm,
+    kid: Option<String>,
+) -> Result<KeyView, String> {
+    let kid = kid.unwrap_or_else(|| next_kid(document, tenant));
+    let taken = document.keys.iter().chain(document.tenants.values().flat_map(|t| &t.keys)).any(|k| k.kid == kid);
+    if taken {
+        return Err(format!("kid {kid} is already in the document"));
+    }
+    let keys = keys_of(document, tenant)?;
+    normalise(keys);
+    keys.push(generated_key(alg, &kid, Some(KeyState::Next))?);
+    Ok(view(tenant, keys.last().expect("just pushed")))
+}
+
+/// Makes `kid` the signing key of `tenant`; the key that signed until now is retired at `now` (it still
+/// verifies, so the tokens it signed stay valid until they expire).
+pub fn promote_key(document: &mut KeySetDocument, tenant: &TenantId, kid: &str, now: u64) -> Result<KeyView, String> {
+    let keys = keys_of(document, tenant)?;
+    normalise(keys);
+    let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
+    if keys[at].state == Some(KeyState::Active) {
+        return Err(format!("{kid} is already the signing key"));
+    }
+    for key in keys.iter_mut().filter(|k| k.state == Some(KeyState::Active)) {
+        key.state = Some(KeyState::Retired);
+        key.retired_at = Some(now);
+    }
+    let mut promoted = keys.remove(at);
+    promoted.state = Some(KeyState::Active);
+    promoted.retired_at = None;
+    keys.insert(0, promoted);
+    Ok(view(tenant, &keys[0]))
+}
+
+/// Takes `kid` out of `tenant`: tokens it signed introspect inactive from then on. Refuses the signing key, and
+/// a retired key whose tokens may still be live (retired less than one maximal access-token lifetime ago, or at
+/// an unknown time) unless `force`.
+pub fn remove_key(
+    document: &mut KeySetDocument,
+    tenant: &TenantId,
+    kid: &str,
+    now: u64,
+    force: bool,
+) -> Result<KeyView, String> {
+    let keys = keys_of(document, tenant)?;
+    normalise(keys);
+    let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
+    let shown = view(tenant, &keys[at]);
+    match (shown.state, shown.removable_from) {
+        (KeyState::Active, _) => return Err(format!("{kid} signs: promote another key first")),
+        (KeyState::Retired, Some(from)) if now < from && !force => {
+            return Err(format!(
+                "{kid} may have signed tokens that are still live until {from} (epoch seconds); wait, or use --force"
+            ));
+        }
+        (KeyState::Retired, None) if !force => {
+            return Err(format!("{kid} has no retirement time, so its tokens may be live; use --force"));
+        }
+        _ => {}
+    }
+    keys.remove(at);
+    Ok(shown)
 }
 
 /// What `tenants list` and `tenants create` print for a tenant.
@@ -139,7 +276,7 @@ pub fn create_tenant(
         Config::validate_issuer(issuer).map_err(|e| e.to_string())?;
     }
     let kid = kid.unwrap_or_else(|| next_kid(document, name));
-    let key = generated_key(alg, &kid)?;
+    let key = generated_key(alg, &kid, Some(KeyState::Active))?;
     let entry = TenantKeySet { issuer: issuer.clone(), keys: vec![key] };
     let created = summary(name, issuer.as_ref(), &entry.keys);
     document.tenants.insert(name.clone(), entry);
@@ -150,9 +287,39 @@ pub fn create_tenant(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_rotation_adds_promotes_retires_and_removes() {
+        let mut doc = document();
+        let default = TenantId::default();
+        let added = add_key(&mut doc, &default, SigningAlgorithm::ES256, None).unwrap();
+        assert_eq!((added.kid.as_str(), added.state), ("default-2", KeyState::Next));
+        let states = |doc: &KeySetDocument| -> Vec<(String, KeyState)> {
+            list_keys(doc, &default).unwrap().into_iter().map(|k| (k.kid, k.state)).collect()
+        };
+        assert_eq!(states(&doc), [("default-1".into(), KeyState::Active), ("default-2".into(), KeyState::Next)]);
+        // The new key cannot be taken out while the old one signs, and the signing key never.
+        assert!(remove_key(&mut doc, &default, "default-1", 1_000, true).is_err());
+
+        promote_key(&mut doc, &default, "default-2", 1_000).unwrap();
+        assert_eq!(states(&doc), [("default-2".into(), KeyState::Active), ("default-1".into(), KeyState::Retired)]);
+        assert!(promote_key(&mut doc, &default, "default-2", 1_000).is_err(), "already active");
+        // The functions' parser agrees: default-2 signs, default-1 verifies.
+        let ring = tessera::config::key_ring(&KeySetDocument::parse(&doc.to_json()).unwrap().keys).unwrap();
+        assert_eq!(ring.signing_key().kid(), "default-2");
+        assert!(ring.find("default-1").is_some());
+
+        // Removal waits for the retired key's tokens to expire (one day), unless forced.
+        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 3_600, false).unwrap_err();
+        assert!(err.contains("still live until 87400"), "{err}");
+        remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, false).unwrap();
+        assert_eq!(states(&doc), [("default-2".into(), KeyState::Active)]);
+        assert!(add_key(&mut doc, &default, SigningAlgorithm::ES256, Some("default-2".into())).is_err(), "kid taken");
+        assert!(list_keys(&doc, &TenantId::parse("nope").unwrap()).is_err());
+    }
+
     fn document() -> KeySetDocument {
         KeySetDocument {
-            keys: vec![generated_key(SigningAlgorithm::ES256, "default-1").unwrap()],
+            keys: vec![generated_key(SigningAlgorithm::ES256, "default-1", None).unwrap()],
             ..Default::default()
         }
     }

@@ -14,6 +14,7 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::events::RevocationEvent;
 use tessera::jwt::keys::SigningAlgorithm;
+use tessera::key_source::KeySource;
 use tessera::store::dynamodb::DynamoStore;
 use tessera::store::{ClientRegistry, Record};
 use tessera_cli::revocation::{self, RevokeRequest};
@@ -42,6 +43,13 @@ enum Command {
         /// With --table: write the configuration's [[clients]] into the table at start (create or replace).
         #[arg(long, requires = "table")]
         import_clients: bool,
+        /// A signing-key document (JSON, as in Secrets Manager): its keys and tenants replace the configuration's,
+        /// and it is re-read every --keys-ttl seconds, so `tessera keys` rotations show up without a restart.
+        #[arg(long)]
+        keys_file: Option<PathBuf>,
+        /// How often --keys-file is re-read, in seconds.
+        #[arg(long, default_value_t = 5, requires = "keys_file")]
+        keys_ttl: u64,
     },
     /// Manage registered clients in a DynamoDB table.
     #[command(subcommand)]
@@ -49,6 +57,9 @@ enum Command {
     /// Manage trusted external issuers in a DynamoDB table.
     #[command(subcommand)]
     Issuers(IssuersCommand),
+    /// Rotate signing keys in the signing-key document: add, promote, remove, list.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Create and list tenants: each is an entry of the signing-key document (its issuer and keys).
     #[command(subcommand)]
     Tenants(TenantsCommand),
@@ -109,6 +120,91 @@ struct RevokeArgs {
     /// Without a table: the running `tessera serve` (default http://127.0.0.1:9000).
     #[arg(long)]
     url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List a tenant's keys: kid, algorithm, state (active, next, retired), when retired, when removable.
+    List {
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+    /// Add a generated key as `next`: published in JWKS at once, signing nothing until promoted.
+    Add {
+        #[command(flatten)]
+        target: KeysTarget,
+        /// The key's algorithm.
+        #[arg(long, default_value = "ES256", value_parser = parse_alg)]
+        alg: SigningAlgorithm,
+        /// The key id. Default: <tenant>-<n>.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Make a key the signing key; the one that signed until now is retired (it keeps verifying).
+    Promote {
+        #[command(flatten)]
+        target: KeysTarget,
+        #[arg(long)]
+        kid: String,
+    },
+    /// Take a retired (or never used) key out: tokens it signed introspect inactive from then on. Refuses a key
+    /// retired less than a day ago (the longest access-token lifetime) unless --force.
+    Remove {
+        #[command(flatten)]
+        target: KeysTarget,
+        #[arg(long)]
+        kid: String,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A tenant's keys in the signing-key document.
+#[derive(Args)]
+struct KeysTarget {
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    #[command(flatten)]
+    document: KeyDocument,
+}
+
+async fn run_keys(command: KeysCommand) -> Result<(), String> {
+    let now = SystemClock.now().as_secs();
+    match command {
+        KeysCommand::List { target } => {
+            let doc = location(target.document.keys_file, target.document.secret_id).await?.read().await?;
+            for key in keys::list_keys(&doc, &target.tenant)? {
+                print(&key);
+            }
+        }
+        KeysCommand::Add { target, alg, kid } => {
+            let location = location(target.document.keys_file, target.document.secret_id).await?;
+            let mut doc = location.read().await?;
+            let added = keys::add_key(&mut doc, &target.tenant, alg, kid)?;
+            location.write(&doc).await?;
+            print(&added);
+        }
+        KeysCommand::Promote { target, kid } => {
+            let location = location(target.document.keys_file, target.document.secret_id).await?;
+            let mut doc = location.read().await?;
+            let promoted = keys::promote_key(&mut doc, &target.tenant, &kid, now)?;
+            location.write(&doc).await?;
+            print(&promoted);
+        }
+        KeysCommand::Remove { target, kid, force } => {
+            let location = location(target.document.keys_file, target.document.secret_id).await?;
+            let mut doc = location.read().await?;
+            let removed = keys::remove_key(&mut doc, &target.tenant, &kid, now, force)?;
+            location.write(&doc).await?;
+            print(&removed);
+        }
+    }
+    Ok(())
+}
+
+/// Prints one JSON line.
+fn print<T: serde::Serialize>(value: &T) {
+    println!("{}", serde_json::to_string(value).unwrap_or_default());
 }
 
 #[derive(Subcommand)]
@@ -371,7 +467,10 @@ fn parse_format(value: &str) -> Result<TokenFormat, String> {
 async fn main() -> ExitCode {
     tessera::telemetry::init();
     let result = match Cli::parse().command {
-        Command::Serve { addr, config, store, import_clients } => serve(addr, config, store, import_clients).await,
+        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl } => {
+            serve(addr, config, store, import_clients, keys_file.map(|file| (file, keys_ttl))).await
+        }
+        Command::Keys(command) => run_keys(command).await,
         Command::Clients(command) => run_clients(command).await,
         Command::Issuers(command) => run_issuers(command).await,
         Command::Tenants(command) => run_tenants(command).await,
@@ -389,7 +488,7 @@ async fn main() -> ExitCode {
 }
 
 fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(), String> {
-    let key = keys::generated_key(alg, kid)?;
+    let key = keys::generated_key(alg, kid, None)?;
     if secret_json {
         println!("{}", KeySetDocument { keys: vec![key], ..Default::default() }.to_json());
     } else {
@@ -450,15 +549,24 @@ async fn serve(
     path: Option<PathBuf>,
     table: OptionalTable,
     import_clients: bool,
+    keys_file: Option<(PathBuf, u64)>,
 ) -> Result<(), String> {
-    let config = match &path {
+    let mut config = match &path {
         Some(path) => Config::load(path),
         None => Config::from_toml(DEMO_CONFIG),
     }
     .map_err(|e| e.to_string())?;
+    let keys: Option<runner::KeyRefresh> = match keys_file {
+        None => None,
+        Some((file, ttl)) => {
+            let source = tessera::key_source::FileKeys(file);
+            config.apply_key_document(source.load().await.map_err(|e| e.to_string())?);
+            Some((Arc::new(source), ttl))
+        }
+    };
     let (clock, entropy) = (Arc::new(SystemClock), Arc::new(SystemEntropy));
     let server = match &table.table {
-        None => runner::serve_embedded(addr, &config, clock, entropy).await?.0,
+        None => runner::serve_embedded(addr, &config, clock, entropy, keys).await?.0,
         Some(name) => {
             let store = Arc::new(open_table(name, &table.endpoint).await?);
             if import_clients {
@@ -468,7 +576,7 @@ async fn serve(
             // Trusted issuers kept in the table join the configuration's, as in a deployed function.
             let mut config = config.clone();
             tessera::bootstrap::add_table_issuers(&mut config, store.as_ref()).await.map_err(|e| e.to_string())?;
-            runner::serve(addr, &config, store, clock, entropy).await?
+            runner::serve(addr, &config, store, clock, entropy, keys).await?
         }
     };
     let base = format!("http://{}", server.addr);

@@ -4,7 +4,8 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
-//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read once |
+//! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read at init and again every `KEYS_CACHE_TTL_SECS` |
+//! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300) |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | (the table) | trusted issuers registered with `tessera issuers import`, every tenant's, read once at init |
@@ -18,7 +19,12 @@ use crate::TokenService;
 use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError, KeySetDocument};
 use crate::entropy::SystemEntropy;
-use crate::service::service_on;
+use crate::key_source::{KeySource, SecretsManagerKeys};
+use crate::service::{refreshing_service_on, service_on};
+
+/// How long a function keeps the signing-key secret before reading it again (`KEYS_CACHE_TTL_SECS`): the bound
+/// on how long a promoted or removed key takes to reach running functions.
+pub const DEFAULT_KEYS_CACHE_TTL_SECS: u64 = 300;
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::store::{ClientRegistry, TokenStore};
@@ -55,16 +61,14 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
         (None, None) => None,
         _ => Some(dynamodb::sdk_config().await),
     };
-    if let (Some(sdk), Some(arn)) = (&sdk, &secret_arn) {
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let value =
-            secrets.get_secret_value().secret_id(arn).send().await.map_err(|e| {
-                BootstrapError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
-            })?;
-        let json =
-            value.secret_string().ok_or_else(|| BootstrapError::Secret("the secret has no string value".into()))?;
-        config.apply_key_document(KeySetDocument::parse(json)?);
-    }
+    let key_source = match (&sdk, &secret_arn) {
+        (Some(sdk), Some(arn)) => {
+            let source = SecretsManagerKeys::new(aws_sdk_secretsmanager::Client::new(sdk), arn.clone());
+            config.apply_key_document(source.load().await.map_err(|e| BootstrapError::Secret(e.0))?);
+            Some(source)
+        }
+        _ => None,
+    };
     if secret_arn.is_none()
         && let Some(json) = var("SIGNING_KEYS_JSON")
     {
@@ -90,7 +94,19 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
         }
     };
     let issuer = config.issuer.clone();
-    Ok(service_on(store, &config, issuer.as_deref(), Arc::new(SystemClock), entropy)?)
+    let clock = Arc::new(SystemClock);
+    Ok(match key_source {
+        Some(source) => {
+            let ttl = match var("KEYS_CACHE_TTL_SECS") {
+                Some(ttl) => ttl.parse().map_err(|_| {
+                    ConfigError::Invalid(format!("KEYS_CACHE_TTL_SECS must be a number of seconds, not {ttl:?}"))
+                })?,
+                None => DEFAULT_KEYS_CACHE_TTL_SECS,
+            };
+            refreshing_service_on(store, &config, issuer.as_deref(), clock, entropy, Arc::new(source), ttl)?
+        }
+        None => service_on(store, &config, issuer.as_deref(), clock, entropy)?,
+    })
 }
 
 /// The store alone, for the revocation-events function: it needs no keys, clients or issuer, only the table

@@ -180,6 +180,25 @@ pub struct KeyConfig {
     /// A file holding the PKCS#8 PEM, relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_file: Option<PathBuf>,
+    /// Where the key is in its rotation. Absent: the first key of the list signs and the others verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<KeyState>,
+    /// When the key was retired (epoch seconds): tokens it signed live at most one access-token lifetime
+    /// longer, after which `tessera keys remove` takes it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<u64>,
+}
+
+/// A signing key's place in a rotation. Every state is published in JWKS and verifies; only `active` signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Published ahead of use, so resource servers that cache the JWKS know it before it signs.
+    Next,
+    /// Signs new tokens (one per tenant).
+    Active,
+    /// Signed tokens that may still be live: verifies, signs nothing.
+    Retired,
 }
 
 /// One client entry. `Debug` leaves the secret out.
@@ -229,6 +248,7 @@ impl std::fmt::Debug for KeyConfig {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("private_key_file", &self.private_key_file)
+            .field("state", &self.state)
             .finish_non_exhaustive()
     }
 }
@@ -444,25 +464,36 @@ pub fn key_ring_or_generated(keys: &[KeyConfig], kid_if_generated: &str) -> Resu
     key_ring(keys)
 }
 
-/// A key ring from explicit key entries (none generated).
+/// A key ring from explicit key entries (none generated). The `active` key signs; without states, the first
+/// key does. More than one `active` key, or none among keys that all have a state, is an error.
 pub fn key_ring(keys: &[KeyConfig]) -> Result<KeyRing, ConfigError> {
-    let keys =
-        keys.iter()
-            .map(|key| {
-                let pem = match (&key.private_key_pem, &key.private_key_file) {
-                    (Some(pem), None) => pem.clone(),
-                    (None, Some(file)) => std::fs::read_to_string(file)
-                        .map_err(|source| ConfigError::Read { path: file.clone(), source })?,
-                    _ => {
-                        return Err(ConfigError::Invalid(format!(
-                            "signing key {}: set exactly one of private_key_pem and private_key_file",
-                            key.kid
-                        )));
-                    }
-                };
-                Ok(SigningKey::from_pkcs8_pem(key.alg, &key.kid, &pem)?)
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
+    let active: Vec<usize> =
+        keys.iter().enumerate().filter(|(_, k)| k.state == Some(KeyState::Active)).map(|(i, _)| i).collect();
+    let signing = match active.as_slice() {
+        [one] => *one,
+        [] if keys.first().is_some_and(|k| k.state.is_none()) => 0,
+        [] => return Err(ConfigError::Invalid("signing keys: no key is active".into())),
+        _ => return Err(ConfigError::Invalid("signing keys: more than one key is active".into())),
+    };
+    let ordered =
+        keys.get(signing).into_iter().chain(keys.iter().enumerate().filter(|(i, _)| *i != signing).map(|(_, k)| k));
+    let keys = ordered
+        .map(|key| {
+            let pem = match (&key.private_key_pem, &key.private_key_file) {
+                (Some(pem), None) => pem.clone(),
+                (None, Some(file)) => {
+                    std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "signing key {}: set exactly one of private_key_pem and private_key_file",
+                        key.kid
+                    )));
+                }
+            };
+            Ok(SigningKey::from_pkcs8_pem(key.alg, &key.kid, &pem)?)
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     Ok(KeyRing::new(keys)?)
 }
 

@@ -9,6 +9,7 @@
 //! - [`config`]: configuration from TOML or the environment, validated once.
 //! - [`events`]: revocation events (EventBridge, SQS, the runner): one watermark write per event.
 //! - [`service`]: the [`service::TokenService`] that bundles the ports for the handlers.
+//! - [`key_source`]: the port the signing-key document is read (and re-read) from, and its adapters.
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
 
 pub mod bootstrap;
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod entropy;
 pub mod events;
 pub mod jwt;
+pub mod key_source;
 pub mod oauth;
 pub mod service;
 pub mod store;

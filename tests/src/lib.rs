@@ -56,6 +56,8 @@ pub fn config_with_key(key: &tessera::jwt::keys::SigningKey) -> Config {
         alg: key.algorithm(),
         private_key_pem: Some(key.to_pkcs8_pem()),
         private_key_file: None,
+        state: None,
+        retired_at: None,
     }];
     config
 }
@@ -213,7 +215,7 @@ impl TestServer {
     pub async fn start_on(config: &Config, store: Arc<dyn TokenStore>) -> Self {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
-        let server = runner::serve(addr, config, store.clone(), clock.clone(), Arc::new(SystemEntropy))
+        let server = runner::serve(addr, config, store.clone(), clock.clone(), Arc::new(SystemEntropy), None)
             .await
             .expect("runner starts");
         Self::wrap(server, clock, store)

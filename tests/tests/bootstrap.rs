@@ -101,4 +101,22 @@ async fn functions_build_their_service_from_the_environment() {
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(header.kid.as_deref(), Some("env-1"));
+
+    // Rotation without a redeploy: with KEYS_CACHE_TTL_SECS=0 the function re-reads the secret on each request,
+    // so a key promoted with `tessera keys` signs the next token.
+    set("KEYS_CACHE_TTL_SECS", "0");
+    let service = service_from_env().await.unwrap();
+    let mut document = location.read().await.unwrap();
+    let default = tessera::domain::tenant::TenantId::default();
+    let alg = tessera::jwt::keys::SigningAlgorithm::ES256;
+    tessera_cli::keys::add_key(&mut document, &default, alg, Some("env-2".into())).unwrap();
+    tessera_cli::keys::promote_key(&mut document, &default, "env-2", 1_800_000_000).unwrap();
+    location.write(&document).await.unwrap();
+    let response = tessera_token::handle(&service, token_request()).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some("env-2"));
+    set("KEYS_CACHE_TTL_SECS", "soon");
+    let err = service_from_env().await.err().expect("a bad TTL is an init error").to_string();
+    assert!(err.contains("KEYS_CACHE_TTL_SECS"), "{err}");
 }

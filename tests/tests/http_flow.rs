@@ -423,13 +423,7 @@ async fn metadata_and_jwks_verify_issued_tokens() {
 #[tokio::test]
 async fn eddsa_keys_sign_and_verify_end_to_end() {
     let key = SigningKey::generate(SigningAlgorithm::EdDSA, "ed-1").unwrap();
-    let mut config = tessera_e2e::test_config();
-    config.signing_keys = vec![tessera::config::KeyConfig {
-        kid: "ed-1".into(),
-        alg: SigningAlgorithm::EdDSA,
-        private_key_pem: Some(key.to_pkcs8_pem()),
-        private_key_file: None,
-    }];
+    let config = config_with_key(&key);
     let server = TestServer::start_config(&config).await;
     let token = server.issue(creds::JWT, &[]).await;
     assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, jsonwebtoken::Algorithm::EdDSA);

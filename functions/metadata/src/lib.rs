@@ -16,10 +16,10 @@ pub const CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Handles one request, choosing the document by path.
 pub async fn handle(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
-    let result = (|| {
+    let result = async {
         require_method(&request, &Method::GET)?;
         let tenant_id = tenant_of(&request)?;
-        let tenant = service.tenant(&tenant_id, gateway_domain(&request))?;
+        let tenant = service.tenant(&tenant_id, gateway_domain(&request)).await?;
         let path = request.uri().path();
         if path.ends_with(METADATA_PATH) || path.starts_with(&format!("{METADATA_PATH}/t/")) {
             Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant)))
@@ -28,7 +28,8 @@ pub async fn handle(service: &TokenService, request: Request) -> Result<Response
         } else {
             Err(OAuthError::invalid_request("no such document").with_status(StatusCode::NOT_FOUND))
         }
-    })();
+    }
+    .await;
     Ok(match result {
         Ok(mut response) => {
             response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(CACHE_CONTROL));

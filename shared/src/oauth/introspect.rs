@@ -51,7 +51,7 @@ pub async fn introspect_signed(service: &TokenService, request: &OAuthRequest) -
         iat: service.clock.now().as_secs(),
         token_introspection: &evaluated.response,
     };
-    Ok(evaluated.tenant.keys.signing_key().sign_jwt(INTROSPECTION_JWT_TYP, &claims)?)
+    Ok(evaluated.tenant.keys().signing_key().sign_jwt(INTROSPECTION_JWT_TYP, &claims)?)
 }
 
 /// An answer, with what a signed response needs besides it: the tenant (issuer, key) and the caller.
@@ -64,7 +64,7 @@ struct Evaluated<'a> {
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Evaluated<'a>, OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref()).await?;
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let token = request.require("token")?;

@@ -51,12 +51,12 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
         token_endpoint_auth_methods_supported: auth_methods(),
         introspection_endpoint_auth_methods_supported: auth_methods(),
         revocation_endpoint_auth_methods_supported: auth_methods(),
-        access_token_signing_alg_values_supported: tenant.keys.algorithms(),
-        introspection_signing_alg_values_supported: vec![tenant.keys.signing_key().algorithm().as_str()],
+        access_token_signing_alg_values_supported: tenant.keys().algorithms(),
+        introspection_signing_alg_values_supported: vec![tenant.keys().signing_key().algorithm().as_str()],
     }
 }
 
 /// The public JWK Set.
 pub fn jwks(tenant: &Tenant<'_>) -> Value {
-    tenant.keys.jwks()
+    tenant.keys().jwks()
 }

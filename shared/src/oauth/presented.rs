@@ -100,7 +100,7 @@ impl Presented {
             return Self::Unrecognised("neither an opaque token nor a JWT".into());
         }
         let trusted =
-            peek_issuer(token).filter(|iss| *iss != tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
+            peek_issuer(token).filter(|iss| **iss != *tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
         if let Some(issuer) = trusted {
             return match issuer.validate(token, now).await {
                 Ok(identity) => Self::External(Box::new(ExternalToken {
@@ -111,7 +111,7 @@ impl Presented {
                 Err(rejection) => Self::Unrecognised(format!("external jwt rejected: {rejection}")),
             };
         }
-        match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys) {
+        match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys()) {
             Ok(verified) => Self::Jwt(Box::new(verified)),
             Err(rejection) => Self::Unrecognised(format!("jwt rejected: {rejection}")),
         }

@@ -21,7 +21,7 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref()).await?;
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let token = request.require("token")?;

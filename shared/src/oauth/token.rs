@@ -26,7 +26,7 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
 pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref())?;
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref()).await?;
     let grant_type = GrantType::parse(request.require("grant_type")?)
         .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"))?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
@@ -204,7 +204,7 @@ async fn mint(
 ) -> Result<TokenResponse, OAuthError> {
     let mut records = Vec::with_capacity(2);
     let access_token = match client.access_token_format {
-        TokenFormat::Jwt => access_token::sign(grant, &settings.issuer, &new_jti(service)?, settings.keys)?,
+        TokenFormat::Jwt => access_token::sign(grant, &settings.issuer, &new_jti(service)?, settings.keys())?,
         TokenFormat::Opaque => {
             let token = OpaqueToken::mint(TokenKind::AccessToken, grant, random_bytes(service.entropy.as_ref())?);
             records.push(Record::Token(TokenRecord::new(&token, grant.clone())));
