@@ -10,6 +10,7 @@ use tessera::clock::Clock;
 use tessera::clock::SystemClock;
 use tessera::config::{ClientConfig, Config, KeySetDocument};
 use tessera::domain::client::{GrantType, TokenFormat};
+use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::events::RevocationEvent;
@@ -441,6 +442,10 @@ struct NewClient {
     /// An audience the client may request with `resource` (repeat; the first is the default `aud`).
     #[arg(long = "audience")]
     audiences: Vec<String>,
+    /// For a resource server: an attribute its introspection answers carry beyond RFC 7662's members
+    /// (repeat): user_details, amr, permissions.
+    #[arg(long = "introspection-profile", value_parser = parse_profile, requires = "may_introspect")]
+    introspection_profile: Vec<ProfileAttribute>,
 }
 
 fn parse_alg(value: &str) -> Result<SigningAlgorithm, String> {
@@ -449,6 +454,11 @@ fn parse_alg(value: &str) -> Result<SigningAlgorithm, String> {
         "EdDSA" => Ok(SigningAlgorithm::EdDSA),
         other => Err(format!("{other} is not ES256 or EdDSA")),
     }
+}
+
+fn parse_profile(value: &str) -> Result<ProfileAttribute, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| format!("{value:?} is not one of user_details, amr, permissions"))
 }
 
 fn parse_grant(value: &str) -> Result<GrantType, String> {
@@ -656,6 +666,7 @@ async fn run_clients(command: ClientsCommand) -> Result<(), String> {
                 may_introspect: client.may_introspect,
                 audiences: client.audiences,
                 disabled: false,
+                introspection_profile: client.introspection_profile,
             };
             let issued = clients::register(&store, &entry, &entropy).await?;
             println!("{}", serde_json::to_string_pretty(&issued).map_err(|e| e.to_string())?);

@@ -63,7 +63,15 @@ async fn register_serve_rotate_disable_import() {
     assert_eq!(svc_secret.len(), 43);
     let rs_secret = secret_of(&tessera(&with(
         &["clients", "register"],
-        &["--client-id", "rs", "--may-introspect", "--grant-type", "client_credentials"],
+        &[
+            "--client-id",
+            "rs",
+            "--may-introspect",
+            "--introspection-profile",
+            "user_details",
+            "--grant-type",
+            "client_credentials",
+        ],
     )));
     let listed = tessera(&with(&["clients", "list"], &[]));
     assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse"), "{listed}");

@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::profile::{PermissionMap, ProfileAttribute, ResourceScopes};
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError, random_bytes};
@@ -96,6 +97,9 @@ pub struct Config {
     /// Tenants besides `default`, each with its own issuer and keys.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+    /// Scope-to-resource permissions, for introspection profiles with `permissions`.
+    #[serde(default)]
+    pub permissions: Vec<PermissionConfig>,
 }
 
 /// A tenant besides `default` (WSO2's `/t/<tenant>/`): its routes are `/t/<name>/oauth2/…` and
@@ -240,6 +244,39 @@ pub struct ClientConfig {
     /// A disabled client cannot authenticate.
     #[serde(default)]
     pub disabled: bool,
+    /// For a resource server: the attributes its introspection answers carry beyond RFC 7662's core members
+    /// (`user_details`, `amr`, `permissions`).
+    #[serde(default)]
+    pub introspection_profile: Vec<ProfileAttribute>,
+}
+
+/// One OAuth scope's resource permissions, reported to resource servers whose introspection profile has
+/// `permissions` (Keycloak's RPT `permissions`).
+///
+/// ```toml
+/// [[permissions]]
+/// scope = "orders:write"
+/// resource = "orders"                 # the resource's name (`rsname`)
+/// resource_id = "7f3c…"               # optional `rsid`; default: the name
+/// resource_scopes = ["view", "edit"]  # optional; default: the OAuth scope itself
+/// tenant = "default"                  # optional
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionConfig {
+    /// The tenant; `default` when omitted.
+    #[serde(default)]
+    pub tenant: TenantId,
+    /// The OAuth scope.
+    pub scope: String,
+    /// The resource's name.
+    pub resource: String,
+    /// The resource's id; its name when omitted.
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    /// The resource scopes the OAuth scope grants; the OAuth scope itself when omitted.
+    #[serde(default)]
+    pub resource_scopes: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for KeyConfig {
@@ -338,6 +375,20 @@ impl Config {
         key_ring_or_generated(&self.signing_keys, kid_if_generated)
     }
 
+    /// The permission mapping of `tenant`.
+    pub fn permission_map(&self, tenant: &TenantId) -> PermissionMap {
+        let mut map = PermissionMap::default();
+        for entry in self.permissions.iter().filter(|p| p.tenant == *tenant) {
+            let grants = ResourceScopes {
+                rsid: entry.resource_id.clone().unwrap_or_else(|| entry.resource.clone()),
+                rsname: entry.resource.clone(),
+                scopes: entry.resource_scopes.clone().unwrap_or_else(|| vec![entry.scope.clone()]),
+            };
+            map.insert(entry.scope.clone(), grants);
+        }
+        map
+    }
+
     /// Every tenant served: `default` first, then the `[[tenants]]` in order.
     pub fn tenant_ids(&self) -> Vec<TenantId> {
         std::iter::once(TenantId::default()).chain(self.tenants.iter().map(|t| t.name.clone())).collect()
@@ -366,6 +417,11 @@ impl Config {
         for issuer in &self.trusted_issuers {
             if !declared.contains(&issuer.tenant) {
                 return Err(undeclared(&issuer.tenant, format!("trusted issuer {:?}", issuer.issuer)));
+            }
+        }
+        for permission in &self.permissions {
+            if !declared.contains(&permission.tenant) {
+                return Err(undeclared(&permission.tenant, format!("the permission of scope {:?}", permission.scope)));
             }
         }
         Ok(())
@@ -614,6 +670,7 @@ impl ClientConfig {
             may_introspect: self.may_introspect,
             audiences: self.audiences.clone(),
             disabled: self.disabled,
+            introspection_profile: self.introspection_profile.iter().copied().collect(),
         })
     }
 }

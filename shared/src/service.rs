@@ -13,6 +13,7 @@ use http::StatusCode;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, key_ring_or_generated};
+use crate::domain::profile::PermissionMap;
 use crate::domain::tenant::TenantId;
 use crate::entropy::Entropy;
 use crate::jwt::external::TrustedIssuer;
@@ -36,12 +37,19 @@ pub struct TenantSettings {
     pub keys: KeyRing,
     /// The external issuers whose JWTs it accepts for token exchange and introspection.
     pub trusted_issuers: Arc<[TrustedIssuer]>,
+    /// Its scope-to-resource permissions, for introspection profiles with `permissions`.
+    pub permissions: PermissionMap,
 }
 
 impl TenantSettings {
-    /// Settings with no trusted issuers.
+    /// Settings with no trusted issuers and no permission mapping.
     pub fn new(issuer: Option<String>, keys: KeyRing) -> Self {
-        Self { issuer: issuer.map(Arc::from), keys, trusted_issuers: Arc::new([]) }
+        Self {
+            issuer: issuer.map(Arc::from),
+            keys,
+            trusted_issuers: Arc::new([]),
+            permissions: PermissionMap::default(),
+        }
     }
 }
 
@@ -64,6 +72,11 @@ impl Tenant<'_> {
     /// The tenant's trusted external issuers.
     pub fn trusted_issuers(&self) -> &[TrustedIssuer] {
         &self.settings.trusted_issuers
+    }
+
+    /// The tenant's scope-to-resource permissions.
+    pub fn permissions(&self) -> &PermissionMap {
+        &self.settings.permissions
     }
 
     /// The trusted issuer whose `iss` is `issuer`.
@@ -207,6 +220,7 @@ fn build_tenants(config: &Config, issuer: Option<String>, previous: Option<&Tena
         issuer: issuer.as_deref().map(Arc::from),
         keys: config.key_ring("tessera-local-1")?,
         trusted_issuers: trusted(&default)?,
+        permissions: config.permission_map(&default),
     };
     tenants.insert(default, Arc::new(settings));
     for tenant in &config.tenants {
@@ -220,6 +234,7 @@ fn build_tenants(config: &Config, issuer: Option<String>, previous: Option<&Tena
             issuer: tenant_issuer.map(Arc::from),
             keys: key_ring_or_generated(&tenant.signing_keys, &format!("{}-local-1", tenant.name))?,
             trusted_issuers: trusted(&tenant.name)?,
+            permissions: config.permission_map(&tenant.name),
         };
         tenants.insert(tenant.name.clone(), Arc::new(settings));
     }

@@ -156,6 +156,7 @@ async fn an_unreachable_endpoint_fails_closed() {
             subject: "demo-jwt".into(),
             username: None,
             user_details: Default::default(),
+            amr: Vec::new(),
             scope: tessera::domain::scope::ScopeSet::default(),
             audience: vec!["https://issuer.example".into()],
             family: tessera::domain::grant::FamilyId::from_bytes([1; 16]),

@@ -201,6 +201,9 @@ pub struct Client {
     pub audiences: Vec<String>,
     /// A disabled client cannot authenticate.
     pub disabled: bool,
+    /// What introspection tells this client beyond the RFC 7662 core members.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub introspection_profile: crate::domain::profile::Profile,
 }
 
 /// Why a scope request was refused (RFC 6749 §5.2 `invalid_scope`).
@@ -265,6 +268,7 @@ pub(crate) mod tests {
             may_introspect: false,
             audiences: vec![],
             disabled: false,
+            introspection_profile: Default::default(),
         }
     }
 

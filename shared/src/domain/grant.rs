@@ -82,6 +82,10 @@ pub struct Grant {
     /// by introspection as `user_details`. Empty for client credentials.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_details: BTreeMap<String, serde_json::Value>,
+    /// The authentication methods the subject token named (RFC 8176 `amr`), kept from exchange through
+    /// refresh. Empty for client credentials.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     /// The granted scope.
     pub scope: ScopeSet,
     /// The audience(s) (`aud`).
@@ -169,6 +173,7 @@ mod tests {
             subject: "alice".into(),
             username: None,
             user_details: BTreeMap::new(),
+            amr: Vec::new(),
             scope: ScopeSet::parse("a b").unwrap(),
             audience: vec![],
             family: FamilyId::from_bytes([1; 16]),

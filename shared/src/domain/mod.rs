@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod grant;
+pub mod profile;
 pub mod revocation;
 pub mod scope;
 pub mod tenant;

@@ -222,6 +222,7 @@ mod tests {
             subject: "alice".into(),
             username: None,
             user_details: Default::default(),
+            amr: Vec::new(),
             scope: super::super::scope::ScopeSet::parse("a").unwrap(),
             audience: vec![],
             family: family(),

@@ -78,6 +78,9 @@ pub struct AccessTokenClaims {
     /// Attributes mapped from the subject token at exchange.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_details: BTreeMap<String, serde_json::Value>,
+    /// Authentication methods of the subject token (RFC 8176), for user tokens whose subject token named them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     /// The grant family.
     pub tsr_fam: FamilyId,
     /// Issue time in microseconds.
@@ -98,6 +101,7 @@ pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<St
         scope: grant.scope.to_string(),
         username: grant.username.clone(),
         user_details: grant.user_details.clone(),
+        amr: grant.amr.clone(),
         tsr_fam: grant.family,
         tsr_iat_us: grant.issued_at.as_micros(),
     };
@@ -195,6 +199,7 @@ pub fn verify(
         subject: claims.sub,
         username: claims.username,
         user_details: claims.user_details,
+        amr: claims.amr,
         scope: ScopeSet::parse(&claims.scope).map_err(|_| JwtRejection::InvalidClaim("scope"))?,
         audience: claims.aud.into_list(),
         family: claims.tsr_fam,
@@ -243,6 +248,7 @@ mod tests {
             subject: "svc".into(),
             username: None,
             user_details: Default::default(),
+            amr: Vec::new(),
             scope: ScopeSet::parse("read write").unwrap(),
             audience: vec!["https://api.example".into()],
             family: FamilyId::from_bytes([4; 16]),
@@ -348,6 +354,7 @@ mod tests {
             scope: String::new(),
             username: None,
             user_details: BTreeMap::new(),
+            amr: Vec::new(),
             tsr_fam: FamilyId::from_bytes([1; 16]),
             tsr_iat_us: 1_000_000,
         })

@@ -94,6 +94,8 @@ pub struct ExternalIdentity {
     pub username: Option<String>,
     /// Mapped claims: introspection attribute → value.
     pub user_details: BTreeMap<String, Value>,
+    /// The `amr` claim's methods (RFC 8176), when it is an array of strings.
+    pub amr: Vec<String>,
     /// The token's audiences.
     pub audience: Vec<String>,
     /// `iat` (required).
@@ -430,6 +432,10 @@ impl TrustedIssuer {
             subject,
             username,
             user_details,
+            amr: match claims.get("amr") {
+                Some(Value::Array(methods)) => methods.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect(),
+                _ => Vec::new(),
+            },
             audience,
             issued_at: Timestamp::from_secs(iat),
             expires_at: Timestamp::from_secs(exp),

@@ -1,7 +1,9 @@
 //! Token introspection (RFC 7662). The caller authenticates as a client allowed to introspect; the token
 //! is classified without I/O, then one store round trip fetches the caller's record and every item that
 //! decides the token's state. Anything not active answers exactly `{"active": false}`; a store failure is
-//! an error (503), never `active: true`.
+//! an error (503), never `active: true`. The caller's introspection profile decides which attributes beyond
+//! RFC 7662's core members it gets ([`crate::domain::profile`]); with [`introspect_signed`] the answer is an
+//! RFC 9701 JWT.
 
 use http::StatusCode;
 use tracing::instrument;
@@ -9,6 +11,7 @@ use tracing::instrument;
 use super::authenticate::{authenticate, client_key};
 use super::presented::{Active, ExternalToken, Presented};
 use crate::TokenService;
+use crate::domain::profile::{Profile, ProfileAttribute};
 use crate::domain::tenant::TenantId;
 use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
@@ -108,6 +111,8 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             aud: Some(Audience::from_list(&active.grant.audience)),
             iss: Some(iss),
             user_details: Some(active.grant.user_details.clone()).filter(|d| !d.is_empty()),
+            amr: Some(active.grant.amr.clone()).filter(|m| !m.is_empty()),
+            permissions: Some(settings.permissions().permissions(active.grant.scope.iter())).filter(|p| !p.is_empty()),
             jti: active.jti,
         },
         Active::External(external) => {
@@ -115,6 +120,11 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
                 record_external(service, tenant, &external).await?;
             }
             let identity = external.identity;
+            let permissions = identity
+                .scope
+                .as_deref()
+                .map(|scope| settings.permissions().permissions(scope.split(' ')))
+                .filter(|p| !p.is_empty());
             IntrospectionResponse {
                 active: true,
                 scope: identity.scope,
@@ -128,11 +138,28 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
                 aud: Some(Audience::from_list(&identity.audience)),
                 iss: Some(identity.issuer),
                 user_details: Some(identity.user_details).filter(|d| !d.is_empty()),
+                amr: Some(identity.amr).filter(|m| !m.is_empty()),
+                permissions,
                 jti: identity.jti,
             }
         }
     };
+    let response = only_profiled(response, &caller.introspection_profile);
     Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id })
+}
+
+/// Keeps the attributes beyond RFC 7662's core members only where the caller's profile has them.
+fn only_profiled(mut response: IntrospectionResponse, profile: &Profile) -> IntrospectionResponse {
+    if !profile.contains(&ProfileAttribute::UserDetails) {
+        response.user_details = None;
+    }
+    if !profile.contains(&ProfileAttribute::Amr) {
+        response.amr = None;
+    }
+    if !profile.contains(&ProfileAttribute::Permissions) {
+        response.permissions = None;
+    }
+    response
 }
 
 /// Records a trusted issuer's token under its hash (IndyKite's `perform_upsert`), with TTL = its `exp`, so

@@ -91,13 +91,13 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let audience = client
         .audience_for(target, &settings.issuer)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not allowed"))?;
-    let (subject, username, user_details) = match subject_token {
-        None => (client.client_id.to_string(), None, Default::default()),
+    let (subject, username, user_details, amr) = match subject_token {
+        None => (client.client_id.to_string(), None, Default::default(), Vec::new()),
         Some(verified) => {
             let verified = verified?;
             verified.check_not_revoked(tenant, &fetched, now)?;
             let identity = verified.identity;
-            (identity.subject, identity.username, identity.user_details)
+            (identity.subject, identity.username, identity.user_details, identity.amr)
         }
     };
     let grant = Grant {
@@ -106,6 +106,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         subject,
         username,
         user_details,
+        amr,
         scope,
         audience: vec![audience],
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),

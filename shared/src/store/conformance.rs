@@ -31,6 +31,7 @@ fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
         subject: "conformance-client".into(),
         username: None,
         user_details: Default::default(),
+        amr: Vec::new(),
         scope: ScopeSet::parse("read write").expect("valid scope"),
         audience: vec!["https://api.example".into()],
         family,
@@ -54,6 +55,7 @@ fn client(tenant: &TenantId, id: &str) -> Client {
         may_introspect: true,
         audiences: vec![],
         disabled: false,
+        introspection_profile: Default::default(),
     }
 }
 

@@ -695,6 +695,7 @@ mod tests {
     use super::*;
     use crate::domain::client::{ClientId, GrantType, SecretHash, TokenFormat};
     use crate::domain::grant::FamilyId;
+    use crate::domain::profile::ProfileAttribute;
     use crate::domain::scope::ScopeSet;
     use crate::domain::token::{OpaqueToken, TokenKind};
 
@@ -708,6 +709,7 @@ mod tests {
                 "email".to_owned(),
                 serde_json::json!("alice@example.com"),
             )]),
+            amr: vec!["pwd".into(), "mfa".into()],
             scope: ScopeSet::parse("orders:read orders:write invoices:read customers:read").unwrap(),
             audience: vec!["https://orders.api.example.com".into()],
             family: FamilyId::from_bytes([7; 16]),
@@ -732,6 +734,12 @@ mod tests {
             may_introspect: true,
             audiences: vec!["https://orders.api.example.com".into(), "https://invoices.api.example.com".into()],
             disabled: false,
+            introspection_profile: [
+                ProfileAttribute::UserDetails,
+                ProfileAttribute::Amr,
+                ProfileAttribute::Permissions,
+            ]
+            .into(),
         };
         let records = [
             Record::Client(client),

@@ -85,9 +85,16 @@ pub struct IntrospectionResponse {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// Attributes mapped from the subject's external token (OneWelcome-style `user_details`).
+    /// Attributes mapped from the subject's external token (OneWelcome-style `user_details`). Profile
+    /// attribute `user_details` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_details: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// The subject token's authentication methods (RFC 8176). Profile attribute `amr` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// Resource permissions from the token's scopes (Keycloak RPT). Profile attribute `permissions` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<crate::domain::profile::Permission>>,
 }
 
 impl IntrospectionResponse {
