@@ -211,3 +211,47 @@ fn a_client_of_an_undeclared_tenant_is_a_configuration_error() {
     let default = "[[tenants]]\nname = \"default\"\n";
     assert!(Config::from_toml(default).unwrap().check_tenants().is_err());
 }
+
+#[tokio::test]
+async fn trusted_issuers_are_trusted_only_by_their_tenant() {
+    use tessera::clock::Clock;
+    use tessera_e2e::issuers::{JWT_TYPE, auth0};
+    let idp = auth0();
+    let mut config = config();
+    // The identity provider is acme's alone, and so is an exchange client.
+    let entry = idp.toml_entry(false).replacen("[[trusted_issuers]]\n", "[[trusted_issuers]]\ntenant = \"acme\"\n", 1);
+    // An exchange client in each tenant, under the same id.
+    let exchanger = |tenant: &str, secret: &str| {
+        format!(
+            "[[clients]]\ntenant = \"{tenant}\"\nclient_id = \"exchanger\"\nclient_secret = \"{secret}\"\n\
+             scopes = [\"orders:read\"]\ngrant_types = [\"urn:ietf:params:oauth:grant-type:token-exchange\"]\n"
+        )
+    };
+    let exchanger = format!(
+        "{}\n{}",
+        exchanger("acme", "acme-exchanger-secret-0123456789ab"),
+        exchanger("default", "default-exchanger-secret-012345678")
+    );
+    let extra = Config::from_toml(&format!("{entry}\n{exchanger}")).unwrap();
+    config.trusted_issuers.extend(extra.trusted_issuers);
+    config.clients.extend(extra.clients);
+    let server = TestServer::start_config(&config).await;
+    let subject_token = idp.sign(&idp.claims("alice", server.clock.now().as_secs()));
+
+    // The IdP's own JWT: active at acme, unknown at default.
+    assert!(ACME.active(&server, &subject_token).await);
+    assert!(!DEFAULT.active(&server, &subject_token).await);
+
+    // Token exchange: accepted at acme, refused at default (whose exchange client trusts no such issuer).
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        ("subject_token", subject_token.as_str()),
+        ("subject_token_type", JWT_TYPE),
+    ];
+    let at_acme =
+        server.post("/t/acme/oauth2/token", Some(("exchanger", "acme-exchanger-secret-0123456789ab")), &form).await;
+    assert_eq!(at_acme.status, 200, "{}", at_acme.text);
+    let at_default =
+        server.post("/oauth2/token", Some(("exchanger", "default-exchanger-secret-012345678")), &form).await;
+    at_default.assert_error(400, "invalid_grant");
+}
