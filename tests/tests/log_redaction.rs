@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tessera::clock::Clock;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
 use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_TWO, auth0, exchange, exchange_config};
-use tessera_e2e::{TestServer, basic, creds};
+use tessera_e2e::{TestServer, basic, creds, isolated_backend_store};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Every byte the subscriber writes.
@@ -63,7 +63,8 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     let key = SigningKey::generate(SigningAlgorithm::ES256, "redaction-key").unwrap();
     let mut config = exchange_config(&[&issuer]);
     config.signing_keys = tessera_e2e::config_with_key(&key).signing_keys;
-    let server = TestServer::start_config(&config).await;
+    // A table of its own on DynamoDB: the revocation event below revokes every token of "alice".
+    let server = TestServer::start_on(&config, isolated_backend_store(&config).await).await;
     // Secrets the flow handles; tokens join as they are issued.
     let mut secrets: Vec<String> =
         [creds::JWT.1, creds::OPAQUE.1, creds::RS.1, EXCHANGER.1, EXCHANGER_TWO.1].map(str::to_owned).to_vec();

@@ -113,6 +113,7 @@ async fn amr_is_absent_when_the_subject_token_had_none() {
     let mut claims = issuer.claims("alice", server.clock.now().as_secs());
     claims.as_object_mut().unwrap().remove("amr");
     let login = exchange(&server, EXCHANGER, &issuer.sign(&claims), &[("scope", "profile:read orders:read")]).await;
+    assert_eq!(login.status, 200, "{}", login.text);
     assert_profiles(&server, login.json()["access_token"].as_str().unwrap(), None).await;
 }
 
@@ -133,6 +134,7 @@ async fn signed_answers_follow_the_profile_too() {
     let server = TestServer::start_config(&config(&issuer)).await;
     let subject_token = issuer.sign(&issuer.claims("alice", server.clock.now().as_secs()));
     let login = exchange(&server, EXCHANGER, &subject_token, &[("scope", "profile:read orders:read")]).await;
+    assert_eq!(login.status, 200, "{}", login.text);
     let token = login.json()["access_token"].as_str().unwrap().to_owned();
     for (caller, expect_details) in [(creds::RS, true), (PLAIN, false)] {
         let headers = [
