@@ -96,6 +96,8 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             return Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id });
         }
     };
+    // Permissions are derived only for callers whose profile shows them (the hot path skips the mapping).
+    let wants_permissions = caller.introspection_profile.contains(&ProfileAttribute::Permissions);
     let response = match active {
         Active::Issued(active) => IntrospectionResponse {
             active: true,
@@ -112,7 +114,9 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             iss: Some(iss),
             user_details: Some(active.grant.user_details.clone()).filter(|d| !d.is_empty()),
             amr: Some(active.grant.amr.clone()).filter(|m| !m.is_empty()),
-            permissions: Some(settings.permissions().permissions(active.grant.scope.iter())).filter(|p| !p.is_empty()),
+            permissions: wants_permissions
+                .then(|| settings.permissions().permissions(active.grant.scope.iter()))
+                .filter(|p| !p.is_empty()),
             jti: active.jti,
         },
         Active::External(external) => {
@@ -123,6 +127,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             let permissions = identity
                 .scope
                 .as_deref()
+                .filter(|_| wants_permissions)
                 .map(|scope| settings.permissions().permissions(scope.split(' ')))
                 .filter(|p| !p.is_empty());
             IntrospectionResponse {
