@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use tessera::bootstrap::DEFAULT_KEYS_MAX_STALE_SECS;
 use tessera::config::{Config, KeyConfig, KeySetDocument, KeyState, MAX_ACCESS_TOKEN_TTL_SECS, TenantKeySet};
 use tessera::domain::tenant::TenantId;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
@@ -67,17 +68,29 @@ impl DocumentLocation {
     }
 }
 
-/// Writes `text` to `path` through a temporary file in the same folder, readable by the owner only.
+/// Writes `text` to `path` through a new temporary file in the same folder, readable by the owner only. The
+/// temporary file has a random name and is created exclusively (`O_EXCL`): an existing file or a symlink
+/// planted under that name fails the write instead of receiving the keys.
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp");
+    let suffix: [u8; 8] =
+        tessera::entropy::random_bytes(&tessera::entropy::SystemEntropy).map_err(|e| e.to_string())?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_file_name(format!(".{name}.{hex}.tmp"));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
+    let replaced = written
+        .map_err(|e| format!("{}: {e}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display())));
+    if replaced.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    replaced
 }
 
 /// A generated key as a document entry, in `state`.
@@ -107,7 +120,7 @@ pub struct KeyView {
     /// When it was retired (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<u64>,
-    /// From when `keys remove` takes it without `--force`: one maximal access-token lifetime after retirement.
+    /// From when `keys remove` takes it without `--force`: [`REMOVAL_DELAY_SECS`] after retirement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removable_from: Option<u64>,
 }
@@ -119,10 +132,17 @@ fn keys_of<'a>(document: &'a mut KeySetDocument, tenant: &TenantId) -> Result<&'
     document.tenants.get_mut(tenant).map(|t| &mut t.keys).ok_or_else(|| format!("no tenant {tenant} in the document"))
 }
 
-/// Makes the states explicit: the key that signs today (the `active` one, or the first of a list without
-/// states) is `active`; the others without a state were published beside it and may have signed: `retired`.
-fn normalise(keys: &mut [KeyConfig]) {
-    let signing = keys.iter().position(|k| k.state == Some(KeyState::Active)).unwrap_or(0);
+/// How long after its retirement a key may still have live tokens: a function may go on signing with it until
+/// it re-reads the document (at worst the default staleness bound, `KeysMaxStaleSeconds`, which is at least
+/// the cache TTL), and the last token it signed lives one maximal access-token lifetime. A deployment that
+/// raised `KeysMaxStaleSeconds` waits the difference too.
+pub const REMOVAL_DELAY_SECS: u64 = MAX_ACCESS_TOKEN_TTL_SECS as u64 + DEFAULT_KEYS_MAX_STALE_SECS;
+
+/// Makes the states explicit: the key that signs today ([`tessera::config::signing_index`], the rule the
+/// functions apply) is `active`; the others without a state were published beside it and may have signed:
+/// `retired`. A list the functions would refuse (no key active, or two) is refused here too.
+fn normalise(keys: &mut [KeyConfig]) -> Result<(), String> {
+    let signing = tessera::config::signing_index(keys).map_err(|e| e.to_string())?;
     for (i, key) in keys.iter_mut().enumerate() {
         if i == signing {
             key.state = Some(KeyState::Active);
@@ -130,6 +150,12 @@ fn normalise(keys: &mut [KeyConfig]) {
             key.state = Some(KeyState::Retired);
         }
     }
+    Ok(())
+}
+
+/// Whether `kid` is used anywhere in the document (a kid names one key across tenants).
+fn kid_taken(document: &KeySetDocument, kid: &str) -> bool {
+    document.keys.iter().chain(document.tenants.values().flat_map(|t| &t.keys)).any(|k| k.kid == kid)
 }
 
 fn view(tenant: &TenantId, key: &KeyConfig) -> KeyView {
@@ -139,7 +165,7 @@ fn view(tenant: &TenantId, key: &KeyConfig) -> KeyView {
         alg: key.alg.as_str(),
         state: key.state.unwrap_or(KeyState::Retired),
         retired_at: key.retired_at,
-        removable_from: key.retired_at.map(|at| at + u64::from(MAX_ACCESS_TOKEN_TTL_SECS)),
+        removable_from: key.retired_at.map(|at| at + REMOVAL_DELAY_SECS),
     }
 }
 
@@ -147,7 +173,7 @@ fn view(tenant: &TenantId, key: &KeyConfig) -> KeyView {
 pub fn list_keys(document: &KeySetDocument, tenant: &TenantId) -> Result<Vec<KeyView>, String> {
     let mut document = document.clone();
     let keys = keys_of(&mut document, tenant)?;
-    normalise(keys);
+    normalise(keys)?;
     Ok(keys.iter().map(|k| view(tenant, k)).collect())
 }
 
@@ -159,12 +185,11 @@ pub fn add_key(
     kid: Option<String>,
 ) -> Result<KeyView, String> {
     let kid = kid.unwrap_or_else(|| next_kid(document, tenant));
-    let taken = document.keys.iter().chain(document.tenants.values().flat_map(|t| &t.keys)).any(|k| k.kid == kid);
-    if taken {
+    if kid_taken(document, &kid) {
         return Err(format!("kid {kid} is already in the document"));
     }
     let keys = keys_of(document, tenant)?;
-    normalise(keys);
+    normalise(keys)?;
     keys.push(generated_key(alg, &kid, Some(KeyState::Next))?);
     Ok(view(tenant, keys.last().expect("just pushed")))
 }
@@ -173,7 +198,7 @@ pub fn add_key(
 /// verifies, so the tokens it signed stay valid until they expire).
 pub fn promote_key(document: &mut KeySetDocument, tenant: &TenantId, kid: &str, now: u64) -> Result<KeyView, String> {
     let keys = keys_of(document, tenant)?;
-    normalise(keys);
+    normalise(keys)?;
     let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
     if keys[at].state == Some(KeyState::Active) {
         return Err(format!("{kid} is already the signing key"));
@@ -200,7 +225,7 @@ pub fn remove_key(
     force: bool,
 ) -> Result<KeyView, String> {
     let keys = keys_of(document, tenant)?;
-    normalise(keys);
+    normalise(keys)?;
     let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
     let shown = view(tenant, &keys[at]);
     match (shown.state, shown.removable_from) {
@@ -255,9 +280,7 @@ pub fn tenants_of_config(config: &Config) -> Vec<TenantSummary> {
 
 /// A key id not yet used in the document: `<tenant>-1`, `<tenant>-2`, …
 pub fn next_kid(document: &KeySetDocument, tenant: &TenantId) -> String {
-    let used: Vec<&str> =
-        document.keys.iter().chain(document.tenants.values().flat_map(|t| &t.keys)).map(|k| k.kid.as_str()).collect();
-    (1..).map(|n| format!("{tenant}-{n}")).find(|kid| !used.contains(&kid.as_str())).unwrap_or_default()
+    (1..).map(|n| format!("{tenant}-{n}")).find(|kid| !kid_taken(document, kid)).unwrap_or_default()
 }
 
 /// Adds tenant `name` with one generated key. Refuses an existing tenant and `default` (whose keys are the
@@ -272,10 +295,12 @@ pub fn create_tenant(
     if *name == TenantId::default() || document.tenants.contains_key(name) {
         return Err(format!("tenant {name} already exists"));
     }
-    if let Some(issuer) = &issuer {
-        Config::validate_issuer(issuer).map_err(|e| e.to_string())?;
-    }
+    let issuer =
+        issuer.map(|issuer| Config::validate_tenant_issuer(name, &issuer)).transpose().map_err(|e| e.to_string())?;
     let kid = kid.unwrap_or_else(|| next_kid(document, name));
+    if kid_taken(document, &kid) {
+        return Err(format!("kid {kid} is already in the document"));
+    }
     let key = generated_key(alg, &kid, Some(KeyState::Active))?;
     let entry = TenantKeySet { issuer: issuer.clone(), keys: vec![key] };
     let created = summary(name, issuer.as_ref(), &entry.keys);
@@ -309,12 +334,27 @@ mod tests {
         assert!(ring.find("default-1").is_some());
 
         // Removal waits for the retired key's tokens to expire (one day), unless forced.
-        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 3_600, false).unwrap_err();
-        assert!(err.contains("still live until 87400"), "{err}");
-        remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, false).unwrap();
+        // Removal waits for the retired key's tokens to expire: one day, plus the hour a function may go on
+        // signing with it while it cannot re-read the document; unless forced.
+        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, false).unwrap_err();
+        assert!(err.contains("still live until 91000"), "{err}");
+        remove_key(&mut doc, &default, "default-1", 1_000 + REMOVAL_DELAY_SECS, false).unwrap();
         assert_eq!(states(&doc), [("default-2".into(), KeyState::Active)]);
         assert!(add_key(&mut doc, &default, SigningAlgorithm::ES256, Some("default-2".into())).is_err(), "kid taken");
         assert!(list_keys(&doc, &TenantId::parse("nope").unwrap()).is_err());
+    }
+
+    #[test]
+    fn the_signing_key_is_chosen_by_the_functions_rule() {
+        // No key active and the first one retired: the functions refuse the list, and so does `tessera keys`
+        // (it must not quietly make the retired key sign again).
+        let mut doc = document();
+        doc.keys[0].state = Some(KeyState::Retired);
+        doc.keys.push(generated_key(SigningAlgorithm::ES256, "default-2", Some(KeyState::Next)).unwrap());
+        assert!(tessera::config::key_ring(&doc.keys).is_err());
+        let err = list_keys(&doc, &TenantId::default()).unwrap_err();
+        assert!(err.contains("no key is active"), "{err}");
+        assert!(promote_key(&mut doc, &TenantId::default(), "default-2", 1).is_err());
     }
 
     fn document() -> KeySetDocument {
@@ -339,6 +379,13 @@ mod tests {
         assert_eq!(created.kids, ["acme-1"]);
         assert!(create_tenant(&mut doc, &acme, None, SigningAlgorithm::ES256, None).is_err(), "no second acme");
         assert!(create_tenant(&mut doc, &TenantId::default(), None, SigningAlgorithm::ES256, None).is_err());
+        let globex = TenantId::parse("globex").unwrap();
+        let err = create_tenant(&mut doc, &globex, None, SigningAlgorithm::ES256, Some("acme-1".into())).unwrap_err();
+        assert!(err.contains("already in the document"), "{err}");
+        let err =
+            create_tenant(&mut doc, &globex, Some("https://globex.example.com".into()), SigningAlgorithm::ES256, None)
+                .unwrap_err();
+        assert!(err.contains("must end with /t/globex"), "{err}");
         assert!(
             create_tenant(
                 &mut doc,
@@ -377,6 +424,9 @@ mod tests {
         }
         let read = runtime.block_on(location.read()).unwrap();
         assert_eq!(read.keys[0].kid, "default-1");
+        // A rewrite replaces the file and leaves no temporary file behind.
+        runtime.block_on(location.write(&read)).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

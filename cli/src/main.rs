@@ -15,7 +15,6 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::events::RevocationEvent;
 use tessera::jwt::keys::SigningAlgorithm;
-use tessera::key_source::KeySource;
 use tessera::store::dynamodb::DynamoStore;
 use tessera::store::{ClientRegistry, Record};
 use tessera_cli::revocation::{self, RevokeRequest};
@@ -234,38 +233,41 @@ enum TenantsCommand {
     },
 }
 
-/// Where the signing-key document is.
+/// Where the signing-key document is. Without either option, the secret named by SIGNING_KEYS_SECRET_ARN (an
+/// exported variable never conflicts with --keys-file: the option wins).
 #[derive(Args)]
-#[group(id = "document", required = true, multiple = false)]
+#[group(id = "document", multiple = false)]
 struct KeyDocument {
     /// A local JSON file (as `tessera generate-key --secret-json` writes it); written back with mode 0600.
     #[arg(long)]
     keys_file: Option<PathBuf>,
-    /// The Secrets Manager secret the functions read (SIGNING_KEYS_SECRET_ARN works too).
-    #[arg(long, env = "SIGNING_KEYS_SECRET_ARN")]
+    /// The Secrets Manager secret the functions read. Default: $SIGNING_KEYS_SECRET_ARN.
+    #[arg(long)]
     secret_id: Option<String>,
 }
 
-/// The signing-key document, or a TOML configuration.
+/// The signing-key document, or a TOML configuration (default: as [`KeyDocument`]).
 #[derive(Args)]
-#[group(id = "source", required = true, multiple = false)]
+#[group(id = "source", multiple = false)]
 struct KeyDocumentOrConfig {
     /// A local JSON signing-key document.
     #[arg(long)]
     keys_file: Option<PathBuf>,
-    /// The Secrets Manager secret the functions read (SIGNING_KEYS_SECRET_ARN works too).
-    #[arg(long, env = "SIGNING_KEYS_SECRET_ARN")]
+    /// The Secrets Manager secret the functions read. Default: $SIGNING_KEYS_SECRET_ARN.
+    #[arg(long)]
     secret_id: Option<String>,
     /// A TOML configuration (its [[tenants]]).
     #[arg(long)]
     config: Option<PathBuf>,
 }
 
+/// The document the options name: --keys-file, else --secret-id, else $SIGNING_KEYS_SECRET_ARN.
 async fn location(keys_file: Option<PathBuf>, secret_id: Option<String>) -> Result<keys::DocumentLocation, String> {
-    match (keys_file, secret_id) {
+    let exported = || std::env::var("SIGNING_KEYS_SECRET_ARN").ok().filter(|v| !v.trim().is_empty());
+    match (keys_file, secret_id.or_else(exported)) {
         (Some(file), _) => Ok(keys::DocumentLocation::File(file)),
         (None, Some(id)) => Ok(keys::DocumentLocation::secret(id).await),
-        (None, None) => Err("give --keys-file or --secret-id".into()),
+        (None, None) => Err("give --keys-file or --secret-id (or export SIGNING_KEYS_SECRET_ARN)".into()),
     }
 }
 
@@ -561,22 +563,22 @@ async fn serve(
     import_clients: bool,
     keys_file: Option<(PathBuf, u64)>,
 ) -> Result<(), String> {
-    let mut config = match &path {
+    let config = match &path {
         Some(path) => Config::load(path),
         None => Config::from_toml(DEMO_CONFIG),
     }
     .map_err(|e| e.to_string())?;
-    let keys: Option<runner::KeyRefresh> = match keys_file {
-        None => None,
-        Some((file, ttl)) => {
-            let source = tessera::key_source::FileKeys(file);
-            config.apply_key_document(source.load().await.map_err(|e| e.to_string())?);
-            Some((Arc::new(source), ttl))
-        }
-    };
+    let keys = keys_file.map(|(file, ttl)| tessera::service::KeyDocumentSource {
+        source: Arc::new(tessera::key_source::FileKeys(file)),
+        ttl_secs: Some(ttl),
+        max_stale_secs: None,
+    });
     let (clock, entropy) = (Arc::new(SystemClock), Arc::new(SystemEntropy));
     let server = match &table.table {
-        None => runner::serve_embedded(addr, &config, clock, entropy, keys).await?.0,
+        None => {
+            let sources = tessera::service::Sources { keys, ..Default::default() };
+            runner::serve_embedded(addr, &config, clock, entropy, sources).await?.0
+        }
         Some(name) => {
             let store = Arc::new(open_table(name, &table.endpoint).await?);
             if import_clients {
@@ -584,9 +586,8 @@ async fn serve(
                 println!("imported clients: {}", ids.join(", "));
             }
             // Trusted issuers kept in the table join the configuration's, as in a deployed function.
-            let mut config = config.clone();
-            tessera::bootstrap::add_table_issuers(&mut config, store.as_ref()).await.map_err(|e| e.to_string())?;
-            runner::serve(addr, &config, store, clock, entropy, keys).await?
+            let sources = tessera::service::Sources { keys, registry: Some(store.clone()), ..Default::default() };
+            runner::serve(addr, &config, store, clock, entropy, sources).await?
         }
     };
     let base = format!("http://{}", server.addr);
@@ -612,7 +613,7 @@ async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
                 let entry = entry.with_jwks_inlined().map_err(|e| e.to_string())?;
                 // Validate before storing: a bad entry must fail here, not at a function's cold start.
                 let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
-                check.trusted_issuers(entry.tenant.clone()).map_err(|e| e.to_string())?;
+                check.trusted_issuers(&entry.tenant, &[]).map_err(|e| e.to_string())?;
                 imported.push(format!("{}/{}", entry.tenant, entry.issuer));
                 store.put(Record::TrustedIssuer(entry)).await.map_err(|e| e.to_string())?;
             }

@@ -124,29 +124,23 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
     response
 }
 
-/// Signing keys re-read while serving: where from, and how often (seconds).
-pub type KeyRefresh = (Arc<dyn tessera::key_source::KeySource>, u64);
-
 /// Binds `addr` and serves `config` on `store`. The issuer defaults to the bound address, so
-/// `--addr 127.0.0.1:0` works. With `keys`, the tenants and their keys are re-read from the source when the
-/// cache expires, as a deployed function re-reads its secret.
+/// `--addr 127.0.0.1:0` works. `sources` adds a key document re-read while serving (as a deployed function
+/// re-reads its secret) and the table's trusted issuers; a tenant without keys gets a generated one.
 pub async fn serve(
     addr: std::net::SocketAddr,
     config: &tessera::config::Config,
     store: Arc<dyn tessera::store::TokenStore>,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
-    keys: Option<KeyRefresh>,
+    sources: tessera::service::Sources,
 ) -> Result<RunningServer, String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    let service = match keys {
-        None => tessera::service::service_on(store, config, Some(&base), clock, entropy),
-        Some((source, ttl)) => {
-            tessera::service::refreshing_service_on(store, config, Some(&base), clock, entropy, source, ttl)
-        }
-    }
-    .map_err(|e| e.to_string())?;
+    let sources = tessera::service::Sources { generate_missing_keys: true, ..sources };
+    let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
+        .await
+        .map_err(|e| e.to_string())?;
     spawn(listener, Arc::new(service)).map_err(|e| e.to_string())
 }
 
@@ -156,10 +150,10 @@ pub async fn serve_embedded(
     config: &tessera::config::Config,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
-    keys: Option<KeyRefresh>,
+    sources: tessera::service::Sources,
 ) -> Result<(RunningServer, Arc<tessera::store::memory::MemoryStore>), String> {
     let clients = config.clients(entropy.as_ref()).map_err(|e| e.to_string())?;
     let store = Arc::new(tessera::store::memory::MemoryStore::with_clients(clients));
-    let server = serve(addr, config, store.clone(), clock, entropy, keys).await?;
+    let server = serve(addr, config, store.clone(), clock, entropy, sources).await?;
     Ok((server, store))
 }

@@ -14,7 +14,11 @@ impl Drop for Child {
 }
 
 fn curl_block(readme: &str) -> String {
-    let start = readme.find("<!-- curl-examples:start").expect("README has the curl examples block");
+    marked_block(readme, "<!-- curl-examples:start")
+}
+
+fn marked_block(readme: &str, marker: &str) -> String {
+    let start = readme.find(marker).expect("README has the marked block");
     let block = &readme[start..];
     let body = &block[block.find("```sh\n").expect("sh fence") + 6..];
     body[..body.find("\n```").expect("closing fence")].to_owned()
@@ -63,4 +67,42 @@ fn readme_curl_examples_run_as_written() {
         let at = rest.find(want).unwrap_or_else(|| panic!("missing {want:?} in order; output:\n{stdout}"));
         rest = &rest[at + want.len()..];
     }
+}
+
+#[test]
+fn readme_local_rotation_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let script = marked_block(&readme, "<!-- rotation-example:start");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = script
+        .replace("cargo run --release -- ", &format!("{} ", env!("CARGO_BIN_EXE_tessera")))
+        .replace("serve --keys-file", &format!("serve --addr 127.0.0.1:{port} --keys-file"))
+        .replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
+    let dir = std::env::temp_dir().join(format!("tessera-rotation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&dir)
+        .env_remove("SIGNING_KEYS_SECRET_ARN")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "rotation failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(r#""kid":"local-2","alg":"ES256","state":"next""#), "{stdout}");
+    assert!(stdout.contains(r#""kid":"local-2","alg":"ES256","state":"active""#), "{stdout}");
+    let jwks: serde_json::Value =
+        serde_json::from_str(stdout.lines().find(|l| l.starts_with(r#"{"keys""#)).expect("the JWKS line")).unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, ["local-2", "local-1"]);
+
+    // An exported SIGNING_KEYS_SECRET_ARN (as in a shell set up for AWS) does not conflict with --keys-file.
+    let listed = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["keys", "list", "--keys-file", "keys.json"])
+        .current_dir(&dir)
+        .env("SIGNING_KEYS_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:000000000000:secret:elsewhere")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
 }

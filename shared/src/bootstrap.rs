@@ -6,9 +6,10 @@
 //! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
 //! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read at init and again every `KEYS_CACHE_TTL_SECS` |
 //! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300) |
+//! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; 0: no bound) |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
-//! | (the table) | trusted issuers registered with `tessera issuers import`, every tenant's, read once at init |
+//! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
 
@@ -19,15 +20,19 @@ use crate::TokenService;
 use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError, KeySetDocument};
 use crate::entropy::SystemEntropy;
-use crate::key_source::{KeySource, SecretsManagerKeys};
-use crate::service::{refreshing_service_on, service_on};
-
-/// How long a function keeps the signing-key secret before reading it again (`KEYS_CACHE_TTL_SECS`): the bound
-/// on how long a promoted or removed key takes to reach running functions.
-pub const DEFAULT_KEYS_CACHE_TTL_SECS: u64 = 300;
+use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
+use crate::service::{KeyDocumentSource, ServiceError, Sources, build_service};
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::store::{ClientRegistry, TokenStore};
+
+/// How long a function keeps the signing-key secret before reading it again (`KEYS_CACHE_TTL_SECS`): the bound
+/// on how long an added, promoted or removed key takes to reach running functions.
+pub const DEFAULT_KEYS_CACHE_TTL_SECS: u64 = 300;
+
+/// How long a function goes on with keys it could not re-read (`KEYS_MAX_STALE_SECS`) before it fails closed:
+/// the bound on how long a removed key can stay valid while Secrets Manager cannot be read.
+pub const DEFAULT_KEYS_MAX_STALE_SECS: u64 = 3600;
 
 /// Init failed; the message says which variable or resource is at fault, never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +40,23 @@ pub enum BootstrapError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The table could not be read at init.
-    #[error("cannot read the trusted issuers from the table: {0}")]
-    Store(#[from] crate::store::StoreError),
-    /// The signing-key secret could not be read.
-    #[error("cannot read SIGNING_KEYS_SECRET_ARN: {0}")]
-    Secret(String),
+    /// The key document or the table could not be read, or what they hold is invalid.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 /// Reads the environment and builds the service, with the SDK configuration built once.
 pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        match var(name) {
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid(format!("{name} must be a number of seconds, not {value:?}"))),
+            None => Ok(default),
+        }
+    };
     let config_path = var("TESSERA_CONFIG");
     let mut config = match &config_path {
         Some(path) => Config::load(Path::new(path))?,
@@ -61,52 +72,49 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
         (None, None) => None,
         _ => Some(dynamodb::sdk_config().await),
     };
-    let key_source = match (&sdk, &secret_arn) {
-        (Some(sdk), Some(arn)) => {
+    let keys = match (&sdk, &secret_arn, var("SIGNING_KEYS_JSON")) {
+        (Some(sdk), Some(arn), _) => {
+            let ttl = seconds("KEYS_CACHE_TTL_SECS", DEFAULT_KEYS_CACHE_TTL_SECS)?;
+            let max_stale = seconds("KEYS_MAX_STALE_SECS", DEFAULT_KEYS_MAX_STALE_SECS)?;
+            if max_stale != 0 && max_stale < ttl {
+                return Err(ConfigError::Invalid(format!(
+                    "KEYS_MAX_STALE_SECS ({max_stale}) must be at least KEYS_CACHE_TTL_SECS ({ttl}), or 0 (no bound)"
+                ))
+                .into());
+            }
             let source = SecretsManagerKeys::new(aws_sdk_secretsmanager::Client::new(sdk), arn.clone());
-            config.apply_key_document(source.load().await.map_err(|e| BootstrapError::Secret(e.0))?);
-            Some(source)
+            Some(KeyDocumentSource {
+                source: Arc::new(source),
+                ttl_secs: Some(ttl),
+                max_stale_secs: (max_stale != 0).then_some(max_stale),
+            })
+        }
+        (_, _, Some(json)) => {
+            let source: Arc<dyn KeySource> = Arc::new(MemoryKeys::new(KeySetDocument::parse(&json)?));
+            Some(KeyDocumentSource { source, ttl_secs: None, max_stale_secs: None })
+        }
+        _ if config.signing_keys.is_empty() => {
+            // Every execution environment would generate its own key, and tokens would not verify across them.
+            return Err(ConfigError::Invalid(
+                "no signing keys: set SIGNING_KEYS_SECRET_ARN (or SIGNING_KEYS_JSON locally)".into(),
+            )
+            .into());
         }
         _ => None,
     };
-    if secret_arn.is_none()
-        && let Some(json) = var("SIGNING_KEYS_JSON")
-    {
-        config.apply_key_document(KeySetDocument::parse(&json)?);
-    }
-    if config.signing_keys.is_empty() {
-        // Every execution environment would generate its own key, and tokens would not verify across them.
-        return Err(ConfigError::Invalid(
-            "no signing keys: set SIGNING_KEYS_SECRET_ARN (or SIGNING_KEYS_JSON locally)".into(),
-        )
-        .into());
-    }
     let entropy = Arc::new(SystemEntropy);
-    let store: Arc<dyn TokenStore> = match (&sdk, &table) {
+    let (store, registry): (Arc<dyn TokenStore>, Option<Arc<dyn ClientRegistry>>) = match (&sdk, &table) {
         (Some(sdk), Some(table)) => {
-            let store = DynamoStore::new(dynamodb::client(sdk, None), table.clone());
-            add_table_issuers(&mut config, &store).await?;
-            Arc::new(store)
+            let store = Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table.clone()));
+            (store.clone(), Some(store))
         }
         _ => {
             tracing::warn!("TABLE_NAME is not set: embedded store, state is per execution environment");
-            Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?))
+            (Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?)), None)
         }
     };
-    let issuer = config.issuer.clone();
-    let clock = Arc::new(SystemClock);
-    Ok(match key_source {
-        Some(source) => {
-            let ttl = match var("KEYS_CACHE_TTL_SECS") {
-                Some(ttl) => ttl.parse().map_err(|_| {
-                    ConfigError::Invalid(format!("KEYS_CACHE_TTL_SECS must be a number of seconds, not {ttl:?}"))
-                })?,
-                None => DEFAULT_KEYS_CACHE_TTL_SECS,
-            };
-            refreshing_service_on(store, &config, issuer.as_deref(), clock, entropy, Arc::new(source), ttl)?
-        }
-        None => service_on(store, &config, issuer.as_deref(), clock, entropy)?,
-    })
+    let sources = Sources { keys, registry, generate_missing_keys: false };
+    Ok(build_service(store, &config, None, Arc::new(SystemClock), entropy, sources).await?)
 }
 
 /// The store alone, for the revocation-events function: it needs no keys, clients or issuer, only the table
@@ -126,20 +134,4 @@ pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
             Ok(Arc::new(MemoryStore::new()))
         }
     }
-}
-
-/// Adds every tenant's trusted issuers kept in the table (registered with `tessera issuers import`) to the
-/// configuration's. Read once at init: a function sees a new issuer from its next cold start on.
-pub async fn add_table_issuers(
-    config: &mut Config,
-    registry: &dyn ClientRegistry,
-) -> Result<(), crate::store::StoreError> {
-    for tenant in config.tenant_ids() {
-        let stored = registry.list_trusted_issuers(&tenant).await?;
-        config
-            .trusted_issuers
-            .retain(|local| !stored.iter().any(|s| s.tenant == local.tenant && s.issuer == local.issuer));
-        config.trusted_issuers.extend(stored);
-    }
-    Ok(())
 }

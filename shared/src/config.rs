@@ -85,7 +85,8 @@ pub enum ConfigError {
 pub struct Config {
     /// The issuer URL (`iss`, and the base of every endpoint URL).
     pub issuer: Option<String>,
-    /// Signing keys; the first signs. Empty: one ES256 key is generated at start.
+    /// Signing keys: the `active` one signs (without states, the first); all verify. Empty: the local runner
+    /// generates one ES256 key at start; a deployed function refuses to start.
     #[serde(default)]
     pub signing_keys: Vec<KeyConfig>,
     /// Registered clients.
@@ -112,7 +113,7 @@ pub struct TenantConfig {
     /// Its issuer URL. Default: the `default` tenant's issuer followed by `/t/<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// Its signing keys, signing key first. Empty: one ES256 key is generated at start (local only).
+    /// Its signing keys, as `signing_keys` above. Empty: generated at start by the local runner only.
     #[serde(default)]
     pub signing_keys: Vec<KeyConfig>,
 }
@@ -370,9 +371,24 @@ impl Config {
         Ok(issuer.to_owned())
     }
 
-    /// Loads the configured keys, or generates one ES256 key named `kid_if_generated`.
+    /// A tenant's own issuer, validated: its endpoints are `<issuer>/oauth2/…`, and requests for a tenant arrive
+    /// on `/t/<name>/…`, so its path must end with `/t/<name>`.
+    pub fn validate_tenant_issuer(tenant: &TenantId, issuer: &str) -> Result<String, ConfigError> {
+        let issuer = Self::validate_issuer(issuer)?;
+        if !issuer.ends_with(&format!("/t/{tenant}")) {
+            return Err(ConfigError::Invalid(format!(
+                "tenant {tenant}: issuer {issuer} must end with /t/{tenant}, where the tenant's routes are"
+            )));
+        }
+        Ok(issuer)
+    }
+
+    /// Loads the configured keys, or generates one ES256 key named `kid_if_generated` (local use).
     pub fn key_ring(&self, kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
-        key_ring_or_generated(&self.signing_keys, kid_if_generated)
+        if self.signing_keys.is_empty() {
+            return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
+        }
+        key_ring(&self.signing_keys)
     }
 
     /// The permission mapping of `tenant`.
@@ -428,7 +444,8 @@ impl Config {
     }
 
     /// Merges a signing-key document (Secrets Manager): its keys become the default tenant's, its tenants
-    /// replace same-named `[[tenants]]` entries or join them.
+    /// replace same-named `[[tenants]]` entries or join them. Apply it to the configuration as loaded (a
+    /// re-read applies the new document to that again, so tenants taken out of the document go).
     pub fn apply_key_document(&mut self, document: KeySetDocument) {
         self.signing_keys = document.keys;
         for (name, keys) in document.tenants {
@@ -437,9 +454,18 @@ impl Config {
         }
     }
 
-    /// The trusted issuers of `tenant`, validated, with their JWKS parsed.
-    pub fn trusted_issuers(&self, tenant: TenantId) -> Result<Vec<TrustedIssuer>, ConfigError> {
-        let entries: Vec<_> = self.trusted_issuers.iter().filter(|t| t.tenant == tenant).collect();
+    /// The trusted issuers of `tenant`, validated, with their JWKS parsed: the configuration's, joined by
+    /// `registered` (the table's entries of the tenant), which replace same-issuer configuration entries.
+    pub fn trusted_issuers(
+        &self,
+        tenant: &TenantId,
+        registered: &[TrustedIssuerConfig],
+    ) -> Result<Vec<TrustedIssuer>, ConfigError> {
+        let local = self
+            .trusted_issuers
+            .iter()
+            .filter(|t| t.tenant == *tenant && !registered.iter().any(|r| r.issuer == t.issuer));
+        let entries: Vec<_> = local.chain(registered.iter().filter(|r| r.tenant == *tenant)).collect();
         let http = if entries.iter().any(|t| t.jwks_uri.is_some()) { Some(jwks_http_client()?) } else { None };
         entries.into_iter().map(|entry| entry.load(http.clone())).collect()
     }
@@ -468,7 +494,9 @@ impl Config {
 /// ```
 ///
 /// `keys` are the default tenant's; each entry of `tenants` declares a tenant with its own keys (and optionally
-/// its issuer). In each list the first key signs; every key is published in JWKS and verifies.
+/// its issuer). In each list the `active` key signs (in a list without states, the first); every key is published
+/// in JWKS and verifies, `next` keys before they sign and `retired` ones until they are removed. Every list
+/// has at least one key: a deployed function never generates one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeySetDocument {
@@ -497,6 +525,9 @@ impl KeySetDocument {
         let document: Self = serde_json::from_str(json).map_err(|err| {
             ConfigError::Invalid(format!("signing-key document: {} at line {}", err.classify_name(), err.line()))
         })?;
+        if document.keys.is_empty() {
+            return Err(ConfigError::Invalid("signing-key document: `keys` (the default tenant's) is empty".into()));
+        }
         if let Some((name, _)) = document.tenants.iter().find(|(_, t)| t.keys.is_empty()) {
             return Err(ConfigError::Invalid(format!("signing-key document: tenant {name} has no keys")));
         }
@@ -512,25 +543,23 @@ impl KeySetDocument {
     }
 }
 
-/// The keys of `keys`, or one generated ES256 key named `kid_if_generated` when there are none.
-pub fn key_ring_or_generated(keys: &[KeyConfig], kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
-    if keys.is_empty() {
-        return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
+/// Which of `keys` signs: the one `active` key; in a list where no key is `active`, the first key if it has no
+/// state (a list written before key states). No key, more than one `active` key, or none among keys whose
+/// first has a state, is an error. The one rule for the functions and for `tessera keys`.
+pub fn signing_index(keys: &[KeyConfig]) -> Result<usize, ConfigError> {
+    let mut active = keys.iter().enumerate().filter(|(_, k)| k.state == Some(KeyState::Active)).map(|(i, _)| i);
+    match (active.next(), active.next()) {
+        (Some(one), None) => Ok(one),
+        (None, _) if keys.first().is_some_and(|k| k.state.is_none()) => Ok(0),
+        (None, _) if keys.is_empty() => Err(ConfigError::Invalid("signing keys: there are none".into())),
+        (None, _) => Err(ConfigError::Invalid("signing keys: no key is active".into())),
+        (Some(_), Some(_)) => Err(ConfigError::Invalid("signing keys: more than one key is active".into())),
     }
-    key_ring(keys)
 }
 
-/// A key ring from explicit key entries (none generated). The `active` key signs; without states, the first
-/// key does. More than one `active` key, or none among keys that all have a state, is an error.
+/// A key ring from explicit key entries (none generated), the signing key ([`signing_index`]) first.
 pub fn key_ring(keys: &[KeyConfig]) -> Result<KeyRing, ConfigError> {
-    let active: Vec<usize> =
-        keys.iter().enumerate().filter(|(_, k)| k.state == Some(KeyState::Active)).map(|(i, _)| i).collect();
-    let signing = match active.as_slice() {
-        [one] => *one,
-        [] if keys.first().is_some_and(|k| k.state.is_none()) => 0,
-        [] => return Err(ConfigError::Invalid("signing keys: no key is active".into())),
-        _ => return Err(ConfigError::Invalid("signing keys: more than one key is active".into())),
-    };
+    let signing = signing_index(keys)?;
     let ordered =
         keys.get(signing).into_iter().chain(keys.iter().enumerate().filter(|(i, _)| *i != signing).map(|(_, k)| k));
     let keys = ordered

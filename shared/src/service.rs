@@ -1,9 +1,11 @@
 //! `TokenService`: the ports (store, clock, entropy) and the per-tenant settings (issuer, keys, trusted
 //! issuers), built once at init and shared by every request a function or the local runner serves.
 //!
-//! With a [`KeySource`] ([`TokenService::with_key_refresh`]) the tenants and their keys are re-read when the
-//! cache expires: a key added, promoted or removed, or a tenant created, reaches running functions within the
-//! cache TTL, without a redeploy. A failed re-read keeps the keys in hand and tries again soon.
+//! With a key document source ([`Sources`], [`build_service`]) the tenants and their keys are rebuilt from the
+//! configuration and the document as it is now whenever the cache expires: a key added, promoted or removed, or
+//! a tenant created or deleted, reaches running functions within the cache TTL, without a redeploy. A failed
+//! re-read keeps the keys in hand and tries again soon, for at most the staleness bound; past it, requests fail
+//! closed (503) until a read succeeds. Only the local runner generates keys for tenants that have none.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,16 +14,16 @@ use std::sync::{Arc, RwLock};
 use http::StatusCode;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, key_ring_or_generated};
+use crate::config::{Config, ConfigError, KeyConfig, TrustedIssuerConfig, key_ring};
 use crate::domain::profile::PermissionMap;
 use crate::domain::tenant::TenantId;
 use crate::entropy::Entropy;
 use crate::jwt::external::TrustedIssuer;
-use crate::jwt::keys::KeyRing;
-use crate::key_source::KeySource;
-use crate::store::TokenStore;
+use crate::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
+use crate::key_source::{KeySource, KeySourceError};
 use crate::store::memory::MemoryStore;
-use crate::wire::OAuthError;
+use crate::store::{ClientRegistry, StoreError, TokenStore};
+use crate::wire::{ErrorCode, OAuthError};
 
 /// How long a failed key re-read waits before the next try, at most.
 pub const KEY_RETRY_SECS: u64 = 30;
@@ -87,14 +89,64 @@ impl Tenant<'_> {
 
 type Tenants = HashMap<TenantId, Arc<TenantSettings>>;
 
+/// Trusted issuers kept in the table, by tenant.
+type TableIssuers = HashMap<TenantId, Vec<TrustedIssuerConfig>>;
+
+/// Why a service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The configuration (or the key document) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The key document could not be read.
+    #[error(transparent)]
+    Keys(#[from] KeySourceError),
+    /// The table's trusted issuers could not be read.
+    #[error("cannot read the trusted issuers from the table: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Where a service's tenants and keys come from besides its configuration, and how they are kept fresh.
+#[derive(Clone, Default)]
+pub struct Sources {
+    /// The signing-key document (every tenant's keys, and tenants of its own), read when the service is built.
+    pub keys: Option<KeyDocumentSource>,
+    /// Trusted issuers registered in the table (`tessera issuers import`): read for every tenant at build time,
+    /// and for each tenant that first appears on a re-read of the key document.
+    pub registry: Option<Arc<dyn ClientRegistry>>,
+    /// A tenant without keys gets a generated ES256 key of its own. For the local runner only: each process
+    /// (each Lambda execution environment) would generate its own, and tokens would not verify across them.
+    /// Off, a tenant without keys is a configuration error.
+    pub generate_missing_keys: bool,
+}
+
+/// The key document's source and its cache.
+#[derive(Clone)]
+pub struct KeyDocumentSource {
+    /// Where the document is read from.
+    pub source: Arc<dyn KeySource>,
+    /// Re-read it once this many seconds have passed since the last read (on the service's clock). `None`:
+    /// read once.
+    pub ttl_secs: Option<u64>,
+    /// Once this many seconds have passed since the last successful read, the service answers 503 (fails
+    /// closed) until a read succeeds: keys removed from the document while it could not be read must not stay
+    /// valid forever. `None`: no bound.
+    pub max_stale_secs: Option<u64>,
+}
+
 /// Re-reading the key document.
 struct KeyRefresh {
     source: Arc<dyn KeySource>,
-    /// The configuration the tenants were built from, without the keys (the issuer resolved).
-    config: Config,
+    /// The configuration the tenants are built from: without the document, the issuer resolved.
+    base: Config,
+    registry: Option<Arc<dyn ClientRegistry>>,
+    generate_missing_keys: bool,
     ttl_micros: u64,
+    max_stale_micros: Option<u64>,
     /// When the next re-read is due (clock microseconds).
     due: AtomicU64,
+    /// When the document was last read successfully (clock microseconds).
+    read_at: AtomicU64,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -120,23 +172,7 @@ impl TokenService {
     pub fn with_tenant(self, tenant: TenantId, settings: TenantSettings) -> Self {
         let mut tenants = (*self.snapshot()).clone();
         tenants.insert(tenant, Arc::new(settings));
-        *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenants);
-        self
-    }
-
-    /// Re-reads the tenants and their keys from `source` once `ttl_secs` have passed since the last read (on
-    /// the service's clock), rebuilding them from `config` (the configuration the service was built from, its
-    /// `issuer` resolved) and the document. Tenants keep their trusted issuers, and their JWKS caches.
-    pub fn with_key_refresh(mut self, source: Arc<dyn KeySource>, config: Config, ttl_secs: u64) -> Self {
-        let ttl_micros = ttl_secs.saturating_mul(1_000_000);
-        let due = self.clock.now().as_micros().saturating_add(ttl_micros);
-        self.refresh = Some(KeyRefresh {
-            source,
-            config,
-            ttl_micros,
-            due: AtomicU64::new(due),
-            reloading: tokio::sync::Mutex::new(()),
-        });
+        self.replace(tenants);
         self
     }
 
@@ -144,14 +180,19 @@ impl TokenService {
         self.tenants.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    fn replace(&self, tenants: Tenants) {
+        *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenants);
+    }
+
     /// `tenant` as seen by a request that arrived on `gateway_domain`: 404 for a tenant this deployment does
-    /// not serve, 500 when no issuer is configured and the request did not come through API Gateway.
+    /// not serve, 503 when the key document has not been read for longer than its bound, 500 when no issuer
+    /// is configured and the request did not come through API Gateway.
     pub async fn tenant<'a>(
         &'a self,
         tenant: &'a TenantId,
         gateway_domain: Option<&str>,
     ) -> Result<Tenant<'a>, OAuthError> {
-        self.refresh_keys_if_due().await;
+        self.refresh_keys_if_due().await?;
         let settings = self
             .snapshot()
             .get(tenant)
@@ -170,79 +211,166 @@ impl TokenService {
     }
 
     /// Re-reads the key document when it is due; one request re-reads while the others go on with the keys in
-    /// hand. A failure keeps them, logs, and is retried after at most [`KEY_RETRY_SECS`].
-    async fn refresh_keys_if_due(&self) {
-        let Some(refresh) = &self.refresh else { return };
+    /// hand. A failure keeps them, logs, and is retried after at most [`KEY_RETRY_SECS`]; once the last good
+    /// read is older than the staleness bound, every request fails closed (503) until a read succeeds.
+    async fn refresh_keys_if_due(&self) -> Result<(), OAuthError> {
+        let Some(refresh) = &self.refresh else { return Ok(()) };
         let now = self.clock.now().as_micros();
-        if now < refresh.due.load(Ordering::Acquire) {
-            return;
+        if now >= refresh.due.load(Ordering::Acquire)
+            && let Ok(_reloading) = refresh.reloading.try_lock()
+            && now >= refresh.due.load(Ordering::Acquire)
+        {
+            let next = match self.reread(refresh).await {
+                Ok(tenants) => {
+                    tracing::info!(tenants = tenants.len(), "signing keys re-read");
+                    self.replace(tenants);
+                    refresh.read_at.store(now, Ordering::Release);
+                    refresh.ttl_micros
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "signing keys not re-read; keeping the current ones");
+                    refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
+                }
+            };
+            refresh.due.store(now.saturating_add(next), Ordering::Release);
         }
-        let Ok(_reloading) = refresh.reloading.try_lock() else { return };
-        if now < refresh.due.load(Ordering::Acquire) {
-            return;
+        let stale_for = now.saturating_sub(refresh.read_at.load(Ordering::Acquire));
+        match refresh.max_stale_micros {
+            Some(bound) if stale_for > bound => {
+                tracing::error!(stale_secs = stale_for / 1_000_000, "signing keys too stale to serve");
+                Err(OAuthError::new(ErrorCode::TemporarilyUnavailable, "the signing keys cannot be read; retry later")
+                    .with_header("retry-after", KEY_RETRY_SECS.to_string()))
+            }
+            _ => Ok(()),
         }
-        let outcome = match refresh.source.load().await {
-            Ok(document) => {
-                let mut config = refresh.config.clone();
-                config.apply_key_document(document);
-                build_tenants(&config, config.issuer.clone(), Some(&self.snapshot())).map_err(|e| e.to_string())
-            }
-            Err(err) => Err(err.to_string()),
-        };
-        let next = match outcome {
-            Ok(tenants) => {
-                tracing::info!(tenants = tenants.len(), "signing keys re-read");
-                *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenants);
-                refresh.ttl_micros
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "signing keys not re-read; keeping the current ones");
-                refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
-            }
-        };
-        refresh.due.store(now.saturating_add(next), Ordering::Release);
+    }
+
+    /// The tenants rebuilt from the base configuration and the document as it is now: tenants and keys taken
+    /// out of the document are gone. Tenants seen before keep their trusted issuers (and their JWKS caches);
+    /// new ones read theirs from the table.
+    async fn reread(&self, refresh: &KeyRefresh) -> Result<Tenants, ServiceError> {
+        let mut config = refresh.base.clone();
+        config.apply_key_document(refresh.source.load().await?);
+        let previous = self.snapshot();
+        let new: Vec<TenantId> = config.tenant_ids().into_iter().filter(|t| !previous.contains_key(t)).collect();
+        let table = table_issuers(refresh.registry.as_deref(), &new).await?;
+        Ok(build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys)?)
     }
 }
 
-/// Every tenant of `config`: `default` with the top-level issuer and keys, then each `[[tenants]]` entry (its
-/// issuer defaults to `<issuer>/t/<name>`). A tenant found in `previous` keeps its trusted issuers.
-fn build_tenants(config: &Config, issuer: Option<String>, previous: Option<&Tenants>) -> Result<Tenants, ConfigError> {
+/// The trusted issuers the table holds for each of `tenants`.
+async fn table_issuers(
+    registry: Option<&dyn ClientRegistry>,
+    tenants: &[TenantId],
+) -> Result<TableIssuers, StoreError> {
+    let mut issuers = TableIssuers::new();
+    if let Some(registry) = registry {
+        for tenant in tenants {
+            issuers.insert(tenant.clone(), registry.list_trusted_issuers(tenant).await?);
+        }
+    }
+    Ok(issuers)
+}
+
+/// Every tenant of `config` (its `issuer` already resolved): `default` with the top-level issuer and keys,
+/// then each `[[tenants]]` entry, whose issuer defaults to `<issuer>/t/<name>`. A tenant found in `previous`
+/// keeps its trusted issuers; the others get the configuration's, joined by (and overridden by) the table's.
+fn build_tenants(
+    config: &Config,
+    previous: Option<&Tenants>,
+    table: &TableIssuers,
+    generate_missing_keys: bool,
+) -> Result<Tenants, ConfigError> {
     config.check_tenants()?;
     let trusted = |tenant: &TenantId| -> Result<Arc<[TrustedIssuer]>, ConfigError> {
         match previous.and_then(|p| p.get(tenant)) {
             Some(settings) => Ok(settings.trusted_issuers.clone()),
-            None => Ok(config.trusted_issuers(tenant.clone())?.into()),
+            None => Ok(config.trusted_issuers(tenant, table.get(tenant).map_or(&[], Vec::as_slice))?.into()),
         }
     };
+    let keys = |tenant: &TenantId, keys: &[KeyConfig]| -> Result<KeyRing, ConfigError> {
+        match keys {
+            [] if generate_missing_keys => {
+                Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, &format!("{tenant}-local-1"))?])?)
+            }
+            [] => Err(ConfigError::Invalid(format!(
+                "tenant {tenant} has no signing keys (a deployed function never generates one: each execution \
+                 environment would sign with its own)"
+            ))),
+            keys => key_ring(keys),
+        }
+    };
+    let base = config.issuer.as_deref();
+    let mut issuers: HashMap<String, TenantId> = HashMap::new();
     let mut tenants = Tenants::new();
     let default = TenantId::default();
-    let settings = TenantSettings {
-        issuer: issuer.as_deref().map(Arc::from),
-        keys: config.key_ring("tessera-local-1")?,
-        trusted_issuers: trusted(&default)?,
-        permissions: config.permission_map(&default),
-    };
-    tenants.insert(default, Arc::new(settings));
-    for tenant in &config.tenants {
-        let tenant_issuer = match (&tenant.issuer, &issuer) {
-            (Some(own), _) => Some(Config::validate_issuer(own)?),
-            (None, Some(base)) => Some(format!("{base}/t/{}", tenant.name)),
-            // From each request's API Gateway domain, as for the default tenant.
+    let entries = std::iter::once((&default, None, config.signing_keys.as_slice()))
+        .chain(config.tenants.iter().map(|t| (&t.name, t.issuer.as_deref(), t.signing_keys.as_slice())));
+    for (name, own_issuer, signing_keys) in entries {
+        let issuer = match (own_issuer, base) {
+            (Some(own), _) => Some(Config::validate_tenant_issuer(name, own)?),
+            (None, Some(base)) if *name == default => Some(base.to_owned()),
+            (None, Some(base)) => Some(format!("{base}/t/{name}")),
+            // From each request's API Gateway domain.
             (None, None) => None,
         };
+        if let Some(issuer) = &issuer
+            && let Some(other) = issuers.insert(issuer.clone(), name.clone())
+        {
+            return Err(ConfigError::Invalid(format!("tenants {other} and {name} have the same issuer {issuer}")));
+        }
         let settings = TenantSettings {
-            issuer: tenant_issuer.map(Arc::from),
-            keys: key_ring_or_generated(&tenant.signing_keys, &format!("{}-local-1", tenant.name))?,
-            trusted_issuers: trusted(&tenant.name)?,
-            permissions: config.permission_map(&tenant.name),
+            issuer: issuer.map(Arc::from),
+            keys: keys(name, signing_keys)?,
+            trusted_issuers: trusted(name)?,
+            permissions: config.permission_map(name),
         };
-        tenants.insert(tenant.name.clone(), Arc::new(settings));
+        tenants.insert(name.clone(), Arc::new(settings));
     }
     Ok(tenants)
 }
 
-/// Builds a service on `store` from a configuration: keys parsed once, issuer validated. The issuer is the
-/// configured one, else `default_issuer`; with neither it comes from each request's API Gateway domain.
+/// Builds a service on `store` from a configuration and its [`Sources`]: the key document read (a failure is
+/// an error), the table's trusted issuers read, keys parsed, issuers validated. The issuer is the configured
+/// one, else `default_issuer`; with neither it comes from each request's API Gateway domain.
+pub async fn build_service(
+    store: Arc<dyn TokenStore>,
+    config: &Config,
+    default_issuer: Option<&str>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    sources: Sources,
+) -> Result<TokenService, ServiceError> {
+    let mut base = config.clone();
+    base.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
+    let mut current = base.clone();
+    if let Some(keys) = &sources.keys {
+        current.apply_key_document(keys.source.load().await?);
+    }
+    let table = table_issuers(sources.registry.as_deref(), &current.tenant_ids()).await?;
+    let tenants = build_tenants(&current, None, &table, sources.generate_missing_keys)?;
+    let mut service = TokenService::new(store, clock, entropy);
+    service.replace(tenants);
+    if let Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) = sources.keys {
+        let now = service.clock.now().as_micros();
+        let ttl_micros = ttl.saturating_mul(1_000_000);
+        service.refresh = Some(KeyRefresh {
+            source,
+            base,
+            registry: sources.registry,
+            generate_missing_keys: sources.generate_missing_keys,
+            ttl_micros,
+            max_stale_micros: max_stale_secs.map(|s| s.saturating_mul(1_000_000)),
+            due: AtomicU64::new(now.saturating_add(ttl_micros)),
+            read_at: AtomicU64::new(now),
+            reloading: tokio::sync::Mutex::new(()),
+        });
+    }
+    Ok(service)
+}
+
+/// A local service on `store` from a configuration alone: a tenant without keys gets a generated one. The
+/// issuer is the configured one, else `default_issuer`.
 pub fn service_on(
     store: Arc<dyn TokenStore>,
     config: &Config,
@@ -250,27 +378,12 @@ pub fn service_on(
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
 ) -> Result<TokenService, ConfigError> {
-    let issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
-    let tenants = build_tenants(config, issuer, None)?;
+    let mut config = config.clone();
+    config.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
+    let tenants = build_tenants(&config, None, &TableIssuers::new(), true)?;
     let service = TokenService::new(store, clock, entropy);
-    *service.tenants.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenants);
+    service.replace(tenants);
     Ok(service)
-}
-
-/// [`service_on`], with the tenants and keys re-read from `source` every `ttl_secs`.
-pub fn refreshing_service_on(
-    store: Arc<dyn TokenStore>,
-    config: &Config,
-    default_issuer: Option<&str>,
-    clock: Arc<dyn Clock>,
-    entropy: Arc<dyn Entropy>,
-    source: Arc<dyn KeySource>,
-    ttl_secs: u64,
-) -> Result<TokenService, ConfigError> {
-    let service = service_on(store, config, default_issuer, clock, entropy)?;
-    let mut base = config.clone();
-    base.issuer = base.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
-    Ok(service.with_key_refresh(source, base, ttl_secs))
 }
 
 /// Builds a service on a fresh embedded store holding the configuration's clients. `issuer` is used when the
@@ -284,4 +397,62 @@ pub fn embedded_service(
     let store = Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?));
     let service = service_on(store.clone(), config, Some(issuer), clock, entropy)?;
     Ok((service, store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::entropy::SystemEntropy;
+
+    fn build(toml: &str, generate: bool) -> Result<Tenants, ConfigError> {
+        let mut config = Config::from_toml(toml)?;
+        config.issuer.get_or_insert_with(|| "https://auth.example.com".into());
+        build_tenants(&config, None, &TableIssuers::new(), generate)
+    }
+
+    #[test]
+    fn only_the_local_runner_generates_keys() {
+        let toml = "[[tenants]]\nname = \"acme\"\n";
+        let tenants = build(toml, true).unwrap();
+        assert_eq!(tenants[&TenantId::parse("acme").unwrap()].keys.signing_key().kid(), "acme-local-1");
+        let err = build(toml, false).unwrap_err().to_string();
+        assert!(err.contains("tenant default has no signing keys"), "{err}");
+    }
+
+    #[test]
+    fn tenant_issuers_end_with_their_route_and_are_unique() {
+        let own = |issuer: &str| format!("[[tenants]]\nname = \"acme\"\nissuer = \"{issuer}\"\n");
+        let tenants = build(&own("https://acme.example.com/t/acme/"), true).unwrap();
+        let acme = &tenants[&TenantId::parse("acme").unwrap()];
+        assert_eq!(acme.issuer.as_deref(), Some("https://acme.example.com/t/acme"));
+        // Its endpoints would be served by the default tenant's routes.
+        let err = build(&own("https://acme.example.com"), true).unwrap_err().to_string();
+        assert!(err.contains("must end with /t/acme"), "{err}");
+        // The default tenant's issuer taken by another tenant.
+        let clash = format!("issuer = \"https://auth.example.com/t/acme\"\n{}", own("https://auth.example.com/t/acme"));
+        let err = build(&clash, true).unwrap_err().to_string();
+        assert!(err.contains("the same issuer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_document_read_at_build_time_is_required_to_load() {
+        let source = Arc::new(crate::key_source::MemoryKeys::default());
+        let sources = Sources {
+            keys: Some(KeyDocumentSource { source, ttl_secs: Some(60), max_stale_secs: None }),
+            ..Default::default()
+        };
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(FixedClock::at(crate::domain::time::Timestamp::from_micros(1_800_000_000_000_000)));
+        let built = build_service(
+            store,
+            &Config::default(),
+            Some("https://a.example"),
+            clock,
+            Arc::new(SystemEntropy),
+            sources,
+        )
+        .await;
+        assert!(matches!(built, Err(ServiceError::Keys(_))));
+    }
 }

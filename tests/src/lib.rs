@@ -215,9 +215,10 @@ impl TestServer {
     pub async fn start_on(config: &Config, store: Arc<dyn TokenStore>) -> Self {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
-        let server = runner::serve(addr, config, store.clone(), clock.clone(), Arc::new(SystemEntropy), None)
-            .await
-            .expect("runner starts");
+        let server =
+            runner::serve(addr, config, store.clone(), clock.clone(), Arc::new(SystemEntropy), Default::default())
+                .await
+                .expect("runner starts");
         Self::wrap(server, clock, store)
     }
 
@@ -235,7 +236,7 @@ impl TestServer {
     /// The error a configuration gets when a server is built from it.
     pub fn config_error(config: &Config) -> String {
         config
-            .trusted_issuers(tessera::domain::tenant::TenantId::default())
+            .trusted_issuers(&tessera::domain::tenant::TenantId::default(), &[])
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
@@ -271,6 +272,24 @@ pub async fn backend_store(config: &Config) -> Arc<dyn TokenStore> {
         Backend::DynamoDb => {
             let store = dynamo_store().await.expect("TESSERA_E2E_STORE=dynamodb needs the emulator");
             seeded(store, config).await
+        }
+    }
+}
+
+/// [`backend_store`], and the same store as the operator port (clients and trusted issuers registered in it).
+pub async fn backend_registry(config: &Config) -> (Arc<dyn TokenStore>, Arc<dyn tessera::store::ClientRegistry>) {
+    let clients = config.clients(&SystemEntropy).expect("clients");
+    match backend() {
+        Backend::Memory => {
+            let store = Arc::new(MemoryStore::with_clients(clients));
+            (store.clone(), store)
+        }
+        Backend::DynamoDb => {
+            let store = Arc::new(dynamo_store().await.expect("TESSERA_E2E_STORE=dynamodb needs the emulator"));
+            for client in clients {
+                store.put_client(client).await.expect("client written to the table");
+            }
+            (store.clone(), store)
         }
     }
 }

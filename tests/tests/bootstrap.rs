@@ -102,7 +102,8 @@ async fn functions_build_their_service_from_the_environment() {
     let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(header.kid.as_deref(), Some("env-1"));
 
-    // Rotation without a redeploy: with KEYS_CACHE_TTL_SECS=0 the function re-reads the secret on each request,
+    // Rotation without a redeploy: with KEYS_CACHE_TTL_SECS=0 (below the template's minimum of 10, so the test
+    // need not wait) the function re-reads the secret on each request,
     // so a key promoted with `tessera keys` signs the next token.
     set("KEYS_CACHE_TTL_SECS", "0");
     let service = service_from_env().await.unwrap();
@@ -119,4 +120,24 @@ async fn functions_build_their_service_from_the_environment() {
     set("KEYS_CACHE_TTL_SECS", "soon");
     let err = service_from_env().await.err().expect("a bad TTL is an init error").to_string();
     assert!(err.contains("KEYS_CACHE_TTL_SECS"), "{err}");
+    // A staleness bound below the TTL would fail closed between two reads.
+    set("KEYS_CACHE_TTL_SECS", "300");
+    set("KEYS_MAX_STALE_SECS", "60");
+    let err = service_from_env().await.err().expect("bound below the TTL").to_string();
+    assert!(err.contains("KEYS_MAX_STALE_SECS"), "{err}");
+    unset("KEYS_MAX_STALE_SECS");
+
+    // A document without the default tenant's keys is refused: a function never generates a key.
+    location.write(&tessera::config::KeySetDocument::default()).await.unwrap();
+    let err = service_from_env().await.err().expect("no keys in the secret").to_string();
+    assert!(err.contains("empty"), "{err}");
+    // So is a configuration tenant without keys, next to a valid secret.
+    location.write(&document).await.unwrap();
+    let config = std::env::temp_dir().join(format!("tessera-bootstrap-{}.toml", std::process::id()));
+    std::fs::write(&config, "[[tenants]]\nname = \"keyless\"\n").unwrap();
+    set("TESSERA_CONFIG", config.to_str().unwrap());
+    let err = service_from_env().await.err().expect("a keyless tenant").to_string();
+    assert!(err.contains("tenant keyless has no signing keys"), "{err}");
+    std::fs::remove_file(&config).unwrap();
+    unset("TESSERA_CONFIG");
 }

@@ -173,7 +173,7 @@ async fn seeded_service() -> TokenService {
     let store = Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap()));
     // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
     let mut settings = TenantSettings::new(None, config.key_ring("sample-1").unwrap());
-    settings.trusted_issuers = config.trusted_issuers(TenantId::default()).unwrap().into();
+    settings.trusted_issuers = config.trusted_issuers(&TenantId::default(), &[]).unwrap().into();
     let acme = TenantSettings::new(None, config.key_ring("acme-sample-1").unwrap());
     let service = TokenService::new(store.clone(), clock, Arc::new(SystemEntropy))
         .with_tenant(TenantId::default(), settings)

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::config::{Config, KeySetDocument};
@@ -14,9 +15,11 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::key_source::MemoryKeys;
-use tessera::service::refreshing_service_on;
+use tessera::service::{KeyDocumentSource, Sources, build_service};
+use tessera::store::{ClientRegistry, Record};
 use tessera_cli::keys::{add_key, create_tenant, generated_key, promote_key, remove_key};
-use tessera_e2e::{TestServer, backend_store, creds, test_config_toml};
+use tessera_e2e::issuers::TestIssuer;
+use tessera_e2e::{TestServer, backend_registry, creds, test_config_toml};
 
 /// The key cache TTL of the service under test.
 const TTL: u64 = 60;
@@ -25,10 +28,16 @@ struct Rig {
     server: TestServer,
     keys: Arc<MemoryKeys>,
     document: KeySetDocument,
+    registry: Arc<dyn ClientRegistry>,
 }
 
 impl Rig {
     async fn start() -> Self {
+        Self::start_bounded(None).await
+    }
+
+    /// The rig, failing closed once the keys could not be re-read for `max_stale_secs`.
+    async fn start_bounded(max_stale_secs: Option<u64>) -> Self {
         let mut document = KeySetDocument {
             keys: vec![generated_key(SigningAlgorithm::ES256, "k1", None).unwrap()],
             ..Default::default()
@@ -40,23 +49,28 @@ impl Rig {
              client_secret = \"acme-rs-secret-0123456789abcdef012\"\ngrant_types = []\nmay_introspect = true\n",
             test_config_toml()
         );
-        let mut config = Config::from_toml(&toml).unwrap();
-        config.apply_key_document(document.clone());
-        let store = backend_store(&config).await;
+        // The clients go to the store; the tenants (acme) and keys come from the key source.
+        let (store, registry) = backend_registry(&Config::from_toml(&toml).unwrap()).await;
+        let base = Config { clients: Vec::new(), ..Config::from_toml(&toml).unwrap() };
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let keys = Arc::new(MemoryKeys::new(document.clone()));
-        let service = refreshing_service_on(
+        let sources = Sources {
+            keys: Some(KeyDocumentSource { source: keys.clone(), ttl_secs: Some(TTL), max_stale_secs }),
+            registry: Some(registry.clone()),
+            generate_missing_keys: false,
+        };
+        let service = build_service(
             store.clone(),
-            &config,
+            &base,
             Some("https://auth.example.com"),
             clock.clone(),
             Arc::new(SystemEntropy),
-            keys.clone(),
-            TTL,
+            sources,
         )
+        .await
         .unwrap();
         let server = TestServer::start_with(service, clock, store).await;
-        Self { server, keys, document }
+        Self { server, keys, document, registry }
     }
 
     /// Publishes the edited document, as `put-secret-value` does.
@@ -165,4 +179,63 @@ async fn a_tenant_rotates_on_its_own() {
     // The default tenant is untouched.
     assert_eq!(rig.kids("").await, ["k1"]);
     assert_eq!(rig.issue("", creds::JWT).await.1, "k1");
+}
+
+#[tokio::test]
+async fn a_tenant_taken_out_of_the_document_goes_and_a_new_one_gets_its_table_issuers() {
+    let mut rig = Rig::start().await;
+    let acme_svc = ("acme-svc", "acme-svc-secret-0123456789abcdef01");
+    assert_eq!(rig.issue("/t/acme", acme_svc).await.1, "acme-1");
+
+    // Delete acme from the document: once the cache expires, its routes are gone (404), not served from the
+    // document the function read at init.
+    rig.document.tenants.clear();
+    // Create globex at run time, with a client and a trusted issuer registered in the table, as
+    // `tessera tenants create`, `clients register --tenant` and `issuers import` do.
+    let globex = TenantId::parse("globex").unwrap();
+    create_tenant(&mut rig.document, &globex, None, SigningAlgorithm::ES256, None).unwrap();
+    let idp = TestIssuer::generate("https://idp.globex.example/", "https://api.globex.example", Algorithm::ES256, "g1");
+    let toml = format!(
+        "[[tenants]]\nname = \"globex\"\n\n[[clients]]\ntenant = \"globex\"\nclient_id = \"globex-rs\"\n\
+         client_secret = \"globex-rs-secret-0123456789abcdef01\"\ngrant_types = []\nmay_introspect = true\n\n{}tenant = \"globex\"\n",
+        idp.toml_entry(false)
+    );
+    let registered = Config::from_toml(&toml).unwrap();
+    for client in registered.clients(&SystemEntropy).unwrap() {
+        rig.registry.put_client(client).await.unwrap();
+    }
+    rig.registry.put(Record::TrustedIssuer(registered.trusted_issuers[0].clone())).await.unwrap();
+    rig.publish();
+    let external = idp.sign(&idp.claims("alice", rig.now()));
+    let globex_rs = ("globex-rs", "globex-rs-secret-0123456789abcdef01");
+    assert_eq!(rig.server.send("GET", "/t/globex/.well-known/jwks.json", &[], "").await.status, 404, "until the TTL");
+
+    rig.server.clock.advance_secs(TTL);
+    assert_eq!(rig.server.send("GET", "/t/acme/.well-known/jwks.json", &[], "").await.status, 404);
+    let reply = rig.server.post("/t/acme/oauth2/token", Some(acme_svc), &[("grant_type", "client_credentials")]).await;
+    assert_eq!(reply.status, 404, "{}", reply.text);
+    assert_eq!(rig.kids("/t/globex").await, ["globex-1"]);
+    assert!(rig.active("/t/globex", globex_rs, &external).await, "the table's trusted issuer of a new tenant");
+    assert!(!rig.active("", creds::RS, &external).await, "trusted by globex only");
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_re_read_past_the_bound_fail_closed() {
+    const MAX_STALE: u64 = 600;
+    let rig = Rig::start_bounded(Some(MAX_STALE)).await;
+    rig.keys.fail();
+    rig.server.clock.advance_secs(MAX_STALE);
+    // Within the bound the keys in hand serve.
+    let (token, _) = rig.issue("", creds::JWT).await;
+    assert!(rig.active("", creds::RS, &token).await);
+    rig.server.clock.advance_secs(1);
+    let reply = rig.server.post("/oauth2/introspect", Some(creds::RS), &[("token", &token)]).await;
+    reply.assert_error(503, "temporarily_unavailable");
+    assert!(reply.header("retry-after").is_some());
+    let reply = rig.server.post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials")]).await;
+    reply.assert_error(503, "temporarily_unavailable");
+    // The source is back: the next retry reads it and the service serves again.
+    rig.publish();
+    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    assert!(rig.active("", creds::RS, &token).await);
 }
