@@ -107,6 +107,18 @@ pub async fn set_disabled(
     store.put_client(client).await.map_err(store_error)
 }
 
+/// Replaces a client's introspection profile, keeping everything else (its secret hash included).
+pub async fn set_profile(
+    store: &dyn Registry,
+    tenant: &TenantId,
+    client_id: &str,
+    profile: tessera::domain::profile::Profile,
+) -> Result<(), String> {
+    let mut client = get(store, tenant, client_id).await?;
+    client.introspection_profile = profile;
+    store.put_client(client).await.map_err(store_error)
+}
+
 /// Creates or replaces every `[[clients]]` entry of `config`. Returns the ids written.
 pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy) -> Result<Vec<String>, String> {
     let clients = config.clients(entropy).map_err(|e| e.to_string())?;
@@ -120,7 +132,7 @@ pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy
 
 /// One line per client: id, format, grants, scopes, flags. Secrets are never listed, not even hashed.
 pub fn render_list(clients: &[Client]) -> String {
-    let mut out = String::from("CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\n");
+    let mut out = String::from("CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\n");
     for c in clients {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
         let format = match c.access_token_format {
@@ -128,16 +140,26 @@ pub fn render_list(clients: &[Client]) -> String {
             tessera::domain::client::TokenFormat::Opaque => "opaque",
         };
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             c.client_id,
             format,
             if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
             if c.scopes.is_empty() { "-".to_owned() } else { c.scopes.to_string().replace(' ', ",") },
             c.may_introspect,
-            c.disabled
+            c.disabled,
+            profile_text(&c.introspection_profile),
         ));
     }
     out
+}
+
+/// A profile as `user_details,amr`, or `-` when empty.
+pub fn profile_text(profile: &tessera::domain::profile::Profile) -> String {
+    let names: Vec<String> = profile
+        .iter()
+        .map(|a| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+        .collect();
+    if names.is_empty() { "-".to_owned() } else { names.join(",") }
 }
 
 #[cfg(test)]

@@ -379,6 +379,17 @@ enum ClientsCommand {
         #[command(flatten)]
         client: ClientRef,
     },
+    /// Set a resource server's introspection profile (none given: the core members only); its secret is kept.
+    SetProfile {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+        /// An attribute its introspection answers carry beyond RFC 7662's members (repeat): user_details, amr,
+        /// permissions.
+        #[arg(long = "introspection-profile", value_parser = parse_profile)]
+        introspection_profile: Vec<ProfileAttribute>,
+    },
     /// Create or replace every [[clients]] entry of a configuration file.
     Import {
         #[command(flatten)]
@@ -684,6 +695,18 @@ async fn run_clients(command: ClientsCommand) -> Result<(), String> {
         }
         ClientsCommand::Disable { table, client } => set_disabled(&table, &client, true).await?,
         ClientsCommand::Enable { table, client } => set_disabled(&table, &client, false).await?,
+        ClientsCommand::SetProfile { table, client, introspection_profile } => {
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let profile = introspection_profile.into_iter().collect();
+            clients::set_profile(&store, &client.tenant, &client.client_id, profile).await?;
+            let stored = clients::get(&store, &client.tenant, &client.client_id).await?;
+            println!(
+                "{}/{}: {}",
+                client.tenant,
+                client.client_id,
+                clients::profile_text(&stored.introspection_profile)
+            );
+        }
         ClientsCommand::Import { table, config } => {
             let store = open_table(&table.table, &table.endpoint).await?;
             let config = Config::load(&config).map_err(|e| e.to_string())?;

@@ -63,19 +63,11 @@ async fn register_serve_rotate_disable_import() {
     assert_eq!(svc_secret.len(), 43);
     let rs_secret = secret_of(&tessera(&with(
         &["clients", "register"],
-        &[
-            "--client-id",
-            "rs",
-            "--may-introspect",
-            "--introspection-profile",
-            "user_details",
-            "--grant-type",
-            "client_credentials",
-        ],
+        &["--client-id", "rs", "--may-introspect", "--grant-type", "client_credentials"],
     )));
     let listed = tessera(&with(&["clients", "list"], &[]));
-    assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse"), "{listed}");
-    assert!(listed.contains("svc\topaque\tclient_credentials\torders:read\tfalse\tfalse"), "{listed}");
+    assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse\t-"), "{listed}");
+    assert!(listed.contains("svc\topaque\tclient_credentials\torders:read\tfalse\tfalse\t-"), "{listed}");
     assert!(!listed.contains(&svc_secret) && !listed.contains("sha256$"));
 
     // A trusted issuer kept in the table, and a client that may exchange its tokens.
@@ -135,7 +127,16 @@ async fn register_serve_rotate_disable_import() {
     let user_token = exchanged["access_token"].as_str().unwrap_or_else(|| panic!("{exchanged}"));
     let (_, user) = post(&base, "/oauth2/introspect", "rs", &rs_secret, format!("token={user_token}")).await;
     assert_eq!(user["sub"], "alice");
+    assert!(user.get("user_details").is_none(), "rs has no introspection profile yet: {user}");
+    // Give rs the profile without touching its secret (the upgrade path of a resource server registered before
+    // profiles existed).
+    let profiled =
+        tessera(&with(&["clients", "set-profile"], &["--client-id", "rs", "--introspection-profile", "user_details"]));
+    assert_eq!(profiled.trim(), "default/rs: user_details");
+    let (_, user) = post(&base, "/oauth2/introspect", "rs", &rs_secret, format!("token={user_token}")).await;
     assert_eq!(user["user_details"]["email"], "alice@example.com");
+    let listed = tessera(&with(&["clients", "list"], &[]));
+    assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse\tuser_details"), "{listed}");
 
     let rotated = secret_of(&tessera(&with(&["clients", "rotate-secret"], &["--client-id", "svc"])));
     assert_eq!(token_status(&base, "svc", &svc_secret).await.0, 401, "the old secret stops working at once");

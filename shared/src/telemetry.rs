@@ -33,9 +33,13 @@ pub fn init() {
     let _ = result;
 }
 
-/// The log filter for `directives` (`RUST_LOG` syntax; empty is `info`), with the crates that would log
-/// requests whole (`lambda_runtime` and `lambda_http` log events with their Authorization headers and bodies at
-/// TRACE; `aws_smithy_runtime` logs DynamoDB requests) held at INFO whatever `directives` say.
+/// The log filter for `directives` (`RUST_LOG` syntax; empty or invalid is `info`), with `<crate>=info` added
+/// for the crates that would log requests whole at DEBUG or TRACE: `lambda_runtime` and `lambda_http` (events with
+/// their Authorization headers and bodies), `aws_smithy_runtime` (DynamoDB requests and responses), and the HTTP
+/// stack under them (`hyper`, `hyper_util`, `h2`). An added directive replaces one with the same target, so
+/// `RUST_LOG=trace` or `lambda_runtime=trace` leave these crates at INFO; a directive naming a module inside one
+/// of them (`lambda_runtime::layers=trace`) or a span is more specific and is not overridden: do not set one in
+/// production. Tessera's own code never logs a secret at any level (`tests/tests/log_redaction.rs`, at TRACE).
 pub fn filter(directives: &str) -> EnvFilter {
     let directives = if directives.trim().is_empty() { "info" } else { directives };
     EnvFilter::try_new(directives)
@@ -43,6 +47,9 @@ pub fn filter(directives: &str) -> EnvFilter {
         .add_directive(quiet("lambda_runtime=info"))
         .add_directive(quiet("lambda_http=info"))
         .add_directive(quiet("aws_smithy_runtime=info"))
+        .add_directive(quiet("hyper=info"))
+        .add_directive(quiet("hyper_util=info"))
+        .add_directive(quiet("h2=info"))
 }
 
 fn quiet(directive: &'static str) -> tracing_subscriber::filter::Directive {
