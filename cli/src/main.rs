@@ -15,8 +15,8 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::events::RevocationEvent;
 use tessera::jwt::keys::SigningAlgorithm;
+use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::DynamoStore;
-use tessera::store::{ClientRegistry, Record};
 use tessera_cli::revocation::{self, RevokeRequest};
 use tessera_cli::{DEMO_CONFIG, clients, keys, runner};
 
@@ -626,7 +626,7 @@ async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
                 let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
                 check.trusted_issuers(&entry.tenant, &[]).map_err(|e| e.to_string())?;
                 imported.push(format!("{}/{}", entry.tenant, entry.issuer));
-                store.put(Record::TrustedIssuer(entry)).await.map_err(|e| e.to_string())?;
+                store.put_trusted_issuer(entry).await.map_err(|e| e.to_string())?;
             }
             println!("imported {} trusted issuers: {}", imported.len(), imported.join(", "));
         }

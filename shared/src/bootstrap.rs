@@ -45,8 +45,20 @@ pub enum BootstrapError {
     Service(#[from] ServiceError),
 }
 
-/// Reads the environment and builds the service, with the SDK configuration built once.
+/// Reads the environment and builds the service, with the SDK configuration built once: the token,
+/// introspection and revocation functions.
 pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
+    build_from_env(true).await
+}
+
+/// The service of the metadata function, which publishes issuers and keys only: it never touches the table
+/// (`TABLE_NAME` is ignored; its policy grants no DynamoDB action), so its store is empty and its tenants have no
+/// trusted issuers from the table.
+pub async fn keys_service_from_env() -> Result<TokenService, BootstrapError> {
+    build_from_env(false).await
+}
+
+async fn build_from_env(table_access: bool) -> Result<TokenService, BootstrapError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
         match var(name) {
@@ -66,7 +78,7 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     if let Some(issuer) = var("ISSUER") {
         config.issuer = Some(issuer);
     }
-    let table = var("TABLE_NAME");
+    let table = var("TABLE_NAME").filter(|_| table_access);
     let secret_arn = var("SIGNING_KEYS_SECRET_ARN");
     let sdk = match (&table, &secret_arn) {
         (None, None) => None,
@@ -108,6 +120,7 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
             let store = Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table.clone()));
             (store.clone(), Some(store))
         }
+        _ if !table_access => (Arc::new(MemoryStore::new()), None),
         _ => {
             tracing::warn!("TABLE_NAME is not set: embedded store, state is per execution environment");
             (Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?)), None)

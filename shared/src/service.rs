@@ -263,13 +263,10 @@ async fn table_issuers(
     registry: Option<&dyn ClientRegistry>,
     tenants: &[TenantId],
 ) -> Result<TableIssuers, StoreError> {
-    let mut issuers = TableIssuers::new();
-    if let Some(registry) = registry {
-        for tenant in tenants {
-            issuers.insert(tenant.clone(), registry.list_trusted_issuers(tenant).await?);
-        }
+    match registry {
+        Some(registry) if !tenants.is_empty() => registry.trusted_issuers_of(tenants).await,
+        _ => Ok(TableIssuers::new()),
     }
-    Ok(issuers)
 }
 
 /// Every tenant of `config` (its `issuer` already resolved): `default` with the top-level issuer and keys,

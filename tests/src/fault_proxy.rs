@@ -5,9 +5,13 @@
 //! - [throttles](Fault::Throttle) every request, or only the writes ([`Fault::ThrottleWrites`]), answering as
 //!   DynamoDB does: HTTP 400 with `ProvisionedThroughputExceededException`.
 //!
+//! It also records the IAM action each request needs ([`FaultProxy::take_actions`]): the operation named by
+//! `X-Amz-Target`, and for `TransactWriteItems`, which has no action of its own, the actions of its parts.
+//!
 //! The emulator keeps its data throughout, so a test can check that nothing was half-written while the faults
 //! lasted, and that the same running service recovers when they end.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,6 +49,8 @@ struct Shared {
     /// Requests that reached the proxy, and those it throttled.
     received: AtomicUsize,
     throttled: AtomicUsize,
+    /// IAM actions of the requests since the last [`FaultProxy::take_actions`].
+    actions: Mutex<BTreeSet<String>>,
 }
 
 /// The proxy. Dropping it stops it.
@@ -64,6 +70,7 @@ impl FaultProxy {
             http: reqwest::Client::new(),
             received: AtomicUsize::new(0),
             throttled: AtomicUsize::new(0),
+            actions: Mutex::new(BTreeSet::new()),
         });
         let addr = listener.local_addr().expect("bound");
         let proxy = Self { addr, shared, server: Mutex::new(None) };
@@ -84,6 +91,11 @@ impl FaultProxy {
     /// Requests received so far, and how many of them were throttled.
     pub fn counts(&self) -> (usize, usize) {
         (self.shared.received.load(Ordering::SeqCst), self.shared.throttled.load(Ordering::SeqCst))
+    }
+
+    /// The IAM actions (`dynamodb:PutItem`, …) the requests since the last call needed.
+    pub fn take_actions(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.shared.actions.lock().expect("actions lock"))
     }
 
     /// Closes the port and drops every open connection: new connections are refused until [`Self::restart`].
@@ -144,6 +156,9 @@ async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Re
         .and_then(|target| target.rsplit('.').next())
         .unwrap_or_default()
         .to_owned();
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    shared.actions.lock().expect("actions lock").extend(iam_actions(&operation, &body));
     let fault = *shared.fault.lock().expect("fault lock");
     let throttle = match fault {
         Fault::None => false,
@@ -154,19 +169,35 @@ async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Re
         shared.throttled.fetch_add(1, Ordering::SeqCst);
         return response(400, "application/x-amz-json-1.0", Bytes::from_static(THROTTLED.as_bytes()));
     }
-    match forward(shared, request).await {
+    match forward(shared, parts, body).await {
         Ok(forwarded) => forwarded,
         // The emulator itself is unreachable: what a load balancer in front of it would answer.
         Err(err) => response(502, "text/plain", Bytes::from(err.to_string())),
     }
 }
 
+/// The IAM actions a DynamoDB request needs: `dynamodb:<operation>`, or for a transaction those of its parts
+/// (`Put`, `Update`, `Delete`, `ConditionCheck`).
+fn iam_actions(operation: &str, body: &[u8]) -> Vec<String> {
+    if operation != "TransactWriteItems" {
+        return vec![format!("dynamodb:{operation}")];
+    }
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let items = request["TransactItems"].as_array().cloned().unwrap_or_default();
+    let parts = items.iter().filter_map(|item| item.as_object()).flat_map(|item| item.keys().cloned());
+    parts
+        .map(|part| match part.as_str() {
+            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+            other => format!("dynamodb:{other}Item"),
+        })
+        .collect()
+}
+
 async fn forward(
     shared: &Shared,
-    request: hyper::Request<Incoming>,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
 ) -> Result<hyper::Response<Full<Bytes>>, reqwest::Error> {
-    let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let url = format!("{}{}", shared.upstream, parts.uri.path_and_query().map_or("/", |p| p.as_str()));
     let mut upstream = shared.http.request(parts.method, url).body(body);
     for (name, value) in &parts.headers {

@@ -16,7 +16,7 @@ use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::key_source::MemoryKeys;
 use tessera::service::{KeyDocumentSource, Sources, build_service};
-use tessera::store::{ClientRegistry, Record};
+use tessera::store::ClientRegistry;
 use tessera_cli::keys::{add_key, create_tenant, generated_key, promote_key, remove_key};
 use tessera_e2e::issuers::TestIssuer;
 use tessera_e2e::{TestServer, backend_registry, creds, test_config_toml};
@@ -204,7 +204,7 @@ async fn a_tenant_taken_out_of_the_document_goes_and_a_new_one_gets_its_table_is
     for client in registered.clients(&SystemEntropy).unwrap() {
         rig.registry.put_client(client).await.unwrap();
     }
-    rig.registry.put(Record::TrustedIssuer(registered.trusted_issuers[0].clone())).await.unwrap();
+    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].clone()).await.unwrap();
     rig.publish();
     let external = idp.sign(&idp.claims("alice", rig.now()));
     let globex_rs = ("globex-rs", "globex-rs-secret-0123456789abcdef01");

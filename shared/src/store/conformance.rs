@@ -211,11 +211,18 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
         "[[trusted_issuers]]\ntenant = \"{tenant}\"\nissuer = \"https://idp.example/\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\njwks_uri = \"https://idp.example/jwks\"\n"
     );
     let mut entry = crate::config::Config::from_toml(&toml).expect("entry").trusted_issuers.remove(0);
-    store.put(Record::TrustedIssuer(entry.clone())).await.expect("put issuer");
+    store.put_trusted_issuer(entry.clone()).await.expect("put issuer");
     entry.audiences.push("b".into());
-    store.put(Record::TrustedIssuer(entry.clone())).await.expect("replace issuer");
-    assert_eq!(store.list_trusted_issuers(&tenant).await.expect("list"), vec![entry]);
+    store.put_trusted_issuer(entry.clone()).await.expect("replace issuer");
+    let mut second = entry.clone();
+    second.issuer = "https://another.example/".into();
+    store.put_trusted_issuer(second.clone()).await.expect("a second issuer");
+    assert_eq!(store.list_trusted_issuers(&tenant).await.expect("list"), vec![second.clone(), entry.clone()]);
     assert!(store.list_trusted_issuers(&other).await.expect("list").is_empty());
+    // Every tenant's in one read.
+    let both = store.trusted_issuers_of(&[tenant.clone(), other.clone()]).await.expect("read");
+    assert_eq!(both.get(&tenant), Some(&vec![second, entry]));
+    assert!(!both.contains_key(&other));
 }
 
 /// Several new items land together, or none does.

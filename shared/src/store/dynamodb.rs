@@ -34,13 +34,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedC
 use serde::{Deserialize, Serialize};
 
 use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
-use crate::config::TrustedIssuerConfig;
 use crate::domain::client::Client;
 use crate::domain::grant::Grant;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecord};
+use crate::store::TrustedIssuerSet;
 
 /// The partition key attribute.
 pub const PARTITION_KEY: &str = "pk";
@@ -198,9 +198,9 @@ enum Item {
         jti: String,
         revoked_at: Timestamp,
     },
-    TrustedIssuer {
+    TrustedIssuers {
         pk: String,
-        entry: TrustedIssuerConfig,
+        set: TrustedIssuerSet,
     },
     Watermark {
         pk: String,
@@ -241,7 +241,7 @@ impl From<Record> for Item {
                 jti: j.jti,
                 revoked_at: j.revoked_at,
             },
-            Record::TrustedIssuer(entry) => Item::TrustedIssuer { pk, entry },
+            Record::TrustedIssuers(set) => Item::TrustedIssuers { pk, set },
             Record::Watermark(w) => Item::Watermark {
                 pk,
                 expires_at: ttl_secs(w.expires_at),
@@ -267,7 +267,7 @@ impl From<Item> for Record {
             Item::RevokedJti { expires_at, tenant, jti, revoked_at, .. } => {
                 Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at: Timestamp::from_secs(expires_at) })
             }
-            Item::TrustedIssuer { entry, .. } => Record::TrustedIssuer(entry),
+            Item::TrustedIssuers { set, .. } => Record::TrustedIssuers(set),
             Item::Watermark { expires_at, tenant, target, revoked_before, .. } => {
                 Record::Watermark(RevocationWatermark {
                     tenant,

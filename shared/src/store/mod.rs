@@ -93,9 +93,9 @@ impl StoreKey {
         Self::new(tenant, ItemKind::Client, &[client_id.as_str()])
     }
 
-    /// The key of a trusted issuer's entry (by the hash of its `iss`, which may be any URL).
-    pub fn trusted_issuer(tenant: &TenantId, issuer: &str) -> Self {
-        Self::new(tenant, ItemKind::TrustedIssuer, &[TokenHash::of(issuer).as_str()])
+    /// The key of a tenant's trusted issuers (one item for all of them).
+    pub fn trusted_issuers(tenant: &TenantId) -> Self {
+        Self::new(tenant, ItemKind::TrustedIssuer, &["set"])
     }
 
     /// The key of a revocation watermark. Subjects and clients appear only as tags, so a key never carries
@@ -141,8 +141,18 @@ pub enum Record {
     RevokedJti(RevokedJti),
     /// A revocation watermark.
     Watermark(RevocationWatermark),
-    /// A trusted issuer's configuration (its JWKS inline or as a URL).
-    TrustedIssuer(TrustedIssuerConfig),
+    /// A tenant's trusted issuers (their JWKS inline or as URLs).
+    TrustedIssuers(TrustedIssuerSet),
+}
+
+/// A tenant's trusted issuers, kept as one item: a function reads every tenant's in its one cold-start read
+/// (`BatchGetItem`, which its policy grants), never with a scan of the token table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrustedIssuerSet {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its issuers, sorted by `issuer`, one entry per issuer.
+    pub entries: Vec<TrustedIssuerConfig>,
 }
 
 impl Record {
@@ -154,14 +164,14 @@ impl Record {
             Self::ExternalToken(t) => StoreKey::token(&t.tenant, &t.token_hash),
             Self::RevokedJti(j) => StoreKey::revoked_jti(&j.tenant, &j.jti),
             Self::Watermark(w) => StoreKey::watermark(&w.tenant, &w.target),
-            Self::TrustedIssuer(t) => StoreKey::trusted_issuer(&t.tenant, &t.issuer),
+            Self::TrustedIssuers(t) => StoreKey::trusted_issuers(&t.tenant),
         }
     }
 
     /// When the item may be deleted (the table's TTL attribute); `None` for items that never expire.
     pub fn expires_at(&self) -> Option<Timestamp> {
         match self {
-            Self::Client(_) | Self::TrustedIssuer(_) => None,
+            Self::Client(_) | Self::TrustedIssuers(_) => None,
             Self::Token(t) => Some(t.grant.expires_at),
             Self::ExternalToken(t) => Some(t.expires_at),
             Self::RevokedJti(j) => Some(j.expires_at),
@@ -265,9 +275,10 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
     }
 }
 
-/// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path.
+/// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path,
+/// except for the trusted issuers functions read at init (one `get_many`).
 #[async_trait]
-pub trait ClientRegistry: Send + Sync {
+pub trait ClientRegistry: TokenStore {
     /// Creates or replaces a configuration item (a client or a trusted issuer).
     async fn put(&self, record: Record) -> Result<(), StoreError>;
 
@@ -294,19 +305,37 @@ pub trait ClientRegistry: Send + Sync {
         Ok(clients)
     }
 
+    /// The trusted issuers of each of `tenants`, sorted by issuer, in one read per 100 tenants.
+    async fn trusted_issuers_of(
+        &self,
+        tenants: &[TenantId],
+    ) -> Result<std::collections::HashMap<TenantId, Vec<TrustedIssuerConfig>>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in tenants.chunks(100) {
+            let keys: Vec<StoreKey> = chunk.iter().map(StoreKey::trusted_issuers).collect();
+            for record in self.get_many(&keys).await? {
+                if let Record::TrustedIssuers(set) = record {
+                    found.insert(set.tenant, set.entries);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Every trusted issuer entry of `tenant`, sorted by issuer.
     async fn list_trusted_issuers(&self, tenant: &TenantId) -> Result<Vec<TrustedIssuerConfig>, StoreError> {
-        let mut issuers: Vec<TrustedIssuerConfig> = self
-            .list(tenant, ItemKind::TrustedIssuer)
-            .await?
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::TrustedIssuer(t) => Some(t),
-                _ => None,
-            })
-            .collect();
-        issuers.sort_by(|a, b| a.issuer.cmp(&b.issuer));
-        Ok(issuers)
+        Ok(self.trusted_issuers_of(std::slice::from_ref(tenant)).await?.remove(tenant).unwrap_or_default())
+    }
+
+    /// Adds a trusted issuer to its tenant's, or replaces the entry with the same `issuer` (read, then write
+    /// the tenant's item; run imports of one tenant one at a time).
+    async fn put_trusted_issuer(&self, entry: TrustedIssuerConfig) -> Result<(), StoreError> {
+        let tenant = entry.tenant.clone();
+        let mut entries = self.list_trusted_issuers(&tenant).await?;
+        entries.retain(|e| e.issuer != entry.issuer);
+        entries.push(entry);
+        entries.sort_by(|a, b| a.issuer.cmp(&b.issuer));
+        self.put(Record::TrustedIssuers(TrustedIssuerSet { tenant, entries })).await
     }
 }
 

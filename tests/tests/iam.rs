@@ -1,0 +1,191 @@
+//! template.yaml's IAM policies against the DynamoDB calls each function really makes. The emulator does not
+//! enforce IAM, so a call a policy does not grant would pass every other test and fail only in AWS (at init, for
+//! a read at cold start). Here every function is built with `bootstrap`, exactly as its `main.rs` does, and a
+//! flow that reaches each of its store paths runs through it, behind a proxy that records the IAM action of every
+//! request. Each function must be granted every action it used, and use every action it is granted (least
+//! privilege, both ways). Skipped without the emulator; a failure in CI.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tessera::bootstrap::{keys_service_from_env, service_from_env, store_from_env};
+use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::store::ClientRegistry;
+use tessera::store::dynamodb::{self, DynamoStore};
+use tessera_cli::routes::Route;
+use tessera_e2e::fault_proxy::FaultProxy;
+use tessera_e2e::issuers::{EXCHANGER, auth0, exchange, exchange_config_recording};
+use tessera_e2e::{Reply, TestServer, creds, dynamo_store};
+
+fn set(name: &str, value: &str) {
+    // SAFETY: this test binary has a single test, so no other thread reads the environment concurrently.
+    unsafe { std::env::set_var(name, value) }
+}
+
+/// The `dynamodb:` actions each function of template.yaml is granted, by logical id. A line-oriented read:
+/// CloudFormation's `!Ref`/`!GetAtt` tags make the file awkward for a YAML library, and the policies are
+/// written one action per line (or `Action: dynamodb:X`).
+fn granted(template: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut granted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut resource = None;
+    let resources = &template[template.find("\nResources:\n").expect("a Resources section")..];
+    for line in resources.lines().skip(2) {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            resource = Some(line.trim().trim_end_matches(':').to_owned());
+        } else if line.starts_with(|c: char| !c.is_whitespace()) {
+            break;
+        }
+        if let (Some(resource), Some(at)) = (&resource, line.find("dynamodb:")) {
+            let action: String = line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
+            granted.entry(resource.clone()).or_default().insert(action);
+        }
+    }
+    granted
+}
+
+/// The logical id of the function that serves `route`.
+fn function(route: Route) -> &'static str {
+    match route {
+        Route::Token => "TokenFunction",
+        Route::Introspect => "IntrospectFunction",
+        Route::Revoke => "RevokeFunction",
+        Route::Metadata => "MetadataFunction",
+        Route::LocalEvents => "RevocationEventsFunction",
+    }
+}
+
+struct Recorder {
+    proxy: FaultProxy,
+    used: BTreeMap<&'static str, BTreeSet<String>>,
+}
+
+impl Recorder {
+    /// Files what the requests since the last call needed under the function of `path`.
+    fn charge(&mut self, path: &str) {
+        let route = Route::for_path(path).expect("a routed path");
+        self.used.entry(function(route)).or_default().extend(self.proxy.take_actions());
+    }
+
+    async fn post(&mut self, server: &TestServer, path: &str, client: (&str, &str), form: &[(&str, &str)]) -> Reply {
+        let reply = server.post(path, Some(client), form).await;
+        self.charge(path);
+        reply
+    }
+}
+
+#[tokio::test]
+async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
+    let Some(shared) = dynamo_store().await else { return };
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let granted = granted(&template);
+    let functions =
+        ["TokenFunction", "IntrospectFunction", "RevokeFunction", "MetadataFunction", "RevocationEventsFunction"];
+    assert!(
+        granted.keys().all(|f| functions.contains(&f.as_str())),
+        "only functions are granted DynamoDB: {granted:?}"
+    );
+
+    // A table of its own, with clients and a trusted issuer (recording its tokens) written around the proxy.
+    let idp = auth0();
+    let config = exchange_config_recording(&[(&idp, true)]);
+    let table = format!("{}-iam-{}", shared.table(), std::process::id());
+    let sdk = dynamodb::sdk_config().await;
+    let direct = DynamoStore::new(dynamodb::client(&sdk, None), table.clone());
+    direct.create_table_if_missing().await.unwrap();
+    for client in config.clients(&tessera::entropy::SystemEntropy).unwrap() {
+        direct.put_client(client).await.unwrap();
+    }
+    for entry in &config.trusted_issuers {
+        direct.put_trusted_issuer(entry.clone()).await.unwrap();
+    }
+
+    // Each function's init, as its main.rs runs it, through the proxy.
+    let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("the emulator's endpoint");
+    let proxy = FaultProxy::start(&upstream).await;
+    let key = tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::ES256, "iam-1").unwrap();
+    let keys = json!({"keys": [{"kid": "iam-1", "alg": "ES256", "private_key_pem": key.to_pkcs8_pem()}]});
+    set("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint());
+    set("TABLE_NAME", &table);
+    set("SIGNING_KEYS_JSON", &keys.to_string());
+    set("ISSUER", "https://auth.example.com");
+    // SAFETY: as in `set`.
+    unsafe { std::env::remove_var("SIGNING_KEYS_SECRET_ARN") };
+    let metadata_service = keys_service_from_env().await.unwrap();
+    assert!(proxy.take_actions().is_empty(), "the metadata function never touches the table");
+    let service = service_from_env().await.unwrap();
+    let init = proxy.take_actions();
+    assert_eq!(init, BTreeSet::from(["dynamodb:BatchGetItem".to_owned()]), "init reads the trusted issuers once");
+    let _events_store = store_from_env().await.unwrap();
+    let events_init = proxy.take_actions();
+    assert!(events_init.is_empty(), "the revocation-events function reads nothing at init: {events_init:?}");
+
+    let mut rec = Recorder { proxy, used: BTreeMap::new() };
+    for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction"] {
+        rec.used.entry(http_function).or_default().extend(init.iter().cloned());
+    }
+    let server = TestServer::start_with(service, Arc::new(FixedClock::at(SystemClock.now())), Arc::new(direct)).await;
+    let now = SystemClock.now().as_secs();
+    let cc = [("grant_type", "client_credentials")];
+
+    // Token: JWT and opaque client credentials; a token exchange with a refresh token; a refresh (rotation);
+    // the spent refresh token presented again (reuse: the family's watermark).
+    let jwt = rec.post(&server, "/oauth2/token", creds::JWT, &cc).await.json()["access_token"].clone();
+    let opaque = rec.post(&server, "/oauth2/token", creds::OPAQUE, &cc).await.json()["access_token"].clone();
+    let subject_token = idp.sign(&idp.claims("alice", now));
+    let exchanged = exchange(&server, EXCHANGER, &subject_token, &[]).await;
+    rec.charge("/oauth2/token");
+    assert_eq!(exchanged.status, 200, "{}", exchanged.text);
+    let first_refresh = exchanged.json()["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str())];
+    let refreshed = rec.post(&server, "/oauth2/token", EXCHANGER, &refresh).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let reused = rec.post(&server, "/oauth2/token", EXCHANGER, &refresh).await;
+    assert_eq!(reused.status, 400, "{}", reused.text);
+
+    // Introspection: each kind of token, the external JWT recorded on first sight.
+    let external = idp.sign(&idp.claims("bob", now));
+    for token in [jwt.as_str().unwrap(), opaque.as_str().unwrap(), &external, &first_refresh, "garbage"] {
+        let reply = rec.post(&server, "/oauth2/introspect", creds::RS, &[("token", token)]).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+
+    // Revocation: a JWT (denylist entry), an opaque token and a refresh token (marked revoked).
+    for (client, token) in [(creds::JWT, jwt.as_str().unwrap()), (creds::OPAQUE, opaque.as_str().unwrap())] {
+        assert_eq!(rec.post(&server, "/oauth2/revoke", client, &[("token", token)]).await.status, 200);
+    }
+    let second_refresh = refreshed.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(rec.post(&server, "/oauth2/revoke", EXCHANGER, &[("token", &second_refresh)]).await.status, 200);
+
+    // Metadata and JWKS, on the metadata function's own service.
+    let metadata = TestServer::start_with(
+        metadata_service,
+        Arc::new(FixedClock::at(SystemClock.now())),
+        Arc::new(tessera::store::memory::MemoryStore::new()),
+    )
+    .await;
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/jwks.json"] {
+        let reply = metadata.send("GET", path, &[], "").await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert!(reply.text.contains("https://auth.example.com") || reply.text.contains("iam-1"), "{}", reply.text);
+        rec.charge(path);
+    }
+
+    // A revocation event, as EventBridge delivers it.
+    let event: Value = json!({"version": "0", "id": format!("iam-{now}"), "detail-type": "tessera.revoke",
+        "source": "com.example.identity", "account": "123456789012", "time": "2026-11-22T10:00:00Z",
+        "region": "eu-west-1", "resources": [],
+        "detail": {"event_id": format!("iam-{now}"), "subject": "alice", "reason": "iam_test"}});
+    let reply = server.send_event(&event).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    rec.charge(tessera_cli::routes::LOCAL_EVENTS_PATH);
+
+    for function in functions {
+        let granted = granted.get(function).cloned().unwrap_or_default();
+        let used = rec.used.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = used.difference(&granted).collect();
+        let unused: Vec<_> = granted.difference(&used).collect();
+        assert!(missing.is_empty(), "{function} calls {missing:?}, which template.yaml does not grant it");
+        assert!(unused.is_empty(), "{function} is granted {unused:?}, which it never used");
+    }
+}
