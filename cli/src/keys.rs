@@ -120,7 +120,8 @@ pub struct KeyView {
     /// When it was retired (epoch seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<u64>,
-    /// From when `keys remove` takes it without `--force`: [`REMOVAL_DELAY_SECS`] after retirement.
+    /// From when `keys remove` takes it without `--force`: [`removal_delay_secs`] after retirement. Absent for a
+    /// key never retired, or when the functions have no staleness bound (then only `--force` removes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removable_from: Option<u64>,
 }
@@ -132,11 +133,20 @@ fn keys_of<'a>(document: &'a mut KeySetDocument, tenant: &TenantId) -> Result<&'
     document.tenants.get_mut(tenant).map(|t| &mut t.keys).ok_or_else(|| format!("no tenant {tenant} in the document"))
 }
 
-/// How long after its retirement a key may still have live tokens: a function may go on signing with it until
-/// it re-reads the document (at worst the default staleness bound, `KeysMaxStaleSeconds`, which is at least
-/// the cache TTL), and the last token it signed lives one maximal access-token lifetime. A deployment that
-/// raised `KeysMaxStaleSeconds` waits the difference too.
-pub const REMOVAL_DELAY_SECS: u64 = MAX_ACCESS_TOKEN_TTL_SECS as u64 + DEFAULT_KEYS_MAX_STALE_SECS;
+/// How long after its retirement a key may still have live tokens, for functions whose staleness bound is
+/// `max_stale_secs` (`KeysMaxStaleSeconds`; 0, no bound: `None`, never known): a function may go on signing with
+/// it until it re-reads the document (at worst that bound), the last token it signed lives one maximal
+/// access-token lifetime, and [`REMOVAL_MARGIN_SECS`] cover clock skew and a slow read.
+pub const fn removal_delay_secs(max_stale_secs: u64) -> Option<u64> {
+    if max_stale_secs == 0 {
+        return None;
+    }
+    Some(max_stale_secs.saturating_add(MAX_ACCESS_TOKEN_TTL_SECS as u64).saturating_add(REMOVAL_MARGIN_SECS))
+}
+
+/// What [`removal_delay_secs`] adds for clock skew between the operator's machine and the functions, and for
+/// a read of the secret in flight when the bound passes.
+pub const REMOVAL_MARGIN_SECS: u64 = 300;
 
 /// Makes the states explicit: the key that signs today ([`tessera::config::signing_index`], the rule the
 /// functions apply) is `active`; the others without a state were published beside it and may have signed:
@@ -158,23 +168,23 @@ fn kid_taken(document: &KeySetDocument, kid: &str) -> bool {
     document.keys.iter().chain(document.tenants.values().flat_map(|t| &t.keys)).any(|k| k.kid == kid)
 }
 
-fn view(tenant: &TenantId, key: &KeyConfig) -> KeyView {
+fn view(tenant: &TenantId, key: &KeyConfig, max_stale_secs: u64) -> KeyView {
     KeyView {
         tenant: tenant.to_string(),
         kid: key.kid.clone(),
         alg: key.alg.as_str(),
         state: key.state.unwrap_or(KeyState::Retired),
         retired_at: key.retired_at,
-        removable_from: key.retired_at.map(|at| at + REMOVAL_DELAY_SECS),
+        removable_from: key.retired_at.zip(removal_delay_secs(max_stale_secs)).map(|(at, d)| at.saturating_add(d)),
     }
 }
 
-/// The keys of `tenant`, signing key first.
-pub fn list_keys(document: &KeySetDocument, tenant: &TenantId) -> Result<Vec<KeyView>, String> {
+/// The keys of `tenant`, signing key first, for functions whose staleness bound is `max_stale_secs`.
+pub fn list_keys(document: &KeySetDocument, tenant: &TenantId, max_stale_secs: u64) -> Result<Vec<KeyView>, String> {
     let mut document = document.clone();
     let keys = keys_of(&mut document, tenant)?;
     normalise(keys)?;
-    Ok(keys.iter().map(|k| view(tenant, k)).collect())
+    Ok(keys.iter().map(|k| view(tenant, k, max_stale_secs)).collect())
 }
 
 /// Adds a generated key to `tenant` as `next`: published in JWKS at once, signing nothing until promoted.
@@ -191,7 +201,7 @@ pub fn add_key(
     let keys = keys_of(document, tenant)?;
     normalise(keys)?;
     keys.push(generated_key(alg, &kid, Some(KeyState::Next))?);
-    Ok(view(tenant, keys.last().expect("just pushed")))
+    Ok(view(tenant, keys.last().expect("just pushed"), DEFAULT_KEYS_MAX_STALE_SECS))
 }
 
 /// Makes `kid` the signing key of `tenant`; the key that signed until now is retired at `now` (it still
@@ -211,28 +221,35 @@ pub fn promote_key(document: &mut KeySetDocument, tenant: &TenantId, kid: &str, 
     promoted.state = Some(KeyState::Active);
     promoted.retired_at = None;
     keys.insert(0, promoted);
-    Ok(view(tenant, &keys[0]))
+    Ok(view(tenant, &keys[0], DEFAULT_KEYS_MAX_STALE_SECS))
 }
 
 /// Takes `kid` out of `tenant`: tokens it signed introspect inactive from then on. Refuses the signing key, and
-/// a retired key whose tokens may still be live (retired less than one maximal access-token lifetime ago, or at
-/// an unknown time) unless `force`.
+/// a retired key whose tokens may still be live (retired less than [`removal_delay_secs`] ago for functions
+/// whose staleness bound is `max_stale_secs`, at an unknown time, or under no bound) unless `force`.
 pub fn remove_key(
     document: &mut KeySetDocument,
     tenant: &TenantId,
     kid: &str,
     now: u64,
+    max_stale_secs: u64,
     force: bool,
 ) -> Result<KeyView, String> {
     let keys = keys_of(document, tenant)?;
     normalise(keys)?;
     let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
-    let shown = view(tenant, &keys[at]);
+    let shown = view(tenant, &keys[at], max_stale_secs);
     match (shown.state, shown.removable_from) {
         (KeyState::Active, _) => return Err(format!("{kid} signs: promote another key first")),
         (KeyState::Retired, Some(from)) if now < from && !force => {
             return Err(format!(
                 "{kid} may have signed tokens that are still live until {from} (epoch seconds); wait, or use --force"
+            ));
+        }
+        (KeyState::Retired, None) if !force && max_stale_secs == 0 => {
+            return Err(format!(
+                "with no staleness bound a function may sign with {kid} until its execution environment ends; \
+                 once every function has restarted, use --force"
             ));
         }
         (KeyState::Retired, None) if !force => {
@@ -319,11 +336,11 @@ mod tests {
         let added = add_key(&mut doc, &default, SigningAlgorithm::ES256, None).unwrap();
         assert_eq!((added.kid.as_str(), added.state), ("default-2", KeyState::Next));
         let states = |doc: &KeySetDocument| -> Vec<(String, KeyState)> {
-            list_keys(doc, &default).unwrap().into_iter().map(|k| (k.kid, k.state)).collect()
+            list_keys(doc, &default, 3600).unwrap().into_iter().map(|k| (k.kid, k.state)).collect()
         };
         assert_eq!(states(&doc), [("default-1".into(), KeyState::Active), ("default-2".into(), KeyState::Next)]);
         // The new key cannot be taken out while the old one signs, and the signing key never.
-        assert!(remove_key(&mut doc, &default, "default-1", 1_000, true).is_err());
+        assert!(remove_key(&mut doc, &default, "default-1", 1_000, 3600, true).is_err());
 
         promote_key(&mut doc, &default, "default-2", 1_000).unwrap();
         assert_eq!(states(&doc), [("default-2".into(), KeyState::Active), ("default-1".into(), KeyState::Retired)]);
@@ -333,15 +350,21 @@ mod tests {
         assert_eq!(ring.signing_key().kid(), "default-2");
         assert!(ring.find("default-1").is_some());
 
-        // Removal waits for the retired key's tokens to expire (one day), unless forced.
-        // Removal waits for the retired key's tokens to expire: one day, plus the hour a function may go on
-        // signing with it while it cannot re-read the document; unless forced.
-        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, false).unwrap_err();
-        assert!(err.contains("still live until 91000"), "{err}");
-        remove_key(&mut doc, &default, "default-1", 1_000 + REMOVAL_DELAY_SECS, false).unwrap();
+        // Removal waits for the retired key's tokens to expire: one day, plus the staleness bound (how long a
+        // function may go on signing with it while it cannot re-read the document), plus a margin; unless forced.
+        assert_eq!(removal_delay_secs(3600), Some(86_400 + 3600 + 300));
+        assert_eq!(removal_delay_secs(u64::MAX), Some(u64::MAX), "saturates");
+        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, 3600, false).unwrap_err();
+        assert!(err.contains("still live until 91300"), "{err}");
+        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 90_000, 7200, false).unwrap_err();
+        assert!(err.contains("still live until 94900"), "a raised bound waits longer: {err}");
+        // No bound: no time is ever safe, only --force once every function has restarted.
+        let err = remove_key(&mut doc, &default, "default-1", u64::MAX, 0, false).unwrap_err();
+        assert!(err.contains("no staleness bound"), "{err}");
+        remove_key(&mut doc, &default, "default-1", 1_000 + removal_delay_secs(3600).unwrap(), 3600, false).unwrap();
         assert_eq!(states(&doc), [("default-2".into(), KeyState::Active)]);
         assert!(add_key(&mut doc, &default, SigningAlgorithm::ES256, Some("default-2".into())).is_err(), "kid taken");
-        assert!(list_keys(&doc, &TenantId::parse("nope").unwrap()).is_err());
+        assert!(list_keys(&doc, &TenantId::parse("nope").unwrap(), 3600).is_err());
     }
 
     #[test]
@@ -352,7 +375,7 @@ mod tests {
         doc.keys[0].state = Some(KeyState::Retired);
         doc.keys.push(generated_key(SigningAlgorithm::ES256, "default-2", Some(KeyState::Next)).unwrap());
         assert!(tessera::config::key_ring(&doc.keys).is_err());
-        let err = list_keys(&doc, &TenantId::default()).unwrap_err();
+        let err = list_keys(&doc, &TenantId::default(), 3600).unwrap_err();
         assert!(err.contains("no key is active"), "{err}");
         assert!(promote_key(&mut doc, &TenantId::default(), "default-2", 1).is_err());
     }

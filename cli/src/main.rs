@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tessera::bootstrap::DEFAULT_KEYS_MAX_STALE_SECS;
 use tessera::clock::Clock;
 use tessera::clock::SystemClock;
 use tessera::config::{ClientConfig, Config, KeySetDocument};
@@ -128,6 +129,8 @@ enum KeysCommand {
     List {
         #[command(flatten)]
         target: KeysTarget,
+        #[command(flatten)]
+        staleness: Staleness,
     },
     /// Add a generated key as `next`: published in JWKS at once, signing nothing until promoted.
     Add {
@@ -148,15 +151,27 @@ enum KeysCommand {
         kid: String,
     },
     /// Take a retired (or never used) key out: tokens it signed introspect inactive from then on. Refuses a key
-    /// retired less than a day ago (the longest access-token lifetime) unless --force.
+    /// retired less than a day (the longest access-token lifetime), the staleness bound and 5 minutes ago,
+    /// unless --force.
     Remove {
         #[command(flatten)]
         target: KeysTarget,
         #[arg(long)]
         kid: String,
+        #[command(flatten)]
+        staleness: Staleness,
         #[arg(long)]
         force: bool,
     },
+}
+
+/// The functions' staleness bound, from which `removable_from` is computed.
+#[derive(Args)]
+struct Staleness {
+    /// The deployment's KeysMaxStaleSeconds (KEYS_MAX_STALE_SECS): how long a function may go on signing with
+    /// a retired key while it cannot re-read the secret. 0: no bound.
+    #[arg(long, default_value_t = DEFAULT_KEYS_MAX_STALE_SECS)]
+    max_stale_secs: u64,
 }
 
 /// A tenant's keys in the signing-key document.
@@ -171,9 +186,9 @@ struct KeysTarget {
 async fn run_keys(command: KeysCommand) -> Result<(), String> {
     let now = SystemClock.now().as_secs();
     match command {
-        KeysCommand::List { target } => {
+        KeysCommand::List { target, staleness } => {
             let doc = location(target.document.keys_file, target.document.secret_id).await?.read().await?;
-            for key in keys::list_keys(&doc, &target.tenant)? {
+            for key in keys::list_keys(&doc, &target.tenant, staleness.max_stale_secs)? {
                 print(&key);
             }
         }
@@ -191,10 +206,10 @@ async fn run_keys(command: KeysCommand) -> Result<(), String> {
             location.write(&doc).await?;
             print(&promoted);
         }
-        KeysCommand::Remove { target, kid, force } => {
+        KeysCommand::Remove { target, kid, staleness, force } => {
             let location = location(target.document.keys_file, target.document.secret_id).await?;
             let mut doc = location.read().await?;
-            let removed = keys::remove_key(&mut doc, &target.tenant, &kid, now, force)?;
+            let removed = keys::remove_key(&mut doc, &target.tenant, &kid, now, staleness.max_stale_secs, force)?;
             location.write(&doc).await?;
             print(&removed);
         }

@@ -80,6 +80,8 @@ fn readme_local_rotation_runs_as_written() {
         .replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
     let dir = std::env::temp_dir().join(format!("tessera-rotation-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // Should a step fail before `kill %1`, the runner must not outlive the script (nor hold its output open).
+    let script = format!("trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT\n{script}");
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(&dir)

@@ -5,8 +5,8 @@
 //! |---|---|
 //! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
 //! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read at init and again every `KEYS_CACHE_TTL_SECS` |
-//! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300) |
-//! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; 0: no bound) |
+//! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300; at least 1) |
+//! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; at least the TTL + 60; 0: no bound) |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
@@ -17,11 +17,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::TokenService;
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeySetDocument};
 use crate::entropy::SystemEntropy;
 use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
-use crate::service::{KeyDocumentSource, ServiceError, Sources, build_service};
+use crate::service::{KEY_RETRY_SECS, KeyDocumentSource, ServiceError, Sources, build_service};
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::store::{ClientRegistry, TokenStore};
@@ -48,17 +48,22 @@ pub enum BootstrapError {
 /// Reads the environment and builds the service, with the SDK configuration built once: the token,
 /// introspection and revocation functions.
 pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
-    build_from_env(true).await
+    build_from_env(true, Arc::new(SystemClock)).await
+}
+
+/// [`service_from_env`] on another clock, which times token lifetimes and the key cache alike (tests).
+pub async fn service_from_env_on_clock(clock: Arc<dyn Clock>) -> Result<TokenService, BootstrapError> {
+    build_from_env(true, clock).await
 }
 
 /// The service of the metadata function, which publishes issuers and keys only: it never touches the table
 /// (`TABLE_NAME` is ignored; its policy grants no DynamoDB action), so its store is empty and its tenants have no
 /// trusted issuers from the table.
 pub async fn keys_service_from_env() -> Result<TokenService, BootstrapError> {
-    build_from_env(false).await
+    build_from_env(false, Arc::new(SystemClock)).await
 }
 
-async fn build_from_env(table_access: bool) -> Result<TokenService, BootstrapError> {
+async fn build_from_env(table_access: bool, clock: Arc<dyn Clock>) -> Result<TokenService, BootstrapError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
         match var(name) {
@@ -88,12 +93,7 @@ async fn build_from_env(table_access: bool) -> Result<TokenService, BootstrapErr
         (Some(sdk), Some(arn), _) => {
             let ttl = seconds("KEYS_CACHE_TTL_SECS", DEFAULT_KEYS_CACHE_TTL_SECS)?;
             let max_stale = seconds("KEYS_MAX_STALE_SECS", DEFAULT_KEYS_MAX_STALE_SECS)?;
-            if max_stale != 0 && max_stale < ttl {
-                return Err(ConfigError::Invalid(format!(
-                    "KEYS_MAX_STALE_SECS ({max_stale}) must be at least KEYS_CACHE_TTL_SECS ({ttl}), or 0 (no bound)"
-                ))
-                .into());
-            }
+            check_key_cache(ttl, max_stale)?;
             let source = SecretsManagerKeys::new(aws_sdk_secretsmanager::Client::new(sdk), arn.clone());
             Some(KeyDocumentSource {
                 source: Arc::new(source),
@@ -127,7 +127,24 @@ async fn build_from_env(table_access: bool) -> Result<TokenService, BootstrapErr
         }
     };
     let sources = Sources { keys, registry, generate_missing_keys: false };
-    Ok(build_service(store, &config, None, Arc::new(SystemClock), entropy, sources).await?)
+    Ok(build_service(store, &config, None, clock, entropy, sources).await?)
+}
+
+/// A cache TTL of at least a second (0 would read the secret on every request), and a staleness bound (unless 0,
+/// none) that leaves room for the re-read due at the TTL and two retries after it: a function must not fail
+/// closed over one slow or failed read.
+fn check_key_cache(ttl: u64, max_stale: u64) -> Result<(), ConfigError> {
+    let least = ttl.saturating_add(2 * KEY_RETRY_SECS);
+    if ttl == 0 {
+        Err(ConfigError::Invalid("KEYS_CACHE_TTL_SECS must be at least 1".into()))
+    } else if max_stale != 0 && max_stale < least {
+        Err(ConfigError::Invalid(format!(
+            "KEYS_MAX_STALE_SECS ({max_stale}) must be at least KEYS_CACHE_TTL_SECS + {} ({least}), or 0 (no bound)",
+            2 * KEY_RETRY_SECS
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// The store alone, for the revocation-events function: it needs no keys, clients or issuer, only the table

@@ -4,7 +4,7 @@
 //! ```toml
 //! issuer = "http://127.0.0.1:9000"          # optional for the local runner: defaults to its address
 //!
-//! [[signing_keys]]                           # optional: an ES256 key is generated at start when absent
+//! [[signing_keys]]                           # the local runner generates an ES256 key when absent; functions refuse to start
 //! kid = "2026-11"
 //! alg = "ES256"                              # or "EdDSA"
 //! private_key_file = "keys/2026-11.pem"      # PKCS#8 PEM; or private_key_pem = """…"""
@@ -185,7 +185,8 @@ pub struct KeyConfig {
     /// A file holding the PKCS#8 PEM, relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_file: Option<PathBuf>,
-    /// Where the key is in its rotation. Absent: the first key of the list signs and the others verify.
+    /// Where the key is in its rotation. In a list where no key has a state, the first key signs and the others
+    /// verify ([`signing_index`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<KeyState>,
     /// When the key was retired (epoch seconds): tokens it signed live at most one access-token lifetime
@@ -411,7 +412,7 @@ impl Config {
     }
 
     /// Checks that tenants are declared once, that `default` is not redeclared (its settings are the top-level
-    /// ones), and that every client and trusted issuer names a declared tenant.
+    /// ones), and that every client, trusted issuer and permission names a declared tenant.
     pub fn check_tenants(&self) -> Result<(), ConfigError> {
         let mut declared = BTreeSet::from([TenantId::default()]);
         for tenant in &self.tenants {
@@ -422,25 +423,39 @@ impl Config {
                 )));
             }
         }
-        let undeclared = |tenant: &TenantId, what: String| {
-            ConfigError::Invalid(format!("{what} names tenant {tenant}, which is not declared under [[tenants]]"))
-        };
-        for client in &self.clients {
-            if !declared.contains(&client.tenant) {
-                return Err(undeclared(&client.tenant, format!("client {:?}", client.client_id)));
-            }
+        match self.undeclared_tenant_entries(&declared).next() {
+            Some((tenant, what)) => Err(ConfigError::Invalid(format!(
+                "{what} names tenant {tenant}, which is not declared under [[tenants]]"
+            ))),
+            None => Ok(()),
         }
-        for issuer in &self.trusted_issuers {
-            if !declared.contains(&issuer.tenant) {
-                return Err(undeclared(&issuer.tenant, format!("trusted issuer {:?}", issuer.issuer)));
-            }
-        }
-        for permission in &self.permissions {
-            if !declared.contains(&permission.tenant) {
-                return Err(undeclared(&permission.tenant, format!("the permission of scope {:?}", permission.scope)));
-            }
-        }
-        Ok(())
+    }
+
+    /// Takes out the clients, trusted issuers and permissions that name a tenant not declared, and says which
+    /// (for a log: never a secret). For a configuration merged with a key document, where a tenant deleted
+    /// from the document leaves the configuration's entries of it behind.
+    pub fn drop_undeclared_tenant_entries(&mut self) -> Vec<String> {
+        let declared: BTreeSet<TenantId> = self.tenant_ids().into_iter().collect();
+        let dropped: Vec<String> = self
+            .undeclared_tenant_entries(&declared)
+            .map(|(tenant, what)| format!("{what} of tenant {tenant}"))
+            .collect();
+        self.clients.retain(|c| declared.contains(&c.tenant));
+        self.trusted_issuers.retain(|t| declared.contains(&t.tenant));
+        self.permissions.retain(|p| declared.contains(&p.tenant));
+        dropped
+    }
+
+    /// The entries naming a tenant outside `declared`: the tenant, and what the entry is.
+    fn undeclared_tenant_entries<'a>(
+        &'a self,
+        declared: &'a BTreeSet<TenantId>,
+    ) -> impl Iterator<Item = (&'a TenantId, String)> + 'a {
+        let clients = self.clients.iter().map(|c| (&c.tenant, format!("client {:?}", c.client_id)));
+        let issuers = self.trusted_issuers.iter().map(|t| (&t.tenant, format!("trusted issuer {:?}", t.issuer)));
+        let permissions =
+            self.permissions.iter().map(|p| (&p.tenant, format!("the permission of scope {:?}", p.scope)));
+        clients.chain(issuers).chain(permissions).filter(|(tenant, _)| !declared.contains(*tenant))
     }
 
     /// Merges a signing-key document (Secrets Manager): its keys become the default tenant's, its tenants
@@ -706,6 +721,25 @@ impl ClientConfig {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn entries_of_undeclared_tenants_are_refused_or_dropped() {
+        let toml = "[[tenants]]\nname = \"acme\"\n\n[[clients]]\ntenant = \"gone\"\nclient_id = \"svc\"\n\
+                    client_secret = \"svc-secret-0123456789abcdef0123\"\n\n[[permissions]]\ntenant = \"gone\"\n\
+                    scope = \"orders:read\"\nresource = \"orders\"\n\n[[permissions]]\ntenant = \"acme\"\n\
+                    scope = \"orders:read\"\nresource = \"orders\"\n";
+        let mut config = Config::from_toml(toml).unwrap();
+        let err = config.check_tenants().unwrap_err().to_string();
+        assert!(err.contains("client \"svc\" names tenant gone"), "{err}");
+        let dropped = config.drop_undeclared_tenant_entries();
+        assert_eq!(
+            dropped,
+            ["client \"svc\" of tenant gone", "the permission of scope \"orders:read\" of tenant gone"]
+        );
+        assert!(config.clients.is_empty());
+        assert_eq!(config.permissions.len(), 1);
+        config.check_tenants().unwrap();
+    }
     use super::*;
     use crate::entropy::SeededEntropy;
 

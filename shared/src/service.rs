@@ -36,11 +36,13 @@ pub struct TenantSettings {
     /// a configured issuer.
     pub issuer: Option<Arc<str>>,
     /// Its signing keys.
-    pub keys: KeyRing,
+    pub keys: Arc<KeyRing>,
     /// The external issuers whose JWTs it accepts for token exchange and introspection.
     pub trusted_issuers: Arc<[TrustedIssuer]>,
     /// Its scope-to-resource permissions, for introspection profiles with `permissions`.
     pub permissions: PermissionMap,
+    /// Its keys were generated (local runner): a re-read keeps them, or its tokens would stop verifying.
+    generated_keys: bool,
 }
 
 impl TenantSettings {
@@ -48,9 +50,10 @@ impl TenantSettings {
     pub fn new(issuer: Option<String>, keys: KeyRing) -> Self {
         Self {
             issuer: issuer.map(Arc::from),
-            keys,
+            keys: Arc::new(keys),
             trusted_issuers: Arc::new([]),
             permissions: PermissionMap::default(),
+            generated_keys: false,
         }
     }
 }
@@ -211,50 +214,84 @@ impl TokenService {
     }
 
     /// Re-reads the key document when it is due; one request re-reads while the others go on with the keys in
-    /// hand. A failure keeps them, logs, and is retried after at most [`KEY_RETRY_SECS`]; once the last good
-    /// read is older than the staleness bound, every request fails closed (503) until a read succeeds.
+    /// hand. A failure keeps them, logs an error, and is retried after at most [`KEY_RETRY_SECS`]; once the last
+    /// good read is older than the staleness bound, every request fails closed (503) until a read succeeds.
     async fn refresh_keys_if_due(&self) -> Result<(), OAuthError> {
         let Some(refresh) = &self.refresh else { return Ok(()) };
         let now = self.clock.now().as_micros();
+        let too_stale = |read_at: u64| {
+            let stale_for = now.saturating_sub(read_at);
+            refresh.max_stale_micros.is_some_and(|bound| stale_for > bound).then_some(stale_for / 1_000_000)
+        };
         if now >= refresh.due.load(Ordering::Acquire)
             && let Ok(_reloading) = refresh.reloading.try_lock()
             && now >= refresh.due.load(Ordering::Acquire)
         {
             let next = match self.reread(refresh).await {
-                Ok(tenants) => {
+                Ok((tenants, complete)) => {
                     tracing::info!(tenants = tenants.len(), "signing keys re-read");
                     self.replace(tenants);
                     refresh.read_at.store(now, Ordering::Release);
-                    refresh.ttl_micros
+                    if complete { refresh.ttl_micros } else { refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000) }
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "signing keys not re-read; keeping the current ones");
+                    // Logged once per attempt, not per request: an alarm on these errors is the operator's cue.
+                    match too_stale(refresh.read_at.load(Ordering::Acquire)) {
+                        Some(stale_secs) => tracing::error!(
+                            error = %err,
+                            stale_secs,
+                            "signing keys not re-read and too stale to serve: every request fails closed (503)"
+                        ),
+                        None => tracing::error!(error = %err, "signing keys not re-read; keeping the current ones"),
+                    }
                     refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
                 }
             };
             refresh.due.store(now.saturating_add(next), Ordering::Release);
         }
-        let stale_for = now.saturating_sub(refresh.read_at.load(Ordering::Acquire));
-        match refresh.max_stale_micros {
-            Some(bound) if stale_for > bound => {
-                tracing::error!(stale_secs = stale_for / 1_000_000, "signing keys too stale to serve");
+        match too_stale(refresh.read_at.load(Ordering::Acquire)) {
+            Some(_) => {
                 Err(OAuthError::new(ErrorCode::TemporarilyUnavailable, "the signing keys cannot be read; retry later")
                     .with_header("retry-after", KEY_RETRY_SECS.to_string()))
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
     /// The tenants rebuilt from the base configuration and the document as it is now: tenants and keys taken
-    /// out of the document are gone. Tenants seen before keep their trusted issuers (and their JWKS caches);
-    /// new ones read theirs from the table.
-    async fn reread(&self, refresh: &KeyRefresh) -> Result<Tenants, ServiceError> {
+    /// out of the document are gone, and so are the configuration's entries for tenants no longer declared
+    /// (logged). Tenants seen before keep their trusted issuers (and their JWKS caches); new ones read theirs
+    /// from the table. When that read fails the new tenants wait for the next try (`false`: incomplete) and
+    /// every other change is applied.
+    async fn reread(&self, refresh: &KeyRefresh) -> Result<(Tenants, bool), ServiceError> {
         let mut config = refresh.base.clone();
         config.apply_key_document(refresh.source.load().await?);
         let previous = self.snapshot();
         let new: Vec<TenantId> = config.tenant_ids().into_iter().filter(|t| !previous.contains_key(t)).collect();
-        let table = table_issuers(refresh.registry.as_deref(), &new).await?;
-        Ok(build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys)?)
+        let (table, complete) = match table_issuers(refresh.registry.as_deref(), &new).await {
+            Ok(table) => (table, true),
+            Err(err) => {
+                let names: Vec<&str> = new.iter().map(TenantId::as_str).collect();
+                tracing::error!(
+                    error = %err,
+                    tenants = %names.join(","),
+                    "trusted issuers of new tenants not read; they are not served until a re-read reads them"
+                );
+                config.tenants.retain(|t| !new.contains(&t.name));
+                (TableIssuers::new(), false)
+            }
+        };
+        drop_undeclared(&mut config);
+        Ok((build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys)?, complete))
+    }
+}
+
+/// Takes out (and logs) the configuration's clients, trusted issuers and permissions of tenants that neither
+/// the configuration nor the key document declares: leftovers of a tenant deleted from the document, which
+/// must not keep every other tenant's key changes from applying.
+fn drop_undeclared(config: &mut Config) {
+    for entry in config.drop_undeclared_tenant_entries() {
+        tracing::error!(entry = %entry, "configuration entry of a tenant that is not declared; ignored");
     }
 }
 
@@ -285,16 +322,20 @@ fn build_tenants(
             None => Ok(config.trusted_issuers(tenant, table.get(tenant).map_or(&[], Vec::as_slice))?.into()),
         }
     };
-    let keys = |tenant: &TenantId, keys: &[KeyConfig]| -> Result<KeyRing, ConfigError> {
+    let keys = |tenant: &TenantId, keys: &[KeyConfig]| -> Result<(Arc<KeyRing>, bool), ConfigError> {
         match keys {
-            [] if generate_missing_keys => {
-                Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, &format!("{tenant}-local-1"))?])?)
-            }
+            [] if generate_missing_keys => match previous.and_then(|p| p.get(tenant)).filter(|t| t.generated_keys) {
+                Some(settings) => Ok((settings.keys.clone(), true)),
+                None => {
+                    let key = SigningKey::generate(SigningAlgorithm::ES256, &format!("{tenant}-local-1"))?;
+                    Ok((Arc::new(KeyRing::new(vec![key])?), true))
+                }
+            },
             [] => Err(ConfigError::Invalid(format!(
                 "tenant {tenant} has no signing keys (a deployed function never generates one: each execution \
                  environment would sign with its own)"
             ))),
-            keys => key_ring(keys),
+            keys => Ok((Arc::new(key_ring(keys)?), false)),
         }
     };
     let base = config.issuer.as_deref();
@@ -316,11 +357,13 @@ fn build_tenants(
         {
             return Err(ConfigError::Invalid(format!("tenants {other} and {name} have the same issuer {issuer}")));
         }
+        let (keys, generated_keys) = keys(name, signing_keys)?;
         let settings = TenantSettings {
             issuer: issuer.map(Arc::from),
-            keys: keys(name, signing_keys)?,
+            keys,
             trusted_issuers: trusted(name)?,
             permissions: config.permission_map(name),
+            generated_keys,
         };
         tenants.insert(name.clone(), Arc::new(settings));
     }
@@ -343,6 +386,8 @@ pub async fn build_service(
     let mut current = base.clone();
     if let Some(keys) = &sources.keys {
         current.apply_key_document(keys.source.load().await?);
+        // The document declares tenants: an entry of one deleted from it is a leftover, as on a re-read.
+        drop_undeclared(&mut current);
     }
     let table = table_issuers(sources.registry.as_deref(), &current.tenant_ids()).await?;
     let tenants = build_tenants(&current, None, &table, sources.generate_missing_keys)?;
@@ -451,5 +496,40 @@ mod tests {
         )
         .await;
         assert!(matches!(built, Err(ServiceError::Keys(_))));
+    }
+
+    #[tokio::test]
+    async fn a_re_read_keeps_the_keys_the_local_runner_generated() {
+        // The document holds the default tenant's keys; acme, declared by the configuration only, gets a
+        // generated key. Re-reading the document must not replace it, or acme's tokens would stop verifying.
+        let key = SigningKey::generate(SigningAlgorithm::EdDSA, "doc-1").unwrap();
+        let document = crate::config::KeySetDocument::parse(
+            &serde_json::json!({"keys": [{"kid": "doc-1", "alg": "EdDSA", "private_key_pem": key.to_pkcs8_pem()}]})
+                .to_string(),
+        )
+        .unwrap();
+        let sources = Sources {
+            keys: Some(KeyDocumentSource {
+                source: Arc::new(crate::key_source::MemoryKeys::new(document)),
+                ttl_secs: Some(5),
+                max_stale_secs: None,
+            }),
+            registry: None,
+            generate_missing_keys: true,
+        };
+        let clock = Arc::new(FixedClock::at(crate::domain::time::Timestamp::from_micros(1_800_000_000_000_000)));
+        let config = Config::from_toml("[[tenants]]\nname = \"acme\"\n").unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let service =
+            build_service(store, &config, Some("https://a.example"), clock.clone(), Arc::new(SystemEntropy), sources)
+                .await
+                .unwrap();
+        let acme = TenantId::parse("acme").unwrap();
+        let jwks = |service: &TokenService| service.snapshot()[&acme].keys.jwks();
+        let before = jwks(&service);
+        clock.advance_secs(6);
+        service.tenant(&acme, None).await.unwrap();
+        assert_eq!(jwks(&service), before);
+        assert_eq!(service.snapshot()[&TenantId::default()].keys.signing_key().kid(), "doc-1");
     }
 }

@@ -376,3 +376,70 @@ impl TokenStore for UnavailableStore {
 fn unavailable() -> StoreError {
     StoreError::Unavailable { reason: "connection refused".into(), retry_after_secs: 1 }
 }
+
+/// A registry that fails every call while it is switched off, as the table does when DynamoDB is unreachable,
+/// and passes through to `inner` otherwise.
+pub struct SwitchedRegistry {
+    inner: Arc<dyn ClientRegistry>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl SwitchedRegistry {
+    /// `inner`, up.
+    pub fn new(inner: Arc<dyn ClientRegistry>) -> Self {
+        Self { inner, down: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Makes every call fail (`true`) or pass through again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn up(&self) -> Result<(), StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) { Err(unavailable()) } else { Ok(()) }
+    }
+}
+
+#[async_trait]
+impl TokenStore for SwitchedRegistry {
+    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
+        self.up()?;
+        self.inner.get_many(keys).await
+    }
+    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_new(record).await
+    }
+    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.mark_revoked(key, at).await
+    }
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put_new_all(records).await
+    }
+    async fn rotate(&self, key: &StoreKey, at: Timestamp, records: Vec<Record>) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.rotate(key, at, records).await
+    }
+    async fn raise_watermark(&self, mark: RevocationWatermark, jti: Option<&str>) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.raise_watermark(mark, jti).await
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for SwitchedRegistry {
+    async fn put(&self, record: Record) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.put(record).await
+    }
+    async fn list(
+        &self,
+        tenant: &tessera::domain::tenant::TenantId,
+        kind: tessera::store::ItemKind,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.up()?;
+        self.inner.list(tenant, kind).await
+    }
+}

@@ -3,7 +3,7 @@
 
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::{Body, Request};
-use tessera::bootstrap::service_from_env;
+use tessera::bootstrap::{service_from_env, service_from_env_on_clock};
 use tessera::store::ClientRegistry;
 use tessera_e2e::{basic, creds, dynamo_store, form, test_config};
 
@@ -102,29 +102,50 @@ async fn functions_build_their_service_from_the_environment() {
     let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(header.kid.as_deref(), Some("env-1"));
 
-    // Rotation without a redeploy: with KEYS_CACHE_TTL_SECS=0 (below the template's minimum of 10, so the test
-    // need not wait) the function re-reads the secret on each request,
-    // so a key promoted with `tessera keys` signs the next token.
-    set("KEYS_CACHE_TTL_SECS", "0");
-    let service = service_from_env().await.unwrap();
+    // Rotation without a redeploy: once KEYS_CACHE_TTL_SECS has passed on the service's clock the function
+    // re-reads the secret, so a key promoted with `tessera keys` signs the next token.
+    set("KEYS_CACHE_TTL_SECS", "10");
+    let clock =
+        std::sync::Arc::new(tessera::clock::FixedClock::at(tessera::clock::Clock::now(&tessera::clock::SystemClock)));
+    let service = service_from_env_on_clock(clock.clone()).await.unwrap();
     let mut document = location.read().await.unwrap();
     let default = tessera::domain::tenant::TenantId::default();
     let alg = tessera::jwt::keys::SigningAlgorithm::ES256;
     tessera_cli::keys::add_key(&mut document, &default, alg, Some("env-2".into())).unwrap();
     tessera_cli::keys::promote_key(&mut document, &default, "env-2", 1_800_000_000).unwrap();
     location.write(&document).await.unwrap();
+    let kid = |response: lambda_http::Response<Body>| {
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap().kid
+    };
+    // Within the TTL the cached keys sign; past it, the promoted one.
     let response = tessera_token::handle(&service, token_request()).await.unwrap();
-    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-    let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
-    assert_eq!(header.kid.as_deref(), Some("env-2"));
-    set("KEYS_CACHE_TTL_SECS", "soon");
-    let err = service_from_env().await.err().expect("a bad TTL is an init error").to_string();
-    assert!(err.contains("KEYS_CACHE_TTL_SECS"), "{err}");
-    // A staleness bound below the TTL would fail closed between two reads.
+    assert_eq!(kid(response).as_deref(), Some("env-1"));
+    clock.advance_secs(11);
+    let response = tessera_token::handle(&service, token_request()).await.unwrap();
+    assert_eq!(kid(response).as_deref(), Some("env-2"));
+    for (ttl, max_stale, complaint) in [
+        ("soon", None, "KEYS_CACHE_TTL_SECS"),
+        // Every request would read the secret.
+        ("0", None, "KEYS_CACHE_TTL_SECS must be at least 1"),
+        // A staleness bound that leaves no room for the re-read and two retries would fail closed over one
+        // slow read.
+        ("300", Some("60"), "KEYS_MAX_STALE_SECS (60) must be at least KEYS_CACHE_TTL_SECS + 60 (360)"),
+        ("300", Some("359"), "(360)"),
+    ] {
+        set("KEYS_CACHE_TTL_SECS", ttl);
+        match max_stale {
+            Some(value) => set("KEYS_MAX_STALE_SECS", value),
+            None => unset("KEYS_MAX_STALE_SECS"),
+        }
+        let err = service_from_env().await.err().expect("a bad key cache setting is an init error").to_string();
+        assert!(err.contains(complaint), "{ttl} {max_stale:?}: {err}");
+    }
     set("KEYS_CACHE_TTL_SECS", "300");
-    set("KEYS_MAX_STALE_SECS", "60");
-    let err = service_from_env().await.err().expect("bound below the TTL").to_string();
-    assert!(err.contains("KEYS_MAX_STALE_SECS"), "{err}");
+    for accepted in ["360", "0"] {
+        set("KEYS_MAX_STALE_SECS", accepted);
+        assert!(service_from_env().await.is_ok(), "KEYS_MAX_STALE_SECS={accepted}");
+    }
     unset("KEYS_MAX_STALE_SECS");
 
     // A document without the default tenant's keys is refused: a function never generates a key.

@@ -2,8 +2,9 @@
 //! runs and re-read by the service as a deployed function re-reads its secret (a [`MemoryKeys`] source, the
 //! pinned clock driving the cache TTL): add a key (published, not signing), promote it (it signs; the old key is
 //! retired but still verifies), remove the old key (its tokens introspect inactive). Until the cache expires
-//! the service keeps the keys it has; a failing source keeps them too. Also for a second tenant, whose
-//! rotation leaves the default tenant alone. Runs on the store `TESSERA_E2E_STORE` selects.
+//! the service keeps the keys it has; a failing source, or a document the functions refuse, keeps them too.
+//! Also for a second tenant, whose rotation leaves the default tenant alone, tenants created and deleted at run
+//! time, and the configuration's leftovers of a deleted tenant. Runs on the store `TESSERA_E2E_STORE` selects.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use tessera::service::{KeyDocumentSource, Sources, build_service};
 use tessera::store::ClientRegistry;
 use tessera_cli::keys::{add_key, create_tenant, generated_key, promote_key, remove_key};
 use tessera_e2e::issuers::TestIssuer;
-use tessera_e2e::{TestServer, backend_registry, creds, test_config_toml};
+use tessera_e2e::{SwitchedRegistry, TestServer, backend_registry, creds, test_config_toml};
 
 /// The key cache TTL of the service under test.
 const TTL: u64 = 60;
@@ -28,7 +29,7 @@ struct Rig {
     server: TestServer,
     keys: Arc<MemoryKeys>,
     document: KeySetDocument,
-    registry: Arc<dyn ClientRegistry>,
+    registry: Arc<SwitchedRegistry>,
 }
 
 impl Rig {
@@ -43,15 +44,19 @@ impl Rig {
             ..Default::default()
         };
         create_tenant(&mut document, &TenantId::parse("acme").unwrap(), None, SigningAlgorithm::ES256, None).unwrap();
+        // acme is declared by the key document only; the configuration has clients and a permission of it, as a
+        // configuration bundled with the functions may.
         let toml = format!(
             "{}\n[[clients]]\ntenant = \"acme\"\nclient_id = \"acme-svc\"\nclient_secret = \"acme-svc-secret-0123456789abcdef01\"\n\
              scopes = [\"orders:read\"]\n\n[[clients]]\ntenant = \"acme\"\nclient_id = \"acme-rs\"\n\
-             client_secret = \"acme-rs-secret-0123456789abcdef012\"\ngrant_types = []\nmay_introspect = true\n",
+             client_secret = \"acme-rs-secret-0123456789abcdef012\"\ngrant_types = []\nmay_introspect = true\n\n\
+             [[permissions]]\ntenant = \"acme\"\nscope = \"orders:read\"\nresource = \"orders\"\n",
             test_config_toml()
         );
         // The clients go to the store; the tenants (acme) and keys come from the key source.
-        let (store, registry) = backend_registry(&Config::from_toml(&toml).unwrap()).await;
-        let base = Config { clients: Vec::new(), ..Config::from_toml(&toml).unwrap() };
+        let base = Config::from_toml(&toml).unwrap();
+        let (store, registry) = backend_registry(&base).await;
+        let registry = Arc::new(SwitchedRegistry::new(registry));
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let keys = Arc::new(MemoryKeys::new(document.clone()));
         let sources = Sources {
@@ -132,8 +137,8 @@ async fn add_promote_retire_remove() {
     assert!(rig.active("", creds::RS, &t2).await);
 
     // 3. Remove k1 (forced: the test does not wait a day): its tokens introspect inactive.
-    assert!(remove_key(&mut rig.document, &default, "k1", now + 60, false).is_err(), "too early");
-    remove_key(&mut rig.document, &default, "k1", now + 60, true).unwrap();
+    assert!(remove_key(&mut rig.document, &default, "k1", now + 60, 3600, false).is_err(), "too early");
+    remove_key(&mut rig.document, &default, "k1", now + 60, 3600, true).unwrap();
     rig.publish();
     assert!(rig.active("", creds::RS, &t1).await, "until the cache expires");
     rig.server.clock.advance_secs(TTL);
@@ -188,7 +193,8 @@ async fn a_tenant_taken_out_of_the_document_goes_and_a_new_one_gets_its_table_is
     assert_eq!(rig.issue("/t/acme", acme_svc).await.1, "acme-1");
 
     // Delete acme from the document: once the cache expires, its routes are gone (404), not served from the
-    // document the function read at init.
+    // document the function read at init. The configuration's clients and permission of acme are leftovers,
+    // ignored (and logged): they must not keep the other changes from applying.
     rig.document.tenants.clear();
     // Create globex at run time, with a client and a trusted issuer registered in the table, as
     // `tessera tenants create`, `clients register --tenant` and `issuers import` do.
@@ -222,7 +228,7 @@ async fn a_tenant_taken_out_of_the_document_goes_and_a_new_one_gets_its_table_is
 #[tokio::test]
 async fn keys_that_cannot_be_re_read_past_the_bound_fail_closed() {
     const MAX_STALE: u64 = 600;
-    let rig = Rig::start_bounded(Some(MAX_STALE)).await;
+    let mut rig = Rig::start_bounded(Some(MAX_STALE)).await;
     rig.keys.fail();
     rig.server.clock.advance_secs(MAX_STALE);
     // Within the bound the keys in hand serve.
@@ -234,8 +240,64 @@ async fn keys_that_cannot_be_re_read_past_the_bound_fail_closed() {
     assert!(reply.header("retry-after").is_some());
     let reply = rig.server.post("/oauth2/token", Some(creds::JWT), &[("grant_type", "client_credentials")]).await;
     reply.assert_error(503, "temporarily_unavailable");
-    // The source is back: the next retry reads it and the service serves again.
+    // The source is back, with k1 removed while it was down: the next retry reads it, the service serves
+    // again, and k1's tokens are inactive.
+    let default = TenantId::default();
+    add_key(&mut rig.document, &default, SigningAlgorithm::ES256, Some("k2".into())).unwrap();
+    let now = rig.now();
+    promote_key(&mut rig.document, &default, "k2", now).unwrap();
+    remove_key(&mut rig.document, &default, "k1", now, MAX_STALE, true).unwrap();
     rig.publish();
     rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
-    assert!(rig.active("", creds::RS, &token).await);
+    assert!(!rig.active("", creds::RS, &token).await, "a key removed during the outage does not verify");
+    let (fresh, kid) = rig.issue("", creds::JWT).await;
+    assert_eq!(kid, "k2");
+    assert!(rig.active("", creds::RS, &fresh).await);
+}
+
+#[tokio::test]
+async fn a_document_the_functions_refuse_keeps_the_keys_in_hand() {
+    let mut rig = Rig::start().await;
+    let default = TenantId::default();
+    let (token, _) = rig.issue("", creds::JWT).await;
+    // A hand edit that makes two keys active: refused as a whole, the keys in hand serve.
+    let mut bad = rig.document.clone();
+    bad.keys.push(generated_key(SigningAlgorithm::ES256, "k2", Some(tessera::config::KeyState::Active)).unwrap());
+    bad.keys[0].state = Some(tessera::config::KeyState::Active);
+    rig.keys.set(bad);
+    rig.server.clock.advance_secs(TTL);
+    assert_eq!(rig.issue("", creds::JWT).await.1, "k1");
+    assert_eq!(rig.kids("").await, ["k1"]);
+    // Mended (k2 promoted, k1 removed): picked up at the retry.
+    add_key(&mut rig.document, &default, SigningAlgorithm::ES256, Some("k2".into())).unwrap();
+    let now = rig.now();
+    promote_key(&mut rig.document, &default, "k2", now).unwrap();
+    remove_key(&mut rig.document, &default, "k1", now, 3600, true).unwrap();
+    rig.publish();
+    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    assert_eq!(rig.kids("").await, ["k2"]);
+    assert!(!rig.active("", creds::RS, &token).await);
+}
+
+#[tokio::test]
+async fn a_new_tenant_whose_issuers_cannot_be_read_waits_while_other_changes_apply() {
+    let mut rig = Rig::start().await;
+    let default = TenantId::default();
+    let globex = TenantId::parse("globex").unwrap();
+    create_tenant(&mut rig.document, &globex, None, SigningAlgorithm::ES256, None).unwrap();
+    add_key(&mut rig.document, &default, SigningAlgorithm::ES256, Some("k2".into())).unwrap();
+    let now = rig.now();
+    promote_key(&mut rig.document, &default, "k2", now).unwrap();
+    rig.publish();
+    // The table cannot be read: globex is not served yet, the default tenant's promotion applies.
+    rig.registry.set_down(true);
+    rig.server.clock.advance_secs(TTL);
+    assert_eq!(rig.issue("", creds::JWT).await.1, "k2");
+    assert_eq!(rig.server.send("GET", "/t/globex/.well-known/jwks.json", &[], "").await.status, 404);
+    // acme, seen before, is untouched.
+    assert_eq!(rig.kids("/t/acme").await, ["acme-1"]);
+    // The table is back: globex is served from the retry on, not a whole TTL later.
+    rig.registry.set_down(false);
+    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    assert_eq!(rig.kids("/t/globex").await, ["globex-1"]);
 }

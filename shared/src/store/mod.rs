@@ -282,7 +282,7 @@ pub trait ClientRegistry: TokenStore {
     /// Creates or replaces a configuration item (a client or a trusted issuer).
     async fn put(&self, record: Record) -> Result<(), StoreError>;
 
-    /// Every item of `kind` in `tenant` (a scan: operator use and cold start only).
+    /// Every item of `kind` in `tenant` (a scan: operator use only; functions are granted no `Scan`).
     async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError>;
 
     /// Creates or replaces a client.
