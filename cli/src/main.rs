@@ -170,7 +170,7 @@ enum KeysCommand {
 struct Staleness {
     /// The deployment's KeysMaxStaleSeconds (KEYS_MAX_STALE_SECS): how long a function may go on signing with
     /// a retired key while it cannot re-read the secret. 0: no bound.
-    #[arg(long, default_value_t = DEFAULT_KEYS_MAX_STALE_SECS)]
+    #[arg(long, env = "KEYS_MAX_STALE_SECS", default_value_t = DEFAULT_KEYS_MAX_STALE_SECS)]
     max_stale_secs: u64,
 }
 

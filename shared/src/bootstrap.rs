@@ -6,7 +6,7 @@
 //! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
 //! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read at init and again every `KEYS_CACHE_TTL_SECS` |
 //! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300; at least 1) |
-//! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; at least the TTL + 60; 0: no bound) |
+//! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; raised to the TTL + 60 if below; 0: no bound) |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
@@ -92,14 +92,9 @@ async fn build_from_env(table_access: bool, clock: Arc<dyn Clock>) -> Result<Tok
     let keys = match (&sdk, &secret_arn, var("SIGNING_KEYS_JSON")) {
         (Some(sdk), Some(arn), _) => {
             let ttl = seconds("KEYS_CACHE_TTL_SECS", DEFAULT_KEYS_CACHE_TTL_SECS)?;
-            let max_stale = seconds("KEYS_MAX_STALE_SECS", DEFAULT_KEYS_MAX_STALE_SECS)?;
-            check_key_cache(ttl, max_stale)?;
+            let max_stale = key_cache_bound(ttl, seconds("KEYS_MAX_STALE_SECS", DEFAULT_KEYS_MAX_STALE_SECS)?)?;
             let source = SecretsManagerKeys::new(aws_sdk_secretsmanager::Client::new(sdk), arn.clone());
-            Some(KeyDocumentSource {
-                source: Arc::new(source),
-                ttl_secs: Some(ttl),
-                max_stale_secs: (max_stale != 0).then_some(max_stale),
-            })
+            Some(KeyDocumentSource { source: Arc::new(source), ttl_secs: Some(ttl), max_stale_secs: max_stale })
         }
         (_, _, Some(json)) => {
             let source: Arc<dyn KeySource> = Arc::new(MemoryKeys::new(KeySetDocument::parse(&json)?));
@@ -130,20 +125,23 @@ async fn build_from_env(table_access: bool, clock: Arc<dyn Clock>) -> Result<Tok
     Ok(build_service(store, &config, None, clock, entropy, sources).await?)
 }
 
-/// A cache TTL of at least a second (0 would read the secret on every request), and a staleness bound (unless 0,
-/// none) that leaves room for the re-read due at the TTL and two retries after it: a function must not fail
-/// closed over one slow or failed read.
-fn check_key_cache(ttl: u64, max_stale: u64) -> Result<(), ConfigError> {
+/// The staleness bound for a cache TTL of `ttl` (at least a second: 0 would read the secret on every request)
+/// and a configured `max_stale` (0: no bound). A bound that leaves no room for the re-read due at the TTL and two
+/// retries after it is raised to that, with a warning: a function must not fail closed over one slow read, nor
+/// refuse to start over a template parameter CloudFormation cannot compare with the other.
+fn key_cache_bound(ttl: u64, max_stale: u64) -> Result<Option<u64>, ConfigError> {
     let least = ttl.saturating_add(2 * KEY_RETRY_SECS);
-    if ttl == 0 {
-        Err(ConfigError::Invalid("KEYS_CACHE_TTL_SECS must be at least 1".into()))
-    } else if max_stale != 0 && max_stale < least {
-        Err(ConfigError::Invalid(format!(
-            "KEYS_MAX_STALE_SECS ({max_stale}) must be at least KEYS_CACHE_TTL_SECS + {} ({least}), or 0 (no bound)",
-            2 * KEY_RETRY_SECS
-        )))
-    } else {
-        Ok(())
+    match max_stale {
+        _ if ttl == 0 => Err(ConfigError::Invalid("KEYS_CACHE_TTL_SECS must be at least 1".into())),
+        0 => Ok(None),
+        bound if bound < least => {
+            tracing::warn!(
+                "KEYS_MAX_STALE_SECS ({bound}) is below KEYS_CACHE_TTL_SECS + {} ({least}); using {least}",
+                2 * KEY_RETRY_SECS
+            );
+            Ok(Some(least))
+        }
+        bound => Ok(Some(bound)),
     }
 }
 
@@ -163,5 +161,21 @@ pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
             tracing::warn!("TABLE_NAME is not set: embedded store, revocations stay in this process");
             Ok(Arc::new(MemoryStore::new()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_staleness_bound_leaves_room_for_the_re_read_and_two_retries() {
+        assert!(key_cache_bound(0, 3600).unwrap_err().to_string().contains("at least 1"));
+        assert_eq!(key_cache_bound(300, 0).unwrap(), None, "0: no bound");
+        assert_eq!(key_cache_bound(300, 3600).unwrap(), Some(3600));
+        assert_eq!(key_cache_bound(300, 360).unwrap(), Some(360));
+        assert_eq!(key_cache_bound(300, 359).unwrap(), Some(360), "raised");
+        assert_eq!(key_cache_bound(1800, 60).unwrap(), Some(1860), "raised");
+        assert_eq!(key_cache_bound(u64::MAX, 1).unwrap(), Some(u64::MAX));
     }
 }

@@ -434,11 +434,11 @@ impl Config {
     /// Takes out the clients, trusted issuers and permissions that name a tenant not declared, and says which
     /// (for a log: never a secret). For a configuration merged with a key document, where a tenant deleted
     /// from the document leaves the configuration's entries of it behind.
-    pub fn drop_undeclared_tenant_entries(&mut self) -> Vec<String> {
+    pub fn drop_undeclared_tenant_entries(&mut self) -> Vec<(TenantId, String)> {
         let declared: BTreeSet<TenantId> = self.tenant_ids().into_iter().collect();
-        let dropped: Vec<String> = self
+        let dropped: Vec<(TenantId, String)> = self
             .undeclared_tenant_entries(&declared)
-            .map(|(tenant, what)| format!("{what} of tenant {tenant}"))
+            .map(|(tenant, what)| (tenant.clone(), format!("{what} of tenant {tenant}")))
             .collect();
         self.clients.retain(|c| declared.contains(&c.tenant));
         self.trusted_issuers.retain(|t| declared.contains(&t.tenant));
@@ -721,6 +721,8 @@ impl ClientConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
 
     #[test]
     fn entries_of_undeclared_tenants_are_refused_or_dropped() {
@@ -732,16 +734,13 @@ mod tests {
         let err = config.check_tenants().unwrap_err().to_string();
         assert!(err.contains("client \"svc\" names tenant gone"), "{err}");
         let dropped = config.drop_undeclared_tenant_entries();
-        assert_eq!(
-            dropped,
-            ["client \"svc\" of tenant gone", "the permission of scope \"orders:read\" of tenant gone"]
-        );
+        let gone = TenantId::parse("gone").unwrap();
+        let expected = ["client \"svc\" of tenant gone", "the permission of scope \"orders:read\" of tenant gone"];
+        assert_eq!(dropped, expected.map(|text| (gone.clone(), text.to_owned())));
         assert!(config.clients.is_empty());
         assert_eq!(config.permissions.len(), 1);
         config.check_tenants().unwrap();
     }
-    use super::*;
-    use crate::entropy::SeededEntropy;
 
     const SAMPLE: &str = r#"
         issuer = "https://auth.example.com/"

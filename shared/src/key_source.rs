@@ -1,7 +1,7 @@
 //! The key source port: where a function reads its signing-key document ([`KeySetDocument`]: every tenant's
 //! keys, and the tenants themselves) from, once at init and again when its cache expires
-//! ([`crate::service::KeyDocumentSource`], [`crate::service::build_service`]), so a key rotation or a new tenant reaches running functions
-//! without a redeploy. Adapters: the Secrets Manager secret (deployed functions), a JSON file (the local runner's
+//! ([`crate::service::KeyDocumentSource`], [`crate::service::build_service`]), so a key rotation or a new
+//! tenant reaches running functions without a redeploy. Adapters: the Secrets Manager secret (deployed functions), a JSON file (the local runner's
 //! `--keys-file`), and a document in memory (tests).
 
 use std::path::PathBuf;

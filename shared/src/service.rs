@@ -238,11 +238,16 @@ impl TokenService {
                     // Logged once per attempt, not per request: an alarm on these errors is the operator's cue.
                     match too_stale(refresh.read_at.load(Ordering::Acquire)) {
                         Some(stale_secs) => tracing::error!(
+                            event = KEY_REREAD_FAILED,
                             error = %err,
                             stale_secs,
                             "signing keys not re-read and too stale to serve: every request fails closed (503)"
                         ),
-                        None => tracing::error!(error = %err, "signing keys not re-read; keeping the current ones"),
+                        None => tracing::error!(
+                            event = KEY_REREAD_FAILED,
+                            error = %err,
+                            "signing keys not re-read; keeping the current ones"
+                        ),
                     }
                     refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
                 }
@@ -259,39 +264,73 @@ impl TokenService {
     }
 
     /// The tenants rebuilt from the base configuration and the document as it is now: tenants and keys taken
-    /// out of the document are gone, and so are the configuration's entries for tenants no longer declared
-    /// (logged). Tenants seen before keep their trusted issuers (and their JWKS caches); new ones read theirs
-    /// from the table. When that read fails the new tenants wait for the next try (`false`: incomplete) and
-    /// every other change is applied.
+    /// out of the document are gone, and so are the configuration's leftovers of them ([`prune`]). Tenants seen
+    /// before keep their trusted issuers (and their JWKS caches); new ones read theirs from the table. A new
+    /// tenant that cannot be built (the table unreadable, an entry invalid) waits for the next try (`false`:
+    /// incomplete) while every other change applies; an invalid change to a tenant seen before fails the whole
+    /// re-read, so the keys in hand keep serving.
     async fn reread(&self, refresh: &KeyRefresh) -> Result<(Tenants, bool), ServiceError> {
         let mut config = refresh.base.clone();
         config.apply_key_document(refresh.source.load().await?);
+        let mut waiting = Vec::new();
+        prune(&mut config, refresh.generate_missing_keys, &[]);
         let previous = self.snapshot();
         let new: Vec<TenantId> = config.tenant_ids().into_iter().filter(|t| !previous.contains_key(t)).collect();
-        let (table, complete) = match table_issuers(refresh.registry.as_deref(), &new).await {
-            Ok(table) => (table, true),
+        let table = match table_issuers(refresh.registry.as_deref(), &new).await {
+            Ok(table) => table,
             Err(err) => {
-                let names: Vec<&str> = new.iter().map(TenantId::as_str).collect();
                 tracing::error!(
+                    event = KEY_REREAD_FAILED,
                     error = %err,
-                    tenants = %names.join(","),
+                    tenants = %names(&new),
                     "trusted issuers of new tenants not read; they are not served until a re-read reads them"
                 );
                 config.tenants.retain(|t| !new.contains(&t.name));
-                (TableIssuers::new(), false)
+                // Their configuration entries wait with them: not leftovers, so not logged as such.
+                prune(&mut config, refresh.generate_missing_keys, &new);
+                waiting = new;
+                TableIssuers::new()
             }
         };
-        drop_undeclared(&mut config);
-        Ok((build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys)?, complete))
+        let (tenants, complete) = build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys)?;
+        Ok((tenants, complete && waiting.is_empty()))
     }
 }
 
-/// Takes out (and logs) the configuration's clients, trusted issuers and permissions of tenants that neither
-/// the configuration nor the key document declares: leftovers of a tenant deleted from the document, which
-/// must not keep every other tenant's key changes from applying.
-fn drop_undeclared(config: &mut Config) {
-    for entry in config.drop_undeclared_tenant_entries() {
-        tracing::error!(entry = %entry, "configuration entry of a tenant that is not declared; ignored");
+/// The `event` field of every log that says the key document (or what a re-read needs besides it) could not be
+/// applied: one name to alarm on.
+pub const KEY_REREAD_FAILED: &str = "key_reread_failed";
+
+fn names(tenants: &[TenantId]) -> String {
+    tenants.iter().map(TenantId::as_str).collect::<Vec<_>>().join(",")
+}
+
+/// Takes out what the configuration still says of tenants the key document no longer declares, and logs it
+/// (except for the tenants in `quiet`): a keyless `[[tenants]]` entry (its keys were the document's; the local
+/// runner, which generates keys, keeps it), then clients, trusted issuers and permissions naming an undeclared
+/// tenant. A deleted tenant's leftovers, or a typo: either way they must not keep the other tenants' changes
+/// from applying, nor a function from starting.
+fn prune(config: &mut Config, generate_missing_keys: bool, quiet: &[TenantId]) {
+    if !generate_missing_keys {
+        let (keyless, kept) = std::mem::take(&mut config.tenants).into_iter().partition(|t| t.signing_keys.is_empty());
+        config.tenants = kept;
+        for tenant in keyless.iter().filter(|t| !quiet.contains(&t.name)) {
+            tracing::error!(
+                event = "config_entry_ignored",
+                tenant = %tenant.name,
+                "configuration tenant without keys, and the key document has none for it (deleted there, or never \
+                 created): not served"
+            );
+        }
+    }
+    for (tenant, entry) in config.drop_undeclared_tenant_entries() {
+        if !quiet.contains(&tenant) {
+            tracing::error!(
+                event = "config_entry_ignored",
+                entry = %entry,
+                "configuration entry of a tenant that is not declared (a deleted tenant's leftover, or a typo); ignored"
+            );
+        }
     }
 }
 
@@ -309,65 +348,101 @@ async fn table_issuers(
 /// Every tenant of `config` (its `issuer` already resolved): `default` with the top-level issuer and keys,
 /// then each `[[tenants]]` entry, whose issuer defaults to `<issuer>/t/<name>`. A tenant found in `previous`
 /// keeps its trusted issuers; the others get the configuration's, joined by (and overridden by) the table's.
+///
+/// On a re-read (`previous` given) a new tenant that cannot be built (an invalid key, issuer or trusted issuer,
+/// or an issuer another tenant has) is left out and logged, and the result is incomplete (`false`); any other
+/// error is the caller's.
 fn build_tenants(
     config: &Config,
     previous: Option<&Tenants>,
     table: &TableIssuers,
     generate_missing_keys: bool,
-) -> Result<Tenants, ConfigError> {
+) -> Result<(Tenants, bool), ConfigError> {
     config.check_tenants()?;
-    let trusted = |tenant: &TenantId| -> Result<Arc<[TrustedIssuer]>, ConfigError> {
-        match previous.and_then(|p| p.get(tenant)) {
-            Some(settings) => Ok(settings.trusted_issuers.clone()),
-            None => Ok(config.trusted_issuers(tenant, table.get(tenant).map_or(&[], Vec::as_slice))?.into()),
-        }
-    };
-    let keys = |tenant: &TenantId, keys: &[KeyConfig]| -> Result<(Arc<KeyRing>, bool), ConfigError> {
-        match keys {
-            [] if generate_missing_keys => match previous.and_then(|p| p.get(tenant)).filter(|t| t.generated_keys) {
-                Some(settings) => Ok((settings.keys.clone(), true)),
-                None => {
-                    let key = SigningKey::generate(SigningAlgorithm::ES256, &format!("{tenant}-local-1"))?;
-                    Ok((Arc::new(KeyRing::new(vec![key])?), true))
-                }
-            },
-            [] => Err(ConfigError::Invalid(format!(
-                "tenant {tenant} has no signing keys (a deployed function never generates one: each execution \
-                 environment would sign with its own)"
-            ))),
-            keys => Ok((Arc::new(key_ring(keys)?), false)),
-        }
-    };
-    let base = config.issuer.as_deref();
-    let mut issuers: HashMap<String, TenantId> = HashMap::new();
-    let mut tenants = Tenants::new();
+    let seen = |tenant: &TenantId| previous.is_none_or(|p| p.contains_key(tenant));
     let default = TenantId::default();
     let entries = std::iter::once((&default, None, config.signing_keys.as_slice()))
         .chain(config.tenants.iter().map(|t| (&t.name, t.issuer.as_deref(), t.signing_keys.as_slice())));
-    for (name, own_issuer, signing_keys) in entries {
-        let issuer = match (own_issuer, base) {
-            (Some(own), _) => Some(Config::validate_tenant_issuer(name, own)?),
-            (None, Some(base)) if *name == default => Some(base.to_owned()),
-            (None, Some(base)) => Some(format!("{base}/t/{name}")),
-            // From each request's API Gateway domain.
-            (None, None) => None,
-        };
-        if let Some(issuer) = &issuer
-            && let Some(other) = issuers.insert(issuer.clone(), name.clone())
-        {
-            return Err(ConfigError::Invalid(format!("tenants {other} and {name} have the same issuer {issuer}")));
+    // Tenants seen before first, so that a new tenant never takes an issuer from one of them.
+    let (known, new): (Vec<_>, Vec<_>) = entries.partition(|(name, _, _)| seen(name));
+    let mut issuers: HashMap<String, TenantId> = HashMap::new();
+    let mut tenants = Tenants::new();
+    let mut left_out = Vec::new();
+    for (name, own_issuer, signing_keys) in known.into_iter().chain(new) {
+        let built = build_tenant(config, previous, table, generate_missing_keys, name, own_issuer, signing_keys)
+            .and_then(|settings| match settings.issuer.as_deref() {
+                Some(issuer) => match issuers.get(issuer) {
+                    Some(other) => {
+                        Err(ConfigError::Invalid(format!("tenants {other} and {name} have the same issuer {issuer}")))
+                    }
+                    None => {
+                        issuers.insert(issuer.to_owned(), name.clone());
+                        Ok(settings)
+                    }
+                },
+                None => Ok(settings),
+            });
+        match built {
+            Ok(settings) => {
+                tenants.insert(name.clone(), Arc::new(settings));
+            }
+            Err(err) if !seen(name) => {
+                tracing::error!(event = KEY_REREAD_FAILED, tenant = %name, error = %err, "new tenant not served");
+                left_out.push(name.clone());
+            }
+            Err(err) => return Err(err),
         }
-        let (keys, generated_keys) = keys(name, signing_keys)?;
-        let settings = TenantSettings {
-            issuer: issuer.map(Arc::from),
-            keys,
-            trusted_issuers: trusted(name)?,
-            permissions: config.permission_map(name),
-            generated_keys,
-        };
-        tenants.insert(name.clone(), Arc::new(settings));
     }
-    Ok(tenants)
+    Ok((tenants, left_out.is_empty()))
+}
+
+/// One tenant's settings: its issuer validated (or derived from the configuration's), its keys (generated
+/// ones kept from `previous`), its trusted issuers (kept from `previous`, else the configuration's and the
+/// table's) and its permissions.
+fn build_tenant(
+    config: &Config,
+    previous: Option<&Tenants>,
+    table: &TableIssuers,
+    generate_missing_keys: bool,
+    name: &TenantId,
+    own_issuer: Option<&str>,
+    signing_keys: &[KeyConfig],
+) -> Result<TenantSettings, ConfigError> {
+    let before = previous.and_then(|p| p.get(name));
+    let issuer = match (own_issuer, config.issuer.as_deref()) {
+        (Some(own), _) => Some(Config::validate_tenant_issuer(name, own)?),
+        (None, Some(base)) if name.as_str() == TenantId::DEFAULT => Some(base.to_owned()),
+        (None, Some(base)) => Some(format!("{base}/t/{name}")),
+        // From each request's API Gateway domain.
+        (None, None) => None,
+    };
+    let (keys, generated_keys) = match signing_keys {
+        [] if generate_missing_keys => match before.filter(|t| t.generated_keys) {
+            Some(settings) => (settings.keys.clone(), true),
+            None => {
+                let key = SigningKey::generate(SigningAlgorithm::ES256, &format!("{name}-local-1"))?;
+                (Arc::new(KeyRing::new(vec![key])?), true)
+            }
+        },
+        [] => {
+            return Err(ConfigError::Invalid(format!(
+                "tenant {name} has no signing keys (a deployed function never generates one: each execution \
+                 environment would sign with its own)"
+            )));
+        }
+        keys => (Arc::new(key_ring(keys)?), false),
+    };
+    let trusted_issuers = match before {
+        Some(settings) => settings.trusted_issuers.clone(),
+        None => config.trusted_issuers(name, table.get(name).map_or(&[], Vec::as_slice))?.into(),
+    };
+    Ok(TenantSettings {
+        issuer: issuer.map(Arc::from),
+        keys,
+        trusted_issuers,
+        permissions: config.permission_map(name),
+        generated_keys,
+    })
 }
 
 /// Builds a service on `store` from a configuration and its [`Sources`]: the key document read (a failure is
@@ -386,11 +461,12 @@ pub async fn build_service(
     let mut current = base.clone();
     if let Some(keys) = &sources.keys {
         current.apply_key_document(keys.source.load().await?);
-        // The document declares tenants: an entry of one deleted from it is a leftover, as on a re-read.
-        drop_undeclared(&mut current);
+        // The document declares tenants: what the configuration says of one deleted from it is a leftover, as
+        // on a re-read (a function must start, and agree with those already running).
+        prune(&mut current, sources.generate_missing_keys, &[]);
     }
     let table = table_issuers(sources.registry.as_deref(), &current.tenant_ids()).await?;
-    let tenants = build_tenants(&current, None, &table, sources.generate_missing_keys)?;
+    let (tenants, _) = build_tenants(&current, None, &table, sources.generate_missing_keys)?;
     let mut service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     if let Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) = sources.keys {
@@ -422,7 +498,7 @@ pub fn service_on(
 ) -> Result<TokenService, ConfigError> {
     let mut config = config.clone();
     config.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
-    let tenants = build_tenants(&config, None, &TableIssuers::new(), true)?;
+    let (tenants, _) = build_tenants(&config, None, &TableIssuers::new(), true)?;
     let service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     Ok(service)
@@ -450,7 +526,7 @@ mod tests {
     fn build(toml: &str, generate: bool) -> Result<Tenants, ConfigError> {
         let mut config = Config::from_toml(toml)?;
         config.issuer.get_or_insert_with(|| "https://auth.example.com".into());
-        build_tenants(&config, None, &TableIssuers::new(), generate)
+        build_tenants(&config, None, &TableIssuers::new(), generate).map(|(tenants, _)| tenants)
     }
 
     #[test]
@@ -498,38 +574,104 @@ mod tests {
         assert!(matches!(built, Err(ServiceError::Keys(_))));
     }
 
-    #[tokio::test]
-    async fn a_re_read_keeps_the_keys_the_local_runner_generated() {
-        // The document holds the default tenant's keys; acme, declared by the configuration only, gets a
-        // generated key. Re-reading the document must not replace it, or acme's tokens would stop verifying.
-        let key = SigningKey::generate(SigningAlgorithm::EdDSA, "doc-1").unwrap();
-        let document = crate::config::KeySetDocument::parse(
-            &serde_json::json!({"keys": [{"kid": "doc-1", "alg": "EdDSA", "private_key_pem": key.to_pkcs8_pem()}]})
-                .to_string(),
-        )
-        .unwrap();
+    /// A key document whose default tenant has one EdDSA key, and `tenants` each with one of their own.
+    fn document(kid: &str, tenants: &[&str]) -> crate::config::KeySetDocument {
+        let entry = |kid: &str| {
+            let pem = SigningKey::generate(SigningAlgorithm::EdDSA, kid).unwrap().to_pkcs8_pem();
+            serde_json::json!({"kid": kid, "alg": "EdDSA", "private_key_pem": pem})
+        };
+        let tenants: serde_json::Map<String, serde_json::Value> = tenants
+            .iter()
+            .map(|t| ((*t).to_owned(), serde_json::json!({"keys": [entry(&format!("{t}-1"))]})))
+            .collect();
+        let json = serde_json::json!({"keys": [entry(kid)], "tenants": tenants});
+        crate::config::KeySetDocument::parse(&json.to_string()).unwrap()
+    }
+
+    /// A service on `config` and a document re-read every 5 s, its clock, and the document's source.
+    async fn rereading(
+        config: &str,
+        document: crate::config::KeySetDocument,
+        generate_missing_keys: bool,
+    ) -> (TokenService, Arc<FixedClock>, Arc<crate::key_source::MemoryKeys>) {
+        let source = Arc::new(crate::key_source::MemoryKeys::new(document));
         let sources = Sources {
-            keys: Some(KeyDocumentSource {
-                source: Arc::new(crate::key_source::MemoryKeys::new(document)),
-                ttl_secs: Some(5),
-                max_stale_secs: None,
-            }),
+            keys: Some(KeyDocumentSource { source: source.clone(), ttl_secs: Some(5), max_stale_secs: None }),
             registry: None,
-            generate_missing_keys: true,
+            generate_missing_keys,
         };
         let clock = Arc::new(FixedClock::at(crate::domain::time::Timestamp::from_micros(1_800_000_000_000_000)));
-        let config = Config::from_toml("[[tenants]]\nname = \"acme\"\n").unwrap();
+        let config = Config::from_toml(config).unwrap();
         let store = Arc::new(MemoryStore::new());
         let service =
             build_service(store, &config, Some("https://a.example"), clock.clone(), Arc::new(SystemEntropy), sources)
                 .await
                 .unwrap();
+        (service, clock, source)
+    }
+
+    fn signing_kid(service: &TokenService, tenant: &TenantId) -> String {
+        service.snapshot()[tenant].keys.signing_key().kid().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_re_read_keeps_the_keys_the_local_runner_generated() {
+        // acme, declared by the configuration only, gets a generated key. Re-reading the document (which it
+        // does: the default tenant's new key is there) must not replace it, or acme's tokens would stop verifying.
+        let (service, clock, source) = rereading("[[tenants]]\nname = \"acme\"\n", document("doc-1", &[]), true).await;
         let acme = TenantId::parse("acme").unwrap();
         let jwks = |service: &TokenService| service.snapshot()[&acme].keys.jwks();
         let before = jwks(&service);
+        source.set(document("doc-2", &[]));
         clock.advance_secs(6);
         service.tenant(&acme, None).await.unwrap();
+        assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "re-read");
         assert_eq!(jwks(&service), before);
-        assert_eq!(service.snapshot()[&TenantId::default()].keys.signing_key().kid(), "doc-1");
+    }
+
+    #[tokio::test]
+    async fn a_keyless_configuration_tenant_goes_with_its_keys() {
+        // acme is declared in the configuration (with a client and a permission) and its keys are the
+        // document's. Deleted from the document, it is no longer served, and the re-read applies the rest.
+        let config = "[[tenants]]\nname = \"acme\"\n\n[[clients]]\ntenant = \"acme\"\nclient_id = \"svc\"\n\
+                      client_secret = \"svc-secret-0123456789abcdef0123\"\n\n[[permissions]]\ntenant = \"acme\"\n\
+                      scope = \"orders:read\"\nresource = \"orders\"\n";
+        let (service, clock, source) = rereading(config, document("doc-1", &["acme"]), false).await;
+        let acme = TenantId::parse("acme").unwrap();
+        assert_eq!(signing_kid(&service, &acme), "acme-1");
+        source.set(document("doc-2", &[]));
+        clock.advance_secs(6);
+        let err = service.tenant(&acme, None).await.expect_err("deleted");
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2");
+        // Created again: served again.
+        source.set(document("doc-3", &["acme"]));
+        clock.advance_secs(6);
+        service.tenant(&acme, None).await.unwrap();
+        assert_eq!(signing_kid(&service, &acme), "acme-1");
+    }
+
+    #[tokio::test]
+    async fn a_new_tenant_that_cannot_be_built_waits_while_the_rest_applies() {
+        let (service, clock, source) = rereading("", document("doc-1", &[]), false).await;
+        let globex = TenantId::parse("globex").unwrap();
+        // globex's issuer would put its metadata on the default tenant's routes.
+        let mut bad = document("doc-2", &["globex"]);
+        bad.tenants.get_mut(&globex).unwrap().issuer = Some("https://a.example".into());
+        source.set(bad);
+        clock.advance_secs(6);
+        assert_eq!(service.tenant(&globex, None).await.expect_err("left out").status(), StatusCode::NOT_FOUND);
+        assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "the rest applies");
+        // Mended: served from the retry on, not a whole TTL later (the TTL here is shorter than the retry).
+        source.set(document("doc-2", &["globex"]));
+        clock.advance_secs(KEY_RETRY_SECS.min(5));
+        service.tenant(&globex, None).await.unwrap();
+        // The same mistake in a tenant served before fails the whole re-read: its keys in hand serve on.
+        let mut bad = document("doc-3", &["globex"]);
+        bad.tenants.get_mut(&globex).unwrap().issuer = Some("https://a.example".into());
+        source.set(bad);
+        clock.advance_secs(6);
+        service.tenant(&globex, None).await.unwrap();
+        assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "nothing applied");
     }
 }

@@ -200,20 +200,9 @@ async fn a_tenant_taken_out_of_the_document_goes_and_a_new_one_gets_its_table_is
     // `tessera tenants create`, `clients register --tenant` and `issuers import` do.
     let globex = TenantId::parse("globex").unwrap();
     create_tenant(&mut rig.document, &globex, None, SigningAlgorithm::ES256, None).unwrap();
-    let idp = TestIssuer::generate("https://idp.globex.example/", "https://api.globex.example", Algorithm::ES256, "g1");
-    let toml = format!(
-        "[[tenants]]\nname = \"globex\"\n\n[[clients]]\ntenant = \"globex\"\nclient_id = \"globex-rs\"\n\
-         client_secret = \"globex-rs-secret-0123456789abcdef01\"\ngrant_types = []\nmay_introspect = true\n\n{}tenant = \"globex\"\n",
-        idp.toml_entry(false)
-    );
-    let registered = Config::from_toml(&toml).unwrap();
-    for client in registered.clients(&SystemEntropy).unwrap() {
-        rig.registry.put_client(client).await.unwrap();
-    }
-    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].clone()).await.unwrap();
+    let (idp, globex_rs) = register_globex(&rig).await;
     rig.publish();
     let external = idp.sign(&idp.claims("alice", rig.now()));
-    let globex_rs = ("globex-rs", "globex-rs-secret-0123456789abcdef01");
     assert_eq!(rig.server.send("GET", "/t/globex/.well-known/jwks.json", &[], "").await.status, 404, "until the TTL");
 
     rig.server.clock.advance_secs(TTL);
@@ -285,6 +274,7 @@ async fn a_new_tenant_whose_issuers_cannot_be_read_waits_while_other_changes_app
     let default = TenantId::default();
     let globex = TenantId::parse("globex").unwrap();
     create_tenant(&mut rig.document, &globex, None, SigningAlgorithm::ES256, None).unwrap();
+    let (idp, globex_rs) = register_globex(&rig).await;
     add_key(&mut rig.document, &default, SigningAlgorithm::ES256, Some("k2".into())).unwrap();
     let now = rig.now();
     promote_key(&mut rig.document, &default, "k2", now).unwrap();
@@ -296,8 +286,28 @@ async fn a_new_tenant_whose_issuers_cannot_be_read_waits_while_other_changes_app
     assert_eq!(rig.server.send("GET", "/t/globex/.well-known/jwks.json", &[], "").await.status, 404);
     // acme, seen before, is untouched.
     assert_eq!(rig.kids("/t/acme").await, ["acme-1"]);
-    // The table is back: globex is served from the retry on, not a whole TTL later.
+    // The table is back: globex is served from the retry on, not a whole TTL later, with the trusted issuer
+    // the retry read from the table.
     rig.registry.set_down(false);
     rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
     assert_eq!(rig.kids("/t/globex").await, ["globex-1"]);
+    let external = idp.sign(&idp.claims("alice", rig.now()));
+    assert!(rig.active("/t/globex", globex_rs, &external).await, "the table's trusted issuer of globex");
+}
+
+/// Registers a resource server and a trusted issuer of tenant globex in the table, as `clients register
+/// --tenant` and `issuers import` do: the issuer, and the resource server's credentials.
+async fn register_globex(rig: &Rig) -> (TestIssuer, (&'static str, &'static str)) {
+    let idp = TestIssuer::generate("https://idp.globex.example/", "https://api.globex.example", Algorithm::ES256, "g1");
+    let toml = format!(
+        "[[tenants]]\nname = \"globex\"\n\n[[clients]]\ntenant = \"globex\"\nclient_id = \"globex-rs\"\n\
+         client_secret = \"globex-rs-secret-0123456789abcdef01\"\ngrant_types = []\nmay_introspect = true\n\n{}tenant = \"globex\"\n",
+        idp.toml_entry(false)
+    );
+    let registered = Config::from_toml(&toml).unwrap();
+    for client in registered.clients(&SystemEntropy).unwrap() {
+        rig.registry.put_client(client).await.unwrap();
+    }
+    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].clone()).await.unwrap();
+    (idp, ("globex-rs", "globex-rs-secret-0123456789abcdef01"))
 }
