@@ -300,6 +300,17 @@ pub fn next_kid(document: &KeySetDocument, tenant: &TenantId) -> String {
     (1..).map(|n| format!("{tenant}-{n}")).find(|kid| !kid_taken(document, kid)).unwrap_or_default()
 }
 
+/// Takes tenant `name` out of the document: once the functions re-read it, its routes answer 404 and its
+/// tokens do not verify. Run [`crate::tenants::retire`] on the table first. Refuses `default` and a tenant the
+/// document does not have.
+pub fn delete_tenant(document: &mut KeySetDocument, name: &TenantId) -> Result<TenantSummary, String> {
+    if *name == TenantId::default() {
+        return Err("the default tenant cannot be deleted".into());
+    }
+    let entry = document.tenants.remove(name).ok_or_else(|| format!("no tenant {name} in the document"))?;
+    Ok(summary(name, entry.issuer.as_ref(), &entry.keys))
+}
+
 /// Adds tenant `name` with one generated key. Refuses an existing tenant and `default` (whose keys are the
 /// document's `keys`).
 pub fn create_tenant(

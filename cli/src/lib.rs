@@ -6,6 +6,7 @@ pub mod keys;
 pub mod revocation;
 pub mod routes;
 pub mod runner;
+pub mod tenants;
 
 /// The demo configuration used when `serve` is given no `--config`: `examples/local.toml`, built in.
 pub const DEMO_CONFIG: &str = include_str!("../../examples/local.toml");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use tessera::bootstrap::DEFAULT_KEYS_MAX_STALE_SECS;
+use tessera::bootstrap::{DEFAULT_KEYS_CACHE_TTL_SECS, DEFAULT_KEYS_MAX_STALE_SECS, key_cache_bound};
 use tessera::clock::Clock;
 use tessera::clock::SystemClock;
 use tessera::config::{ClientConfig, Config, KeySetDocument};
@@ -165,13 +165,25 @@ enum KeysCommand {
     },
 }
 
-/// The functions' staleness bound, from which `removable_from` is computed.
+/// The functions' key cache settings, from which `removable_from` is computed.
 #[derive(Args)]
 struct Staleness {
     /// The deployment's KeysMaxStaleSeconds (KEYS_MAX_STALE_SECS): how long a function may go on signing with
     /// a retired key while it cannot re-read the secret. 0: no bound.
     #[arg(long, env = "KEYS_MAX_STALE_SECS", default_value_t = DEFAULT_KEYS_MAX_STALE_SECS)]
     max_stale_secs: u64,
+    /// The deployment's KeysCacheTtlSeconds (KEYS_CACHE_TTL_SECS): a staleness bound below it + 60 is raised to
+    /// that by the functions, and here.
+    #[arg(long, env = "KEYS_CACHE_TTL_SECS", default_value_t = DEFAULT_KEYS_CACHE_TTL_SECS)]
+    keys_cache_ttl_secs: u64,
+}
+
+impl Staleness {
+    /// The bound the functions apply (0: none).
+    fn effective(&self) -> Result<u64, String> {
+        let bound = key_cache_bound(self.keys_cache_ttl_secs, self.max_stale_secs).map_err(|e| e.to_string())?;
+        Ok(bound.unwrap_or(0))
+    }
 }
 
 /// A tenant's keys in the signing-key document.
@@ -188,7 +200,7 @@ async fn run_keys(command: KeysCommand) -> Result<(), String> {
     match command {
         KeysCommand::List { target, staleness } => {
             let doc = location(target.document.keys_file, target.document.secret_id).await?.read().await?;
-            for key in keys::list_keys(&doc, &target.tenant, staleness.max_stale_secs)? {
+            for key in keys::list_keys(&doc, &target.tenant, staleness.effective()?)? {
                 print(&key);
             }
         }
@@ -209,7 +221,7 @@ async fn run_keys(command: KeysCommand) -> Result<(), String> {
         KeysCommand::Remove { target, kid, staleness, force } => {
             let location = location(target.document.keys_file, target.document.secret_id).await?;
             let mut doc = location.read().await?;
-            let removed = keys::remove_key(&mut doc, &target.tenant, &kid, now, staleness.max_stale_secs, force)?;
+            let removed = keys::remove_key(&mut doc, &target.tenant, &kid, now, staleness.effective()?, force)?;
             location.write(&doc).await?;
             print(&removed);
         }
@@ -245,6 +257,17 @@ enum TenantsCommand {
     List {
         #[command(flatten)]
         document: KeyDocumentOrConfig,
+    },
+    /// Delete a tenant: revoke every token it issued, disable its clients and remove its trusted issuers in the
+    /// table (a tenant created later under the same name would otherwise find them), then take it out of the
+    /// signing-key document. Its routes answer 404 once the functions re-read the document.
+    Delete {
+        /// The tenant name.
+        name: TenantId,
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        document: KeyDocument,
     },
 }
 
@@ -305,6 +328,17 @@ async fn run_tenants(command: TenantsCommand) -> Result<(), String> {
             for tenant in tenants {
                 println!("{}", serde_json::to_string(&tenant).map_err(|e| e.to_string())?);
             }
+        }
+        TenantsCommand::Delete { name, table, document } => {
+            let location = location(document.keys_file, document.secret_id).await?;
+            let mut doc = location.read().await?;
+            // Checked before the table is touched: a name the document does not have is a typo.
+            keys::delete_tenant(&mut doc.clone(), &name)?;
+            let store = open_table(&table.table, &table.endpoint).await?;
+            let retired = tessera_cli::tenants::retire(&store, &name, SystemClock.now(), &SystemEntropy).await?;
+            keys::delete_tenant(&mut doc, &name)?;
+            location.write(&doc).await?;
+            print(&retired);
         }
     }
     Ok(())

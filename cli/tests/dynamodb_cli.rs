@@ -178,3 +178,80 @@ async fn register_serve_rotate_disable_import() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("2e1424d4-f796-459a-8184-9c92662be6da"), "names the failed message: {stderr}");
 }
+
+#[tokio::test]
+async fn tenants_delete_leaves_nothing_for_a_tenant_created_again_under_its_name() {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the DynamoDB emulator must be running");
+        eprintln!("skipped: no DynamoDB emulator (run scripts/test)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("tessera-tenant-delete-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys.json");
+    let keys = keys.to_str().unwrap();
+    std::fs::write(keys, tessera(&["generate-key", "--kid", "k1", "--secret-json"])).unwrap();
+    tessera(&["tenants", "create", "acme", "--keys-file", keys]);
+    let table = format!("tessera-tenants-{}", std::process::id());
+    let store = ["--table", &table, "--dynamodb-endpoint", &endpoint];
+    let with = |cmd: &[&str], extra: &[&str]| -> Vec<String> {
+        cmd.iter().chain(&store).chain(extra).map(|s| (*s).to_owned()).collect()
+    };
+    let register = |extra: &[&str]| secret_of(&tessera(&with(&["clients", "register", "--tenant", "acme"], extra)));
+    let svc = register(&["--create-table", "--client-id", "svc", "--scope", "orders:read", "--format", "opaque"]);
+    let rs = register(&["--client-id", "rs", "--may-introspect", "--grant-type", "client_credentials"]);
+    let issuers_toml = dir.join("issuers.toml");
+    let idp = tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::ES256, "idp-1").unwrap();
+    std::fs::write(
+        &issuers_toml,
+        format!(
+            "[[tenants]]\nname = \"acme\"\n\n[[trusted_issuers]]\ntenant = \"acme\"\nissuer = \"https://idp.acme.example/\"\n\
+             audiences = [\"api\"]\nalgorithms = [\"ES256\"]\njwks = '{{\"keys\": [{}]}}'\n",
+            idp.public_jwk()
+        ),
+    )
+    .unwrap();
+    tessera(&with(&["issuers", "import"], &["--config", issuers_toml.to_str().unwrap()]));
+
+    let mut server = Child(
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(
+                [&["serve", "--addr", "127.0.0.1:0", "--keys-file", keys, "--keys-ttl", "1"][..], &store[..]].concat(),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("Tessera listening on ").expect("startup line").to_owned();
+    let (status, body) = post(&base, "/t/acme/oauth2/token", "svc", &svc, "grant_type=client_credentials".into()).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let deleted = tessera(&with(&["tenants", "delete", "acme"], &["--keys-file", keys]));
+    let deleted: serde_json::Value = serde_json::from_str(&deleted).unwrap();
+    assert_eq!(deleted["clients_disabled"], serde_json::json!(["rs", "svc"]));
+    assert_eq!(deleted["trusted_issuers_removed"], serde_json::json!(["https://idp.acme.example/"]));
+    assert!(!tessera(&["tenants", "list", "--keys-file", keys]).contains("acme"));
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(with(&["tenants", "delete", "default"], &["--keys-file", keys]))
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the default tenant cannot be deleted");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, _) = post(&base, "/t/acme/oauth2/introspect", "rs", &rs, format!("token={token}")).await;
+    assert_eq!(status, 404, "the runner re-read the key file");
+
+    // Created again under the same name: nothing of the old tenant works.
+    tessera(&["tenants", "create", "acme", "--keys-file", keys]);
+    let rs2 = register(&["--client-id", "rs2", "--may-introspect", "--grant-type", "client_credentials"]);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, _) = post(&base, "/t/acme/oauth2/token", "svc", &svc, "grant_type=client_credentials".into()).await;
+    assert_eq!(status, 401, "its clients are disabled");
+    let (status, body) = post(&base, "/t/acme/oauth2/introspect", "rs2", &rs2, format!("token={token}")).await;
+    assert_eq!((status, &body), (200, &serde_json::json!({"active": false})), "its tokens are revoked");
+    assert!(!tessera(&with(&["issuers", "list"], &["--tenant", "acme"])).contains("idp.acme.example"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

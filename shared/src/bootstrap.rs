@@ -128,8 +128,9 @@ async fn build_from_env(table_access: bool, clock: Arc<dyn Clock>) -> Result<Tok
 /// The staleness bound for a cache TTL of `ttl` (at least a second: 0 would read the secret on every request)
 /// and a configured `max_stale` (0: no bound). A bound that leaves no room for the re-read due at the TTL and two
 /// retries after it is raised to that, with a warning: a function must not fail closed over one slow read, nor
-/// refuse to start over a template parameter CloudFormation cannot compare with the other.
-fn key_cache_bound(ttl: u64, max_stale: u64) -> Result<Option<u64>, ConfigError> {
+/// refuse to start over a template parameter CloudFormation cannot compare with the other. `tessera keys` applies
+/// the same rule to find when a retired key may go.
+pub fn key_cache_bound(ttl: u64, max_stale: u64) -> Result<Option<u64>, ConfigError> {
     let least = ttl.saturating_add(2 * KEY_RETRY_SECS);
     match max_stale {
         _ if ttl == 0 => Err(ConfigError::Invalid("KEYS_CACHE_TTL_SECS must be at least 1".into())),

@@ -292,7 +292,7 @@ impl TokenService {
                 TableIssuers::new()
             }
         };
-        let (tenants, complete) = build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys)?;
+        let (tenants, complete) = build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys, true)?;
         Ok((tenants, complete && waiting.is_empty()))
     }
 }
@@ -349,17 +349,22 @@ async fn table_issuers(
 /// then each `[[tenants]]` entry, whose issuer defaults to `<issuer>/t/<name>`. A tenant found in `previous`
 /// keeps its trusted issuers; the others get the configuration's, joined by (and overridden by) the table's.
 ///
-/// On a re-read (`previous` given) a new tenant that cannot be built (an invalid key, issuer or trusted issuer,
-/// or an issuer another tenant has) is left out and logged, and the result is incomplete (`false`); any other
-/// error is the caller's.
+/// With `leave_out_new` (tenants from a key document), a new tenant (one not in `previous`; without `previous`,
+/// any but `default`) that cannot be built (an invalid key, issuer or trusted issuer, or an issuer another tenant
+/// has) is left out and logged, and the result is incomplete (`false`): one bad entry must not take every tenant
+/// down, on a re-read nor at a cold start. Any other error is the caller's.
 fn build_tenants(
     config: &Config,
     previous: Option<&Tenants>,
     table: &TableIssuers,
     generate_missing_keys: bool,
+    leave_out_new: bool,
 ) -> Result<(Tenants, bool), ConfigError> {
     config.check_tenants()?;
-    let seen = |tenant: &TenantId| previous.is_none_or(|p| p.contains_key(tenant));
+    let seen = |tenant: &TenantId| match previous {
+        Some(previous) => previous.contains_key(tenant),
+        None => tenant.as_str() == TenantId::DEFAULT,
+    };
     let default = TenantId::default();
     let entries = std::iter::once((&default, None, config.signing_keys.as_slice()))
         .chain(config.tenants.iter().map(|t| (&t.name, t.issuer.as_deref(), t.signing_keys.as_slice())));
@@ -386,7 +391,7 @@ fn build_tenants(
             Ok(settings) => {
                 tenants.insert(name.clone(), Arc::new(settings));
             }
-            Err(err) if !seen(name) => {
+            Err(err) if leave_out_new && !seen(name) => {
                 tracing::error!(event = KEY_REREAD_FAILED, tenant = %name, error = %err, "new tenant not served");
                 left_out.push(name.clone());
             }
@@ -420,6 +425,13 @@ fn build_tenant(
         [] if generate_missing_keys => match before.filter(|t| t.generated_keys) {
             Some(settings) => (settings.keys.clone(), true),
             None => {
+                if before.is_some() {
+                    tracing::warn!(
+                        tenant = %name,
+                        "the key document no longer has keys for this tenant, and the configuration declares it: \
+                         it signs with a generated key from now on, and its earlier tokens no longer verify"
+                    );
+                }
                 let key = SigningKey::generate(SigningAlgorithm::ES256, &format!("{name}-local-1"))?;
                 (Arc::new(KeyRing::new(vec![key])?), true)
             }
@@ -466,7 +478,8 @@ pub async fn build_service(
         prune(&mut current, sources.generate_missing_keys, &[]);
     }
     let table = table_issuers(sources.registry.as_deref(), &current.tenant_ids()).await?;
-    let (tenants, _) = build_tenants(&current, None, &table, sources.generate_missing_keys)?;
+    let (tenants, complete) =
+        build_tenants(&current, None, &table, sources.generate_missing_keys, sources.keys.is_some())?;
     let mut service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     if let Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) = sources.keys {
@@ -479,7 +492,12 @@ pub async fn build_service(
             generate_missing_keys: sources.generate_missing_keys,
             ttl_micros,
             max_stale_micros: max_stale_secs.map(|s| s.saturating_mul(1_000_000)),
-            due: AtomicU64::new(now.saturating_add(ttl_micros)),
+            // A tenant left out is tried again soon, as after an incomplete re-read.
+            due: AtomicU64::new(now.saturating_add(if complete {
+                ttl_micros
+            } else {
+                ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
+            })),
             read_at: AtomicU64::new(now),
             reloading: tokio::sync::Mutex::new(()),
         });
@@ -498,7 +516,7 @@ pub fn service_on(
 ) -> Result<TokenService, ConfigError> {
     let mut config = config.clone();
     config.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
-    let (tenants, _) = build_tenants(&config, None, &TableIssuers::new(), true)?;
+    let (tenants, _) = build_tenants(&config, None, &TableIssuers::new(), true, false)?;
     let service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     Ok(service)
@@ -526,7 +544,7 @@ mod tests {
     fn build(toml: &str, generate: bool) -> Result<Tenants, ConfigError> {
         let mut config = Config::from_toml(toml)?;
         config.issuer.get_or_insert_with(|| "https://auth.example.com".into());
-        build_tenants(&config, None, &TableIssuers::new(), generate).map(|(tenants, _)| tenants)
+        build_tenants(&config, None, &TableIssuers::new(), generate, false).map(|(tenants, _)| tenants)
     }
 
     #[test]
@@ -536,6 +554,11 @@ mod tests {
         assert_eq!(tenants[&TenantId::parse("acme").unwrap()].keys.signing_key().kid(), "acme-local-1");
         let err = build(toml, false).unwrap_err().to_string();
         assert!(err.contains("tenant default has no signing keys"), "{err}");
+        // Without a key document, a keyless tenant beside a keyed default is a configuration error too.
+        let pem = SigningKey::generate(SigningAlgorithm::EdDSA, "d1").unwrap().to_pkcs8_pem();
+        let keyed = format!("[[signing_keys]]\nkid = \"d1\"\nalg = \"EdDSA\"\nprivate_key_pem = '''{pem}'''\n\n{toml}");
+        let err = build(&keyed, false).unwrap_err().to_string();
+        assert!(err.contains("tenant acme has no signing keys"), "{err}");
     }
 
     #[test]
@@ -588,7 +611,10 @@ mod tests {
         crate::config::KeySetDocument::parse(&json.to_string()).unwrap()
     }
 
-    /// A service on `config` and a document re-read every 5 s, its clock, and the document's source.
+    /// The key cache TTL of [`rereading`]: longer than [`KEY_RETRY_SECS`], so a retry and a re-read differ.
+    const TTL: u64 = 60;
+
+    /// A service on `config` and a document re-read every [`TTL`] seconds, its clock, and the document's source.
     async fn rereading(
         config: &str,
         document: crate::config::KeySetDocument,
@@ -596,7 +622,7 @@ mod tests {
     ) -> (TokenService, Arc<FixedClock>, Arc<crate::key_source::MemoryKeys>) {
         let source = Arc::new(crate::key_source::MemoryKeys::new(document));
         let sources = Sources {
-            keys: Some(KeyDocumentSource { source: source.clone(), ttl_secs: Some(5), max_stale_secs: None }),
+            keys: Some(KeyDocumentSource { source: source.clone(), ttl_secs: Some(TTL), max_stale_secs: None }),
             registry: None,
             generate_missing_keys,
         };
@@ -623,7 +649,7 @@ mod tests {
         let jwks = |service: &TokenService| service.snapshot()[&acme].keys.jwks();
         let before = jwks(&service);
         source.set(document("doc-2", &[]));
-        clock.advance_secs(6);
+        clock.advance_secs(TTL);
         service.tenant(&acme, None).await.unwrap();
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "re-read");
         assert_eq!(jwks(&service), before);
@@ -640,13 +666,13 @@ mod tests {
         let acme = TenantId::parse("acme").unwrap();
         assert_eq!(signing_kid(&service, &acme), "acme-1");
         source.set(document("doc-2", &[]));
-        clock.advance_secs(6);
+        clock.advance_secs(TTL);
         let err = service.tenant(&acme, None).await.expect_err("deleted");
         assert_eq!(err.status(), StatusCode::NOT_FOUND);
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2");
         // Created again: served again.
         source.set(document("doc-3", &["acme"]));
-        clock.advance_secs(6);
+        clock.advance_secs(TTL);
         service.tenant(&acme, None).await.unwrap();
         assert_eq!(signing_kid(&service, &acme), "acme-1");
     }
@@ -659,19 +685,36 @@ mod tests {
         let mut bad = document("doc-2", &["globex"]);
         bad.tenants.get_mut(&globex).unwrap().issuer = Some("https://a.example".into());
         source.set(bad);
-        clock.advance_secs(6);
+        clock.advance_secs(TTL);
         assert_eq!(service.tenant(&globex, None).await.expect_err("left out").status(), StatusCode::NOT_FOUND);
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "the rest applies");
-        // Mended: served from the retry on, not a whole TTL later (the TTL here is shorter than the retry).
+        // Mended: served from the retry on, not a whole TTL later.
         source.set(document("doc-2", &["globex"]));
-        clock.advance_secs(KEY_RETRY_SECS.min(5));
+        clock.advance_secs(KEY_RETRY_SECS);
         service.tenant(&globex, None).await.unwrap();
         // The same mistake in a tenant served before fails the whole re-read: its keys in hand serve on.
         let mut bad = document("doc-3", &["globex"]);
         bad.tenants.get_mut(&globex).unwrap().issuer = Some("https://a.example".into());
         source.set(bad);
-        clock.advance_secs(6);
+        clock.advance_secs(TTL);
         service.tenant(&globex, None).await.unwrap();
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "nothing applied");
+    }
+
+    #[tokio::test]
+    async fn a_bad_tenant_in_the_document_does_not_keep_a_function_from_starting() {
+        // The default tenant's issuer ends with /t/acme, and the document gives acme that very issuer: acme is
+        // left out at init (its metadata would be the default tenant's), the function starts and serves default.
+        let mut bad = document("doc-1", &["acme"]);
+        let acme = TenantId::parse("acme").unwrap();
+        bad.tenants.get_mut(&acme).unwrap().issuer = Some("https://a.example/t/acme".into());
+        let (service, clock, source) = rereading("issuer = \"https://a.example/t/acme\"\n", bad, false).await;
+        assert_eq!(service.tenant(&acme, None).await.expect_err("left out").status(), StatusCode::NOT_FOUND);
+        service.tenant(&TenantId::default(), None).await.unwrap();
+        // Mended: served from the first retry on.
+        source.set(document("doc-1", &["acme"]));
+        clock.advance_secs(KEY_RETRY_SECS);
+        let served = service.tenant(&acme, None).await.unwrap();
+        assert_eq!(&*served.issuer, "https://a.example/t/acme/t/acme");
     }
 }
