@@ -258,9 +258,9 @@ enum TenantsCommand {
         #[command(flatten)]
         document: KeyDocumentOrConfig,
     },
-    /// Delete a tenant: revoke every token it issued, disable its clients and remove its trusted issuers in the
-    /// table (a tenant created later under the same name would otherwise find them), then take it out of the
-    /// signing-key document. Its routes answer 404 once the functions re-read the document.
+    /// Delete a tenant: delete its clients and trusted issuers from the table and revoke every token it issued (a
+    /// tenant created later under the same name would otherwise find them), then take it out of the signing-key
+    /// document. Its routes answer 404 once the functions re-read the document.
     Delete {
         /// The tenant name.
         name: TenantId,
@@ -268,6 +268,9 @@ enum TenantsCommand {
         table: Table,
         #[command(flatten)]
         document: KeyDocument,
+        /// Only delete what the tenant left in the table (for a tenant already taken out of the document).
+        #[arg(long)]
+        table_only: bool,
     },
 }
 
@@ -329,15 +332,30 @@ async fn run_tenants(command: TenantsCommand) -> Result<(), String> {
                 println!("{}", serde_json::to_string(&tenant).map_err(|e| e.to_string())?);
             }
         }
-        TenantsCommand::Delete { name, table, document } => {
+        TenantsCommand::Delete { name, table, document, table_only } => {
+            if name == TenantId::default() {
+                return Err("the default tenant cannot be deleted".into());
+            }
             let location = location(document.keys_file, document.secret_id).await?;
-            let mut doc = location.read().await?;
-            // Checked before the table is touched: a name the document does not have is a typo.
-            keys::delete_tenant(&mut doc.clone(), &name)?;
+            if !table_only {
+                // Checked before the table is touched: a name the document does not have is a typo, or a tenant
+                // already taken out by hand (then --table-only cleans its table data).
+                if !location.read().await?.tenants.contains_key(&name) {
+                    return Err(format!(
+                        "no tenant {name} in the signing-key document (taken out already? --table-only deletes \
+                         what it left in the table)"
+                    ));
+                }
+            }
             let store = open_table(&table.table, &table.endpoint).await?;
-            let retired = tessera_cli::tenants::retire(&store, &name, SystemClock.now(), &SystemEntropy).await?;
-            keys::delete_tenant(&mut doc, &name)?;
-            location.write(&doc).await?;
+            let retired = tessera_cli::tenants::retire(&store, &name, &|| SystemClock.now(), &SystemEntropy).await?;
+            if !table_only {
+                // Read again just before the write: an edit made meanwhile (a key added elsewhere) is kept.
+                let mut doc = location.read().await?;
+                keys::delete_tenant(&mut doc, &name)
+                    .map_err(|e| format!("{e} (the table part is done: {})", serde_json::json!(retired)))?;
+                location.write(&doc).await?;
+            }
             print(&retired);
         }
     }

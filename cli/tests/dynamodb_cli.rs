@@ -230,28 +230,45 @@ async fn tenants_delete_leaves_nothing_for_a_tenant_created_again_under_its_name
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap().to_owned();
 
+    // A name the document does not have touches nothing; neither does the default tenant.
+    let refused = |name: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(with(&["tenants", "delete", name], &["--keys-file", keys]))
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "tenants delete {name}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    assert!(refused("acmee").contains("no tenant acmee in the signing-key document"));
+    assert!(refused("default").contains("cannot be deleted"));
+    assert!(tessera(&with(&["clients", "list"], &["--tenant", "acme"])).contains("svc"));
+
     let deleted = tessera(&with(&["tenants", "delete", "acme"], &["--keys-file", keys]));
     let deleted: serde_json::Value = serde_json::from_str(&deleted).unwrap();
-    assert_eq!(deleted["clients_disabled"], serde_json::json!(["rs", "svc"]));
-    assert_eq!(deleted["trusted_issuers_removed"], serde_json::json!(["https://idp.acme.example/"]));
+    assert_eq!(deleted["clients_deleted"], serde_json::json!(["rs", "svc"]));
+    assert_eq!(deleted["trusted_issuers_deleted"], serde_json::json!(["https://idp.acme.example/"]));
     assert!(!tessera(&["tenants", "list", "--keys-file", keys]).contains("acme"));
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(with(&["tenants", "delete", "default"], &["--keys-file", keys]))
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "the default tenant cannot be deleted");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (status, _) = post(&base, "/t/acme/oauth2/introspect", "rs", &rs, format!("token={token}")).await;
     assert_eq!(status, 404, "the runner re-read the key file");
+    // Again, table only (the tenant is out of the document): what was registered since goes too.
+    register(&["--client-id", "late", "--scope", "orders:read"]);
+    let again = tessera(&with(&["tenants", "delete", "acme"], &["--keys-file", keys, "--table-only"]));
+    assert!(again.contains(r#""clients_deleted":["late"]"#), "{again}");
 
-    // Created again under the same name: nothing of the old tenant works.
+    // Created again under the same name: nothing of the old tenant works, and its client ids are free.
     tessera(&["tenants", "create", "acme", "--keys-file", keys]);
     let rs2 = register(&["--client-id", "rs2", "--may-introspect", "--grant-type", "client_credentials"]);
+    let new_svc = register(&["--client-id", "svc", "--scope", "orders:read"]);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let (status, _) = post(&base, "/t/acme/oauth2/token", "svc", &svc, "grant_type=client_credentials".into()).await;
-    assert_eq!(status, 401, "its clients are disabled");
+    assert_eq!(status, 401, "the old secret of svc");
     let (status, body) = post(&base, "/t/acme/oauth2/introspect", "rs2", &rs2, format!("token={token}")).await;
     assert_eq!((status, &body), (200, &serde_json::json!({"active": false})), "its tokens are revoked");
     assert!(!tessera(&with(&["issuers", "list"], &["--tenant", "acme"])).contains("idp.acme.example"));
+    // Within the revocation's margin (60 s) the new tenant's first tokens are revoked too; past it, they live.
+    let (status, _) =
+        post(&base, "/t/acme/oauth2/token", "svc", &new_svc, "grant_type=client_credentials".into()).await;
+    assert_eq!(status, 200, "the new svc authenticates");
     std::fs::remove_dir_all(dir).unwrap();
 }

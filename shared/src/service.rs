@@ -292,7 +292,8 @@ impl TokenService {
                 TableIssuers::new()
             }
         };
-        let (tenants, complete) = build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys, true)?;
+        let (tenants, complete) =
+            build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys, &|_| true)?;
         Ok((tenants, complete && waiting.is_empty()))
     }
 }
@@ -349,16 +350,16 @@ async fn table_issuers(
 /// then each `[[tenants]]` entry, whose issuer defaults to `<issuer>/t/<name>`. A tenant found in `previous`
 /// keeps its trusted issuers; the others get the configuration's, joined by (and overridden by) the table's.
 ///
-/// With `leave_out_new` (tenants from a key document), a new tenant (one not in `previous`; without `previous`,
-/// any but `default`) that cannot be built (an invalid key, issuer or trusted issuer, or an issuer another tenant
-/// has) is left out and logged, and the result is incomplete (`false`): one bad entry must not take every tenant
-/// down, on a re-read nor at a cold start. Any other error is the caller's.
+/// A new tenant (one not in `previous`; without `previous`, any but `default`) for which `may_leave_out` holds
+/// (the key document's tenants) and that cannot be built (an invalid key, issuer or trusted issuer, or an issuer
+/// another tenant has) is left out and logged, and the result is incomplete (`false`): one bad entry of the
+/// document must not take every tenant down, on a re-read nor at a cold start. Any other error is the caller's.
 fn build_tenants(
     config: &Config,
     previous: Option<&Tenants>,
     table: &TableIssuers,
     generate_missing_keys: bool,
-    leave_out_new: bool,
+    may_leave_out: &dyn Fn(&TenantId) -> bool,
 ) -> Result<(Tenants, bool), ConfigError> {
     config.check_tenants()?;
     let seen = |tenant: &TenantId| match previous {
@@ -391,7 +392,7 @@ fn build_tenants(
             Ok(settings) => {
                 tenants.insert(name.clone(), Arc::new(settings));
             }
-            Err(err) if leave_out_new && !seen(name) => {
+            Err(err) if !seen(name) && may_leave_out(name) => {
                 tracing::error!(event = KEY_REREAD_FAILED, tenant = %name, error = %err, "new tenant not served");
                 left_out.push(name.clone());
             }
@@ -471,15 +472,18 @@ pub async fn build_service(
     let mut base = config.clone();
     base.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
     let mut current = base.clone();
+    let mut from_document = Vec::new();
     if let Some(keys) = &sources.keys {
-        current.apply_key_document(keys.source.load().await?);
+        let document = keys.source.load().await?;
+        from_document.extend(document.tenants.keys().cloned());
+        current.apply_key_document(document);
         // The document declares tenants: what the configuration says of one deleted from it is a leftover, as
         // on a re-read (a function must start, and agree with those already running).
         prune(&mut current, sources.generate_missing_keys, &[]);
     }
     let table = table_issuers(sources.registry.as_deref(), &current.tenant_ids()).await?;
     let (tenants, complete) =
-        build_tenants(&current, None, &table, sources.generate_missing_keys, sources.keys.is_some())?;
+        build_tenants(&current, None, &table, sources.generate_missing_keys, &|t| from_document.contains(t))?;
     let mut service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     if let Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) = sources.keys {
@@ -516,7 +520,7 @@ pub fn service_on(
 ) -> Result<TokenService, ConfigError> {
     let mut config = config.clone();
     config.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
-    let (tenants, _) = build_tenants(&config, None, &TableIssuers::new(), true, false)?;
+    let (tenants, _) = build_tenants(&config, None, &TableIssuers::new(), true, &|_| false)?;
     let service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     Ok(service)
@@ -544,7 +548,7 @@ mod tests {
     fn build(toml: &str, generate: bool) -> Result<Tenants, ConfigError> {
         let mut config = Config::from_toml(toml)?;
         config.issuer.get_or_insert_with(|| "https://auth.example.com".into());
-        build_tenants(&config, None, &TableIssuers::new(), generate, false).map(|(tenants, _)| tenants)
+        build_tenants(&config, None, &TableIssuers::new(), generate, &|_| false).map(|(tenants, _)| tenants)
     }
 
     #[test]

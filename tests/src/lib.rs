@@ -442,4 +442,8 @@ impl ClientRegistry for SwitchedRegistry {
         self.up()?;
         self.inner.list(tenant, kind).await
     }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.delete(key).await
+    }
 }

@@ -223,6 +223,18 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
     let both = store.trusted_issuers_of(&[tenant.clone(), other.clone()]).await.expect("read");
     assert_eq!(both.get(&tenant), Some(&vec![second, entry]));
     assert!(!both.contains_key(&other));
+
+    // Deleted: gone from reads and lists; deleting again is no error; the other tenant keeps its client.
+    store.delete(&key).await.expect("delete a client");
+    store.delete(&key).await.expect("delete again");
+    store.delete(&StoreKey::trusted_issuers(&tenant)).await.expect("delete the issuers");
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
+    assert_eq!(got.client(&key), None);
+    let ids: Vec<String> =
+        store.list_clients(&tenant).await.expect("list").iter().map(|c| c.client_id.to_string()).collect();
+    assert_eq!(ids, ["b"]);
+    assert!(store.list_trusted_issuers(&tenant).await.expect("list").is_empty());
+    assert_eq!(store.list_clients(&other).await.expect("list").len(), 1);
 }
 
 /// Several new items land together, or none does.

@@ -688,6 +688,17 @@ impl ClientRegistry for DynamoStore {
         }
         Ok(records)
     }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(key.to_string()))
+            .send()
+            .await
+            .map_err(|err| classify(err, key.as_str()))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

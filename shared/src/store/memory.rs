@@ -152,6 +152,11 @@ impl ClientRegistry for MemoryStore {
         let prefix = StoreKey::prefix(tenant, kind);
         Ok(self.items().iter().filter(|(pk, _)| pk.starts_with(&prefix)).map(|(_, r)| r.clone()).collect())
     }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.items().remove(key.as_str());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -285,6 +285,10 @@ pub trait ClientRegistry: TokenStore {
     /// Every item of `kind` in `tenant` (a scan: operator use only; functions are granted no `Scan`).
     async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError>;
 
+    /// Deletes a configuration item (a client, or a tenant's trusted issuers); an absent one is no error.
+    /// Operator use only (`tessera tenants delete`): functions are granted no `DeleteItem`.
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError>;
+
     /// Creates or replaces a client.
     async fn put_client(&self, client: Client) -> Result<(), StoreError> {
         self.put(Record::Client(client)).await
