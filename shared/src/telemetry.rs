@@ -39,7 +39,9 @@ pub fn init() {
 /// stack under them (`hyper`, `hyper_util`, `h2`). An added directive replaces one with the same target, so
 /// `RUST_LOG=trace` or `lambda_runtime=trace` leave these crates at INFO; a directive naming a module inside one
 /// of them (`lambda_runtime::layers=trace`) or a span is more specific and is not overridden: do not set one in
-/// production. Tessera's own code never logs a secret at any level (`tests/tests/log_redaction.rs`, at TRACE).
+/// production. `aws_config::imds` is held at ERROR (its region lookup warns, with a debug dump, wherever there is
+/// no instance metadata). Tessera's own code never logs a secret at any level (`tests/tests/log_redaction.rs`, at
+/// TRACE).
 pub fn filter(directives: &str) -> EnvFilter {
     let directives = if directives.trim().is_empty() { "info" } else { directives };
     EnvFilter::try_new(directives)
@@ -50,6 +52,9 @@ pub fn filter(directives: &str) -> EnvFilter {
         .add_directive(quiet("hyper=info"))
         .add_directive(quiet("hyper_util=info"))
         .add_directive(quiet("h2=info"))
+        // Off EC2 and Lambda, the SDK's region lookup asks the instance metadata service and warns, with a debug
+        // dump, when there is none: noise for the `tessera` command run on a laptop. Its failures still show.
+        .add_directive(quiet("aws_config::imds=error"))
 }
 
 fn quiet(directive: &'static str) -> tracing_subscriber::filter::Directive {

@@ -139,6 +139,21 @@ async fn round_trips_on_the_wire() {
 }
 
 #[tokio::test]
+async fn a_missing_table_is_a_rejection_named_as_such() {
+    if dynamo_store().await.is_none() {
+        return;
+    }
+    let sdk = dynamodb::sdk_config().await;
+    let missing = DynamoStore::new(dynamodb::client(&sdk, None), format!("tessera-missing-{}", std::process::id()));
+    let err = missing.list_clients(&TenantId::default()).await.expect_err("no such table");
+    assert!(matches!(err, tessera::store::StoreError::Rejected { .. }), "{err:?}");
+    assert!(err.to_string().contains("ResourceNotFoundException"), "{err}");
+    // At the edge: a 500 without internals, never a 503 a client would retry for ever.
+    let response = tessera::wire::OAuthError::from(err);
+    assert_eq!(response.status(), 500);
+}
+
+#[tokio::test]
 async fn an_unreachable_endpoint_fails_closed() {
     if dynamo_store().await.is_none() {
         return;

@@ -341,7 +341,7 @@ where
                 | "RequestLimitExceeded"
                 | "InternalServerError"
                 | "ServiceUnavailable" => unavailable(format!("{code} on {key}")),
-                _ => StoreError::Corrupt {
+                _ => StoreError::Rejected {
                     key: key.to_owned(),
                     reason: format!("{code}: {}", ctx.err().message().unwrap_or("")),
                 },

@@ -200,6 +200,15 @@ pub enum StoreError {
         /// Seconds the client should wait before retrying.
         retry_after_secs: u32,
     },
+    /// The store refused the request for what it is, not for load: a missing table, a denied permission, a
+    /// request it deems invalid. A deployment problem; retrying does not help.
+    #[error("the store rejected the request on {key}: {reason}")]
+    Rejected {
+        /// The item or table.
+        key: String,
+        /// The store's error code and message.
+        reason: String,
+    },
     /// An item could not be mapped to or from its stored form.
     #[error("corrupt item {key}: {reason}")]
     Corrupt {
