@@ -134,14 +134,14 @@ fn keys_of<'a>(document: &'a mut KeySetDocument, tenant: &TenantId) -> Result<&'
 }
 
 /// How long after its retirement a key may still have live tokens, for functions whose staleness bound is
-/// `max_stale_secs` (`KeysMaxStaleSeconds`; 0, no bound: `None`, never known): a function may go on signing with
+/// `max_stale_secs` (`KeysMaxStaleSeconds`; no bound: `None`, never known): a function may go on signing with
 /// it until it re-reads the document (at worst that bound), the last token it signed lives one maximal
 /// access-token lifetime, and [`REMOVAL_MARGIN_SECS`] cover clock skew and a slow read.
-pub const fn removal_delay_secs(max_stale_secs: u64) -> Option<u64> {
-    if max_stale_secs == 0 {
-        return None;
+pub const fn removal_delay_secs(max_stale_secs: Option<u64>) -> Option<u64> {
+    match max_stale_secs {
+        Some(bound) => Some(bound.saturating_add(MAX_ACCESS_TOKEN_TTL_SECS as u64).saturating_add(REMOVAL_MARGIN_SECS)),
+        None => None,
     }
-    Some(max_stale_secs.saturating_add(MAX_ACCESS_TOKEN_TTL_SECS as u64).saturating_add(REMOVAL_MARGIN_SECS))
 }
 
 /// What [`removal_delay_secs`] adds for clock skew between the operator's machine and the functions, and for
@@ -168,7 +168,7 @@ fn kid_taken(document: &KeySetDocument, kid: &str) -> bool {
     document.keys.iter().chain(document.tenants.values().flat_map(|t| &t.keys)).any(|k| k.kid == kid)
 }
 
-fn view(tenant: &TenantId, key: &KeyConfig, max_stale_secs: u64) -> KeyView {
+fn view(tenant: &TenantId, key: &KeyConfig, max_stale_secs: Option<u64>) -> KeyView {
     KeyView {
         tenant: tenant.to_string(),
         kid: key.kid.clone(),
@@ -180,7 +180,11 @@ fn view(tenant: &TenantId, key: &KeyConfig, max_stale_secs: u64) -> KeyView {
 }
 
 /// The keys of `tenant`, signing key first, for functions whose staleness bound is `max_stale_secs`.
-pub fn list_keys(document: &KeySetDocument, tenant: &TenantId, max_stale_secs: u64) -> Result<Vec<KeyView>, String> {
+pub fn list_keys(
+    document: &KeySetDocument,
+    tenant: &TenantId,
+    max_stale_secs: Option<u64>,
+) -> Result<Vec<KeyView>, String> {
     let mut document = document.clone();
     let keys = keys_of(&mut document, tenant)?;
     normalise(keys)?;
@@ -201,7 +205,7 @@ pub fn add_key(
     let keys = keys_of(document, tenant)?;
     normalise(keys)?;
     keys.push(generated_key(alg, &kid, Some(KeyState::Next))?);
-    Ok(view(tenant, keys.last().expect("just pushed"), DEFAULT_KEYS_MAX_STALE_SECS))
+    Ok(view(tenant, keys.last().expect("just pushed"), Some(DEFAULT_KEYS_MAX_STALE_SECS)))
 }
 
 /// Makes `kid` the signing key of `tenant`; the key that signed until now is retired at `now` (it still
@@ -221,7 +225,7 @@ pub fn promote_key(document: &mut KeySetDocument, tenant: &TenantId, kid: &str, 
     promoted.state = Some(KeyState::Active);
     promoted.retired_at = None;
     keys.insert(0, promoted);
-    Ok(view(tenant, &keys[0], DEFAULT_KEYS_MAX_STALE_SECS))
+    Ok(view(tenant, &keys[0], Some(DEFAULT_KEYS_MAX_STALE_SECS)))
 }
 
 /// Takes `kid` out of `tenant`: tokens it signed introspect inactive from then on. Refuses the signing key, and
@@ -232,7 +236,7 @@ pub fn remove_key(
     tenant: &TenantId,
     kid: &str,
     now: u64,
-    max_stale_secs: u64,
+    max_stale_secs: Option<u64>,
     force: bool,
 ) -> Result<KeyView, String> {
     let keys = keys_of(document, tenant)?;
@@ -246,7 +250,7 @@ pub fn remove_key(
                 "{kid} may have signed tokens that are still live until {from} (epoch seconds); wait, or use --force"
             ));
         }
-        (KeyState::Retired, None) if !force && max_stale_secs == 0 => {
+        (KeyState::Retired, None) if !force && max_stale_secs.is_none() => {
             return Err(format!(
                 "with no staleness bound a function may sign with {kid} until its execution environment ends; \
                  once every function has restarted, use --force"
@@ -347,11 +351,11 @@ mod tests {
         let added = add_key(&mut doc, &default, SigningAlgorithm::ES256, None).unwrap();
         assert_eq!((added.kid.as_str(), added.state), ("default-2", KeyState::Next));
         let states = |doc: &KeySetDocument| -> Vec<(String, KeyState)> {
-            list_keys(doc, &default, 3600).unwrap().into_iter().map(|k| (k.kid, k.state)).collect()
+            list_keys(doc, &default, Some(3600)).unwrap().into_iter().map(|k| (k.kid, k.state)).collect()
         };
         assert_eq!(states(&doc), [("default-1".into(), KeyState::Active), ("default-2".into(), KeyState::Next)]);
         // The new key cannot be taken out while the old one signs, and the signing key never.
-        assert!(remove_key(&mut doc, &default, "default-1", 1_000, 3600, true).is_err());
+        assert!(remove_key(&mut doc, &default, "default-1", 1_000, Some(3600), true).is_err());
 
         promote_key(&mut doc, &default, "default-2", 1_000).unwrap();
         assert_eq!(states(&doc), [("default-2".into(), KeyState::Active), ("default-1".into(), KeyState::Retired)]);
@@ -363,19 +367,20 @@ mod tests {
 
         // Removal waits for the retired key's tokens to expire: one day, plus the staleness bound (how long a
         // function may go on signing with it while it cannot re-read the document), plus a margin; unless forced.
-        assert_eq!(removal_delay_secs(3600), Some(86_400 + 3600 + 300));
-        assert_eq!(removal_delay_secs(u64::MAX), Some(u64::MAX), "saturates");
-        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, 3600, false).unwrap_err();
+        assert_eq!(removal_delay_secs(Some(3600)), Some(86_400 + 3600 + 300));
+        assert_eq!(removal_delay_secs(Some(u64::MAX)), Some(u64::MAX), "saturates");
+        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, Some(3600), false).unwrap_err();
         assert!(err.contains("still live until 91300"), "{err}");
-        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 90_000, 7200, false).unwrap_err();
+        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 90_000, Some(7200), false).unwrap_err();
         assert!(err.contains("still live until 94900"), "a raised bound waits longer: {err}");
         // No bound: no time is ever safe, only --force once every function has restarted.
-        let err = remove_key(&mut doc, &default, "default-1", u64::MAX, 0, false).unwrap_err();
+        let err = remove_key(&mut doc, &default, "default-1", u64::MAX, None, false).unwrap_err();
         assert!(err.contains("no staleness bound"), "{err}");
-        remove_key(&mut doc, &default, "default-1", 1_000 + removal_delay_secs(3600).unwrap(), 3600, false).unwrap();
+        remove_key(&mut doc, &default, "default-1", 1_000 + removal_delay_secs(Some(3600)).unwrap(), Some(3600), false)
+            .unwrap();
         assert_eq!(states(&doc), [("default-2".into(), KeyState::Active)]);
         assert!(add_key(&mut doc, &default, SigningAlgorithm::ES256, Some("default-2".into())).is_err(), "kid taken");
-        assert!(list_keys(&doc, &TenantId::parse("nope").unwrap(), 3600).is_err());
+        assert!(list_keys(&doc, &TenantId::parse("nope").unwrap(), Some(3600)).is_err());
     }
 
     #[test]
@@ -386,7 +391,7 @@ mod tests {
         doc.keys[0].state = Some(KeyState::Retired);
         doc.keys.push(generated_key(SigningAlgorithm::ES256, "default-2", Some(KeyState::Next)).unwrap());
         assert!(tessera::config::key_ring(&doc.keys).is_err());
-        let err = list_keys(&doc, &TenantId::default(), 3600).unwrap_err();
+        let err = list_keys(&doc, &TenantId::default(), Some(3600)).unwrap_err();
         assert!(err.contains("no key is active"), "{err}");
         assert!(promote_key(&mut doc, &TenantId::default(), "default-2", 1).is_err());
     }

@@ -179,10 +179,9 @@ struct Staleness {
 }
 
 impl Staleness {
-    /// The bound the functions apply (0: none).
-    fn effective(&self) -> Result<u64, String> {
-        let bound = key_cache_bound(self.keys_cache_ttl_secs, self.max_stale_secs).map_err(|e| e.to_string())?;
-        Ok(bound.unwrap_or(0))
+    /// The bound the functions apply (`None`: no bound).
+    fn effective(&self) -> Result<Option<u64>, String> {
+        key_cache_bound(self.keys_cache_ttl_secs, self.max_stale_secs).map_err(|e| e.to_string())
     }
 }
 

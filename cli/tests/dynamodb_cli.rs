@@ -19,6 +19,22 @@ fn tessera<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// `tessera serve` on a free port with `args`, and its base URL once it listens; stopped when dropped.
+fn serve(args: &[&str]) -> (Child, String) {
+    let mut server = Child(
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([&["serve", "--addr", "127.0.0.1:0"][..], args].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("Tessera listening on ").expect("startup line").to_owned();
+    (server, base)
+}
+
 fn secret_of(json: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(json).expect("JSON output");
     value["client_secret"].as_str().expect("client_secret").to_owned()
@@ -92,17 +108,7 @@ async fn register_serve_rotate_disable_import() {
         &["--client-id", "app", "--scope", "profile", "--grant-type", exchange_grant],
     )));
 
-    let mut server = Child(
-        Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args([&["serve", "--addr", "127.0.0.1:0"][..], &store[..]].concat())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("Tessera listening on ").expect("startup line").to_owned();
+    let (_server, base) = serve(&store);
 
     let (status, body) = token_status(&base, "svc", &svc_secret).await;
     assert_eq!(status, 200, "{body}");
@@ -213,19 +219,7 @@ async fn tenants_delete_leaves_nothing_for_a_tenant_created_again_under_its_name
     .unwrap();
     tessera(&with(&["issuers", "import"], &["--config", issuers_toml.to_str().unwrap()]));
 
-    let mut server = Child(
-        Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(
-                [&["serve", "--addr", "127.0.0.1:0", "--keys-file", keys, "--keys-ttl", "1"][..], &store[..]].concat(),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("Tessera listening on ").expect("startup line").to_owned();
+    let (_server, base) = serve(&[&["--keys-file", keys, "--keys-ttl", "1"][..], &store[..]].concat());
     let (status, body) = post(&base, "/t/acme/oauth2/token", "svc", &svc, "grant_type=client_credentials".into()).await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap().to_owned();

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use http::StatusCode;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, KeyConfig, TrustedIssuerConfig, key_ring};
+use crate::config::{Config, ConfigError, KeyConfig, KeySetDocument, TrustedIssuerConfig, key_ring};
 use crate::domain::profile::PermissionMap;
 use crate::domain::tenant::TenantId;
 use crate::entropy::Entropy;
@@ -232,7 +232,7 @@ impl TokenService {
                     tracing::info!(tenants = tenants.len(), "signing keys re-read");
                     self.replace(tenants);
                     refresh.read_at.store(now, Ordering::Release);
-                    if complete { refresh.ttl_micros } else { refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000) }
+                    next_read_in(refresh.ttl_micros, complete)
                 }
                 Err(err) => {
                     // Logged once per attempt, not per request: an alarm on these errors is the operator's cue.
@@ -249,7 +249,7 @@ impl TokenService {
                             "signing keys not re-read; keeping the current ones"
                         ),
                     }
-                    refresh.ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
+                    next_read_in(refresh.ttl_micros, false)
                 }
             };
             refresh.due.store(now.saturating_add(next), Ordering::Release);
@@ -263,67 +263,106 @@ impl TokenService {
         }
     }
 
-    /// The tenants rebuilt from the base configuration and the document as it is now: tenants and keys taken
-    /// out of the document are gone, and so are the configuration's leftovers of them ([`prune`]). Tenants seen
-    /// before keep their trusted issuers (and their JWKS caches); new ones read theirs from the table. A new
-    /// tenant that cannot be built (the table unreadable, an entry invalid) waits for the next try (`false`:
-    /// incomplete) while every other change applies; an invalid change to a tenant seen before fails the whole
-    /// re-read, so the keys in hand keep serving.
+    /// The tenants rebuilt from the base configuration and the document as it is now ([`assemble`]).
     async fn reread(&self, refresh: &KeyRefresh) -> Result<(Tenants, bool), ServiceError> {
-        let mut config = refresh.base.clone();
-        config.apply_key_document(refresh.source.load().await?);
-        let mut waiting = Vec::new();
-        prune(&mut config, refresh.generate_missing_keys, &[]);
+        let document = refresh.source.load().await?;
         let previous = self.snapshot();
-        let new: Vec<TenantId> = config.tenant_ids().into_iter().filter(|t| !previous.contains_key(t)).collect();
-        let table = match table_issuers(refresh.registry.as_deref(), &new).await {
-            Ok(table) => table,
-            Err(err) => {
-                tracing::error!(
-                    event = KEY_REREAD_FAILED,
-                    error = %err,
-                    tenants = %names(&new),
-                    "trusted issuers of new tenants not read; they are not served until a re-read reads them"
-                );
-                config.tenants.retain(|t| !new.contains(&t.name));
-                // Their configuration entries wait with them: not leftovers, so not logged as such.
-                prune(&mut config, refresh.generate_missing_keys, &new);
-                waiting = new;
-                TableIssuers::new()
-            }
-        };
-        let (tenants, complete) =
-            build_tenants(&config, Some(&previous), &table, refresh.generate_missing_keys, &|_| true)?;
-        Ok((tenants, complete && waiting.is_empty()))
+        assemble(
+            &refresh.base,
+            Some(document),
+            Some(&previous),
+            refresh.registry.as_deref(),
+            refresh.generate_missing_keys,
+        )
+        .await
     }
+}
+
+/// How long until the next read of the key document: the TTL after a complete read, at most
+/// [`KEY_RETRY_SECS`] after a failed or incomplete one.
+fn next_read_in(ttl_micros: u64, complete: bool) -> u64 {
+    if complete { ttl_micros } else { ttl_micros.min(KEY_RETRY_SECS * 1_000_000) }
 }
 
 /// The `event` field of every log that says the key document (or what a re-read needs besides it) could not be
 /// applied: one name to alarm on.
 pub const KEY_REREAD_FAILED: &str = "key_reread_failed";
 
+/// The tenants of `base` with `document` applied, at init (no `previous`) or on a re-read: tenants and keys
+/// taken out of the document are gone, and so is what the configuration still says of them ([`prune`]).
+/// Tenants in `previous` keep their trusted issuers (and their JWKS caches); the others read theirs from the
+/// table. On a re-read, a table that cannot be read leaves the new tenants out until the next try; a new
+/// tenant of the document that cannot be built is left out too ([`build_tenants`]). `false`: something was
+/// left out, read again soon. An invalid change to a tenant in `previous` (or to `default`) is an error, so the
+/// keys in hand keep serving.
+async fn assemble(
+    base: &Config,
+    document: Option<KeySetDocument>,
+    previous: Option<&Tenants>,
+    registry: Option<&dyn ClientRegistry>,
+    generate_missing_keys: bool,
+) -> Result<(Tenants, bool), ServiceError> {
+    let mut config = base.clone();
+    let from_document: Vec<TenantId> = document.iter().flat_map(|d| d.tenants.keys().cloned()).collect();
+    let with_document = document.is_some();
+    if let Some(document) = document {
+        config.apply_key_document(document);
+        if !generate_missing_keys {
+            drop_keyless_tenants(&mut config);
+        }
+    }
+    let new: Vec<TenantId> =
+        config.tenant_ids().into_iter().filter(|t| previous.is_none_or(|p| !p.contains_key(t))).collect();
+    let mut waiting = Vec::new();
+    let table = match table_issuers(registry, &new).await {
+        Ok(table) => table,
+        // At init there is nothing to serve without them.
+        Err(err) if previous.is_none() => return Err(err.into()),
+        Err(err) => {
+            tracing::error!(
+                event = KEY_REREAD_FAILED,
+                error = %err,
+                tenants = %names(&new),
+                "trusted issuers of new tenants not read; they are not served until a re-read reads them"
+            );
+            config.tenants.retain(|t| !new.contains(&t.name));
+            waiting = new;
+            TableIssuers::new()
+        }
+    };
+    if with_document {
+        // The entries of the tenants waiting for the table wait with them: not leftovers, so not logged as such.
+        prune(&mut config, &waiting);
+    }
+    let (tenants, complete) =
+        build_tenants(&config, previous, &table, generate_missing_keys, &|t| from_document.contains(t))?;
+    Ok((tenants, complete && waiting.is_empty()))
+}
+
 fn names(tenants: &[TenantId]) -> String {
     tenants.iter().map(TenantId::as_str).collect::<Vec<_>>().join(",")
 }
 
-/// Takes out what the configuration still says of tenants the key document no longer declares, and logs it
-/// (except for the tenants in `quiet`): a keyless `[[tenants]]` entry (its keys were the document's; the local
-/// runner, which generates keys, keeps it), then clients, trusted issuers and permissions naming an undeclared
-/// tenant. A deleted tenant's leftovers, or a typo: either way they must not keep the other tenants' changes
-/// from applying, nor a function from starting.
-fn prune(config: &mut Config, generate_missing_keys: bool, quiet: &[TenantId]) {
-    if !generate_missing_keys {
-        let (keyless, kept) = std::mem::take(&mut config.tenants).into_iter().partition(|t| t.signing_keys.is_empty());
-        config.tenants = kept;
-        for tenant in keyless.iter().filter(|t| !quiet.contains(&t.name)) {
-            tracing::error!(
-                event = "config_entry_ignored",
-                tenant = %tenant.name,
-                "configuration tenant without keys, and the key document has none for it (deleted there, or never \
-                 created): not served"
-            );
-        }
+/// Takes out (and logs) the configuration's keyless `[[tenants]]` entries next to a key document that has no
+/// keys for them: deleted there, or never created. Not for the local runner, which generates their keys.
+fn drop_keyless_tenants(config: &mut Config) {
+    let (keyless, kept) = std::mem::take(&mut config.tenants).into_iter().partition(|t| t.signing_keys.is_empty());
+    config.tenants = kept;
+    for tenant in keyless {
+        tracing::error!(
+            event = "config_entry_ignored",
+            tenant = %tenant.name,
+            "configuration tenant without keys, and the key document has none for it (deleted there, or never \
+             created): not served"
+        );
     }
+}
+
+/// Takes out what the configuration still says of tenants the key document no longer declares (clients, trusted
+/// issuers and permissions naming an undeclared tenant), and logs it except for the tenants in `quiet`. A
+/// deleted tenant's leftovers, or a typo: either way they must not keep the other tenants' changes from
+/// applying, nor a function from starting.
+fn prune(config: &mut Config, quiet: &[TenantId]) {
     for (tenant, entry) in config.drop_undeclared_tenant_entries() {
         if !quiet.contains(&tenant) {
             tracing::error!(
@@ -471,19 +510,13 @@ pub async fn build_service(
 ) -> Result<TokenService, ServiceError> {
     let mut base = config.clone();
     base.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
-    let mut current = base.clone();
-    let mut from_document = Vec::new();
-    if let Some(keys) = &sources.keys {
-        let document = keys.source.load().await?;
-        from_document.extend(document.tenants.keys().cloned());
-        current.apply_key_document(document);
-        // The document declares tenants: what the configuration says of one deleted from it is a leftover, as
-        // on a re-read (a function must start, and agree with those already running).
-        prune(&mut current, sources.generate_missing_keys, &[]);
-    }
-    let table = table_issuers(sources.registry.as_deref(), &current.tenant_ids()).await?;
+    let document = match &sources.keys {
+        Some(keys) => Some(keys.source.load().await?),
+        None => None,
+    };
+    // As on a re-read: a function must start, and agree with those already running.
     let (tenants, complete) =
-        build_tenants(&current, None, &table, sources.generate_missing_keys, &|t| from_document.contains(t))?;
+        assemble(&base, document, None, sources.registry.as_deref(), sources.generate_missing_keys).await?;
     let mut service = TokenService::new(store, clock, entropy);
     service.replace(tenants);
     if let Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) = sources.keys {
@@ -497,11 +530,7 @@ pub async fn build_service(
             ttl_micros,
             max_stale_micros: max_stale_secs.map(|s| s.saturating_mul(1_000_000)),
             // A tenant left out is tried again soon, as after an incomplete re-read.
-            due: AtomicU64::new(now.saturating_add(if complete {
-                ttl_micros
-            } else {
-                ttl_micros.min(KEY_RETRY_SECS * 1_000_000)
-            })),
+            due: AtomicU64::new(now.saturating_add(next_read_in(ttl_micros, complete))),
             read_at: AtomicU64::new(now),
             reloading: tokio::sync::Mutex::new(()),
         });

@@ -137,8 +137,8 @@ async fn add_promote_retire_remove() {
     assert!(rig.active("", creds::RS, &t2).await);
 
     // 3. Remove k1 (forced: the test does not wait a day): its tokens introspect inactive.
-    assert!(remove_key(&mut rig.document, &default, "k1", now + 60, 3600, false).is_err(), "too early");
-    remove_key(&mut rig.document, &default, "k1", now + 60, 3600, true).unwrap();
+    assert!(remove_key(&mut rig.document, &default, "k1", now + 60, Some(3600), false).is_err(), "too early");
+    remove_key(&mut rig.document, &default, "k1", now + 60, Some(3600), true).unwrap();
     rig.publish();
     assert!(rig.active("", creds::RS, &t1).await, "until the cache expires");
     rig.server.clock.advance_secs(TTL);
@@ -235,7 +235,7 @@ async fn keys_that_cannot_be_re_read_past_the_bound_fail_closed() {
     add_key(&mut rig.document, &default, SigningAlgorithm::ES256, Some("k2".into())).unwrap();
     let now = rig.now();
     promote_key(&mut rig.document, &default, "k2", now).unwrap();
-    remove_key(&mut rig.document, &default, "k1", now, MAX_STALE, true).unwrap();
+    remove_key(&mut rig.document, &default, "k1", now, Some(MAX_STALE), true).unwrap();
     rig.publish();
     rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
     assert!(!rig.active("", creds::RS, &token).await, "a key removed during the outage does not verify");
@@ -261,7 +261,7 @@ async fn a_document_the_functions_refuse_keeps_the_keys_in_hand() {
     add_key(&mut rig.document, &default, SigningAlgorithm::ES256, Some("k2".into())).unwrap();
     let now = rig.now();
     promote_key(&mut rig.document, &default, "k2", now).unwrap();
-    remove_key(&mut rig.document, &default, "k1", now, 3600, true).unwrap();
+    remove_key(&mut rig.document, &default, "k1", now, Some(3600), true).unwrap();
     rig.publish();
     rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
     assert_eq!(rig.kids("").await, ["k2"]);
