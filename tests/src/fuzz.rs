@@ -4,7 +4,7 @@
 //!
 //! | body | parser | invariants beyond "no panic" |
 //! |------|--------|------------------------------|
-//! | [`form`] | `Form::parse` | a parsed form has each name once; empty values read as absent |
+//! | [`form`] | `Form::parse` | agrees with the `form_urlencoded` crate on every parameter it reads; each refusal's reason holds |
 //! | [`basic_auth`] | `ClientCredentials::extract` (header, then form body) | a Basic client has a non-empty id; both methods at once is never accepted |
 //! | [`opaque_token`] | `OpaqueToken::parse` | parsing is canonical: a parsed token re-encodes to its input |
 //! | [`jwt`] | `access_token::verify`, `external::peek_issuer` | an unsigned input never verifies; signed inputs reach the claim checks |
@@ -28,14 +28,45 @@ use tessera::wire::form::Form;
 /// The issuer the [`jwt`] body verifies against.
 pub const FUZZ_ISSUER: &str = "https://auth.example.com";
 
-/// Form bodies.
+/// Form bodies, checked against an independent parser: the `form_urlencoded` crate (the WHATWG URL
+/// standard's lenient parser, which never fails). Where Tessera's strict parser accepts a body, every parameter
+/// it reads has exactly the values `form_urlencoded` finds for that name (empty ones read as absent, RFC 6749
+/// §3.1). Where it refuses one, the reason holds in `form_urlencoded`'s reading: a repeated name is there
+/// twice, too many parameters are there, and a malformed body has a component that does not decode strictly.
 pub fn form(data: &[u8]) {
-    let Ok(form) = Form::parse(data) else { return };
-    for pair in data.split(|&b| b == b'&') {
-        let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
-        if let Ok(name) = tessera::wire::form::decode_component(name) {
-            // Every name read back; an empty value is absent (RFC 6749 §3.1).
-            assert!(form.get(&name).is_none_or(|v| !v.is_empty()));
+    use tessera::wire::form::{FormError, MAX_FORM_BYTES, MAX_FORM_PARAMS, Param};
+    let theirs: Vec<(String, String)> =
+        form_urlencoded::parse(data).map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
+    let values_of = |param: Param| theirs.iter().filter(move |(n, _)| n == param.name()).map(|(_, v)| v.as_str());
+    match Form::parse(data) {
+        Ok(form) => {
+            assert!(data.len() <= MAX_FORM_BYTES && theirs.len() <= MAX_FORM_PARAMS);
+            for &param in Param::ALL {
+                let expected: Vec<&str> = values_of(param).filter(|v| !v.is_empty()).collect();
+                assert_eq!(form.get_all(param.name()).collect::<Vec<_>>(), expected, "{}", param.name());
+                if !param.repeatable() {
+                    assert!(values_of(param).count() <= 1, "{} accepted twice", param.name());
+                }
+            }
+        }
+        Err(FormError::TooLarge) => assert!(data.len() > MAX_FORM_BYTES),
+        Err(FormError::TooManyParameters) => assert!(theirs.len() > MAX_FORM_PARAMS),
+        Err(FormError::Repeated(param)) => {
+            assert!(!param.repeatable() && values_of(param).count() >= 2, "{} is not repeated", param.name());
+        }
+        Err(FormError::Malformed) => {
+            let strict = |raw: &[u8]| tessera::wire::form::decode_component(raw).is_ok();
+            let components = data.split(|&b| b == b'&').flat_map(|pair| match pair.iter().position(|&b| b == b'=') {
+                Some(i) => vec![&pair[..i], &pair[i + 1..]],
+                None => vec![pair],
+            });
+            let mut bad = components.filter(|c| !strict(c));
+            let component = bad.next().expect("a malformed body has a component that does not decode");
+            // Independently of `decode_component`: a bad escape, or bytes that are not UTF-8 once decoded, which
+            // the lenient parser turns into U+FFFD or leaves as a literal '%'.
+            let text = String::from_utf8_lossy(component);
+            let lenient: String = form_urlencoded::parse(component).map(|(n, _)| n.into_owned()).collect();
+            assert!(text.contains('%') || text.contains('\u{FFFD}') || lenient.contains('\u{FFFD}'));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! External identity providers for the tests: key pairs generated here (ES256 and RS256), a JWKS to
+//! External identity providers for the tests: key pairs generated here (every asymmetric JOSE algorithm), a JWKS to
 //! configure as a trusted issuer, and signed subject tokens.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
@@ -22,25 +22,40 @@ pub struct TestIssuer {
 }
 
 impl TestIssuer {
-    /// An issuer signing with a fresh ES256 (`"ES256"`) or RS256 (`"RS256"`) key.
+    /// An issuer signing with a fresh key for `alg`: any asymmetric JOSE algorithm Tessera accepts from a
+    /// trusted issuer (ES256, ES384, EdDSA, RS256/384/512, PS256/384/512).
     pub fn generate(issuer: &str, audience: &str, alg: Algorithm, kid: &str) -> Self {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
         let key = match alg {
-            Algorithm::ES256 => {
-                let rng = aws_lc_rs::rand::SystemRandom::new();
-                let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
-                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    &rng,
-                )
-                .expect("EC key");
+            Algorithm::ES256 | Algorithm::ES384 => {
+                let curve = if alg == Algorithm::ES256 {
+                    &ECDSA_P256_SHA256_FIXED_SIGNING
+                } else {
+                    &ECDSA_P384_SHA384_FIXED_SIGNING
+                };
+                let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(curve, &rng).expect("EC key");
                 EncodingKey::from_ec_der(doc.as_ref())
             }
-            Algorithm::RS256 => {
+            Algorithm::EdDSA => {
+                let doc = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("Ed25519 key");
+                // jsonwebtoken takes the PKCS#8 v1 document of an Ed25519 key (48 bytes).
+                let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(doc.as_ref()).expect("Ed25519 key");
+                let v1 = pair.to_pkcs8v1().expect("PKCS#8 v1");
+                EncodingKey::from_ed_der(v1.as_ref())
+            }
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => {
                 let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key");
                 let der: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8");
                 let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
                 EncodingKey::from_rsa_pem(pem.as_bytes()).expect("RSA PEM")
             }
-            other => panic!("test issuers sign with ES256 or RS256, not {other:?}"),
+            other => panic!("test issuers sign with asymmetric algorithms, not {other:?}"),
         };
         let mut jwk = Jwk::from_encoding_key(&key, alg).expect("public JWK");
         jwk.common.key_id = Some(kid.to_owned());

@@ -4,6 +4,7 @@
 pub mod fault_proxy;
 pub mod fuzz;
 pub mod issuers;
+pub mod token_variants;
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! Introspection of third-party JWTs (the IndyKite "token introspect" model): a trusted issuer's token is
-//! validated offline and answered with its mapped claims; with `record_tokens` it is recorded under its hash,
+//! validated offline and answered with its mapped claims; with `record_tokens` it is recorded under its identity,
 //! so Tessera's revocation, by token or by subject, reaches a token it never issued.
 
 use serde_json::json;
@@ -21,8 +21,13 @@ async fn revoke_subject(server: &TestServer, subject: &str, at: tessera::domain:
     server.store.raise_watermark(mark, None).await.unwrap();
 }
 
+/// Whether the token's record exists, under its identity: `(iss, jti)`, or its signed claims without a `jti`.
 async fn recorded(server: &TestServer, token: &str) -> bool {
-    let key = StoreKey::token(&TenantId::default(), &TokenHash::of(token));
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let id = TokenHash::of_external_jwt(claims["iss"].as_str().unwrap(), claims["jti"].as_str(), &payload);
+    let key = StoreKey::token(&TenantId::default(), &id);
     !server.store.get_many(std::slice::from_ref(&key)).await.unwrap().is_empty()
 }
 
@@ -143,4 +148,49 @@ async fn a_revoked_subject_token_cannot_be_exchanged() {
     revoke_subject(&server, &subject, now).await;
     exchange(&server, EXCHANGER, &other, &[]).await.assert_error(400, "invalid_grant");
     assert_eq!(server.introspect(&other).await.text, r#"{"active":false}"#);
+}
+
+#[tokio::test]
+async fn a_revocation_recorded_by_the_presented_string_still_holds() {
+    use tessera::domain::token::ExternalTokenRecord;
+    use tessera::store::Record;
+    use tessera_e2e::issuers::{EXCHANGER, exchange};
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now();
+    let subject = format!("dave-{}", now.as_micros());
+    let token = rsa.sign(&rsa.claims(&subject, now.as_secs()));
+    // Releases up to 0.1 recorded an external token under SHA-256 of the string presented.
+    let legacy = ExternalTokenRecord {
+        tenant: TenantId::default(),
+        token_hash: TokenHash::of(&token),
+        issuer: rsa.issuer.clone(),
+        subject,
+        issued_at: now,
+        expires_at: now.plus_secs(3600),
+        revoked_at: Some(now),
+    };
+    server.store.put_new(Record::ExternalToken(legacy)).await.unwrap();
+    assert_eq!(server.introspect(&token).await.text, r#"{"active":false}"#);
+    exchange(&server, EXCHANGER, &token, &[]).await.assert_error(400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_crit_header_is_refused() {
+    use tessera_e2e::issuers::{EXCHANGER, exchange};
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now().as_secs();
+    let claims = rsa.claims("erin", now);
+    let header = jsonwebtoken::Header {
+        kid: Some(rsa.kid.clone()),
+        crit: Some(vec!["urn:unknown".into()]),
+        ..jsonwebtoken::Header::new(rsa.alg)
+    };
+    // RFC 7515 §4.1.11: a recipient that does not understand a listed extension MUST reject the JWS.
+    let critical = rsa.sign_with_header(&claims, header);
+    assert_eq!(server.introspect(&critical).await.text, r#"{"active":false}"#);
+    exchange(&server, EXCHANGER, &critical, &[]).await.assert_error(400, "invalid_grant");
+    // The same claims without `crit` are fine.
+    assert_eq!(server.introspect(&rsa.sign(&claims)).await.json()["active"], true);
 }

@@ -240,13 +240,14 @@ impl Client {
         }
     }
 
-    /// The `aud` for a token, from the RFC 8707 `resource` parameter or the client's default.
-    /// `None` when the client may not request `resource`.
-    pub fn audience_for(&self, resource: Option<&str>, issuer: &str) -> Option<String> {
-        match resource {
-            Some(resource) => self.audiences.iter().find(|a| *a == resource).cloned(),
-            None => Some(self.audiences.first().cloned().unwrap_or_else(|| issuer.to_owned())),
+    /// The `aud` of a token for the requested targets (RFC 8707 `resource` and RFC 8693 `audience` values,
+    /// already de-duplicated): all of them when the client may request each, or the client's default (its first
+    /// audience, else the issuer) when none was requested. `None` when one target is not the client's.
+    pub fn audience_for(&self, targets: &[String], issuer: &str) -> Option<Vec<String>> {
+        if targets.is_empty() {
+            return Some(vec![self.audiences.first().cloned().unwrap_or_else(|| issuer.to_owned())]);
         }
+        targets.iter().all(|t| self.audiences.contains(t)).then(|| targets.to_vec())
     }
 }
 
@@ -304,11 +305,14 @@ pub(crate) mod tests {
     #[test]
     fn audience_defaults_to_issuer_and_resource_must_be_allowed() {
         let mut c = client("svc", "pw");
-        assert_eq!(c.audience_for(None, "https://iss").as_deref(), Some("https://iss"));
-        c.audiences = vec!["https://api".into()];
-        assert_eq!(c.audience_for(None, "https://iss").as_deref(), Some("https://api"));
-        assert_eq!(c.audience_for(Some("https://api"), "https://iss").as_deref(), Some("https://api"));
-        assert_eq!(c.audience_for(Some("https://other"), "https://iss"), None);
+        let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(c.audience_for(&[], "https://iss"), Some(list(&["https://iss"])));
+        c.audiences = list(&["https://api", "https://other"]);
+        assert_eq!(c.audience_for(&[], "https://iss"), Some(list(&["https://api"])));
+        assert_eq!(c.audience_for(&list(&["https://api"]), "https://iss"), Some(list(&["https://api"])));
+        let both = list(&["https://other", "https://api"]);
+        assert_eq!(c.audience_for(&both, "https://iss"), Some(both.clone()));
+        assert_eq!(c.audience_for(&list(&["https://api", "https://third"]), "https://iss"), None);
     }
 
     #[test]

@@ -156,6 +156,29 @@ impl TokenHash {
         Self(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes())))
     }
 
+    /// The identity of a trusted issuer's JWT, under which its record is kept: `(iss, jti)` when it has a `jti`
+    /// (RFC 7519 §4.1.7 makes it unique per issuer), else the claims its signature covers (the decoded JWS
+    /// payload). Never the presented string: ECDSA signatures are malleable ((r, s) and (r, n − s) both
+    /// verify) and an issuer may sign the same claims twice, so every string that verifies to the same claims
+    /// must name one record. Domain-separated from [`TokenHash::of`], so no token string hashes to it.
+    pub fn of_external_jwt(issuer: &str, jti: Option<&str>, signed_claims: &[u8]) -> Self {
+        let mut context = digest::Context::new(&digest::SHA256);
+        match jti {
+            Some(jti) => {
+                context.update(b"tessera external jwt by iss and jti\0");
+                // Lengths first, so no (iss, jti) pair can be cut differently into another.
+                context.update(&(issuer.len() as u64).to_be_bytes());
+                context.update(issuer.as_bytes());
+                context.update(jti.as_bytes());
+            }
+            None => {
+                context.update(b"tessera external jwt by signed claims\0");
+                context.update(signed_claims);
+            }
+        }
+        Self(URL_SAFE_NO_PAD.encode(context.finish()))
+    }
+
     /// The hash as stored.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -180,12 +203,14 @@ pub struct TokenRecord {
 }
 
 /// A JWT from a trusted external issuer, recorded at introspection (the issuer's `record_tokens`) so that
-/// Tessera's revocation, by token or by subject, applies to it. Keyed by the token's hash like opaque tokens.
+/// Tessera's revocation, by token or by subject, applies to it. Keyed by its identity
+/// ([`TokenHash::of_external_jwt`]), in the key space of opaque tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalTokenRecord {
     /// The tenant that trusts the issuer.
     pub tenant: super::tenant::TenantId,
-    /// SHA-256 of the token.
+    /// The token's identity ([`TokenHash::of_external_jwt`]; SHA-256 of the token string for records written
+    /// before that).
     pub token_hash: TokenHash,
     /// The external issuer.
     pub issuer: String,

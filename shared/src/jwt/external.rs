@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::access_token::MAX_JWT_LEN;
 use crate::domain::revocation::{MAX_TOKEN_LIFETIME_SECS, WatermarkTarget};
 use crate::domain::time::Timestamp;
+use crate::domain::token::TokenHash;
 
 /// Clock skew tolerated on an external token's `exp`, `nbf` and `iat`.
 pub const EXTERNAL_LEEWAY_SECS: u64 = 30;
@@ -56,6 +57,10 @@ pub enum ExternalRejection {
     /// `alg` is not one the issuer entry allows (this covers `none` and HS*).
     #[error("algorithm not allowed")]
     AlgorithmNotAllowed,
+    /// A `crit` header: it names extensions that must be understood, and Tessera understands none
+    /// (RFC 7515 §4.1.11: the JWS must then be rejected).
+    #[error("unsupported crit header")]
+    Critical,
     /// No `kid`, or one the issuer's JWKS does not hold.
     #[error("unknown kid")]
     UnknownKey,
@@ -104,6 +109,9 @@ pub struct ExternalIdentity {
     pub expires_at: Timestamp,
     /// `jti`, when present.
     pub jti: Option<String>,
+    /// The token's identity, the key of its record: `(iss, jti)`, or the signed claims when it has no `jti`
+    /// ([`TokenHash::of_external_jwt`]). Every string that verifies to these claims has this identity.
+    pub token_id: TokenHash,
     /// The client the issuer minted it for (`client_id`, else `azp`), when present.
     pub client_id: Option<String>,
     /// The `scope` claim, when it is a string.
@@ -356,6 +364,9 @@ impl TrustedIssuer {
         if !self.algorithms.contains(&header.alg) {
             return Err(ExternalRejection::AlgorithmNotAllowed);
         }
+        if header.crit.is_some() {
+            return Err(ExternalRejection::Critical);
+        }
         let kid = header.kid.as_deref().ok_or(ExternalRejection::UnknownKey)?;
         let keys = match &self.keys {
             KeySource::Static(keys) => keys.clone(),
@@ -425,6 +436,11 @@ impl TrustedIssuer {
             .iter()
             .filter_map(|(claim, attribute)| claims.get(claim).map(|v| (attribute.clone(), v.clone())))
             .collect();
+        let jti = claims.get("jti").and_then(Value::as_str).map(str::to_owned);
+        let token_id = match &jti {
+            Some(jti) => TokenHash::of_external_jwt(&self.issuer, Some(jti), &[]),
+            None => TokenHash::of_external_jwt(&self.issuer, None, &signed_claims(token)?),
+        };
         let username =
             self.username_claim.as_deref().and_then(|c| claims.get(c)).and_then(Value::as_str).map(str::to_owned);
         Ok(ExternalIdentity {
@@ -439,7 +455,8 @@ impl TrustedIssuer {
             audience,
             issued_at: Timestamp::from_secs(iat),
             expires_at: Timestamp::from_secs(exp),
-            jti: claims.get("jti").and_then(Value::as_str).map(str::to_owned),
+            jti,
+            token_id,
             client_id: ["client_id", "azp"]
                 .iter()
                 .find_map(|c| claims.get(*c).and_then(Value::as_str))
@@ -447,6 +464,15 @@ impl TrustedIssuer {
             scope: claims.get("scope").and_then(Value::as_str).map(str::to_owned),
         })
     }
+}
+
+/// The decoded payload of a compact JWS: the claims exactly as its signature covers them.
+fn signed_claims(token: &str) -> Result<Vec<u8>, ExternalRejection> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ExternalRejection::Malformed("payload is not base64url".into()))
 }
 
 /// The unverified `iss` of a JWT, to pick the trusted issuer entry that will verify it. Never trust it for
@@ -528,6 +554,16 @@ mod tests {
             &jsonwebtoken::EncodingKey::from_secret(&public),
         )
         .unwrap();
+        let critical = {
+            let header = jsonwebtoken::Header {
+                kid: Some("k1".into()),
+                crit: Some(vec!["urn:unknown".into()]),
+                ..jsonwebtoken::Header::new(Algorithm::ES256)
+            };
+            let der = key.to_pkcs8_pem();
+            jsonwebtoken::encode(&header, &claims(), &jsonwebtoken::EncodingKey::from_ec_pem(der.as_bytes()).unwrap())
+                .unwrap()
+        };
         let cases = [
             ("bad signature", other.sign_jwt("JWT", &claims()).unwrap(), ExternalRejection::BadSignature),
             ("unknown kid", unknown_kid.sign_jwt("JWT", &claims()).unwrap(), ExternalRejection::UnknownKey),
@@ -560,6 +596,7 @@ mod tests {
                 ExternalRejection::WrongAudience,
             ),
             ("no subject", with(&|c| c["sub"] = json!("")), ExternalRejection::NoSubject),
+            ("crit", critical, ExternalRejection::Critical),
         ];
         for (name, token, expected) in cases {
             assert_eq!(issuer.validate(&token, now).await, Err(expected), "{name}");

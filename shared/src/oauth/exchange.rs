@@ -50,10 +50,16 @@ impl<'a> ExchangeRequest<'a> {
         let issuer = peek_issuer(self.subject_token).and_then(|iss| tenant.trusted_issuer(&iss));
         let result = match issuer {
             Some(issuer) => issuer.validate(self.subject_token, now).await.map(|identity| SubjectToken {
+                record_keys: if issuer.record_tokens {
+                    vec![
+                        StoreKey::token(tenant.id, &identity.token_id),
+                        // Where releases up to 0.1 recorded it (see `ExternalToken::presented_hash`).
+                        StoreKey::token(tenant.id, &TokenHash::of(self.subject_token)),
+                    ]
+                } else {
+                    Vec::new()
+                },
                 identity,
-                record_key: issuer
-                    .record_tokens
-                    .then(|| StoreKey::token(tenant.id, &TokenHash::of(self.subject_token))),
             }),
             None => Err(ExternalRejection::UntrustedIssuer),
         };
@@ -73,8 +79,9 @@ fn subject_refused() -> OAuthError {
 pub struct SubjectToken {
     /// Who it names.
     pub identity: ExternalIdentity,
-    /// Its record, when its issuer records tokens.
-    pub record_key: Option<StoreKey>,
+    /// Its record, under its identity and under the presented string's hash of releases up to 0.1, when its
+    /// issuer records tokens.
+    pub record_keys: Vec<StoreKey>,
 }
 
 impl SubjectToken {
@@ -85,7 +92,7 @@ impl SubjectToken {
 
     /// The keys to read with the client's record: the watermarks, and the token's record.
     pub fn state_keys(&self, tenant: &TenantId) -> Vec<StoreKey> {
-        self.watermark_keys(tenant).into_iter().chain(self.record_key.clone()).collect()
+        self.watermark_keys(tenant).into_iter().chain(self.record_keys.iter().cloned()).collect()
     }
 
     /// Refuses a subject token that Tessera revoked (recorded and revoked, or its subject revoked after it was
@@ -98,10 +105,10 @@ impl SubjectToken {
             expires_at: self.identity.expires_at.plus_secs(EXTERNAL_LEEWAY_SECS),
             not_before: None,
             individually_revoked: self
-                .record_key
-                .as_ref()
-                .and_then(|k| fetched.external_token(k))
-                .is_some_and(|r| r.revoked_at.is_some()),
+                .record_keys
+                .iter()
+                .filter_map(|k| fetched.external_token(k))
+                .any(|r| r.revoked_at.is_some()),
             watermarks: &watermarks,
         };
         check_active(validity, now).map_err(|inactive| {

@@ -28,10 +28,11 @@ pub enum Presented {
 /// A validated external JWT.
 #[derive(Debug, Clone)]
 pub struct ExternalToken {
-    /// Who it names, and the mapped claims.
+    /// Who it names, the mapped claims, and the token's identity (the key of its record).
     pub identity: ExternalIdentity,
-    /// SHA-256 of the token: the key of its record.
-    pub hash: TokenHash,
+    /// SHA-256 of the presented string: where releases up to 0.1 kept the record. It is read, never
+    /// written, so that a revocation recorded before the upgrade holds until the token expires.
+    pub presented_hash: TokenHash,
     /// Whether its issuer records tokens (so Tessera can revoke them one by one).
     pub record: bool,
 }
@@ -41,7 +42,7 @@ impl ExternalToken {
     pub fn record(&self, tenant: &TenantId, revoked_at: Option<Timestamp>) -> ExternalTokenRecord {
         ExternalTokenRecord {
             tenant: tenant.clone(),
-            token_hash: self.hash.clone(),
+            token_hash: self.identity.token_id.clone(),
             issuer: self.identity.issuer.clone(),
             subject: self.identity.subject.clone(),
             issued_at: self.identity.issued_at,
@@ -56,6 +57,9 @@ impl ExternalToken {
 pub struct TokenKeys {
     /// The token's own record or denylist entry; `None` when it has none to read.
     pub state: Option<StoreKey>,
+    /// A recorded external token's record as releases up to 0.1 keyed it (by the presented string), read
+    /// beside `state` until every such record has expired (at most 90 days after the upgrade).
+    pub legacy_state: Option<StoreKey>,
     /// The revocation watermarks that apply to it.
     pub watermarks: Vec<StoreKey>,
 }
@@ -63,7 +67,7 @@ pub struct TokenKeys {
 impl TokenKeys {
     /// Every key, for the one read.
     pub fn iter(&self) -> impl Iterator<Item = &StoreKey> {
-        self.state.iter().chain(&self.watermarks)
+        self.state.iter().chain(&self.legacy_state).chain(&self.watermarks)
     }
 }
 
@@ -105,7 +109,7 @@ impl Presented {
             return match issuer.validate(token, now).await {
                 Ok(identity) => Self::External(Box::new(ExternalToken {
                     identity,
-                    hash: TokenHash::of(token),
+                    presented_hash: TokenHash::of(token),
                     record: issuer.record_tokens,
                 })),
                 Err(rejection) => Self::Unrecognised(format!("external jwt rejected: {rejection}")),
@@ -123,20 +127,24 @@ impl Presented {
     /// has no family, and its client is not ours).
     pub fn keys(&self, tenant: &TenantId) -> TokenKeys {
         let watermarks = |targets: &[_]| StoreKey::watermarks(tenant, targets);
-        let (state, watermarks) = match self {
-            Self::Opaque(token) => {
-                (Some(StoreKey::token(tenant, &token.hash())), watermarks(&token.watermark_targets()))
-            }
-            Self::Jwt(jwt) => {
-                (Some(StoreKey::revoked_jti(tenant, &jwt.jti)), watermarks(&jwt.grant.watermark_targets()))
-            }
-            Self::External(external) => (
-                external.record.then(|| StoreKey::token(tenant, &external.hash)),
-                watermarks(&external.identity.watermark_targets()),
-            ),
-            Self::Unrecognised(_) => (None, Vec::new()),
-        };
-        TokenKeys { state, watermarks }
+        match self {
+            Self::Opaque(token) => TokenKeys {
+                state: Some(StoreKey::token(tenant, &token.hash())),
+                legacy_state: None,
+                watermarks: watermarks(&token.watermark_targets()),
+            },
+            Self::Jwt(jwt) => TokenKeys {
+                state: Some(StoreKey::revoked_jti(tenant, &jwt.jti)),
+                legacy_state: None,
+                watermarks: watermarks(&jwt.grant.watermark_targets()),
+            },
+            Self::External(external) => TokenKeys {
+                state: external.record.then(|| StoreKey::token(tenant, &external.identity.token_id)),
+                legacy_state: external.record.then(|| StoreKey::token(tenant, &external.presented_hash)),
+                watermarks: watermarks(&external.identity.watermark_targets()),
+            },
+            Self::Unrecognised(_) => TokenKeys::default(),
+        }
     }
 
     /// Applies the active rule to the token and the fetched records. The `Err` reason is for logs only.
@@ -146,12 +154,16 @@ impl Presented {
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
             Self::External(external) => {
-                let record = key.and_then(|k| fetched.external_token(k));
+                let revoked = [key, keys.legacy_state.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| fetched.external_token(k))
+                    .any(|r| r.revoked_at.is_some());
                 let validity = TokenValidity {
                     issued_at: external.identity.issued_at,
                     expires_at: external.identity.expires_at,
                     not_before: None,
-                    individually_revoked: record.is_some_and(|r| r.revoked_at.is_some()),
+                    individually_revoked: revoked,
                     watermarks: &watermarks,
                 };
                 check_active(validity, now).map_err(|inactive| format!("{inactive:?}"))?;

@@ -76,8 +76,10 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
     }
 
+    let targets = requested_targets(request)?;
     if grant_type == GrantType::RefreshToken {
-        return refresh(service, &settings, client, presented_refresh.as_ref(), &fetched, requested_scope, now).await;
+        let requested = RequestedTerms { scope: requested_scope, targets };
+        return refresh(service, &settings, client, presented_refresh.as_ref(), &fetched, requested, now).await;
     }
     let scope = client.grant_scope(requested_scope).map_err(|refusal| {
         let description = match refusal {
@@ -86,11 +88,9 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         };
         OAuthError::new(ErrorCode::InvalidScope, description)
     })?;
-    // RFC 8707 `resource`, or RFC 8693 `audience` for an exchange: either names one of the client's audiences.
-    let target = request.form.get("resource").or_else(|| request.form.get("audience"));
     let audience = client
-        .audience_for(target, &settings.issuer)
-        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not allowed"))?;
+        .audience_for(&targets, &settings.issuer)
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "a requested resource or audience is not allowed"))?;
     let (subject, username, user_details, amr) = match subject_token {
         None => (client.client_id.to_string(), None, Default::default(), Vec::new()),
         Some(verified) => {
@@ -108,7 +108,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         user_details,
         amr,
         scope,
-        audience: vec![audience],
+        audience,
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
         issued_at: now,
         expires_at: access_expiry(client, now),
@@ -116,11 +116,34 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     // RFC 6749 §4.4.3: no refresh token for client credentials. An exchange gets one when the client may
     // refresh.
     let with_refresh = exchange.is_some() && client.allows_grant(GrantType::RefreshToken);
-    let refresh_scope = with_refresh.then(|| grant.scope.clone());
-    let mut response = mint(service, &settings, client, &grant, refresh_scope, None).await?;
+    let refresh_terms =
+        with_refresh.then(|| RefreshTerms { scope: grant.scope.clone(), audience: grant.audience.clone() });
+    let mut response = mint(service, &settings, client, &grant, refresh_terms, None).await?;
     response.issued_token_type = exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN);
     tracing::info!(format = ?client.access_token_format, refresh = with_refresh, "tokens issued");
     Ok(response)
+}
+
+/// The targets a token request names: every RFC 8707 `resource` (an absolute URI without a fragment, §2) and
+/// every RFC 8693 `audience` (§2.1: a logical name), in order, each once. Both parameters may repeat and may be
+/// combined; the token's `aud` is then all of them.
+fn requested_targets(request: &OAuthRequest) -> Result<Vec<String>, OAuthError> {
+    let mut targets: Vec<String> = Vec::new();
+    for resource in request.form.get_all("resource") {
+        let absolute = url::Url::parse(resource).is_ok_and(|url| url.fragment().is_none());
+        if !absolute {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "resource must be an absolute URI without a fragment (RFC 8707 §2)",
+            ));
+        }
+    }
+    for target in request.form.get_all("resource").chain(request.form.get_all("audience")) {
+        if !targets.iter().any(|t| t == target) {
+            targets.push(target.to_owned());
+        }
+    }
+    Ok(targets)
 }
 
 /// Whole seconds, so the JWT `exp`, introspection's `exp` and `expires_in` all agree.
@@ -142,7 +165,7 @@ async fn refresh(
     client: &Client,
     presented: Option<&OpaqueToken>,
     fetched: &Fetched,
-    requested_scope: Option<ScopeSet>,
+    requested: RequestedTerms,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
@@ -159,11 +182,22 @@ async fn refresh(
         Err(RefreshRefusal::OtherClient) => return Err(invalid_grant("issued to another client")),
         Err(RefreshRefusal::Revoked) => return Err(invalid_grant("revoked")),
     }
-    let scope = narrowed_scope(&record.grant.scope, requested_scope)
+    let scope = narrowed_scope(&record.grant.scope, requested.scope)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "a refresh may only narrow the scope"))?;
-    let grant = Grant { scope, issued_at: now, expires_at: access_expiry(client, now), ..record.grant.clone() };
-    // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces; only the access token narrows.
-    match mint(service, settings, client, &grant, Some(record.grant.scope.clone()), Some(&key)).await {
+    // RFC 8707 §2.2: `resource` at a refresh may narrow the access token's audience, never widen it.
+    let audience = if requested.targets.is_empty() {
+        record.grant.audience.clone()
+    } else if requested.targets.iter().all(|t| record.grant.audience.contains(t)) {
+        requested.targets
+    } else {
+        return Err(OAuthError::new(ErrorCode::InvalidTarget, "a refresh may only narrow the audience"));
+    };
+    let grant =
+        Grant { scope, audience, issued_at: now, expires_at: access_expiry(client, now), ..record.grant.clone() };
+    // RFC 6749 §6: the new refresh token keeps the scope (and audience) of the one it replaces; only the access
+    // token narrows.
+    let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };
+    match mint(service, settings, client, &grant, Some(terms), Some(&key)).await {
         Err(err) if err.code() == ErrorCode::InvalidGrant => {
             // The rotation lost: another request rotated this token first. That is reuse too.
             Err(revoke_family_for_reuse(service, settings, &record.grant, now).await)
@@ -191,8 +225,22 @@ async fn revoke_family_for_reuse(
     }
 }
 
-/// Mints the access token (client's format) and, when `refresh_scope` is given, a refresh token with that
-/// scope, then stores what must be stored
+/// What a token request asked for beyond its grant: a scope, and targets (RFC 8707 `resource`, RFC 8693
+/// `audience`).
+struct RequestedTerms {
+    scope: Option<ScopeSet>,
+    targets: Vec<String>,
+}
+
+/// The scope and audience of a refresh token: at a rotation, those of the token it replaces, whatever the new
+/// access token narrowed to.
+struct RefreshTerms {
+    scope: ScopeSet,
+    audience: Vec<String>,
+}
+
+/// Mints the access token (client's format) and, when `refresh` is given, a refresh token with those terms,
+/// then stores what must be stored
 /// in one round trip: nothing, one conditional put, one transaction, or, when `rotate_from` is given, the
 /// rotation of that refresh token. A failed rotation condition is `invalid_grant`.
 async fn mint(
@@ -200,7 +248,7 @@ async fn mint(
     settings: &Tenant<'_>,
     client: &Client,
     grant: &Grant,
-    refresh_scope: Option<ScopeSet>,
+    refresh: Option<RefreshTerms>,
     rotate_from: Option<&StoreKey>,
 ) -> Result<TokenResponse, OAuthError> {
     let mut records = Vec::with_capacity(2);
@@ -212,11 +260,12 @@ async fn mint(
             token.expose().to_owned()
         }
     };
-    let refresh_token = match refresh_scope {
-        Some(scope) => {
+    let refresh_token = match refresh {
+        Some(RefreshTerms { scope, audience }) => {
             let token = OpaqueToken::mint(TokenKind::RefreshToken, grant, random_bytes(service.entropy.as_ref())?);
             let expires_at = grant.issued_at.plus_secs(u64::from(client.refresh_token_ttl_secs));
-            records.push(Record::Token(TokenRecord::new(&token, Grant { expires_at, scope, ..grant.clone() })));
+            records
+                .push(Record::Token(TokenRecord::new(&token, Grant { expires_at, scope, audience, ..grant.clone() })));
             Some(token.expose().to_owned())
         }
         None => None,

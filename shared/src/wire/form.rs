@@ -1,11 +1,18 @@
-//! `application/x-www-form-urlencoded` bodies (RFC 6749 Appendix B), parsed strictly: a parameter sent
-//! twice is an error (§3.2), a malformed percent-escape or non-UTF-8 value is an error, and a parameter
-//! without a value counts as omitted (§3.1).
+//! `application/x-www-form-urlencoded` bodies (RFC 6749 Appendix B), parsed strictly and in one linear pass:
+//! a malformed percent-escape or non-UTF-8 component is an error, a parameter without a value counts as
+//! omitted (§3.1), and a parameter Tessera reads may appear once (§3.2), except `resource` (RFC 8707 §2) and
+//! `audience` (RFC 8693 §2.1), which may repeat. Parameters Tessera does not read are checked for encoding and
+//! otherwise ignored (§3.1: "MUST ignore unrecognized request parameters"), so they cost no allocation, and a
+//! body holds at most [`MAX_FORM_PARAMS`] parameters: the work per request is bounded by the body's size.
 
 use percent_encoding::percent_decode;
 
 /// The largest form body accepted; larger bodies are refused before parsing.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The most parameters a body may hold, read or ignored. No OAuth request comes near: the largest, a token
+/// exchange with client authentication and several targets, has about twenty.
+pub const MAX_FORM_PARAMS: usize = 100;
 
 /// Why a form body was refused. Rendered as `invalid_request`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -13,60 +20,152 @@ pub enum FormError {
     /// Over [`MAX_FORM_BYTES`].
     #[error("request body is larger than {MAX_FORM_BYTES} bytes")]
     TooLarge,
+    /// Over [`MAX_FORM_PARAMS`].
+    #[error("request body has more than {MAX_FORM_PARAMS} parameters")]
+    TooManyParameters,
     /// A parameter appears more than once (RFC 6749 §3.2).
-    #[error("parameter '{}' is repeated", printable(.0))]
-    Repeated(String),
+    #[error("parameter '{}' is repeated", .0.name())]
+    Repeated(Param),
     /// A `%` not followed by two hex digits, or bytes that are not UTF-8 once decoded.
     #[error("body is not valid application/x-www-form-urlencoded")]
     Malformed,
 }
 
-/// A parameter name as it may appear in an `error_description` (RFC 6749 §5.2 allows only printable ASCII
-/// without `"` and `\`); anything else is not echoed.
-fn printable(name: &str) -> &str {
-    let ok = name.len() <= 64 && name.bytes().all(|b| (0x20..=0x7E).contains(&b) && b != b'"' && b != b'\\');
-    if ok { name } else { "(unprintable)" }
+macro_rules! params {
+    ($($variant:ident = $name:literal,)*) => {
+        /// A request parameter Tessera reads (RFC 6749, 7009, 7521, 7662, 8693, 8707). Others are ignored.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum Param { $($variant,)* }
+
+        impl Param {
+            /// Every parameter, in declaration order.
+            pub const ALL: &'static [Param] = &[$(Param::$variant,)*];
+
+            /// The parameter's name on the wire.
+            pub fn name(self) -> &'static str {
+                match self { $(Param::$variant => $name,)* }
+            }
+
+            /// The parameter a decoded name denotes, if Tessera reads it.
+            pub fn from_name(name: &[u8]) -> Option<Self> {
+                match name { $(n if n == $name.as_bytes() => Some(Param::$variant),)* _ => None }
+            }
+        }
+    };
 }
 
-/// A parsed form: each name at most once.
+params! {
+    GrantType = "grant_type",
+    Scope = "scope",
+    ClientId = "client_id",
+    ClientSecret = "client_secret",
+    ClientAssertion = "client_assertion",
+    ClientAssertionType = "client_assertion_type",
+    Token = "token",
+    TokenTypeHint = "token_type_hint",
+    RefreshToken = "refresh_token",
+    SubjectToken = "subject_token",
+    SubjectTokenType = "subject_token_type",
+    RequestedTokenType = "requested_token_type",
+    ActorToken = "actor_token",
+    ActorTokenType = "actor_token_type",
+    Resource = "resource",
+    Audience = "audience",
+    Assertion = "assertion",
+    Code = "code",
+    CodeVerifier = "code_verifier",
+    RedirectUri = "redirect_uri",
+    Username = "username",
+    Password = "password",
+}
+
+impl Param {
+    /// Whether the parameter may appear more than once: `resource` (RFC 8707 §2) and `audience` (RFC 8693
+    /// §2.1) name several targets that way.
+    pub fn repeatable(self) -> bool {
+        matches!(self, Self::Resource | Self::Audience)
+    }
+}
+
+/// A parsed form: the parameters Tessera reads, each once unless [`Param::repeatable`].
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Form {
-    params: Vec<(String, String)>,
+    params: Vec<(Param, String)>,
 }
 
 impl std::fmt::Debug for Form {
     // Values include secrets and tokens: only names are shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.params.iter().map(|(name, _)| name)).finish()
+        f.debug_list().entries(self.params.iter().map(|(param, _)| param.name())).finish()
     }
 }
 
 impl Form {
-    /// Parses a form body.
+    /// Parses a form body in one pass: each component is checked once, and only the parameters Tessera reads
+    /// are decoded into strings; a bit per parameter finds a repeat.
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         if body.len() > MAX_FORM_BYTES {
             return Err(FormError::TooLarge);
         }
-        let mut params: Vec<(String, String)> = Vec::new();
+        let mut params: Vec<(Param, String)> = Vec::new();
+        let mut seen: u64 = 0;
+        let mut count = 0;
         for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            count += 1;
+            if count > MAX_FORM_PARAMS {
+                return Err(FormError::TooManyParameters);
+            }
             let (name, value) = match pair.iter().position(|&b| b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
-            let name = decode_component(name)?;
-            let value = decode_component(value)?;
-            if params.iter().any(|(n, _)| *n == name) {
-                return Err(FormError::Repeated(name));
+            let param = match plain(name)? {
+                Some(plain) => Param::from_name(plain.as_bytes()),
+                None => Param::from_name(decode_component(name)?.as_bytes()),
+            };
+            let Some(param) = param else {
+                // Not read: only its encoding is checked (the name's already was).
+                if plain(value)?.is_none() {
+                    decode_component(value)?;
+                }
+                continue;
+            };
+            let bit = 1u64 << (param as u32);
+            if seen & bit != 0 && !param.repeatable() {
+                return Err(FormError::Repeated(param));
             }
-            params.push((name, value));
+            seen |= bit;
+            let value = match plain(value)? {
+                Some(plain) => plain.to_owned(),
+                None => decode_component(value)?,
+            };
+            params.push((param, value));
         }
         Ok(Self { params })
     }
 
-    /// The value of `name`; `None` when absent or empty (RFC 6749 §3.1).
+    /// The value of `name`; `None` when absent or empty (RFC 6749 §3.1). For a repeatable parameter, the first.
+    /// `name` must be a [`Param`]: any other is never kept (debug builds panic, to catch a missing entry).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        self.get_all(name).next()
     }
+
+    /// Every non-empty value of `name`, in order (several only for a [`Param::repeatable`] one).
+    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + use<'a> {
+        let param = Param::from_name(name.as_bytes());
+        debug_assert!(param.is_some(), "form parameter '{name}' is not a form::Param, so it is never kept");
+        self.params.iter().filter(move |(p, v)| Some(*p) == param && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `raw` itself when it needs no decoding (no `%`, no `+`) and is UTF-8; `None` when it needs decoding;
+/// an error when it is not UTF-8 and has nothing to decode.
+fn plain(raw: &[u8]) -> Result<Option<&str>, FormError> {
+    if raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return Ok(None);
+    }
+    std::str::from_utf8(raw).map(Some).map_err(|_| FormError::Malformed)
 }
 
 /// Decodes one name or value: `+` is a space, `%XX` a byte; the result must be UTF-8.
@@ -93,10 +192,10 @@ mod tests {
 
     #[test]
     fn decodes_plus_and_percent() {
-        let form = Form::parse(b"grant_type=client_credentials&scope=read+write%20admin&x=%C3%A9").unwrap();
+        let form = Form::parse(b"grant_type=client_credentials&scope=read+write%20admin&token=%C3%A9").unwrap();
         assert_eq!(form.get("grant_type"), Some("client_credentials"));
         assert_eq!(form.get("scope"), Some("read write admin"));
-        assert_eq!(form.get("x"), Some("é"));
+        assert_eq!(form.get("token"), Some("é"));
     }
 
     #[test]
@@ -109,19 +208,52 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        assert_eq!(Form::parse(b"a=1&a=2"), Err(FormError::Repeated("a".into())));
-        assert_eq!(Form::parse(b"a=1&%61=2"), Err(FormError::Repeated("a".into())));
+        assert_eq!(Form::parse(b"scope=1&scope=2"), Err(FormError::Repeated(Param::Scope)));
+        assert_eq!(Form::parse(b"token=1&%74oken=2"), Err(FormError::Repeated(Param::Token)));
+        assert_eq!(Form::parse(b"scope=&scope=x"), Err(FormError::Repeated(Param::Scope)), "an empty one counts");
+        assert_eq!(FormError::Repeated(Param::Scope).to_string(), "parameter 'scope' is repeated");
     }
 
     #[test]
-    fn repeated_names_are_echoed_only_when_printable() {
-        assert_eq!(FormError::Repeated("scope".into()).to_string(), "parameter 'scope' is repeated");
-        assert_eq!(FormError::Repeated("a\"é".into()).to_string(), "parameter '(unprintable)' is repeated");
+    fn resource_and_audience_may_repeat() {
+        let form = Form::parse(b"resource=https%3A%2F%2Fa&audience=x&resource=https%3A%2F%2Fb&resource=").unwrap();
+        assert_eq!(form.get_all("resource").collect::<Vec<_>>(), ["https://a", "https://b"]);
+        assert_eq!(form.get("resource"), Some("https://a"));
+        assert_eq!(form.get_all("audience").collect::<Vec<_>>(), ["x"]);
+    }
+
+    #[test]
+    fn unread_parameters_are_ignored_even_repeated_but_must_be_well_formed() {
+        let form = Form::parse(b"x=1&x=2&grant_type=a&%C3%A9=%C3%A9").unwrap();
+        assert_eq!(form.get("grant_type"), Some("a"));
+        assert_eq!(format!("{form:?}"), r#"["grant_type"]"#);
+        for body in [&b"x=%zz"[..], b"x=\xff", b"%zz=1", b"\xff=1", b"x=%C3%28"] {
+            assert_eq!(Form::parse(body), Err(FormError::Malformed), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn the_parameter_count_is_bounded() {
+        let at_limit: Vec<String> = (0..MAX_FORM_PARAMS).map(|i| format!("p{i}=")).collect();
+        assert!(Form::parse(at_limit.join("&").as_bytes()).is_ok());
+        let over: Vec<String> = (0..=MAX_FORM_PARAMS).map(|i| format!("p{i}=")).collect();
+        assert_eq!(Form::parse(over.join("&").as_bytes()), Err(FormError::TooManyParameters));
+        // Empty pairs (`&&`) are not parameters.
+        assert!(Form::parse("&".repeat(4_000).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn every_param_has_its_own_bit() {
+        assert!(Param::ALL.len() <= 64);
+        for (i, param) in Param::ALL.iter().enumerate() {
+            assert_eq!(*param as usize, i);
+            assert_eq!(Param::from_name(param.name().as_bytes()), Some(*param));
+        }
     }
 
     #[test]
     fn malformed_escapes_and_non_utf8_are_refused() {
-        for body in [&b"a=%"[..], b"a=%4", b"a=%zz", b"a=%C3%28", b"a=\xff"] {
+        for body in [&b"token=%"[..], b"token=%4", b"token=%zz", b"token=%C3%28", b"token=\xff"] {
             assert_eq!(Form::parse(body), Err(FormError::Malformed), "{body:?}");
         }
     }
