@@ -51,6 +51,8 @@ enum Command {
         /// How often --keys-file is re-read, in seconds.
         #[arg(long, default_value_t = 5, requires = "keys_file")]
         keys_ttl: u64,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Manage registered clients in a DynamoDB table.
     #[command(subcommand)]
@@ -387,6 +389,21 @@ struct Table {
     endpoint: Endpoint,
 }
 
+/// The runner's connection bounds `serve` exposes (the timeouts keep `runner::RunnerLimits`' defaults).
+#[derive(Args, Clone, Copy)]
+struct ServeLimits {
+    /// Connections served at once; at the cap, the next waits until one closes.
+    #[arg(long, default_value_t = runner::RunnerLimits::default().max_connections as u32,
+        value_parser = clap::value_parser!(u32).range(1..=runner::MAX_CONNECTIONS_CEILING as i64))]
+    max_connections: u32,
+}
+
+impl From<ServeLimits> for runner::RunnerLimits {
+    fn from(limits: ServeLimits) -> Self {
+        Self { max_connections: limits.max_connections as usize, ..Self::default() }
+    }
+}
+
 /// The table, when it is optional.
 #[derive(Args, Clone)]
 struct OptionalTable {
@@ -556,8 +573,8 @@ fn parse_format(value: &str) -> Result<TokenFormat, String> {
 async fn main() -> ExitCode {
     tessera::telemetry::init();
     let result = match Cli::parse().command {
-        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl } => {
-            serve(addr, config, store, import_clients, keys_file.map(|file| (file, keys_ttl))).await
+        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl, limits } => {
+            serve(addr, config, store, import_clients, keys_file.map(|file| (file, keys_ttl)), limits.into()).await
         }
         Command::Keys(command) => run_keys(command).await,
         Command::Clients(command) => run_clients(command).await,
@@ -639,7 +656,10 @@ async fn serve(
     table: OptionalTable,
     import_clients: bool,
     keys_file: Option<(PathBuf, u64)>,
+    limits: runner::RunnerLimits,
 ) -> Result<(), String> {
+    // Installed before the runner starts, so a SIGTERM that comes early still stops it gracefully.
+    let stop_signal = runner::shutdown_signal().map_err(|e| format!("cannot listen for signals: {e}"))?;
     let config = match &path {
         Some(path) => Config::load(path),
         None => Config::from_toml(DEMO_CONFIG),
@@ -654,7 +674,7 @@ async fn serve(
     let server = match &table.table {
         None => {
             let sources = tessera::service::Sources { keys, ..Default::default() };
-            runner::serve_embedded(addr, &config, clock, entropy, sources).await?.0
+            runner::serve_embedded(addr, &config, clock, entropy, sources, limits).await?.0
         }
         Some(name) => {
             let store = Arc::new(open_table(name, &table.endpoint).await?);
@@ -664,7 +684,7 @@ async fn serve(
             }
             // Trusted issuers kept in the table join the configuration's, as in a deployed function.
             let sources = tessera::service::Sources { keys, registry: Some(store.clone()), ..Default::default() };
-            runner::serve(addr, &config, store, clock, entropy, sources).await?
+            runner::serve(addr, &config, store, clock, entropy, sources, limits).await?
         }
     };
     let base = format!("http://{}", server.addr);
@@ -674,9 +694,13 @@ async fn serve(
         (Some(path), None) => println!("configuration: {}", path.display()),
         (None, None) => print_demo_help(&base),
     }
-    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
-    server.task.abort();
-    println!("stopped");
+    let signal = stop_signal.await;
+    let grace = limits.shutdown_grace.as_secs();
+    println!("{signal}: shutting down (requests in flight have {grace} s to finish)");
+    match server.shutdown().await {
+        0 => println!("stopped"),
+        cut => println!("stopped; {cut} connections were still open after {grace} s and were cut"),
+    }
     Ok(())
 }
 

@@ -85,7 +85,14 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
     }
     let event: Value = match serde_json::from_slice(request.body().as_ref()) {
         Ok(event) => event,
-        Err(err) => return OAuthError::invalid_request(format!("the body is not JSON: {err}")).into_response(),
+        // In our words: serde's parser text ("EOF while parsing an object at line 1 column 1") says nothing to
+        // someone who posted a revocation event.
+        Err(_) => {
+            return OAuthError::invalid_request(
+                "the body is not a JSON revocation event: post an EventBridge event or an SQS batch as JSON",
+            )
+            .into_response();
+        }
     };
     match tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), event).await {
         Ok(answer) => json_response(StatusCode::OK, &answer),

@@ -1,21 +1,28 @@
 //! The local runner: an HTTP/1.1 server on localhost that turns each request into a `lambda_http::Request`,
 //! exactly as API Gateway would deliver it, and runs the function handler for its route.
+//!
+//! It is a server like any other, so it is bounded like one ([`RunnerLimits`]): connections served at once,
+//! time to send a request's head and body, backoff when accept fails, and a graceful shutdown. Its
+//! unauthenticated `/local/events` answers only loopback callers that name the runner itself as `Host` and
+//! `Origin`, so a web page rebound to 127.0.0.1 (DNS rebinding) cannot revoke tokens from a developer's browser.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use tessera::TokenService;
 use tessera::wire::OAuthError;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::routes::Route;
@@ -24,58 +31,218 @@ use crate::routes::Route;
 /// comes close. Larger bodies get 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The first wait after a failed accept; it doubles on each failure in a row, up to [`ACCEPT_BACKOFF_MAX`].
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+
+/// The longest wait between two accepts that fail (out of file descriptors, say): at most one log line a
+/// second while it lasts.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The most connections [`RunnerLimits::max_connections`] can ask for.
+pub const MAX_CONNECTIONS_CEILING: usize = 65_536;
+
+/// How much of the runner one client can hold, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerLimits {
+    /// Connections served at once (1 to [`MAX_CONNECTIONS_CEILING`]). At the cap the runner stops accepting:
+    /// the next connection waits in the listen backlog until one closes, and nothing spins.
+    pub max_connections: usize,
+    /// From the moment a connection is ready for a request (just accepted, or done with the previous one on
+    /// keep-alive) until the request's head has arrived. It bounds a slowly sent head (slowloris) and a
+    /// keep-alive connection left idle alike: past it the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Once the head is in, the time the whole body has to arrive: past it, 408 and the connection closes.
+    pub body_read_timeout: Duration,
+    /// On shutdown, how long requests in flight have to finish before their connections are cut.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for RunnerLimits {
+    /// 1,024 connections; 10 s for a head (or an idle keep-alive), 10 s for a body, 10 s to drain on shutdown.
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct RunningServer {
     /// The address it listens on.
     pub addr: SocketAddr,
-    /// The accept loop; abort it to stop the server.
-    pub task: JoinHandle<()>,
+    /// The accept loop; abort it to stop accepting at once (connections already open carry on). It ends by
+    /// itself after [`RunningServer::shutdown`], with the number of connections it had to cut.
+    pub task: JoinHandle<usize>,
+    stop: watch::Sender<bool>,
 }
 
-/// Serves `service` on an already bound listener until the task is aborted.
-pub fn spawn(listener: TcpListener, service: Arc<TokenService>) -> std::io::Result<RunningServer> {
+impl RunningServer {
+    /// Stops accepting, lets every request in flight finish (idle connections close at once), and waits for
+    /// the connections to close, at most [`RunnerLimits::shutdown_grace`]. Returns how many were still open
+    /// then (0: all finished); those are dropped with the runtime.
+    pub async fn shutdown(self) -> usize {
+        self.stop.send_replace(true);
+        self.task.await.unwrap_or(0)
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C): what ends `tessera serve`. The handlers are installed by this call, before the
+/// returned future is awaited, so a signal that arrives while the runner starts is not lost. The future yields
+/// the signal's name.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = &'static str>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        })
+    }
+}
+
+/// Serves `service` on an already bound listener within `limits`, until [`RunningServer::shutdown`] (or an
+/// abort of its task).
+pub fn spawn(
+    listener: TcpListener,
+    service: Arc<TokenService>,
+    limits: RunnerLimits,
+) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(err) => {
-                    tracing::warn!(error = %err, "accept failed");
-                    continue;
+    let (stop, stopping) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, service, limits, stopping));
+    Ok(RunningServer { addr, task, stop })
+}
+
+/// Resolves once a shutdown is asked for; never when the [`RunningServer`] is dropped without one (the server
+/// then runs on, as before shutdowns existed).
+async fn stop_requested(stopping: &mut watch::Receiver<bool>) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Accepts while a connection slot is free, backing off on accept errors; on shutdown, stops accepting and
+/// waits for the connections. Returns how many were still open at the end of the grace period.
+async fn accept_loop(
+    listener: TcpListener,
+    service: Arc<TokenService>,
+    limits: RunnerLimits,
+    mut stopping: watch::Receiver<bool>,
+) -> usize {
+    let capacity = limits.max_connections.clamp(1, MAX_CONNECTIONS_CEILING);
+    let slots = Arc::new(Semaphore::new(capacity));
+    let mut backoff: Option<Duration> = None;
+    loop {
+        let slot = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopping) => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        // The semaphore is never closed; should it be, stop as on a shutdown.
+        let Ok(slot) = slot else { break };
+        let accepted = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopping) => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = None;
+                let (service, stopping) = (service.clone(), stopping.clone());
+                tokio::spawn(serve_connection(stream, peer, service, limits, stopping, slot));
+            }
+            Err(err) => {
+                // Out of file descriptors (EMFILE), say: retrying at once would fail again at full speed and
+                // fill the log. One line per wait, and the wait doubles.
+                let wait = backoff.map_or(ACCEPT_BACKOFF_MIN, |last| (last * 2).min(ACCEPT_BACKOFF_MAX));
+                backoff = Some(wait);
+                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "accept failed");
+                drop(slot);
+                tokio::select! {
+                    biased;
+                    () = stop_requested(&mut stopping) => break,
+                    () = tokio::time::sleep(wait) => {}
                 }
-            };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(dispatch(&service, peer, req).await) }
-                });
-                if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
-                    tracing::debug!(error = %err, "connection closed with an error");
-                }
-            });
+            }
         }
+    }
+    drop(listener);
+    let all = u32::try_from(capacity).unwrap_or(u32::MAX);
+    match tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all)).await {
+        Ok(_) => 0,
+        Err(_) => capacity - slots.available_permits(),
+    }
+}
+
+/// Serves one connection within `limits`, holding its `slot` until it closes. On shutdown it finishes the
+/// request in flight, if any, and closes.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<TokenService>,
+    limits: RunnerLimits,
+    mut stopping: watch::Receiver<bool>,
+    slot: OwnedSemaphorePermit,
+) {
+    let Ok(local) = stream.local_addr() else { return };
+    let svc = service_fn(move |req| {
+        let service = service.clone();
+        async move { Ok::<_, Infallible>(dispatch(&service, peer, local, limits.body_read_timeout, req).await) }
     });
-    Ok(RunningServer { addr, task })
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), svc);
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stop_requested(&mut stopping) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection closed with an error");
+    }
+    drop(slot);
 }
 
 /// Routes one request to its handler and logs the outcome. The unauthenticated `/local/events` route answers
-/// loopback callers only, whatever address the runner listens on.
+/// loopback callers only, whatever address the runner listens on, and only when they name the runner itself
+/// ([`names_the_runner`]).
 async fn dispatch(
     service: &TokenService,
     peer: SocketAddr,
+    local: SocketAddr,
+    body_read_timeout: Duration,
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = match Route::for_path(&path) {
         None => plain(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
-        Some(Route::LocalEvents) if !peer.ip().is_loopback() => plain(
-            StatusCode::FORBIDDEN,
-            r#"{"error":"access_denied","error_description":"/local/events answers loopback callers only"}"#,
+        Some(Route::LocalEvents) if !peer.ip().is_loopback() => {
+            forbidden("/local/events answers loopback callers only")
+        }
+        Some(Route::LocalEvents) if !names_the_runner(request.headers(), local) => forbidden(
+            "/local/events answers requests whose Host is the runner's loopback address and whose Origin, if any, \
+             is the runner itself",
         ),
-        Some(route) => match to_lambda_request(request).await {
+        Some(route) => match to_lambda_request(request, body_read_timeout).await {
             Err(response) => response,
             Ok(request) => match route.handle(service, request).await {
                 Ok(response) => from_lambda_response(response),
@@ -91,18 +258,90 @@ async fn dispatch(
     response
 }
 
-/// Collects the body (bounded) and rebuilds the request as `lambda_http` sees it.
-async fn to_lambda_request(request: hyper::Request<Incoming>) -> Result<Request, hyper::Response<Full<Bytes>>> {
+/// Whether a request names the runner itself: exactly one `Host`, which is the loopback address the connection
+/// came in on (`127.0.0.1:<port>`, `[::1]:<port>`) or `localhost:<port>`, and no `Origin` or exactly
+/// `http://<that Host>`. A page of another site rebound to 127.0.0.1 (DNS rebinding) sends its own name as
+/// `Host`; a page of another origin on the loopback sends its own `Origin`.
+fn names_the_runner(headers: &HeaderMap, local: SocketAddr) -> bool {
+    let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+    if !local.ip().is_loopback() {
+        return false;
+    }
+    let single = |name: header::HeaderName| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => Some(value.to_str().ok()),
+            (None, _) => None,
+            (Some(_), Some(_)) => Some(None),
+        }
+    };
+    let Some(Some(host)) = single(header::HOST) else { return false };
+    let port = local.port();
+    let mut ours = vec![local.to_string(), format!("localhost:{port}")];
+    if port == 80 {
+        // RFC 9110 §7.2: the default port may be left out.
+        let ip = match local {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        };
+        ours.extend([ip, "localhost".to_owned()]);
+    }
+    if !ours.iter().any(|name| name.eq_ignore_ascii_case(host)) {
+        return false;
+    }
+    match single(header::ORIGIN) {
+        None => true,
+        Some(Some(origin)) => origin.eq_ignore_ascii_case(&format!("http://{host}")),
+        Some(None) => false,
+    }
+}
+
+/// 403 with an RFC 6749 §5.2 body.
+fn forbidden(description: &'static str) -> hyper::Response<Full<Bytes>> {
+    from_lambda_response(OAuthError::invalid_request(description).with_status(StatusCode::FORBIDDEN).into_response())
+}
+
+/// Collects the body (bounded in size and time) and rebuilds the request as `lambda_http` sees it: 413 for a
+/// body over [`MAX_BODY_BYTES`] (announced or sent), 400 for one cut short (the client closed before the
+/// length it announced, or broke the chunked framing), 408 for one that does not arrive in `timeout`.
+async fn to_lambda_request(
+    request: hyper::Request<Incoming>,
+    timeout: Duration,
+) -> Result<Request, hyper::Response<Full<Bytes>>> {
     let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    let too_large = || {
+        let error = OAuthError::invalid_request(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
+        closing(from_lambda_response(error.with_status(StatusCode::PAYLOAD_TOO_LARGE).into_response()))
+    };
+    // A Content-Length over the limit is refused before a byte of the body is read.
+    if hyper::body::Body::size_hint(&body).lower() > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
+    let bytes = match tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(_)) => {
+            let error =
+                OAuthError::invalid_request("the request body is incomplete: it ended before its announced length");
+            return Err(closing(from_lambda_response(error.into_response())));
+        }
         Err(_) => {
-            let error = OAuthError::invalid_request(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
-            return Err(from_lambda_response(error.with_status(StatusCode::PAYLOAD_TOO_LARGE).into_response()));
+            let error = OAuthError::invalid_request(format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f32()
+            ))
+            .with_status(StatusCode::REQUEST_TIMEOUT);
+            return Err(closing(from_lambda_response(error.into_response())));
         }
     };
     let body = if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) };
     Ok(Request::from_parts(parts, body))
+}
+
+/// The response with `Connection: close`: what is left of the body on the wire cannot be trusted.
+fn closing(mut response: hyper::Response<Full<Bytes>>) -> hyper::Response<Full<Bytes>> {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn from_lambda_response(response: Response<Body>) -> hyper::Response<Full<Bytes>> {
@@ -124,7 +363,7 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
     response
 }
 
-/// Binds `addr` and serves `config` on `store`. The issuer defaults to the bound address, so
+/// Binds `addr` and serves `config` on `store` within `limits`. The issuer defaults to the bound address, so
 /// `--addr 127.0.0.1:0` works. `sources` adds a key document re-read while serving (as a deployed function
 /// re-reads its secret) and the table's trusted issuers; a tenant without keys gets a generated one.
 pub async fn serve(
@@ -134,6 +373,7 @@ pub async fn serve(
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
     sources: tessera::service::Sources,
+    limits: RunnerLimits,
 ) -> Result<RunningServer, String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
@@ -141,7 +381,7 @@ pub async fn serve(
     let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
         .await
         .map_err(|e| e.to_string())?;
-    spawn(listener, Arc::new(service)).map_err(|e| e.to_string())
+    spawn(listener, Arc::new(service), limits).map_err(|e| e.to_string())
 }
 
 /// [`serve`] on a fresh embedded store holding the configuration's clients. Returns the server and its store.
@@ -151,9 +391,10 @@ pub async fn serve_embedded(
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
     sources: tessera::service::Sources,
+    limits: RunnerLimits,
 ) -> Result<(RunningServer, Arc<tessera::store::memory::MemoryStore>), String> {
     let clients = config.clients(entropy.as_ref()).map_err(|e| e.to_string())?;
     let store = Arc::new(tessera::store::memory::MemoryStore::with_clients(clients));
-    let server = serve(addr, config, store.clone(), clock, entropy, sources).await?;
+    let server = serve(addr, config, store.clone(), clock, entropy, sources, limits).await?;
     Ok((server, store))
 }

@@ -1,5 +1,6 @@
 //! Tracing setup: JSON lines in Lambda (CloudWatch adds timestamps), compact text on stderr locally (stdout
-//! stays for the `tessera` command's output). Level from `RUST_LOG`, `info` by default.
+//! stays for the `tessera` command's output), coloured only when stderr is a terminal (a file or a pipe gets
+//! plain text). Level from `RUST_LOG`, `info` by default.
 //!
 //! Redaction policy: tokens, secrets and keys never enter a span or an event. Handlers use
 //! `#[instrument(skip_all)]` and record only client ids, tenants and reasons; the types that hold secrets
@@ -26,6 +27,7 @@ pub fn init() {
             .compact()
             .with_env_filter(filter)
             .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .try_init()
     };

@@ -216,10 +216,17 @@ impl TestServer {
     pub async fn start_on(config: &Config, store: Arc<dyn TokenStore>) -> Self {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
-        let server =
-            runner::serve(addr, config, store.clone(), clock.clone(), Arc::new(SystemEntropy), Default::default())
-                .await
-                .expect("runner starts");
+        let server = runner::serve(
+            addr,
+            config,
+            store.clone(),
+            clock.clone(),
+            Arc::new(SystemEntropy),
+            Default::default(),
+            runner::RunnerLimits::default(),
+        )
+        .await
+        .expect("runner starts");
         Self::wrap(server, clock, store)
     }
 
@@ -246,7 +253,7 @@ impl TestServer {
     /// Starts a runner on a prepared service.
     pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let server = runner::spawn(listener, Arc::new(service)).expect("spawn");
+        let server = runner::spawn(listener, Arc::new(service), runner::RunnerLimits::default()).expect("spawn");
         Self::wrap(server, clock, store)
     }
 

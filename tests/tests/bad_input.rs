@@ -29,6 +29,9 @@ struct Case {
     headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
     expect: Expect,
+    /// `Some(n)`: sent over a bare TCP connection announcing `Content-Length: n`, then half-closed after
+    /// `body`, as a client that gives up mid-body does (no HTTP client library sends that).
+    cut_short_at: Option<usize>,
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -37,8 +40,20 @@ const INTROSPECT: &str = "/oauth2/introspect";
 const REVOKE: &str = "/oauth2/revoke";
 
 /// Text that only a panic, a backtrace or a debug dump would put in a response.
-const LEAKS: [&str; 9] =
-    ["panicked", "backtrace", "RUST_BACKTRACE", ".rs:", "Error {", "thread '", "src/", "Some(", "unwrap"];
+/// serde's parser text ("EOF while parsing an object at line 1 column 1") counts too: we say it in our words.
+const LEAKS: [&str; 11] = [
+    "panicked",
+    "backtrace",
+    "RUST_BACKTRACE",
+    ".rs:",
+    "Error {",
+    "thread '",
+    "src/",
+    "Some(",
+    "unwrap",
+    "EOF while",
+    " at line ",
+];
 
 fn post(
     name: impl Into<String>,
@@ -49,7 +64,7 @@ fn post(
 ) -> Case {
     let mut headers = vec![("content-type", FORM.to_owned())];
     headers.extend(auth.map(|a| ("authorization", a)));
-    Case { name: name.into(), method: "POST", path, headers, body: body.into(), expect }
+    Case { name: name.into(), method: "POST", path, headers, body: body.into(), expect, cut_short_at: None }
 }
 
 fn raw(
@@ -60,7 +75,13 @@ fn raw(
     body: impl Into<Vec<u8>>,
     expect: Expect,
 ) -> Case {
-    Case { name: name.into(), method, path, headers, body: body.into(), expect }
+    Case { name: name.into(), method, path, headers, body: body.into(), expect, cut_short_at: None }
+}
+
+/// A POST whose body ends before the `Content-Length` it announces.
+fn cut_short(name: &str, path: &'static str, content_type: &str, sent: &str, announced: usize, expect: Expect) -> Case {
+    let headers = vec![("content-type", content_type.to_owned())];
+    Case { cut_short_at: Some(announced), ..raw(name, "POST", path, headers, sent, expect) }
 }
 
 fn auth(client: (&str, &str)) -> Option<String> {
@@ -158,7 +179,8 @@ fn jwt_cases(own_key: &SigningKey, jwt: &str) -> Vec<Case> {
     ]
 }
 
-fn cases(own_key: &SigningKey, jwt: &str, opaque: &str) -> Vec<Case> {
+/// `host` is the runner's `127.0.0.1:<port>`, the only authority (with `localhost:<port>`) `/local/events` answers.
+fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case> {
     use Expect::{Error, Inactive, Status};
     let jwt_client = || auth(creds::JWT);
     let cc = "grant_type=client_credentials";
@@ -312,6 +334,18 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str) -> Vec<Case> {
             Error(413, "invalid_request"),
         ),
         post("token: body over 64 KiB", TOKEN, jwt_client(), "x".repeat(100_000), Error(413, "invalid_request")),
+        // A body that ends before its Content-Length is malformed (400), not too large: only a body announced or
+        // sent over 64 KiB is 413.
+        cut_short("token: body cut short", TOKEN, FORM, cc, 64, Error(400, "invalid_request")),
+        cut_short(
+            "events: body cut short",
+            "/local/events",
+            "application/json",
+            r#"{"id": "e", "detail"#,
+            200,
+            Error(400, "invalid_request"),
+        ),
+        cut_short("token: 100 KB announced, 20 bytes sent", TOKEN, FORM, cc, 100_000, Error(413, "invalid_request")),
         post(
             "introspect: 20 KB token",
             INTROSPECT,
@@ -545,6 +579,22 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str) -> Vec<Case> {
             Error(400, "invalid_request"),
         ),
         raw(
+            "events: empty body",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            "",
+            Error(400, "invalid_request"),
+        ),
+        raw(
+            "events: truncated JSON",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            r#"{"id": "e", "detail-type": "tessera.re"#,
+            Error(400, "invalid_request"),
+        ),
+        raw(
             "events: neither SQS nor EventBridge",
             "POST",
             "/local/events",
@@ -564,6 +614,40 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str) -> Vec<Case> {
             Error(400, "invalid_request"),
         )
     };
+    // DNS rebinding: a page of another site, resolved to 127.0.0.1, posts from the developer's browser. Each
+    // event would revoke every token; the runner refuses it for its Host or Origin (403) before reading it.
+    let rebound = |name: &str, host: String, origin: Option<String>, expect: Expect| {
+        let event = json!({"id": name, "detail-type": "tessera.revoke", "source": "page",
+            "detail": {"all_tokens": true, "reason": "rebinding"}});
+        let mut headers = vec![("content-type", "application/json".to_owned()), ("host", host)];
+        headers.extend(origin.map(|origin| ("origin", origin)));
+        raw(name, "POST", "/local/events", headers, event.to_string(), expect)
+    };
+    let port = host.rsplit(':').next().unwrap_or_default();
+    let forbidden = Error(403, "invalid_request");
+    cases.extend([
+        rebound("events: Host of a rebound name", format!("rebind.example:{port}"), None, forbidden),
+        rebound("events: Host without the port", "127.0.0.1".into(), None, forbidden),
+        rebound("events: Host of another port", "127.0.0.1:1".into(), None, forbidden),
+        rebound("events: Host of another loopback family", format!("[::1]:{port}"), None, forbidden),
+        rebound(
+            "events: Origin of another site",
+            host.into(),
+            Some(format!("http://rebind.example:{port}")),
+            forbidden,
+        ),
+        rebound("events: Origin null", host.into(), Some("null".into()), forbidden),
+        rebound("events: Origin of the same host over https", host.into(), Some(format!("https://{host}")), forbidden),
+    ]);
+    // The same checks let the runner's own origin through, to the handler (which refuses `{}`).
+    for (name, host, origin) in [
+        ("events: Host localhost, same Origin", format!("localhost:{port}"), Some(format!("http://localhost:{port}"))),
+        ("events: Host and Origin of the runner", host.to_owned(), Some(format!("http://{host}"))),
+    ] {
+        let mut headers = vec![("content-type", "application/json".to_owned()), ("host", host)];
+        headers.extend(origin.map(|origin| ("origin", origin)));
+        cases.push(raw(name, "POST", "/local/events", headers, "{}", Error(400, "invalid_request")));
+    }
     for (name, detail) in [
         ("events: two targets", json!({"event_id": "a", "subject": "s", "client_id": "c", "reason": "r"})),
         ("events: no reason", json!({"event_id": "a", "subject": "s"})),
@@ -603,6 +687,44 @@ fn check(case: &Case, reply: &Reply) {
     }
 }
 
+/// Sends `case` over a bare connection announcing `announced` body bytes, half-closes it after the body, and
+/// reads the answer.
+async fn send_cut_short(host: &str, case: &Case, announced: usize) -> Reply {
+    let mut head = format!("{} {} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {announced}\r\n", case.method, case.path);
+    for (name, value) in &case.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let request = [head.as_bytes(), &case.body].concat();
+    let host = host.to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&host)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        stream.write_all(&request)?;
+        stream.shutdown(std::net::Shutdown::Write)?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).map(|_| answer)
+    })
+    .await
+    .expect("the sender does not panic");
+    let answer = answer.unwrap_or_else(|err| panic!("{}: no answer before the connection closed: {err}", case.name));
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, text) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in lines.filter_map(|l| l.split_once(':')) {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+            reqwest::header::HeaderValue::from_str(value.trim()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    Reply { status, headers, text: text.to_owned() }
+}
+
 #[tokio::test]
 async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let own_key = SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap();
@@ -610,13 +732,17 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
 
-    let cases = cases(&own_key, &jwt, &opaque);
+    let host = server.base.strip_prefix("http://").unwrap_or_default().to_owned();
+    let cases = cases(&own_key, &jwt, &opaque, &host);
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 114, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 128, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
-        let reply = server.send(case.method, case.path, &case.headers, case.body.clone()).await;
+        let reply = match case.cut_short_at {
+            None => server.send(case.method, case.path, &case.headers, case.body.clone()).await,
+            Some(announced) => send_cut_short(&host, case, announced).await,
+        };
         check(case, &reply);
     }
 
