@@ -94,7 +94,12 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
             .into_response();
         }
     };
-    match tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), event).await {
+    let deps = tessera_revocation_events::Deps {
+        store: service.store.as_ref(),
+        clock: service.clock.as_ref(),
+        tenants: service,
+    };
+    match tessera_revocation_events::handle(deps, event).await {
         Ok(answer) => json_response(StatusCode::OK, &answer),
         Err(err) => {
             match err.downcast_ref::<StoreError>() {

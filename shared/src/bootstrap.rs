@@ -63,7 +63,24 @@ pub async fn keys_service_from_env() -> Result<TokenService, BootstrapError> {
     build_from_env(false, Arc::new(SystemClock)).await
 }
 
+/// The SDK configuration, loaded once, when the environment names a table or a secret.
+async fn sdk_from_env() -> Option<aws_config::SdkConfig> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    match set("TABLE_NAME") || set("SIGNING_KEYS_SECRET_ARN") {
+        true => Some(dynamodb::sdk_config().await),
+        false => None,
+    }
+}
+
 async fn build_from_env(table_access: bool, clock: Arc<dyn Clock>) -> Result<TokenService, BootstrapError> {
+    build_with_sdk(table_access, clock, sdk_from_env().await).await
+}
+
+async fn build_with_sdk(
+    table_access: bool,
+    clock: Arc<dyn Clock>,
+    sdk: Option<aws_config::SdkConfig>,
+) -> Result<TokenService, BootstrapError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
         match var(name) {
@@ -85,10 +102,6 @@ async fn build_from_env(table_access: bool, clock: Arc<dyn Clock>) -> Result<Tok
     }
     let table = var("TABLE_NAME").filter(|_| table_access);
     let secret_arn = var("SIGNING_KEYS_SECRET_ARN");
-    let sdk = match (&table, &secret_arn) {
-        (None, None) => None,
-        _ => Some(dynamodb::sdk_config().await),
-    };
     let keys = match (&sdk, &secret_arn, var("SIGNING_KEYS_JSON")) {
         (Some(sdk), Some(arn), _) => {
             let ttl = seconds("KEYS_CACHE_TTL_SECS", DEFAULT_KEYS_CACHE_TTL_SECS)?;
@@ -150,15 +163,27 @@ pub fn key_cache_bound(ttl: u64, max_stale: u64) -> Result<Option<u64>, ConfigEr
 /// (`TABLE_NAME`). Without it, an embedded store under `sam local invoke` (`AWS_SAM_LOCAL`) or outside Lambda,
 /// and an init error in a deployed function: acknowledging revocations into a store nobody reads would lose them.
 pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
+    store_with_sdk(sdk_from_env().await.as_ref())
+}
+
+/// The revocation-events function's dependencies, from one SDK configuration: the table ([`store_from_env`]),
+/// and the tenants the deployment serves, read from the key document exactly as the other functions read it
+/// (re-read every `KEYS_CACHE_TTL_SECS`, failing closed past `KEYS_MAX_STALE_SECS`), without the table. An event
+/// naming another tenant is refused ([`crate::events::TenantDirectory`]).
+pub async fn revocation_events_from_env() -> Result<(Arc<dyn TokenStore>, TokenService), BootstrapError> {
+    let sdk = sdk_from_env().await;
+    let store = store_with_sdk(sdk.as_ref())?;
+    let tenants = build_with_sdk(false, Arc::new(SystemClock), sdk).await?;
+    Ok((store, tenants))
+}
+
+fn store_with_sdk(sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<dyn TokenStore>, BootstrapError> {
     let deployed =
         std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() && std::env::var_os("AWS_SAM_LOCAL").is_none();
-    match std::env::var("TABLE_NAME").ok().filter(|v| !v.trim().is_empty()) {
-        Some(table) => {
-            let sdk = dynamodb::sdk_config().await;
-            Ok(Arc::new(DynamoStore::new(dynamodb::client(&sdk, None), table)))
-        }
-        None if deployed => Err(ConfigError::Invalid("TABLE_NAME is not set".into()).into()),
-        None => {
+    match (std::env::var("TABLE_NAME").ok().filter(|v| !v.trim().is_empty()), sdk) {
+        (Some(table), Some(sdk)) => Ok(Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table))),
+        _ if deployed => Err(ConfigError::Invalid("TABLE_NAME is not set".into()).into()),
+        _ => {
             tracing::warn!("TABLE_NAME is not set: embedded store, revocations stay in this process");
             Ok(Arc::new(MemoryStore::new()))
         }

@@ -35,6 +35,16 @@ pub const MAX_FIELD_LEN: usize = 1024;
 /// The longest accepted `event_id`, in bytes: ids are kept in the watermark item, read by every introspection.
 pub const MAX_EVENT_ID_LEN: usize = 128;
 
+/// The tenants a deployment serves, as the revocation-events function sees them. An event naming any other is
+/// refused like a misspelt target ([`RevocationEvent::check_tenant`]), so it never passes as an event that
+/// revokes nothing.
+#[async_trait::async_trait]
+pub trait TenantDirectory: Send + Sync {
+    /// Whether `tenant` is served. `Err` when that cannot be known now (the key document could not be read for
+    /// longer than its staleness bound): the event is retried, never dropped.
+    async fn serves(&self, tenant: &TenantId) -> Result<bool, StoreError>;
+}
+
 /// An event that can never be applied: it goes to the dead-letter queue, with this message in the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed revocation event: {0}")]
@@ -209,6 +219,16 @@ impl RevocationEvent {
             RevocationTarget::Subject(subject) => at(WatermarkTarget::subject(subject)),
             RevocationTarget::Client(client) => at(WatermarkTarget::client(client)),
             RevocationTarget::Tenant => at(WatermarkTarget::Tenant),
+        }
+    }
+
+    /// Refuses an event whose tenant the deployment does not serve: it would write a watermark no token reads,
+    /// and answer as if it had revoked something. `Err(Ok(_))` never applies; `Err(Err(_))` may on a retry.
+    pub async fn check_tenant(&self, tenants: &dyn TenantDirectory) -> Result<(), Result<MalformedEvent, StoreError>> {
+        match tenants.serves(&self.tenant).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Ok(malformed(format!("tenant '{}' is not declared in this deployment", self.tenant)))),
+            Err(unknown) => Err(Err(unknown)),
         }
     }
 

@@ -187,6 +187,18 @@ impl TokenService {
         *self.tenants.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenants);
     }
 
+    /// Whether this deployment serves `tenant`, re-reading the key document when due; `Err` when it is too
+    /// stale to say (fail closed).
+    pub async fn serves(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        if self.refresh_keys_if_due().await.is_err() {
+            return Err(StoreError::Unavailable {
+                reason: "the key document, which declares the tenants, cannot be read".into(),
+                retry_after_secs: KEY_RETRY_SECS as u32,
+            });
+        }
+        Ok(self.snapshot().contains_key(tenant))
+    }
+
     /// `tenant` as seen by a request that arrived on `gateway_domain`: 404 for a tenant this deployment does
     /// not serve, 503 when the key document has not been read for longer than its bound, 500 when no issuer
     /// is configured and the request did not come through API Gateway.
@@ -566,6 +578,13 @@ pub fn embedded_service(
     let store = Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?));
     let service = service_on(store.clone(), config, Some(issuer), clock, entropy)?;
     Ok((service, store))
+}
+
+#[async_trait::async_trait]
+impl crate::events::TenantDirectory for TokenService {
+    async fn serves(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        TokenService::serves(self, tenant).await
+    }
 }
 
 #[cfg(test)]

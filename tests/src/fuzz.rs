@@ -166,7 +166,8 @@ pub fn jwt(data: &[u8]) {
 }
 
 /// Revocation-function input: JSON as Lambda would hand it (an EventBridge event or an SQS batch), applied to
-/// an embedded store. An event the handler rejects must leave the store untouched.
+/// an embedded store serving `default` and `acme`. An event the handler rejects (an undeclared tenant included)
+/// must leave the store untouched.
 pub fn revocation_event(data: &[u8]) {
     let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else {
         // Also the SQS message body path, which takes any text.
@@ -178,7 +179,9 @@ pub fn revocation_event(data: &[u8]) {
     let store = Arc::new(MemoryStore::new());
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
-    let outcome = runtime.block_on(tessera_revocation_events::handle(store.as_ref(), &clock, event.clone()));
+    let tenants = crate::DeclaredTenants::with(&["acme"]);
+    let deps = tessera_revocation_events::Deps { store: store.as_ref(), clock: &clock, tenants: &tenants };
+    let outcome = runtime.block_on(tessera_revocation_events::handle(deps, event.clone()));
     let is_batch = event.get("Records").is_some();
     if outcome.is_err() && !is_batch {
         assert_eq!(store.len(), 0, "a rejected event wrote to the store");

@@ -455,3 +455,23 @@ impl ClientRegistry for SwitchedRegistry {
         self.inner.delete(key).await
     }
 }
+
+/// A fixed set of served tenants, for driving the revocation-events handler without a key document.
+#[derive(Debug, Clone)]
+pub struct DeclaredTenants(pub Vec<tessera::domain::tenant::TenantId>);
+
+impl DeclaredTenants {
+    /// `default` and the named tenants.
+    pub fn with(names: &[&str]) -> Self {
+        let mut tenants = vec![tessera::domain::tenant::TenantId::default()];
+        tenants.extend(names.iter().map(|n| tessera::domain::tenant::TenantId::parse(n).expect("a tenant name")));
+        Self(tenants)
+    }
+}
+
+#[async_trait]
+impl tessera::events::TenantDirectory for DeclaredTenants {
+    async fn serves(&self, tenant: &tessera::domain::tenant::TenantId) -> Result<bool, StoreError> {
+        Ok(self.0.contains(tenant))
+    }
+}

@@ -135,6 +135,8 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         }),
     );
     map.insert("metadata-jwks.json", (200, |b| assert_eq!(b["keys"][0]["kty"], "EC")));
+    // RFC 9110 §9.3.2: HEAD answers as GET would, without content.
+    map.insert("metadata-jwks-head.json", (200, |b| assert_eq!(b, &Value::Null)));
     map.insert(
         "token-tenant-client-credentials.json",
         (200, |b| {
@@ -230,7 +232,12 @@ async fn every_event_file_goes_through_its_handler() {
         if name.starts_with("revocation-") {
             let service = seeded_service().await;
             let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let answer = tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), event).await;
+            let deps = tessera_revocation_events::Deps {
+                store: service.store.as_ref(),
+                clock: service.clock.as_ref(),
+                tenants: &service,
+            };
+            let answer = tessera_revocation_events::handle(deps, event).await;
             assert_eq!(status, 200, "{name}: revocation events have no status; 200 stands for Ok");
             check(&answer.unwrap_or_else(|e| panic!("{name}: {e}")));
             continue;
@@ -277,7 +284,12 @@ async fn the_revocation_events_revoke_what_they_name_once() {
     let json =
         |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap() };
     let deliver = async |name: &str| {
-        tessera_revocation_events::handle(service.store.as_ref(), service.clock.as_ref(), json(name)).await.unwrap()
+        let deps = tessera_revocation_events::Deps {
+            store: service.store.as_ref(),
+            clock: service.clock.as_ref(),
+            tenants: &service,
+        };
+        tessera_revocation_events::handle(deps, json(name)).await.unwrap()
     };
     let introspect_opaque = async || {
         let response = tessera_introspect::handle(&service, http("introspect-active-opaque.json")).await.unwrap();

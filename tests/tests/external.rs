@@ -194,3 +194,37 @@ async fn a_crit_header_is_refused() {
     // The same claims without `crit` are fine.
     assert_eq!(server.introspect(&rsa.sign(&claims)).await.json()["active"], true);
 }
+
+/// One skew rule for a trusted issuer's token: a token expired less than the tolerated skew ago (the issuer's
+/// clock is not ours) is active at introspection and accepted at exchange alike, and one expired longer ago is
+/// refused by both. A revocation recorded for it lasts as long as it is accepted.
+#[tokio::test]
+async fn introspection_and_exchange_apply_the_same_skew() {
+    use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
+    use tessera_e2e::issuers::{EXCHANGER, exchange};
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now().as_secs();
+    let expired_ago = |secs: u64, subject: &str| {
+        let mut claims = rsa.claims(&format!("{subject}-{now}"), now - 600);
+        claims["exp"] = json!(now - secs);
+        rsa.sign(&claims)
+    };
+    let within = expired_ago(EXTERNAL_LEEWAY_SECS - 10, "frank");
+    assert_eq!(server.introspect(&within).await.json()["active"], true, "within the skew");
+    assert_eq!(exchange(&server, EXCHANGER, &within, &[]).await.status, 200, "within the skew");
+    let beyond = expired_ago(EXTERNAL_LEEWAY_SECS + 1, "grace");
+    assert_eq!(server.introspect(&beyond).await.text, r#"{"active":false}"#);
+    exchange(&server, EXCHANGER, &beyond, &[]).await.assert_error(400, "invalid_grant");
+
+    // Revoked just before `exp`, the token stays revoked through the skew after it.
+    let token = {
+        let mut claims = rsa.claims(&format!("heidi-{now}"), now);
+        claims["exp"] = json!(now + 5);
+        rsa.sign(&claims)
+    };
+    assert_eq!(server.post("/oauth2/revoke", Some(creds::RS), &[("token", &token)]).await.status, 200);
+    server.clock.advance_secs(5 + EXTERNAL_LEEWAY_SECS / 2);
+    assert_eq!(server.introspect(&token).await.text, r#"{"active":false}"#, "the revocation outlives exp");
+    exchange(&server, EXCHANGER, &token, &[]).await.assert_error(400, "invalid_grant");
+}

@@ -389,10 +389,10 @@ async fn metadata_and_jwks_verify_issued_tokens() {
     assert_eq!(meta["token_endpoint"], format!("{}/oauth2/token", server.base));
     assert_eq!(meta["introspection_endpoint"], format!("{}/oauth2/introspect", server.base));
     assert_eq!(meta["revocation_endpoint"], format!("{}/oauth2/revoke", server.base));
-    assert_eq!(
-        meta["grant_types_supported"],
-        json!(["client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"])
-    );
+    // The test config trusts no issuer: no exchange, so no refresh token either (RFC 8414 §2: what it supports).
+    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+    // No authorization endpoint, so no response types, and an empty list is omitted (RFC 8414 §3.2).
+    assert!(meta.get("response_types_supported").is_none(), "{meta}");
     assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
     assert_eq!(meta["access_token_signing_alg_values_supported"], json!(["ES256"]));
 
@@ -418,6 +418,33 @@ async fn metadata_and_jwks_verify_issued_tokens() {
     }
     let post = server.send("POST", "/.well-known/jwks.json", &[], "").await;
     assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+}
+
+#[tokio::test]
+async fn head_answers_the_documents_headers_without_content() {
+    // RFC 9110 §9.3.2: a GET resource answers HEAD with the same header fields and no content.
+    let server = TestServer::start().await;
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/jwks.json"] {
+        let get = server.send("GET", path, &[], "").await;
+        let head = server.send("HEAD", path, &[], "").await;
+        assert_eq!((head.status, head.text.as_str()), (200, ""), "{path}");
+        for name in ["content-type", "cache-control", "content-length"] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+        assert_eq!(head.header("content-length"), Some(get.text.len().to_string().as_str()), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn metadata_advertises_exchange_and_refresh_only_with_a_trusted_issuer() {
+    let issuer = tessera_e2e::issuers::cognito();
+    let server = TestServer::start_config(&tessera_e2e::issuers::exchange_config(&[&issuer])).await;
+    let meta = server.send("GET", "/.well-known/oauth-authorization-server", &[], "").await.json();
+    assert_eq!(
+        meta["grant_types_supported"],
+        json!(["client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"])
+    );
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tessera::bootstrap::{keys_service_from_env, service_from_env, store_from_env};
+use tessera::bootstrap::{keys_service_from_env, revocation_events_from_env, service_from_env};
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::{self, DynamoStore};
@@ -116,9 +116,10 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let service = service_from_env().await.unwrap();
     let init = proxy.take_actions();
     assert_eq!(init, BTreeSet::from(["dynamodb:BatchGetItem".to_owned()]), "init reads the trusted issuers once");
-    let _events_store = store_from_env().await.unwrap();
+    let (_events_store, events_tenants) = revocation_events_from_env().await.unwrap();
     let events_init = proxy.take_actions();
-    assert!(events_init.is_empty(), "the revocation-events function reads nothing at init: {events_init:?}");
+    assert!(events_init.is_empty(), "the revocation-events function reads no table item at init: {events_init:?}");
+    assert!(events_tenants.serves(&tessera::domain::tenant::TenantId::default()).await.unwrap());
 
     let mut rec = Recorder { proxy, used: BTreeMap::new() };
     for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction"] {

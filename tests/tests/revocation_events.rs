@@ -16,7 +16,8 @@ use tessera::store::StoreError;
 use tessera::store::TokenStore;
 use tessera::store::counting::{CountingStore, RoundTrips};
 use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_TWO, TestIssuer, auth0, exchange, exchange_config};
-use tessera_e2e::{TestServer, UnavailableStore, creds, isolated_backend_store};
+use tessera_e2e::{DeclaredTenants, TestServer, UnavailableStore, creds, isolated_backend_store};
+use tessera_revocation_events::Deps;
 
 /// An EventBridge `tessera.revoke` event.
 fn event(id: &str, detail: Value) -> Value {
@@ -229,11 +230,13 @@ async fn a_store_outage_fails_what_it_could_not_write() {
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
     let revoke = event("evt-outage", json!({"subject": "alice"}));
     let batch = json!({"Records": [record("m-1", revoke.clone())]});
-    let answer = tessera_revocation_events::handle(&UnavailableStore, &clock, batch).await.expect("a batch answer");
+    let tenants = DeclaredTenants::with(&[]);
+    let deps = Deps { store: &UnavailableStore, clock: &clock, tenants: &tenants };
+    let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-1"}]));
-    let err = tessera_revocation_events::handle(&UnavailableStore, &clock, revoke).await.expect_err("retried");
+    let err = tessera_revocation_events::handle(deps, revoke).await.expect_err("retried");
     assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Unavailable { .. })), "{err}");
-    let err = tessera_revocation_events::handle(&UnavailableStore, &clock, json!({"hello": 1})).await.unwrap_err();
+    let err = tessera_revocation_events::handle(deps, json!({"hello": 1})).await.unwrap_err();
     assert!(err.to_string().contains("neither an SQS batch nor an EventBridge event"), "{err}");
 }
 
@@ -261,4 +264,31 @@ async fn a_thousand_tokens_one_write() {
     }
     assert_eq!(still_active, 0, "all 1,000 inactive");
     assert_eq!(counting.take(), RoundTrips { reads: 1_000, writes: 0 }, "one read per introspection");
+}
+
+/// An event naming a tenant the deployment does not serve revokes nothing, so it is refused like a misspelt target
+/// (the README's promise): 400 over HTTP, an invocation error for EventBridge (retried, then dead-lettered), and a
+/// batch item failure for SQS. Nothing is written.
+#[tokio::test]
+async fn an_event_for_an_undeclared_tenant_is_refused() {
+    let server = TestServer::start().await;
+    let reply = server.send_event(&event("evt-nosuch", json!({"tenant": "nosuch", "all_tokens": true}))).await;
+    reply.assert_error(400, "invalid_request");
+    assert!(reply.json()["error_description"].as_str().unwrap().contains("tenant 'nosuch' is not declared"));
+
+    let store = tessera::store::memory::MemoryStore::new();
+    let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
+    let tenants = DeclaredTenants::with(&["acme"]);
+    let deps = Deps { store: &store, clock: &clock, tenants: &tenants };
+    let err = tessera_revocation_events::handle(deps, event("evt-nosuch", json!({"tenant": "nosuch", "subject": "a"})))
+        .await
+        .expect_err("an invocation error: Lambda retries it, then dead-letters it");
+    assert!(err.to_string().contains("not declared"), "{err}");
+    let batch = json!({"Records": [
+        record("m-nosuch", json!({"tenant": "nosuch", "subject": "a", "reason": "r"})),
+        record("m-acme", json!({"tenant": "acme", "subject": "a", "reason": "r"})),
+    ]});
+    let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
+    assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-nosuch"}]));
+    assert_eq!(store.len(), 1, "only acme's watermark was written");
 }

@@ -91,14 +91,39 @@ async fn signed_responses_verify_with_the_published_jwks() {
 async fn the_accept_header_chooses_the_format() {
     let server = TestServer::start_config(&config()).await;
     let token = server.issue(creds::OPAQUE, &[]).await;
-    for accept in ["application/json", "*/*", "", "application/token-introspection+jwt;q=0"] {
+    // RFC 9110 §12.5.1: the highest weight wins, q=0 means "not acceptable", and a range whose weight is not a
+    // qvalue (§12.4.2) counts for nothing. Wildcards never select the signed answer; on a tie the signed one
+    // wins only where it is named.
+    for accept in [
+        "application/json",
+        "*/*",
+        "",
+        "application/token-introspection+jwt;q=0",
+        "application/token-introspection+jwt;q=0.000",
+        "application/token-introspection+jwt; Q=0",
+        "application/token-introspection+jwt;q=abc",
+        "application/token-introspection+jwt;q=1.5",
+        "application/token-introspection+jwt;q=-1",
+        "application/token-introspection+jwt;q=0.0001",
+        "application/json, application/token-introspection+jwt;q=0.5",
+        "application/token-introspection+jwt;q=0.5, application/json;q=0.9",
+        "application/token-introspection+jwt;q=0.4, */*;q=0.5",
+        "application/token-introspection+jwt;q=0.4, application/*",
+    ] {
         let reply = introspect_as(&server, "/oauth2/introspect", creds::RS, &token, accept).await;
         assert_eq!(reply.json()["active"], true, "Accept {accept:?}: {}", reply.text);
         assert!(reply.header("content-type").unwrap().starts_with("application/json"));
     }
-    for accept in
-        [JWT_TYPE, "application/json;q=0.5, application/token-introspection+jwt", "APPLICATION/TOKEN-INTROSPECTION+JWT"]
-    {
+    for accept in [
+        JWT_TYPE,
+        "application/json;q=0.5, application/token-introspection+jwt",
+        "APPLICATION/TOKEN-INTROSPECTION+JWT",
+        "application/token-introspection+jwt;q=0.5, application/json;q=0.4",
+        "application/token-introspection+jwt, application/json",
+        "application/token-introspection+jwt;q=0.1, */*;q=0.1",
+        "application/token-introspection+jwt;q=0.2, application/json;q=0",
+        "application/json;q=0.9, application/token-introspection+jwt;q=1.000",
+    ] {
         let reply = introspect_as(&server, "/oauth2/introspect", creds::RS, &token, accept).await;
         assert_eq!(reply.header("content-type"), Some(JWT_TYPE), "Accept {accept:?}");
     }

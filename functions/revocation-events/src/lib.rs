@@ -8,27 +8,50 @@
 //!   reported in `batchItemFailures`, so the others are deleted and only the failures return to the queue,
 //!   whose redrive policy moves them to the dead-letter queue after `maxReceiveCount` receives.
 //!
-//! Nothing is dropped silently: every rejection is logged at `error` with the event or message id and why.
+//! An event naming a tenant the deployment does not serve ([`TenantDirectory`]) is rejected like a malformed
+//! one: it would write a watermark no token reads. Nothing is dropped silently: every rejection is logged at
+//! `error` with the event or message id and why.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
-use tessera::events::{MalformedEvent, RevocationEvent};
+use tessera::events::{MalformedEvent, RevocationEvent, TenantDirectory};
 use tessera::store::TokenStore;
 
 /// Why an invocation failed; Lambda retries it, then dead-letters it.
 pub type Error = lambda_runtime::Error;
 
+/// What the handler needs beside the event: the table, the clock, and the tenants served.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    /// Where the watermarks go.
+    pub store: &'a dyn TokenStore,
+    /// The time a watermark is set at.
+    pub clock: &'a dyn Clock,
+    /// The tenants an event may name.
+    pub tenants: &'a dyn TenantDirectory,
+}
+
 /// Handles one invocation: an SQS batch (answered with `batchItemFailures`) or an EventBridge event.
-pub async fn handle(store: &dyn TokenStore, clock: &dyn Clock, event: Value) -> Result<Value, Error> {
+pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
+    let Deps { store, clock, tenants } = deps;
     if event.get("Records").is_some() {
         let batch: SqsEvent =
             serde_json::from_value(event).map_err(|e| rejected(None, &MalformedEvent(e.to_string())))?;
-        return Ok(serde_json::to_value(handle_batch(store, clock, batch).await)?);
+        return Ok(serde_json::to_value(handle_batch(deps, batch).await)?);
     }
     if event.get("detail-type").is_some() {
         let id = event.get("id").and_then(Value::as_str).map(str::to_owned);
         let revocation = RevocationEvent::from_value(event, None).map_err(|e| rejected(id.as_deref(), &e))?;
+        match revocation.check_tenant(tenants).await {
+            Ok(()) => {}
+            Err(Ok(undeclared)) => return Err(rejected(Some(&revocation.event_id), &undeclared)),
+            Err(Err(unknown)) => {
+                tracing::error!(event_id = %revocation.event_id, error = %unknown,
+                    "revocation event not applied; it will be retried");
+                return Err(unknown.into());
+            }
+        }
         let written = revocation.apply(store, clock.now()).await.map_err(|e| {
             tracing::error!(event_id = %revocation.event_id, error = %e, "revocation event not applied; it will be retried");
             e
@@ -40,8 +63,8 @@ pub async fn handle(store: &dyn TokenStore, clock: &dyn Clock, event: Value) -> 
 
 /// Applies every message of an SQS batch, concurrently (so a slow table costs one write's time, not ten), and
 /// reports the ones that failed.
-pub async fn handle_batch(store: &dyn TokenStore, clock: &dyn Clock, batch: SqsEvent) -> SqsBatchResponse {
-    let outcomes = futures_util::future::join_all(batch.records.into_iter().map(|m| apply_message(store, clock, m)));
+pub async fn handle_batch(deps: Deps<'_>, batch: SqsEvent) -> SqsBatchResponse {
+    let outcomes = futures_util::future::join_all(batch.records.into_iter().map(|m| apply_message(deps, m)));
     let mut response = SqsBatchResponse::default();
     for failed in outcomes.await.into_iter().flatten() {
         response.add_failure(failed);
@@ -50,7 +73,7 @@ pub async fn handle_batch(store: &dyn TokenStore, clock: &dyn Clock, batch: SqsE
 }
 
 /// Applies one SQS message; `Some(message id)` when it failed and must return to the queue.
-async fn apply_message(store: &dyn TokenStore, clock: &dyn Clock, message: SqsMessage) -> Option<String> {
+async fn apply_message(deps: Deps<'_>, message: SqsMessage) -> Option<String> {
     let Some(message_id) = message.message_id else {
         // Cannot happen with SQS; without an id the failure could not be reported, so it is only logged.
         tracing::error!("SQS message without a messageId skipped");
@@ -66,16 +89,32 @@ async fn apply_message(store: &dyn TokenStore, clock: &dyn Clock, message: SqsMe
             rejected(Some(&message_id), &malformed);
             true
         }
-        Ok(event) => match event.apply(store, clock.now()).await {
-            Ok(_) => false,
-            Err(err) => {
-                tracing::error!(message_id, event_id = %event.event_id, error = %err,
+        Ok(event) => match event.check_tenant(deps.tenants).await {
+            Err(Ok(undeclared)) => {
+                rejected(Some(&message_id), &undeclared);
+                true
+            }
+            Err(Err(unknown)) => {
+                tracing::error!(message_id, event_id = %event.event_id, error = %unknown,
                     "revocation event not applied; the message returns to the queue");
                 true
             }
+            Ok(()) => apply(deps, &message_id, &event).await,
         },
     };
     failed.then_some(message_id)
+}
+
+/// Writes one message's watermark; `true` when it failed.
+async fn apply(deps: Deps<'_>, message_id: &str, event: &RevocationEvent) -> bool {
+    match event.apply(deps.store, deps.clock.now()).await {
+        Ok(_) => false,
+        Err(err) => {
+            tracing::error!(message_id, event_id = %event.event_id, error = %err,
+                "revocation event not applied; the message returns to the queue");
+            true
+        }
+    }
 }
 
 /// Logs a rejected event and turns it into the invocation's error.

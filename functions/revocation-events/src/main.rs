@@ -1,19 +1,20 @@
-//! Lambda entry point of `tessera_revocation_events`: wiring only. The store is built once at init.
-
-use std::sync::Arc;
+//! Lambda entry point of `tessera_revocation_events`: wiring only. The store and the tenant directory (the key
+//! document's tenants) are built once at init.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use tessera::clock::SystemClock;
-use tessera::store::TokenStore;
+use tessera_revocation_events::Deps;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
     // Built once and kept for the life of the execution environment.
-    let store: &'static Arc<dyn TokenStore> = Box::leak(Box::new(tessera::bootstrap::store_from_env().await?));
+    let (store, tenants) = tessera::bootstrap::revocation_events_from_env().await?;
+    let (store, tenants) = (Box::leak(Box::new(store)), Box::leak(Box::new(tenants)));
     run(service_fn(|event: LambdaEvent<Value>| {
-        tessera_revocation_events::handle(store.as_ref(), &SystemClock, event.payload)
+        let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants };
+        tessera_revocation_events::handle(deps, event.payload)
     }))
     .await
 }

@@ -119,6 +119,13 @@ pub struct ExternalIdentity {
 }
 
 impl ExternalIdentity {
+    /// The first instant the token is no longer accepted: `exp` plus the issuer's clock skew
+    /// ([`EXTERNAL_LEEWAY_SECS`]). The one expiry rule for a trusted issuer's token: validation, introspection,
+    /// token exchange and its record's TTL all use it, so none of them disagrees on whether it is live.
+    pub fn accepted_until(&self) -> Timestamp {
+        self.expires_at.plus_secs(EXTERNAL_LEEWAY_SECS)
+    }
+
     /// The watermarks that apply to the token: its mapped subject's and its tenant's.
     pub fn watermark_targets(&self) -> [WatermarkTarget; 2] {
         [WatermarkTarget::subject(&self.subject), WatermarkTarget::Tenant]
@@ -410,7 +417,8 @@ impl TrustedIssuer {
         };
         let now_secs = now.as_secs();
         let exp = numeric("exp")?.ok_or(ExternalRejection::Expired)?;
-        if now_secs >= exp.saturating_add(EXTERNAL_LEEWAY_SECS) {
+        // The rule of `ExternalIdentity::accepted_until`.
+        if now >= Timestamp::from_secs(exp).plus_secs(EXTERNAL_LEEWAY_SECS) {
             return Err(ExternalRejection::Expired);
         }
         if numeric("nbf")?.is_some_and(|nbf| now_secs.saturating_add(EXTERNAL_LEEWAY_SECS) < nbf) {

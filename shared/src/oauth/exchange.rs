@@ -7,7 +7,7 @@ use crate::domain::revocation::{TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenHash;
-use crate::jwt::external::{EXTERNAL_LEEWAY_SECS, ExternalIdentity, ExternalRejection, peek_issuer};
+use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
 use crate::service::Tenant;
 use crate::store::{Fetched, StoreKey};
 use crate::wire::http::OAuthRequest;
@@ -101,8 +101,7 @@ impl SubjectToken {
         let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
         let validity = TokenValidity {
             issued_at: self.identity.issued_at,
-            // Expiry was already checked, with the issuer's clock skew, by validation.
-            expires_at: self.identity.expires_at.plus_secs(EXTERNAL_LEEWAY_SECS),
+            expires_at: self.identity.accepted_until(),
             not_before: None,
             individually_revoked: self
                 .record_keys

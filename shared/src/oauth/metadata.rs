@@ -20,9 +20,13 @@ pub struct AuthorizationServerMetadata {
     pub revocation_endpoint: String,
     /// RFC 7517 key set.
     pub jwks_uri: String,
-    /// Required by RFC 8414; empty because Tessera has no authorization endpoint.
+    /// The `response_type`s of the authorization endpoint. Tessera has none, so the list is empty and omitted:
+    /// RFC 8414 §3.2 says "claims with zero elements MUST be omitted", and erratum 7793 makes this member
+    /// required only for servers with grant types that use the authorization endpoint.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response_types_supported: Vec<&'static str>,
-    /// The grant types the token endpoint accepts.
+    /// The grant types the tenant's token endpoint can answer: client credentials, and token exchange and refresh
+    /// only where the tenant trusts an issuer (no refresh token is minted but by an exchange).
     pub grant_types_supported: Vec<&'static str>,
     /// How clients authenticate at the token endpoint.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
@@ -47,7 +51,11 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
         revocation_endpoint: format!("{base}/oauth2/revoke"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         response_types_supported: vec![],
-        grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
+        grant_types_supported: GrantType::ALL
+            .iter()
+            .filter(|g| **g == GrantType::ClientCredentials || !tenant.trusted_issuers().is_empty())
+            .map(|g| g.as_str())
+            .collect(),
         token_endpoint_auth_methods_supported: auth_methods(),
         introspection_endpoint_auth_methods_supported: auth_methods(),
         revocation_endpoint_auth_methods_supported: auth_methods(),

@@ -46,7 +46,8 @@ impl ExternalToken {
             issuer: self.identity.issuer.clone(),
             subject: self.identity.subject.clone(),
             issued_at: self.identity.issued_at,
-            expires_at: self.identity.expires_at,
+            // Kept while the token is accepted, skew included, so a revocation never lapses before the token.
+            expires_at: self.identity.accepted_until(),
             revoked_at,
         }
     }
@@ -161,7 +162,7 @@ impl Presented {
                     .any(|r| r.revoked_at.is_some());
                 let validity = TokenValidity {
                     issued_at: external.identity.issued_at,
-                    expires_at: external.identity.expires_at,
+                    expires_at: external.identity.accepted_until(),
                     not_before: None,
                     individually_revoked: revoked,
                     watermarks: &watermarks,

@@ -56,21 +56,72 @@ impl OAuthRequest {
     }
 }
 
-/// Whether the `Accept` header asks for `media_type` (listed, with a non-zero `q`). Parameters and case are
-/// ignored, as RFC 9110 §12.5.1 says; wildcards do not count, so `*/*` keeps the default JSON.
-pub fn accepts(request: &Request, media_type: &str) -> bool {
-    request.headers().get_all(http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|value| {
-        value.split(',').any(|range| {
-            let mut parts = range.split(';').map(str::trim);
-            let listed = parts.next().is_some_and(|m| m.eq_ignore_ascii_case(media_type));
-            let refused = parts.any(|p| {
-                p.split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-                })
-            });
-            listed && !refused
-        })
-    })
+/// How closely an `Accept` media range matched a media type (RFC 9110 §12.5.1: the most specific one applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RangeMatch {
+    /// `*/*`.
+    Any,
+    /// `type/*`.
+    Type,
+    /// `type/subtype`.
+    Exact,
+}
+
+/// The weight the `Accept` header gives `media_type`, in thousandths (RFC 9110 §12.4.2 qvalue, 1000 when
+/// absent), with how the range that gave it matched: the most specific matching range decides (§12.5.1).
+/// `None` when no range matches. A range whose weight is not a qvalue is malformed and counts for nothing, so
+/// it can neither select nor refuse anything. Type, subtype and parameter names are case-insensitive.
+pub fn accept_weight(request: &Request, media_type: &str) -> Option<(RangeMatch, u16)> {
+    let (wanted_type, wanted_subtype) = media_type.split_once('/')?;
+    let mut best: Option<(RangeMatch, u16)> = None;
+    let values = request.headers().get_all(http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok());
+    for range in values.flat_map(|value| value.split(',')) {
+        let mut parts = range.split(';').map(str::trim);
+        let Some((range_type, range_subtype)) = parts.next().and_then(|m| m.split_once('/')) else { continue };
+        let matched = if range_type == "*" && range_subtype == "*" {
+            RangeMatch::Any
+        } else if !range_type.eq_ignore_ascii_case(wanted_type) {
+            continue;
+        } else if range_subtype == "*" {
+            RangeMatch::Type
+        } else if range_subtype.eq_ignore_ascii_case(wanted_subtype) {
+            RangeMatch::Exact
+        } else {
+            continue;
+        };
+        let weight = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1000), |(_, value)| qvalue(value.trim()));
+        let Some(weight) = weight else { continue };
+        if best.is_none_or(|(b, _)| matched > b) {
+            best = Some((matched, weight));
+        }
+    }
+    best
+}
+
+/// A qvalue (RFC 9110 §12.4.2: `0[.ddd]` or `1[.000]`) in thousandths.
+fn qvalue(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// Whether content negotiation (RFC 9110 §12.5.1) chooses `alternative` over the default `application/json`:
+/// the request must name `alternative` itself (a wildcard never selects it) with a non-zero weight at least the
+/// weight JSON gets from its most specific matching range (none: 0). A tie goes to the named alternative.
+pub fn prefers_over_json(request: &Request, alternative: &str) -> bool {
+    let Some((RangeMatch::Exact, weight)) = accept_weight(request, alternative) else { return false };
+    let json = accept_weight(request, "application/json").map_or(0, |(_, w)| w);
+    weight > 0 && weight >= json
 }
 
 /// `405` with `Allow` unless the request uses `method`.
@@ -81,6 +132,17 @@ pub fn require_method(request: &Request, method: &Method) -> Result<(), OAuthErr
     Err(OAuthError::invalid_request(format!("use {method}"))
         .with_status(StatusCode::METHOD_NOT_ALLOWED)
         .with_header("allow", method.to_string()))
+}
+
+/// `405` with `Allow: GET, HEAD` unless the request is a GET or a HEAD (RFC 9110 §9.3.2: a resource that
+/// answers GET answers HEAD too, with the same header fields and no content).
+pub fn require_get_or_head(request: &Request) -> Result<(), OAuthError> {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return Ok(());
+    }
+    Err(OAuthError::invalid_request("use GET or HEAD")
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
+        .with_header("allow", "GET, HEAD".to_owned()))
 }
 
 /// The domain API Gateway received the request on (`requestContext.domainName`); `None` outside API
