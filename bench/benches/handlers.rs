@@ -18,7 +18,7 @@ fn handlers(c: &mut Criterion) {
                 },
                 |request| {
                     let status = runtime.block_on(scenario.run(op, request));
-                    assert_eq!(status, 200, "{}", op.name());
+                    assert_eq!(status, op.expected_status(), "{}", op.name());
                 },
                 BatchSize::SmallInput,
             );

@@ -11,6 +11,7 @@ use tessera::config::Config;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
 use tessera::store::TokenStore;
+use tessera::wire::form::{MAX_FORM_BYTES, MAX_FORM_PARAMS};
 use tessera_e2e::form_request;
 
 /// The demo clients (`examples/local.toml`).
@@ -31,12 +32,25 @@ pub enum Operation {
     IssueOpaque,
     /// Revoke an opaque access token (a fresh one each time; issuing it is not measured).
     RevokeOpaque,
+    /// A client-credentials request whose 16 KiB body adds about 4,000 distinct parameter names: the hostile body
+    /// of the hardening issue, refused (400, over the parameter limit) before client authentication.
+    IssueOpaqueHostileForm,
+    /// The worst body still accepted: a client-credentials request padded to 16 KiB with 99 long parameters
+    /// Tessera does not read (the parameter limit is 100), answered 200.
+    IssueOpaqueFullForm,
 }
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Self; 5] =
-        [Self::IntrospectOpaque, Self::IntrospectJwt, Self::IssueJwt, Self::IssueOpaque, Self::RevokeOpaque];
+    pub const ALL: [Self; 7] = [
+        Self::IntrospectOpaque,
+        Self::IntrospectJwt,
+        Self::IssueJwt,
+        Self::IssueOpaque,
+        Self::RevokeOpaque,
+        Self::IssueOpaqueHostileForm,
+        Self::IssueOpaqueFullForm,
+    ];
 
     /// The name used in tables and on the command line.
     pub const fn name(self) -> &'static str {
@@ -46,6 +60,21 @@ impl Operation {
             Self::IssueJwt => "issue_jwt",
             Self::IssueOpaque => "issue_opaque",
             Self::RevokeOpaque => "revoke_opaque",
+            Self::IssueOpaqueHostileForm => "issue_opaque_hostile_form",
+            Self::IssueOpaqueFullForm => "issue_opaque_full_form",
+        }
+    }
+
+    /// Whether `op` measures form parsing under a hostile or maximal body (the store rows leave it out).
+    pub const fn is_form_stress(self) -> bool {
+        matches!(self, Self::IssueOpaqueHostileForm | Self::IssueOpaqueFullForm)
+    }
+
+    /// The status the handler answers `op` with.
+    pub const fn expected_status(self) -> u16 {
+        match self {
+            Self::IssueOpaqueHostileForm => 400,
+            _ => 200,
         }
     }
 
@@ -136,6 +165,16 @@ impl Scenario {
             Operation::RevokeOpaque => {
                 form_request("/oauth2/revoke", OPAQUE_CLIENT, &[("token", prepared.unwrap_or_default())])
             }
+            Operation::IssueOpaqueHostileForm => with_body(
+                form_request("/oauth2/token", OPAQUE_CLIENT, &cc),
+                // Three-letter names, no value: about 4,000 of them in 16 KiB.
+                &padded_body(three_letters, usize::MAX, MAX_FORM_BYTES),
+            ),
+            Operation::IssueOpaqueFullForm => {
+                let value_len = MAX_FORM_BYTES / MAX_FORM_PARAMS;
+                let body = padded_body(|i| format!("pad{i:02}={}", "x".repeat(value_len)), 99, MAX_FORM_BYTES);
+                with_body(form_request("/oauth2/token", OPAQUE_CLIENT, &cc), &body)
+            }
         }
     }
 
@@ -145,9 +184,38 @@ impl Scenario {
             Operation::IntrospectOpaque | Operation::IntrospectJwt => {
                 tessera_introspect::handle(&self.service, request).await
             }
-            Operation::IssueJwt | Operation::IssueOpaque => tessera_token::handle(&self.service, request).await,
+            Operation::IssueJwt
+            | Operation::IssueOpaque
+            | Operation::IssueOpaqueHostileForm
+            | Operation::IssueOpaqueFullForm => tessera_token::handle(&self.service, request).await,
             Operation::RevokeOpaque => tessera_revoke::handle(&self.service, request).await,
         };
         response.map_or(500, |r| r.status().as_u16())
     }
+}
+
+/// `grant_type=client_credentials` followed by `pair(0)`, `pair(1)`, … while the body stays within `max_bytes`, and
+/// at most `max_pairs` of them.
+fn padded_body(pair: impl Fn(usize) -> String, max_pairs: usize, max_bytes: usize) -> String {
+    let mut body = String::from("grant_type=client_credentials");
+    for next in (0..max_pairs).map(pair) {
+        if body.len() + 1 + next.len() > max_bytes {
+            break;
+        }
+        body.push('&');
+        body.push_str(&next);
+    }
+    body
+}
+
+/// The `i`-th three-letter lowercase name (`aaa`, `aab`, …), distinct for `i` below 17,576.
+fn three_letters(i: usize) -> String {
+    let letter = |n: usize| char::from(b'a' + (n % 26) as u8);
+    [letter(i / 676), letter(i / 26), letter(i)].iter().collect()
+}
+
+/// `request` with `body` instead of its own.
+fn with_body(request: Request, body: &str) -> Request {
+    let (parts, _) = request.into_parts();
+    Request::from_parts(parts, Body::Text(body.to_owned()))
 }

@@ -8,7 +8,11 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
+use tessera::clock::Clock;
+use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera_e2e::issuers::{EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange_config_recording};
+use tessera_e2e::token_variants::{alternative_encodings, ecdsa_twin};
 use tessera_e2e::{Reply, TestServer, basic, config_with_key, creds};
 
 /// What a case must get back.
@@ -654,11 +658,100 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
         ("events: misspelt target", json!({"event_id": "a", "subjet": "s", "reason": "r"})),
         ("events: subject of the wrong type", json!({"event_id": "a", "subject": 42, "reason": "r"})),
         ("events: 2 KB subject", json!({"event_id": "a", "subject": "s".repeat(2_000), "reason": "r"})),
+        ("events: undeclared tenant", json!({"event_id": "a", "tenant": "nosuch", "all_tokens": true, "reason": "r"})),
     ] {
         cases.push(Case { name: name.into(), ..event(detail) });
     }
     cases.extend(jwt_cases(own_key, jwt));
     cases
+}
+
+/// What the hardening II cases need: a trusted issuer that records its tokens, and one of its tokens, revoked.
+struct External<'a> {
+    issuer: &'a TestIssuer,
+    revoked: String,
+    now: u64,
+}
+
+/// The cases of the second hardening issue: re-spellings of a revoked external token, `crit` on an external JWT,
+/// the expiry skew, the parameter limit, several targets, HEAD and other methods on the documents, content
+/// negotiation and an undeclared tenant's event (above, with the other events).
+fn hardening_ii_cases(external: &External<'_>) -> Vec<Case> {
+    use Expect::{Error, Status};
+    let External { issuer, revoked, now } = external;
+    let exchange = |name: &str, subject_token: &str| {
+        let body = format!(
+            "grant_type={}&subject_token={}&subject_token_type={}",
+            enc(EXCHANGE),
+            enc(subject_token),
+            enc(JWT_TYPE)
+        );
+        post(name, TOKEN, auth(EXCHANGER), body, Error(400, "invalid_grant"))
+    };
+    let twin = ecdsa_twin(revoked, issuer.alg).expect("an ES256 issuer");
+    let padded = alternative_encodings(revoked)
+        .into_iter()
+        .find(|(what, _)| *what == "padded signature")
+        .map(|(_, token)| token)
+        .expect("a padded spelling");
+    let crit = issuer.sign_with_header(
+        &issuer.claims("crit", *now),
+        Header { kid: Some(issuer.kid.clone()), crit: Some(vec!["urn:unknown".into()]), ..Header::new(issuer.alg) },
+    );
+    let expired = {
+        let mut claims = issuer.claims("late", now - 600);
+        claims["exp"] = json!(now - EXTERNAL_LEEWAY_SECS - 1);
+        issuer.sign(&claims)
+    };
+    let cc = |extra: &str| format!("grant_type=client_credentials&{extra}");
+    let orders = enc("https://orders.example.com");
+    let accept = |name: &str, value: &str| {
+        let mut case = introspect(name, "garbage");
+        case.headers.push(("accept", value.to_owned()));
+        case
+    };
+    let many = |count: usize| (0..count).map(|i| format!("p{i}=")).collect::<Vec<_>>().join("&");
+    let four_thousand: String = (0..4_000).map(|i| format!("{:03x}", i)).collect::<Vec<_>>().join("&");
+    vec![
+        introspect("external: the ECDSA twin of a revoked token", &twin),
+        introspect("external: a revoked token, signature padded", &padded),
+        introspect("external: a revoked token after a space", &format!(" {revoked}")),
+        exchange("exchange: the ECDSA twin of a revoked subject token", &twin),
+        introspect("external: crit header", &crit),
+        exchange("exchange: a subject token with a crit header", &crit),
+        exchange("exchange: a subject token expired beyond the skew", &expired),
+        introspect("external: expired beyond the skew", &expired),
+        post("form: 4,000 distinct names", TOKEN, auth(creds::JWT), cc(&four_thousand), Error(400, "invalid_request")),
+        post("form: 101 parameters", TOKEN, auth(creds::JWT), cc(&many(100)), Error(400, "invalid_request")),
+        post(
+            "token: two resources, one not the client's",
+            TOKEN,
+            auth(creds::JWT),
+            cc(&format!("resource={orders}&resource={}", enc("https://evil.example"))),
+            Error(400, "invalid_target"),
+        ),
+        post(
+            "token: an audience beside the resource, not the client's",
+            TOKEN,
+            auth(creds::JWT),
+            cc(&format!("resource={orders}&audience=evil")),
+            Error(400, "invalid_target"),
+        ),
+        post(
+            "token: resource with a fragment",
+            TOKEN,
+            auth(creds::JWT),
+            cc(&format!("resource={orders}%23x")),
+            Error(400, "invalid_target"),
+        ),
+        post("token: relative resource", TOKEN, auth(creds::JWT), cc("resource=orders"), Error(400, "invalid_target")),
+        raw("metadata: HEAD", "HEAD", "/.well-known/oauth-authorization-server", vec![], "", Status(200)),
+        raw("jwks: HEAD", "HEAD", "/.well-known/jwks.json", vec![], "", Status(200)),
+        raw("jwks: DELETE", "DELETE", "/.well-known/jwks.json", vec![], "", Error(405, "invalid_request")),
+        accept("introspect: Accept the JWT with a malformed q", "application/token-introspection+jwt;q=abc"),
+        accept("introspect: Accept the JWT with q=0", "application/token-introspection+jwt;q=0.000"),
+        accept("introspect: Accept JSON above the JWT", "application/json, application/token-introspection+jwt;q=0.5"),
+    ]
 }
 
 #[track_caller]
@@ -728,14 +821,22 @@ async fn send_cut_short(host: &str, case: &Case, announced: usize) -> Reply {
 #[tokio::test]
 async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let own_key = SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap();
-    let server = TestServer::start_config(&config_with_key(&own_key)).await;
+    let issuer = tessera_e2e::issuers::cognito();
+    let mut config = exchange_config_recording(&[(&issuer, true)]);
+    config.signing_keys = config_with_key(&own_key).signing_keys;
+    let server = TestServer::start_config(&config).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
+    let now = server.clock.now().as_secs();
+    // A subject of its own: on DynamoDB the suites share one table.
+    let revoked = issuer.sign(&issuer.claims(&format!("revoked-{}", server.clock.now().as_micros()), now));
+    assert_eq!(server.post(REVOKE, Some(creds::RS), &[("token", &revoked)]).await.status, 200);
 
     let host = server.base.strip_prefix("http://").unwrap_or_default().to_owned();
-    let cases = cases(&own_key, &jwt, &opaque, &host);
+    let mut cases = cases(&own_key, &jwt, &opaque, &host);
+    cases.extend(hardening_ii_cases(&External { issuer: &issuer, revoked: revoked.clone(), now }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 128, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 149, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

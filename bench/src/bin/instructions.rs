@@ -32,11 +32,11 @@ fn main() -> ExitCode {
         }
         let mut requests = requests.into_iter().take(n + 1);
         if let Some(warm_up) = requests.next() {
-            assert_eq!(scenario.run(op, warm_up).await, 200, "{}", op.name());
+            assert_eq!(scenario.run(op, warm_up).await, op.expected_status(), "{}", op.name());
         }
         let started = std::time::Instant::now();
         for request in requests {
-            assert_eq!(scenario.run(op, request).await, 200, "{}", op.name());
+            assert_eq!(scenario.run(op, request).await, op.expected_status(), "{}", op.name());
         }
         let ns_per_op = started.elapsed().as_nanos() / n.max(1) as u128;
         println!("{{\"op\": \"{}\", \"n\": {n}, \"ns_per_op\": {ns_per_op}}}", op.name());
