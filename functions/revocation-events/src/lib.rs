@@ -36,8 +36,10 @@ pub struct Deps<'a> {
 pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
     let Deps { store, clock, tenants } = deps;
     if event.get("Records").is_some() {
-        let batch: SqsEvent =
-            serde_json::from_value(event).map_err(|e| rejected(None, &MalformedEvent(e.to_string())))?;
+        // In our words: serde's text ("invalid type: string, expected a sequence") says nothing to the sender.
+        let batch: SqsEvent = serde_json::from_value(event).map_err(|_| {
+            rejected(None, &MalformedEvent("`Records` is not a list of SQS messages with string bodies".into()))
+        })?;
         return Ok(serde_json::to_value(handle_batch(deps, batch).await)?);
     }
     if event.get("detail-type").is_some() {
