@@ -51,6 +51,8 @@ enum Command {
         /// How often --keys-file is re-read, in seconds.
         #[arg(long, default_value_t = 5, requires = "keys_file")]
         keys_ttl: u64,
+        #[command(flatten)]
+        embedded: runner::EmbeddedStoreOptions,
     },
     /// Manage registered clients in a DynamoDB table.
     #[command(subcommand)]
@@ -556,8 +558,8 @@ fn parse_format(value: &str) -> Result<TokenFormat, String> {
 async fn main() -> ExitCode {
     tessera::telemetry::init();
     let result = match Cli::parse().command {
-        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl } => {
-            serve(addr, config, store, import_clients, keys_file.map(|file| (file, keys_ttl))).await
+        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl, embedded } => {
+            serve(addr, config, store, import_clients, keys_file.map(|file| (file, keys_ttl)), embedded).await
         }
         Command::Keys(command) => run_keys(command).await,
         Command::Clients(command) => run_clients(command).await,
@@ -639,6 +641,7 @@ async fn serve(
     table: OptionalTable,
     import_clients: bool,
     keys_file: Option<(PathBuf, u64)>,
+    embedded: runner::EmbeddedStoreOptions,
 ) -> Result<(), String> {
     let config = match &path {
         Some(path) => Config::load(path),
@@ -654,7 +657,7 @@ async fn serve(
     let server = match &table.table {
         None => {
             let sources = tessera::service::Sources { keys, ..Default::default() };
-            runner::serve_embedded(addr, &config, clock, entropy, sources).await?.0
+            runner::serve_embedded_with(addr, &config, clock, entropy, sources, embedded).await?.0
         }
         Some(name) => {
             let store = Arc::new(open_table(name, &table.endpoint).await?);
