@@ -1,6 +1,7 @@
 //! The local runner's embedded store over HTTP: it stays within `--max-items` however many tokens are issued,
-//! a revoked token stays inactive when the bound evicts, and expired items are swept in the background with
-//! the runner's (pinned) clock. Embedded store only: DynamoDB's TTL and capacity are AWS's.
+//! a revoked token stays inactive when the bound evicts, a store full of revocations refuses new tokens with 503
+//! rather than drop one, and expired items are swept in the background with the runner's (pinned) clock.
+//! Embedded store only: DynamoDB's TTL and capacity are AWS's.
 
 use std::time::Duration;
 
@@ -39,9 +40,13 @@ async fn the_store_stays_within_max_items_and_revoked_tokens_stay_inactive() {
     revoke(&server, creds::JWT, &jwt).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
     revoke(&server, creds::OPAQUE, &opaque).await;
+    // Each token a microsecond after the one before, so "soonest expiring" is "issued first" (on a clock that
+    // stood still, equal expiries would be evicted in key order).
+    server.clock.advance_micros(1);
     let first = server.issue(creds::OPAQUE, &[]).await;
     let mut last = String::new();
     for _ in 0..200 {
+        server.clock.advance_micros(1);
         last = server.issue(creds::OPAQUE, &[]).await;
         assert!(store.len() <= CLIENTS + 40, "{} items", store.len());
     }
@@ -73,4 +78,22 @@ async fn expired_tokens_are_swept_in_the_background_with_the_runners_clock() {
     }
     assert_eq!(store.len(), CLIENTS, "every expired token and denylist entry is swept; the clients stay");
     assert_eq!(store.evictions(), 0);
+}
+
+#[tokio::test]
+async fn a_store_full_of_revocations_refuses_new_tokens_with_503_and_keeps_them() {
+    let (server, store) = TestServer::start_embedded(&test_config(), options(2)).await;
+    let jwts = [server.issue(creds::JWT, &[]).await, server.issue(creds::JWT, &[]).await];
+    for jwt in &jwts {
+        revoke(&server, creds::JWT, jwt).await;
+    }
+    // Two denylist entries fill the bound; an opaque token would need a third item.
+    let reply = server.post("/oauth2/token", Some(creds::OPAQUE), &[("grant_type", "client_credentials")]).await;
+    reply.assert_error(503, "temporarily_unavailable");
+    assert_eq!((store.len(), store.refused_writes()), (CLIENTS + 2, 1));
+    for jwt in &jwts {
+        assert!(!active(&server, jwt).await, "no revocation was dropped to make room");
+    }
+    // JWT issuance writes nothing, so it goes on.
+    server.issue(creds::JWT, &[]).await;
 }
