@@ -53,6 +53,8 @@ enum Command {
         keys_ttl: u64,
         #[command(flatten)]
         limits: ServeLimits,
+        #[command(flatten)]
+        embedded: runner::EmbeddedStoreOptions,
     },
     /// Manage registered clients in a DynamoDB table.
     #[command(subcommand)]
@@ -573,8 +575,9 @@ fn parse_format(value: &str) -> Result<TokenFormat, String> {
 async fn main() -> ExitCode {
     tessera::telemetry::init();
     let result = match Cli::parse().command {
-        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl, limits } => {
-            serve(addr, config, store, import_clients, keys_file.map(|file| (file, keys_ttl)), limits.into()).await
+        Command::Serve { addr, config, store, import_clients, keys_file, keys_ttl, limits, embedded } => {
+            let keys_file = keys_file.map(|file| (file, keys_ttl));
+            serve(addr, config, store, import_clients, keys_file, limits.into(), embedded).await
         }
         Command::Keys(command) => run_keys(command).await,
         Command::Clients(command) => run_clients(command).await,
@@ -657,6 +660,7 @@ async fn serve(
     import_clients: bool,
     keys_file: Option<(PathBuf, u64)>,
     limits: runner::RunnerLimits,
+    embedded: runner::EmbeddedStoreOptions,
 ) -> Result<(), String> {
     // Installed before the runner starts, so a SIGTERM that comes early still stops it gracefully.
     let stop_signal = runner::shutdown_signal().map_err(|e| format!("cannot listen for signals: {e}"))?;
@@ -674,7 +678,7 @@ async fn serve(
     let server = match &table.table {
         None => {
             let sources = tessera::service::Sources { keys, ..Default::default() };
-            runner::serve_embedded(addr, &config, clock, entropy, sources, limits).await?.0
+            runner::serve_embedded_with(addr, &config, clock, entropy, sources, limits, embedded).await?.0
         }
         Some(name) => {
             let store = Arc::new(open_table(name, &table.endpoint).await?);

@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +21,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use tessera::TokenService;
+use tessera::store::memory::MemoryStore;
 use tessera::wire::OAuthError;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use crate::expiry_sweep;
 use crate::routes::Route;
 
 /// API Gateway HTTP APIs accept payloads up to 10 MB; the runner stops far earlier, since no OAuth request
@@ -384,7 +387,32 @@ pub async fn serve(
     spawn(listener, Arc::new(service), limits).map_err(|e| e.to_string())
 }
 
-/// [`serve`] on a fresh embedded store holding the configuration's clients. Returns the server and its store.
+/// The default of `tessera serve --max-items`: about 1 GB of token records.
+pub const DEFAULT_MAX_ITEMS: usize = 1_000_000;
+
+/// How the runner bounds and sweeps its embedded store (`tessera serve` flags).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct EmbeddedStoreOptions {
+    /// Embedded store only: the most items it holds (token records, revocations, clients). Past it, expired
+    /// items go first, then the soonest-expiring token records (those tokens become inactive); revocations are
+    /// never evicted before they expire, and when only they are left, writes answer 503.
+    #[arg(long, default_value_t = NonZeroUsize::new(DEFAULT_MAX_ITEMS).expect("positive"))]
+    pub max_items: NonZeroUsize,
+    /// How often expired items are swept.
+    #[arg(skip = expiry_sweep::SWEEP_INTERVAL)]
+    pub sweep_interval: Duration,
+}
+
+impl Default for EmbeddedStoreOptions {
+    fn default() -> Self {
+        Self {
+            max_items: NonZeroUsize::new(DEFAULT_MAX_ITEMS).expect("positive"),
+            sweep_interval: expiry_sweep::SWEEP_INTERVAL,
+        }
+    }
+}
+
+/// [`serve_embedded_with`] the default [`EmbeddedStoreOptions`].
 pub async fn serve_embedded(
     addr: std::net::SocketAddr,
     config: &tessera::config::Config,
@@ -392,9 +420,32 @@ pub async fn serve_embedded(
     entropy: Arc<dyn tessera::entropy::Entropy>,
     sources: tessera::service::Sources,
     limits: RunnerLimits,
-) -> Result<(RunningServer, Arc<tessera::store::memory::MemoryStore>), String> {
+) -> Result<(RunningServer, Arc<MemoryStore>), String> {
+    serve_embedded_with(addr, config, clock, entropy, sources, limits, EmbeddedStoreOptions::default()).await
+}
+
+/// [`serve`] on a fresh embedded store holding the configuration's clients, bounded to `options.max_items`
+/// and swept in the background ([`expiry_sweep`]) with `clock`'s time while the store lives. Returns the
+/// server and its store.
+pub async fn serve_embedded_with(
+    addr: std::net::SocketAddr,
+    config: &tessera::config::Config,
+    clock: Arc<dyn tessera::clock::Clock>,
+    entropy: Arc<dyn tessera::entropy::Entropy>,
+    sources: tessera::service::Sources,
+    limits: RunnerLimits,
+    options: EmbeddedStoreOptions,
+) -> Result<(RunningServer, Arc<MemoryStore>), String> {
     let clients = config.clients(entropy.as_ref()).map_err(|e| e.to_string())?;
-    let store = Arc::new(tessera::store::memory::MemoryStore::with_clients(clients));
-    let server = serve(addr, config, store.clone(), clock, entropy, sources, limits).await?;
+    if clients.len() >= options.max_items.get() {
+        return Err(format!(
+            "--max-items {} leaves no room for tokens above the configuration's {} clients",
+            options.max_items,
+            clients.len()
+        ));
+    }
+    let store = Arc::new(MemoryStore::with_clients(clients).with_max_items(options.max_items, clock.clone()));
+    let server = serve(addr, config, store.clone(), clock.clone(), entropy, sources, limits).await?;
+    expiry_sweep::spawn(&store, clock, options.sweep_interval);
     Ok((server, store))
 }

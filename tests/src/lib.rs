@@ -230,6 +230,26 @@ impl TestServer {
         Self::wrap(server, clock, store)
     }
 
+    /// Starts a runner on `config` exactly as `tessera serve` does on the embedded store (bounded and swept
+    /// as `options` say), with a pinned clock; returns the embedded store too, to look at its size.
+    pub async fn start_embedded(config: &Config, options: runner::EmbeddedStoreOptions) -> (Self, Arc<MemoryStore>) {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let addr = "127.0.0.1:0".parse().expect("addr");
+        let entropy = Arc::new(SystemEntropy);
+        let (server, store) = runner::serve_embedded_with(
+            addr,
+            config,
+            clock.clone(),
+            entropy,
+            Default::default(),
+            Default::default(),
+            options,
+        )
+        .await
+        .expect("runner starts");
+        (Self::wrap(server, clock, store.clone()), store)
+    }
+
     /// Delivers a revocation event (EventBridge event, SQS batch) to the runner's `/local/events`.
     pub async fn send_event(&self, event: &Value) -> Reply {
         let headers = [("content-type", "application/json".to_owned())];

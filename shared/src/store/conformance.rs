@@ -16,13 +16,15 @@ use crate::entropy::{SystemEntropy, random_bytes};
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 
-fn fresh_tenant() -> TenantId {
+/// A tenant no other check uses.
+pub(crate) fn fresh_tenant() -> TenantId {
     let bytes: [u8; 6] = random_bytes(&SystemEntropy).expect("entropy");
     let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     TenantId::parse(&format!("conformance-{suffix}")).expect("valid tenant")
 }
 
-fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
+/// A fresh opaque access token's record in `tenant`, expiring at `expires_at`.
+pub(crate) fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
     let secret: [u8; 32] = random_bytes(&SystemEntropy).expect("entropy");
     let family = FamilyId::from_bytes(random_bytes(&SystemEntropy).expect("entropy"));
     let grant = Grant {
@@ -41,7 +43,8 @@ fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRecord {
     TokenRecord::new(&OpaqueToken::mint(TokenKind::AccessToken, &grant, secret), grant)
 }
 
-fn client(tenant: &TenantId, id: &str) -> Client {
+/// A client of `tenant` called `id`.
+pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
     Client {
         tenant: tenant.clone(),
         client_id: ClientId::parse(id).expect("valid id"),
