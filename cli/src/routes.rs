@@ -22,7 +22,7 @@ pub enum Route {
     Introspect,
     /// `POST /oauth2/revoke`.
     Revoke,
-    /// `GET /.well-known/oauth-authorization-server` and `GET /.well-known/jwks.json`.
+    /// `GET` and `HEAD` of `/.well-known/oauth-authorization-server` and `/.well-known/jwks.json`.
     Metadata,
     /// `POST /local/events`: the local runner's door to the revocation-events function (never deployed).
     LocalEvents,

@@ -241,7 +241,7 @@ async fn dispatch(
         Some(Route::LocalEvents) if !peer.ip().is_loopback() => {
             forbidden("/local/events answers loopback callers only")
         }
-        Some(Route::LocalEvents) if !names_the_runner(request.headers(), local) => forbidden(
+        Some(Route::LocalEvents) if !names_the_runner(request.uri(), request.headers(), local) => forbidden(
             "/local/events answers requests whose Host is the runner's loopback address and whose Origin, if any, \
              is the runner itself",
         ),
@@ -264,8 +264,9 @@ async fn dispatch(
 /// Whether a request names the runner itself: exactly one `Host`, which is the loopback address the connection
 /// came in on (`127.0.0.1:<port>`, `[::1]:<port>`) or `localhost:<port>`, and no `Origin` or exactly
 /// `http://<that Host>`. A page of another site rebound to 127.0.0.1 (DNS rebinding) sends its own name as
-/// `Host`; a page of another origin on the loopback sends its own `Origin`.
-fn names_the_runner(headers: &HeaderMap, local: SocketAddr) -> bool {
+/// `Host`; a page of another origin on the loopback sends its own `Origin`. A request target in absolute form
+/// names the authority the server must use instead of `Host` (RFC 9112 §3.2.2), so it must name the runner too.
+fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, local: SocketAddr) -> bool {
     let local = SocketAddr::new(local.ip().to_canonical(), local.port());
     if !local.ip().is_loopback() {
         return false;
@@ -290,6 +291,9 @@ fn names_the_runner(headers: &HeaderMap, local: SocketAddr) -> bool {
         ours.extend([ip, "localhost".to_owned()]);
     }
     if !ours.iter().any(|name| name.eq_ignore_ascii_case(host)) {
+        return false;
+    }
+    if target.authority().is_some_and(|authority| !authority.as_str().eq_ignore_ascii_case(host)) {
         return false;
     }
     match single(header::ORIGIN) {

@@ -136,3 +136,35 @@ async fn requests_are_served_while_idle_connections_are_held() {
     .await
     .unwrap();
 }
+
+/// RFC 9112 §3.2.2: a request target in absolute form names the authority, and the server must use it instead of
+/// `Host`. So `/local/events` refuses an absolute target that names another host, whatever `Host` says, and takes
+/// one that names the runner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absolute_target_must_name_the_runner_too() {
+    let server = start(RunnerLimits::default()).await;
+    let addr = server.addr;
+    let answers = tokio::task::spawn_blocking(move || {
+        let post = |target: String| -> std::io::Result<String> {
+            let body = "{}";
+            let mut stream = TcpStream::connect(addr)?;
+            write!(
+                stream,
+                "POST {target} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            read_until_closed(&mut stream)
+        };
+        Ok::<_, std::io::Error>((
+            post(format!("http://rebind.example:{}/local/events", addr.port()))?,
+            post(format!("http://{addr}/local/events"))?,
+        ))
+    })
+    .await
+    .unwrap()
+    .expect("both answered");
+    assert!(answers.0.starts_with("HTTP/1.1 403"), "another authority: {}", answers.0);
+    // The runner itself: past the guard, to the handler, which refuses `{}` as no event.
+    assert!(answers.1.starts_with("HTTP/1.1 400"), "the runner's own authority: {}", answers.1);
+}

@@ -46,7 +46,7 @@ pub enum BootstrapError {
 }
 
 /// Reads the environment and builds the service, with the SDK configuration built once: the token,
-/// introspection and revocation functions.
+/// introspection, revocation and metadata functions (the last reads the table only for the trusted issuers).
 pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     build_from_env(true, Arc::new(SystemClock)).await
 }
@@ -54,13 +54,6 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
 /// [`service_from_env`] on another clock, which times token lifetimes and the key cache alike (tests).
 pub async fn service_from_env_on_clock(clock: Arc<dyn Clock>) -> Result<TokenService, BootstrapError> {
     build_from_env(true, clock).await
-}
-
-/// The service of the metadata function, which publishes issuers and keys only: it never touches the table
-/// (`TABLE_NAME` is ignored; its policy grants no DynamoDB action), so its store is empty and its tenants have no
-/// trusted issuers from the table.
-pub async fn keys_service_from_env() -> Result<TokenService, BootstrapError> {
-    build_from_env(false, Arc::new(SystemClock)).await
 }
 
 /// The SDK configuration, loaded once, when the environment names a table or a secret.
@@ -170,11 +163,13 @@ pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
 /// and the tenants the deployment serves, read from the key document exactly as the other functions read it
 /// (re-read every `KEYS_CACHE_TTL_SECS`, failing closed past `KEYS_MAX_STALE_SECS`), without the table. An event
 /// naming another tenant is refused ([`crate::events::TenantDirectory`]).
-pub async fn revocation_events_from_env() -> Result<(Arc<dyn TokenStore>, TokenService), BootstrapError> {
+pub async fn revocation_events_from_env()
+-> Result<(Arc<dyn TokenStore>, Arc<dyn crate::events::TenantDirectory>), BootstrapError> {
     let sdk = sdk_from_env().await;
     let store = store_with_sdk(sdk.as_ref())?;
+    // A service without the table: only its tenant lookup is used.
     let tenants = build_with_sdk(false, Arc::new(SystemClock), sdk).await?;
-    Ok((store, tenants))
+    Ok((store, Arc::new(tenants)))
 }
 
 fn store_with_sdk(sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<dyn TokenStore>, BootstrapError> {

@@ -45,6 +45,17 @@ pub trait TenantDirectory: Send + Sync {
     async fn serves(&self, tenant: &TenantId) -> Result<bool, StoreError>;
 }
 
+/// What [`RevocationEvent::check_tenant`] found.
+#[derive(Debug)]
+pub enum TenantCheck {
+    /// The tenant is served: apply the event.
+    Served,
+    /// It is not: the event can never apply, like a malformed one.
+    Undeclared(MalformedEvent),
+    /// The tenants cannot be known now: retry the event later, never drop it.
+    Unknown(StoreError),
+}
+
 /// An event that can never be applied: it goes to the dead-letter queue, with this message in the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed revocation event: {0}")]
@@ -222,13 +233,16 @@ impl RevocationEvent {
         }
     }
 
-    /// Refuses an event whose tenant the deployment does not serve: it would write a watermark no token reads,
-    /// and answer as if it had revoked something. `Err(Ok(_))` never applies; `Err(Err(_))` may on a retry.
-    pub async fn check_tenant(&self, tenants: &dyn TenantDirectory) -> Result<(), Result<MalformedEvent, StoreError>> {
+    /// Whether the deployment serves the event's tenant. An event for any other would write a watermark no token
+    /// reads, and answer as if it had revoked something.
+    pub async fn check_tenant(&self, tenants: &dyn TenantDirectory) -> TenantCheck {
         match tenants.serves(&self.tenant).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Ok(malformed(format!("tenant '{}' is not declared in this deployment", self.tenant)))),
-            Err(unknown) => Err(Err(unknown)),
+            Ok(true) => TenantCheck::Served,
+            Ok(false) => TenantCheck::Undeclared(malformed(format!(
+                "tenant '{}' is not declared in this deployment",
+                self.tenant
+            ))),
+            Err(unknown) => TenantCheck::Unknown(unknown),
         }
     }
 

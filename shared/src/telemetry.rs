@@ -27,7 +27,7 @@ pub fn init() {
             .compact()
             .with_env_filter(filter)
             .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(colour_logs())
             .with_writer(std::io::stderr)
             .try_init()
     };
@@ -62,4 +62,10 @@ pub fn filter(directives: &str) -> EnvFilter {
 fn quiet(directive: &'static str) -> tracing_subscriber::filter::Directive {
     // The directives are literals and always parse; fall back to a harmless one rather than panic.
     directive.parse().unwrap_or_else(|_| tracing_subscriber::filter::LevelFilter::INFO.into())
+}
+
+/// Whether local logs are coloured: only on a terminal, and never with `NO_COLOR` set (no-color.org), which
+/// tracing-subscriber would honour by itself but an explicit choice overrides.
+fn colour_logs() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

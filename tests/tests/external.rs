@@ -6,7 +6,7 @@ use serde_json::json;
 use tessera::clock::Clock;
 use tessera::domain::revocation::{RevocationWatermark, WatermarkTarget};
 use tessera::domain::tenant::TenantId;
-use tessera::domain::token::TokenHash;
+use tessera::domain::token::{ExternalJwtIdentity, TokenHash};
 use tessera::store::StoreKey;
 use tessera_e2e::issuers::{TestIssuer, auth0, cognito, exchange_config_recording};
 use tessera_e2e::{TestServer, creds};
@@ -26,7 +26,13 @@ async fn recorded(server: &TestServer, token: &str) -> bool {
     use base64::Engine;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
     let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
-    let id = TokenHash::of_external_jwt(claims["iss"].as_str().unwrap(), claims["jti"].as_str(), &payload);
+    let id = match claims["jti"].as_str() {
+        Some(jti) => TokenHash::of_external_jwt(ExternalJwtIdentity::IssuerAndJti {
+            issuer: claims["iss"].as_str().unwrap(),
+            jti,
+        }),
+        None => TokenHash::of_external_jwt(ExternalJwtIdentity::SignedClaims(&payload)),
+    };
     let key = StoreKey::token(&TenantId::default(), &id);
     !server.store.get_many(std::slice::from_ref(&key)).await.unwrap().is_empty()
 }
@@ -150,29 +156,46 @@ async fn a_revoked_subject_token_cannot_be_exchanged() {
     assert_eq!(server.introspect(&other).await.text, r#"{"active":false}"#);
 }
 
+/// Releases up to 0.1 recorded an external token under SHA-256 of the string presented, with its TTL at `exp`. Such
+/// a revocation holds after the upgrade for that string and for its ECDSA twin (either may have been the one
+/// recorded), through the issuer's skew after `exp`, at introspection and at exchange.
 #[tokio::test]
 async fn a_revocation_recorded_by_the_presented_string_still_holds() {
     use tessera::domain::token::ExternalTokenRecord;
+    use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
     use tessera::store::Record;
     use tessera_e2e::issuers::{EXCHANGER, exchange};
+    use tessera_e2e::token_variants::ecdsa_twin;
     let (rsa, ec) = (auth0(), cognito());
-    let server = start(&rsa, &ec).await;
+    let server = TestServer::start_config(&exchange_config_recording(&[(&rsa, true), (&ec, true)])).await;
     let now = server.clock.now();
-    let subject = format!("dave-{}", now.as_micros());
-    let token = rsa.sign(&rsa.claims(&subject, now.as_secs()));
-    // Releases up to 0.1 recorded an external token under SHA-256 of the string presented.
-    let legacy = ExternalTokenRecord {
-        tenant: TenantId::default(),
-        token_hash: TokenHash::of(&token),
-        issuer: rsa.issuer.clone(),
-        subject,
-        issued_at: now,
-        expires_at: now.plus_secs(3600),
-        revoked_at: Some(now),
-    };
-    server.store.put_new(Record::ExternalToken(legacy)).await.unwrap();
-    assert_eq!(server.introspect(&token).await.text, r#"{"active":false}"#);
-    exchange(&server, EXCHANGER, &token, &[]).await.assert_error(400, "invalid_grant");
+    let mut spellings = Vec::new();
+    for issuer in [&rsa, &ec] {
+        let subject = format!("dave-{}-{}", issuer.kid, now.as_micros());
+        let mut claims = issuer.claims(&subject, now.as_secs());
+        claims["exp"] = json!(now.as_secs() + 60);
+        let token = issuer.sign(&claims);
+        let legacy = ExternalTokenRecord {
+            tenant: TenantId::default(),
+            token_hash: TokenHash::of(&token),
+            issuer: issuer.issuer.clone(),
+            subject,
+            issued_at: now,
+            expires_at: now.plus_secs(60),
+            revoked_at: Some(now),
+        };
+        server.store.put_new(Record::ExternalToken(legacy)).await.unwrap();
+        spellings.extend(ecdsa_twin(&token, issuer.alg));
+        spellings.push(token);
+    }
+    assert_eq!(spellings.len(), 3, "the RSA token, the ECDSA token and its twin");
+    for at in [0, 60 + EXTERNAL_LEEWAY_SECS / 2] {
+        server.clock.advance_secs(at);
+        for token in &spellings {
+            assert_eq!(server.introspect(token).await.text, r#"{"active":false}"#, "{at} s later");
+            exchange(&server, EXCHANGER, token, &[]).await.assert_error(400, "invalid_grant");
+        }
+    }
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tessera::bootstrap::{keys_service_from_env, revocation_events_from_env, service_from_env};
+use tessera::bootstrap::{revocation_events_from_env, service_from_env};
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::{self, DynamoStore};
@@ -111,8 +111,8 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     set("ISSUER", "https://auth.example.com");
     // SAFETY: as in `set`.
     unsafe { std::env::remove_var("SIGNING_KEYS_SECRET_ARN") };
-    let metadata_service = keys_service_from_env().await.unwrap();
-    assert!(proxy.take_actions().is_empty(), "the metadata function never touches the table");
+    let metadata_service = service_from_env().await.unwrap();
+    let metadata_init = proxy.take_actions();
     let service = service_from_env().await.unwrap();
     let init = proxy.take_actions();
     assert_eq!(init, BTreeSet::from(["dynamodb:BatchGetItem".to_owned()]), "init reads the trusted issuers once");
@@ -121,7 +121,9 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     assert!(events_init.is_empty(), "the revocation-events function reads no table item at init: {events_init:?}");
     assert!(events_tenants.serves(&tessera::domain::tenant::TenantId::default()).await.unwrap());
 
+    assert_eq!(metadata_init, init, "the metadata function reads the trusted issuers as the others do");
     let mut rec = Recorder { proxy, used: BTreeMap::new() };
+    rec.used.entry("MetadataFunction").or_default().extend(metadata_init.iter().cloned());
     for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction"] {
         rec.used.entry(http_function).or_default().extend(init.iter().cloned());
     }

@@ -292,3 +292,27 @@ async fn an_event_for_an_undeclared_tenant_is_refused() {
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-nosuch"}]));
     assert_eq!(store.len(), 1, "only acme's watermark was written");
 }
+
+/// When the deployment cannot say which tenants it serves (its key document unread past the staleness bound), an
+/// event is neither applied nor refused for good: EventBridge gets an invocation error (Lambda retries it) and an
+/// SQS message is reported failed (it returns to the queue). Nothing is written.
+#[tokio::test]
+async fn an_event_waits_while_the_tenants_cannot_be_known() {
+    struct Unknowable;
+    #[async_trait::async_trait]
+    impl tessera::events::TenantDirectory for Unknowable {
+        async fn serves(&self, _: &tessera::domain::tenant::TenantId) -> Result<bool, StoreError> {
+            Err(StoreError::Unavailable { reason: "key document too stale".into(), retry_after_secs: 30 })
+        }
+    }
+    let store = tessera::store::memory::MemoryStore::new();
+    let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
+    let deps = Deps { store: &store, clock: &clock, tenants: &Unknowable };
+    let revoke = event("evt-unknowable", json!({"subject": "alice"}));
+    let err = tessera_revocation_events::handle(deps, revoke.clone()).await.expect_err("retried");
+    assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Unavailable { .. })), "{err}");
+    let batch = json!({"Records": [record("m-unknowable", revoke)]});
+    let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
+    assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-unknowable"}]));
+    assert_eq!(store.len(), 0, "nothing written");
+}

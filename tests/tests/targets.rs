@@ -127,6 +127,12 @@ async fn exchange_honours_audience_and_resource_and_refresh_only_narrows() {
     let next = narrowed.json()["refresh_token"].as_str().unwrap().to_owned();
     let widened = refresh(next.clone(), vec![("resource", "https://evil.example")]).await;
     assert_eq!(widened.json()["error"], "invalid_target", "{}", widened.text);
+
+    // A grant of A alone cannot widen to B at a refresh, though the client may request B afresh.
+    let only_a = exchange(vec![("resource", A)]).await;
+    assert_eq!(aud_of(&server, &only_a).await, json!(A));
+    let to_b = refresh(only_a.json()["refresh_token"].as_str().unwrap().to_owned(), vec![("resource", B)]).await;
+    assert_eq!((to_b.status, to_b.json()["error"].clone()), (400, json!("invalid_target")), "{}", to_b.text);
     let full = refresh(next, vec![]).await;
     assert_eq!(aud_of(&server, &full).await, json!([A, B, C]), "the refresh token kept every target");
 }

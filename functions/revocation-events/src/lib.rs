@@ -15,7 +15,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
-use tessera::events::{MalformedEvent, RevocationEvent, TenantDirectory};
+use tessera::events::{MalformedEvent, RevocationEvent, TenantCheck, TenantDirectory};
 use tessera::store::TokenStore;
 
 /// Why an invocation failed; Lambda retries it, then dead-letters it.
@@ -46,9 +46,9 @@ pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
         let id = event.get("id").and_then(Value::as_str).map(str::to_owned);
         let revocation = RevocationEvent::from_value(event, None).map_err(|e| rejected(id.as_deref(), &e))?;
         match revocation.check_tenant(tenants).await {
-            Ok(()) => {}
-            Err(Ok(undeclared)) => return Err(rejected(Some(&revocation.event_id), &undeclared)),
-            Err(Err(unknown)) => {
+            TenantCheck::Served => {}
+            TenantCheck::Undeclared(undeclared) => return Err(rejected(Some(&revocation.event_id), &undeclared)),
+            TenantCheck::Unknown(unknown) => {
                 tracing::error!(event_id = %revocation.event_id, error = %unknown,
                     "revocation event not applied; it will be retried");
                 return Err(unknown.into());
@@ -92,16 +92,16 @@ async fn apply_message(deps: Deps<'_>, message: SqsMessage) -> Option<String> {
             true
         }
         Ok(event) => match event.check_tenant(deps.tenants).await {
-            Err(Ok(undeclared)) => {
+            TenantCheck::Undeclared(undeclared) => {
                 rejected(Some(&message_id), &undeclared);
                 true
             }
-            Err(Err(unknown)) => {
+            TenantCheck::Unknown(unknown) => {
                 tracing::error!(message_id, event_id = %event.event_id, error = %unknown,
                     "revocation event not applied; the message returns to the queue");
                 true
             }
-            Ok(()) => apply(deps, &message_id, &event).await,
+            TenantCheck::Served => apply(deps, &message_id, &event).await,
         },
     };
     failed.then_some(message_id)

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let (store, tenants) = tessera::bootstrap::revocation_events_from_env().await?;
     let (store, tenants) = (Box::leak(Box::new(store)), Box::leak(Box::new(tenants)));
     run(service_fn(|event: LambdaEvent<Value>| {
-        let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants };
+        let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants: tenants.as_ref() };
         tessera_revocation_events::handle(deps, event.payload)
     }))
     .await

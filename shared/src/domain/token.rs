@@ -156,24 +156,23 @@ impl TokenHash {
         Self(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes())))
     }
 
-    /// The identity of a trusted issuer's JWT, under which its record is kept: `(iss, jti)` when it has a `jti`
-    /// (RFC 7519 §4.1.7 makes it unique per issuer), else the claims its signature covers (the decoded JWS
-    /// payload). Never the presented string: ECDSA signatures are malleable ((r, s) and (r, n − s) both
-    /// verify) and an issuer may sign the same claims twice, so every string that verifies to the same claims
-    /// must name one record. Domain-separated from [`TokenHash::of`], so no token string hashes to it.
-    pub fn of_external_jwt(issuer: &str, jti: Option<&str>, signed_claims: &[u8]) -> Self {
+    /// The identity of a trusted issuer's JWT, under which its record is kept ([`ExternalJwtIdentity`]). Never
+    /// the presented string: ECDSA signatures are malleable ((r, s) and (r, n − s) both verify) and an issuer may
+    /// sign the same claims twice, so every string that verifies to the same claims must name one record.
+    /// Domain-separated from [`TokenHash::of`], so no token string hashes to it.
+    pub fn of_external_jwt(identity: ExternalJwtIdentity<'_>) -> Self {
         let mut context = digest::Context::new(&digest::SHA256);
-        match jti {
-            Some(jti) => {
+        match identity {
+            ExternalJwtIdentity::IssuerAndJti { issuer, jti } => {
                 context.update(b"tessera external jwt by iss and jti\0");
                 // Lengths first, so no (iss, jti) pair can be cut differently into another.
                 context.update(&(issuer.len() as u64).to_be_bytes());
                 context.update(issuer.as_bytes());
                 context.update(jti.as_bytes());
             }
-            None => {
+            ExternalJwtIdentity::SignedClaims(claims) => {
                 context.update(b"tessera external jwt by signed claims\0");
-                context.update(signed_claims);
+                context.update(claims);
             }
         }
         Self(URL_SAFE_NO_PAD.encode(context.finish()))
@@ -183,6 +182,20 @@ impl TokenHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// What names a trusted issuer's JWT, whatever string carries it ([`TokenHash::of_external_jwt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalJwtIdentity<'a> {
+    /// Its `iss` and `jti`: RFC 7519 §4.1.7 makes a `jti` unique per issuer.
+    IssuerAndJti {
+        /// The `iss`.
+        issuer: &'a str,
+        /// The `jti`.
+        jti: &'a str,
+    },
+    /// Without a `jti`: the claims its signature covers, the decoded JWS payload.
+    SignedClaims(&'a [u8]),
 }
 
 /// The stored state of an opaque access token or a refresh token.

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::access_token::MAX_JWT_LEN;
 use crate::domain::revocation::{MAX_TOKEN_LIFETIME_SECS, WatermarkTarget};
 use crate::domain::time::Timestamp;
-use crate::domain::token::TokenHash;
+use crate::domain::token::{ExternalJwtIdentity, TokenHash};
 
 /// Clock skew tolerated on an external token's `exp`, `nbf` and `iat`.
 pub const EXTERNAL_LEEWAY_SECS: u64 = 30;
@@ -112,6 +112,10 @@ pub struct ExternalIdentity {
     /// The token's identity, the key of its record: `(iss, jti)`, or the signed claims when it has no `jti`
     /// ([`TokenHash::of_external_jwt`]). Every string that verifies to these claims has this identity.
     pub token_id: TokenHash,
+    /// Where releases up to 0.1 kept its record: SHA-256 of the string presented and, for ECDSA, of its twin
+    /// (the same token with s replaced by n − s), since 0.1 recorded whichever spelling it was shown. Read, never
+    /// written, so that a revocation recorded before the upgrade reaches every spelling until the token expires.
+    pub legacy_hashes: Vec<TokenHash>,
     /// The client the issuer minted it for (`client_id`, else `azp`), when present.
     pub client_id: Option<String>,
     /// The `scope` claim, when it is a string.
@@ -446,9 +450,11 @@ impl TrustedIssuer {
             .collect();
         let jti = claims.get("jti").and_then(Value::as_str).map(str::to_owned);
         let token_id = match &jti {
-            Some(jti) => TokenHash::of_external_jwt(&self.issuer, Some(jti), &[]),
-            None => TokenHash::of_external_jwt(&self.issuer, None, &signed_claims(token)?),
+            Some(jti) => TokenHash::of_external_jwt(ExternalJwtIdentity::IssuerAndJti { issuer: &self.issuer, jti }),
+            None => TokenHash::of_external_jwt(ExternalJwtIdentity::SignedClaims(&signed_claims(token)?)),
         };
+        let legacy_hashes =
+            std::iter::once(TokenHash::of(token)).chain(ecdsa_twin(token, header.alg).map(|twin| TokenHash::of(&twin)));
         let username =
             self.username_claim.as_deref().and_then(|c| claims.get(c)).and_then(Value::as_str).map(str::to_owned);
         Ok(ExternalIdentity {
@@ -465,6 +471,7 @@ impl TrustedIssuer {
             expires_at: Timestamp::from_secs(exp),
             jti,
             token_id,
+            legacy_hashes: legacy_hashes.collect(),
             client_id: ["client_id", "azp"]
                 .iter()
                 .find_map(|c| claims.get(*c).and_then(Value::as_str))
@@ -472,6 +479,67 @@ impl TrustedIssuer {
             scope: claims.get("scope").and_then(Value::as_str).map(str::to_owned),
         })
     }
+}
+
+/// The order n of the P-256 group (SEC 2 §2.4.2), big-endian.
+const P256_ORDER: [u8; 32] = hex32(*b"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+/// The order n of the P-384 group (SEC 2 §2.5.1), big-endian.
+const P384_ORDER: [u8; 48] =
+    hex48(*b"ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
+
+const fn hex_digit(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        _ => c - b'a' + 10,
+    }
+}
+
+const fn hex32(text: [u8; 64]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = hex_digit(text[2 * i]) << 4 | hex_digit(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+const fn hex48(text: [u8; 96]) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    let mut i = 0;
+    while i < 48 {
+        out[i] = hex_digit(text[2 * i]) << 4 | hex_digit(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// The ECDSA twin of a verified compact JWS: its signature (r, s) replaced by (r, n − s), which verifies as well.
+/// `None` for other algorithms, or a signature not of the curve's size. Only to find the records releases up to
+/// 0.1 kept under a spelling's hash; identity never depends on it.
+fn ecdsa_twin(token: &str, alg: Algorithm) -> Option<String> {
+    use base64::Engine;
+    let order: &[u8] = match alg {
+        Algorithm::ES256 => &P256_ORDER,
+        Algorithm::ES384 => &P384_ORDER,
+        _ => return None,
+    };
+    let (signing_input, signature) = token.rsplit_once('.')?;
+    let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).ok()?;
+    if signature.len() != 2 * order.len() {
+        return None;
+    }
+    let s = signature.split_off(order.len());
+    // n − s, big-endian with a borrow; a verified signature has 0 < s < n.
+    let mut twin = vec![0u8; order.len()];
+    let mut borrow = 0u16;
+    for i in (0..order.len()).rev() {
+        let (digit, under) = u16::from(order[i]).overflowing_sub(u16::from(s[i]) + borrow);
+        twin[i] = digit as u8;
+        borrow = u16::from(under);
+    }
+    signature.extend_from_slice(&twin);
+    Some(format!("{signing_input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)))
 }
 
 /// The decoded payload of a compact JWS: the claims exactly as its signature covers them.

@@ -6,7 +6,6 @@
 use crate::domain::revocation::{TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::TokenHash;
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
 use crate::service::Tenant;
 use crate::store::{Fetched, StoreKey};
@@ -50,14 +49,13 @@ impl<'a> ExchangeRequest<'a> {
         let issuer = peek_issuer(self.subject_token).and_then(|iss| tenant.trusted_issuer(&iss));
         let result = match issuer {
             Some(issuer) => issuer.validate(self.subject_token, now).await.map(|identity| SubjectToken {
-                record_keys: if issuer.record_tokens {
-                    vec![
-                        StoreKey::token(tenant.id, &identity.token_id),
-                        // Where releases up to 0.1 recorded it (see `ExternalToken::presented_hash`).
-                        StoreKey::token(tenant.id, &TokenHash::of(self.subject_token)),
-                    ]
-                } else {
-                    Vec::new()
+                // Its identity's record, and where releases up to 0.1 recorded it (`legacy_hashes`).
+                record_keys: match issuer.record_tokens {
+                    true => std::iter::once(&identity.token_id)
+                        .chain(&identity.legacy_hashes)
+                        .map(|hash| StoreKey::token(tenant.id, hash))
+                        .collect(),
+                    false => Vec::new(),
                 },
                 identity,
             }),
@@ -79,8 +77,7 @@ fn subject_refused() -> OAuthError {
 pub struct SubjectToken {
     /// Who it names.
     pub identity: ExternalIdentity,
-    /// Its record, under its identity and under the presented string's hash of releases up to 0.1, when its
-    /// issuer records tokens.
+    /// Its record, under its identity and where releases up to 0.1 kept it, when its issuer records tokens.
     pub record_keys: Vec<StoreKey>,
 }
 

@@ -167,8 +167,8 @@ fn only_profiled(mut response: IntrospectionResponse, profile: &Profile) -> Intr
     response
 }
 
-/// Records a trusted issuer's token under its hash (IndyKite's `perform_upsert`), with TTL = its `exp`, so
-/// that revocation by token or by subject reaches it. A concurrent recording is harmless.
+/// Records a trusted issuer's token under its identity (IndyKite's `perform_upsert`), with TTL = its `exp` plus the
+/// issuer's skew, so that revocation by token or by subject reaches it. A concurrent recording is harmless.
 async fn record_external(
     service: &TokenService,
     tenant: &TenantId,

@@ -21,8 +21,9 @@ pub struct AuthorizationServerMetadata {
     /// RFC 7517 key set.
     pub jwks_uri: String,
     /// The `response_type`s of the authorization endpoint. Tessera has none, so the list is empty and omitted:
-    /// RFC 8414 §3.2 says "claims with zero elements MUST be omitted", and erratum 7793 makes this member
-    /// required only for servers with grant types that use the authorization endpoint.
+    /// RFC 8414 §3.2 says "claims with zero elements MUST be omitted", and erratum 7793 (reported, not yet
+    /// verified) would make this member required only for servers with grant types that use the authorization
+    /// endpoint. A strict validator reading §2 alone may still ask for it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response_types_supported: Vec<&'static str>,
     /// The grant types the tenant's token endpoint can answer: client credentials, and token exchange and refresh

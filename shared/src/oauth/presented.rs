@@ -6,7 +6,7 @@ use crate::domain::grant::Grant;
 use crate::domain::revocation::{Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenHash, TokenKind};
+use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
 use crate::jwt::access_token::{self, VerifiedAccessToken};
 use crate::jwt::external::{ExternalIdentity, peek_issuer};
 use crate::service::Tenant;
@@ -30,9 +30,6 @@ pub enum Presented {
 pub struct ExternalToken {
     /// Who it names, the mapped claims, and the token's identity (the key of its record).
     pub identity: ExternalIdentity,
-    /// SHA-256 of the presented string: where releases up to 0.1 kept the record. It is read, never
-    /// written, so that a revocation recorded before the upgrade holds until the token expires.
-    pub presented_hash: TokenHash,
     /// Whether its issuer records tokens (so Tessera can revoke them one by one).
     pub record: bool,
 }
@@ -58,9 +55,10 @@ impl ExternalToken {
 pub struct TokenKeys {
     /// The token's own record or denylist entry; `None` when it has none to read.
     pub state: Option<StoreKey>,
-    /// A recorded external token's record as releases up to 0.1 keyed it (by the presented string), read
-    /// beside `state` until every such record has expired (at most 90 days after the upgrade).
-    pub legacy_state: Option<StoreKey>,
+    /// A recorded external token's records as releases up to 0.1 keyed them (by the spelling presented, and its
+    /// ECDSA twin: [`ExternalIdentity::legacy_hashes`]), read beside `state`. Such records are gone 90 days after
+    /// the upgrade (the longest lifetime Tessera accepts); the release after that stops reading them.
+    pub legacy_state: Vec<StoreKey>,
     /// The revocation watermarks that apply to it.
     pub watermarks: Vec<StoreKey>,
 }
@@ -108,11 +106,7 @@ impl Presented {
             peek_issuer(token).filter(|iss| **iss != *tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
         if let Some(issuer) = trusted {
             return match issuer.validate(token, now).await {
-                Ok(identity) => Self::External(Box::new(ExternalToken {
-                    identity,
-                    presented_hash: TokenHash::of(token),
-                    record: issuer.record_tokens,
-                })),
+                Ok(identity) => Self::External(Box::new(ExternalToken { identity, record: issuer.record_tokens })),
                 Err(rejection) => Self::Unrecognised(format!("external jwt rejected: {rejection}")),
             };
         }
@@ -131,17 +125,20 @@ impl Presented {
         match self {
             Self::Opaque(token) => TokenKeys {
                 state: Some(StoreKey::token(tenant, &token.hash())),
-                legacy_state: None,
+                legacy_state: Vec::new(),
                 watermarks: watermarks(&token.watermark_targets()),
             },
             Self::Jwt(jwt) => TokenKeys {
                 state: Some(StoreKey::revoked_jti(tenant, &jwt.jti)),
-                legacy_state: None,
+                legacy_state: Vec::new(),
                 watermarks: watermarks(&jwt.grant.watermark_targets()),
             },
             Self::External(external) => TokenKeys {
                 state: external.record.then(|| StoreKey::token(tenant, &external.identity.token_id)),
-                legacy_state: external.record.then(|| StoreKey::token(tenant, &external.presented_hash)),
+                legacy_state: match external.record {
+                    true => external.identity.legacy_hashes.iter().map(|h| StoreKey::token(tenant, h)).collect(),
+                    false => Vec::new(),
+                },
                 watermarks: watermarks(&external.identity.watermark_targets()),
             },
             Self::Unrecognised(_) => TokenKeys::default(),
@@ -155,9 +152,9 @@ impl Presented {
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
             Self::External(external) => {
-                let revoked = [key, keys.legacy_state.as_ref()]
+                let revoked = key
                     .into_iter()
-                    .flatten()
+                    .chain(&keys.legacy_state)
                     .filter_map(|k| fetched.external_token(k))
                     .any(|r| r.revoked_at.is_some());
                 let validity = TokenValidity {

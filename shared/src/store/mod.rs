@@ -360,10 +360,19 @@ pub struct Fetched {
 }
 
 impl Fetched {
-    /// Keeps the records that have not expired at `now`.
+    /// Keeps the records that have not expired at `now`. A recorded external token is kept for its issuer's clock
+    /// skew past its TTL: releases up to 0.1 set that TTL at the token's `exp`, while the token is accepted until
+    /// `exp` plus the skew ([`crate::jwt::external::ExternalIdentity::accepted_until`]), and its revocation must
+    /// hold as long.
     pub fn new(records: Vec<Record>, now: Timestamp) -> Self {
-        let records =
-            records.into_iter().filter(|r| r.expires_at().is_none_or(|exp| now < exp)).map(|r| (r.key(), r)).collect();
+        let live = |record: &Record| {
+            let until = match record {
+                Record::ExternalToken(t) => Some(t.expires_at.plus_secs(crate::jwt::external::EXTERNAL_LEEWAY_SECS)),
+                other => other.expires_at(),
+            };
+            until.is_none_or(|until| now < until)
+        };
+        let records = records.into_iter().filter(live).map(|r| (r.key(), r)).collect();
         Self { records }
     }
 

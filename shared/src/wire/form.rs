@@ -111,12 +111,23 @@ impl Form {
         let mut params: Vec<(Param, String)> = Vec::new();
         let mut seen: u64 = 0;
         let mut count = 0;
-        for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        // memchr's vectorised searches: a 16 KiB body costs about a byte of work per byte.
+        let mut start = 0;
+        let pairs = std::iter::from_fn(|| {
+            if start > body.len() {
+                return None;
+            }
+            let end = memchr::memchr(b'&', &body[start..]).map_or(body.len(), |i| start + i);
+            let pair = &body[start..end];
+            start = end + 1;
+            Some(pair)
+        });
+        for pair in pairs.filter(|p| !p.is_empty()) {
             count += 1;
             if count > MAX_FORM_PARAMS {
                 return Err(FormError::TooManyParameters);
             }
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            let (name, value) = match memchr::memchr(b'=', pair) {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
@@ -162,7 +173,7 @@ impl Form {
 /// `raw` itself when it needs no decoding (no `%`, no `+`) and is UTF-8; `None` when it needs decoding;
 /// an error when it is not UTF-8 and has nothing to decode.
 fn plain(raw: &[u8]) -> Result<Option<&str>, FormError> {
-    if raw.iter().any(|&b| b == b'%' || b == b'+') {
+    if memchr::memchr2(b'%', b'+', raw).is_some() {
         return Ok(None);
     }
     std::str::from_utf8(raw).map(Some).map_err(|_| FormError::Malformed)
