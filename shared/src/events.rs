@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::client::ClientId;
-use crate::domain::grant::FamilyId;
+use crate::domain::id::FamilyId;
 use crate::domain::revocation::{RevocationWatermark, WatermarkTarget};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;

@@ -174,7 +174,7 @@ async fn an_unreachable_endpoint_fails_closed() {
             amr: Vec::new(),
             scope: tessera::domain::scope::ScopeSet::default(),
             audience: vec!["https://issuer.example".into()],
-            family: tessera::domain::grant::FamilyId::from_bytes([1; 16]),
+            family: tessera::domain::id::FamilyId::from_bytes([1; 16]),
             issued_at: SystemClock.now(),
             expires_at: SystemClock.now().plus_secs(60),
         },

@@ -489,7 +489,7 @@ async fn a_failing_store_fails_closed_with_503() {
 
 #[tokio::test]
 async fn a_family_watermark_revokes_issued_tokens_to_the_microsecond() {
-    use tessera::domain::grant::FamilyId;
+    use tessera::domain::id::FamilyId;
     use tessera::domain::revocation::{RevocationWatermark, WatermarkTarget};
     use tessera::domain::time::Timestamp;
     use tessera::domain::token::OpaqueToken;

@@ -12,11 +12,10 @@
 
 use std::fmt;
 
-use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientId;
-use super::grant::FamilyId;
+use super::id::{FamilyId, IdTag};
 use super::tenant::TenantId;
 use super::time::Timestamp;
 
@@ -27,69 +26,6 @@ pub const MAX_TOKEN_LIFETIME_SECS: u32 = 90 * 86_400;
 /// Kept on top of [`MAX_TOKEN_LIFETIME_SECS`] by every watermark: covers clock skew leeway on external tokens
 /// and a rotation that commits a moment after a family's final watermark.
 const WATERMARK_MARGIN_SECS: u64 = 3_600;
-
-/// A 128-bit tag of a subject or client id: the first 16 bytes of its SHA-256. Watermark keys use it, and
-/// opaque tokens embed it, so subject and client revocation reach opaque tokens in the same single read without
-/// the token or the table holding the id itself. A tag is pseudonymous, not secret: whoever knows an id can
-/// compute its tag (the revocation-events function and the CLI must, without any key).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdTag([u8; 16]);
-
-/// A tag that is not 22 base64url characters.
-#[derive(Debug, thiserror::Error)]
-#[error("a tag must be 16 bytes of base64url")]
-pub struct InvalidIdTag;
-
-impl IdTag {
-    /// The tag of `id`.
-    pub fn of(id: &str) -> Self {
-        let hash = digest::digest(&digest::SHA256, id.as_bytes());
-        let mut tag = [0u8; 16];
-        tag.copy_from_slice(&hash.as_ref()[..16]);
-        Self(tag)
-    }
-
-    /// Wraps 16 bytes taken from an opaque token.
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The raw bytes.
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-
-    /// Its 22 base64url characters, written into `out` (no allocation).
-    pub fn encode<'a>(&self, out: &'a mut [u8; 22]) -> &'a str {
-        super::base64url_16(&self.0, out)
-    }
-}
-
-impl fmt::Display for IdTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.encode(&mut [0; 22]))
-    }
-}
-
-impl fmt::Debug for IdTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdTag({self})")
-    }
-}
-
-impl TryFrom<String> for IdTag {
-    type Error = InvalidIdTag;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        super::parse_base64url_16(&value).map(Self).ok_or(InvalidIdTag)
-    }
-}
-
-impl From<IdTag> for String {
-    fn from(value: IdTag) -> Self {
-        value.to_string()
-    }
-}
 
 /// What a watermark applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -14,8 +14,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::grant::{FamilyId, Grant};
-use super::revocation::{IdTag, WatermarkTarget};
+use super::grant::Grant;
+use super::id::{FamilyId, IdTag};
+use super::revocation::WatermarkTarget;
 use super::time::Timestamp;
 
 /// Whether a token is an access or a refresh token.

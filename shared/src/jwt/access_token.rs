@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyError, KeyRing, SigningAlgorithm};
 use crate::domain::client::ClientId;
-use crate::domain::grant::{FamilyId, Grant};
+use crate::domain::grant::Grant;
+use crate::domain::id::FamilyId;
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;

@@ -9,7 +9,9 @@ use super::authenticate::{authenticate, client_key};
 use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
-use crate::domain::grant::{FamilyId, Grant, RefreshRefusal, check_refresh, narrowed_scope};
+use crate::domain::grant::Grant;
+use crate::domain::id::FamilyId;
+use crate::domain::refresh::{RefreshRefusal, check_refresh, narrowed_scope};
 use crate::domain::revocation::RevocationWatermark;
 use crate::domain::scope::ScopeSet;
 use crate::domain::time::Timestamp;
@@ -175,7 +177,7 @@ async fn refresh(
         return Err(invalid_grant("record does not match the token"));
     }
     let watermarks = fetched.watermarks(&StoreKey::watermarks(settings.id, &presented.watermark_targets()));
-    match check_refresh(record, &client.client_id, &watermarks) {
+    match check_refresh(record, &client.client_id, &watermarks, now) {
         Ok(()) => {}
         Err(RefreshRefusal::Reused) => return Err(revoke_family_for_reuse(service, settings, &record.grant, now).await),
         Err(RefreshRefusal::Unknown) => return Err(invalid_grant("not a refresh token")),

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use super::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
 use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
-use crate::domain::grant::{FamilyId, Grant};
+use crate::domain::grant::Grant;
+use crate::domain::id::FamilyId;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;

@@ -705,7 +705,7 @@ impl ClientRegistry for DynamoStore {
 mod tests {
     use super::*;
     use crate::domain::client::{ClientId, GrantType, SecretHash, TokenFormat};
-    use crate::domain::grant::FamilyId;
+    use crate::domain::id::FamilyId;
     use crate::domain::profile::ProfileAttribute;
     use crate::domain::scope::ScopeSet;
     use crate::domain::token::{OpaqueToken, TokenKind};
