@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError, KeyConfig, KeySetDocument, TrustedIssuerConfig, key_ring};
 use crate::domain::profile::PermissionMap;
 use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
 use crate::entropy::Entropy;
 use crate::jwt::external::TrustedIssuer;
 use crate::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
@@ -190,7 +191,7 @@ impl TokenService {
     /// Whether this deployment serves `tenant`, re-reading the key document when due; `Err` when it is too
     /// stale to say (fail closed).
     pub async fn serves(&self, tenant: &TenantId) -> Result<bool, StoreError> {
-        if self.refresh_keys_if_due().await.is_err() {
+        if self.refresh_keys_if_due(self.clock.now()).await.is_err() {
             return Err(StoreError::Unavailable {
                 reason: "the key document, which declares the tenants, cannot be read".into(),
                 retry_after_secs: KEY_RETRY_SECS as u32,
@@ -199,15 +200,16 @@ impl TokenService {
         Ok(self.snapshot().contains_key(tenant))
     }
 
-    /// `tenant` as seen by a request that arrived on `gateway_domain`: 404 for a tenant this deployment does
-    /// not serve, 503 when the key document has not been read for longer than its bound, 500 when no issuer
-    /// is configured and the request did not come through API Gateway.
+    /// `tenant` as seen by a request that arrived on `gateway_domain` at `now` (the request's one instant):
+    /// 404 for a tenant this deployment does not serve, 503 when the key document has not been read for longer
+    /// than its bound, 500 when no issuer is configured and the request did not come through API Gateway.
     pub async fn tenant<'a>(
         &'a self,
         tenant: &'a TenantId,
         gateway_domain: Option<&str>,
+        now: Timestamp,
     ) -> Result<Tenant<'a>, OAuthError> {
-        self.refresh_keys_if_due().await?;
+        self.refresh_keys_if_due(now).await?;
         let settings = self
             .snapshot()
             .get(tenant)
@@ -228,9 +230,9 @@ impl TokenService {
     /// Re-reads the key document when it is due; one request re-reads while the others go on with the keys in
     /// hand. A failure keeps them, logs an error, and is retried after at most [`KEY_RETRY_SECS`]; once the last
     /// good read is older than the staleness bound, every request fails closed (503) until a read succeeds.
-    async fn refresh_keys_if_due(&self) -> Result<(), OAuthError> {
+    async fn refresh_keys_if_due(&self, now: Timestamp) -> Result<(), OAuthError> {
         let Some(refresh) = &self.refresh else { return Ok(()) };
-        let now = self.clock.now().as_micros();
+        let now = now.as_micros();
         let too_stale = |read_at: u64| {
             let stale_for = now.saturating_sub(read_at);
             refresh.max_stale_micros.is_some_and(|bound| stale_for > bound).then_some(stale_for / 1_000_000)
@@ -702,7 +704,7 @@ mod tests {
         let before = jwks(&service);
         source.set(document("doc-2", &[]));
         clock.advance_secs(TTL);
-        service.tenant(&acme, None).await.unwrap();
+        service.tenant(&acme, None, service.clock.now()).await.unwrap();
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "re-read");
         assert_eq!(jwks(&service), before);
     }
@@ -719,13 +721,13 @@ mod tests {
         assert_eq!(signing_kid(&service, &acme), "acme-1");
         source.set(document("doc-2", &[]));
         clock.advance_secs(TTL);
-        let err = service.tenant(&acme, None).await.expect_err("deleted");
+        let err = service.tenant(&acme, None, service.clock.now()).await.expect_err("deleted");
         assert_eq!(err.status(), StatusCode::NOT_FOUND);
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2");
         // Created again: served again.
         source.set(document("doc-3", &["acme"]));
         clock.advance_secs(TTL);
-        service.tenant(&acme, None).await.unwrap();
+        service.tenant(&acme, None, service.clock.now()).await.unwrap();
         assert_eq!(signing_kid(&service, &acme), "acme-1");
     }
 
@@ -738,18 +740,21 @@ mod tests {
         bad.tenants.get_mut(&globex).unwrap().issuer = Some("https://a.example".into());
         source.set(bad);
         clock.advance_secs(TTL);
-        assert_eq!(service.tenant(&globex, None).await.expect_err("left out").status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            service.tenant(&globex, None, service.clock.now()).await.expect_err("left out").status(),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "the rest applies");
         // Mended: served from the retry on, not a whole TTL later.
         source.set(document("doc-2", &["globex"]));
         clock.advance_secs(KEY_RETRY_SECS);
-        service.tenant(&globex, None).await.unwrap();
+        service.tenant(&globex, None, service.clock.now()).await.unwrap();
         // The same mistake in a tenant served before fails the whole re-read: its keys in hand serve on.
         let mut bad = document("doc-3", &["globex"]);
         bad.tenants.get_mut(&globex).unwrap().issuer = Some("https://a.example".into());
         source.set(bad);
         clock.advance_secs(TTL);
-        service.tenant(&globex, None).await.unwrap();
+        service.tenant(&globex, None, service.clock.now()).await.unwrap();
         assert_eq!(signing_kid(&service, &TenantId::default()), "doc-2", "nothing applied");
     }
 
@@ -761,12 +766,15 @@ mod tests {
         let acme = TenantId::parse("acme").unwrap();
         bad.tenants.get_mut(&acme).unwrap().issuer = Some("https://a.example/t/acme".into());
         let (service, clock, source) = rereading("issuer = \"https://a.example/t/acme\"\n", bad, false).await;
-        assert_eq!(service.tenant(&acme, None).await.expect_err("left out").status(), StatusCode::NOT_FOUND);
-        service.tenant(&TenantId::default(), None).await.unwrap();
+        assert_eq!(
+            service.tenant(&acme, None, service.clock.now()).await.expect_err("left out").status(),
+            StatusCode::NOT_FOUND
+        );
+        service.tenant(&TenantId::default(), None, service.clock.now()).await.unwrap();
         // Mended: served from the first retry on.
         source.set(document("doc-1", &["acme"]));
         clock.advance_secs(KEY_RETRY_SECS);
-        let served = service.tenant(&acme, None).await.unwrap();
+        let served = service.tenant(&acme, None, service.clock.now()).await.unwrap();
         assert_eq!(&*served.issuer, "https://a.example/t/acme/t/acme");
     }
 }

@@ -150,9 +150,9 @@ async fn functions_build_their_service_from_the_environment() {
     set("TESSERA_CONFIG", config.to_str().unwrap());
     let service = service_from_env().await.expect("a keyless configuration tenant is left out");
     let keyless = tessera::domain::tenant::TenantId::parse("keyless").unwrap();
-    let err = service.tenant(&keyless, None).await.expect_err("not served");
+    let err = service.tenant(&keyless, None, service.clock.now()).await.expect_err("not served");
     assert_eq!(err.status(), 404);
-    assert!(service.tenant(&default, None).await.is_ok());
+    assert!(service.tenant(&default, None, service.clock.now()).await.is_ok());
     std::fs::remove_file(&config).unwrap();
     unset("TESSERA_CONFIG");
 }

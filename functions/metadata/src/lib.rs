@@ -19,7 +19,7 @@ pub async fn handle(service: &TokenService, request: Request) -> Result<Response
     let result = async {
         require_get_or_head(&request)?;
         let tenant_id = tenant_of(&request)?;
-        let tenant = service.tenant(&tenant_id, gateway_domain(&request)).await?;
+        let tenant = service.tenant(&tenant_id, gateway_domain(&request), service.clock.now()).await?;
         let path = request.uri().path();
         if path.ends_with(METADATA_PATH) || path.starts_with(&format!("{METADATA_PATH}/t/")) {
             Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant)))

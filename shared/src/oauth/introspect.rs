@@ -13,6 +13,7 @@ use super::presented::{Active, ExternalToken, Presented};
 use crate::TokenService;
 use crate::domain::profile::{Profile, ProfileAttribute};
 use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
 use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
 use crate::service::Tenant;
@@ -51,29 +52,32 @@ pub async fn introspect_signed(service: &TokenService, request: &OAuthRequest) -
     let claims = IntrospectionClaims {
         iss: &evaluated.tenant.issuer,
         aud: evaluated.caller,
-        iat: service.clock.now().as_secs(),
+        iat: evaluated.now.as_secs(),
         token_introspection: &evaluated.response,
     };
     Ok(evaluated.tenant.keys().signing_key().sign_jwt(INTROSPECTION_JWT_TYP, &claims)?)
 }
 
-/// An answer, with what a signed response needs besides it: the tenant (issuer, key) and the caller.
+/// An answer, with what a signed response needs besides it: the tenant (issuer, key), the caller, and the
+/// instant the token was judged at (the signed answer's `iat`).
 struct Evaluated<'a> {
     response: IntrospectionResponse,
     tenant: Tenant<'a>,
     caller: &'a str,
+    now: Timestamp,
 }
 
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Evaluated<'a>, OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref()).await?;
+    // The request's one instant: keys, expiry, revocation and a signed answer's `iat` all agree on it.
+    let now = service.clock.now();
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref(), now).await?;
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let token = request.require("token")?;
     let caller_key = client_key(tenant, credentials)?;
 
-    let now = service.clock.now();
     let presented = Presented::classify(token, &settings, now).await;
     let token_keys = presented.keys(tenant);
     let mut keys = Vec::with_capacity(6);
@@ -93,7 +97,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         Err(reason) => {
             tracing::debug!(%reason, "token inactive");
             let response = IntrospectionResponse::inactive();
-            return Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id });
+            return Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id, now });
         }
     };
     // Permissions are derived only for callers whose profile shows them (the hot path skips the mapping).
@@ -150,7 +154,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         }
     };
     let response = only_profiled(response, &caller.introspection_profile);
-    Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id })
+    Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id, now })
 }
 
 /// Keeps the attributes beyond RFC 7662's core members only where the caller's profile has them.

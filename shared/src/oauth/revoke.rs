@@ -21,13 +21,14 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref()).await?;
+    // The request's one instant: keys, expiry, revocation and what is written all agree on it.
+    let now = service.clock.now();
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref(), now).await?;
     let credentials = request.require_credentials()?;
     tracing::Span::current().record("client_id", credentials.client_id.as_str());
     let token = request.require("token")?;
     let caller_key = client_key(tenant, credentials)?;
 
-    let now = service.clock.now();
     let presented = Presented::classify(token, &settings, now).await;
     let token_keys = presented.keys(tenant);
     let mut keys = vec![caller_key.clone()];

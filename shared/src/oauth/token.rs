@@ -28,7 +28,9 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
 pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
     let tenant = &request.tenant;
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref()).await?;
+    // The request's one instant: keys, expiry, revocation and what is written all agree on it.
+    let now = service.clock.now();
+    let settings = service.tenant(tenant, request.gateway_domain.as_deref(), now).await?;
     let grant_type = GrantType::parse(request.require("grant_type")?)
         .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"))?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
@@ -55,7 +57,6 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
 
     // The subject token is verified before the read (CPU only), so its revocation state joins the one read;
     // its verdict is only told after the client has authenticated.
-    let now = service.clock.now();
     let subject_token = match &exchange {
         Some(exchange) => Some(exchange.verify_subject(&settings, now).await),
         None => None,
