@@ -110,7 +110,7 @@ pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<St
 }
 
 /// Why a presented JWT is not one of ours. Logged, never sent: introspection answers `{"active": false}`.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum JwtRejection {
     /// Over [`MAX_JWT_LEN`].
     #[error("token too long")]

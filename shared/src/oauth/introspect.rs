@@ -8,8 +8,7 @@
 use http::StatusCode;
 use tracing::instrument;
 
-use super::authenticate::{authenticate, client_key};
-use super::presented::{Active, ExternalToken, Presented};
+use super::presented::{Active, ExternalToken, PresentedRead};
 use crate::TokenService;
 use crate::domain::profile::{Profile, ProfileAttribute};
 use crate::domain::tenant::TenantId;
@@ -17,7 +16,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
 use crate::service::Tenant;
-use crate::store::{Fetched, Record, StoreError};
+use crate::store::{Record, StoreError};
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::IntrospectionResponse;
 use crate::wire::{ErrorCode, OAuthError};
@@ -69,37 +68,25 @@ struct Evaluated<'a> {
 
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Evaluated<'a>, OAuthError> {
-    let tenant = &request.tenant;
-    // The request's one instant: keys, expiry, revocation and a signed answer's `iat` all agree on it.
-    let now = service.clock.now();
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref(), now).await?;
-    let credentials = request.require_credentials()?;
-    tracing::Span::current().record("client_id", credentials.client_id.as_str());
-    let token = request.require("token")?;
-    let caller_key = client_key(tenant, credentials)?;
-
-    let presented = Presented::classify(token, &settings, now).await;
-    let token_keys = presented.keys(tenant);
-    let mut keys = Vec::with_capacity(6);
-    keys.push(caller_key.clone());
-    keys.extend(token_keys.iter().cloned());
-    let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
-
-    let caller = authenticate(credentials, &caller_key, &fetched)?;
+    let read = PresentedRead::read(service, request).await?;
+    let caller = read.caller()?;
     if !caller.may_introspect {
         tracing::info!("client may not introspect");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
             .with_status(StatusCode::FORBIDDEN));
     }
-    let iss = settings.issuer.to_string();
-    let active = match presented.judge(&token_keys, &fetched, now) {
+    let (tenant, now) = (&request.tenant, read.now);
+    let iss = read.tenant.issuer.to_string();
+    let active = match read.judge() {
         Ok(active) => active,
         Err(reason) => {
             tracing::debug!(%reason, "token inactive");
             let response = IntrospectionResponse::inactive();
-            return Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id, now });
+            let caller = read.caller_id();
+            return Ok(Evaluated { response, tenant: read.tenant, caller, now });
         }
     };
+    let settings = &read.tenant;
     // Permissions are derived only for callers whose profile shows them (the hot path skips the mapping).
     let wants_permissions = caller.introspection_profile.contains(&ProfileAttribute::Permissions);
     let response = match active {
@@ -124,7 +111,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             jti: active.jti,
         },
         Active::External(external) => {
-            if token_keys.state.as_ref().is_some_and(|k| fetched.external_token(k).is_none()) {
+            if read.token_keys.state.as_ref().is_some_and(|k| read.fetched.external_token(k).is_none()) {
                 record_external(service, tenant, &external).await?;
             }
             let identity = external.identity;
@@ -154,7 +141,8 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         }
     };
     let response = only_profiled(response, &caller.introspection_profile);
-    Ok(Evaluated { response, tenant: settings, caller: &credentials.client_id, now })
+    let caller = read.caller_id();
+    Ok(Evaluated { response, tenant: read.tenant, caller, now })
 }
 
 /// Keeps the attributes beyond RFC 7662's core members only where the caller's profile has them.

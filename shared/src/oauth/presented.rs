@@ -2,15 +2,21 @@
 //! against the store records whose keys it yields. Every key is derived from the token itself, so one
 //! store round trip answers.
 
+use super::authenticate::{authenticate, client_key};
+use crate::TokenService;
+use crate::domain::client::Client;
 use crate::domain::grant::Grant;
 use crate::domain::revocation::{Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
-use crate::jwt::access_token::{self, VerifiedAccessToken};
-use crate::jwt::external::{ExternalIdentity, peek_issuer};
+use crate::jwt::access_token::{self, JwtRejection, VerifiedAccessToken};
+use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
 use crate::service::Tenant;
 use crate::store::{Fetched, StoreKey};
+use crate::wire::OAuthError;
+use crate::wire::client_auth::ClientCredentials;
+use crate::wire::http::OAuthRequest;
 
 /// What a presented string turned out to be.
 #[derive(Debug)]
@@ -22,7 +28,34 @@ pub enum Presented {
     /// A JWT from one of the tenant's trusted issuers, validated offline against its JWKS.
     External(Box<ExternalToken>),
     /// Anything else: inactive without a store read.
-    Unrecognised(String),
+    Unrecognised(NotActive),
+}
+
+/// Why a presented token is not active. Logged, never sent: introspection answers `{"active": false}`, revocation
+/// 200 (RFC 7009 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotActive {
+    /// Neither an opaque token (prefix and checksum) nor a compact JWS.
+    #[error("neither an opaque token nor a JWT")]
+    NotAToken,
+    /// A JWT that is not a valid Tessera access token of the tenant.
+    #[error("jwt rejected: {0}")]
+    Jwt(#[from] JwtRejection),
+    /// A JWT of a trusted issuer that does not validate.
+    #[error("external jwt rejected: {0}")]
+    External(#[from] ExternalRejection),
+    /// A well-formed opaque token without a live record.
+    #[error("no live record")]
+    NoRecord,
+    /// The record is of the other kind (access against refresh) than the token's prefix says.
+    #[error("record kind differs from token prefix")]
+    KindMismatch,
+    /// The record's grant is not the one whose ids the token embeds.
+    #[error("record does not match the ids the token embeds")]
+    IdsMismatch,
+    /// The active rule refused it: expired, not yet valid, revoked or under a watermark.
+    #[error("inactive: {0:?}")]
+    Inactive(Inactive),
 }
 
 /// A validated external JWT.
@@ -100,19 +133,19 @@ impl Presented {
             return Self::Opaque(opaque);
         }
         if token.bytes().filter(|&b| b == b'.').count() != 2 {
-            return Self::Unrecognised("neither an opaque token nor a JWT".into());
+            return Self::Unrecognised(NotActive::NotAToken);
         }
         let trusted =
             peek_issuer(token).filter(|iss| **iss != *tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
         if let Some(issuer) = trusted {
             return match issuer.validate(token, now).await {
                 Ok(identity) => Self::External(Box::new(ExternalToken { identity, record: issuer.record_tokens })),
-                Err(rejection) => Self::Unrecognised(format!("external jwt rejected: {rejection}")),
+                Err(rejection) => Self::Unrecognised(rejection.into()),
             };
         }
         match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys()) {
             Ok(verified) => Self::Jwt(Box::new(verified)),
-            Err(rejection) => Self::Unrecognised(format!("jwt rejected: {rejection}")),
+            Err(rejection) => Self::Unrecognised(rejection.into()),
         }
     }
 
@@ -145,8 +178,8 @@ impl Presented {
         }
     }
 
-    /// Applies the active rule to the token and the fetched records. The `Err` reason is for logs only.
-    pub fn judge(&self, keys: &TokenKeys, fetched: &Fetched, now: Timestamp) -> Result<Active, String> {
+    /// Applies the active rule to the token and the fetched records.
+    pub fn judge(&self, keys: &TokenKeys, fetched: &Fetched, now: Timestamp) -> Result<Active, NotActive> {
         let watermarks = fetched.watermarks(&keys.watermarks);
         let key = keys.state.as_ref();
         let (active, revoked) = match self {
@@ -164,16 +197,16 @@ impl Presented {
                     individually_revoked: revoked,
                     watermarks: &watermarks,
                 };
-                check_active(validity, now).map_err(|inactive| format!("{inactive:?}"))?;
+                check_active(validity, now).map_err(NotActive::Inactive)?;
                 return Ok(Active::External(external.clone()));
             }
             Self::Opaque(token) => {
-                let record = key.and_then(|k| fetched.token(k)).ok_or("no live record")?;
+                let record = key.and_then(|k| fetched.token(k)).ok_or(NotActive::NoRecord)?;
                 if record.kind != token.kind() {
-                    return Err("record kind differs from token prefix".into());
+                    return Err(NotActive::KindMismatch);
                 }
                 if !token.matches(&record.grant) {
-                    return Err("record does not match the ids the token embeds".into());
+                    return Err(NotActive::IdsMismatch);
                 }
                 let active =
                     ActiveToken { grant: record.grant.clone(), kind: record.kind, jti: None, not_before: None };
@@ -197,7 +230,59 @@ impl Presented {
             individually_revoked: revoked,
             watermarks: &watermarks,
         };
-        check_active(validity, now).map_err(|inactive: Inactive| format!("{inactive:?}"))?;
+        check_active(validity, now).map_err(NotActive::Inactive)?;
         Ok(Active::Issued(Box::new(active)))
+    }
+}
+
+/// The common start of a request that presents a token (introspection, revocation): the tenant at the request's one
+/// instant, the token classified without I/O, and the one store read that fetches the caller's record together
+/// with every item that decides the token's state.
+pub struct PresentedRead<'a> {
+    /// The tenant, as the request sees it.
+    pub tenant: Tenant<'a>,
+    /// The request's one instant.
+    pub now: Timestamp,
+    /// What the token turned out to be.
+    pub presented: Presented,
+    /// The keys of its state and watermarks.
+    pub token_keys: TokenKeys,
+    /// What the read returned, expired items dropped.
+    pub fetched: Fetched,
+    credentials: &'a ClientCredentials,
+    caller_key: StoreKey,
+}
+
+impl<'a> PresentedRead<'a> {
+    /// Parses what every such request needs (client credentials, `token`), classifies the token and reads.
+    /// Records the caller's `client_id` on the current span.
+    pub async fn read(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Self, OAuthError> {
+        let id = &request.tenant;
+        let now = service.clock.now();
+        let tenant = service.tenant(id, request.gateway_domain.as_deref(), now).await?;
+        let credentials = request.require_credentials()?;
+        tracing::Span::current().record("client_id", credentials.client_id.as_str());
+        let token = request.require("token")?;
+        let caller_key = client_key(id, credentials)?;
+        let presented = Presented::classify(token, &tenant, now).await;
+        let token_keys = presented.keys(id);
+        let keys: Vec<StoreKey> = std::iter::once(&caller_key).chain(token_keys.iter()).cloned().collect();
+        let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
+        Ok(Self { tenant, now, presented, token_keys, fetched, credentials, caller_key })
+    }
+
+    /// The caller, authenticated against the record the read fetched (`invalid_client` otherwise).
+    pub fn caller(&self) -> Result<&Client, OAuthError> {
+        authenticate(self.credentials, &self.caller_key, &self.fetched)
+    }
+
+    /// The caller's client id, as presented.
+    pub fn caller_id(&self) -> &'a str {
+        &self.credentials.client_id
+    }
+
+    /// The active rule applied to the token and what the read fetched.
+    pub fn judge(&self) -> Result<Active, NotActive> {
+        self.presented.judge(&self.token_keys, &self.fetched, self.now)
     }
 }

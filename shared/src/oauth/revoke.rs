@@ -4,15 +4,14 @@
 
 use tracing::instrument;
 
-use super::authenticate::{authenticate, client_key};
-use super::presented::{Active, ExternalToken, Presented};
+use super::presented::{Active, ExternalToken, Presented, PresentedRead};
 use crate::TokenService;
 use crate::domain::client::Client;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenKind;
-use crate::store::{Fetched, Record, StoreError, StoreKey};
+use crate::store::{Record, StoreError, StoreKey};
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
 
@@ -21,25 +20,13 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
     let tenant = &request.tenant;
-    // The request's one instant: keys, expiry, revocation and what is written all agree on it.
-    let now = service.clock.now();
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref(), now).await?;
-    let credentials = request.require_credentials()?;
-    tracing::Span::current().record("client_id", credentials.client_id.as_str());
-    let token = request.require("token")?;
-    let caller_key = client_key(tenant, credentials)?;
-
-    let presented = Presented::classify(token, &settings, now).await;
-    let token_keys = presented.keys(tenant);
-    let mut keys = vec![caller_key.clone()];
-    keys.extend(token_keys.iter().cloned());
-    let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
-    let caller = authenticate(credentials, &caller_key, &fetched)?;
-
-    let active = match presented.judge(&token_keys, &fetched, now) {
+    let read = PresentedRead::read(service, request).await?;
+    let caller = read.caller()?;
+    let now = read.now;
+    let active = match read.judge() {
         Ok(Active::Issued(active)) => active,
         Ok(Active::External(external)) => {
-            return revoke_external(service, tenant, caller, &external, token_keys.state.as_ref(), now).await;
+            return revoke_external(service, tenant, caller, &external, read.token_keys.state.as_ref(), now).await;
         }
         Err(reason) => {
             // RFC 7009 §2.2: an invalid token needs no action and is not an error.
@@ -52,7 +39,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         tracing::info!(owner = %active.grant.client_id, "revocation refused: token belongs to another client");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client"));
     }
-    let result = match (&presented, token_keys.state) {
+    let result = match (&read.presented, read.token_keys.state.clone()) {
         (Presented::Jwt(jwt), Some(_)) => {
             let entry = RevokedJti {
                 tenant: tenant.clone(),

@@ -121,7 +121,13 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let with_refresh = exchange.is_some() && client.allows_grant(GrantType::RefreshToken);
     let refresh_terms =
         with_refresh.then(|| RefreshTerms { scope: grant.scope.clone(), audience: grant.audience.clone() });
-    let mut response = mint(service, &settings, client, &grant, refresh_terms, None).await?;
+    let mut response = mint(service, &settings, client, &grant, refresh_terms, None).await.map_err(|failure| {
+        match failure {
+            MintFailure::Refused(err) => err,
+            // Only a rotation can lose, and this mint rotates nothing.
+            MintFailure::RotationLost => OAuthError::server_error(),
+        }
+    })?;
     response.issued_token_type = exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN);
     tracing::info!(format = ?client.access_token_format, refresh = with_refresh, "tokens issued");
     Ok(response)
@@ -201,11 +207,10 @@ async fn refresh(
     // token narrows.
     let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };
     match mint(service, settings, client, &grant, Some(terms), Some(&key)).await {
-        Err(err) if err.code() == ErrorCode::InvalidGrant => {
-            // The rotation lost: another request rotated this token first. That is reuse too.
-            Err(revoke_family_for_reuse(service, settings, &record.grant, now).await)
-        }
-        other => other,
+        Ok(response) => Ok(response),
+        // The rotation lost: another request rotated this token first. That is reuse too.
+        Err(MintFailure::RotationLost) => Err(revoke_family_for_reuse(service, settings, &record.grant, now).await),
+        Err(MintFailure::Refused(err)) => Err(err),
     }
 }
 
@@ -242,10 +247,36 @@ struct RefreshTerms {
     audience: Vec<String>,
 }
 
+/// Why [`mint`] issued nothing.
+enum MintFailure {
+    /// The rotation's condition failed: the old refresh token was rotated, revoked or gone first.
+    RotationLost,
+    /// Anything else, as the client is told it.
+    Refused(OAuthError),
+}
+
+impl From<OAuthError> for MintFailure {
+    fn from(err: OAuthError) -> Self {
+        Self::Refused(err)
+    }
+}
+
+impl From<crate::jwt::keys::KeyError> for MintFailure {
+    fn from(err: crate::jwt::keys::KeyError) -> Self {
+        Self::Refused(err.into())
+    }
+}
+
+impl From<crate::entropy::EntropyError> for MintFailure {
+    fn from(err: crate::entropy::EntropyError) -> Self {
+        Self::Refused(err.into())
+    }
+}
+
 /// Mints the access token (client's format) and, when `refresh` is given, a refresh token with those terms,
 /// then stores what must be stored
 /// in one round trip: nothing, one conditional put, one transaction, or, when `rotate_from` is given, the
-/// rotation of that refresh token. A failed rotation condition is `invalid_grant`.
+/// rotation of that refresh token, whose failed condition is [`MintFailure::RotationLost`].
 async fn mint(
     service: &TokenService,
     settings: &Tenant<'_>,
@@ -253,7 +284,7 @@ async fn mint(
     grant: &Grant,
     refresh: Option<RefreshTerms>,
     rotate_from: Option<&StoreKey>,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<TokenResponse, MintFailure> {
     let mut records = Vec::with_capacity(2);
     let access_token = match client.access_token_format {
         TokenFormat::Jwt => access_token::sign(grant, &settings.issuer, &new_jti(service)?, settings.keys())?,
@@ -281,14 +312,12 @@ async fn mint(
     };
     match stored {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used"));
-        }
+        Err(StoreError::Conflict(_)) => return Err(MintFailure::RotationLost),
         Err(StoreError::AlreadyExists(_)) => {
             tracing::error!("opaque token hash collision; nothing was overwritten");
-            return Err(OAuthError::server_error());
+            return Err(OAuthError::server_error().into());
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => return Err(OAuthError::from(other).into()),
     }
     Ok(TokenResponse {
         access_token,
