@@ -9,12 +9,9 @@ use tessera_revocation_events::Deps;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
-    // Built once and kept for the life of the execution environment.
+    // Built once and shared by every invocation of the execution environment: `run` never returns while it
+    // serves, so a borrow lives long enough (the runtime's shared-data pattern).
     let (store, tenants) = tessera::bootstrap::revocation_events_from_env().await?;
-    let (store, tenants) = (Box::leak(Box::new(store)), Box::leak(Box::new(tenants)));
-    run(service_fn(|event: LambdaEvent<Value>| {
-        let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants: tenants.as_ref() };
-        tessera_revocation_events::handle(deps, event.payload)
-    }))
-    .await
+    let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants: tenants.as_ref() };
+    run(service_fn(move |event: LambdaEvent<Value>| tessera_revocation_events::handle(deps, event.payload))).await
 }

@@ -5,7 +5,9 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
-    // Built once and kept for the life of the execution environment.
-    let service: &'static tessera::TokenService = Box::leak(Box::new(tessera::bootstrap::service_from_env().await?));
-    run(service_fn(|request| tessera_revoke::handle(service, request))).await
+    // Built once and shared by every invocation of the execution environment: `run` never returns while it
+    // serves, so a borrow lives long enough (the runtime's shared-data pattern).
+    let service = tessera::bootstrap::service_from_env().await?;
+    let service = &service;
+    run(service_fn(move |request| tessera_revoke::handle(service, request))).await
 }
