@@ -251,3 +251,19 @@ async fn introspection_and_exchange_apply_the_same_skew() {
     assert_eq!(server.introspect(&token).await.text, r#"{"active":false}"#, "the revocation outlives exp");
     exchange(&server, EXCHANGER, &token, &[]).await.assert_error(400, "invalid_grant");
 }
+
+/// An issuer whose clock runs ahead stamps a future `iat` (within the tolerated skew). A subject revocation now
+/// still reaches the token, at introspection and at exchange: a watermark compares with `min(iat, now)`.
+#[tokio::test]
+async fn a_future_iat_does_not_outlive_a_subject_revocation() {
+    use tessera_e2e::issuers::{EXCHANGER, exchange};
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now();
+    let subject = format!("ivy-{}", now.as_micros());
+    let ahead = rsa.sign(&rsa.claims(&subject, now.as_secs() + 20));
+    assert_eq!(server.introspect(&ahead).await.json()["active"], true, "within the skew");
+    revoke_subject(&server, &subject, now).await;
+    assert_eq!(server.introspect(&ahead).await.text, r#"{"active":false}"#);
+    exchange(&server, EXCHANGER, &ahead, &[]).await.assert_error(400, "invalid_grant");
+}

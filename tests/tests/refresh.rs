@@ -112,6 +112,30 @@ async fn revoking_a_refresh_token_revokes_its_family() {
     refresh(&server, EXCHANGER, &second.refresh, &[]).await.assert_error(400, "invalid_grant");
 }
 
+/// A client that revokes a refresh token already rotated (by a thief who refreshed first, say) ends the grant: the
+/// successor and every access token of the family die, as reuse at the token endpoint would have it (RFC 9700
+/// §4.14.2). Another client presenting the spent token changes nothing.
+#[tokio::test]
+async fn revoking_a_rotated_refresh_token_revokes_its_family() {
+    let (server, issuer) = start().await;
+    // JWT and opaque access tokens; each time the other client is the stranger.
+    for (client, other) in [(EXCHANGER, EXCHANGER_TWO), (EXCHANGER_TWO, EXCHANGER)] {
+        let first = session(&login(&server, &issuer, client).await.json());
+        let second = session(&refresh(&server, client, &first.refresh, &[]).await.json());
+        let stranger = server.post("/oauth2/revoke", Some(other), &[("token", &first.refresh)]).await;
+        assert_eq!(stranger.status, 200, "{}", stranger.text);
+        assert!(active(&server, &second.refresh).await, "another client cannot end the grant");
+        let revoked = server
+            .post("/oauth2/revoke", Some(client), &[("token", &first.refresh), ("token_type_hint", "refresh_token")])
+            .await;
+        assert_eq!(revoked.status, 200, "{}", revoked.text);
+        for token in [&first.access, &second.access, &second.refresh] {
+            assert!(!active(&server, token).await, "{}: the family is revoked", client.0);
+        }
+        refresh(&server, client, &second.refresh, &[]).await.assert_error(400, "invalid_grant");
+    }
+}
+
 #[tokio::test]
 async fn scope_may_only_narrow_and_tokens_stay_with_their_client() {
     let (server, issuer) = start().await;

@@ -123,6 +123,13 @@ pub struct ExternalIdentity {
 }
 
 impl ExternalIdentity {
+    /// The issue time a watermark is compared with: `iat`, but never later than `now`. An issuer whose clock runs
+    /// ahead (within the tolerated skew) stamps a token with a future `iat`; compared as is, a token issued before a
+    /// revocation would outlive it.
+    pub fn issued_no_later_than(&self, now: Timestamp) -> Timestamp {
+        self.issued_at.min(now)
+    }
+
     /// The first instant the token is no longer accepted: `exp` plus the issuer's clock skew
     /// ([`EXTERNAL_LEEWAY_SECS`]). The one expiry rule for a trusted issuer's token: validation, introspection,
     /// token exchange and its record's TTL all use it, so none of them disagrees on whether it is live.

@@ -97,7 +97,7 @@ impl SubjectToken {
     pub fn check_not_revoked(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<(), OAuthError> {
         let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
         let validity = TokenValidity {
-            issued_at: self.identity.issued_at,
+            issued_at: self.identity.issued_no_later_than(now),
             expires_at: self.identity.accepted_until(),
             not_before: None,
             individually_revoked: self

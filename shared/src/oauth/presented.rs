@@ -191,7 +191,7 @@ impl Presented {
                     .filter_map(|k| fetched.external_token(k))
                     .any(|r| r.revoked_at.is_some());
                 let validity = TokenValidity {
-                    issued_at: external.identity.issued_at,
+                    issued_at: external.identity.issued_no_later_than(now),
                     expires_at: external.identity.accepted_until(),
                     not_before: None,
                     individually_revoked: revoked,

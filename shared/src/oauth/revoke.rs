@@ -7,6 +7,7 @@ use tracing::instrument;
 use super::presented::{Active, ExternalToken, Presented, PresentedRead};
 use crate::TokenService;
 use crate::domain::client::Client;
+use crate::domain::id::FamilyId;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
@@ -29,6 +30,14 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
             return revoke_external(service, tenant, caller, &external, read.token_keys.state.as_ref(), now).await;
         }
         Err(reason) => {
+            if let Some(family) = spent_refresh_family(&read, caller) {
+                // A rotated refresh token of the caller's: its family may live on in a successor (a thief's, after a
+                // theft), and the client revoking it means to end the grant. Presenting it is reuse (RFC 9700
+                // §4.14.2): the family goes, as when it is presented at the token endpoint.
+                tracing::info!(%family, "revocation of a rotated refresh token: revoking its family");
+                let watermark = RevocationWatermark::final_for_family(tenant, family, now);
+                return service.store.raise_watermark(watermark, None).await.map(drop).map_err(OAuthError::from);
+            }
             // RFC 7009 §2.2: an invalid token needs no action and is not an error.
             tracing::debug!(%reason, "revocation of an inactive token");
             return Ok(());
@@ -66,6 +75,19 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The family of the presented token when it is a refresh token of `caller` that was already rotated: a live
+/// record of the caller's, spent, whose ids match the token. `None` for anything else, which needs no action.
+fn spent_refresh_family(read: &PresentedRead<'_>, caller: &Client) -> Option<FamilyId> {
+    let Presented::Opaque(token) = &read.presented else { return None };
+    let record = read.fetched.token(read.token_keys.state.as_ref()?)?;
+    let spent = record.kind == TokenKind::RefreshToken && record.rotated_at.is_some();
+    (spent
+        && token.kind() == TokenKind::RefreshToken
+        && token.matches(&record.grant)
+        && record.grant.client_id == caller.client_id)
+        .then_some(record.grant.family)
 }
 
 /// Revokes a trusted issuer's token. No Tessera client owns it, so the resource servers (clients that may
