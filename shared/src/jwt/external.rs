@@ -489,33 +489,23 @@ impl TrustedIssuer {
 }
 
 /// The order n of the P-256 group (SEC 2 §2.4.2), big-endian.
-const P256_ORDER: [u8; 32] = hex32(*b"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+const P256_ORDER: [u8; 32] = hex(b"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
 /// The order n of the P-384 group (SEC 2 §2.5.1), big-endian.
 const P384_ORDER: [u8; 48] =
-    hex48(*b"ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
+    hex(b"ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
 
-const fn hex_digit(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        _ => c - b'a' + 10,
+/// `N` bytes from `2 N` lowercase hex digits, at compile time.
+const fn hex<const N: usize>(text: &[u8]) -> [u8; N] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            _ => c - b'a' + 10,
+        }
     }
-}
-
-const fn hex32(text: [u8; 64]) -> [u8; 32] {
-    let mut out = [0u8; 32];
+    let mut out = [0u8; N];
     let mut i = 0;
-    while i < 32 {
-        out[i] = hex_digit(text[2 * i]) << 4 | hex_digit(text[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
-const fn hex48(text: [u8; 96]) -> [u8; 48] {
-    let mut out = [0u8; 48];
-    let mut i = 0;
-    while i < 48 {
-        out[i] = hex_digit(text[2 * i]) << 4 | hex_digit(text[2 * i + 1]);
+    while i < N {
+        out[i] = digit(text[2 * i]) << 4 | digit(text[2 * i + 1]);
         i += 1;
     }
     out
