@@ -7,7 +7,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::Value;
 use tessera::TokenService;
-use tessera::events::MalformedEvent;
+use tessera::events::{JsonRefusal, MalformedEvent};
 use tessera::store::StoreError;
 use tessera::wire::OAuthError;
 use tessera::wire::http::METADATA_PATH;
@@ -83,8 +83,11 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
             .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             .into_response();
     }
-    let event: Value = match serde_json::from_slice(request.body().as_ref()) {
+    let event: Value = match tessera::events::parse_json_strictly(request.body().as_ref()) {
         Ok(event) => event,
+        Err(twice @ JsonRefusal::DuplicateKey) => {
+            return OAuthError::invalid_request(twice.to_string()).into_response();
+        }
         // In our words: serde's parser text ("EOF while parsing an object at line 1 column 1") says nothing to
         // someone who posted a revocation event.
         Err(_) => {

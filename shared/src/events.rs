@@ -56,6 +56,92 @@ pub enum TenantCheck {
     Unknown(StoreError),
 }
 
+/// Parses JSON text, refusing an object that names a key twice at any depth. serde_json keeps the last of two
+/// equal keys, so `{"tenant": "a", "tenant": "b"}` would revoke in `b` what a producer or a validator reading the
+/// first key saw as `a`: a revocation message must mean one thing.
+pub fn parse_json_strictly(text: &[u8]) -> Result<Value, JsonRefusal> {
+    use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
+
+    struct Strict(Value);
+    struct StrictVisitor;
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Strict(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = serde_json::Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Strict(value) = map.next_value()?;
+                if object.insert(key, value).is_some() {
+                    return Err(A::Error::custom("a JSON object names the same key twice"));
+                }
+            }
+            Ok(Value::Object(object))
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    let parsed = Strict::deserialize(&mut deserializer).and_then(|Strict(value)| deserializer.end().map(|()| value));
+    parsed.map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => JsonRefusal::DuplicateKey,
+        _ => JsonRefusal::NotJson,
+    })
+}
+
+/// Why [`parse_json_strictly`] refused a text, in our words (serde's parser text is not for senders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JsonRefusal {
+    /// Not JSON at all.
+    #[error("the body is not JSON")]
+    NotJson,
+    /// An object names a key twice.
+    #[error("a JSON object names the same key twice")]
+    DuplicateKey,
+}
+
+impl From<JsonRefusal> for MalformedEvent {
+    fn from(refusal: JsonRefusal) -> Self {
+        malformed(refusal.to_string())
+    }
+}
+
 /// An event that can never be applied: it goes to the dead-letter queue, with this message in the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed revocation event: {0}")]
@@ -200,8 +286,7 @@ impl RevocationEvent {
     /// Validates an SQS message body or a JSON document sent to the local runner: either a whole EventBridge
     /// event (what an EventBridge rule delivers to a queue) or a bare `detail`.
     pub fn from_message(body: &str, message_id: Option<&str>) -> Result<Self, MalformedEvent> {
-        let value: Value = serde_json::from_str(body).map_err(|e| malformed(format!("body is not JSON: {e}")))?;
-        Self::from_value(value, message_id)
+        Self::from_value(parse_json_strictly(body.as_bytes())?, message_id)
     }
 
     /// Validates a parsed message: an EventBridge event (its `detail-type` checked, its `id` the event id
@@ -267,6 +352,31 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn strict_json_refuses_a_key_named_twice_at_any_depth() {
+        let same = parse_json_strictly(br#"{"a": [1, -2, 3.5, "x", null, true, {"b": {}}]}"#).unwrap();
+        assert_eq!(same, json!({"a": [1, -2, 3.5, "x", null, true, {"b": {}}]}));
+        for twice in [
+            &br#"{"subject": "a", "subject": "b"}"#[..],
+            br#"{"detail": {"tenant": "a", "tenant": "b"}}"#,
+            br#"[{"x": 1, "x": 1}]"#,
+        ] {
+            assert_eq!(
+                parse_json_strictly(twice),
+                Err(JsonRefusal::DuplicateKey),
+                "{}",
+                String::from_utf8_lossy(twice)
+            );
+        }
+        assert_eq!(parse_json_strictly(b"{"), Err(JsonRefusal::NotJson));
+        assert_eq!(parse_json_strictly(b"{} trailing"), Err(JsonRefusal::NotJson));
+        let message = RevocationEvent::from_message(r#"{"subject": "a", "subject": "b", "reason": "r"}"#, Some("m"));
+        assert_eq!(
+            message.unwrap_err().to_string(),
+            "malformed revocation event: a JSON object names the same key twice"
+        );
+    }
     use crate::store::memory::MemoryStore;
     use crate::store::{Fetched, StoreKey};
 
