@@ -112,9 +112,10 @@ pub struct ExternalIdentity {
     /// The token's identity, the key of its record: `(iss, jti)`, or the signed claims when it has no `jti`
     /// ([`TokenHash::of_external_jwt`]). Every string that verifies to these claims has this identity.
     pub token_id: TokenHash,
-    /// Where releases up to 0.1 kept its record: SHA-256 of the string presented and, for ECDSA, of its twin
-    /// (the same token with s replaced by n − s), since 0.1 recorded whichever spelling it was shown. Read, never
-    /// written, so that a revocation recorded before the upgrade reaches every spelling until the token expires.
+    /// Where releases up to 0.1 kept its record (empty unless its issuer records tokens): SHA-256 of the string
+    /// presented and, for ECDSA, of its twin (the same token with s replaced by n − s), since 0.1 recorded whichever
+    /// spelling it was shown. Read, never written, so that a revocation recorded before the upgrade reaches every
+    /// spelling until the token expires.
     pub legacy_hashes: Vec<TokenHash>,
     /// The client the issuer minted it for (`client_id`, else `azp`), when present.
     pub client_id: Option<String>,
@@ -460,8 +461,13 @@ impl TrustedIssuer {
             Some(jti) => TokenHash::of_external_jwt(ExternalJwtIdentity::IssuerAndJti { issuer: &self.issuer, jti }),
             None => TokenHash::of_external_jwt(ExternalJwtIdentity::SignedClaims(&signed_claims(token)?)),
         };
-        let legacy_hashes =
-            std::iter::once(TokenHash::of(token)).chain(ecdsa_twin(token, header.alg).map(|twin| TokenHash::of(&twin)));
+        // Only a recording issuer's tokens have records to look up: no hashing for the others.
+        let legacy_hashes: Vec<TokenHash> = match self.record_tokens {
+            true => std::iter::once(TokenHash::of(token))
+                .chain(ecdsa_twin(token, header.alg).map(|twin| TokenHash::of(&twin)))
+                .collect(),
+            false => Vec::new(),
+        };
         let username =
             self.username_claim.as_deref().and_then(|c| claims.get(c)).and_then(Value::as_str).map(str::to_owned);
         Ok(ExternalIdentity {
@@ -478,7 +484,7 @@ impl TrustedIssuer {
             expires_at: Timestamp::from_secs(exp),
             jti,
             token_id,
-            legacy_hashes: legacy_hashes.collect(),
+            legacy_hashes,
             client_id: ["client_id", "azp"]
                 .iter()
                 .find_map(|c| claims.get(*c).and_then(Value::as_str))
