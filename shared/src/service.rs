@@ -22,6 +22,7 @@ use crate::entropy::Entropy;
 use crate::jwt::external::TrustedIssuer;
 use crate::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use crate::key_source::{KeySource, KeySourceError};
+#[cfg(any(test, feature = "test-support"))]
 use crate::store::memory::MemoryStore;
 use crate::store::{ClientRegistry, StoreError, TokenStore};
 use crate::wire::{ErrorCode, OAuthError};
@@ -553,7 +554,8 @@ pub async fn build_service(
 }
 
 /// A local service on `store` from a configuration alone: a tenant without keys gets a generated one. The
-/// issuer is the configured one, else `default_issuer`.
+/// issuer is the configured one, else `default_issuer`. Tests and benches only (`test-support`).
+#[cfg(any(test, feature = "test-support"))]
 pub fn service_on(
     store: Arc<dyn TokenStore>,
     config: &Config,
@@ -570,7 +572,8 @@ pub fn service_on(
 }
 
 /// Builds a service on a fresh embedded store holding the configuration's clients. `issuer` is used when the
-/// configuration names none.
+/// configuration names none. Tests and benches only (`test-support`).
+#[cfg(any(test, feature = "test-support"))]
 pub fn embedded_service(
     config: &Config,
     issuer: &str,

@@ -12,7 +12,9 @@
 //! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
 //! so readers go through [`Fetched`], which drops them.
 
+#[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+#[cfg(any(test, feature = "test-support"))]
 pub mod counting;
 pub mod dynamodb;
 pub mod memory;
@@ -252,7 +254,7 @@ pub trait TokenStore: Send + Sync {
     -> Result<bool, StoreError>;
 }
 
-/// A shared store is a store: wrappers such as [`counting::CountingStore`] can hold an `Arc<dyn TokenStore>`.
+/// A shared store is a store: wrappers (the tests' counting store, fault injectors) can hold an `Arc<dyn TokenStore>`.
 #[async_trait]
 impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
     async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
