@@ -678,7 +678,7 @@ async fn serve(
     let server = match &table.table {
         None => {
             let sources = tessera::service::Sources { keys, ..Default::default() };
-            runner::serve_embedded_with(addr, &config, clock, entropy, sources, limits, embedded).await?.0
+            runner::serve_embedded(addr, &config, clock, entropy, sources, limits, embedded).await?.0
         }
         Some(name) => {
             let store = Arc::new(open_table(name, &table.endpoint).await?);

@@ -416,22 +416,10 @@ impl Default for EmbeddedStoreOptions {
     }
 }
 
-/// [`serve_embedded_with`] the default [`EmbeddedStoreOptions`].
-pub async fn serve_embedded(
-    addr: std::net::SocketAddr,
-    config: &tessera::config::Config,
-    clock: Arc<dyn tessera::clock::Clock>,
-    entropy: Arc<dyn tessera::entropy::Entropy>,
-    sources: tessera::service::Sources,
-    limits: RunnerLimits,
-) -> Result<(RunningServer, Arc<MemoryStore>), String> {
-    serve_embedded_with(addr, config, clock, entropy, sources, limits, EmbeddedStoreOptions::default()).await
-}
-
 /// [`serve`] on a fresh embedded store holding the configuration's clients, bounded to `options.max_items`
 /// and swept in the background ([`expiry_sweep`]) with `clock`'s time while the store lives. Returns the
 /// server and its store.
-pub async fn serve_embedded_with(
+pub async fn serve_embedded(
     addr: std::net::SocketAddr,
     config: &tessera::config::Config,
     clock: Arc<dyn tessera::clock::Clock>,

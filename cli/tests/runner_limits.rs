@@ -19,10 +19,18 @@ async fn start(limits: RunnerLimits) -> RunningServer {
     let config = Config::from_toml(tessera_cli::DEMO_CONFIG).expect("the demo config parses");
     let addr = "127.0.0.1:0".parse().expect("addr");
     let clock = Arc::new(SystemClock);
-    runner::serve_embedded(addr, &config, clock, Arc::new(SystemEntropy), Default::default(), limits)
-        .await
-        .expect("runner starts")
-        .0
+    runner::serve_embedded(
+        addr,
+        &config,
+        clock,
+        Arc::new(SystemEntropy),
+        Default::default(),
+        limits,
+        Default::default(),
+    )
+    .await
+    .expect("runner starts")
+    .0
 }
 
 /// Short timeouts, so the tests wait fractions of a second.

@@ -236,7 +236,7 @@ impl TestServer {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr = "127.0.0.1:0".parse().expect("addr");
         let entropy = Arc::new(SystemEntropy);
-        let (server, store) = runner::serve_embedded_with(
+        let (server, store) = runner::serve_embedded(
             addr,
             config,
             clock.clone(),
