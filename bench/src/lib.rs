@@ -10,7 +10,10 @@ use tessera::clock::FixedClock;
 use tessera::config::Config;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
+use tessera::service::build_service;
 use tessera::store::TokenStore;
+use tessera::store::memory::MemoryStore;
+use tessera::tenancy::Sources;
 use tessera::wire::form::{MAX_FORM_BYTES, MAX_FORM_PARAMS};
 use tessera_e2e::form_request;
 
@@ -115,17 +118,16 @@ fn access_token(response: &Response<Body>) -> String {
 impl Scenario {
     /// The demo configuration on a fresh embedded store, one opaque and one JWT access token issued.
     pub async fn new() -> Self {
-        let config = demo_config();
-        let (service, _) = tessera::service::embedded_service(&config, ISSUER, clock(), Arc::new(SystemEntropy))
-            .expect("the demo service builds");
-        Self::with(service).await
+        Self::on(Arc::new(MemoryStore::with_clients(demo_clients()))).await
     }
 
     /// The demo configuration on `store`, which must already hold the demo clients ([`demo_clients`]).
     pub async fn on(store: Arc<dyn TokenStore>) -> Self {
-        let service =
-            tessera::service::service_on(store, &demo_config(), Some(ISSUER), clock(), Arc::new(SystemEntropy))
-                .expect("the demo service builds");
+        // As the local runner builds it: the demo tenant's key generated.
+        let sources = Sources { generate_missing_keys: true, ..Sources::default() };
+        let service = build_service(store, &demo_config(), Some(ISSUER), clock(), Arc::new(SystemEntropy), sources)
+            .await
+            .expect("the demo service builds");
         Self::with(service).await
     }
 

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tessera::bootstrap::DEFAULT_KEYS_MAX_STALE_SECS;
-use tessera::config::{Config, KeyConfig, KeySetDocument, KeyState, MAX_ACCESS_TOKEN_TTL_SECS, TenantKeySet};
+use tessera::config::{Config, KeyConfig, KeyState, MAX_ACCESS_TOKEN_TTL_SECS};
 use tessera::domain::tenant::TenantId;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera::tenancy::{DocumentTenant, KeySetDocument};
 
 /// Where the document lives.
 pub enum DocumentLocation {
@@ -148,11 +149,11 @@ pub const fn removal_delay_secs(max_stale_secs: Option<u64>) -> Option<u64> {
 /// a read of the secret in flight when the bound passes.
 pub const REMOVAL_MARGIN_SECS: u64 = 300;
 
-/// Makes the states explicit: the key that signs today ([`tessera::config::signing_index`], the rule the
+/// Makes the states explicit: the key that signs today ([`tessera::tenancy::key_document::signing_index`], the rule the
 /// functions apply) is `active`; the others without a state were published beside it and may have signed:
 /// `retired`. A list the functions would refuse (no key active, or two) is refused here too.
 fn normalise(keys: &mut [KeyConfig]) -> Result<(), String> {
-    let signing = tessera::config::signing_index(keys).map_err(|e| e.to_string())?;
+    let signing = tessera::tenancy::key_document::signing_index(keys).map_err(|e| e.to_string())?;
     for (i, key) in keys.iter_mut().enumerate() {
         if i == signing {
             key.state = Some(KeyState::Active);
@@ -334,7 +335,7 @@ pub fn create_tenant(
         return Err(format!("kid {kid} is already in the document"));
     }
     let key = generated_key(alg, &kid, Some(KeyState::Active))?;
-    let entry = TenantKeySet { issuer: issuer.clone(), keys: vec![key] };
+    let entry = DocumentTenant { issuer: issuer.clone(), keys: vec![key] };
     let created = summary(name, issuer.as_ref(), &entry.keys);
     document.tenants.insert(name.clone(), entry);
     Ok(created)
@@ -361,7 +362,8 @@ mod tests {
         assert_eq!(states(&doc), [("default-2".into(), KeyState::Active), ("default-1".into(), KeyState::Retired)]);
         assert!(promote_key(&mut doc, &default, "default-2", 1_000).is_err(), "already active");
         // The functions' parser agrees: default-2 signs, default-1 verifies.
-        let ring = tessera::config::key_ring(&KeySetDocument::parse(&doc.to_json()).unwrap().keys).unwrap();
+        let ring =
+            tessera::tenancy::key_document::key_ring(&KeySetDocument::parse(&doc.to_json()).unwrap().keys).unwrap();
         assert_eq!(ring.signing_key().kid(), "default-2");
         assert!(ring.find("default-1").is_some());
 
@@ -390,7 +392,7 @@ mod tests {
         let mut doc = document();
         doc.keys[0].state = Some(KeyState::Retired);
         doc.keys.push(generated_key(SigningAlgorithm::ES256, "default-2", Some(KeyState::Next)).unwrap());
-        assert!(tessera::config::key_ring(&doc.keys).is_err());
+        assert!(tessera::tenancy::key_document::key_ring(&doc.keys).is_err());
         let err = list_keys(&doc, &TenantId::default(), Some(3600)).unwrap_err();
         assert!(err.contains("no key is active"), "{err}");
         assert!(promote_key(&mut doc, &TenantId::default(), "default-2", 1).is_err());
@@ -442,7 +444,7 @@ mod tests {
         assert_eq!(listed.iter().map(|t| t.tenant.as_str()).collect::<Vec<_>>(), ["default", "acme"]);
         assert_eq!(listed[1].issuer.as_deref(), Some("https://auth.example.com/t/acme"));
         let mut config = Config::default();
-        config.apply_key_document(parsed);
+        parsed.merge_into(&mut config);
         assert_eq!(config.tenants[0].signing_keys[0].alg, SigningAlgorithm::EdDSA);
         // Summaries never carry key material.
         assert!(!serde_json::to_string(&listed).unwrap().contains("PRIVATE"));

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use tessera::bootstrap::{DEFAULT_KEYS_CACHE_TTL_SECS, DEFAULT_KEYS_MAX_STALE_SECS, key_cache_bound};
 use tessera::clock::Clock;
 use tessera::clock::SystemClock;
-use tessera::config::{ClientConfig, Config, KeySetDocument};
+use tessera::config::{ClientConfig, Config};
 use tessera::domain::client::{GrantType, TokenFormat};
 use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
@@ -18,6 +18,7 @@ use tessera::events::RevocationEvent;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::DynamoStore;
+use tessera::tenancy::KeySetDocument;
 use tessera_cli::revocation::{self, RevokeRequest};
 use tessera_cli::{DEMO_CONFIG, clients, keys, runner};
 
@@ -669,7 +670,7 @@ async fn serve(
         None => Config::from_toml(DEMO_CONFIG),
     }
     .map_err(|e| e.to_string())?;
-    let keys = keys_file.map(|(file, ttl)| tessera::service::KeyDocumentSource {
+    let keys = keys_file.map(|(file, ttl)| tessera::tenancy::KeyDocumentSource {
         source: Arc::new(tessera::key_source::FileKeys(file)),
         ttl_secs: Some(ttl),
         max_stale_secs: None,
@@ -677,7 +678,7 @@ async fn serve(
     let (clock, entropy) = (Arc::new(SystemClock), Arc::new(SystemEntropy));
     let server = match &table.table {
         None => {
-            let sources = tessera::service::Sources { keys, ..Default::default() };
+            let sources = tessera::tenancy::Sources { keys, ..Default::default() };
             runner::serve_embedded(addr, &config, clock, entropy, sources, limits, embedded).await?.0
         }
         Some(name) => {
@@ -687,7 +688,7 @@ async fn serve(
                 println!("imported clients: {}", ids.join(", "));
             }
             // Trusted issuers kept in the table join the configuration's, as in a deployed function.
-            let sources = tessera::service::Sources { keys, registry: Some(store.clone()), ..Default::default() };
+            let sources = tessera::tenancy::Sources { keys, registry: Some(store.clone()), ..Default::default() };
             runner::serve(addr, &config, store, clock, entropy, sources, limits).await?
         }
     };
@@ -718,7 +719,8 @@ async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
                 let entry = entry.with_jwks_inlined().map_err(|e| e.to_string())?;
                 // Validate before storing: a bad entry must fail here, not at a function's cold start.
                 let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
-                check.trusted_issuers(&entry.tenant, &[]).map_err(|e| e.to_string())?;
+                tessera::tenancy::trusted_issuers::trusted_issuers_of(&check, &entry.tenant, &[])
+                    .map_err(|e| e.to_string())?;
                 imported.push(format!("{}/{}", entry.tenant, entry.issuer));
                 store.put_trusted_issuer(entry).await.map_err(|e| e.to_string())?;
             }

@@ -379,12 +379,12 @@ pub async fn serve(
     store: Arc<dyn tessera::store::TokenStore>,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
-    sources: tessera::service::Sources,
+    sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
 ) -> Result<RunningServer, String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    let sources = tessera::service::Sources { generate_missing_keys: true, ..sources };
+    let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..sources };
     let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
         .await
         .map_err(|e| e.to_string())?;
@@ -424,7 +424,7 @@ pub async fn serve_embedded(
     config: &tessera::config::Config,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
-    sources: tessera::service::Sources,
+    sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
     options: EmbeddedStoreOptions,
 ) -> Result<(RunningServer, Arc<MemoryStore>), String> {

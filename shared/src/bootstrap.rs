@@ -18,13 +18,15 @@ use std::sync::Arc;
 
 use crate::TokenService;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError, KeySetDocument};
+use crate::config::{Config, ConfigError};
 use crate::entropy::SystemEntropy;
 use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
-use crate::service::{KEY_RETRY_SECS, KeyDocumentSource, ServiceError, Sources, build_service};
+use crate::service::build_service;
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::store::{ClientRegistry, TokenStore};
+use crate::tenancy::KeySetDocument;
+use crate::tenancy::{KEY_RETRY_SECS, KeyDocumentSource, LoadError, Sources};
 
 /// How long a function keeps the signing-key secret before reading it again (`KEYS_CACHE_TTL_SECS`): the bound
 /// on how long an added, promoted or removed key takes to reach running functions.
@@ -42,7 +44,7 @@ pub enum BootstrapError {
     Config(#[from] ConfigError),
     /// The key document or the table could not be read, or what they hold is invalid.
     #[error(transparent)]
-    Service(#[from] ServiceError),
+    Service(#[from] LoadError),
 }
 
 /// Reads the environment and builds the service, with the SDK configuration built once: the token,

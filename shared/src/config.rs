@@ -40,8 +40,7 @@ use crate::domain::profile::{PermissionMap, ProfileAttribute, ResourceScopes};
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError, random_bytes};
-use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
-use crate::jwt::keys::{KeyError, KeyRing, KeyRingError, SigningAlgorithm, SigningKey};
+use crate::jwt::keys::{KeyError, KeyRingError, SigningAlgorithm};
 
 /// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
 pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
@@ -384,14 +383,6 @@ impl Config {
         Ok(issuer)
     }
 
-    /// Loads the configured keys, or generates one ES256 key named `kid_if_generated` (local use).
-    pub fn key_ring(&self, kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
-        if self.signing_keys.is_empty() {
-            return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
-        }
-        key_ring(&self.signing_keys)
-    }
-
     /// The permission mapping of `tenant`.
     pub fn permission_map(&self, tenant: &TenantId) -> PermissionMap {
         let mut map = PermissionMap::default();
@@ -458,33 +449,6 @@ impl Config {
         clients.chain(issuers).chain(permissions).filter(|(tenant, _)| !declared.contains(*tenant))
     }
 
-    /// Merges a signing-key document (Secrets Manager): its keys become the default tenant's, its tenants
-    /// replace same-named `[[tenants]]` entries or join them. Apply it to the configuration as loaded (a
-    /// re-read applies the new document to that again, so tenants taken out of the document go).
-    pub fn apply_key_document(&mut self, document: KeySetDocument) {
-        self.signing_keys = document.keys;
-        for (name, keys) in document.tenants {
-            self.tenants.retain(|t| t.name != name);
-            self.tenants.push(TenantConfig { name, issuer: keys.issuer, signing_keys: keys.keys });
-        }
-    }
-
-    /// The trusted issuers of `tenant`, validated, with their JWKS parsed: the configuration's, joined by
-    /// `registered` (the table's entries of the tenant), which replace same-issuer configuration entries.
-    pub fn trusted_issuers(
-        &self,
-        tenant: &TenantId,
-        registered: &[TrustedIssuerConfig],
-    ) -> Result<Vec<TrustedIssuer>, ConfigError> {
-        let local = self
-            .trusted_issuers
-            .iter()
-            .filter(|t| t.tenant == *tenant && !registered.iter().any(|r| r.issuer == t.issuer));
-        let entries: Vec<_> = local.chain(registered.iter().filter(|r| r.tenant == *tenant)).collect();
-        let http = if entries.iter().any(|t| t.jwks_uri.is_some()) { Some(jwks_http_client()?) } else { None };
-        entries.into_iter().map(|entry| entry.load(http.clone())).collect()
-    }
-
     /// Validates every client entry and hashes plain-text secrets with fresh salts.
     pub fn clients(&self, entropy: &dyn Entropy) -> Result<Vec<Client>, ConfigError> {
         let mut seen = BTreeSet::new();
@@ -500,128 +464,6 @@ impl Config {
     }
 }
 
-/// The signing-key document kept in AWS Secrets Manager (and printed by `tessera generate-key --secret-json`;
-/// `tessera tenants create` adds tenants to it):
-///
-/// ```json
-/// {"keys": [{"kid": "2026-11", "alg": "ES256", "private_key_pem": "-----BEGIN PRIVATE KEY-----\n…"}],
-///  "tenants": {"acme": {"issuer": "https://auth.example.com/t/acme", "keys": [{"kid": "acme-1", …}]}}}
-/// ```
-///
-/// `keys` are the default tenant's; each entry of `tenants` declares a tenant with its own keys (and optionally
-/// its issuer). In each list the `active` key signs (in a list without states, the first); every key is published
-/// in JWKS and verifies, `next` keys before they sign and `retired` ones until they are removed. Every list
-/// has at least one key: a deployed function never generates one.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeySetDocument {
-    /// The default tenant's keys, signing key first.
-    pub keys: Vec<KeyConfig>,
-    /// The other tenants.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tenants: BTreeMap<TenantId, TenantKeySet>,
-}
-
-/// A tenant's entry in the [`KeySetDocument`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantKeySet {
-    /// The tenant's issuer URL. Default: the `default` tenant's issuer followed by `/t/<name>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// Its keys, signing key first.
-    pub keys: Vec<KeyConfig>,
-}
-
-impl KeySetDocument {
-    /// Parses the JSON document; errors name the problem, never the key material. Every tenant must have a
-    /// key: a deployed function never generates one.
-    pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        let document: Self = serde_json::from_str(json).map_err(|err| {
-            ConfigError::Invalid(format!("signing-key document: {} at line {}", err.classify_name(), err.line()))
-        })?;
-        if document.keys.is_empty() {
-            return Err(ConfigError::Invalid("signing-key document: `keys` (the default tenant's) is empty".into()));
-        }
-        if let Some((name, _)) = document.tenants.iter().find(|(_, t)| t.keys.is_empty()) {
-            return Err(ConfigError::Invalid(format!("signing-key document: tenant {name} has no keys")));
-        }
-        if document.tenants.contains_key(&TenantId::default()) {
-            return Err(ConfigError::Invalid("signing-key document: the default tenant's keys are `keys`".into()));
-        }
-        Ok(document)
-    }
-
-    /// The document as pretty JSON (it holds private keys: write it only where the secret belongs).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
-    }
-}
-
-/// Which of `keys` signs: the one `active` key; in a list where no key is `active`, the first key if it has no
-/// state (a list written before key states). No key, more than one `active` key, or none among keys whose
-/// first has a state, is an error. The one rule for the functions and for `tessera keys`.
-pub fn signing_index(keys: &[KeyConfig]) -> Result<usize, ConfigError> {
-    let mut active = keys.iter().enumerate().filter(|(_, k)| k.state == Some(KeyState::Active)).map(|(i, _)| i);
-    match (active.next(), active.next()) {
-        (Some(one), None) => Ok(one),
-        (None, _) if keys.first().is_some_and(|k| k.state.is_none()) => Ok(0),
-        (None, _) if keys.is_empty() => Err(ConfigError::Invalid("signing keys: there are none".into())),
-        (None, _) => Err(ConfigError::Invalid("signing keys: no key is active".into())),
-        (Some(_), Some(_)) => Err(ConfigError::Invalid("signing keys: more than one key is active".into())),
-    }
-}
-
-/// A key ring from explicit key entries (none generated), the signing key ([`signing_index`]) first.
-pub fn key_ring(keys: &[KeyConfig]) -> Result<KeyRing, ConfigError> {
-    let signing = signing_index(keys)?;
-    let ordered =
-        keys.get(signing).into_iter().chain(keys.iter().enumerate().filter(|(i, _)| *i != signing).map(|(_, k)| k));
-    let keys = ordered
-        .map(|key| {
-            let pem = match (&key.private_key_pem, &key.private_key_file) {
-                (Some(pem), None) => pem.clone(),
-                (None, Some(file)) => {
-                    std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?
-                }
-                _ => {
-                    return Err(ConfigError::Invalid(format!(
-                        "signing key {}: set exactly one of private_key_pem and private_key_file",
-                        key.kid
-                    )));
-                }
-            };
-            Ok(SigningKey::from_pkcs8_pem(key.alg, &key.kid, &pem)?)
-        })
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    Ok(KeyRing::new(keys)?)
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "I/O error",
-            serde_json::error::Category::Syntax => "invalid JSON",
-            serde_json::error::Category::Data => "unexpected field or value",
-            serde_json::error::Category::Eof => "truncated JSON",
-        }
-    }
-}
-
-/// The HTTP client for JWKS URLs: one per process, short timeouts, no redirects to elsewhere.
-fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .timeout(std::time::Duration::from_secs(3))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| ConfigError::Invalid(format!("cannot build the JWKS HTTP client: {e}")))
-}
-
 impl TrustedIssuerConfig {
     /// The same entry with a `jwks_file` read into inline `jwks`, as the table stores it.
     pub fn with_jwks_inlined(&self) -> Result<Self, ConfigError> {
@@ -631,41 +473,6 @@ impl TrustedIssuerConfig {
                 Some(std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file, source })?);
         }
         Ok(entry)
-    }
-
-    /// Validates the entry and parses its inline or file JWKS (a JWKS URL is read on first use).
-    pub fn load(&self, http: Option<reqwest::Client>) -> Result<TrustedIssuer, ConfigError> {
-        let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer));
-        let parse = |text: &str| -> Result<JwksSource, ConfigError> {
-            let jwks = serde_json::from_str(text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
-            Ok(JwksSource::Inline(jwks))
-        };
-        let source = match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
-            (Some(json), None, None) => parse(json)?,
-            (None, Some(file), None) => parse(
-                &std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?,
-            )?,
-            (None, None, Some(uri)) => JwksSource::Uri(uri.clone()),
-            _ => return Err(invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
-        };
-        let algorithms = self
-            .algorithms
-            .iter()
-            .map(|a| asymmetric_algorithm(&self.issuer, a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        TrustedIssuer::new(
-            self.issuer.clone(),
-            self.audiences.clone(),
-            algorithms,
-            self.subject_claim.clone(),
-            self.username_claim.clone(),
-            self.claims_mapping.clone(),
-            self.record_tokens,
-            source,
-            http,
-        )
-        .map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 }
 
@@ -807,11 +614,5 @@ mod tests {
         assert!(!format!("{config:?}").contains("0123456789abcdef"));
         let key = "[[signing_keys]]\nkid = \"k\"\nalg = \"ES256\"\nprivate_key_pem = \"PRIVATE-MATERIAL\"";
         assert!(!format!("{:?}", Config::from_toml(key).unwrap()).contains("PRIVATE-MATERIAL"));
-    }
-
-    #[test]
-    fn generates_a_key_when_none_is_configured() {
-        let ring = Config::default().key_ring("generated").unwrap();
-        assert_eq!(ring.signing_key().kid(), "generated");
     }
 }

@@ -1,6 +1,6 @@
 //! The key source port: where a function reads its signing-key document ([`KeySetDocument`]: every tenant's
 //! keys, and the tenants themselves) from, once at init and again when its cache expires
-//! ([`crate::service::KeyDocumentSource`], [`crate::service::build_service`]), so a key rotation or a new
+//! ([`crate::tenancy::KeyDocumentSource`], [`crate::service::build_service`]), so a key rotation or a new
 //! tenant reaches running functions without a redeploy. Adapters: the Secrets Manager secret (deployed functions), a JSON file (the local runner's
 //! `--keys-file`), and a document in memory (tests).
 
@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::config::KeySetDocument;
+use crate::tenancy::KeySetDocument;
 
 /// Why the document could not be read. The message never holds key material.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,8 @@
 //! - [`clock`] and [`entropy`]: time and randomness, handed in so tests can pin them.
 //! - [`config`]: configuration from TOML or the environment, validated once.
 //! - [`events`]: revocation events (EventBridge, SQS, the runner): one watermark write per event.
-//! - [`service`]: the [`service::TokenService`] that bundles the ports for the handlers.
+//! - [`tenancy`]: the tenants served: assembled from the configuration and the signing-key document, kept fresh.
+//! - [`service`]: the [`service::TokenService`] that bundles the ports and the tenants for the handlers.
 //! - [`key_source`]: the port the signing-key document is read (and re-read) from, and its adapters.
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
 
@@ -24,6 +25,7 @@ pub mod oauth;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod tenancy;
 pub mod wire;
 
 pub use service::TokenService;

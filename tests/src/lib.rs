@@ -263,11 +263,14 @@ impl TestServer {
 
     /// The error a configuration gets when a server is built from it.
     pub fn config_error(config: &Config) -> String {
-        config
-            .trusted_issuers(&tessera::domain::tenant::TenantId::default(), &[])
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
+        tessera::tenancy::trusted_issuers::trusted_issuers_of(
+            config,
+            &tessera::domain::tenant::TenantId::default(),
+            &[],
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
     }
 
     /// Starts a runner on a prepared service.

@@ -139,7 +139,7 @@ async fn functions_build_their_service_from_the_environment() {
     unset("KEYS_MAX_STALE_SECS");
 
     // A document without the default tenant's keys is refused: a function never generates a key.
-    location.write(&tessera::config::KeySetDocument::default()).await.unwrap();
+    location.write(&tessera::tenancy::KeySetDocument::default()).await.unwrap();
     let err = service_from_env().await.err().expect("no keys in the secret").to_string();
     assert!(err.contains("empty"), "{err}");
     // A configuration tenant without keys, next to a secret that has none for it, is not served (it was deleted
@@ -151,7 +151,7 @@ async fn functions_build_their_service_from_the_environment() {
     let service = service_from_env().await.expect("a keyless configuration tenant is left out");
     let keyless = tessera::domain::tenant::TenantId::parse("keyless").unwrap();
     let err = service.tenant(&keyless, None, service.clock.now()).await.expect_err("not served");
-    assert_eq!(err.status(), 404);
+    assert_eq!(tessera::wire::OAuthError::from(err).status(), 404);
     assert!(service.tenant(&default, None, service.clock.now()).await.is_ok());
     std::fs::remove_file(&config).unwrap();
     unset("TESSERA_CONFIG");

@@ -13,10 +13,10 @@ use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
-use tessera::service::TenantSettings;
 use tessera::store::conformance;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera::store::{ClientRegistry, TokenStore};
+use tessera::tenancy::ServedTenant;
 use tessera_e2e::{creds, dynamo_store, form_request as post, test_config};
 
 /// Counts the DynamoDB requests that actually leave the process, by operation (`x-amz-target`), retries
@@ -60,12 +60,15 @@ async fn counted_store(table: &str) -> (DynamoStore, WireCounter) {
 }
 
 fn service_on(store: Arc<dyn TokenStore>) -> TokenService {
-    service_with_keys(store, test_config().key_ring("k1").unwrap())
+    service_with_keys(
+        store,
+        tessera::tenancy::key_document::key_ring_or_generated(&test_config().signing_keys, "k1").unwrap(),
+    )
 }
 
 fn service_with_keys(store: Arc<dyn TokenStore>, keys: tessera::jwt::keys::KeyRing) -> TokenService {
     TokenService::new(store, Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), TenantSettings::new(Some("https://issuer.example".into()), keys))
+        .with_tenant(TenantId::default(), ServedTenant::new(Some("https://issuer.example".into()), keys))
 }
 
 async fn body(response: lambda_http::Response<Body>) -> (u16, serde_json::Value) {
@@ -162,7 +165,7 @@ async fn an_unreachable_endpoint_fails_closed() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let sdk = dynamodb::sdk_config().await;
     let store = DynamoStore::new(dynamodb::client(&sdk, Some(&format!("http://{closed}"))), "tessera-test");
-    let keys = test_config().key_ring("k1").unwrap();
+    let keys = tessera::tenancy::key_document::key_ring_or_generated(&test_config().signing_keys, "k1").unwrap();
     // A token that verifies: only the store read (the caller's record, the denylist) can fail.
     let jwt = tessera::jwt::access_token::sign(
         &tessera::domain::grant::Grant {

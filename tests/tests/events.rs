@@ -19,9 +19,9 @@ use tessera::domain::tenant::TenantId;
 use tessera::domain::time::Timestamp;
 use tessera::domain::token::{OpaqueToken, TokenRecord};
 use tessera::entropy::SystemEntropy;
-use tessera::service::TenantSettings;
 use tessera::store::memory::MemoryStore;
 use tessera::store::{Record, TokenStore};
+use tessera::tenancy::ServedTenant;
 use tessera_cli::routes::Route;
 use tessera_e2e::test_config_toml;
 
@@ -174,11 +174,18 @@ async fn seeded_service() -> TokenService {
     let config = Config::from_toml(&format!("{}{SAMPLE_IDP}", test_config_toml())).unwrap();
     let store = Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap()));
     // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
-    let mut settings = TenantSettings::new(None, config.key_ring("sample-1").unwrap());
-    settings.trusted_issuers = config.trusted_issuers(&TenantId::default(), &[]).unwrap().into();
-    let acme = TenantSettings::new(None, config.key_ring("acme-sample-1").unwrap());
+    let mut default_tenant = ServedTenant::new(
+        None,
+        tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "sample-1").unwrap(),
+    );
+    default_tenant.trusted_issuers =
+        tessera::tenancy::trusted_issuers::trusted_issuers_of(&config, &TenantId::default(), &[]).unwrap().into();
+    let acme = ServedTenant::new(
+        None,
+        tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "acme-sample-1").unwrap(),
+    );
     let service = TokenService::new(store.clone(), clock, Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), settings)
+        .with_tenant(TenantId::default(), default_tenant)
         .with_tenant(TenantId::parse("acme").unwrap(), acme);
     let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
     let record = TokenRecord {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
-use tessera::service::TenantSettings;
+use tessera::tenancy::ServedTenant;
 use tessera::{TokenService, domain::tenant::TenantId, entropy::SystemEntropy, store::memory::MemoryStore};
 use tessera_e2e::{TestServer, UnavailableStore, basic, config_with_key, creds};
 
@@ -467,9 +467,9 @@ async fn a_failing_store_fails_closed_with_503() {
     let token = healthy.issue(creds::JWT, &[]).await;
 
     let clock = Arc::new(FixedClock::at(SystemClock.now()));
-    let keys = config.key_ring("unused").unwrap();
+    let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "unused").unwrap();
     let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), TenantSettings::new(Some(healthy.base.clone()), keys));
+        .with_tenant(TenantId::default(), ServedTenant::new(Some(healthy.base.clone()), keys));
     let broken = TestServer::start_with(service, clock, Arc::new(MemoryStore::new())).await;
 
     let introspect = broken.introspect(&token).await;

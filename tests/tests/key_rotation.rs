@@ -11,13 +11,15 @@ use std::sync::Arc;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use tessera::clock::{Clock, FixedClock, SystemClock};
-use tessera::config::{Config, KeySetDocument};
+use tessera::config::Config;
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::key_source::MemoryKeys;
-use tessera::service::{KeyDocumentSource, Sources, build_service};
+use tessera::service::build_service;
 use tessera::store::ClientRegistry;
+use tessera::tenancy::KeySetDocument;
+use tessera::tenancy::{KeyDocumentSource, Sources};
 use tessera_cli::keys::{add_key, create_tenant, generated_key, promote_key, remove_key};
 use tessera_e2e::issuers::TestIssuer;
 use tessera_e2e::{SwitchedRegistry, TestServer, backend_registry, creds, test_config_toml};
@@ -161,7 +163,7 @@ async fn a_failing_key_source_keeps_the_keys_in_hand() {
     let now = rig.now();
     promote_key(&mut rig.document, &TenantId::default(), "k2", now).unwrap();
     rig.publish();
-    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    rig.server.clock.advance_secs(tessera::tenancy::KEY_RETRY_SECS);
     assert_eq!(rig.issue("", creds::JWT).await.1, "k2");
 }
 
@@ -237,7 +239,7 @@ async fn keys_that_cannot_be_re_read_past_the_bound_fail_closed() {
     promote_key(&mut rig.document, &default, "k2", now).unwrap();
     remove_key(&mut rig.document, &default, "k1", now, Some(MAX_STALE), true).unwrap();
     rig.publish();
-    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    rig.server.clock.advance_secs(tessera::tenancy::KEY_RETRY_SECS);
     assert!(!rig.active("", creds::RS, &token).await, "a key removed during the outage does not verify");
     let (fresh, kid) = rig.issue("", creds::JWT).await;
     assert_eq!(kid, "k2");
@@ -263,7 +265,7 @@ async fn a_document_the_functions_refuse_keeps_the_keys_in_hand() {
     promote_key(&mut rig.document, &default, "k2", now).unwrap();
     remove_key(&mut rig.document, &default, "k1", now, Some(3600), true).unwrap();
     rig.publish();
-    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    rig.server.clock.advance_secs(tessera::tenancy::KEY_RETRY_SECS);
     assert_eq!(rig.kids("").await, ["k2"]);
     assert!(!rig.active("", creds::RS, &token).await);
 }
@@ -289,7 +291,7 @@ async fn a_new_tenant_whose_issuers_cannot_be_read_waits_while_other_changes_app
     // The table is back: globex is served from the retry on, not a whole TTL later, with the trusted issuer
     // the retry read from the table.
     rig.registry.set_down(false);
-    rig.server.clock.advance_secs(tessera::service::KEY_RETRY_SECS);
+    rig.server.clock.advance_secs(tessera::tenancy::KEY_RETRY_SECS);
     assert_eq!(rig.kids("/t/globex").await, ["globex-1"]);
     let external = idp.sign(&idp.claims("alice", rig.now()));
     assert!(rig.active("/t/globex", globex_rs, &external).await, "the table's trusted issuer of globex");

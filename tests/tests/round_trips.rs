@@ -8,19 +8,19 @@ use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
-use tessera::service::TenantSettings;
 use tessera::store::counting::{CountingStore, RoundTrips};
 use tessera::store::memory::MemoryStore;
+use tessera::tenancy::ServedTenant;
 use tessera_e2e::{creds, form_request as post, test_config};
 
 fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let config = test_config();
     let clients = config.clients(&SystemEntropy).unwrap();
     let store = Arc::new(CountingStore::new(MemoryStore::with_clients(clients)));
-    let keys = config.key_ring("k1").unwrap();
+    let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "k1").unwrap();
     let service =
         TokenService::new(store.clone(), Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
-            .with_tenant(TenantId::default(), TenantSettings::new(Some("https://issuer.example".into()), keys));
+            .with_tenant(TenantId::default(), ServedTenant::new(Some("https://issuer.example".into()), keys));
     (service, store)
 }
 

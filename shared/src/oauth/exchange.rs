@@ -7,8 +7,8 @@ use crate::domain::revocation::{TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
-use crate::service::Tenant;
 use crate::store::{Fetched, StoreKey};
+use crate::tenancy::Tenant;
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
 

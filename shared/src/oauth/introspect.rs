@@ -10,13 +10,11 @@ use tracing::instrument;
 
 use super::presented::{Active, ExternalToken, PresentedRead};
 use crate::TokenService;
-use crate::domain::profile::{Profile, ProfileAttribute};
+use crate::domain::profile::ProfileAttribute;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::token::TokenKind;
-use crate::jwt::access_token::Audience;
-use crate::service::Tenant;
 use crate::store::{Record, StoreError};
+use crate::tenancy::Tenant;
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::IntrospectionResponse;
 use crate::wire::{ErrorCode, OAuthError};
@@ -75,7 +73,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
             .with_status(StatusCode::FORBIDDEN));
     }
-    let (tenant, now) = (&request.tenant, read.now);
+    let now = read.now;
     let iss = read.tenant.issuer.to_string();
     let active = match read.judge() {
         Ok(active) => active,
@@ -86,77 +84,32 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             return Ok(Evaluated { response, tenant: read.tenant, caller, now });
         }
     };
-    let settings = &read.tenant;
+    let tenant = &read.tenant;
     // Permissions are derived only for callers whose profile shows them (the hot path skips the mapping).
     let wants_permissions = caller.introspection_profile.contains(&ProfileAttribute::Permissions);
     let response = match active {
-        Active::Issued(active) => IntrospectionResponse {
-            active: true,
-            scope: Some(active.grant.scope.to_string()).filter(|s| !s.is_empty()),
-            client_id: Some(active.grant.client_id.to_string()),
-            username: active.grant.username.clone(),
-            // RFC 7662 §2.2: a token type of RFC 6749 §7.1; refresh tokens have none.
-            token_type: (active.kind == TokenKind::AccessToken).then_some("Bearer"),
-            exp: Some(active.grant.expires_at.as_secs()),
-            iat: Some(active.grant.issued_at.as_secs()),
-            nbf: active.not_before.map(|t| t.as_secs()),
-            sub: Some(active.grant.subject.clone()),
-            aud: Some(Audience::from_list(&active.grant.audience)),
-            iss: Some(iss),
-            user_details: Some(active.grant.user_details.clone()).filter(|d| !d.is_empty()),
-            amr: Some(active.grant.amr.clone()).filter(|m| !m.is_empty()),
-            permissions: wants_permissions
-                .then(|| settings.permissions().permissions(active.grant.scope.iter()))
-                .filter(|p| !p.is_empty()),
-            jti: active.jti,
-        },
+        Active::Issued(active) => {
+            let permissions = match wants_permissions {
+                true => tenant.permissions().permissions(active.grant.scope.iter()),
+                false => Vec::new(),
+            };
+            IntrospectionResponse::of_grant(&active.grant, active.kind, iss, active.jti, active.not_before, permissions)
+        }
         Active::External(external) => {
             if read.token_keys.state.as_ref().is_some_and(|k| read.fetched.external_token(k).is_none()) {
-                record_external(service, tenant, &external).await?;
+                record_external(service, tenant.id, &external).await?;
             }
             let identity = external.identity;
-            let permissions = identity
-                .scope
-                .as_deref()
-                .filter(|_| wants_permissions)
-                .map(|scope| settings.permissions().permissions(scope.split(' ')))
-                .filter(|p| !p.is_empty());
-            IntrospectionResponse {
-                active: true,
-                scope: identity.scope,
-                client_id: identity.client_id,
-                username: identity.username,
-                token_type: Some("Bearer"),
-                exp: Some(identity.expires_at.as_secs()),
-                iat: Some(identity.issued_at.as_secs()),
-                nbf: None,
-                sub: Some(identity.subject),
-                aud: Some(Audience::from_list(&identity.audience)),
-                iss: Some(identity.issuer),
-                user_details: Some(identity.user_details).filter(|d| !d.is_empty()),
-                amr: Some(identity.amr).filter(|m| !m.is_empty()),
-                permissions,
-                jti: identity.jti,
-            }
+            let permissions = match (wants_permissions, identity.scope.as_deref()) {
+                (true, Some(scope)) => tenant.permissions().permissions(scope.split(' ')),
+                _ => Vec::new(),
+            };
+            IntrospectionResponse::of_external(identity, permissions)
         }
     };
-    let response = only_profiled(response, &caller.introspection_profile);
+    let response = response.only_profiled(&caller.introspection_profile);
     let caller = read.caller_id();
     Ok(Evaluated { response, tenant: read.tenant, caller, now })
-}
-
-/// Keeps the attributes beyond RFC 7662's core members only where the caller's profile has them.
-fn only_profiled(mut response: IntrospectionResponse, profile: &Profile) -> IntrospectionResponse {
-    if !profile.contains(&ProfileAttribute::UserDetails) {
-        response.user_details = None;
-    }
-    if !profile.contains(&ProfileAttribute::Amr) {
-        response.amr = None;
-    }
-    if !profile.contains(&ProfileAttribute::Permissions) {
-        response.permissions = None;
-    }
-    response
 }
 
 /// Records a trusted issuer's token under its identity (IndyKite's `perform_upsert`), with TTL = its `exp` plus the

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::client::GrantType;
-use crate::service::Tenant;
+use crate::tenancy::Tenant;
 use crate::wire::client_auth::AuthMethod;
 
 /// The RFC 8414 §2 metadata of one tenant.

@@ -18,8 +18,8 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
 use crate::entropy::random_bytes;
 use crate::jwt::access_token;
-use crate::service::Tenant;
 use crate::store::{Fetched, Record, StoreError, StoreKey};
+use crate::tenancy::Tenant;
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::TokenResponse;
 use crate::wire::{ErrorCode, OAuthError};
@@ -27,10 +27,9 @@ use crate::wire::{ErrorCode, OAuthError};
 /// Answers a token request. Other grant types are `unsupported_grant_type`.
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id, grant_type))]
 pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<TokenResponse, OAuthError> {
-    let tenant = &request.tenant;
     // The request's one instant: keys, expiry, revocation and what is written all agree on it.
     let now = service.clock.now();
-    let settings = service.tenant(tenant, request.gateway_domain.as_deref(), now).await?;
+    let tenant = service.tenant(&request.tenant, request.gateway_domain.as_deref(), now).await?;
     let grant_type = GrantType::parse(request.require("grant_type")?)
         .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "grant_type is not supported"))?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
@@ -58,20 +57,20 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     // The subject token is verified before the read (CPU only), so its revocation state joins the one read;
     // its verdict is only told after the client has authenticated.
     let subject_token = match &exchange {
-        Some(exchange) => Some(exchange.verify_subject(&settings, now).await),
+        Some(exchange) => Some(exchange.verify_subject(&tenant, now).await),
         None => None,
     };
     // One read: the client; for a refresh, the token's record and its four watermarks; for an exchange, the
     // subject token's record and its subject and tenant watermarks.
-    let key = client_key(tenant, credentials)?;
+    let key = client_key(tenant.id, credentials)?;
     let presented_refresh = refresh_token.and_then(OpaqueToken::parse).filter(|t| t.kind() == TokenKind::RefreshToken);
     let mut keys = vec![key.clone()];
     if let Some(refresh) = &presented_refresh {
-        keys.push(StoreKey::token(tenant, &refresh.hash()));
-        keys.extend(StoreKey::watermarks(tenant, &refresh.watermark_targets()));
+        keys.push(StoreKey::token(tenant.id, &refresh.hash()));
+        keys.extend(StoreKey::watermarks(tenant.id, &refresh.watermark_targets()));
     }
     if let Some(Ok(subject)) = &subject_token {
-        keys.extend(subject.state_keys(tenant));
+        keys.extend(subject.state_keys(tenant.id));
     }
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
     let client = authenticate(credentials, &key, &fetched)?;
@@ -82,7 +81,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let targets = requested_targets(request)?;
     if grant_type == GrantType::RefreshToken {
         let requested = RequestedTerms { scope: requested_scope, targets };
-        return refresh(service, &settings, client, presented_refresh.as_ref(), &fetched, requested, now).await;
+        return refresh(service, &tenant, client, presented_refresh.as_ref(), &fetched, requested, now).await;
     }
     let scope = client.grant_scope(requested_scope).map_err(|refusal| {
         let description = match refusal {
@@ -92,19 +91,19 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         OAuthError::new(ErrorCode::InvalidScope, description)
     })?;
     let audience = client
-        .audience_for(&targets, &settings.issuer)
+        .audience_for(&targets, &tenant.issuer)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "a requested resource or audience is not allowed"))?;
     let (subject, username, user_details, amr) = match subject_token {
         None => (client.client_id.to_string(), None, Default::default(), Vec::new()),
         Some(verified) => {
             let verified = verified?;
-            verified.check_not_revoked(tenant, &fetched, now)?;
+            verified.check_not_revoked(tenant.id, &fetched, now)?;
             let identity = verified.identity;
             (identity.subject, identity.username, identity.user_details, identity.amr)
         }
     };
     let grant = Grant {
-        tenant: tenant.clone(),
+        tenant: tenant.id.clone(),
         client_id: client.client_id.clone(),
         subject,
         username,
@@ -121,7 +120,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let with_refresh = exchange.is_some() && client.allows_grant(GrantType::RefreshToken);
     let refresh_terms =
         with_refresh.then(|| RefreshTerms { scope: grant.scope.clone(), audience: grant.audience.clone() });
-    let mut response = mint(service, &settings, client, &grant, refresh_terms, None).await.map_err(|failure| {
+    let mut response = mint(service, &tenant, client, &grant, refresh_terms, None).await.map_err(|failure| {
         match failure {
             MintFailure::Refused(err) => err,
             // Only a rotation can lose, and this mint rotates nothing.
@@ -170,7 +169,7 @@ fn invalid_grant(reason: &'static str) -> OAuthError {
 /// the whole family, every refresh and access token descended from the same exchange, is revoked.
 async fn refresh(
     service: &TokenService,
-    settings: &Tenant<'_>,
+    tenant: &Tenant<'_>,
     client: &Client,
     presented: Option<&OpaqueToken>,
     fetched: &Fetched,
@@ -178,15 +177,15 @@ async fn refresh(
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
-    let key = StoreKey::token(settings.id, &presented.hash());
+    let key = StoreKey::token(tenant.id, &presented.hash());
     let record = fetched.token(&key).ok_or_else(|| invalid_grant("unknown or expired"))?;
     if !presented.matches(&record.grant) {
         return Err(invalid_grant("record does not match the token"));
     }
-    let watermarks = fetched.watermarks(&StoreKey::watermarks(settings.id, &presented.watermark_targets()));
+    let watermarks = fetched.watermarks(&StoreKey::watermarks(tenant.id, &presented.watermark_targets()));
     match check_refresh(record, &client.client_id, &watermarks, now) {
         Ok(()) => {}
-        Err(RefreshRefusal::Reused) => return Err(revoke_family_for_reuse(service, settings, &record.grant, now).await),
+        Err(RefreshRefusal::Reused) => return Err(revoke_family_for_reuse(service, tenant, &record.grant, now).await),
         Err(RefreshRefusal::Unknown) => return Err(invalid_grant("not a refresh token")),
         Err(RefreshRefusal::OtherClient) => return Err(invalid_grant("issued to another client")),
         Err(RefreshRefusal::Revoked) => return Err(invalid_grant("revoked")),
@@ -206,10 +205,10 @@ async fn refresh(
     // RFC 6749 §6: the new refresh token keeps the scope (and audience) of the one it replaces; only the access
     // token narrows.
     let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };
-    match mint(service, settings, client, &grant, Some(terms), Some(&key)).await {
+    match mint(service, tenant, client, &grant, Some(terms), Some(&key)).await {
         Ok(response) => Ok(response),
         // The rotation lost: another request rotated this token first. That is reuse too.
-        Err(MintFailure::RotationLost) => Err(revoke_family_for_reuse(service, settings, &record.grant, now).await),
+        Err(MintFailure::RotationLost) => Err(revoke_family_for_reuse(service, tenant, &record.grant, now).await),
         Err(MintFailure::Refused(err)) => Err(err),
     }
 }
@@ -218,15 +217,12 @@ async fn refresh(
 /// long as the longest refresh token any client may hold, so no token of the family outlives it.
 async fn revoke_family_for_reuse(
     service: &TokenService,
-    settings: &Tenant<'_>,
+    tenant: &Tenant<'_>,
     grant: &Grant,
     now: Timestamp,
 ) -> OAuthError {
     tracing::info!(family = %grant.family, "refresh token reuse: revoking the family");
-    match service
-        .store
-        .raise_watermark(RevocationWatermark::final_for_family(settings.id, grant.family, now), None)
-        .await
+    match service.store.raise_watermark(RevocationWatermark::final_for_family(tenant.id, grant.family, now), None).await
     {
         Ok(_) => OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked"),
         Err(err) => err.into(),
@@ -279,7 +275,7 @@ impl From<crate::entropy::EntropyError> for MintFailure {
 /// rotation of that refresh token, whose failed condition is [`MintFailure::RotationLost`].
 async fn mint(
     service: &TokenService,
-    settings: &Tenant<'_>,
+    tenant: &Tenant<'_>,
     client: &Client,
     grant: &Grant,
     refresh: Option<RefreshTerms>,
@@ -287,7 +283,7 @@ async fn mint(
 ) -> Result<TokenResponse, MintFailure> {
     let mut records = Vec::with_capacity(2);
     let access_token = match client.access_token_format {
-        TokenFormat::Jwt => access_token::sign(grant, &settings.issuer, &new_jti(service)?, settings.keys())?,
+        TokenFormat::Jwt => access_token::sign(grant, &tenant.issuer, &new_jti(service)?, tenant.keys())?,
         TokenFormat::Opaque => {
             let token = OpaqueToken::mint(TokenKind::AccessToken, grant, random_bytes(service.entropy.as_ref())?);
             records.push(Record::Token(TokenRecord::new(&token, grant.clone())));

@@ -13,6 +13,7 @@ use super::response::json_response;
 use crate::entropy::EntropyError;
 use crate::jwt::keys::KeyError;
 use crate::store::StoreError;
+use crate::tenancy::TenantError;
 
 /// The realm announced in `WWW-Authenticate` on 401.
 pub const REALM: &str = "tessera";
@@ -203,6 +204,24 @@ impl From<KeyError> for OAuthError {
     }
 }
 
+impl From<TenantError> for OAuthError {
+    /// An unknown tenant is 404 (its routes do not exist); keys too stale to serve are 503 with `Retry-After`
+    /// (fail closed); no issuer to name is the deployment's fault, 500.
+    fn from(err: TenantError) -> Self {
+        match err {
+            TenantError::Unknown => Self::invalid_request("unknown tenant").with_status(StatusCode::NOT_FOUND),
+            TenantError::KeysUnreadable { retry_after_secs } => {
+                Self::new(ErrorCode::TemporarilyUnavailable, "the signing keys cannot be read; retry later")
+                    .with_header("retry-after", retry_after_secs.to_string())
+            }
+            TenantError::NoIssuer => {
+                tracing::error!("no issuer configured and no API Gateway domain on the request");
+                Self::server_error()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +268,19 @@ mod tests {
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["retry-after"], "2");
         assert!(!String::from_utf8_lossy(response.body().as_ref()).contains("throttled"));
+    }
+
+    #[test]
+    fn tenant_errors_become_404_503_and_500() {
+        let unknown = OAuthError::from(TenantError::Unknown).into_response();
+        assert_eq!(unknown.status(), 404);
+        assert_eq!(body(&unknown)["error"], "invalid_request");
+        let stale = OAuthError::from(TenantError::KeysUnreadable { retry_after_secs: 30 }).into_response();
+        assert_eq!(
+            (stale.status(), &stale.headers()["retry-after"]),
+            (StatusCode::SERVICE_UNAVAILABLE, &"30".parse().unwrap())
+        );
+        assert_eq!(body(&stale)["error"], "temporarily_unavailable");
+        assert_eq!(OAuthError::from(TenantError::NoIssuer).into_response().status(), 500);
     }
 }

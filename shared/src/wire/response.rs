@@ -6,7 +6,12 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use crate::domain::grant::Grant;
+use crate::domain::profile::{Permission, Profile, ProfileAttribute};
+use crate::domain::time::Timestamp;
+use crate::domain::token::TokenKind;
 use crate::jwt::access_token::Audience;
+use crate::jwt::external::ExternalIdentity;
 
 /// A JSON response that no cache may keep (RFC 6749 §5.1).
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
@@ -94,13 +99,77 @@ pub struct IntrospectionResponse {
     pub amr: Option<Vec<String>>,
     /// Resource permissions from the token's scopes (Keycloak RPT). Profile attribute `permissions` only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Vec<crate::domain::profile::Permission>>,
+    pub permissions: Option<Vec<Permission>>,
 }
 
 impl IntrospectionResponse {
     /// `{"active": false}`: the one answer for anything that is not an active token.
     pub fn inactive() -> Self {
         Self::default()
+    }
+
+    /// The answer for an active token Tessera issued: what `grant` grants, under `iss`. A refresh token has no
+    /// `token_type` (RFC 7662 §2.2 names RFC 6749 §7.1's access token types).
+    pub fn of_grant(
+        grant: &Grant,
+        kind: TokenKind,
+        iss: String,
+        jti: Option<String>,
+        not_before: Option<Timestamp>,
+        permissions: Vec<Permission>,
+    ) -> Self {
+        Self {
+            active: true,
+            scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
+            client_id: Some(grant.client_id.to_string()),
+            username: grant.username.clone(),
+            token_type: (kind == TokenKind::AccessToken).then_some("Bearer"),
+            exp: Some(grant.expires_at.as_secs()),
+            iat: Some(grant.issued_at.as_secs()),
+            nbf: not_before.map(|t| t.as_secs()),
+            sub: Some(grant.subject.clone()),
+            aud: Some(Audience::from_list(&grant.audience)),
+            iss: Some(iss),
+            user_details: Some(grant.user_details.clone()).filter(|d| !d.is_empty()),
+            amr: Some(grant.amr.clone()).filter(|m| !m.is_empty()),
+            permissions: Some(permissions).filter(|p| !p.is_empty()),
+            jti,
+        }
+    }
+
+    /// The answer for an active trusted issuer's JWT: its mapped identity, under its own `iss`.
+    pub fn of_external(identity: ExternalIdentity, permissions: Vec<Permission>) -> Self {
+        Self {
+            active: true,
+            scope: identity.scope,
+            client_id: identity.client_id,
+            username: identity.username,
+            token_type: Some("Bearer"),
+            exp: Some(identity.expires_at.as_secs()),
+            iat: Some(identity.issued_at.as_secs()),
+            nbf: None,
+            sub: Some(identity.subject),
+            aud: Some(Audience::from_list(&identity.audience)),
+            iss: Some(identity.issuer),
+            user_details: Some(identity.user_details).filter(|d| !d.is_empty()),
+            amr: Some(identity.amr).filter(|m| !m.is_empty()),
+            permissions: Some(permissions).filter(|p| !p.is_empty()),
+            jti: identity.jti,
+        }
+    }
+
+    /// The same answer with the attributes beyond RFC 7662's core members kept only where `profile` has them.
+    pub fn only_profiled(mut self, profile: &Profile) -> Self {
+        if !profile.contains(&ProfileAttribute::UserDetails) {
+            self.user_details = None;
+        }
+        if !profile.contains(&ProfileAttribute::Amr) {
+            self.amr = None;
+        }
+        if !profile.contains(&ProfileAttribute::Permissions) {
+            self.permissions = None;
+        }
+        self
     }
 }
 

@@ -1,0 +1,246 @@
+//! Tenancy: the tenants a deployment serves, built from its configuration and its signing-key document, and kept
+//! fresh while it runs.
+//!
+//! - [`assemble`]: the tenants of a configuration with the key document merged in: issuers resolved and unique,
+//!   keys parsed (generated for the local runner only), trusted issuers and permissions built.
+//! - [`key_document`]: the signing-key document (Secrets Manager's JSON) and the rule for which key signs.
+//! - [`key_refresh`]: re-reading that document when its cache expires, and failing closed past its staleness bound.
+//! - [`trusted_issuers`]: a tenant's trusted issuers as it serves them, from the configuration and the table.
+//!
+//! [`Tenants`] holds the result for the [`crate::TokenService`]. A request looks its tenant up once, at its one
+//! instant ([`Tenants::get`]), and holds a [`Tenant`]: the [`ServedTenant`] of that moment, its issuer resolved. A
+//! lookup answers with a [`TenantError`], never an HTTP status: the edge maps it.
+
+pub mod assemble;
+pub mod key_document;
+pub mod key_refresh;
+pub mod trusted_issuers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::config::{Config, ConfigError};
+use crate::domain::profile::PermissionMap;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::jwt::external::TrustedIssuer;
+use crate::jwt::keys::KeyRing;
+use crate::key_source::{KeySource, KeySourceError};
+use crate::store::{ClientRegistry, StoreError};
+
+pub use key_document::{DocumentTenant, KeySetDocument};
+pub use key_refresh::{KEY_REREAD_FAILED, KEY_RETRY_SECS};
+
+/// What one tenant is served with: its issuer URL, its signing keys, its trusted issuers and its permissions.
+#[derive(Debug)]
+pub struct ServedTenant {
+    /// The `iss` of its tokens and the base of its endpoint URLs, without a trailing slash. `None`: taken
+    /// from the API Gateway domain the request arrived on (`https://<domainName>`), for deployments without
+    /// a configured issuer.
+    pub issuer: Option<Arc<str>>,
+    /// Its signing keys.
+    pub keys: Arc<KeyRing>,
+    /// The external issuers whose JWTs it accepts for token exchange and introspection.
+    pub trusted_issuers: Arc<[TrustedIssuer]>,
+    /// Its scope-to-resource permissions, for introspection profiles with `permissions`.
+    pub permissions: PermissionMap,
+    /// Its keys were generated (local runner): a re-read keeps them, or its tokens would stop verifying.
+    generated_keys: bool,
+}
+
+impl ServedTenant {
+    /// A tenant with no trusted issuers and no permission mapping.
+    pub fn new(issuer: Option<String>, keys: KeyRing) -> Self {
+        Self {
+            issuer: issuer.map(Arc::from),
+            keys: Arc::new(keys),
+            trusted_issuers: Arc::new([]),
+            permissions: PermissionMap::default(),
+            generated_keys: false,
+        }
+    }
+}
+
+/// A tenant as one request sees it: the issuer resolved, the [`ServedTenant`] of the moment held.
+#[derive(Debug)]
+pub struct Tenant<'a> {
+    /// The tenant id.
+    pub id: &'a TenantId,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: Arc<str>,
+    served: Arc<ServedTenant>,
+}
+
+impl Tenant<'_> {
+    /// The tenant's keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.served.keys
+    }
+
+    /// The tenant's trusted external issuers.
+    pub fn trusted_issuers(&self) -> &[TrustedIssuer] {
+        &self.served.trusted_issuers
+    }
+
+    /// The tenant's scope-to-resource permissions.
+    pub fn permissions(&self) -> &PermissionMap {
+        &self.served.permissions
+    }
+
+    /// The trusted issuer whose `iss` is `issuer`.
+    pub fn trusted_issuer(&self, issuer: &str) -> Option<&TrustedIssuer> {
+        self.served.trusted_issuers.iter().find(|t| t.issuer == issuer)
+    }
+}
+
+/// Why a request's tenant cannot be served. The edge maps each to its answer (`wire::error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantError {
+    /// This deployment does not serve the tenant.
+    #[error("unknown tenant")]
+    Unknown,
+    /// The key document, which declares the tenants and holds their keys, has not been read for longer than its
+    /// staleness bound: nothing is served until a read succeeds (fail closed).
+    #[error("the key document cannot be read; retry in {retry_after_secs} s")]
+    KeysUnreadable {
+        /// When to try again.
+        retry_after_secs: u32,
+    },
+    /// No issuer is configured, and the request did not come through API Gateway (whose domain would name it).
+    #[error("no issuer configured and no API Gateway domain on the request")]
+    NoIssuer,
+}
+
+/// Why the tenants could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The configuration (or the key document) is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The key document could not be read.
+    #[error(transparent)]
+    Keys(#[from] KeySourceError),
+    /// The table's trusted issuers could not be read.
+    #[error("cannot read the trusted issuers from the table: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Where the tenants and their keys come from besides the configuration, and how they are kept fresh.
+#[derive(Clone, Default)]
+pub struct Sources {
+    /// The signing-key document (every tenant's keys, and tenants of its own), read when the tenants are built.
+    pub keys: Option<KeyDocumentSource>,
+    /// Trusted issuers registered in the table (`tessera issuers import`): read for every tenant at build time,
+    /// and for each tenant that first appears on a re-read of the key document.
+    pub registry: Option<Arc<dyn ClientRegistry>>,
+    /// A tenant without keys gets a generated ES256 key of its own. For the local runner only: each process
+    /// (each Lambda execution environment) would generate its own, and tokens would not verify across them.
+    /// Off, a tenant without keys is a configuration error.
+    pub generate_missing_keys: bool,
+}
+
+/// The key document's source and its cache.
+#[derive(Clone)]
+pub struct KeyDocumentSource {
+    /// Where the document is read from.
+    pub source: Arc<dyn KeySource>,
+    /// Re-read it once this many seconds have passed since the last read. `None`: read once.
+    pub ttl_secs: Option<u64>,
+    /// Once this many seconds have passed since the last successful read, every request fails closed
+    /// ([`TenantError::KeysUnreadable`]) until a read succeeds: keys removed from the document while it could not
+    /// be read must not stay valid forever. `None`: no bound.
+    pub max_stale_secs: Option<u64>,
+}
+
+/// The served tenants by id.
+type TenantMap = HashMap<TenantId, Arc<ServedTenant>>;
+
+/// The tenants a deployment serves, and (with a key document re-read on a TTL) what keeps them fresh.
+#[derive(Default)]
+pub struct Tenants {
+    current: RwLock<Arc<TenantMap>>,
+    refresh: Option<key_refresh::KeyRefresh>,
+}
+
+impl Tenants {
+    /// No tenants yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a tenant.
+    pub fn with(self, tenant: TenantId, served: ServedTenant) -> Self {
+        let mut tenants = (*self.snapshot()).clone();
+        tenants.insert(tenant, Arc::new(served));
+        self.replace(tenants);
+        self
+    }
+
+    /// The tenants of `config` and its [`Sources`] at `now`: the key document read (a failure is an error), the
+    /// table's trusted issuers read, keys parsed, issuers validated. The issuer is the configured one, else
+    /// `default_issuer`; with neither it comes from each request's API Gateway domain.
+    pub async fn load(
+        config: &Config,
+        default_issuer: Option<&str>,
+        sources: Sources,
+        now: Timestamp,
+    ) -> Result<Self, LoadError> {
+        let mut base = config.clone();
+        base.issuer = config.issuer.as_deref().or(default_issuer).map(Config::validate_issuer).transpose()?;
+        let document = match &sources.keys {
+            Some(keys) => Some(keys.source.load().await?),
+            None => None,
+        };
+        // As on a re-read: a function must start, and agree with those already running.
+        let (tenants, complete) =
+            assemble::assemble(&base, document, None, sources.registry.as_deref(), sources.generate_missing_keys)
+                .await?;
+        let refresh = match &sources.keys {
+            Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) => {
+                Some(key_refresh::KeyRefresh::new(source.clone(), base, &sources, *ttl, *max_stale_secs, now, complete))
+            }
+            _ => None,
+        };
+        Ok(Self { current: RwLock::new(Arc::new(tenants)), refresh })
+    }
+
+    /// `tenant` as seen by a request that arrived on `gateway_domain` at `now` (the request's one instant),
+    /// re-reading the key document when due.
+    pub async fn get<'a>(
+        &self,
+        tenant: &'a TenantId,
+        gateway_domain: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Tenant<'a>, TenantError> {
+        self.refresh_if_due(now).await?;
+        let served = self.snapshot().get(tenant).cloned().ok_or(TenantError::Unknown)?;
+        let issuer: Arc<str> = match (&served.issuer, gateway_domain) {
+            (Some(issuer), _) => issuer.clone(),
+            (None, Some(domain)) if tenant.as_str() == TenantId::DEFAULT => format!("https://{domain}").into(),
+            (None, Some(domain)) => format!("https://{domain}/t/{tenant}").into(),
+            (None, None) => return Err(TenantError::NoIssuer),
+        };
+        Ok(Tenant { id: tenant, issuer, served })
+    }
+
+    /// Whether `tenant` is served at `now`, re-reading the key document when due.
+    pub async fn serves(&self, tenant: &TenantId, now: Timestamp) -> Result<bool, TenantError> {
+        self.refresh_if_due(now).await?;
+        Ok(self.snapshot().contains_key(tenant))
+    }
+
+    async fn refresh_if_due(&self, now: Timestamp) -> Result<(), TenantError> {
+        match &self.refresh {
+            Some(refresh) => refresh.refresh_if_due(self, now).await,
+            None => Ok(()),
+        }
+    }
+
+    fn snapshot(&self) -> Arc<TenantMap> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn replace(&self, tenants: TenantMap) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenants);
+    }
+}

@@ -1,0 +1,70 @@
+//! A tenant's trusted issuers as it serves them: the configuration's `[[trusted_issuers]]` entries and the
+//! table's (`tessera issuers import`) validated, their JWKS parsed or their JWKS URL given the one HTTP client.
+
+use crate::config::{Config, ConfigError, TrustedIssuerConfig};
+use crate::domain::tenant::TenantId;
+use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
+
+/// The trusted issuers of `tenant`, validated, with their JWKS parsed: the configuration's, joined by
+/// `registered` (the table's entries of the tenant), which replace same-issuer configuration entries.
+pub fn trusted_issuers_of(
+    config: &Config,
+    tenant: &TenantId,
+    registered: &[TrustedIssuerConfig],
+) -> Result<Vec<TrustedIssuer>, ConfigError> {
+    let local = config
+        .trusted_issuers
+        .iter()
+        .filter(|t| t.tenant == *tenant && !registered.iter().any(|r| r.issuer == t.issuer));
+    let entries: Vec<_> = local.chain(registered.iter().filter(|r| r.tenant == *tenant)).collect();
+    let http = if entries.iter().any(|t| t.jwks_uri.is_some()) { Some(jwks_http_client()?) } else { None };
+    entries.into_iter().map(|entry| trusted_issuer(entry, http.clone())).collect()
+}
+
+/// Validates `entry` and parses its inline or file JWKS; a JWKS URL is read on first use, with `http`.
+pub fn trusted_issuer(
+    entry: &TrustedIssuerConfig,
+    http: Option<reqwest::Client>,
+) -> Result<TrustedIssuer, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", entry.issuer));
+    let parse = |text: &str| -> Result<JwksSource, ConfigError> {
+        let jwks = serde_json::from_str(text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
+        Ok(JwksSource::Inline(jwks))
+    };
+    let source = match (&entry.jwks, &entry.jwks_file, &entry.jwks_uri) {
+        (Some(json), None, None) => parse(json)?,
+        (None, Some(file), None) => {
+            parse(&std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?)?
+        }
+        (None, None, Some(uri)) => JwksSource::Uri(uri.clone()),
+        _ => return Err(invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
+    };
+    let algorithms = entry
+        .algorithms
+        .iter()
+        .map(|a| asymmetric_algorithm(&entry.issuer, a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    TrustedIssuer::new(
+        entry.issuer.clone(),
+        entry.audiences.clone(),
+        algorithms,
+        entry.subject_claim.clone(),
+        entry.username_claim.clone(),
+        entry.claims_mapping.clone(),
+        entry.record_tokens,
+        source,
+        http,
+    )
+    .map_err(|e| ConfigError::Invalid(e.to_string()))
+}
+
+/// The HTTP client for JWKS URLs: one per process, short timeouts, no redirects to elsewhere.
+fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .timeout(std::time::Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ConfigError::Invalid(format!("cannot build the JWKS HTTP client: {e}")))
+}
