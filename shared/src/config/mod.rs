@@ -1,5 +1,7 @@
 //! Configuration: one [`Config`] type read from TOML (the local runner's `--config`, or a file bundled with
-//! a function) and validated once, before anything serves.
+//! a function) and validated once, before anything serves. This module is the schema and its validation only:
+//! what is built from it to serve (key rings, trusted issuers, the tenants) is [`crate::tenancy`]'s. The client
+//! entries and their defaults are in `client`, the trusted-issuer entries in `trusted_issuer`.
 //!
 //! ```toml
 //! issuer = "http://127.0.0.1:9000"          # optional for the local runner: defaults to its address
@@ -30,24 +32,22 @@
 //! private_key_file = "keys/acme-2026-11.pem"
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+mod client;
+mod trusted_issuer;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
-use crate::domain::profile::{PermissionMap, ProfileAttribute, ResourceScopes};
-use crate::domain::scope::ScopeSet;
-use crate::domain::tenant::TenantId;
-use crate::entropy::{Entropy, EntropyError, random_bytes};
-use crate::jwt::keys::{KeyError, KeyRingError, SigningAlgorithm};
+pub use client::{ClientConfig, MAX_ACCESS_TOKEN_TTL_SECS, MAX_REFRESH_TOKEN_TTL_SECS, RECOMMENDED_SECRET_LEN};
+pub use trusted_issuer::TrustedIssuerConfig;
 
-/// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
-pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
-/// The longest refresh-token lifetime accepted, 90 days.
-pub const MAX_REFRESH_TOKEN_TTL_SECS: u32 = crate::domain::revocation::MAX_TOKEN_LIFETIME_SECS;
-/// Secrets shorter than this are accepted from config files with a warning.
-pub const RECOMMENDED_SECRET_LEN: usize = 32;
+use crate::domain::client::Client;
+use crate::domain::profile::{PermissionMap, ResourceScopes};
+use crate::domain::tenant::TenantId;
+use crate::entropy::{Entropy, EntropyError};
+use crate::jwt::keys::{KeyError, KeyRingError, SigningAlgorithm};
 
 /// A configuration that cannot be used. The message names the offending entry.
 #[derive(Debug, thiserror::Error)]
@@ -117,59 +117,6 @@ pub struct TenantConfig {
     pub signing_keys: Vec<KeyConfig>,
 }
 
-/// One trusted external issuer, matched by `issuer` and `audiences` (IndyKite's `jwt_matcher`).
-///
-/// ```toml
-/// [[trusted_issuers]]
-/// issuer = "https://example.eu.auth0.com/"
-/// audiences = ["https://api.example.com"]
-/// algorithms = ["RS256"]                    # asymmetric only: never none, never HS*
-/// jwks_uri = "https://example.eu.auth0.com/.well-known/jwks.json"   # or jwks_file, or jwks inline
-/// subject_claim = "sub"                     # default
-/// username_claim = "email"                  # optional: reported as `username`
-/// claims_mapping = { email = "email", given_name = "given_name" }   # external claim → user_details key
-/// record_tokens = false                     # record introspected tokens so Tessera can revoke them
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrustedIssuerConfig {
-    /// The tenant; `default` when omitted.
-    #[serde(default)]
-    pub tenant: TenantId,
-    /// The exact `iss`.
-    pub issuer: String,
-    /// Accepted `aud` values.
-    pub audiences: Vec<String>,
-    /// Allowed algorithms.
-    pub algorithms: Vec<String>,
-    /// The JWKS inline, as JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks: Option<String>,
-    /// A file holding the JWKS, relative to the config file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks_file: Option<PathBuf>,
-    /// The issuer's JWKS URL (https), fetched and cached with a TTL, refreshed on an unknown `kid`, and
-    /// rate-limited (see `jwt::external::RemoteJwks`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks_uri: Option<String>,
-    /// The claim holding the subject.
-    #[serde(default = "default_subject_claim")]
-    pub subject_claim: String,
-    /// The claim reported as `username`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username_claim: Option<String>,
-    /// External claim → `user_details` attribute.
-    #[serde(default)]
-    pub claims_mapping: BTreeMap<String, String>,
-    /// Record introspected tokens under their hash (TTL = their `exp`), so revocation applies to them.
-    #[serde(default)]
-    pub record_tokens: bool,
-}
-
-fn default_subject_claim() -> String {
-    "sub".to_owned()
-}
-
 /// One signing key. `Debug` leaves the private key out.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,7 +132,7 @@ pub struct KeyConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_file: Option<PathBuf>,
     /// Where the key is in its rotation. In a list where no key has a state, the first key signs and the others
-    /// verify ([`signing_index`]).
+    /// verify ([`crate::tenancy::key_document::signing_index`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<KeyState>,
     /// When the key was retired (epoch seconds): tokens it signed live at most one access-token lifetime
@@ -204,51 +151,6 @@ pub enum KeyState {
     Active,
     /// Signed tokens that may still be live: verifies, signs nothing.
     Retired,
-}
-
-/// One client entry. `Debug` leaves the secret out.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// The tenant; `default` when omitted.
-    #[serde(default)]
-    pub tenant: TenantId,
-    /// The client id.
-    pub client_id: String,
-    /// The secret in plain text (hashed at load; local use).
-    pub client_secret: Option<String>,
-    /// The secret's hash, as the operator CLI prints it.
-    pub client_secret_hash: Option<String>,
-    /// Allowed scopes.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// Scopes granted when a request names none; all of `scopes` when omitted.
-    pub default_scopes: Option<Vec<String>>,
-    /// Allowed grant types; empty for a resource server that only introspects.
-    #[serde(default = "default_grant_types")]
-    pub grant_types: Vec<GrantType>,
-    /// `jwt` or `opaque`.
-    #[serde(default)]
-    pub access_token_format: TokenFormat,
-    /// Access-token lifetime.
-    #[serde(default = "default_access_ttl")]
-    pub access_token_ttl_secs: u32,
-    /// Refresh-token lifetime.
-    #[serde(default = "default_refresh_ttl")]
-    pub refresh_token_ttl_secs: u32,
-    /// Whether the client may introspect.
-    #[serde(default)]
-    pub may_introspect: bool,
-    /// Allowed `resource` values; the first is the default `aud`.
-    #[serde(default)]
-    pub audiences: Vec<String>,
-    /// A disabled client cannot authenticate.
-    #[serde(default)]
-    pub disabled: bool,
-    /// For a resource server: the attributes its introspection answers carry beyond RFC 7662's core members
-    /// (`user_details`, `amr`, `permissions`).
-    #[serde(default)]
-    pub introspection_profile: Vec<ProfileAttribute>,
 }
 
 /// One OAuth scope's resource permissions, reported to resource servers whose introspection profile has
@@ -289,30 +191,6 @@ impl std::fmt::Debug for KeyConfig {
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("tenant", &self.tenant)
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .field("grant_types", &self.grant_types)
-            .field("access_token_format", &self.access_token_format)
-            .field("may_introspect", &self.may_introspect)
-            .field("disabled", &self.disabled)
-            .finish_non_exhaustive()
-    }
-}
-
-fn default_grant_types() -> Vec<GrantType> {
-    vec![GrantType::ClientCredentials]
-}
-fn default_access_ttl() -> u32 {
-    300
-}
-fn default_refresh_ttl() -> u32 {
-    30 * 86_400
 }
 
 impl Config {
@@ -464,71 +342,10 @@ impl Config {
     }
 }
 
-impl TrustedIssuerConfig {
-    /// The same entry with a `jwks_file` read into inline `jwks`, as the table stores it.
-    pub fn with_jwks_inlined(&self) -> Result<Self, ConfigError> {
-        let mut entry = self.clone();
-        if let Some(file) = entry.jwks_file.take() {
-            entry.jwks =
-                Some(std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file, source })?);
-        }
-        Ok(entry)
-    }
-}
-
-impl ClientConfig {
-    /// Validates the entry and builds the client.
-    pub fn to_client(&self, entropy: &dyn Entropy) -> Result<Client, ConfigError> {
-        let id = &self.client_id;
-        let invalid = |what: &str| ConfigError::Invalid(format!("client {id:?}: {what}"));
-        let client_id = ClientId::parse(id).map_err(|e| invalid(&e.to_string()))?;
-        let secret_hash = match (&self.client_secret, &self.client_secret_hash) {
-            (Some(secret), None) => {
-                if secret.len() < RECOMMENDED_SECRET_LEN {
-                    tracing::warn!(client_id = %id, "client secret is shorter than {RECOMMENDED_SECRET_LEN} characters");
-                }
-                SecretHash::new(secret, random_bytes(entropy)?)
-            }
-            (None, Some(hash)) => SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string()))?,
-            _ => {
-                return Err(invalid("set exactly one of client_secret and client_secret_hash"));
-            }
-        };
-        let scopes = ScopeSet::from_tokens(&self.scopes).map_err(|e| invalid(&e.to_string()))?;
-        let default_scopes = match &self.default_scopes {
-            Some(defaults) => ScopeSet::from_tokens(defaults).map_err(|e| invalid(&e.to_string()))?,
-            None => scopes.clone(),
-        };
-        if !default_scopes.is_subset(&scopes) {
-            return Err(invalid("default_scopes must be a subset of scopes"));
-        }
-        if !(1..=MAX_ACCESS_TOKEN_TTL_SECS).contains(&self.access_token_ttl_secs) {
-            return Err(invalid(&format!("access_token_ttl_secs must be 1..={MAX_ACCESS_TOKEN_TTL_SECS}")));
-        }
-        if !(1..=MAX_REFRESH_TOKEN_TTL_SECS).contains(&self.refresh_token_ttl_secs) {
-            return Err(invalid(&format!("refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}")));
-        }
-        Ok(Client {
-            tenant: self.tenant.clone(),
-            client_id,
-            secret_hash,
-            scopes,
-            default_scopes,
-            grant_types: self.grant_types.iter().copied().collect(),
-            access_token_format: self.access_token_format,
-            access_token_ttl_secs: self.access_token_ttl_secs,
-            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
-            may_introspect: self.may_introspect,
-            audiences: self.audiences.clone(),
-            disabled: self.disabled,
-            introspection_profile: self.introspection_profile.iter().copied().collect(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::client::{GrantType, TokenFormat};
     use crate::entropy::SeededEntropy;
 
     #[test]

@@ -1,0 +1,136 @@
+//! A `[[clients]]` entry: its schema, its defaults and limits, and its validation into a domain [`Client`].
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::profile::ProfileAttribute;
+use crate::domain::scope::ScopeSet;
+use crate::domain::tenant::TenantId;
+use crate::entropy::{Entropy, random_bytes};
+
+/// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
+pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
+/// The longest refresh-token lifetime accepted, 90 days.
+pub const MAX_REFRESH_TOKEN_TTL_SECS: u32 = crate::domain::revocation::MAX_TOKEN_LIFETIME_SECS;
+/// Secrets shorter than this are accepted from config files with a warning.
+pub const RECOMMENDED_SECRET_LEN: usize = 32;
+
+/// One client entry. `Debug` leaves the secret out.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The tenant; `default` when omitted.
+    #[serde(default)]
+    pub tenant: TenantId,
+    /// The client id.
+    pub client_id: String,
+    /// The secret in plain text (hashed at load; local use).
+    pub client_secret: Option<String>,
+    /// The secret's hash, as the operator CLI prints it.
+    pub client_secret_hash: Option<String>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Scopes granted when a request names none; all of `scopes` when omitted.
+    pub default_scopes: Option<Vec<String>>,
+    /// Allowed grant types; empty for a resource server that only introspects.
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<GrantType>,
+    /// `jwt` or `opaque`.
+    #[serde(default)]
+    pub access_token_format: TokenFormat,
+    /// Access-token lifetime.
+    #[serde(default = "default_access_ttl")]
+    pub access_token_ttl_secs: u32,
+    /// Refresh-token lifetime.
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_token_ttl_secs: u32,
+    /// Whether the client may introspect.
+    #[serde(default)]
+    pub may_introspect: bool,
+    /// Allowed `resource` values; the first is the default `aud`.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// A disabled client cannot authenticate.
+    #[serde(default)]
+    pub disabled: bool,
+    /// For a resource server: the attributes its introspection answers carry beyond RFC 7662's core members
+    /// (`user_details`, `amr`, `permissions`).
+    #[serde(default)]
+    pub introspection_profile: Vec<ProfileAttribute>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("grant_types", &self.grant_types)
+            .field("access_token_format", &self.access_token_format)
+            .field("may_introspect", &self.may_introspect)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_grant_types() -> Vec<GrantType> {
+    vec![GrantType::ClientCredentials]
+}
+fn default_access_ttl() -> u32 {
+    300
+}
+fn default_refresh_ttl() -> u32 {
+    30 * 86_400
+}
+
+impl ClientConfig {
+    /// Validates the entry and builds the client.
+    pub fn to_client(&self, entropy: &dyn Entropy) -> Result<Client, ConfigError> {
+        let id = &self.client_id;
+        let invalid = |what: &str| ConfigError::Invalid(format!("client {id:?}: {what}"));
+        let client_id = ClientId::parse(id).map_err(|e| invalid(&e.to_string()))?;
+        let secret_hash = match (&self.client_secret, &self.client_secret_hash) {
+            (Some(secret), None) => {
+                if secret.len() < RECOMMENDED_SECRET_LEN {
+                    tracing::warn!(client_id = %id, "client secret is shorter than {RECOMMENDED_SECRET_LEN} characters");
+                }
+                SecretHash::new(secret, random_bytes(entropy)?)
+            }
+            (None, Some(hash)) => SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string()))?,
+            _ => {
+                return Err(invalid("set exactly one of client_secret and client_secret_hash"));
+            }
+        };
+        let scopes = ScopeSet::from_tokens(&self.scopes).map_err(|e| invalid(&e.to_string()))?;
+        let default_scopes = match &self.default_scopes {
+            Some(defaults) => ScopeSet::from_tokens(defaults).map_err(|e| invalid(&e.to_string()))?,
+            None => scopes.clone(),
+        };
+        if !default_scopes.is_subset(&scopes) {
+            return Err(invalid("default_scopes must be a subset of scopes"));
+        }
+        if !(1..=MAX_ACCESS_TOKEN_TTL_SECS).contains(&self.access_token_ttl_secs) {
+            return Err(invalid(&format!("access_token_ttl_secs must be 1..={MAX_ACCESS_TOKEN_TTL_SECS}")));
+        }
+        if !(1..=MAX_REFRESH_TOKEN_TTL_SECS).contains(&self.refresh_token_ttl_secs) {
+            return Err(invalid(&format!("refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}")));
+        }
+        Ok(Client {
+            tenant: self.tenant.clone(),
+            client_id,
+            secret_hash,
+            scopes,
+            default_scopes,
+            grant_types: self.grant_types.iter().copied().collect(),
+            access_token_format: self.access_token_format,
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            may_introspect: self.may_introspect,
+            audiences: self.audiences.clone(),
+            disabled: self.disabled,
+            introspection_profile: self.introspection_profile.iter().copied().collect(),
+        })
+    }
+}
