@@ -161,7 +161,7 @@ pub struct TrustedIssuer {
     pub claims_mapping: BTreeMap<String, String>,
     /// Record validated tokens under their hash, so Tessera's revocation applies to them.
     pub record_tokens: bool,
-    keys: KeySource,
+    keys: IssuerKeys,
 }
 
 /// Parsed keys by `kid`, each with the one algorithm it verifies.
@@ -177,7 +177,8 @@ pub enum JwksSource {
 }
 
 #[derive(Clone)]
-enum KeySource {
+/// An issuer's keys as it verifies with them: parsed once from the configuration, or fetched from its JWKS URL.
+enum IssuerKeys {
     Static(Arc<KeyMap>),
     Remote(Arc<RemoteJwks>),
 }
@@ -299,7 +300,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
-            .field("remote_jwks", &matches!(self.keys, KeySource::Remote(_)))
+            .field("remote_jwks", &matches!(self.keys, IssuerKeys::Remote(_)))
             .finish_non_exhaustive()
     }
 }
@@ -352,14 +353,14 @@ impl TrustedIssuer {
                 if keys.is_empty() {
                     return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
                 }
-                KeySource::Static(Arc::new(keys))
+                IssuerKeys::Static(Arc::new(keys))
             }
             JwksSource::Uri(uri) => {
                 if !jwks_uri_allowed(&uri) {
                     return Err(invalid("jwks_uri must be https (plain http only on a loopback address)"));
                 }
                 let http = http.ok_or_else(|| invalid("no HTTP client for jwks_uri"))?;
-                KeySource::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
+                IssuerKeys::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
             }
         };
         Ok(Self { issuer, audiences, algorithms, subject_claim, username_claim, claims_mapping, record_tokens, keys })
@@ -368,8 +369,8 @@ impl TrustedIssuer {
     /// The JWKS cache, for an issuer configured with `jwks_uri`.
     pub fn remote_jwks(&self) -> Option<&RemoteJwks> {
         match &self.keys {
-            KeySource::Remote(remote) => Some(remote),
-            KeySource::Static(_) => None,
+            IssuerKeys::Remote(remote) => Some(remote),
+            IssuerKeys::Static(_) => None,
         }
     }
 
@@ -388,8 +389,8 @@ impl TrustedIssuer {
         }
         let kid = header.kid.as_deref().ok_or(ExternalRejection::UnknownKey)?;
         let keys = match &self.keys {
-            KeySource::Static(keys) => keys.clone(),
-            KeySource::Remote(remote) => remote.keys_for(kid, now).await,
+            IssuerKeys::Static(keys) => keys.clone(),
+            IssuerKeys::Remote(remote) => remote.keys_for(kid, now).await,
         };
         let (key_alg, family, key) = keys.get(kid).ok_or(ExternalRejection::UnknownKey)?;
         if header.alg.family() != *family || header.alg != *key_alg {
