@@ -176,8 +176,8 @@ pub enum JwksSource {
     Uri(String),
 }
 
-#[derive(Clone)]
 /// An issuer's keys as it verifies with them: parsed once from the configuration, or fetched from its JWKS URL.
+#[derive(Clone)]
 enum IssuerKeys {
     Static(Arc<KeyMap>),
     Remote(Arc<RemoteJwks>),
