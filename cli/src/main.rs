@@ -9,7 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use tessera::bootstrap::{DEFAULT_KEYS_CACHE_TTL_SECS, DEFAULT_KEYS_MAX_STALE_SECS, key_cache_bound};
 use tessera::clock::Clock;
 use tessera::clock::SystemClock;
-use tessera::config::{ClientConfig, Config, KeySetDocument};
+use tessera::config::{
+    ClientConfig, Config, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
+    KeySetDocument,
+};
 use tessera::domain::client::{GrantType, TokenFormat};
 use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
@@ -532,7 +535,7 @@ struct NewClient {
     #[arg(long, default_value = "jwt", value_parser = parse_format)]
     format: TokenFormat,
     /// Access-token lifetime in seconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = DEFAULT_ACCESS_TOKEN_TTL_SECS)]
     access_token_ttl: u32,
     /// Allow this client to call the introspection endpoint.
     #[arg(long)]
@@ -762,13 +765,13 @@ async fn run_clients(command: ClientsCommand) -> Result<(), String> {
                 default_scopes: (!client.default_scopes.is_empty()).then_some(client.default_scopes),
                 scopes: client.scopes,
                 grant_types: if client.grant_types.is_empty() {
-                    vec![GrantType::ClientCredentials]
+                    DEFAULT_GRANT_TYPES.to_vec()
                 } else {
                     client.grant_types
                 },
                 access_token_format: client.format,
                 access_token_ttl_secs: client.access_token_ttl,
-                refresh_token_ttl_secs: 30 * 86_400,
+                refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
                 may_introspect: client.may_introspect,
                 audiences: client.audiences,
                 disabled: false,
