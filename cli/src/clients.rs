@@ -12,6 +12,8 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::{Entropy, random_bytes};
 use tessera::store::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
 
+use crate::error::CliError;
+
 /// A store the operator commands can use.
 pub trait Registry: TokenStore + ClientRegistry {}
 impl<T: TokenStore + ClientRegistry> Registry for T {}
@@ -37,17 +39,13 @@ pub struct IssuedSecret {
 }
 
 /// A generated secret: 32 random bytes, base64url (43 characters).
-pub fn generate_secret(entropy: &dyn Entropy) -> Result<String, String> {
-    let bytes: [u8; 32] = random_bytes(entropy).map_err(|e| e.to_string())?;
+pub fn generate_secret(entropy: &dyn Entropy) -> Result<String, CliError> {
+    let bytes: [u8; 32] = random_bytes(entropy)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn hash(secret: &str, entropy: &dyn Entropy) -> Result<SecretHash, String> {
-    Ok(SecretHash::new(secret, random_bytes(entropy).map_err(|e| e.to_string())?))
-}
-
-fn store_error(err: StoreError) -> String {
-    err.to_string()
+fn hash(secret: &str, entropy: &dyn Entropy) -> Result<SecretHash, CliError> {
+    Ok(SecretHash::new(secret, random_bytes(entropy)?))
 }
 
 /// Registers a new client from `entry` (its secret fields are ignored), with a generated secret. Refuses to
@@ -56,28 +54,29 @@ pub async fn register(
     store: &dyn Registry,
     entry: &ClientConfig,
     entropy: &dyn Entropy,
-) -> Result<IssuedSecret, String> {
+) -> Result<IssuedSecret, CliError> {
     let secret = generate_secret(entropy)?;
     let mut entry = entry.clone();
     entry.client_secret = None;
     entry.client_secret_hash = Some(String::from(hash(&secret, entropy)?));
-    let client = entry.to_client(entropy).map_err(|e| e.to_string())?;
-    let (tenant, client_id) = (client.tenant.to_string(), client.client_id.to_string());
+    let client = entry.to_client(entropy)?;
+    let (tenant, client_id) = (client.tenant.clone(), client.client_id.to_string());
     match store.put_new(Record::Client(client)).await {
-        Ok(()) => Ok(IssuedSecret { tenant, client_id, client_secret: secret }),
-        Err(StoreError::AlreadyExists(_)) => Err(format!("client {client_id} already exists in tenant {tenant}")),
-        Err(other) => Err(store_error(other)),
+        Ok(()) => Ok(IssuedSecret { tenant: tenant.to_string(), client_id, client_secret: secret }),
+        Err(StoreError::AlreadyExists(_)) => Err(CliError::ClientExists { tenant, client_id }),
+        Err(other) => Err(other.into()),
     }
 }
 
 /// Reads one client.
-pub async fn get(store: &dyn Registry, tenant: &TenantId, client_id: &str) -> Result<Client, String> {
-    let id = ClientId::parse(client_id).map_err(|e| e.to_string())?;
+pub async fn get(store: &dyn Registry, tenant: &TenantId, client_id: &str) -> Result<Client, CliError> {
+    let id = ClientId::parse(client_id)?;
     let key = StoreKey::client(tenant, &id);
-    let records = store.get_many(std::slice::from_ref(&key)).await.map_err(store_error)?;
+    let records = store.get_many(std::slice::from_ref(&key)).await?;
     // Clients never expire, so the clock reading does not matter here.
     let fetched = Fetched::new(records, tessera::domain::time::Timestamp::from_secs(0));
-    fetched.client(&key).cloned().ok_or_else(|| format!("no client {client_id} in tenant {tenant}"))
+    let missing = || CliError::NoClient { tenant: tenant.clone(), client_id: client_id.to_owned() };
+    fetched.client(&key).cloned().ok_or_else(missing)
 }
 
 /// Replaces a client's secret with a new generated one. The old secret stops working at once on the store;
@@ -87,11 +86,11 @@ pub async fn rotate_secret(
     tenant: &TenantId,
     client_id: &str,
     entropy: &dyn Entropy,
-) -> Result<IssuedSecret, String> {
+) -> Result<IssuedSecret, CliError> {
     let mut client = get(store, tenant, client_id).await?;
     let secret = generate_secret(entropy)?;
     client.secret_hash = hash(&secret, entropy)?;
-    store.put_client(client).await.map_err(store_error)?;
+    store.put_client(client).await?;
     Ok(IssuedSecret { tenant: tenant.to_string(), client_id: client_id.to_owned(), client_secret: secret })
 }
 
@@ -101,10 +100,10 @@ pub async fn set_disabled(
     tenant: &TenantId,
     client_id: &str,
     disabled: bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let mut client = get(store, tenant, client_id).await?;
     client.disabled = disabled;
-    store.put_client(client).await.map_err(store_error)
+    Ok(store.put_client(client).await?)
 }
 
 /// Replaces a client's introspection profile, keeping everything else (its secret hash included).
@@ -113,19 +112,19 @@ pub async fn set_profile(
     tenant: &TenantId,
     client_id: &str,
     profile: tessera::domain::profile::Profile,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let mut client = get(store, tenant, client_id).await?;
     client.introspection_profile = profile;
-    store.put_client(client).await.map_err(store_error)
+    Ok(store.put_client(client).await?)
 }
 
 /// Creates or replaces every `[[clients]]` entry of `config`. Returns the ids written.
-pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy) -> Result<Vec<String>, String> {
-    let clients = config.clients(entropy).map_err(|e| e.to_string())?;
+pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy) -> Result<Vec<String>, CliError> {
+    let clients = config.clients(entropy)?;
     let mut ids = Vec::with_capacity(clients.len());
     for client in clients {
         ids.push(format!("{}/{}", client.tenant, client.client_id));
-        store.put_client(client).await.map_err(store_error)?;
+        store.put_client(client).await?;
     }
     Ok(ids)
 }
@@ -181,7 +180,9 @@ mod tests {
         let issued = register(&store, &entry("svc"), &SystemEntropy).await.unwrap();
         assert_eq!(issued.client_secret.len(), 43);
         assert!(get(&store, &tenant, "svc").await.unwrap().authenticate(&issued.client_secret));
-        assert!(register(&store, &entry("svc"), &SystemEntropy).await.unwrap_err().contains("already exists"));
+        assert!(
+            register(&store, &entry("svc"), &SystemEntropy).await.unwrap_err().to_string().contains("already exists")
+        );
 
         let rotated = rotate_secret(&store, &tenant, "svc", &SystemEntropy).await.unwrap();
         let client = get(&store, &tenant, "svc").await.unwrap();

@@ -2,6 +2,7 @@
 //! end-to-end tests start the very server a user starts.
 
 pub mod clients;
+pub mod error;
 pub mod expiry_sweep;
 pub mod keys;
 pub mod revocation;

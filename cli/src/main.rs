@@ -17,10 +17,10 @@ use tessera::domain::client::{GrantType, TokenFormat};
 use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
-use tessera::events::RevocationEvent;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::DynamoStore;
+use tessera_cli::error::CliError;
 use tessera_cli::revocation::{self, RevokeRequest};
 use tessera_cli::{DEMO_CONFIG, clients, keys, runner};
 
@@ -187,8 +187,8 @@ struct Staleness {
 
 impl Staleness {
     /// The bound the functions apply (`None`: no bound).
-    fn effective(&self) -> Result<Option<u64>, String> {
-        key_cache_bound(self.keys_cache_ttl_secs, self.max_stale_secs).map_err(|e| e.to_string())
+    fn effective(&self) -> Result<Option<u64>, CliError> {
+        Ok(key_cache_bound(self.keys_cache_ttl_secs, self.max_stale_secs)?)
     }
 }
 
@@ -201,13 +201,13 @@ struct KeysTarget {
     document: KeyDocument,
 }
 
-async fn run_keys(command: KeysCommand) -> Result<(), String> {
+async fn run_keys(command: KeysCommand) -> Result<(), CliError> {
     let now = SystemClock.now().as_secs();
     match command {
         KeysCommand::List { target, staleness } => {
             let doc = location(target.document.keys_file, target.document.secret_id).await?.read().await?;
             for key in keys::list_keys(&doc, &target.tenant, staleness.effective()?)? {
-                print(&key);
+                print(&key)?;
             }
         }
         KeysCommand::Add { target, alg, kid } => {
@@ -215,29 +215,30 @@ async fn run_keys(command: KeysCommand) -> Result<(), String> {
             let mut doc = location.read().await?;
             let added = keys::add_key(&mut doc, &target.tenant, alg, kid)?;
             location.write(&doc).await?;
-            print(&added);
+            print(&added)?;
         }
         KeysCommand::Promote { target, kid } => {
             let location = location(target.document.keys_file, target.document.secret_id).await?;
             let mut doc = location.read().await?;
             let promoted = keys::promote_key(&mut doc, &target.tenant, &kid, now)?;
             location.write(&doc).await?;
-            print(&promoted);
+            print(&promoted)?;
         }
         KeysCommand::Remove { target, kid, staleness, force } => {
             let location = location(target.document.keys_file, target.document.secret_id).await?;
             let mut doc = location.read().await?;
             let removed = keys::remove_key(&mut doc, &target.tenant, &kid, now, staleness.effective()?, force)?;
             location.write(&doc).await?;
-            print(&removed);
+            print(&removed)?;
         }
     }
     Ok(())
 }
 
 /// Prints one JSON line.
-fn print<T: serde::Serialize>(value: &T) {
-    println!("{}", serde_json::to_string(value).unwrap_or_default());
+fn print<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -309,48 +310,45 @@ struct KeyDocumentOrConfig {
 }
 
 /// The document the options name: --keys-file, else --secret-id, else $SIGNING_KEYS_SECRET_ARN.
-async fn location(keys_file: Option<PathBuf>, secret_id: Option<String>) -> Result<keys::DocumentLocation, String> {
+async fn location(keys_file: Option<PathBuf>, secret_id: Option<String>) -> Result<keys::DocumentLocation, CliError> {
     let exported = || std::env::var("SIGNING_KEYS_SECRET_ARN").ok().filter(|v| !v.trim().is_empty());
     match (keys_file, secret_id.or_else(exported)) {
         (Some(file), _) => Ok(keys::DocumentLocation::File(file)),
         (None, Some(id)) => Ok(keys::DocumentLocation::secret(id).await),
-        (None, None) => Err("give --keys-file or --secret-id (or export SIGNING_KEYS_SECRET_ARN)".into()),
+        (None, None) => Err(CliError::NoKeyDocument),
     }
 }
 
-async fn run_tenants(command: TenantsCommand) -> Result<(), String> {
+async fn run_tenants(command: TenantsCommand) -> Result<(), CliError> {
     match command {
         TenantsCommand::Create { name, issuer, alg, kid, document } => {
             let location = location(document.keys_file, document.secret_id).await?;
             let mut doc = location.read().await?;
             let created = keys::create_tenant(&mut doc, &name, issuer, alg, kid)?;
             location.write(&doc).await?;
-            println!("{}", serde_json::to_string(&created).map_err(|e| e.to_string())?);
+            print(&created)?;
         }
         TenantsCommand::List { document } => {
             let tenants = match document.config {
-                Some(path) => keys::tenants_of_config(&Config::load(&path).map_err(|e| e.to_string())?),
+                Some(path) => keys::tenants_of_config(&Config::load(&path)?),
                 None => {
                     keys::tenants_of_document(&location(document.keys_file, document.secret_id).await?.read().await?)
                 }
             };
             for tenant in tenants {
-                println!("{}", serde_json::to_string(&tenant).map_err(|e| e.to_string())?);
+                print(&tenant)?;
             }
         }
         TenantsCommand::Delete { name, table, document, table_only } => {
             if name == TenantId::default() {
-                return Err("the default tenant cannot be deleted".into());
+                return Err(CliError::DefaultTenantUndeletable);
             }
             let location = location(document.keys_file, document.secret_id).await?;
             if !table_only {
                 // Checked before the table is touched: a name the document does not have is a typo, or a tenant
                 // already taken out by hand (then --table-only cleans its table data).
                 if !location.read().await?.tenants.contains_key(&name) {
-                    return Err(format!(
-                        "no tenant {name} in the signing-key document (taken out already? --table-only deletes \
-                         what it left in the table)"
-                    ));
+                    return Err(CliError::TenantNotInDocument(name));
                 }
             }
             let store = open_table(&table.table, &table.endpoint).await?;
@@ -358,11 +356,13 @@ async fn run_tenants(command: TenantsCommand) -> Result<(), String> {
             if !table_only {
                 // Read again just before the write: an edit made meanwhile (a key added elsewhere) is kept.
                 let mut doc = location.read().await?;
-                keys::delete_tenant(&mut doc, &name)
-                    .map_err(|e| format!("{e} (the table part is done: {})", serde_json::json!(retired)))?;
+                keys::delete_tenant(&mut doc, &name).map_err(|e| CliError::DocumentNotUpdated {
+                    source: Box::new(e),
+                    retired: serde_json::json!(retired),
+                })?;
                 location.write(&doc).await?;
             }
-            print(&retired);
+            print(&retired)?;
         }
     }
     Ok(())
@@ -592,14 +592,14 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(), String> {
+fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(), CliError> {
     let key = keys::generated_key(alg, kid, None)?;
     if secret_json {
         println!("{}", KeySetDocument { keys: vec![key], ..Default::default() }.to_json());
@@ -609,7 +609,7 @@ fn generate_key(alg: SigningAlgorithm, kid: &str, secret_json: bool) -> Result<(
     Ok(())
 }
 
-async fn revoke(args: RevokeArgs) -> Result<(), String> {
+async fn revoke(args: RevokeArgs) -> Result<(), CliError> {
     let RevokeTarget { subject, client_id, family_id, all_tokens } = args.target;
     let request = RevokeRequest {
         tenant: args.tenant.to_string(),
@@ -620,13 +620,12 @@ async fn revoke(args: RevokeArgs) -> Result<(), String> {
         reason: args.reason,
         event_id: args.event_id,
     };
-    let detail = request.detail(&SystemEntropy)?;
+    let (detail, event) = request.event(&SystemEntropy)?;
     let answer = match &args.table {
         Some(table) => {
             eprintln!("revoking in DynamoDB table {table}");
             let store = open_table(table, &args.endpoint).await?;
-            let event = RevocationEvent::from_detail(detail, None).map_err(|e| e.to_string())?;
-            let written = event.apply(&store, SystemClock.now()).await.map_err(|e| e.to_string())?;
+            let written = event.apply(&store, SystemClock.now()).await?;
             serde_json::json!({"event_id": event.event_id, "written": written})
         }
         None => {
@@ -639,19 +638,19 @@ async fn revoke(args: RevokeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn send_event(file: &std::path::Path, url: &str) -> Result<(), String> {
-    let event = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+async fn send_event(file: &std::path::Path, url: &str) -> Result<(), CliError> {
+    let event = std::fs::read_to_string(file).map_err(|source| CliError::Read { path: file.to_owned(), source })?;
     println!("{}", revocation::send(url, &event).await?);
     Ok(())
 }
 
 /// Opens the table, creating it if asked.
-async fn open_table(table: &str, endpoint: &Endpoint) -> Result<DynamoStore, String> {
+async fn open_table(table: &str, endpoint: &Endpoint) -> Result<DynamoStore, CliError> {
     let sdk = tessera::store::dynamodb::sdk_config().await;
     let client = tessera::store::dynamodb::client(&sdk, endpoint.dynamodb_endpoint.as_deref());
     let store = DynamoStore::new(client, table);
     if endpoint.create_table {
-        store.create_table_if_missing().await.map_err(|e| e.to_string())?;
+        store.create_table_if_missing().await?;
     }
     Ok(store)
 }
@@ -664,14 +663,13 @@ async fn serve(
     keys_file: Option<(PathBuf, u64)>,
     limits: runner::RunnerLimits,
     embedded: runner::EmbeddedStoreOptions,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     // Installed before the runner starts, so a SIGTERM that comes early still stops it gracefully.
-    let stop_signal = runner::shutdown_signal().map_err(|e| format!("cannot listen for signals: {e}"))?;
+    let stop_signal = runner::shutdown_signal().map_err(CliError::Signals)?;
     let config = match &path {
         Some(path) => Config::load(path),
         None => Config::from_toml(DEMO_CONFIG),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let keys = keys_file.map(|(file, ttl)| tessera::service::KeyDocumentSource {
         source: Arc::new(tessera::key_source::FileKeys(file)),
         ttl_secs: Some(ttl),
@@ -711,26 +709,26 @@ async fn serve(
     Ok(())
 }
 
-async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
+async fn run_issuers(command: IssuersCommand) -> Result<(), CliError> {
     match command {
         IssuersCommand::Import { table, config } => {
             let store = open_table(&table.table, &table.endpoint).await?;
-            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let config = Config::load(&config)?;
             let mut imported = Vec::new();
             for entry in &config.trusted_issuers {
-                let entry = entry.with_jwks_inlined().map_err(|e| e.to_string())?;
+                let entry = entry.with_jwks_inlined()?;
                 // Validate before storing: a bad entry must fail here, not at a function's cold start.
                 let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
-                check.trusted_issuers(&entry.tenant, &[]).map_err(|e| e.to_string())?;
+                check.trusted_issuers(&entry.tenant, &[])?;
                 imported.push(format!("{}/{}", entry.tenant, entry.issuer));
-                store.put_trusted_issuer(entry).await.map_err(|e| e.to_string())?;
+                store.put_trusted_issuer(entry).await?;
             }
             println!("imported {} trusted issuers: {}", imported.len(), imported.join(", "));
         }
         IssuersCommand::List { table, tenant } => {
             let store = open_table(&table.table, &table.endpoint).await?;
             println!("ISSUER\tAUDIENCES\tALGORITHMS\tKEYS\tRECORD_TOKENS");
-            for entry in store.list_trusted_issuers(&tenant).await.map_err(|e| e.to_string())? {
+            for entry in store.list_trusted_issuers(&tenant).await? {
                 let keys = entry.jwks_uri.clone().unwrap_or_else(|| "inline".into());
                 println!(
                     "{}\t{}\t{}\t{keys}\t{}",
@@ -745,14 +743,14 @@ async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
     Ok(())
 }
 
-async fn set_disabled(table: &Table, client: &ClientRef, disabled: bool) -> Result<(), String> {
+async fn set_disabled(table: &Table, client: &ClientRef, disabled: bool) -> Result<(), CliError> {
     let store = open_table(&table.table, &table.endpoint).await?;
     clients::set_disabled(&store, &client.tenant, &client.client_id, disabled).await?;
     println!("{} {}/{}", if disabled { "disabled" } else { "enabled" }, client.tenant, client.client_id);
     Ok(())
 }
 
-async fn run_clients(command: ClientsCommand) -> Result<(), String> {
+async fn run_clients(command: ClientsCommand) -> Result<(), CliError> {
     let entropy = SystemEntropy;
     match command {
         ClientsCommand::Register { table, client } => {
@@ -778,17 +776,17 @@ async fn run_clients(command: ClientsCommand) -> Result<(), String> {
                 introspection_profile: client.introspection_profile,
             };
             let issued = clients::register(&store, &entry, &entropy).await?;
-            println!("{}", serde_json::to_string_pretty(&issued).map_err(|e| e.to_string())?);
+            println!("{}", serde_json::to_string_pretty(&issued)?);
         }
         ClientsCommand::List { table, tenant } => {
             let store = open_table(&table.table, &table.endpoint).await?;
-            let listed = store.list_clients(&tenant).await.map_err(|e| e.to_string())?;
+            let listed = store.list_clients(&tenant).await?;
             print!("{}", clients::render_list(&listed));
         }
         ClientsCommand::RotateSecret { table, client: ClientRef { tenant, client_id } } => {
             let store = open_table(&table.table, &table.endpoint).await?;
             let issued = clients::rotate_secret(&store, &tenant, &client_id, &entropy).await?;
-            println!("{}", serde_json::to_string_pretty(&issued).map_err(|e| e.to_string())?);
+            println!("{}", serde_json::to_string_pretty(&issued)?);
         }
         ClientsCommand::Disable { table, client } => set_disabled(&table, &client, true).await?,
         ClientsCommand::Enable { table, client } => set_disabled(&table, &client, false).await?,
@@ -806,7 +804,7 @@ async fn run_clients(command: ClientsCommand) -> Result<(), String> {
         }
         ClientsCommand::Import { table, config } => {
             let store = open_table(&table.table, &table.endpoint).await?;
-            let config = Config::load(&config).map_err(|e| e.to_string())?;
+            let config = Config::load(&config)?;
             let ids = clients::import(&store, &config, &entropy).await?;
             println!("imported {} clients: {}", ids.len(), ids.join(", "));
         }

@@ -5,8 +5,9 @@
 
 use serde_json::{Value, json};
 use tessera::entropy::{Entropy, random_bytes};
-use tessera::events::{DETAIL_TYPE, MalformedEvent, RevocationEvent};
+use tessera::events::{DETAIL_TYPE, RevocationEvent};
 
+use crate::error::CliError;
 use crate::routes::LOCAL_EVENTS_PATH;
 
 /// What to revoke, as `tessera revoke` takes it.
@@ -29,12 +30,13 @@ pub struct RevokeRequest {
 }
 
 impl RevokeRequest {
-    /// The revocation `detail`, with an event id (`cli-` and 16 random hex digits unless one was given).
-    pub fn detail(&self, entropy: &dyn Entropy) -> Result<Value, String> {
+    /// The revocation `detail`, with an event id (`cli-` and 16 random hex digits unless one was given), and
+    /// the event the revocation-events handler reads from it: what the handler would refuse is refused here.
+    pub fn event(&self, entropy: &dyn Entropy) -> Result<(Value, RevocationEvent), CliError> {
         let event_id = match &self.event_id {
             Some(id) => id.clone(),
             None => {
-                let bytes: [u8; 8] = random_bytes(entropy).map_err(|e| e.to_string())?;
+                let bytes: [u8; 8] = random_bytes(entropy)?;
                 format!("cli-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
             }
         };
@@ -49,9 +51,8 @@ impl RevokeRequest {
         if self.all_tokens {
             detail["all_tokens"] = json!(true);
         }
-        // Refuse here what the handler would refuse.
-        RevocationEvent::from_detail(detail.clone(), None).map_err(|MalformedEvent(why)| why)?;
-        Ok(detail)
+        let event = RevocationEvent::from_detail(detail.clone(), None).map_err(CliError::Revocation)?;
+        Ok((detail, event))
     }
 }
 
@@ -63,7 +64,7 @@ pub fn eventbridge_envelope(detail: Value) -> Value {
 
 /// Posts an event to the runner at `base_url` and returns its answer. An HTTP error, or an SQS batch with
 /// failures, is an `Err` carrying the answer.
-pub async fn send(base_url: &str, event: &str) -> Result<Value, String> {
+pub async fn send(base_url: &str, event: &str) -> Result<Value, CliError> {
     let url = format!("{}{LOCAL_EVENTS_PATH}", base_url.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .post(&url)
@@ -71,15 +72,15 @@ pub async fn send(base_url: &str, event: &str) -> Result<Value, String> {
         .body(event.to_owned())
         .send()
         .await
-        .map_err(|e| format!("cannot reach the runner at {url} (is `tessera serve` running?): {e}"))?;
+        .map_err(|source| CliError::RunnerUnreachable { url: url.clone(), source })?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
+    let text = response.text().await.map_err(CliError::RunnerAnswer)?;
     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if !status.is_success() {
-        return Err(format!("{status}: {answer}"));
+        return Err(CliError::RunnerRefused { status, answer });
     }
     match answer.get("batchItemFailures").and_then(Value::as_array) {
-        Some(failures) if !failures.is_empty() => Err(format!("some messages failed: {answer}")),
+        Some(failures) if !failures.is_empty() => Err(CliError::MessagesFailed(answer)),
         _ => Ok(answer),
     }
 }

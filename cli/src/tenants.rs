@@ -8,10 +8,10 @@ use serde::Serialize;
 use tessera::domain::tenant::TenantId;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::Entropy;
-use tessera::events::RevocationEvent;
-use tessera::store::StoreKey;
+use tessera::store::{StoreError, StoreKey};
 
 use crate::clients::Registry;
+use crate::error::CliError;
 use crate::revocation::RevokeRequest;
 
 /// How far past the moment its clients were deleted the tenant's revocation reaches: a request that
@@ -42,25 +42,29 @@ pub async fn retire(
     tenant: &TenantId,
     now: &dyn Fn() -> Timestamp,
     entropy: &dyn Entropy,
-) -> Result<RetiredTenant, String> {
+) -> Result<RetiredTenant, CliError> {
     if *tenant == TenantId::default() {
-        return Err("the default tenant cannot be deleted".into());
+        return Err(CliError::DefaultTenantUndeletable);
     }
     let mut done = Vec::new();
-    let failed = |done: &[String], err: String| {
-        if done.is_empty() { err } else { format!("{err} (already done: {})", done.join("; ")) }
+    let failed = |done: &[String], source: StoreError| {
+        if done.is_empty() {
+            CliError::Store(source)
+        } else {
+            CliError::RetirementInterrupted { source, done: done.to_vec() }
+        }
     };
-    let clients = store.list_clients(tenant).await.map_err(|e| failed(&done, e.to_string()))?;
+    let clients = store.list_clients(tenant).await.map_err(|e| failed(&done, e))?;
     let mut clients_deleted = Vec::with_capacity(clients.len());
     for client in clients {
         let key = StoreKey::client(tenant, &client.client_id);
-        store.delete(&key).await.map_err(|e| failed(&done, e.to_string()))?;
+        store.delete(&key).await.map_err(|e| failed(&done, e))?;
         clients_deleted.push(client.client_id.to_string());
         done.push(format!("client {} deleted", client.client_id));
     }
-    let issuers = store.list_trusted_issuers(tenant).await.map_err(|e| failed(&done, e.to_string()))?;
+    let issuers = store.list_trusted_issuers(tenant).await.map_err(|e| failed(&done, e))?;
     if !issuers.is_empty() {
-        store.delete(&StoreKey::trusted_issuers(tenant)).await.map_err(|e| failed(&done, e.to_string()))?;
+        store.delete(&StoreKey::trusted_issuers(tenant)).await.map_err(|e| failed(&done, e))?;
         done.push("trusted issuers deleted".into());
     }
     let request = RevokeRequest {
@@ -69,9 +73,9 @@ pub async fn retire(
         reason: "tenant_deleted".into(),
         ..Default::default()
     };
-    let event = RevocationEvent::from_detail(request.detail(entropy)?, None).map_err(|e| e.to_string())?;
+    let (_, event) = request.event(entropy)?;
     let revoked_before = now().plus_secs(REVOCATION_MARGIN_SECS);
-    event.apply(store, revoked_before).await.map_err(|e| failed(&done, e.to_string()))?;
+    event.apply(store, revoked_before).await.map_err(|e| failed(&done, e))?;
     Ok(RetiredTenant {
         tenant: tenant.to_string(),
         clients_deleted,
