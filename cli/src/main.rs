@@ -20,9 +20,10 @@ use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::store::ClientRegistry;
 use tessera::store::dynamodb::DynamoStore;
+use tessera_cli::commands::clients;
+use tessera_cli::commands::revoke::{self as revocation, RevokeRequest};
 use tessera_cli::error::CliError;
-use tessera_cli::revocation::{self, RevokeRequest};
-use tessera_cli::{DEMO_CONFIG, clients, keys, runner};
+use tessera_cli::{DEMO_CONFIG, keys, runner};
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera OAuth 2.0 token service")]
@@ -352,7 +353,8 @@ async fn run_tenants(command: TenantsCommand) -> Result<(), CliError> {
                 }
             }
             let store = open_table(&table.table, &table.endpoint).await?;
-            let retired = tessera_cli::tenants::retire(&store, &name, &|| SystemClock.now(), &SystemEntropy).await?;
+            let retired =
+                tessera_cli::commands::tenants::retire(&store, &name, &|| SystemClock.now(), &SystemEntropy).await?;
             if !table_only {
                 // Read again just before the write: an edit made meanwhile (a key added elsewhere) is kept.
                 let mut doc = location.read().await?;

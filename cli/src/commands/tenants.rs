@@ -10,9 +10,9 @@ use tessera::domain::time::Timestamp;
 use tessera::entropy::Entropy;
 use tessera::store::{StoreError, StoreKey};
 
-use crate::clients::Registry;
+use super::clients::Registry;
+use super::revoke::RevokeRequest;
 use crate::error::CliError;
-use crate::revocation::RevokeRequest;
 
 /// How far past the moment its clients were deleted the tenant's revocation reaches: a request that
 /// authenticated a client just before may still be minting a token, and the operator's clock may run behind
