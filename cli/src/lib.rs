@@ -1,5 +1,6 @@
-//! The `tessera` command's library: the local runner ([`runner`]) and its routing ([`routes`]), exposed so
-//! end-to-end tests start the very server a user starts.
+//! The `tessera` command's library: its commands ([`commands`], one module per family, failing with
+//! [`error::CliError`]), the signing-key document they edit ([`keys`]), and the local runner ([`runner`]) with its
+//! routing ([`routes`]), exposed so end-to-end tests start the very server a user starts.
 
 pub mod commands;
 pub mod error;

@@ -1,18 +1,207 @@
-//! Operator commands on the client registry: register (a generated secret, shown once, stored hashed), list,
-//! rotate a secret, disable or enable, and import the `[[clients]]` of a configuration file. They work on any
-//! store that is both a [`TokenStore`] and a [`ClientRegistry`]: DynamoDB in production, the embedded store
-//! in tests.
+//! `tessera clients`: the client registry in a DynamoDB table. Register (a generated secret, shown once, stored
+//! hashed), list, rotate a secret, disable or enable, set an introspection profile, and import the `[[clients]]`
+//! of a configuration file. The operations work on any store that is both a [`TokenStore`] and a
+//! [`ClientRegistry`]: DynamoDB in production, the embedded store in tests.
+
+use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Args, Subcommand};
 use serde::Serialize;
-use tessera::config::{ClientConfig, Config};
-use tessera::domain::client::{Client, ClientId, SecretHash};
+use tessera::config::{
+    ClientConfig, Config, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
+};
+use tessera::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
-use tessera::entropy::{Entropy, random_bytes};
+use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
 use tessera::store::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
 
+use super::table::Table;
 use crate::error::CliError;
+
+/// `tessera clients …`.
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client with a generated 256-bit secret, printed once as JSON; only its hash is stored.
+    Register {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: NewClient,
+    },
+    /// List the clients of a tenant (never their secrets).
+    List {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+    },
+    /// Replace a client's secret with a new generated one, printed once as JSON.
+    RotateSecret {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+    },
+    /// Disable a client: it can no longer authenticate.
+    Disable {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+    },
+    /// Re-enable a disabled client.
+    Enable {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+    },
+    /// Set a resource server's introspection profile (none given: the core members only); its secret is kept.
+    SetProfile {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+        /// An attribute its introspection answers carry beyond RFC 7662's members (repeat): user_details, amr,
+        /// permissions.
+        #[arg(long = "introspection-profile", value_parser = parse_profile)]
+        introspection_profile: Vec<ProfileAttribute>,
+    },
+    /// Create or replace every [[clients]] entry of a configuration file.
+    Import {
+        #[command(flatten)]
+        table: Table,
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// One existing client.
+#[derive(Args)]
+pub struct ClientRef {
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    #[arg(long)]
+    client_id: String,
+}
+
+/// A client to register. What it leaves out takes the defaults of a `[[clients]]` entry.
+#[derive(Args)]
+pub struct NewClient {
+    #[arg(long)]
+    client_id: String,
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    /// An allowed scope (repeat for several).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A default scope, granted when a request names none (repeat; default: all allowed scopes).
+    #[arg(long = "default-scope")]
+    default_scopes: Vec<String>,
+    /// An allowed grant type (repeat; default client_credentials).
+    #[arg(long = "grant-type", value_parser = parse_grant)]
+    grant_types: Vec<GrantType>,
+    /// Access-token format.
+    #[arg(long, default_value = "jwt", value_parser = parse_format)]
+    format: TokenFormat,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = DEFAULT_ACCESS_TOKEN_TTL_SECS)]
+    access_token_ttl: u32,
+    /// Allow this client to call the introspection endpoint.
+    #[arg(long)]
+    may_introspect: bool,
+    /// An audience the client may request with `resource` (repeat; the first is the default `aud`).
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
+    /// For a resource server: an attribute its introspection answers carry beyond RFC 7662's members
+    /// (repeat): user_details, amr, permissions.
+    #[arg(long = "introspection-profile", value_parser = parse_profile, requires = "may_introspect")]
+    introspection_profile: Vec<ProfileAttribute>,
+}
+
+impl From<NewClient> for ClientConfig {
+    /// The entry [`register`] takes: no secret yet, enabled.
+    fn from(client: NewClient) -> Self {
+        Self {
+            tenant: client.tenant,
+            client_id: client.client_id,
+            client_secret: None,
+            client_secret_hash: None,
+            default_scopes: (!client.default_scopes.is_empty()).then_some(client.default_scopes),
+            scopes: client.scopes,
+            grant_types: if client.grant_types.is_empty() { DEFAULT_GRANT_TYPES.to_vec() } else { client.grant_types },
+            access_token_format: client.format,
+            access_token_ttl_secs: client.access_token_ttl,
+            refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
+            may_introspect: client.may_introspect,
+            audiences: client.audiences,
+            disabled: false,
+            introspection_profile: client.introspection_profile,
+        }
+    }
+}
+
+fn parse_profile(value: &str) -> Result<ProfileAttribute, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| format!("{value:?} is not one of user_details, amr, permissions"))
+}
+
+fn parse_grant(value: &str) -> Result<GrantType, String> {
+    GrantType::parse(value).ok_or_else(|| format!("unknown grant type {value}"))
+}
+
+fn parse_format(value: &str) -> Result<TokenFormat, String> {
+    match value {
+        "jwt" => Ok(TokenFormat::Jwt),
+        "opaque" => Ok(TokenFormat::Opaque),
+        other => Err(format!("{other} is not jwt or opaque")),
+    }
+}
+
+/// Runs a `tessera clients` command on its table. A new secret is printed once, as JSON, and never again.
+pub async fn run(command: ClientsCommand) -> Result<(), CliError> {
+    let entropy = SystemEntropy;
+    match command {
+        ClientsCommand::Register { table, client } => {
+            let issued = register(&table.open().await?, &client.into(), &entropy).await?;
+            println!("{}", serde_json::to_string_pretty(&issued)?);
+        }
+        ClientsCommand::List { table, tenant } => {
+            let listed = table.open().await?.list_clients(&tenant).await?;
+            print!("{}", render_list(&listed));
+        }
+        ClientsCommand::RotateSecret { table, client: ClientRef { tenant, client_id } } => {
+            let issued = rotate_secret(&table.open().await?, &tenant, &client_id, &entropy).await?;
+            println!("{}", serde_json::to_string_pretty(&issued)?);
+        }
+        ClientsCommand::Disable { table, client } => disable_or_enable(&table, &client, true).await?,
+        ClientsCommand::Enable { table, client } => disable_or_enable(&table, &client, false).await?,
+        ClientsCommand::SetProfile { table, client, introspection_profile } => {
+            let store = table.open().await?;
+            let profile = introspection_profile.into_iter().collect();
+            set_profile(&store, &client.tenant, &client.client_id, profile).await?;
+            let stored = get(&store, &client.tenant, &client.client_id).await?;
+            println!("{}/{}: {}", client.tenant, client.client_id, profile_text(&stored.introspection_profile));
+        }
+        ClientsCommand::Import { table, config } => {
+            let store = table.open().await?;
+            let ids = import(&store, &Config::load(&config)?, &entropy).await?;
+            println!("imported {} clients: {}", ids.len(), ids.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// `clients disable` and `clients enable`.
+async fn disable_or_enable(table: &Table, client: &ClientRef, disabled: bool) -> Result<(), CliError> {
+    set_disabled(&table.open().await?, &client.tenant, &client.client_id, disabled).await?;
+    println!("{} {}/{}", if disabled { "disabled" } else { "enabled" }, client.tenant, client.client_id);
+    Ok(())
+}
 
 /// A store the operator commands can use.
 pub trait Registry: TokenStore + ClientRegistry {}

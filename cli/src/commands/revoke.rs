@@ -1,14 +1,89 @@
-//! Operator revocation from the command line: `tessera revoke` builds a revocation event and applies it to a
-//! table directly, or sends it to a running `tessera serve`; `tessera events send` sends an event file (the
-//! JSON EventBridge or SQS delivers, as in `events/`) to the runner's `/local/events` route, which hands it to
-//! the revocation-events handler.
+//! `tessera revoke`: every token of a subject, a client, a grant family or the tenant, with one watermark write.
+//! It builds the revocation event an identity system would send, and applies it to a table directly, or sends
+//! it to a running `tessera serve` (as [`super::events`] sends an event file).
 
+use clap::Args;
 use serde_json::{Value, json};
-use tessera::entropy::{Entropy, random_bytes};
+use tessera::clock::{Clock, SystemClock};
+use tessera::domain::tenant::TenantId;
+use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
 use tessera::events::{DETAIL_TYPE, RevocationEvent};
 
+use super::events::{self, DEFAULT_RUNNER_URL};
+use super::table::Endpoint;
 use crate::error::CliError;
-use crate::routes::LOCAL_EVENTS_PATH;
+
+/// What `tessera revoke` revokes: exactly one target.
+#[derive(Args)]
+#[group(id = "target", required = true, multiple = false)]
+pub struct RevokeTarget {
+    /// Every token of this subject (`sub`).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Every token issued to this client.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Every token of this grant family (the `tsr_fam` claim of its JWTs).
+    #[arg(long)]
+    family_id: Option<String>,
+    /// Every token of the tenant.
+    #[arg(long)]
+    all_tokens: bool,
+}
+
+/// The arguments of `tessera revoke`.
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    target: RevokeTarget,
+    /// Why (logged).
+    #[arg(long)]
+    reason: String,
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    /// The event id (idempotency: the same id never raises a watermark twice). Default: generated.
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Write to this DynamoDB table directly (TABLE_NAME works too) instead of sending to the runner.
+    #[arg(long, env = "TABLE_NAME", conflicts_with = "url")]
+    table: Option<String>,
+    #[command(flatten)]
+    endpoint: Endpoint,
+    /// Without a table: the running `tessera serve` (default http://127.0.0.1:9000).
+    #[arg(long)]
+    url: Option<String>,
+}
+
+/// Runs `tessera revoke`, printing the answer as JSON: `{"event_id","written"}` from the table, or the
+/// runner's.
+pub async fn run(args: RevokeArgs) -> Result<(), CliError> {
+    let RevokeTarget { subject, client_id, family_id, all_tokens } = args.target;
+    let request = RevokeRequest {
+        tenant: args.tenant.to_string(),
+        subject,
+        client_id,
+        family_id,
+        all_tokens,
+        reason: args.reason,
+        event_id: args.event_id,
+    };
+    let (detail, event) = request.event(&SystemEntropy)?;
+    let answer = match &args.table {
+        Some(table) => {
+            eprintln!("revoking in DynamoDB table {table}");
+            let store = args.endpoint.open(table).await?;
+            let written = event.apply(&store, SystemClock.now()).await?;
+            json!({"event_id": event.event_id, "written": written})
+        }
+        None => {
+            let url = args.url.as_deref().unwrap_or(DEFAULT_RUNNER_URL);
+            eprintln!("sending the revocation event to the runner at {url}");
+            events::send(url, &eventbridge_envelope(detail).to_string()).await?
+        }
+    };
+    println!("{answer}");
+    Ok(())
+}
 
 /// What to revoke, as `tessera revoke` takes it.
 #[derive(Debug, Default, Clone)]
@@ -60,27 +135,4 @@ impl RevokeRequest {
 pub fn eventbridge_envelope(detail: Value) -> Value {
     let id = detail["event_id"].clone();
     json!({"version": "0", "id": id, "detail-type": DETAIL_TYPE, "source": "tessera.cli", "resources": [], "detail": detail})
-}
-
-/// Posts an event to the runner at `base_url` and returns its answer. An HTTP error, or an SQS batch with
-/// failures, is an `Err` carrying the answer.
-pub async fn send(base_url: &str, event: &str) -> Result<Value, CliError> {
-    let url = format!("{}{LOCAL_EVENTS_PATH}", base_url.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(event.to_owned())
-        .send()
-        .await
-        .map_err(|source| CliError::RunnerUnreachable { url: url.clone(), source })?;
-    let status = response.status();
-    let text = response.text().await.map_err(CliError::RunnerAnswer)?;
-    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    if !status.is_success() {
-        return Err(CliError::RunnerRefused { status, answer });
-    }
-    match answer.get("batchItemFailures").and_then(Value::as_array) {
-        Some(failures) if !failures.is_empty() => Err(CliError::MessagesFailed(answer)),
-        _ => Ok(answer),
-    }
 }

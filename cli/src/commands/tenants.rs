@@ -1,18 +1,133 @@
-//! `tessera tenants delete`: what a tenant leaves in the table made harmless before its entry leaves the
-//! signing-key document. Its clients and trusted issuers have no expiry and its tokens live until they expire,
-//! and a tenant created later under the same name would find them: so its clients and trusted issuers are
-//! deleted, then every token it issued is revoked (one watermark, reaching past the deletion for requests still
-//! in flight).
+//! `tessera tenants`: create, list and delete tenants. A tenant is an entry of the signing-key document (its
+//! issuer and keys, [`crate::keys`]); its clients and trusted issuers are in the table.
+//!
+//! Deletion makes what the tenant leaves in the table harmless before its entry leaves the document. Its
+//! clients and trusted issuers have no expiry and its tokens live until they expire, and a tenant created later
+//! under the same name would find them: so its clients and trusted issuers are deleted, then every token it
+//! issued is revoked (one watermark, reaching past the deletion for requests still in flight), and only then is
+//! it taken out of the document.
 
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
 use serde::Serialize;
+use tessera::clock::{Clock, SystemClock};
+use tessera::config::Config;
 use tessera::domain::tenant::TenantId;
 use tessera::domain::time::Timestamp;
-use tessera::entropy::Entropy;
+use tessera::entropy::{Entropy, SystemEntropy};
+use tessera::jwt::keys::SigningAlgorithm;
 use tessera::store::{StoreError, StoreKey};
 
 use super::clients::Registry;
+use super::keys::{KeyDocument, parse_alg};
+use super::print_json_line;
 use super::revoke::RevokeRequest;
+use super::table::Table;
 use crate::error::CliError;
+use crate::keys;
+
+/// `tessera tenants …`.
+#[derive(Subcommand)]
+pub enum TenantsCommand {
+    /// Add a tenant, with a generated signing key, to the signing-key document. Its routes are /t/<name>/…;
+    /// register its clients with `tessera clients register --tenant <name>`.
+    Create {
+        /// The tenant name (a-z, 0-9, '-').
+        name: TenantId,
+        /// Its issuer URL. Default: the default tenant's issuer followed by /t/<name>.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The key's algorithm.
+        #[arg(long, default_value = "ES256", value_parser = parse_alg)]
+        alg: SigningAlgorithm,
+        /// The key id. Default: <name>-1.
+        #[arg(long)]
+        kid: Option<String>,
+        #[command(flatten)]
+        document: KeyDocument,
+    },
+    /// List the tenants of the signing-key document, or of a configuration file: names, issuers, key ids.
+    List {
+        #[command(flatten)]
+        document: KeyDocumentOrConfig,
+    },
+    /// Delete a tenant: delete its clients and trusted issuers from the table and revoke every token it issued (a
+    /// tenant created later under the same name would otherwise find them), then take it out of the signing-key
+    /// document. Its routes answer 404 once the functions re-read the document.
+    Delete {
+        /// The tenant name.
+        name: TenantId,
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        document: KeyDocument,
+        /// Only delete what the tenant left in the table (for a tenant already taken out of the document).
+        #[arg(long)]
+        table_only: bool,
+    },
+}
+
+/// The signing-key document, or a TOML configuration (default: as [`KeyDocument`]).
+#[derive(Args)]
+#[group(id = "source", multiple = false)]
+pub struct KeyDocumentOrConfig {
+    /// A local JSON signing-key document.
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
+    /// The Secrets Manager secret the functions read. Default: $SIGNING_KEYS_SECRET_ARN.
+    #[arg(long)]
+    secret_id: Option<String>,
+    /// A TOML configuration (its [[tenants]]).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// Runs a `tessera tenants` command, printing each tenant concerned as one JSON line.
+pub async fn run(command: TenantsCommand) -> Result<(), CliError> {
+    match command {
+        TenantsCommand::Create { name, issuer, alg, kid, document } => {
+            document.edit(|doc| keys::create_tenant(doc, &name, issuer, alg, kid)).await?;
+        }
+        TenantsCommand::List { document: KeyDocumentOrConfig { keys_file, secret_id, config } } => {
+            let tenants = match config {
+                Some(path) => keys::tenants_of_config(&Config::load(&path)?),
+                None => {
+                    keys::tenants_of_document(&KeyDocument { keys_file, secret_id }.location().await?.read().await?)
+                }
+            };
+            for tenant in tenants {
+                print_json_line(&tenant)?;
+            }
+        }
+        TenantsCommand::Delete { name, table, document, table_only } => {
+            delete(name, table, document, table_only).await?
+        }
+    }
+    Ok(())
+}
+
+/// `tenants delete`: the table part ([`retire`]), then the document's entry, unless `table_only`.
+async fn delete(name: TenantId, table: Table, document: KeyDocument, table_only: bool) -> Result<(), CliError> {
+    if name == TenantId::default() {
+        return Err(CliError::DefaultTenantUndeletable);
+    }
+    let location = document.location().await?;
+    // Checked before the table is touched: a name the document does not have is a typo, or a tenant already
+    // taken out by hand (then --table-only cleans its table data).
+    if !table_only && !location.read().await?.tenants.contains_key(&name) {
+        return Err(CliError::TenantNotInDocument(name));
+    }
+    let retired = retire(&table.open().await?, &name, &|| SystemClock.now(), &SystemEntropy).await?;
+    if !table_only {
+        // Read again just before the write: an edit made meanwhile (a key added elsewhere) is kept.
+        let mut doc = location.read().await?;
+        keys::delete_tenant(&mut doc, &name)
+            .map_err(|e| CliError::DocumentNotUpdated { source: Box::new(e), retired: serde_json::json!(retired) })?;
+        location.write(&doc).await?;
+    }
+    print_json_line(&retired)
+}
 
 /// How far past the moment its clients were deleted the tenant's revocation reaches: a request that
 /// authenticated a client just before may still be minting a token, and the operator's clock may run behind
