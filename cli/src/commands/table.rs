@@ -10,9 +10,9 @@ use crate::error::CliError;
 pub struct Table {
     /// The DynamoDB table (template.yaml's TableName output).
     #[arg(long, env = "TABLE_NAME")]
-    pub table: String,
+    table: String,
     #[command(flatten)]
-    pub endpoint: Endpoint,
+    endpoint: Endpoint,
 }
 
 impl Table {
@@ -38,10 +38,10 @@ pub struct Endpoint {
     /// A DynamoDB-compatible endpoint (DynamoDB Local, moto). AWS_ENDPOINT_URL_DYNAMODB works too. Without AWS
     /// credentials in the environment, local placeholder credentials are used for it.
     #[arg(long)]
-    pub dynamodb_endpoint: Option<String>,
+    dynamodb_endpoint: Option<String>,
     /// Create the table (as template.yaml defines it) if it does not exist.
     #[arg(long)]
-    pub create_table: bool,
+    create_table: bool,
 }
 
 impl Endpoint {
