@@ -18,6 +18,8 @@ use tessera::domain::tenant::TenantId;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
 use tessera::tenancy::{DocumentTenant, KeySetDocument};
 
+use crate::error::CliError;
+
 /// Where the document lives.
 pub enum DocumentLocation {
     /// A JSON file (written with mode 0600).
@@ -39,30 +41,37 @@ impl DocumentLocation {
     }
 
     /// Reads and validates the document.
-    pub async fn read(&self) -> Result<KeySetDocument, String> {
+    pub async fn read(&self) -> Result<KeySetDocument, CliError> {
         let json = match self {
             Self::File(path) => {
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.clone(), source })?
             }
             Self::Secret { id, client } => {
-                let value = client.get_secret_value().secret_id(id).send().await.map_err(|e| {
-                    format!("cannot read secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))
-                })?;
-                value.secret_string().ok_or_else(|| format!("secret {id} has no string value"))?.to_owned()
+                let value = client
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| CliError::SecretRead { id: id.clone(), source: e.into() })?;
+                value.secret_string().ok_or_else(|| CliError::SecretNotText { id: id.clone() })?.to_owned()
             }
         };
-        KeySetDocument::parse(&json).map_err(|e| e.to_string())
+        Ok(KeySetDocument::parse(&json)?)
     }
 
     /// Writes the document: a file atomically, a secret as a new version (functions see it at their next read).
-    pub async fn write(&self, document: &KeySetDocument) -> Result<(), String> {
+    pub async fn write(&self, document: &KeySetDocument) -> Result<(), CliError> {
         let json = document.to_json();
         match self {
             Self::File(path) => write_private(path, &json),
             Self::Secret { id, client } => {
-                client.put_secret_value().secret_id(id).secret_string(json).send().await.map_err(|e| {
-                    format!("cannot write secret {id}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e))
-                })?;
+                client
+                    .put_secret_value()
+                    .secret_id(id)
+                    .secret_string(json)
+                    .send()
+                    .await
+                    .map_err(|e| CliError::SecretWrite { id: id.clone(), source: e.into() })?;
                 Ok(())
             }
         }
@@ -72,10 +81,9 @@ impl DocumentLocation {
 /// Writes `text` to `path` through a new temporary file in the same folder, readable by the owner only. The
 /// temporary file has a random name and is created exclusively (`O_EXCL`): an existing file or a symlink
 /// planted under that name fails the write instead of receiving the keys.
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
+fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
     use std::io::Write;
-    let suffix: [u8; 8] =
-        tessera::entropy::random_bytes(&tessera::entropy::SystemEntropy).map_err(|e| e.to_string())?;
+    let suffix: [u8; 8] = tessera::entropy::random_bytes(&tessera::entropy::SystemEntropy)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = path.with_file_name(format!(".{name}.{hex}.tmp"));
@@ -83,11 +91,11 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    let mut file = options.open(&tmp).map_err(|source| CliError::Create { path: tmp.clone(), source })?;
     let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
-    let replaced = written
-        .map_err(|e| format!("{}: {e}", tmp.display()))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display())));
+    let replaced = written.map_err(|source| CliError::Write { path: tmp.clone(), source }).and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|source| CliError::Replace { path: path.to_owned(), source })
+    });
     if replaced.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -95,8 +103,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// A generated key as a document entry, in `state`.
-pub fn generated_key(alg: SigningAlgorithm, kid: &str, state: Option<KeyState>) -> Result<KeyConfig, String> {
-    let key = SigningKey::generate(alg, kid).map_err(|e| e.to_string())?;
+pub fn generated_key(alg: SigningAlgorithm, kid: &str, state: Option<KeyState>) -> Result<KeyConfig, CliError> {
+    let key = SigningKey::generate(alg, kid)?;
     Ok(KeyConfig {
         kid: kid.to_owned(),
         alg,
@@ -127,11 +135,11 @@ pub struct KeyView {
     pub removable_from: Option<u64>,
 }
 
-fn keys_of<'a>(document: &'a mut KeySetDocument, tenant: &TenantId) -> Result<&'a mut Vec<KeyConfig>, String> {
+fn keys_of<'a>(document: &'a mut KeySetDocument, tenant: &TenantId) -> Result<&'a mut Vec<KeyConfig>, CliError> {
     if *tenant == TenantId::default() {
         return Ok(&mut document.keys);
     }
-    document.tenants.get_mut(tenant).map(|t| &mut t.keys).ok_or_else(|| format!("no tenant {tenant} in the document"))
+    document.tenants.get_mut(tenant).map(|t| &mut t.keys).ok_or_else(|| CliError::NoTenant(tenant.clone()))
 }
 
 /// How long after its retirement a key may still have live tokens, for functions whose staleness bound is
@@ -152,8 +160,8 @@ pub const REMOVAL_MARGIN_SECS: u64 = 300;
 /// Makes the states explicit: the key that signs today ([`tessera::tenancy::key_document::signing_index`], the rule the
 /// functions apply) is `active`; the others without a state were published beside it and may have signed:
 /// `retired`. A list the functions would refuse (no key active, or two) is refused here too.
-fn normalise(keys: &mut [KeyConfig]) -> Result<(), String> {
-    let signing = tessera::tenancy::key_document::signing_index(keys).map_err(|e| e.to_string())?;
+fn normalise(keys: &mut [KeyConfig]) -> Result<(), CliError> {
+    let signing = tessera::tenancy::key_document::signing_index(keys)?;
     for (i, key) in keys.iter_mut().enumerate() {
         if i == signing {
             key.state = Some(KeyState::Active);
@@ -162,6 +170,14 @@ fn normalise(keys: &mut [KeyConfig]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Where `kid` is among `keys` of `tenant`, once their states are explicit.
+fn position(keys: &mut [KeyConfig], tenant: &TenantId, kid: &str) -> Result<usize, CliError> {
+    normalise(keys)?;
+    keys.iter()
+        .position(|k| k.kid == kid)
+        .ok_or_else(|| CliError::NoKey { kid: kid.to_owned(), tenant: tenant.clone() })
 }
 
 /// Whether `kid` is used anywhere in the document (a kid names one key across tenants).
@@ -185,7 +201,7 @@ pub fn list_keys(
     document: &KeySetDocument,
     tenant: &TenantId,
     max_stale_secs: Option<u64>,
-) -> Result<Vec<KeyView>, String> {
+) -> Result<Vec<KeyView>, CliError> {
     let mut document = document.clone();
     let keys = keys_of(&mut document, tenant)?;
     normalise(keys)?;
@@ -198,10 +214,10 @@ pub fn add_key(
     tenant: &TenantId,
     alg: SigningAlgorithm,
     kid: Option<String>,
-) -> Result<KeyView, String> {
+) -> Result<KeyView, CliError> {
     let kid = kid.unwrap_or_else(|| next_kid(document, tenant));
     if kid_taken(document, &kid) {
-        return Err(format!("kid {kid} is already in the document"));
+        return Err(CliError::KidTaken(kid));
     }
     let keys = keys_of(document, tenant)?;
     normalise(keys)?;
@@ -211,12 +227,11 @@ pub fn add_key(
 
 /// Makes `kid` the signing key of `tenant`; the key that signed until now is retired at `now` (it still
 /// verifies, so the tokens it signed stay valid until they expire).
-pub fn promote_key(document: &mut KeySetDocument, tenant: &TenantId, kid: &str, now: u64) -> Result<KeyView, String> {
+pub fn promote_key(document: &mut KeySetDocument, tenant: &TenantId, kid: &str, now: u64) -> Result<KeyView, CliError> {
     let keys = keys_of(document, tenant)?;
-    normalise(keys)?;
-    let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
+    let at = position(keys, tenant, kid)?;
     if keys[at].state == Some(KeyState::Active) {
-        return Err(format!("{kid} is already the signing key"));
+        return Err(CliError::AlreadySigning(kid.to_owned()));
     }
     for key in keys.iter_mut().filter(|k| k.state == Some(KeyState::Active)) {
         key.state = Some(KeyState::Retired);
@@ -239,27 +254,18 @@ pub fn remove_key(
     now: u64,
     max_stale_secs: Option<u64>,
     force: bool,
-) -> Result<KeyView, String> {
+) -> Result<KeyView, CliError> {
     let keys = keys_of(document, tenant)?;
-    normalise(keys)?;
-    let at = keys.iter().position(|k| k.kid == kid).ok_or_else(|| format!("no key {kid} in tenant {tenant}"))?;
+    let at = position(keys, tenant, kid)?;
     let shown = view(tenant, &keys[at], max_stale_secs);
+    let kid = kid.to_owned();
     match (shown.state, shown.removable_from) {
-        (KeyState::Active, _) => return Err(format!("{kid} signs: promote another key first")),
-        (KeyState::Retired, Some(from)) if now < from && !force => {
-            return Err(format!(
-                "{kid} may have signed tokens that are still live until {from} (epoch seconds); wait, or use --force"
-            ));
+        (KeyState::Active, _) => return Err(CliError::RemovingSigningKey(kid)),
+        (KeyState::Retired, Some(until)) if now < until && !force => {
+            return Err(CliError::KeyMayBeLive { kid, until });
         }
-        (KeyState::Retired, None) if !force && max_stale_secs.is_none() => {
-            return Err(format!(
-                "with no staleness bound a function may sign with {kid} until its execution environment ends; \
-                 once every function has restarted, use --force"
-            ));
-        }
-        (KeyState::Retired, None) if !force => {
-            return Err(format!("{kid} has no retirement time, so its tokens may be live; use --force"));
-        }
+        (KeyState::Retired, None) if !force && max_stale_secs.is_none() => return Err(CliError::KeyUnbounded(kid)),
+        (KeyState::Retired, None) if !force => return Err(CliError::KeyNotDated(kid)),
         _ => {}
     }
     keys.remove(at);
@@ -308,11 +314,11 @@ pub fn next_kid(document: &KeySetDocument, tenant: &TenantId) -> String {
 /// Takes tenant `name` out of the document: once the functions re-read it, its routes answer 404 and its
 /// tokens do not verify. Run [`crate::tenants::retire`] on the table first. Refuses `default` and a tenant the
 /// document does not have.
-pub fn delete_tenant(document: &mut KeySetDocument, name: &TenantId) -> Result<TenantSummary, String> {
+pub fn delete_tenant(document: &mut KeySetDocument, name: &TenantId) -> Result<TenantSummary, CliError> {
     if *name == TenantId::default() {
-        return Err("the default tenant cannot be deleted".into());
+        return Err(CliError::DefaultTenantUndeletable);
     }
-    let entry = document.tenants.remove(name).ok_or_else(|| format!("no tenant {name} in the document"))?;
+    let entry = document.tenants.remove(name).ok_or_else(|| CliError::NoTenant(name.clone()))?;
     Ok(summary(name, entry.issuer.as_ref(), &entry.keys))
 }
 
@@ -324,15 +330,14 @@ pub fn create_tenant(
     issuer: Option<String>,
     alg: SigningAlgorithm,
     kid: Option<String>,
-) -> Result<TenantSummary, String> {
+) -> Result<TenantSummary, CliError> {
     if *name == TenantId::default() || document.tenants.contains_key(name) {
-        return Err(format!("tenant {name} already exists"));
+        return Err(CliError::TenantExists(name.clone()));
     }
-    let issuer =
-        issuer.map(|issuer| Config::validate_tenant_issuer(name, &issuer)).transpose().map_err(|e| e.to_string())?;
+    let issuer = issuer.map(|issuer| Config::validate_tenant_issuer(name, &issuer)).transpose()?;
     let kid = kid.unwrap_or_else(|| next_kid(document, name));
     if kid_taken(document, &kid) {
-        return Err(format!("kid {kid} is already in the document"));
+        return Err(CliError::KidTaken(kid));
     }
     let key = generated_key(alg, &kid, Some(KeyState::Active))?;
     let entry = DocumentTenant { issuer: issuer.clone(), keys: vec![key] };
@@ -371,12 +376,14 @@ mod tests {
         // function may go on signing with it while it cannot re-read the document), plus a margin; unless forced.
         assert_eq!(removal_delay_secs(Some(3600)), Some(86_400 + 3600 + 300));
         assert_eq!(removal_delay_secs(Some(u64::MAX)), Some(u64::MAX), "saturates");
-        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, Some(3600), false).unwrap_err();
+        let err =
+            remove_key(&mut doc, &default, "default-1", 1_000 + 86_400, Some(3600), false).unwrap_err().to_string();
         assert!(err.contains("still live until 91300"), "{err}");
-        let err = remove_key(&mut doc, &default, "default-1", 1_000 + 90_000, Some(7200), false).unwrap_err();
+        let err =
+            remove_key(&mut doc, &default, "default-1", 1_000 + 90_000, Some(7200), false).unwrap_err().to_string();
         assert!(err.contains("still live until 94900"), "a raised bound waits longer: {err}");
         // No bound: no time is ever safe, only --force once every function has restarted.
-        let err = remove_key(&mut doc, &default, "default-1", u64::MAX, None, false).unwrap_err();
+        let err = remove_key(&mut doc, &default, "default-1", u64::MAX, None, false).unwrap_err().to_string();
         assert!(err.contains("no staleness bound"), "{err}");
         remove_key(&mut doc, &default, "default-1", 1_000 + removal_delay_secs(Some(3600)).unwrap(), Some(3600), false)
             .unwrap();
@@ -393,7 +400,7 @@ mod tests {
         doc.keys[0].state = Some(KeyState::Retired);
         doc.keys.push(generated_key(SigningAlgorithm::ES256, "default-2", Some(KeyState::Next)).unwrap());
         assert!(tessera::tenancy::key_document::key_ring(&doc.keys).is_err());
-        let err = list_keys(&doc, &TenantId::default(), Some(3600)).unwrap_err();
+        let err = list_keys(&doc, &TenantId::default(), Some(3600)).unwrap_err().to_string();
         assert!(err.contains("no key is active"), "{err}");
         assert!(promote_key(&mut doc, &TenantId::default(), "default-2", 1).is_err());
     }
@@ -421,11 +428,14 @@ mod tests {
         assert!(create_tenant(&mut doc, &acme, None, SigningAlgorithm::ES256, None).is_err(), "no second acme");
         assert!(create_tenant(&mut doc, &TenantId::default(), None, SigningAlgorithm::ES256, None).is_err());
         let globex = TenantId::parse("globex").unwrap();
-        let err = create_tenant(&mut doc, &globex, None, SigningAlgorithm::ES256, Some("acme-1".into())).unwrap_err();
+        let err = create_tenant(&mut doc, &globex, None, SigningAlgorithm::ES256, Some("acme-1".into()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("already in the document"), "{err}");
         let err =
             create_tenant(&mut doc, &globex, Some("https://globex.example.com".into()), SigningAlgorithm::ES256, None)
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("must end with /t/globex"), "{err}");
         assert!(
             create_tenant(

@@ -1,13 +1,13 @@
-//! The `tessera` command's library: the local runner ([`runner`]) and its routing ([`routes`]), exposed so
-//! end-to-end tests start the very server a user starts.
+//! The `tessera` command's library: its commands ([`commands`], one module per family, failing with
+//! [`error::CliError`]), the signing-key document they edit ([`keys`]), and the local runner ([`runner`]) with its
+//! routing ([`routes`]), exposed so end-to-end tests start the very server a user starts.
 
-pub mod clients;
+pub mod commands;
+pub mod error;
 pub mod expiry_sweep;
 pub mod keys;
-pub mod revocation;
 pub mod routes;
 pub mod runner;
-pub mod tenants;
 
 /// The demo configuration used when `serve` is given no `--config`: `examples/local.toml`, built in.
 pub const DEMO_CONFIG: &str = include_str!("../../examples/local.toml");

@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use crate::error::CliError;
 use crate::expiry_sweep;
 use crate::routes::Route;
 
@@ -381,14 +382,12 @@ pub async fn serve(
     entropy: Arc<dyn tessera::entropy::Entropy>,
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
-) -> Result<RunningServer, String> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+) -> Result<RunningServer, CliError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| CliError::Listen { addr, source })?;
+    let base = format!("http://{}", listener.local_addr().map_err(CliError::Socket)?);
     let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..sources };
-    let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
-        .await
-        .map_err(|e| e.to_string())?;
-    spawn(listener, Arc::new(service), limits).map_err(|e| e.to_string())
+    let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources).await?;
+    spawn(listener, Arc::new(service), limits).map_err(CliError::Socket)
 }
 
 /// The default of `tessera serve --max-items`: about 1 GB of token records.
@@ -427,14 +426,10 @@ pub async fn serve_embedded(
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
     options: EmbeddedStoreOptions,
-) -> Result<(RunningServer, Arc<MemoryStore>), String> {
-    let clients = config.clients(entropy.as_ref()).map_err(|e| e.to_string())?;
+) -> Result<(RunningServer, Arc<MemoryStore>), CliError> {
+    let clients = config.clients(entropy.as_ref())?;
     if clients.len() >= options.max_items.get() {
-        return Err(format!(
-            "--max-items {} leaves no room for tokens above the configuration's {} clients",
-            options.max_items,
-            clients.len()
-        ));
+        return Err(CliError::NoRoomForTokens { max_items: options.max_items.get(), clients: clients.len() });
     }
     let store = Arc::new(MemoryStore::with_clients(clients).with_max_items(options.max_items, clock.clone()));
     let server = serve(addr, config, store.clone(), clock.clone(), entropy, sources, limits).await?;

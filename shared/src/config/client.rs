@@ -75,14 +75,21 @@ impl std::fmt::Debug for ClientConfig {
     }
 }
 
+/// A client's grant types when its entry names none.
+pub const DEFAULT_GRANT_TYPES: &[GrantType] = &[GrantType::ClientCredentials];
+/// A client's access-token lifetime when its entry names none: 5 minutes.
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u32 = 300;
+/// A client's refresh-token lifetime when its entry names none: 30 days.
+pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u32 = 30 * 86_400;
+
 fn default_grant_types() -> Vec<GrantType> {
-    vec![GrantType::ClientCredentials]
+    DEFAULT_GRANT_TYPES.to_vec()
 }
 fn default_access_ttl() -> u32 {
-    300
+    DEFAULT_ACCESS_TOKEN_TTL_SECS
 }
 fn default_refresh_ttl() -> u32 {
-    30 * 86_400
+    DEFAULT_REFRESH_TOKEN_TTL_SECS
 }
 
 impl ClientConfig {

@@ -40,7 +40,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{ClientConfig, MAX_ACCESS_TOKEN_TTL_SECS, MAX_REFRESH_TOKEN_TTL_SECS, RECOMMENDED_SECRET_LEN};
+pub use client::{
+    ClientConfig, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
+    MAX_ACCESS_TOKEN_TTL_SECS, MAX_REFRESH_TOKEN_TTL_SECS, RECOMMENDED_SECRET_LEN,
+};
 pub use trusted_issuer::TrustedIssuerConfig;
 
 use crate::domain::client::Client;

@@ -1,0 +1,388 @@
+//! `tessera clients`: the client registry in a DynamoDB table. Register (a generated secret, shown once, stored
+//! hashed), list, rotate a secret, disable or enable, set an introspection profile, and import the `[[clients]]`
+//! of a configuration file. The operations work on any store that is both a [`TokenStore`] and a
+//! [`ClientRegistry`]: DynamoDB in production, the embedded store in tests.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use tessera::config::{
+    ClientConfig, Config, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
+};
+use tessera::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use tessera::domain::profile::ProfileAttribute;
+use tessera::domain::tenant::TenantId;
+use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
+use tessera::store::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
+
+use super::table::Table;
+use crate::error::CliError;
+
+/// `tessera clients …`.
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client with a generated 256-bit secret, printed once as JSON; only its hash is stored.
+    Register {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: NewClient,
+    },
+    /// List the clients of a tenant (never their secrets).
+    List {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, default_value = TenantId::DEFAULT)]
+        tenant: TenantId,
+    },
+    /// Replace a client's secret with a new generated one, printed once as JSON.
+    RotateSecret {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+    },
+    /// Disable a client: it can no longer authenticate.
+    Disable {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+    },
+    /// Re-enable a disabled client.
+    Enable {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+    },
+    /// Set a resource server's introspection profile (none given: the core members only); its secret is kept.
+    SetProfile {
+        #[command(flatten)]
+        table: Table,
+        #[command(flatten)]
+        client: ClientRef,
+        /// An attribute its introspection answers carry beyond RFC 7662's members (repeat): user_details, amr,
+        /// permissions.
+        #[arg(long = "introspection-profile", value_parser = parse_profile)]
+        introspection_profile: Vec<ProfileAttribute>,
+    },
+    /// Create or replace every [[clients]] entry of a configuration file.
+    Import {
+        #[command(flatten)]
+        table: Table,
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// One existing client.
+#[derive(Args)]
+pub struct ClientRef {
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    #[arg(long)]
+    client_id: String,
+}
+
+/// A client to register. What it leaves out takes the defaults of a `[[clients]]` entry.
+#[derive(Args)]
+pub struct NewClient {
+    #[arg(long)]
+    client_id: String,
+    #[arg(long, default_value = TenantId::DEFAULT)]
+    tenant: TenantId,
+    /// An allowed scope (repeat for several).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A default scope, granted when a request names none (repeat; default: all allowed scopes).
+    #[arg(long = "default-scope")]
+    default_scopes: Vec<String>,
+    /// An allowed grant type (repeat; default client_credentials).
+    #[arg(long = "grant-type", value_parser = parse_grant)]
+    grant_types: Vec<GrantType>,
+    /// Access-token format.
+    #[arg(long, default_value = "jwt", value_parser = parse_format)]
+    format: TokenFormat,
+    /// Access-token lifetime in seconds.
+    #[arg(long, default_value_t = DEFAULT_ACCESS_TOKEN_TTL_SECS)]
+    access_token_ttl: u32,
+    /// Allow this client to call the introspection endpoint.
+    #[arg(long)]
+    may_introspect: bool,
+    /// An audience the client may request with `resource` (repeat; the first is the default `aud`).
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
+    /// For a resource server: an attribute its introspection answers carry beyond RFC 7662's members
+    /// (repeat): user_details, amr, permissions.
+    #[arg(long = "introspection-profile", value_parser = parse_profile, requires = "may_introspect")]
+    introspection_profile: Vec<ProfileAttribute>,
+}
+
+impl From<NewClient> for ClientConfig {
+    /// The entry [`register`] takes: no secret yet, enabled.
+    fn from(client: NewClient) -> Self {
+        Self {
+            tenant: client.tenant,
+            client_id: client.client_id,
+            client_secret: None,
+            client_secret_hash: None,
+            default_scopes: (!client.default_scopes.is_empty()).then_some(client.default_scopes),
+            scopes: client.scopes,
+            grant_types: if client.grant_types.is_empty() { DEFAULT_GRANT_TYPES.to_vec() } else { client.grant_types },
+            access_token_format: client.format,
+            access_token_ttl_secs: client.access_token_ttl,
+            refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
+            may_introspect: client.may_introspect,
+            audiences: client.audiences,
+            disabled: false,
+            introspection_profile: client.introspection_profile,
+        }
+    }
+}
+
+fn parse_profile(value: &str) -> Result<ProfileAttribute, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| format!("{value:?} is not one of user_details, amr, permissions"))
+}
+
+fn parse_grant(value: &str) -> Result<GrantType, String> {
+    GrantType::parse(value).ok_or_else(|| format!("unknown grant type {value}"))
+}
+
+fn parse_format(value: &str) -> Result<TokenFormat, String> {
+    match value {
+        "jwt" => Ok(TokenFormat::Jwt),
+        "opaque" => Ok(TokenFormat::Opaque),
+        other => Err(format!("{other} is not jwt or opaque")),
+    }
+}
+
+/// Runs a `tessera clients` command on its table. A new secret is printed once, as JSON, and never again.
+pub async fn run(command: ClientsCommand) -> Result<(), CliError> {
+    let entropy = SystemEntropy;
+    match command {
+        ClientsCommand::Register { table, client } => {
+            let issued = register(&table.open().await?, &client.into(), &entropy).await?;
+            println!("{}", serde_json::to_string_pretty(&issued)?);
+        }
+        ClientsCommand::List { table, tenant } => {
+            let listed = table.open().await?.list_clients(&tenant).await?;
+            print!("{}", render_list(&listed));
+        }
+        ClientsCommand::RotateSecret { table, client: ClientRef { tenant, client_id } } => {
+            let issued = rotate_secret(&table.open().await?, &tenant, &client_id, &entropy).await?;
+            println!("{}", serde_json::to_string_pretty(&issued)?);
+        }
+        ClientsCommand::Disable { table, client } => disable_or_enable(&table, &client, true).await?,
+        ClientsCommand::Enable { table, client } => disable_or_enable(&table, &client, false).await?,
+        ClientsCommand::SetProfile { table, client, introspection_profile } => {
+            let store = table.open().await?;
+            let profile = introspection_profile.into_iter().collect();
+            set_profile(&store, &client.tenant, &client.client_id, profile).await?;
+            let stored = get(&store, &client.tenant, &client.client_id).await?;
+            println!("{}/{}: {}", client.tenant, client.client_id, profile_text(&stored.introspection_profile));
+        }
+        ClientsCommand::Import { table, config } => {
+            let store = table.open().await?;
+            let ids = import(&store, &Config::load(&config)?, &entropy).await?;
+            println!("imported {} clients: {}", ids.len(), ids.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// `clients disable` and `clients enable`.
+async fn disable_or_enable(table: &Table, client: &ClientRef, disabled: bool) -> Result<(), CliError> {
+    set_disabled(&table.open().await?, &client.tenant, &client.client_id, disabled).await?;
+    println!("{} {}/{}", if disabled { "disabled" } else { "enabled" }, client.tenant, client.client_id);
+    Ok(())
+}
+
+/// A store the operator commands can use.
+pub trait Registry: TokenStore + ClientRegistry {}
+impl<T: TokenStore + ClientRegistry> Registry for T {}
+
+impl std::fmt::Debug for IssuedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSecret")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `register` and `rotate-secret` print: the only time the secret is ever shown.
+#[derive(Serialize)]
+pub struct IssuedSecret {
+    /// The tenant.
+    pub tenant: String,
+    /// The client id.
+    pub client_id: String,
+    /// The new secret (256 bits, base64url). Not stored anywhere.
+    pub client_secret: String,
+}
+
+/// A generated secret: 32 random bytes, base64url (43 characters).
+pub fn generate_secret(entropy: &dyn Entropy) -> Result<String, CliError> {
+    let bytes: [u8; 32] = random_bytes(entropy)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn hash(secret: &str, entropy: &dyn Entropy) -> Result<SecretHash, CliError> {
+    Ok(SecretHash::new(secret, random_bytes(entropy)?))
+}
+
+/// Registers a new client from `entry` (its secret fields are ignored), with a generated secret. Refuses to
+/// replace an existing client.
+pub async fn register(
+    store: &dyn Registry,
+    entry: &ClientConfig,
+    entropy: &dyn Entropy,
+) -> Result<IssuedSecret, CliError> {
+    let secret = generate_secret(entropy)?;
+    let mut entry = entry.clone();
+    entry.client_secret = None;
+    entry.client_secret_hash = Some(String::from(hash(&secret, entropy)?));
+    let client = entry.to_client(entropy)?;
+    let (tenant, client_id) = (client.tenant.clone(), client.client_id.to_string());
+    match store.put_new(Record::Client(client)).await {
+        Ok(()) => Ok(IssuedSecret { tenant: tenant.to_string(), client_id, client_secret: secret }),
+        Err(StoreError::AlreadyExists(_)) => Err(CliError::ClientExists { tenant, client_id }),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Reads one client.
+pub async fn get(store: &dyn Registry, tenant: &TenantId, client_id: &str) -> Result<Client, CliError> {
+    let id = ClientId::parse(client_id)?;
+    let key = StoreKey::client(tenant, &id);
+    let records = store.get_many(std::slice::from_ref(&key)).await?;
+    // Clients never expire, so the clock reading does not matter here.
+    let fetched = Fetched::new(records, tessera::domain::time::Timestamp::from_secs(0));
+    let missing = || CliError::NoClient { tenant: tenant.clone(), client_id: client_id.to_owned() };
+    fetched.client(&key).cloned().ok_or_else(missing)
+}
+
+/// Replaces a client's secret with a new generated one. The old secret stops working at once on the store;
+/// functions see it at their next read of the client record (every request reads it).
+pub async fn rotate_secret(
+    store: &dyn Registry,
+    tenant: &TenantId,
+    client_id: &str,
+    entropy: &dyn Entropy,
+) -> Result<IssuedSecret, CliError> {
+    let mut client = get(store, tenant, client_id).await?;
+    let secret = generate_secret(entropy)?;
+    client.secret_hash = hash(&secret, entropy)?;
+    store.put_client(client).await?;
+    Ok(IssuedSecret { tenant: tenant.to_string(), client_id: client_id.to_owned(), client_secret: secret })
+}
+
+/// Disables or re-enables a client. A disabled client cannot authenticate from its next request on.
+pub async fn set_disabled(
+    store: &dyn Registry,
+    tenant: &TenantId,
+    client_id: &str,
+    disabled: bool,
+) -> Result<(), CliError> {
+    let mut client = get(store, tenant, client_id).await?;
+    client.disabled = disabled;
+    Ok(store.put_client(client).await?)
+}
+
+/// Replaces a client's introspection profile, keeping everything else (its secret hash included).
+pub async fn set_profile(
+    store: &dyn Registry,
+    tenant: &TenantId,
+    client_id: &str,
+    profile: tessera::domain::profile::Profile,
+) -> Result<(), CliError> {
+    let mut client = get(store, tenant, client_id).await?;
+    client.introspection_profile = profile;
+    Ok(store.put_client(client).await?)
+}
+
+/// Creates or replaces every `[[clients]]` entry of `config`. Returns the ids written.
+pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy) -> Result<Vec<String>, CliError> {
+    let clients = config.clients(entropy)?;
+    let mut ids = Vec::with_capacity(clients.len());
+    for client in clients {
+        ids.push(format!("{}/{}", client.tenant, client.client_id));
+        store.put_client(client).await?;
+    }
+    Ok(ids)
+}
+
+/// One line per client: id, format, grants, scopes, flags. Secrets are never listed, not even hashed.
+pub fn render_list(clients: &[Client]) -> String {
+    let mut out = String::from("CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\n");
+    for c in clients {
+        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        let format = match c.access_token_format {
+            tessera::domain::client::TokenFormat::Jwt => "jwt",
+            tessera::domain::client::TokenFormat::Opaque => "opaque",
+        };
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            c.client_id,
+            format,
+            if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
+            if c.scopes.is_empty() { "-".to_owned() } else { c.scopes.to_string().replace(' ', ",") },
+            c.may_introspect,
+            c.disabled,
+            profile_text(&c.introspection_profile),
+        ));
+    }
+    out
+}
+
+/// A profile as `user_details,amr`, or `-` when empty.
+pub fn profile_text(profile: &tessera::domain::profile::Profile) -> String {
+    let names: Vec<String> = profile
+        .iter()
+        .map(|a| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+        .collect();
+    if names.is_empty() { "-".to_owned() } else { names.join(",") }
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera::entropy::SystemEntropy;
+    use tessera::store::memory::MemoryStore;
+
+    use super::*;
+
+    fn entry(id: &str) -> ClientConfig {
+        let toml = format!("[[clients]]\nclient_id = \"{id}\"\nclient_secret = \"ignored\"\nscopes = [\"read\"]");
+        Config::from_toml(&toml).unwrap().clients[0].clone()
+    }
+
+    #[tokio::test]
+    async fn register_rotate_disable_list() {
+        let store = MemoryStore::new();
+        let tenant = TenantId::default();
+        let issued = register(&store, &entry("svc"), &SystemEntropy).await.unwrap();
+        assert_eq!(issued.client_secret.len(), 43);
+        assert!(get(&store, &tenant, "svc").await.unwrap().authenticate(&issued.client_secret));
+        assert!(
+            register(&store, &entry("svc"), &SystemEntropy).await.unwrap_err().to_string().contains("already exists")
+        );
+
+        let rotated = rotate_secret(&store, &tenant, "svc", &SystemEntropy).await.unwrap();
+        let client = get(&store, &tenant, "svc").await.unwrap();
+        assert!(client.authenticate(&rotated.client_secret));
+        assert!(!client.authenticate(&issued.client_secret), "the old secret stops working");
+
+        set_disabled(&store, &tenant, "svc", true).await.unwrap();
+        assert!(!get(&store, &tenant, "svc").await.unwrap().authenticate(&rotated.client_secret));
+        let listed = render_list(&store.list_clients(&tenant).await.unwrap());
+        assert!(listed.contains("svc\tjwt\tclient_credentials\tread\tfalse\ttrue"), "{listed}");
+        assert!(!listed.contains(&rotated.client_secret) && !listed.contains("sha256$"));
+        assert!(rotate_secret(&store, &tenant, "nobody", &SystemEntropy).await.is_err());
+    }
+}
