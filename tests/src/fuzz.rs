@@ -1,5 +1,5 @@
 //! The fuzz bodies: each takes arbitrary bytes, drives one parser that faces the network, and panics only when
-//! an invariant breaks. `fuzz/` (cargo fuzz, libFuzzer) calls them; `tests/fuzz_corpus.rs` replays the seeds
+//! an invariant breaks. `fuzz/` (cargo fuzz, libFuzzer) calls them; `tests/e2e/fuzz_corpus.rs` replays the seeds
 //! and every past finding through them on each test run, so a fixed finding stays fixed.
 //!
 //! | body | parser | invariants beyond "no panic" |

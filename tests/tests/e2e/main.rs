@@ -1,0 +1,25 @@
+//! The end-to-end suites, one module per suite, in one test binary: each test binary links the AWS SDK (some
+//! 225 MB of debug binary, and a link, apiece). One suite alone: `cargo test -p tessera-e2e --test e2e -- http_flow::`.
+//! A new suite is a file here and a `mod` line below. The suites that change process-wide state are binaries of
+//! their own beside this directory (`tests/Cargo.toml` says why).
+
+mod bad_input;
+mod dynamodb;
+mod events;
+mod exchange;
+mod external;
+mod faults;
+mod form_differential;
+mod fuzz_corpus;
+mod http_flow;
+mod jwks_uri;
+mod key_rotation;
+mod memory_bound;
+mod profiles;
+mod races;
+mod revocation_events;
+mod round_trips;
+mod signed_introspection;
+mod targets;
+mod tenants;
+mod token_identity;
