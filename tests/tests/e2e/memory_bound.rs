@@ -40,13 +40,14 @@ async fn the_store_stays_within_max_items_and_revoked_tokens_stay_inactive() {
     revoke(&server, creds::JWT, &jwt).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
     revoke(&server, creds::OPAQUE, &opaque).await;
-    // Each token a microsecond after the one before, so "soonest expiring" is "issued first" (on a clock that
-    // stood still, equal expiries would be evicted in key order).
-    server.clock.advance_micros(1);
+    // Each token a second after the one before, so "soonest expiring" is "issued first": expiries are whole
+    // seconds, and equal ones would be evicted in key order. 201 s stays within every lifetime here (the revoked
+    // JWT's denylist entry lives 300 s, the opaque tokens 600 s), so nothing expires during the flood.
+    server.clock.advance_secs(1);
     let first = server.issue(creds::OPAQUE, &[]).await;
     let mut last = String::new();
     for _ in 0..200 {
-        server.clock.advance_micros(1);
+        server.clock.advance_secs(1);
         last = server.issue(creds::OPAQUE, &[]).await;
         assert!(store.len() <= CLIENTS + 40, "{} items", store.len());
     }
