@@ -74,7 +74,6 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             .with_status(StatusCode::FORBIDDEN));
     }
     let now = read.now;
-    let iss = read.tenant.issuer.to_string();
     let active = match read.judge() {
         Ok(active) => active,
         Err(reason) => {
@@ -93,6 +92,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
                 true => tenant.permissions().permissions(active.grant.scope.iter()),
                 false => Vec::new(),
             };
+            let iss = tenant.issuer.to_string();
             IntrospectionResponse::of_grant(&active.grant, active.kind, iss, active.jti, active.not_before, permissions)
         }
         Active::External(external) => {

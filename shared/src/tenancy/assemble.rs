@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::key_document::{KeySetDocument, key_ring};
+use super::key_document::{KeySetDocument, generated_key_ring, key_ring};
 use super::key_refresh::KEY_REREAD_FAILED;
 use super::trusted_issuers::trusted_issuers_of;
 use super::{LoadError, ServedTenant, TenantMap};
 use crate::config::{Config, ConfigError, KeyConfig, TrustedIssuerConfig};
 use crate::domain::tenant::TenantId;
-use crate::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use crate::store::{ClientRegistry, StoreError};
 
 /// Trusted issuers kept in the table, by tenant.
@@ -20,7 +19,7 @@ type TableIssuers = HashMap<TenantId, Vec<TrustedIssuerConfig>>;
 
 /// The tenants of `base` with `document` applied, at init (no `previous`) or on a re-read: tenants and keys
 /// taken out of the document are gone, and so is what the configuration still says of them ([`prune`]).
-/// TenantMap in `previous` keep their trusted issuers (and their JWKS caches); the others read theirs from the
+/// Tenants in `previous` keep their trusted issuers (and their JWKS caches); the others read theirs from the
 /// table. On a re-read, a table that cannot be read leaves the new tenants out until the next try; a new
 /// tenant of the document that cannot be built is left out too ([`build_tenants`]). `false`: something was
 /// left out, read again soon. An invalid change to a tenant in `previous` (or to `default`) is an error, so the
@@ -138,7 +137,7 @@ fn build_tenants(
     let default = TenantId::default();
     let entries = std::iter::once((&default, None, config.signing_keys.as_slice()))
         .chain(config.tenants.iter().map(|t| (&t.name, t.issuer.as_deref(), t.signing_keys.as_slice())));
-    // TenantMap seen before first, so that a new tenant never takes an issuer from one of them.
+    // Tenants seen before first, so that a new tenant never takes an issuer from one of them.
     let (known, new): (Vec<_>, Vec<_>) = entries.partition(|(name, _, _)| seen(name));
     let mut issuers: HashMap<String, TenantId> = HashMap::new();
     let mut tenants = TenantMap::new();
@@ -202,8 +201,7 @@ fn build_tenant(
                          it signs with a generated key from now on, and its earlier tokens no longer verify"
                     );
                 }
-                let key = SigningKey::generate(SigningAlgorithm::ES256, &format!("{name}-local-1"))?;
-                (Arc::new(KeyRing::new(vec![key])?), true)
+                (Arc::new(generated_key_ring(&format!("{name}-local-1"))?), true)
             }
         },
         [] => {
@@ -230,7 +228,7 @@ fn build_tenant(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::keys::SigningAlgorithm;
+    use crate::jwt::keys::{SigningAlgorithm, SigningKey};
 
     fn build(toml: &str, generate: bool) -> Result<TenantMap, ConfigError> {
         let mut config = Config::from_toml(toml)?;

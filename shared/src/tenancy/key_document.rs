@@ -118,11 +118,17 @@ pub fn key_ring(keys: &[KeyConfig]) -> Result<KeyRing, ConfigError> {
     Ok(KeyRing::new(keys)?)
 }
 
-/// `keys` as a key ring ([`key_ring`]), or, when there are none, one generated ES256 key named `kid_if_generated`
-/// (the local runner, and tests).
+/// A key ring of one ES256 key generated in memory, named `kid`: the local runner's, for a tenant without keys.
+pub fn generated_key_ring(kid: &str) -> Result<KeyRing, ConfigError> {
+    Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid)?])?)
+}
+
+/// `keys` as a key ring ([`key_ring`]), or, when there are none, [`generated_key_ring`] named `kid_if_generated`.
+/// Tests only (`test-support`).
+#[cfg(any(test, feature = "test-support"))]
 pub fn key_ring_or_generated(keys: &[KeyConfig], kid_if_generated: &str) -> Result<KeyRing, ConfigError> {
     if keys.is_empty() {
-        return Ok(KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, kid_if_generated)?])?);
+        return generated_key_ring(kid_if_generated);
     }
     key_ring(keys)
 }

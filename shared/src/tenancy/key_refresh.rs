@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{LoadError, Sources, TenantError, TenantMap, Tenants, assemble};
+use super::{KeyDocumentSource, LoadError, Sources, TenantError, TenantMap, Tenants, assemble};
 use crate::config::Config;
 use crate::domain::time::Timestamp;
 use crate::key_source::KeySource;
@@ -39,23 +39,20 @@ pub(super) struct KeyRefresh {
 }
 
 impl KeyRefresh {
-    /// The state after a read at `now` of `source`, every `ttl_secs`; `complete` is false when a tenant was left out
-    /// of it, which is then tried again soon.
-    pub(super) fn new(
-        source: Arc<dyn KeySource>,
-        base: Config,
-        sources: &Sources,
-        ttl_secs: u64,
-        max_stale_secs: Option<u64>,
-        now: Timestamp,
-        complete: bool,
-    ) -> Self {
+    /// The state after the first read of the key document at `now`, when `sources` re-read it on a TTL (`None`
+    /// otherwise); `complete` is false when a tenant was left out of that read, which is then tried again soon.
+    pub(super) fn after_first_read(base: Config, sources: Sources, now: Timestamp, complete: bool) -> Option<Self> {
+        let Sources { keys: Some(KeyDocumentSource { source, ttl_secs: Some(ttl_secs), max_stale_secs }), .. } =
+            sources
+        else {
+            return None;
+        };
         let now = now.as_micros();
         let ttl_micros = ttl_secs.saturating_mul(1_000_000);
-        Self {
+        Some(Self {
             source,
             base,
-            registry: sources.registry.clone(),
+            registry: sources.registry,
             generate_missing_keys: sources.generate_missing_keys,
             ttl_micros,
             max_stale_micros: max_stale_secs.map(|s| s.saturating_mul(1_000_000)),
@@ -63,7 +60,7 @@ impl KeyRefresh {
             due: AtomicU64::new(now.saturating_add(next_read_in(ttl_micros, complete))),
             read_at: AtomicU64::new(now),
             reloading: tokio::sync::Mutex::new(()),
-        }
+        })
     }
 
     /// Re-reads the key document into `tenants` when it is due at `now`; `Err` once the last good read is older

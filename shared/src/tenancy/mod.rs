@@ -195,12 +195,7 @@ impl Tenants {
         let (tenants, complete) =
             assemble::assemble(&base, document, None, sources.registry.as_deref(), sources.generate_missing_keys)
                 .await?;
-        let refresh = match &sources.keys {
-            Some(KeyDocumentSource { source, ttl_secs: Some(ttl), max_stale_secs }) => {
-                Some(key_refresh::KeyRefresh::new(source.clone(), base, &sources, *ttl, *max_stale_secs, now, complete))
-            }
-            _ => None,
-        };
+        let refresh = key_refresh::KeyRefresh::after_first_read(base, sources, now, complete);
         Ok(Self { current: RwLock::new(Arc::new(tenants)), refresh })
     }
 
