@@ -705,7 +705,7 @@ impl ClientRegistry for DynamoStore {
 mod tests {
     use super::*;
     use crate::domain::client::{ClientId, GrantType, SecretHash, TokenFormat};
-    use crate::domain::id::FamilyId;
+    use crate::domain::id::{FamilyId, IdTag};
     use crate::domain::profile::ProfileAttribute;
     use crate::domain::scope::ScopeSet;
     use crate::domain::token::{OpaqueToken, TokenKind};
@@ -786,6 +786,477 @@ mod tests {
             }
             assert_eq!(from_item(item).unwrap(), record);
         }
+    }
+
+    // The pins: every item kind exactly as the table holds it, attribute by attribute (names, DynamoDB types,
+    // values). Rows written by earlier releases live in users' tables for months, so a change here is a data
+    // migration, never a refactor: each of these must keep reading back to its record, and each record must keep
+    // writing exactly these attributes.
+
+    fn s(value: &str) -> AttributeValue {
+        AttributeValue::S(value.to_owned())
+    }
+
+    fn n(value: &str) -> AttributeValue {
+        AttributeValue::N(value.to_owned())
+    }
+
+    fn l(values: &[AttributeValue]) -> AttributeValue {
+        AttributeValue::L(values.to_vec())
+    }
+
+    fn ss(values: &[&str]) -> AttributeValue {
+        AttributeValue::Ss(values.iter().map(|v| (*v).to_owned()).collect())
+    }
+
+    fn strings(values: &[&str]) -> AttributeValue {
+        l(&values.iter().map(|v| s(v)).collect::<Vec<_>>())
+    }
+
+    fn m(pairs: &[(&str, AttributeValue)]) -> AttributeValue {
+        AttributeValue::M(attributes(pairs))
+    }
+
+    fn attributes(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+        let map: HashMap<_, _> = pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        assert_eq!(map.len(), pairs.len(), "an attribute named twice in a pin");
+        map
+    }
+
+    const ACME: &str = "acme";
+    const SECRET_HASH: &str = "sha256$AQEBAQEBAQEBAQEBAQEBAQ$AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI";
+    const FAMILY: &str = "BwcHBwcHBwcHBwcHBwcHBw";
+    const SUBJECT_TAG: &str = "CAgICAgICAgICAgICAgICA";
+    const CLIENT_TAG: &str = "CQkJCQkJCQkJCQkJCQkJCQ";
+    const ACCESS_HASH: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    const REFRESH_HASH: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+    const EXTERNAL_HASH: &str = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8";
+
+    fn acme() -> TenantId {
+        TenantId::parse(ACME).unwrap()
+    }
+
+    fn token_hash(hash: &str) -> TokenHash {
+        serde_json::from_value(serde_json::json!(hash)).unwrap()
+    }
+
+    fn pinned_client(profile: bool) -> (Record, HashMap<String, AttributeValue>) {
+        let client = Client {
+            tenant: acme(),
+            client_id: ClientId::parse("orders-service").unwrap(),
+            secret_hash: SecretHash::try_from(SECRET_HASH.to_owned()).unwrap(),
+            scopes: ScopeSet::parse("orders:write orders:read").unwrap(),
+            default_scopes: ScopeSet::parse("orders:read").unwrap(),
+            grant_types: GrantType::ALL.into_iter().collect(),
+            access_token_format: if profile { TokenFormat::Opaque } else { TokenFormat::Jwt },
+            access_token_ttl_secs: 300,
+            refresh_token_ttl_secs: 86_400,
+            may_introspect: profile,
+            audiences: vec!["https://orders.example".into(), "https://invoices.example".into()],
+            disabled: !profile,
+            introspection_profile: if profile {
+                [ProfileAttribute::Permissions, ProfileAttribute::UserDetails, ProfileAttribute::Amr].into()
+            } else {
+                Default::default()
+            },
+        };
+        let mut inner = vec![
+            ("tenant", s(ACME)),
+            ("client_id", s("orders-service")),
+            ("secret_hash", s(SECRET_HASH)),
+            ("scopes", strings(&["orders:read", "orders:write"])),
+            ("default_scopes", strings(&["orders:read"])),
+            (
+                "grant_types",
+                strings(&["client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"]),
+            ),
+            ("access_token_format", s(if profile { "opaque" } else { "jwt" })),
+            ("access_token_ttl_secs", n("300")),
+            ("refresh_token_ttl_secs", n("86400")),
+            ("may_introspect", AttributeValue::Bool(profile)),
+            ("audiences", strings(&["https://orders.example", "https://invoices.example"])),
+            ("disabled", AttributeValue::Bool(!profile)),
+        ];
+        if profile {
+            inner.push(("introspection_profile", strings(&["user_details", "amr", "permissions"])));
+        }
+        let item = attributes(&[("pk", s("acme#client#orders-service")), ("kind", s("client")), ("client", m(&inner))]);
+        (Record::Client(client), item)
+    }
+
+    /// A user token's grant (username, user details, amr) or a client-credentials one (none of them).
+    fn pinned_grant(user: bool) -> (Grant, AttributeValue) {
+        let grant = Grant {
+            tenant: acme(),
+            client_id: ClientId::parse("orders-service").unwrap(),
+            subject: if user { "auth0|alice" } else { "orders-service" }.into(),
+            username: user.then(|| "alice@example.com".into()),
+            user_details: if user {
+                [
+                    ("email", serde_json::json!("alice@example.com")),
+                    ("age", serde_json::json!(42)),
+                    ("verified", serde_json::json!(true)),
+                    ("groups", serde_json::json!(["admins", "staff"])),
+                    ("address", serde_json::json!({"city": "Oslo"})),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+            } else {
+                Default::default()
+            },
+            amr: if user { vec!["pwd".into(), "mfa".into()] } else { Vec::new() },
+            scope: ScopeSet::parse("orders:read").unwrap(),
+            audience: vec!["https://orders.example".into()],
+            family: FamilyId::try_from(FAMILY.to_owned()).unwrap(),
+            issued_at: Timestamp::from_micros(1_800_000_000_123_456),
+            expires_at: Timestamp::from_micros(1_800_003_600_123_456),
+        };
+        let mut attrs = vec![
+            ("tenant", s(ACME)),
+            ("client_id", s("orders-service")),
+            ("subject", s(if user { "auth0|alice" } else { "orders-service" })),
+            ("scope", strings(&["orders:read"])),
+            ("audience", strings(&["https://orders.example"])),
+            ("family", s(FAMILY)),
+            ("issued_at", n("1800000000123456")),
+            ("expires_at", n("1800003600123456")),
+        ];
+        if user {
+            attrs.push(("username", s("alice@example.com")));
+            attrs.push((
+                "user_details",
+                m(&[
+                    ("email", s("alice@example.com")),
+                    ("age", n("42")),
+                    ("verified", AttributeValue::Bool(true)),
+                    ("groups", strings(&["admins", "staff"])),
+                    ("address", m(&[("city", s("Oslo"))])),
+                ]),
+            ));
+            attrs.push(("amr", strings(&["pwd", "mfa"])));
+        }
+        (grant, m(&attrs))
+    }
+
+    /// An opaque access token (client credentials, live), or a refresh token (a user's, rotated then revoked).
+    fn pinned_token(refresh: bool) -> (Record, HashMap<String, AttributeValue>) {
+        let (grant, grant_attrs) = pinned_grant(refresh);
+        let hash = if refresh { REFRESH_HASH } else { ACCESS_HASH };
+        let record = TokenRecord {
+            token_hash: token_hash(hash),
+            kind: if refresh { TokenKind::RefreshToken } else { TokenKind::AccessToken },
+            grant,
+            revoked_at: refresh.then(|| Timestamp::from_micros(1_800_000_002_000_002)),
+            rotated_at: refresh.then(|| Timestamp::from_micros(1_800_000_001_000_001)),
+        };
+        let pk = format!("acme#tok#{hash}");
+        let mut attrs = vec![
+            ("pk", s(&pk)),
+            ("kind", s("token")),
+            // The TTL in whole seconds, rounded up from the grant's microseconds.
+            ("expires_at", n("1800003601")),
+            ("token_hash", s(hash)),
+            ("token_kind", s(if refresh { "refresh_token" } else { "access_token" })),
+            ("grant", grant_attrs),
+        ];
+        if refresh {
+            attrs.push(("revoked_at", n("1800000002000002")));
+            attrs.push(("rotated_at", n("1800000001000001")));
+        }
+        (Record::Token(record), attributes(&attrs))
+    }
+
+    fn pinned_revoked_jti() -> (Record, HashMap<String, AttributeValue>) {
+        let record = Record::RevokedJti(RevokedJti {
+            tenant: acme(),
+            jti: "LkTfv-FW_d045kDVa9GJQw".into(),
+            revoked_at: Timestamp::from_micros(1_800_000_000_000_001),
+            expires_at: Timestamp::from_secs(1_800_000_300),
+        });
+        let item = attributes(&[
+            ("pk", s("acme#jti#LkTfv-FW_d045kDVa9GJQw")),
+            ("kind", s("revoked_jti")),
+            ("expires_at", n("1800000300")),
+            ("tenant", s(ACME)),
+            ("jti", s("LkTfv-FW_d045kDVa9GJQw")),
+            ("revoked_at", n("1800000000000001")),
+        ]);
+        (record, item)
+    }
+
+    /// The watermark of each kind of target.
+    fn pinned_watermarks() -> Vec<(Record, HashMap<String, AttributeValue>)> {
+        let targets = [
+            (WatermarkTarget::Family(FamilyId::try_from(FAMILY.to_owned()).unwrap()), "fam:", "family", FAMILY),
+            (
+                WatermarkTarget::Subject(IdTag::try_from(SUBJECT_TAG.to_owned()).unwrap()),
+                "sub:",
+                "subject",
+                SUBJECT_TAG,
+            ),
+            (WatermarkTarget::Client(IdTag::try_from(CLIENT_TAG.to_owned()).unwrap()), "cli:", "client", CLIENT_TAG),
+            (WatermarkTarget::Tenant, "all", "tenant", ""),
+        ];
+        targets
+            .into_iter()
+            .map(|(target, prefix, kind, id)| {
+                let record = Record::Watermark(RevocationWatermark {
+                    tenant: acme(),
+                    target,
+                    revoked_before: Timestamp::from_micros(1_800_000_000_000_001),
+                    expires_at: Timestamp::from_secs(1_807_779_601),
+                });
+                let target = match id {
+                    "" => m(&[("kind", s(kind))]),
+                    id => m(&[("kind", s(kind)), ("id", s(id))]),
+                };
+                let item = attributes(&[
+                    ("pk", s(&format!("acme#wm#{prefix}{id}"))),
+                    ("kind", s("watermark")),
+                    ("expires_at", n("1807779601")),
+                    ("tenant", s(ACME)),
+                    ("target", target),
+                    ("revoked_before", n("1800000000000001")),
+                ]);
+                (record, item)
+            })
+            .collect()
+    }
+
+    /// A tenant's trusted issuers: one with its JWKS inline and every optional field set, one with a JWKS URL and
+    /// the defaults.
+    fn pinned_trusted_issuers() -> (Record, HashMap<String, AttributeValue>) {
+        let toml = r#"
+            [[trusted_issuers]]
+            tenant = "acme"
+            issuer = "https://idp.acme.example/"
+            audiences = ["https://orders.example", "orders"]
+            algorithms = ["ES256", "RS256"]
+            jwks = '{"keys":[]}'
+            subject_claim = "oid"
+            username_claim = "email"
+            claims_mapping = { email = "email", given_name = "first_name" }
+            record_tokens = true
+
+            [[trusted_issuers]]
+            tenant = "acme"
+            issuer = "https://login.partner.example/"
+            audiences = []
+            algorithms = ["EdDSA"]
+            jwks_uri = "https://login.partner.example/jwks.json"
+        "#;
+        let entries = crate::config::Config::from_toml(toml).unwrap().trusted_issuers;
+        let record = Record::TrustedIssuers(TrustedIssuerSet { tenant: acme(), entries });
+        let inline = m(&[
+            ("tenant", s(ACME)),
+            ("issuer", s("https://idp.acme.example/")),
+            ("audiences", strings(&["https://orders.example", "orders"])),
+            ("algorithms", strings(&["ES256", "RS256"])),
+            ("jwks", s(r#"{"keys":[]}"#)),
+            ("subject_claim", s("oid")),
+            ("username_claim", s("email")),
+            ("claims_mapping", m(&[("email", s("email")), ("given_name", s("first_name"))])),
+            ("record_tokens", AttributeValue::Bool(true)),
+        ]);
+        let by_uri = m(&[
+            ("tenant", s(ACME)),
+            ("issuer", s("https://login.partner.example/")),
+            ("audiences", l(&[])),
+            ("algorithms", strings(&["EdDSA"])),
+            ("jwks_uri", s("https://login.partner.example/jwks.json")),
+            ("subject_claim", s("sub")),
+            ("claims_mapping", m(&[])),
+            ("record_tokens", AttributeValue::Bool(false)),
+        ]);
+        let item = attributes(&[
+            ("pk", s("acme#iss#set")),
+            ("kind", s("trusted_issuers")),
+            ("set", m(&[("tenant", s(ACME)), ("entries", l(&[inline, by_uri]))])),
+        ]);
+        (record, item)
+    }
+
+    /// A trusted issuer's JWT recorded at introspection, live or revoked (`revoked_at` at the top level, where
+    /// `mark_revoked` sets it for both token kinds).
+    fn pinned_external_token(revoked: bool) -> (Record, HashMap<String, AttributeValue>) {
+        let record = ExternalTokenRecord {
+            tenant: acme(),
+            token_hash: token_hash(EXTERNAL_HASH),
+            issuer: "https://idp.acme.example/".into(),
+            subject: "auth0|alice".into(),
+            issued_at: Timestamp::from_secs(1_800_000_000),
+            expires_at: Timestamp::from_secs(1_800_003_600),
+            revoked_at: revoked.then(|| Timestamp::from_micros(1_800_000_100_000_001)),
+        };
+        let mut attrs = vec![
+            ("pk", s(&format!("acme#tok#{EXTERNAL_HASH}"))),
+            ("kind", s("external_token")),
+            ("expires_at", n("1800003600")),
+            (
+                "token",
+                m(&[
+                    ("tenant", s(ACME)),
+                    ("token_hash", s(EXTERNAL_HASH)),
+                    ("issuer", s("https://idp.acme.example/")),
+                    ("subject", s("auth0|alice")),
+                    ("issued_at", n("1800000000000000")),
+                    ("expires_at", n("1800003600000000")),
+                ]),
+            ),
+        ];
+        if revoked {
+            attrs.push(("revoked_at", n("1800000100000001")));
+        }
+        (Record::ExternalToken(record), attributes(&attrs))
+    }
+
+    /// Every item kind, with and without its optional attributes.
+    fn pins() -> Vec<(Record, HashMap<String, AttributeValue>)> {
+        let mut pins = vec![
+            pinned_client(true),
+            pinned_client(false),
+            pinned_token(false),
+            pinned_token(true),
+            pinned_revoked_jti(),
+            pinned_trusted_issuers(),
+            pinned_external_token(false),
+            pinned_external_token(true),
+        ];
+        pins.extend(pinned_watermarks());
+        pins
+    }
+
+    #[test]
+    fn every_item_kind_is_written_and_read_exactly_as_pinned() {
+        for (record, item) in pins() {
+            assert_eq!(to_item(record.clone()).unwrap(), item, "{record:?} writes other attributes");
+            assert_eq!(from_item(item).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn items_with_attributes_other_writers_add_read_as_pinned() {
+        // `raise_watermark` adds the ids of the events that raised a watermark (a string set) to the item.
+        for (record, mut item) in pinned_watermarks() {
+            item.insert("event_ids".into(), ss(&["password-changed-0001", "evt-2"]));
+            assert_eq!(from_item(item).unwrap(), record);
+        }
+        // `mark_revoked` sets `revoked_at` on a token item; `rotate` sets `rotated_at` (both microseconds).
+        let (Record::Token(mut revoked), mut item) = pinned_token(false) else { unreachable!() };
+        item.insert("revoked_at".into(), n("1800000002000002"));
+        item.insert("rotated_at".into(), n("1800000001000001"));
+        revoked.revoked_at = Some(Timestamp::from_micros(1_800_000_002_000_002));
+        revoked.rotated_at = Some(Timestamp::from_micros(1_800_000_001_000_001));
+        assert_eq!(from_item(item).unwrap(), Record::Token(revoked));
+        // A recorded external token whose revocation sits inside `token` (how it was once written) reads revoked.
+        let (revoked, _) = pinned_external_token(true);
+        let (_, mut item) = pinned_external_token(false);
+        let Some(AttributeValue::M(token)) = item.get_mut("token") else { unreachable!() };
+        token.insert("revoked_at".into(), n("1800000100000001"));
+        assert_eq!(from_item(item).unwrap(), revoked);
+    }
+
+    #[test]
+    fn a_ttl_is_rounded_up_to_whole_seconds_and_read_back_as_them() {
+        // Denylist entries and watermarks keep no expiry but the TTL attribute: a sub-second one reads back
+        // rounded up (never early). Token records keep theirs in full in the grant.
+        let (Record::Watermark(mut mark), item) = pinned_watermarks().remove(0) else { unreachable!() };
+        let whole = mark.expires_at;
+        mark.expires_at = Timestamp::from_micros(1_807_779_600_000_001);
+        assert_eq!(to_item(Record::Watermark(mark.clone())).unwrap(), item);
+        assert_eq!(from_item(item).unwrap(), Record::Watermark(RevocationWatermark { expires_at: whole, ..mark }));
+        let (Record::RevokedJti(mut jti), item) = pinned_revoked_jti() else { unreachable!() };
+        let whole = jti.expires_at;
+        jti.expires_at = Timestamp::from_micros(1_800_000_299_000_001);
+        assert_eq!(to_item(Record::RevokedJti(jti.clone())).unwrap(), item);
+        assert_eq!(from_item(item).unwrap(), Record::RevokedJti(RevokedJti { expires_at: whole, ..jti }));
+    }
+
+    #[test]
+    fn items_without_optional_attributes_read_with_their_defaults() {
+        // A trusted issuer entry with only the required attributes: tenant `default`, subject claim `sub`, no
+        // username claim, no claims mapping, tokens not recorded.
+        let item = attributes(&[
+            ("pk", s("default#iss#set")),
+            ("kind", s("trusted_issuers")),
+            (
+                "set",
+                m(&[
+                    ("tenant", s("default")),
+                    (
+                        "entries",
+                        l(&[m(&[
+                            ("issuer", s("https://idp.example/")),
+                            ("audiences", strings(&["api"])),
+                            ("algorithms", strings(&["RS256"])),
+                            ("jwks_uri", s("https://idp.example/jwks")),
+                        ])]),
+                    ),
+                ]),
+            ),
+        ]);
+        let toml = "[[trusted_issuers]]\nissuer = \"https://idp.example/\"\naudiences = [\"api\"]\n\
+                    algorithms = [\"RS256\"]\njwks_uri = \"https://idp.example/jwks\"\n";
+        let entries = crate::config::Config::from_toml(toml).unwrap().trusted_issuers;
+        let expected = Record::TrustedIssuers(TrustedIssuerSet { tenant: TenantId::default(), entries });
+        assert_eq!(from_item(item).unwrap(), expected);
+    }
+
+    /// The pins on a real table (the emulator `scripts/test` starts), read back raw with `GetItem`: what `PutItem`
+    /// writes, and what the update expressions of `rotate`, `mark_revoked` and `raise_watermark` add. On a table of
+    /// its own, since the pinned tenant-wide watermark would revoke the tokens of tests sharing the test table.
+    /// Skipped without the emulator; a failure in CI.
+    #[tokio::test]
+    async fn the_table_holds_exactly_the_pinned_items() {
+        let Ok(shared) = std::env::var("TESSERA_TEST_TABLE") else {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the DynamoDB emulator must be running");
+            return;
+        };
+        let dynamo = client(&sdk_config().await, None);
+        let store = DynamoStore::new(dynamo.clone(), format!("{shared}-items-{}", std::process::id()));
+        store.create_table_if_missing().await.unwrap();
+        let raw = async |key: &StoreKey| {
+            let read = dynamo.get_item().table_name(store.table()).set_key(Some(pk_value(key))).consistent_read(true);
+            read.send().await.unwrap().item.unwrap_or_default()
+        };
+        for (record, item) in pins() {
+            let key = record.key();
+            store.delete(&key).await.unwrap();
+            match &record {
+                Record::Client(_) | Record::TrustedIssuers(_) => store.put(record.clone()).await.unwrap(),
+                Record::Token(t) if t.rotated_at.is_some() => {
+                    let fresh = TokenRecord { revoked_at: None, rotated_at: None, ..t.clone() };
+                    store.put_new(Record::Token(fresh)).await.unwrap();
+                    store.rotate(&key, t.rotated_at.unwrap(), Vec::new()).await.unwrap();
+                    store.mark_revoked(&key, t.revoked_at.unwrap()).await.unwrap();
+                }
+                Record::ExternalToken(t) if t.revoked_at.is_some() => {
+                    let live = ExternalTokenRecord { revoked_at: None, ..t.clone() };
+                    store.put_new(Record::ExternalToken(live)).await.unwrap();
+                    store.mark_revoked(&key, t.revoked_at.unwrap()).await.unwrap();
+                }
+                Record::Watermark(mark) => assert!(store.raise_watermark(mark.clone(), None).await.unwrap()),
+                _ => store.put_new(record.clone()).await.unwrap(),
+            }
+            assert_eq!(raw(&key).await, item, "{record:?} on the table");
+            assert_eq!(store.get_many(std::slice::from_ref(&key)).await.unwrap(), vec![record]);
+        }
+        // A watermark raised by an event remembers the event's id, whether it raised the mark or not.
+        for (record, mut item) in pinned_watermarks() {
+            let (key, Record::Watermark(mark)) = (record.key(), record.clone()) else { unreachable!() };
+            store.delete(&key).await.unwrap();
+            assert!(store.raise_watermark(mark.clone(), Some("evt-1")).await.unwrap());
+            assert!(!store.raise_watermark(mark, Some("evt-2")).await.unwrap(), "not raised, but remembered");
+            let Some(AttributeValue::Ss(mut ids)) = raw(&key).await.remove("event_ids") else { panic!("no event ids") };
+            ids.sort();
+            item.insert("event_ids".into(), ss(&["evt-1", "evt-2"]));
+            let mut stored = raw(&key).await;
+            stored.insert("event_ids".into(), AttributeValue::Ss(ids));
+            assert_eq!(stored, item);
+            assert_eq!(store.get_many(std::slice::from_ref(&key)).await.unwrap(), vec![record]);
+        }
+        dynamo.delete_table().table_name(store.table()).send().await.unwrap();
     }
 
     #[test]
