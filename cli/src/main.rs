@@ -644,7 +644,7 @@ async fn send_event(file: &std::path::Path, url: &str) -> Result<(), String> {
 
 /// Opens the table, creating it if asked.
 async fn open_table(table: &str, endpoint: &Endpoint) -> Result<DynamoStore, String> {
-    let sdk = tessera::store::dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let client = tessera::store::dynamodb::client(&sdk, endpoint.dynamodb_endpoint.as_deref());
     let store = DynamoStore::new(client, table);
     if endpoint.create_table {

@@ -60,7 +60,7 @@ pub async fn service_from_env_on_clock(clock: Arc<dyn Clock>) -> Result<TokenSer
 async fn sdk_from_env() -> Option<aws_config::SdkConfig> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     match set("TABLE_NAME") || set("SIGNING_KEYS_SECRET_ARN") {
-        true => Some(dynamodb::sdk_config().await),
+        true => Some(crate::aws_sdk::sdk_config().await),
         false => None,
     }
 }

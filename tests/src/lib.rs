@@ -340,7 +340,7 @@ pub async fn isolated_backend_store(config: &Config) -> Arc<dyn TokenStore> {
     let shared = std::env::var("TESSERA_TEST_TABLE").expect("TESSERA_E2E_STORE=dynamodb needs the emulator");
     let suffix: [u8; 6] = tessera::entropy::random_bytes(&SystemEntropy).expect("entropy");
     let table = format!("{shared}-{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let store = DynamoStore::new(dynamodb::client(&sdk, None), table);
     store.create_table_if_missing().await.expect("table created on the emulator");
     seeded(store, config).await
@@ -371,7 +371,7 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
         eprintln!("skipped: no DynamoDB emulator (run scripts/test, which starts one)");
         return None;
     };
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     Some(DynamoStore::new(dynamodb::client(&sdk, None), table))
 }
 

@@ -53,7 +53,7 @@ fn ops(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 }
 
 async fn counted_store(table: &str) -> (DynamoStore, WireCounter) {
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let counter = WireCounter::default();
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
     (DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table), counter)
@@ -143,7 +143,7 @@ async fn a_missing_table_is_a_rejection_named_as_such() {
     if dynamo_store().await.is_none() {
         return;
     }
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let missing = DynamoStore::new(dynamodb::client(&sdk, None), format!("tessera-missing-{}", std::process::id()));
     let err = missing.list_clients(&TenantId::default()).await.expect_err("no such table");
     assert!(matches!(err, tessera::store::StoreError::Rejected { .. }), "{err:?}");
@@ -160,7 +160,7 @@ async fn an_unreachable_endpoint_fails_closed() {
     }
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let store = DynamoStore::new(dynamodb::client(&sdk, Some(&format!("http://{closed}"))), "tessera-test");
     let keys = test_config().key_ring("k1").unwrap();
     // A token that verifies: only the store read (the caller's record, the denylist) can fail.
@@ -203,7 +203,7 @@ async fn an_unreachable_endpoint_fails_closed() {
 #[tokio::test]
 async fn the_cli_creates_the_table_the_template_defines() {
     let Some(template_table) = dynamo_store().await else { return };
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let client = dynamodb::client(&sdk, None);
     let created = DynamoStore::new(client.clone(), format!("tessera-cli-{}", std::process::id()));
     created.create_table_if_missing().await.unwrap();
@@ -282,7 +282,7 @@ async fn throttling_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) 
 async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
     // Needs no emulator: the endpoint is a stand-in that answers ProvisionedThroughputExceededException.
     let (endpoint, hits) = throttling_endpoint().await;
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(&endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "test"))
@@ -297,7 +297,7 @@ async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
     assert_eq!((status, answer["error"].as_str()), (503, Some("temporarily_unavailable")));
     assert_eq!(
         hits.load(std::sync::atomic::Ordering::SeqCst),
-        dynamodb::MAX_ATTEMPTS as usize,
+        tessera::aws_sdk::MAX_ATTEMPTS as usize,
         "standard retries, bounded"
     );
 }

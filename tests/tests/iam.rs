@@ -90,7 +90,7 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let idp = auth0();
     let config = exchange_config_recording(&[(&idp, true)]);
     let table = format!("{}-iam-{}", shared.table(), std::process::id());
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let direct = DynamoStore::new(dynamodb::client(&sdk, None), table.clone());
     direct.create_table_if_missing().await.unwrap();
     for client in config.clients(&tessera::entropy::SystemEntropy).unwrap() {

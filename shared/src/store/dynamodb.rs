@@ -17,7 +17,7 @@
 //! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
 //! them on read. Reads are strongly consistent: a revocation that returned is seen by the next
 //! introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
-//! SDK's bounded retries; the edge turns that into 503 `temporarily_unavailable`.
+//! SDK's bounded retries ([`crate::aws_sdk`]); the edge turns that into 503 `temporarily_unavailable`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,9 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
@@ -46,65 +43,12 @@ use crate::store::TrustedIssuerSet;
 pub const PARTITION_KEY: &str = "pk";
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// Attempts per operation, first try included, before the store counts as unavailable.
-pub const MAX_ATTEMPTS: u32 = 3;
 /// Seconds a client is told to wait after the store was unavailable.
 pub const RETRY_AFTER_SECS: u32 = 1;
 /// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
 const UNPROCESSED_RETRIES: usize = 2;
 
-/// The default time one DynamoDB attempt may take; an operation gets [`MAX_ATTEMPTS`] times as long.
-pub const ATTEMPT_TIMEOUT_MS: u64 = 1_000;
-
-/// Builds the shared AWS configuration once per process: standard retries bounded to [`MAX_ATTEMPTS`],
-/// tight timeouts, and the endpoint from `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` when set.
-/// `TESSERA_DYNAMODB_ATTEMPT_TIMEOUT_MS` raises the attempt timeout for slow emulators (the test command
-/// runs moto one request at a time); production keeps the default.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    let attempt_ms = std::env::var("TESSERA_DYNAMODB_ATTEMPT_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(ATTEMPT_TIMEOUT_MS);
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(amazon_roots_https_client())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_millis(attempt_ms))
-                .operation_timeout(Duration::from_millis(attempt_ms * u64::from(MAX_ATTEMPTS)))
-                .build(),
-        )
-        .load()
-        .await
-}
-
-/// The Amazon Trust Services roots (Amazon Root CA 1 to 4, and the Starfield root they are cross-signed by): every
-/// DynamoDB and Secrets Manager endpoint chains to one of them.
-const AMAZON_ROOTS: [&str; 5] = [
-    include_str!("../../certs/amazon-root-ca-1.pem"),
-    include_str!("../../certs/amazon-root-ca-2.pem"),
-    include_str!("../../certs/amazon-root-ca-3.pem"),
-    include_str!("../../certs/amazon-root-ca-4.pem"),
-    include_str!("../../certs/starfield-services-root-ca-g2.pem"),
-];
-
-/// The SDK's HTTPS client (rustls on aws-lc, like the default) trusting only [`AMAZON_ROOTS`]. The default client
-/// reads every certificate under `/etc/ssl/certs` at init, about 300 files on a Debian host; this one reads none
-/// (`scripts/bench` measures the difference in cold start).
-fn amazon_roots_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-    let trust = AMAZON_ROOTS.iter().fold(TrustStore::empty(), |store, pem| store.with_pem_certificate(pem.as_bytes()));
-    let builder = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
-    match TlsContext::builder().with_trust_store(trust).build() {
-        Ok(context) => builder.tls_context(context).build_https(),
-        // `build` cannot fail today; should it, the SDK's own roots are the safe fallback.
-        Err(_) => builder.build_https(),
-    }
-}
-
-/// A DynamoDB client from the shared configuration, optionally pointed at another endpoint (an emulator:
+/// A DynamoDB client from the shared configuration ([`crate::aws_sdk::sdk_config`]), optionally pointed at another endpoint (an emulator:
 /// DynamoDB Local, moto). For such an endpoint, placeholder credentials are used when the environment has none
 /// (`AWS_ACCESS_KEY_ID` unset) and `us-east-1` when no region is configured: emulators ignore both.
 pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClient {
@@ -1213,7 +1157,7 @@ mod tests {
             assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the DynamoDB emulator must be running");
             return;
         };
-        let dynamo = client(&sdk_config().await, None);
+        let dynamo = client(&crate::aws_sdk::sdk_config().await, None);
         let store = DynamoStore::new(dynamo.clone(), format!("{shared}-items-{}", std::process::id()));
         store.create_table_if_missing().await.unwrap();
         let raw = async |key: &StoreKey| {
