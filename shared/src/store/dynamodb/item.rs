@@ -1,241 +1,417 @@
-//! The DynamoDB adapter: single-table design, one round trip per [`TokenStore`] operation.
-//!
-//! The item shape lives here, and only here:
+//! The table's items, owned by this adapter. Each kind is a type here, converted by hand from and to its domain
+//! record, so a renamed domain field or variant never changes an item already in a user's table (they live
+//! there for months). The tests pin every kind attribute by attribute, and read them back raw from the emulator.
 //!
 //! | attribute | type | on | meaning |
 //! |---|---|---|---|
-//! | `pk` | S | all | partition key `<tenant>#<kind>#<id>`; there is no sort key and no index |
-//! | `kind` | S | all | `client`, `token`, `revoked_jti` or `watermark` |
-//! | `expires_at` | N | all but clients | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token |
+//! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
+//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark` or `trusted_issuers` |
+//! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
+//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL) |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs); `username`, `user_details` and `amr` absent when empty |
+//! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
-//! | `tenant`, `target` (M), `revoked_before` (N, µs), `event_ids` (SS) | | watermark | everything of `target` issued at or before is revoked; the revocation events that raised it |
-//! | `client` (M) | | client | a registered client; its secret only as `sha256$salt$digest` |
-//! | `entry` (M) | | trusted_issuer | a trusted issuer's configuration, JWKS inline or as a URL |
-//! | `token` (M: tenant, token_hash, issuer, subject, issued_at, expires_at), `revoked_at` | | external_token | a recorded external JWT |
+//! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs), `event_ids` (SS) | | watermark | everything of `target` issued at or before `revoked_before` is revoked; the revocation events that raised it |
+//! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL) |
 //!
-//! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
-//! them on read. Reads are strongly consistent: a revocation that returned is seen by the next
-//! introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
-//! SDK's bounded retries ([`crate::aws_sdk`]); the edge turns that into 503 `temporarily_unavailable`.
+//! [`to_item`] writes all of an item but `event_ids`; the update expressions of [`super::DynamoStore`] set
+//! `revoked_at` (`mark_revoked`), `rotated_at` (`rotate`) and add to `event_ids` (`raise_watermark`).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
 
-use async_trait::async_trait;
-use aws_sdk_dynamodb::Client as DynamoClient;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
-use crate::domain::client::Client;
+use super::table::PARTITION_KEY;
+use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
+use crate::domain::id::{FamilyId, IdTag};
+use crate::domain::profile::ProfileAttribute;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecord};
-use crate::store::TrustedIssuerSet;
+use crate::store::{Record, StoreError, StoreKey, TrustedIssuerSet};
 
-/// The partition key attribute.
-pub const PARTITION_KEY: &str = "pk";
-/// The TTL attribute (epoch seconds).
-pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// Seconds a client is told to wait after the store was unavailable.
-pub const RETRY_AFTER_SECS: u32 = 1;
-/// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
-const UNPROCESSED_RETRIES: usize = 2;
-
-/// A DynamoDB client from the shared configuration ([`crate::aws_sdk::sdk_config`]), optionally pointed at another endpoint (an emulator:
-/// DynamoDB Local, moto). For such an endpoint, placeholder credentials are used when the environment has none
-/// (`AWS_ACCESS_KEY_ID` unset) and `us-east-1` when no region is configured: emulators ignore both.
-pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClient {
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
-    if let Some(endpoint) = endpoint {
-        builder = builder.endpoint_url(endpoint);
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            let local = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tessera-local");
-            builder = builder.credentials_provider(local);
-        }
-        if sdk.region().is_none() {
-            builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
-        }
-    }
-    DynamoClient::from_conf(builder.build())
-}
-
-/// A [`TokenStore`] and [`ClientRegistry`] on one DynamoDB table.
-#[derive(Debug, Clone)]
-pub struct DynamoStore {
-    client: DynamoClient,
-    table: String,
-    consumed: Arc<CapacityMeter>,
-}
-
-/// Capacity units DynamoDB reported as consumed (`ReturnConsumedCapacity: TOTAL` on every call), summed per
-/// process: reads (`BatchGetItem`) and writes (everything else). Each call also logs its units at DEBUG.
-#[derive(Debug, Default)]
-pub struct CapacityMeter {
-    read_milli: AtomicU64,
-    write_milli: AtomicU64,
-}
-
-/// Capacity units consumed since the last [`DynamoStore::take_consumed`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ConsumedCapacity {
-    /// Read capacity units.
-    pub read_units: f64,
-    /// Write capacity units.
-    pub write_units: f64,
-}
-
-impl CapacityMeter {
-    fn add(&self, operation: &'static str, write: bool, reported: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
-        let units: f64 = reported.iter().filter_map(|c| c.capacity_units).sum();
-        tracing::debug!(operation, capacity_units = units, "dynamodb consumed capacity");
-        let counter = if write { &self.write_milli } else { &self.read_milli };
-        // Units come in multiples of 0.5; thousandths keep them exact in an integer.
-        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
-    }
-
-    fn take(&self) -> ConsumedCapacity {
-        ConsumedCapacity {
-            read_units: self.read_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
-            write_units: self.write_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
-        }
-    }
-}
-
-/// One item, as stored. `kind` is the tag.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// One item. `kind` is the tag.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind")]
 enum Item {
-    Client {
-        pk: String,
-        client: Client,
-    },
+    #[serde(rename = "client")]
+    Client { pk: String, client: ClientItem },
+    #[serde(rename = "token")]
     Token {
         pk: String,
         expires_at: u64,
-        token_hash: TokenHash,
-        token_kind: TokenKind,
-        grant: Grant,
+        token_hash: String,
+        token_kind: TokenKindItem,
+        grant: GrantItem,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        revoked_at: Option<Timestamp>,
+        revoked_at: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        rotated_at: Option<Timestamp>,
+        rotated_at: Option<u64>,
     },
+    #[serde(rename = "external_token")]
     ExternalToken {
         pk: String,
         expires_at: u64,
         // Top level, like an opaque token's, so `mark_revoked` is one expression for both kinds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        revoked_at: Option<Timestamp>,
-        token: ExternalTokenRecord,
+        revoked_at: Option<u64>,
+        token: ExternalTokenItem,
     },
-    RevokedJti {
-        pk: String,
-        expires_at: u64,
-        tenant: TenantId,
-        jti: String,
-        revoked_at: Timestamp,
-    },
-    TrustedIssuers {
-        pk: String,
-        set: TrustedIssuerSet,
-    },
-    Watermark {
-        pk: String,
-        expires_at: u64,
-        tenant: TenantId,
-        target: WatermarkTarget,
-        revoked_before: Timestamp,
-    },
+    #[serde(rename = "revoked_jti")]
+    RevokedJti { pk: String, expires_at: u64, tenant: String, jti: String, revoked_at: u64 },
+    #[serde(rename = "trusted_issuers")]
+    TrustedIssuers { pk: String, set: TrustedIssuerSet },
+    #[serde(rename = "watermark")]
+    Watermark { pk: String, expires_at: u64, tenant: String, target: TargetItem, revoked_before: u64 },
 }
+
+/// A client, inside its item's `client`.
+#[derive(Serialize, Deserialize)]
+struct ClientItem {
+    tenant: String,
+    client_id: String,
+    secret_hash: String,
+    scopes: Vec<String>,
+    default_scopes: Vec<String>,
+    grant_types: Vec<GrantTypeItem>,
+    access_token_format: TokenFormatItem,
+    access_token_ttl_secs: u32,
+    refresh_token_ttl_secs: u32,
+    may_introspect: bool,
+    audiences: Vec<String>,
+    disabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    introspection_profile: Vec<ProfileAttributeItem>,
+}
+
+/// An opaque token's grant, inside its item's `grant`.
+#[derive(Serialize, Deserialize)]
+struct GrantItem {
+    tenant: String,
+    client_id: String,
+    subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    user_details: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
+    scope: Vec<String>,
+    audience: Vec<String>,
+    family: String,
+    issued_at: u64,
+    expires_at: u64,
+}
+
+/// A recorded external JWT, inside its item's `token`.
+#[derive(Serialize, Deserialize)]
+struct ExternalTokenItem {
+    tenant: String,
+    token_hash: String,
+    issuer: String,
+    subject: String,
+    issued_at: u64,
+    expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<u64>,
+}
+
+/// A watermark's target, inside its item's `target`.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id")]
+enum TargetItem {
+    #[serde(rename = "family")]
+    Family(String),
+    #[serde(rename = "subject")]
+    Subject(String),
+    #[serde(rename = "client")]
+    Client(String),
+    #[serde(rename = "tenant")]
+    Tenant,
+}
+
+/// An item's spelling of a domain enum: each variant's stored name, and the conversions both ways.
+macro_rules! stored_names {
+    ($item:ident <=> $domain:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
+        #[derive(Serialize, Deserialize)]
+        enum $item {
+            $(#[serde(rename = $name)] $variant),+
+        }
+
+        impl From<$domain> for $item {
+            fn from(value: $domain) -> Self {
+                match value {
+                    $($domain::$variant => Self::$variant),+
+                }
+            }
+        }
+
+        impl From<$item> for $domain {
+            fn from(value: $item) -> Self {
+                match value {
+                    $($item::$variant => Self::$variant),+
+                }
+            }
+        }
+    };
+}
+
+stored_names!(TokenKindItem <=> TokenKind { AccessToken = "access_token", RefreshToken = "refresh_token" });
+stored_names!(TokenFormatItem <=> TokenFormat { Jwt = "jwt", Opaque = "opaque" });
+stored_names!(GrantTypeItem <=> GrantType {
+    ClientCredentials = "client_credentials",
+    RefreshToken = "refresh_token",
+    TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
+});
+stored_names!(ProfileAttributeItem <=> ProfileAttribute {
+    UserDetails = "user_details",
+    Amr = "amr",
+    Permissions = "permissions",
+});
 
 /// Epoch seconds for the TTL attribute, rounded up so DynamoDB never deletes an item early.
 fn ttl_secs(at: Timestamp) -> u64 {
     at.as_micros().div_ceil(1_000_000)
 }
 
+fn micros(at: Timestamp) -> u64 {
+    at.as_micros()
+}
+
+fn scopes(scope: &ScopeSet) -> Vec<String> {
+    scope.iter().map(str::to_owned).collect()
+}
+
+/// A stored value the domain refuses, named by its attribute.
+fn parsed<T, E: std::fmt::Display>(attribute: &str, value: Result<T, E>) -> Result<T, String> {
+    value.map_err(|e| format!("{attribute}: {e}"))
+}
+
+fn tenant(name: String) -> Result<TenantId, String> {
+    parsed("tenant", TenantId::try_from(name))
+}
+
+fn client_id(id: String) -> Result<ClientId, String> {
+    parsed("client_id", ClientId::try_from(id))
+}
+
 impl From<Record> for Item {
     fn from(record: Record) -> Self {
-        let pk = record.key().as_str().to_owned();
+        let pk = record.key().to_string();
         match record {
-            Record::Client(client) => Item::Client { pk, client },
+            Record::Client(client) => Item::Client { pk, client: client.into() },
             Record::Token(t) => Item::Token {
                 pk,
                 expires_at: ttl_secs(t.grant.expires_at),
-                token_hash: t.token_hash,
-                token_kind: t.kind,
-                grant: t.grant,
-                revoked_at: t.revoked_at,
-                rotated_at: t.rotated_at,
+                token_hash: t.token_hash.as_str().to_owned(),
+                token_kind: t.kind.into(),
+                grant: t.grant.into(),
+                revoked_at: t.revoked_at.map(micros),
+                rotated_at: t.rotated_at.map(micros),
             },
-            Record::ExternalToken(mut token) => {
-                let revoked_at = token.revoked_at.take();
-                Item::ExternalToken { pk, expires_at: ttl_secs(token.expires_at), revoked_at, token }
-            }
+            Record::ExternalToken(t) => Item::ExternalToken {
+                pk,
+                expires_at: ttl_secs(t.expires_at),
+                revoked_at: t.revoked_at.map(micros),
+                token: ExternalTokenItem {
+                    tenant: t.tenant.into(),
+                    token_hash: t.token_hash.as_str().to_owned(),
+                    issuer: t.issuer,
+                    subject: t.subject,
+                    issued_at: micros(t.issued_at),
+                    expires_at: micros(t.expires_at),
+                    revoked_at: None,
+                },
+            },
             Record::RevokedJti(j) => Item::RevokedJti {
                 pk,
                 expires_at: ttl_secs(j.expires_at),
-                tenant: j.tenant,
+                tenant: j.tenant.into(),
                 jti: j.jti,
-                revoked_at: j.revoked_at,
+                revoked_at: micros(j.revoked_at),
             },
             Record::TrustedIssuers(set) => Item::TrustedIssuers { pk, set },
             Record::Watermark(w) => Item::Watermark {
                 pk,
                 expires_at: ttl_secs(w.expires_at),
-                tenant: w.tenant,
-                target: w.target,
-                revoked_before: w.revoked_before,
+                tenant: w.tenant.into(),
+                target: w.target.into(),
+                revoked_before: micros(w.revoked_before),
             },
         }
     }
 }
 
-impl From<Item> for Record {
-    fn from(item: Item) -> Self {
-        match item {
-            Item::Client { client, .. } => Record::Client(client),
-            Item::Token { token_hash, token_kind, grant, revoked_at, rotated_at, .. } => {
-                Record::Token(TokenRecord { token_hash, kind: token_kind, grant, revoked_at, rotated_at })
-            }
-            Item::ExternalToken { revoked_at, mut token, .. } => {
-                token.revoked_at = revoked_at.or(token.revoked_at);
-                Record::ExternalToken(token)
-            }
-            Item::RevokedJti { expires_at, tenant, jti, revoked_at, .. } => {
-                Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at: Timestamp::from_secs(expires_at) })
-            }
+impl TryFrom<Item> for Record {
+    type Error = String;
+
+    fn try_from(item: Item) -> Result<Self, String> {
+        Ok(match item {
+            Item::Client { client, .. } => Record::Client(client.try_into()?),
+            Item::Token { token_hash, token_kind, grant, revoked_at, rotated_at, .. } => Record::Token(TokenRecord {
+                token_hash: TokenHash::from_stored(token_hash),
+                kind: token_kind.into(),
+                grant: grant.try_into()?,
+                revoked_at: revoked_at.map(Timestamp::from_micros),
+                rotated_at: rotated_at.map(Timestamp::from_micros),
+            }),
+            Item::ExternalToken { revoked_at, token, .. } => Record::ExternalToken(ExternalTokenRecord {
+                tenant: tenant(token.tenant)?,
+                token_hash: TokenHash::from_stored(token.token_hash),
+                issuer: token.issuer,
+                subject: token.subject,
+                issued_at: Timestamp::from_micros(token.issued_at),
+                expires_at: Timestamp::from_micros(token.expires_at),
+                revoked_at: revoked_at.or(token.revoked_at).map(Timestamp::from_micros),
+            }),
+            Item::RevokedJti { expires_at, tenant: name, jti, revoked_at, .. } => Record::RevokedJti(RevokedJti {
+                tenant: tenant(name)?,
+                jti,
+                revoked_at: Timestamp::from_micros(revoked_at),
+                expires_at: Timestamp::from_secs(expires_at),
+            }),
             Item::TrustedIssuers { set, .. } => Record::TrustedIssuers(set),
-            Item::Watermark { expires_at, tenant, target, revoked_before, .. } => {
+            Item::Watermark { expires_at, tenant: name, target, revoked_before, .. } => {
                 Record::Watermark(RevocationWatermark {
-                    tenant,
-                    target,
-                    revoked_before,
+                    tenant: tenant(name)?,
+                    target: target.try_into()?,
+                    revoked_before: Timestamp::from_micros(revoked_before),
                     expires_at: Timestamp::from_secs(expires_at),
                 })
             }
+        })
+    }
+}
+
+impl From<Client> for ClientItem {
+    fn from(c: Client) -> Self {
+        Self {
+            tenant: c.tenant.into(),
+            client_id: c.client_id.into(),
+            secret_hash: c.secret_hash.into(),
+            scopes: scopes(&c.scopes),
+            default_scopes: scopes(&c.default_scopes),
+            grant_types: c.grant_types.into_iter().map(Into::into).collect(),
+            access_token_format: c.access_token_format.into(),
+            access_token_ttl_secs: c.access_token_ttl_secs,
+            refresh_token_ttl_secs: c.refresh_token_ttl_secs,
+            may_introspect: c.may_introspect,
+            audiences: c.audiences,
+            disabled: c.disabled,
+            introspection_profile: c.introspection_profile.into_iter().map(Into::into).collect(),
         }
     }
 }
 
-fn to_item(record: Record) -> Result<HashMap<String, AttributeValue>, StoreError> {
+impl TryFrom<ClientItem> for Client {
+    type Error = String;
+
+    fn try_from(c: ClientItem) -> Result<Self, String> {
+        Ok(Self {
+            tenant: tenant(c.tenant)?,
+            client_id: client_id(c.client_id)?,
+            secret_hash: parsed("secret_hash", SecretHash::try_from(c.secret_hash))?,
+            scopes: parsed("scopes", ScopeSet::from_tokens(c.scopes))?,
+            default_scopes: parsed("default_scopes", ScopeSet::from_tokens(c.default_scopes))?,
+            grant_types: c.grant_types.into_iter().map(Into::into).collect(),
+            access_token_format: c.access_token_format.into(),
+            access_token_ttl_secs: c.access_token_ttl_secs,
+            refresh_token_ttl_secs: c.refresh_token_ttl_secs,
+            may_introspect: c.may_introspect,
+            audiences: c.audiences,
+            disabled: c.disabled,
+            introspection_profile: c.introspection_profile.into_iter().map(Into::into).collect(),
+        })
+    }
+}
+
+impl From<Grant> for GrantItem {
+    fn from(g: Grant) -> Self {
+        Self {
+            tenant: g.tenant.into(),
+            client_id: g.client_id.into(),
+            subject: g.subject,
+            username: g.username,
+            user_details: g.user_details,
+            amr: g.amr,
+            scope: scopes(&g.scope),
+            audience: g.audience,
+            family: g.family.to_string(),
+            issued_at: micros(g.issued_at),
+            expires_at: micros(g.expires_at),
+        }
+    }
+}
+
+impl TryFrom<GrantItem> for Grant {
+    type Error = String;
+
+    fn try_from(g: GrantItem) -> Result<Self, String> {
+        Ok(Self {
+            tenant: tenant(g.tenant)?,
+            client_id: client_id(g.client_id)?,
+            subject: g.subject,
+            username: g.username,
+            user_details: g.user_details,
+            amr: g.amr,
+            scope: parsed("scope", ScopeSet::from_tokens(g.scope))?,
+            audience: g.audience,
+            family: parsed("family", FamilyId::try_from(g.family))?,
+            issued_at: Timestamp::from_micros(g.issued_at),
+            expires_at: Timestamp::from_micros(g.expires_at),
+        })
+    }
+}
+
+impl From<WatermarkTarget> for TargetItem {
+    fn from(target: WatermarkTarget) -> Self {
+        match target {
+            WatermarkTarget::Family(family) => Self::Family(family.to_string()),
+            WatermarkTarget::Subject(tag) => Self::Subject(tag.to_string()),
+            WatermarkTarget::Client(tag) => Self::Client(tag.to_string()),
+            WatermarkTarget::Tenant => Self::Tenant,
+        }
+    }
+}
+
+impl TryFrom<TargetItem> for WatermarkTarget {
+    type Error = String;
+
+    fn try_from(target: TargetItem) -> Result<Self, String> {
+        let tag = |id: String| parsed("target", IdTag::try_from(id));
+        Ok(match target {
+            TargetItem::Family(id) => Self::Family(parsed("target", FamilyId::try_from(id))?),
+            TargetItem::Subject(id) => Self::Subject(tag(id)?),
+            TargetItem::Client(id) => Self::Client(tag(id)?),
+            TargetItem::Tenant => Self::Tenant,
+        })
+    }
+}
+
+/// The attributes of `record`'s item.
+pub(super) fn to_item(record: Record) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let key = record.key().to_string();
     serde_dynamo::to_item(Item::from(record)).map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })
 }
 
-fn from_item(item: HashMap<String, AttributeValue>) -> Result<Record, StoreError> {
+/// The record an item holds; [`StoreError::Corrupt`] for one this adapter did not write.
+pub(super) fn from_item(item: HashMap<String, AttributeValue>) -> Result<Record, StoreError> {
     let key = match item.get(PARTITION_KEY) {
         Some(AttributeValue::S(pk)) => pk.clone(),
         _ => "(no pk)".to_owned(),
     };
-    let item: Item = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
-    Ok(item.into())
+    let corrupt = |reason: String| StoreError::Corrupt { key: key.clone(), reason };
+    let item: Item = serde_dynamo::from_item(item).map_err(|e| corrupt(e.to_string()))?;
+    Record::try_from(item).map_err(corrupt)
+}
+
+/// The key attribute of the item under `key`.
+pub(super) fn key_attribute(key: &StoreKey) -> HashMap<String, AttributeValue> {
+    HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(key.as_str().to_owned()))])
 }
 
 /// The item's size as DynamoDB bills it (attribute names plus values; strings and binaries by length,
@@ -259,400 +435,12 @@ pub fn item_size(record: &Record) -> Result<usize, StoreError> {
     Ok(to_item(record.clone())?.iter().map(|(name, value)| name.len() + value_size(value)).sum())
 }
 
-fn pk_value(key: &StoreKey) -> HashMap<String, AttributeValue> {
-    HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(key.as_str().to_owned()))])
-}
-
-/// Whether a conditional write failed its condition.
-fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
-}
-
-/// Maps an SDK failure: throttling, server errors, timeouts and connection failures are `Unavailable`
-/// (the SDK has already retried them); anything else (a missing table, a validation error) is a fault.
-fn classify<E, R>(err: SdkError<E, R>, key: &str) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    let unavailable = |reason: String| StoreError::Unavailable { reason, retry_after_secs: RETRY_AFTER_SECS };
-    match &err {
-        SdkError::ServiceError(ctx) => {
-            let code = ctx.err().code().unwrap_or("Unknown");
-            match code {
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "InternalServerError"
-                | "ServiceUnavailable" => unavailable(format!("{code} on {key}")),
-                _ => StoreError::Rejected {
-                    key: key.to_owned(),
-                    reason: format!("{code}: {}", ctx.err().message().unwrap_or("")),
-                },
-            }
-        }
-        _ => unavailable(format!("{} on {key}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
-    }
-}
-
-impl DynamoStore {
-    /// A store on `table` through `client`.
-    pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), consumed: Arc::default() }
-    }
-
-    /// The capacity DynamoDB reported since the last call, resetting it (clones share one meter).
-    pub fn take_consumed(&self) -> ConsumedCapacity {
-        self.consumed.take()
-    }
-
-    /// The table name.
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    /// A transaction item putting `record` on condition that its key is free.
-    fn conditional_put(&self, record: Record) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-        let key = record.key().to_string();
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// Runs one `TransactWriteItems`. A failed condition or a transaction conflict on `guarded` (the first
-    /// item) is a [`StoreError::Conflict`]; on any other item, [`StoreError::AlreadyExists`].
-    async fn transact(
-        &self,
-        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-        keys: &[String],
-        guarded: Option<&StoreKey>,
-    ) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        let err = match result {
-            Ok(output) => {
-                self.consumed.add("TransactWriteItems", true, output.consumed_capacity());
-                return Ok(());
-            }
-            Err(err) => err,
-        };
-        if let SdkError::ServiceError(ctx) = &err
-            && let TransactWriteItemsError::TransactionCanceledException(cancelled) = ctx.err()
-        {
-            let failed: Vec<usize> = cancelled
-                .cancellation_reasons()
-                .iter()
-                .enumerate()
-                // A concurrent transaction on the same item (`TransactionConflict`) lost the race just the
-                // same as a failed condition: the other rotation wins.
-                .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
-                .map(|(i, _)| i)
-                .collect();
-            match (failed.first(), guarded) {
-                (Some(0), Some(old)) => return Err(StoreError::Conflict(old.to_string())),
-                (Some(&i), _) => {
-                    return Err(StoreError::AlreadyExists(keys.get(i).cloned().unwrap_or_default()));
-                }
-                (None, _) => {}
-            }
-        }
-        Err(classify(err, keys.first().map(String::as_str).unwrap_or(&self.table)))
-    }
-
-    /// Creates the table as `template.yaml` defines it (on-demand, `pk` hash key, TTL on `expires_at`), for
-    /// the local runner and the emulator. Does nothing if it exists.
-    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-        };
-        let corrupt = |reason: String| StoreError::Corrupt { key: self.table.clone(), reason };
-        let created = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(PARTITION_KEY)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(|e| corrupt(e.to_string()))?,
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(PARTITION_KEY)
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .map_err(|e| corrupt(e.to_string()))?,
-            )
-            .send()
-            .await;
-        match created {
-            Ok(_) => {}
-            Err(err) if err.code() == Some("ResourceInUseException") => return Ok(()),
-            Err(err) => return Err(classify(err, &self.table)),
-        }
-        self.client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(TTL_ATTRIBUTE)
-                    .build()
-                    .map_err(|e| corrupt(e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|err| classify(err, &self.table))?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl TokenStore for DynamoStore {
-    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
-        // BatchGetItem refuses duplicate keys.
-        let mut seen = HashSet::new();
-        let unique: Vec<_> = keys.iter().filter(|k| seen.insert(k.as_str())).map(pk_value).collect();
-        if unique.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(unique))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Corrupt { key: self.table.clone(), reason: e.to_string() })?,
-        );
-        let mut records = Vec::with_capacity(keys.len());
-        let mut attempt = 0;
-        while let Some(request) = pending.take() {
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|err| classify(err, &self.table))?;
-            self.consumed.add("BatchGetItem", false, output.consumed_capacity());
-            for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                records.push(from_item(item)?);
-            }
-            pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
-            if pending.is_some() {
-                attempt += 1;
-                if attempt > UNPROCESSED_RETRIES {
-                    return Err(StoreError::Unavailable {
-                        reason: "BatchGetItem left keys unprocessed".into(),
-                        retry_after_secs: RETRY_AFTER_SECS,
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
-        }
-        Ok(records)
-    }
-
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
-        let key = record.key().to_string();
-        let output = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|err| {
-                if condition_failed(&err) { StoreError::AlreadyExists(key.clone()) } else { classify(err, &key) }
-            })?;
-        self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
-        Ok(())
-    }
-
-    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
-        let output = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(pk_value(key)))
-            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
-            .condition_expression("attribute_exists(pk) AND #kind IN (:token, :external)")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
-            .expression_attribute_values(":token", AttributeValue::S("token".into()))
-            .expression_attribute_values(":external", AttributeValue::S("external_token".into()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|err| {
-                if condition_failed(&err) { StoreError::NotFound(key.to_string()) } else { classify(err, key.as_str()) }
-            })?;
-        self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
-        Ok(())
-    }
-
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
-        let keys: Vec<String> = records.iter().map(|r| r.key().to_string()).collect();
-        let items = records.into_iter().map(|r| self.conditional_put(r)).collect::<Result<Vec<_>, _>>()?;
-        self.transact(items, &keys, None).await
-    }
-
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-        let mut keys = vec![old.to_string()];
-        keys.extend(new.iter().map(|r| r.key().to_string()));
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(pk_value(old)))
-            .update_expression("SET rotated_at = :at")
-            .condition_expression(
-                "attribute_exists(pk) AND #kind = :token AND attribute_not_exists(rotated_at) \
-                 AND attribute_not_exists(revoked_at)",
-            )
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
-            .expression_attribute_values(":token", AttributeValue::S("token".into()))
-            .build()
-            .map_err(|e| StoreError::Corrupt { key: old.to_string(), reason: e.to_string() })?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        for record in new {
-            items.push(self.conditional_put(record)?);
-        }
-        self.transact(items, &keys, Some(old)).await
-    }
-
-    async fn raise_watermark(
-        &self,
-        watermark: RevocationWatermark,
-        event_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let record = Record::Watermark(watermark);
-        let key = record.key();
-        // One conditional update that sets every attribute of the watermark item: it lands only if it raises
-        // the mark and, with an event id, only if the item has not seen that event (kept in `event_ids`).
-        let mut update = self.client.update_item().table_name(&self.table).set_key(Some(pk_value(&key)));
-        let mut assignments = Vec::new();
-        for (i, (name, value)) in to_item(record)?.into_iter().filter(|(name, _)| name != PARTITION_KEY).enumerate() {
-            assignments.push(format!("#a{i} = :a{i}"));
-            if name == "revoked_before" {
-                update = update.expression_attribute_values(":mark", value.clone());
-            }
-            update = update
-                .expression_attribute_names(format!("#a{i}"), name)
-                .expression_attribute_values(format!(":a{i}"), value);
-        }
-        let mut expression = format!("SET {}", assignments.join(", "));
-        let mut condition = "(attribute_not_exists(pk) OR revoked_before < :mark)".to_owned();
-        if let Some(id) = event_id {
-            expression.push_str(" ADD event_ids :event_set");
-            condition.push_str(" AND NOT contains(event_ids, :event_id)");
-            update = update
-                .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
-                .expression_attribute_values(":event_id", AttributeValue::S(id.to_owned()));
-        }
-        let result = update
-            .update_expression(expression)
-            .condition_expression(condition)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
-                Ok(true)
-            }
-            Err(err) if condition_failed(&err) => {
-                // A higher mark is there (or the event was seen). Remember the id anyway, so a re-delivery of
-                // this event cannot raise the mark later: one more write, only on this path.
-                if let Some(id) = event_id {
-                    let output = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(pk_value(&key)))
-                        .update_expression("ADD event_ids :event_set")
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
-                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                        .send()
-                        .await
-                        .map_err(|err| classify(err, key.as_str()))?;
-                    self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
-                }
-                Ok(false)
-            }
-            Err(err) => Err(classify(err, key.as_str())),
-        }
-    }
-}
-
-#[async_trait]
-impl ClientRegistry for DynamoStore {
-    async fn put(&self, record: Record) -> Result<(), StoreError> {
-        let key = record.key().to_string();
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .send()
-            .await
-            .map_err(|err| classify(err, &key))?;
-        Ok(())
-    }
-
-    async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError> {
-        let mut records = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("begins_with(pk, :prefix)")
-            .expression_attribute_values(":prefix", AttributeValue::S(StoreKey::prefix(tenant, kind)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            records.push(from_item(item.map_err(|err| classify(err, &self.table))?)?);
-        }
-        Ok(records)
-    }
-
-    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, AttributeValue::S(key.to_string()))
-            .send()
-            .await
-            .map_err(|err| classify(err, key.as_str()))?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{DynamoStore, TTL_ATTRIBUTE, client};
     use super::*;
-    use crate::domain::client::{ClientId, GrantType, SecretHash, TokenFormat};
-    use crate::domain::id::{FamilyId, IdTag};
-    use crate::domain::profile::ProfileAttribute;
-    use crate::domain::scope::ScopeSet;
-    use crate::domain::token::{OpaqueToken, TokenKind};
+    use crate::domain::token::OpaqueToken;
+    use crate::store::{ClientRegistry, TokenStore};
 
     fn grant() -> Grant {
         Grant {
@@ -781,7 +569,7 @@ mod tests {
     }
 
     fn token_hash(hash: &str) -> TokenHash {
-        serde_json::from_value(serde_json::json!(hash)).unwrap()
+        TokenHash::from_stored(hash.to_owned())
     }
 
     fn pinned_client(profile: bool) -> (Record, HashMap<String, AttributeValue>) {
@@ -1161,7 +949,8 @@ mod tests {
         let store = DynamoStore::new(dynamo.clone(), format!("{shared}-items-{}", std::process::id()));
         store.create_table_if_missing().await.unwrap();
         let raw = async |key: &StoreKey| {
-            let read = dynamo.get_item().table_name(store.table()).set_key(Some(pk_value(key))).consistent_read(true);
+            let read =
+                dynamo.get_item().table_name(store.table()).set_key(Some(key_attribute(key))).consistent_read(true);
             read.send().await.unwrap().item.unwrap_or_default()
         };
         for (record, item) in pins() {
