@@ -715,10 +715,11 @@ async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
             let config = Config::load(&config).map_err(|e| e.to_string())?;
             let mut imported = Vec::new();
             for entry in &config.trusted_issuers {
-                let entry = entry.with_jwks_inlined().map_err(|e| e.to_string())?;
+                let entry = entry.to_registered().map_err(|e| e.to_string())?;
                 // Validate before storing: a bad entry must fail here, not at a function's cold start.
-                let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
-                check.trusted_issuers(&entry.tenant, &[]).map_err(|e| e.to_string())?;
+                Config::default()
+                    .trusted_issuers(&entry.tenant, std::slice::from_ref(&entry))
+                    .map_err(|e| e.to_string())?;
                 imported.push(format!("{}/{}", entry.tenant, entry.issuer));
                 store.put_trusted_issuer(entry).await.map_err(|e| e.to_string())?;
             }
@@ -728,7 +729,7 @@ async fn run_issuers(command: IssuersCommand) -> Result<(), String> {
             let store = open_table(&table.table, &table.endpoint).await?;
             println!("ISSUER\tAUDIENCES\tALGORITHMS\tKEYS\tRECORD_TOKENS");
             for entry in store.list_trusted_issuers(&tenant).await.map_err(|e| e.to_string())? {
-                let keys = entry.jwks_uri.clone().unwrap_or_else(|| "inline".into());
+                let keys = entry.jwks.uri().unwrap_or("inline");
                 println!(
                     "{}\t{}\t{}\t{keys}\t{}",
                     entry.issuer,

@@ -99,7 +99,7 @@ mod tests {
                     algorithms = [\"ES256\"]\njwks = '{\"keys\": []}'\n";
         let config = Config::from_toml(toml).unwrap();
         let store = MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap());
-        store.put_trusted_issuer(config.trusted_issuers[0].clone()).await.unwrap();
+        store.put_trusted_issuer(config.trusted_issuers[0].to_registered().unwrap()).await.unwrap();
         let acme = TenantId::parse("acme").unwrap();
         let now = Timestamp::from_micros(1_800_000_000_000_000);
 

@@ -42,6 +42,7 @@ use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError, random_bytes};
 use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
 use crate::jwt::keys::{KeyError, KeyRing, KeyRingError, SigningAlgorithm, SigningKey};
+use crate::store::{IssuerJwks, RegisteredIssuer};
 
 /// The longest access-token lifetime accepted, one day: long-lived access tokens defeat revocation.
 pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
@@ -474,8 +475,9 @@ impl Config {
     pub fn trusted_issuers(
         &self,
         tenant: &TenantId,
-        registered: &[TrustedIssuerConfig],
+        registered: &[RegisteredIssuer],
     ) -> Result<Vec<TrustedIssuer>, ConfigError> {
+        let registered: Vec<TrustedIssuerConfig> = registered.iter().map(TrustedIssuerConfig::from).collect();
         let local = self
             .trusted_issuers
             .iter()
@@ -622,31 +624,65 @@ fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
         .map_err(|e| ConfigError::Invalid(format!("cannot build the JWKS HTTP client: {e}")))
 }
 
-impl TrustedIssuerConfig {
-    /// The same entry with a `jwks_file` read into inline `jwks`, as the table stores it.
-    pub fn with_jwks_inlined(&self) -> Result<Self, ConfigError> {
-        let mut entry = self.clone();
-        if let Some(file) = entry.jwks_file.take() {
-            entry.jwks =
-                Some(std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file, source })?);
+/// The store's trusted issuer and the configuration entry, converted here and nowhere else: an entry becomes one to
+/// register in the table ([`TrustedIssuerConfig::to_registered`]), and a registered one is loaded as an entry.
+impl From<&RegisteredIssuer> for TrustedIssuerConfig {
+    fn from(registered: &RegisteredIssuer) -> Self {
+        Self {
+            tenant: registered.tenant.clone(),
+            issuer: registered.issuer.clone(),
+            audiences: registered.audiences.clone(),
+            algorithms: registered.algorithms.clone(),
+            jwks: registered.jwks.inline().map(str::to_owned),
+            jwks_file: None,
+            jwks_uri: registered.jwks.uri().map(str::to_owned),
+            subject_claim: registered.subject_claim.clone(),
+            username_claim: registered.username_claim.clone(),
+            claims_mapping: registered.claims_mapping.clone(),
+            record_tokens: registered.record_tokens,
         }
-        Ok(entry)
+    }
+}
+
+impl TrustedIssuerConfig {
+    /// The entry as the table registers it (`tessera issuers import`): a `jwks_file` is read into the inline JWKS.
+    pub fn to_registered(&self) -> Result<RegisteredIssuer, ConfigError> {
+        Ok(RegisteredIssuer {
+            tenant: self.tenant.clone(),
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+            algorithms: self.algorithms.clone(),
+            jwks: self.jwks()?,
+            subject_claim: self.subject_claim.clone(),
+            username_claim: self.username_claim.clone(),
+            claims_mapping: self.claims_mapping.clone(),
+            record_tokens: self.record_tokens,
+        })
+    }
+
+    fn invalid(&self, what: String) -> ConfigError {
+        ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer))
+    }
+
+    /// Where the entry's keys are: its inline JWKS (or the file's, read), or its URL.
+    fn jwks(&self) -> Result<IssuerJwks, ConfigError> {
+        match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
+            (Some(json), None, None) => Ok(IssuerJwks::Inline(json.clone())),
+            (None, Some(file), None) => std::fs::read_to_string(file)
+                .map(IssuerJwks::Inline)
+                .map_err(|source| ConfigError::Read { path: file.clone(), source }),
+            (None, None, Some(uri)) => Ok(IssuerJwks::Uri(uri.clone())),
+            _ => Err(self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
+        }
     }
 
     /// Validates the entry and parses its inline or file JWKS (a JWKS URL is read on first use).
     pub fn load(&self, http: Option<reqwest::Client>) -> Result<TrustedIssuer, ConfigError> {
-        let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer));
-        let parse = |text: &str| -> Result<JwksSource, ConfigError> {
-            let jwks = serde_json::from_str(text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
-            Ok(JwksSource::Inline(jwks))
-        };
-        let source = match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
-            (Some(json), None, None) => parse(json)?,
-            (None, Some(file), None) => parse(
-                &std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?,
-            )?,
-            (None, None, Some(uri)) => JwksSource::Uri(uri.clone()),
-            _ => return Err(invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
+        let source = match self.jwks()? {
+            IssuerJwks::Inline(text) => JwksSource::Inline(
+                serde_json::from_str(&text).map_err(|e| self.invalid(format!("JWKS is not a JWK Set: {e}")))?,
+            ),
+            IssuerJwks::Uri(uri) => JwksSource::Uri(uri),
         };
         let algorithms = self
             .algorithms
@@ -752,6 +788,27 @@ mod tests {
         access_token_format = "opaque"
         may_introspect = true
     "#;
+
+    #[test]
+    fn a_trusted_issuer_registers_with_its_jwks_file_inline_and_loads_back_as_its_entry() {
+        let file = std::env::temp_dir().join(format!("tessera-registered-jwks-{}.json", std::process::id()));
+        std::fs::write(&file, r#"{"keys":[]}"#).unwrap();
+        let toml = format!(
+            "[[trusted_issuers]]\nissuer = \"https://idp.example/\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\n\
+             jwks_file = {file:?}\nusername_claim = \"email\"\nrecord_tokens = true\n"
+        );
+        let entry = Config::from_toml(&toml).unwrap().trusted_issuers.remove(0);
+        let registered = entry.to_registered().unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(registered.jwks, IssuerJwks::Inline(r#"{"keys":[]}"#.into()));
+        let inlined = TrustedIssuerConfig { jwks: Some(r#"{"keys":[]}"#.into()), jwks_file: None, ..entry };
+        assert_eq!(TrustedIssuerConfig::from(&registered), inlined);
+        assert_eq!(inlined.to_registered().unwrap(), registered);
+        let both = TrustedIssuerConfig { jwks_uri: Some("https://idp.example/jwks".into()), ..inlined };
+        assert!(
+            both.to_registered().unwrap_err().to_string().contains("set exactly one of jwks, jwks_file and jwks_uri")
+        );
+    }
 
     #[test]
     fn parses_and_validates_a_client() {

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use http::StatusCode;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, KeyConfig, KeySetDocument, TrustedIssuerConfig, key_ring};
+use crate::config::{Config, ConfigError, KeyConfig, KeySetDocument, key_ring};
 use crate::domain::profile::PermissionMap;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
@@ -24,7 +24,7 @@ use crate::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use crate::key_source::{KeySource, KeySourceError};
 #[cfg(any(test, feature = "test-support"))]
 use crate::store::memory::MemoryStore;
-use crate::store::{ClientRegistry, StoreError, TokenStore};
+use crate::store::{ClientRegistry, RegisteredIssuer, StoreError, TokenStore};
 use crate::wire::{ErrorCode, OAuthError};
 
 /// How long a failed key re-read waits before the next try, at most.
@@ -95,7 +95,7 @@ impl Tenant<'_> {
 type Tenants = HashMap<TenantId, Arc<TenantSettings>>;
 
 /// Trusted issuers kept in the table, by tenant.
-type TableIssuers = HashMap<TenantId, Vec<TrustedIssuerConfig>>;
+type TableIssuers = HashMap<TenantId, Vec<RegisteredIssuer>>;
 
 /// Why a service could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -97,7 +97,7 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         direct.put_client(client).await.unwrap();
     }
     for entry in &config.trusted_issuers {
-        direct.put_trusted_issuer(entry.clone()).await.unwrap();
+        direct.put_trusted_issuer(entry.to_registered().unwrap()).await.unwrap();
     }
 
     // Each function's init, as its main.rs runs it, through the proxy.

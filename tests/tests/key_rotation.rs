@@ -308,6 +308,6 @@ async fn register_globex(rig: &Rig) -> (TestIssuer, (&'static str, &'static str)
     for client in registered.clients(&SystemEntropy).unwrap() {
         rig.registry.put_client(client).await.unwrap();
     }
-    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].clone()).await.unwrap();
+    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].to_registered().unwrap()).await.unwrap();
     (idp, ("globex-rs", "globex-rs-secret-0123456789abcdef01"))
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
+use super::{ClientRegistry, Fetched, IssuerJwks, Record, RegisteredIssuer, StoreError, StoreKey, TokenStore};
 use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
@@ -211,10 +211,17 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.client(&key), Some(&disabled));
 
-    let toml = format!(
-        "[[trusted_issuers]]\ntenant = \"{tenant}\"\nissuer = \"https://idp.example/\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\njwks_uri = \"https://idp.example/jwks\"\n"
-    );
-    let mut entry = crate::config::Config::from_toml(&toml).expect("entry").trusted_issuers.remove(0);
+    let mut entry = RegisteredIssuer {
+        tenant: tenant.clone(),
+        issuer: "https://idp.example/".into(),
+        audiences: vec!["a".into()],
+        algorithms: vec!["RS256".into()],
+        jwks: IssuerJwks::Uri("https://idp.example/jwks".into()),
+        subject_claim: "sub".into(),
+        username_claim: None,
+        claims_mapping: Default::default(),
+        record_tokens: false,
+    };
     store.put_trusted_issuer(entry.clone()).await.expect("put issuer");
     entry.audiences.push("b".into());
     store.put_trusted_issuer(entry.clone()).await.expect("replace issuer");

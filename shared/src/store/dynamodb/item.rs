@@ -32,7 +32,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecord};
-use crate::store::{Record, StoreError, StoreKey, TrustedIssuerSet};
+use crate::store::{IssuerJwks, Record, RegisteredIssuer, StoreError, StoreKey, TrustedIssuerSet};
 
 /// One item. `kind` is the tag.
 #[derive(Serialize, Deserialize)]
@@ -64,7 +64,7 @@ enum Item {
     #[serde(rename = "revoked_jti")]
     RevokedJti { pk: String, expires_at: u64, tenant: String, jti: String, revoked_at: u64 },
     #[serde(rename = "trusted_issuers")]
-    TrustedIssuers { pk: String, set: TrustedIssuerSet },
+    TrustedIssuers { pk: String, set: IssuerSetItem },
     #[serde(rename = "watermark")]
     Watermark { pk: String, expires_at: u64, tenant: String, target: TargetItem, revoked_before: u64 },
 }
@@ -118,6 +118,45 @@ struct ExternalTokenItem {
     expires_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     revoked_at: Option<u64>,
+}
+
+/// A tenant's trusted issuers, inside their item's `set`.
+#[derive(Serialize, Deserialize)]
+struct IssuerSetItem {
+    tenant: String,
+    entries: Vec<IssuerItem>,
+}
+
+/// One trusted issuer, inside `entries`. The defaults, and the refusal of unknown attributes, are the ones the
+/// `[[trusted_issuers]]` entries these were first written from had.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerItem {
+    #[serde(default = "default_tenant")]
+    tenant: String,
+    issuer: String,
+    audiences: Vec<String>,
+    algorithms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
+    #[serde(default = "default_subject_claim")]
+    subject_claim: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    username_claim: Option<String>,
+    #[serde(default)]
+    claims_mapping: BTreeMap<String, String>,
+    #[serde(default)]
+    record_tokens: bool,
+}
+
+fn default_tenant() -> String {
+    TenantId::DEFAULT.to_owned()
+}
+
+fn default_subject_claim() -> String {
+    "sub".to_owned()
 }
 
 /// A watermark's target, inside its item's `target`.
@@ -234,7 +273,13 @@ impl From<Record> for Item {
                 jti: j.jti,
                 revoked_at: micros(j.revoked_at),
             },
-            Record::TrustedIssuers(set) => Item::TrustedIssuers { pk, set },
+            Record::TrustedIssuers(set) => Item::TrustedIssuers {
+                pk,
+                set: IssuerSetItem {
+                    tenant: set.tenant.into(),
+                    entries: set.entries.into_iter().map(Into::into).collect(),
+                },
+            },
             Record::Watermark(w) => Item::Watermark {
                 pk,
                 expires_at: ttl_secs(w.expires_at),
@@ -274,7 +319,10 @@ impl TryFrom<Item> for Record {
                 revoked_at: Timestamp::from_micros(revoked_at),
                 expires_at: Timestamp::from_secs(expires_at),
             }),
-            Item::TrustedIssuers { set, .. } => Record::TrustedIssuers(set),
+            Item::TrustedIssuers { set, .. } => Record::TrustedIssuers(TrustedIssuerSet {
+                tenant: tenant(set.tenant)?,
+                entries: set.entries.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
+            }),
             Item::Watermark { expires_at, tenant: name, target, revoked_before, .. } => {
                 Record::Watermark(RevocationWatermark {
                     tenant: tenant(name)?,
@@ -363,6 +411,46 @@ impl TryFrom<GrantItem> for Grant {
             family: parsed("family", FamilyId::try_from(g.family))?,
             issued_at: Timestamp::from_micros(g.issued_at),
             expires_at: Timestamp::from_micros(g.expires_at),
+        })
+    }
+}
+
+impl From<RegisteredIssuer> for IssuerItem {
+    fn from(r: RegisteredIssuer) -> Self {
+        Self {
+            jwks: r.jwks.inline().map(str::to_owned),
+            jwks_uri: r.jwks.uri().map(str::to_owned),
+            tenant: r.tenant.into(),
+            issuer: r.issuer,
+            audiences: r.audiences,
+            algorithms: r.algorithms,
+            subject_claim: r.subject_claim,
+            username_claim: r.username_claim,
+            claims_mapping: r.claims_mapping,
+            record_tokens: r.record_tokens,
+        }
+    }
+}
+
+impl TryFrom<IssuerItem> for RegisteredIssuer {
+    type Error = String;
+
+    fn try_from(i: IssuerItem) -> Result<Self, String> {
+        let jwks = match (i.jwks, i.jwks_uri) {
+            (Some(json), None) => IssuerJwks::Inline(json),
+            (None, Some(uri)) => IssuerJwks::Uri(uri),
+            _ => return Err(format!("trusted issuer {:?} has not exactly one of jwks and jwks_uri", i.issuer)),
+        };
+        Ok(Self {
+            tenant: tenant(i.tenant)?,
+            issuer: i.issuer,
+            audiences: i.audiences,
+            algorithms: i.algorithms,
+            jwks,
+            subject_claim: i.subject_claim,
+            username_claim: i.username_claim,
+            claims_mapping: i.claims_mapping,
+            record_tokens: i.record_tokens,
         })
     }
 }
@@ -759,26 +847,34 @@ mod tests {
     /// A tenant's trusted issuers: one with its JWKS inline and every optional field set, one with a JWKS URL and
     /// the defaults.
     fn pinned_trusted_issuers() -> (Record, HashMap<String, AttributeValue>) {
-        let toml = r#"
-            [[trusted_issuers]]
-            tenant = "acme"
-            issuer = "https://idp.acme.example/"
-            audiences = ["https://orders.example", "orders"]
-            algorithms = ["ES256", "RS256"]
-            jwks = '{"keys":[]}'
-            subject_claim = "oid"
-            username_claim = "email"
-            claims_mapping = { email = "email", given_name = "first_name" }
-            record_tokens = true
-
-            [[trusted_issuers]]
-            tenant = "acme"
-            issuer = "https://login.partner.example/"
-            audiences = []
-            algorithms = ["EdDSA"]
-            jwks_uri = "https://login.partner.example/jwks.json"
-        "#;
-        let entries = crate::config::Config::from_toml(toml).unwrap().trusted_issuers;
+        let strings_of = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+        let entries = vec![
+            RegisteredIssuer {
+                tenant: acme(),
+                issuer: "https://idp.acme.example/".into(),
+                audiences: strings_of(&["https://orders.example", "orders"]),
+                algorithms: strings_of(&["ES256", "RS256"]),
+                jwks: IssuerJwks::Inline(r#"{"keys":[]}"#.into()),
+                subject_claim: "oid".into(),
+                username_claim: Some("email".into()),
+                claims_mapping: [("email", "email"), ("given_name", "first_name")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                record_tokens: true,
+            },
+            RegisteredIssuer {
+                tenant: acme(),
+                issuer: "https://login.partner.example/".into(),
+                audiences: Vec::new(),
+                algorithms: strings_of(&["EdDSA"]),
+                jwks: IssuerJwks::Uri("https://login.partner.example/jwks.json".into()),
+                subject_claim: "sub".into(),
+                username_claim: None,
+                claims_mapping: BTreeMap::new(),
+                record_tokens: false,
+            },
+        ];
         let record = Record::TrustedIssuers(TrustedIssuerSet { tenant: acme(), entries });
         let inline = m(&[
             ("tenant", s(ACME)),
@@ -928,11 +1024,39 @@ mod tests {
                 ]),
             ),
         ]);
-        let toml = "[[trusted_issuers]]\nissuer = \"https://idp.example/\"\naudiences = [\"api\"]\n\
-                    algorithms = [\"RS256\"]\njwks_uri = \"https://idp.example/jwks\"\n";
-        let entries = crate::config::Config::from_toml(toml).unwrap().trusted_issuers;
+        let entries = vec![RegisteredIssuer {
+            tenant: TenantId::default(),
+            issuer: "https://idp.example/".into(),
+            audiences: vec!["api".into()],
+            algorithms: vec!["RS256".into()],
+            jwks: IssuerJwks::Uri("https://idp.example/jwks".into()),
+            subject_claim: "sub".into(),
+            username_claim: None,
+            claims_mapping: BTreeMap::new(),
+            record_tokens: false,
+        }];
         let expected = Record::TrustedIssuers(TrustedIssuerSet { tenant: TenantId::default(), entries });
         assert_eq!(from_item(item).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_trusted_issuer_entry_with_a_file_or_two_key_sources_is_corrupt() {
+        let (_, item) = pinned_trusted_issuers();
+        let with_entry = |change: &dyn Fn(&mut HashMap<String, AttributeValue>)| {
+            let mut item = item.clone();
+            let Some(AttributeValue::M(set)) = item.get_mut("set") else { unreachable!() };
+            let Some(AttributeValue::L(entries)) = set.get_mut("entries") else { unreachable!() };
+            let Some(AttributeValue::M(entry)) = entries.get_mut(0) else { unreachable!() };
+            change(entry);
+            from_item(item)
+        };
+        // A path on the importing machine means nothing to a function; the import reads the file into `jwks`.
+        let file = with_entry(&|entry| drop(entry.insert("jwks_file".into(), s("/home/op/jwks.json"))));
+        assert!(matches!(file, Err(StoreError::Corrupt { .. })), "{file:?}");
+        let both = with_entry(&|entry| drop(entry.insert("jwks_uri".into(), s("https://idp.acme.example/jwks"))));
+        assert!(matches!(both, Err(StoreError::Corrupt { .. })), "{both:?}");
+        let neither = with_entry(&|entry| drop(entry.remove("jwks")));
+        assert!(matches!(neither, Err(StoreError::Corrupt { .. })), "{neither:?}");
     }
 
     /// The pins on a real table (the emulator `scripts/test` starts), read back raw with `GetItem`: what `PutItem`
