@@ -1,6 +1,6 @@
 //! Operator commands on the client registry: register (a generated secret, shown once, stored hashed), list,
 //! rotate a secret, disable or enable, and import the `[[clients]]` of a configuration file. They work on any
-//! store that is both a [`TokenStore`] and a [`ClientRegistry`]: DynamoDB in production, the embedded store
+//! store that is both a [`TokenStore`] and a [`RegistrationStore`]: DynamoDB in production, the embedded store
 //! in tests.
 
 use base64::Engine;
@@ -10,11 +10,11 @@ use tessera::config::{ClientConfig, Config};
 use tessera::domain::client::{Client, ClientId, SecretHash};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::{Entropy, random_bytes};
-use tessera::store::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
+use tessera::store::{Fetched, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
 
 /// A store the operator commands can use.
-pub trait Registry: TokenStore + ClientRegistry {}
-impl<T: TokenStore + ClientRegistry> Registry for T {}
+pub trait Registry: TokenStore + RegistrationStore {}
+impl<T: TokenStore + RegistrationStore> Registry for T {}
 
 impl std::fmt::Debug for IssuedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -16,7 +16,7 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::events::RevocationEvent;
 use tessera::jwt::keys::SigningAlgorithm;
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera::store::dynamodb::DynamoStore;
 use tessera_cli::revocation::{self, RevokeRequest};
 use tessera_cli::{DEMO_CONFIG, clients, keys, runner};

@@ -88,7 +88,7 @@ mod tests {
     use tessera::domain::revocation::WatermarkTarget;
     use tessera::entropy::SystemEntropy;
     use tessera::store::memory::MemoryStore;
-    use tessera::store::{ClientRegistry, TokenStore};
+    use tessera::store::{RegistrationStore, TokenStore};
 
     #[tokio::test]
     async fn a_retired_tenant_leaves_nothing_usable_behind() {

@@ -24,7 +24,7 @@ use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
 use crate::service::{KEY_RETRY_SECS, KeyDocumentSource, ServiceError, Sources, build_service};
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
-use crate::store::{ClientRegistry, TokenStore};
+use crate::store::{RegistrationStore, TokenStore};
 
 /// How long a function keeps the signing-key secret before reading it again (`KEYS_CACHE_TTL_SECS`): the bound
 /// on how long an added, promoted or removed key takes to reach running functions.
@@ -116,7 +116,7 @@ async fn build_with_sdk(
         _ => None,
     };
     let entropy = Arc::new(SystemEntropy);
-    let (store, registry): (Arc<dyn TokenStore>, Option<Arc<dyn ClientRegistry>>) = match (&sdk, &table) {
+    let (store, registry): (Arc<dyn TokenStore>, Option<Arc<dyn RegistrationStore>>) = match (&sdk, &table) {
         (Some(sdk), Some(table)) => {
             let store = Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table.clone()));
             (store.clone(), Some(store))

@@ -24,7 +24,7 @@ use crate::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use crate::key_source::{KeySource, KeySourceError};
 #[cfg(any(test, feature = "test-support"))]
 use crate::store::memory::MemoryStore;
-use crate::store::{ClientRegistry, RegisteredIssuer, StoreError, TokenStore};
+use crate::store::{RegisteredIssuer, RegistrationStore, StoreError, TokenStore};
 use crate::wire::{ErrorCode, OAuthError};
 
 /// How long a failed key re-read waits before the next try, at most.
@@ -118,7 +118,7 @@ pub struct Sources {
     pub keys: Option<KeyDocumentSource>,
     /// Trusted issuers registered in the table (`tessera issuers import`): read for every tenant at build time,
     /// and for each tenant that first appears on a re-read of the key document.
-    pub registry: Option<Arc<dyn ClientRegistry>>,
+    pub registry: Option<Arc<dyn RegistrationStore>>,
     /// A tenant without keys gets a generated ES256 key of its own. For the local runner only: each process
     /// (each Lambda execution environment) would generate its own, and tokens would not verify across them.
     /// Off, a tenant without keys is a configuration error.
@@ -144,7 +144,7 @@ struct KeyRefresh {
     source: Arc<dyn KeySource>,
     /// The configuration the tenants are built from: without the document, the issuer resolved.
     base: Config,
-    registry: Option<Arc<dyn ClientRegistry>>,
+    registry: Option<Arc<dyn RegistrationStore>>,
     generate_missing_keys: bool,
     ttl_micros: u64,
     max_stale_micros: Option<u64>,
@@ -314,7 +314,7 @@ async fn assemble(
     base: &Config,
     document: Option<KeySetDocument>,
     previous: Option<&Tenants>,
-    registry: Option<&dyn ClientRegistry>,
+    registry: Option<&dyn RegistrationStore>,
     generate_missing_keys: bool,
 ) -> Result<(Tenants, bool), ServiceError> {
     let mut config = base.clone();
@@ -391,7 +391,7 @@ fn prune(config: &mut Config, quiet: &[TenantId]) {
 
 /// The trusted issuers the table holds for each of `tenants`.
 async fn table_issuers(
-    registry: Option<&dyn ClientRegistry>,
+    registry: Option<&dyn RegistrationStore>,
     tenants: &[TenantId],
 ) -> Result<TableIssuers, StoreError> {
     match registry {

@@ -20,7 +20,7 @@ use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera::store::memory::MemoryStore;
-use tessera::store::{ClientRegistry, Record, StoreError, StoreKey, TokenStore};
+use tessera::store::{Record, RegistrationStore, StoreError, StoreKey, TokenStore};
 use tessera_cli::runner::{self, RunningServer};
 
 /// The clients every scenario uses: the demo clients of `examples/local.toml` plus edge cases.
@@ -305,7 +305,7 @@ pub async fn backend_store(config: &Config) -> Arc<dyn TokenStore> {
 }
 
 /// [`backend_store`], and the same store as the operator port (clients and trusted issuers registered in it).
-pub async fn backend_registry(config: &Config) -> (Arc<dyn TokenStore>, Arc<dyn tessera::store::ClientRegistry>) {
+pub async fn backend_registry(config: &Config) -> (Arc<dyn TokenStore>, Arc<dyn tessera::store::RegistrationStore>) {
     let clients = config.clients(&SystemEntropy).expect("clients");
     match backend() {
         Backend::Memory => {
@@ -408,13 +408,13 @@ fn unavailable() -> StoreError {
 /// A registry that fails every call while it is switched off, as the table does when DynamoDB is unreachable,
 /// and passes through to `inner` otherwise.
 pub struct SwitchedRegistry {
-    inner: Arc<dyn ClientRegistry>,
+    inner: Arc<dyn RegistrationStore>,
     down: std::sync::atomic::AtomicBool,
 }
 
 impl SwitchedRegistry {
     /// `inner`, up.
-    pub fn new(inner: Arc<dyn ClientRegistry>) -> Self {
+    pub fn new(inner: Arc<dyn RegistrationStore>) -> Self {
         Self { inner, down: std::sync::atomic::AtomicBool::new(false) }
     }
 
@@ -457,7 +457,7 @@ impl TokenStore for SwitchedRegistry {
 }
 
 #[async_trait]
-impl ClientRegistry for SwitchedRegistry {
+impl RegistrationStore for SwitchedRegistry {
     async fn put(&self, record: Record) -> Result<(), StoreError> {
         self.up()?;
         self.inner.put(record).await

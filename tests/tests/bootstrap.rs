@@ -4,7 +4,7 @@
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::{Body, Request};
 use tessera::bootstrap::{service_from_env, service_from_env_on_clock};
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera_e2e::{basic, creds, dynamo_store, form, test_config};
 
 fn token_request() -> Request {

@@ -16,7 +16,7 @@ use tessera::entropy::SystemEntropy;
 use tessera::service::TenantSettings;
 use tessera::store::conformance;
 use tessera::store::dynamodb::{self, DynamoStore};
-use tessera::store::{ClientRegistry, TokenStore};
+use tessera::store::{RegistrationStore, TokenStore};
 use tessera_e2e::{creds, dynamo_store, form_request as post, test_config};
 
 /// Counts the DynamoDB requests that actually leave the process, by operation (`x-amz-target`), retries

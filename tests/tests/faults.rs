@@ -14,7 +14,7 @@ use tessera::clock::Clock;
 use tessera::domain::client::ClientId;
 use tessera::domain::tenant::TenantId;
 use tessera::store::dynamodb::{self, DynamoStore};
-use tessera::store::{ClientRegistry, StoreError, StoreKey, TokenStore};
+use tessera::store::{RegistrationStore, StoreError, StoreKey, TokenStore};
 use tessera_e2e::fault_proxy::{Fault, FaultProxy};
 use tessera_e2e::issuers::{EXCHANGER, auth0, exchange, exchange_config};
 use tessera_e2e::{Reply, TestServer, creds, dynamo_store};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tessera::bootstrap::{revocation_events_from_env, service_from_env};
 use tessera::clock::{Clock, FixedClock, SystemClock};
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera_cli::routes::Route;
 use tessera_e2e::fault_proxy::FaultProxy;

@@ -17,7 +17,7 @@ use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::key_source::MemoryKeys;
 use tessera::service::{KeyDocumentSource, Sources, build_service};
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera_cli::keys::{add_key, create_tenant, generated_key, promote_key, remove_key};
 use tessera_e2e::issuers::TestIssuer;
 use tessera_e2e::{SwitchedRegistry, TestServer, backend_registry, creds, test_config_toml};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tessera::events::RevocationEvent;
 use tessera::store::counting::CountingStore;
 use tessera::store::dynamodb::{self, DynamoStore};
-use tessera::store::{ClientRegistry, Record};
+use tessera::store::{Record, RegistrationStore};
 use tessera_bench::{Operation, Scenario, demo_clients};
 
 fn main() -> ExitCode {

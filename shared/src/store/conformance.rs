@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ClientRegistry, Fetched, IssuerJwks, Record, RegisteredIssuer, StoreError, StoreKey, TokenStore};
+use super::{Fetched, IssuerJwks, Record, RegisteredIssuer, RegistrationStore, StoreError, StoreKey, TokenStore};
 use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
@@ -64,7 +64,7 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
 }
 
 /// Runs every check against `store`.
-pub async fn run_all<S: TokenStore + ClientRegistry>(store: &S) {
+pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     put_new_never_overwrites(store).await;
     get_many_reads_several_kinds_at_once(store).await;
     expired_items_are_dropped_on_read(store).await;
@@ -195,7 +195,7 @@ pub async fn an_event_raises_a_watermark_once(store: &dyn TokenStore) {
 }
 
 /// Clients are stored, replaced, listed per tenant, and readable through `get_many`.
-pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
+pub async fn clients_round_trip<S: TokenStore + RegistrationStore>(store: &S) {
     let tenant = fresh_tenant();
     let other = fresh_tenant();
     store.put_client(client(&tenant, "b")).await.expect("put");

@@ -1,4 +1,4 @@
-//! The store port: [`TokenStore`] for the hot path and [`ClientRegistry`] for operators, with the embedded
+//! The store port: [`TokenStore`] for the hot path and [`RegistrationStore`] for operators, with the embedded
 //! adapter in [`memory`] and the shared behavioural suite in [`conformance`].
 //!
 //! Every [`TokenStore`] operation is one DynamoDB round trip:
@@ -339,10 +339,11 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
     }
 }
 
-/// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path,
-/// except for the trusted issuers functions read at init (one `get_many`).
+/// The operator port: the registrations of a tenant, its clients (`tessera clients register`) and trusted issuers
+/// (`tessera issuers import`), created, replaced, listed and deleted. Not on the request path, except for the
+/// trusted issuers functions read at init (one `get_many`).
 #[async_trait]
-pub trait ClientRegistry: TokenStore {
+pub trait RegistrationStore: TokenStore {
     /// Creates or replaces a configuration item (a client or a trusted issuer).
     async fn put(&self, record: Record) -> Result<(), StoreError>;
 

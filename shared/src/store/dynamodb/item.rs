@@ -528,7 +528,7 @@ mod tests {
     use super::super::{DynamoStore, TTL_ATTRIBUTE, client};
     use super::*;
     use crate::domain::token::OpaqueToken;
-    use crate::store::{ClientRegistry, TokenStore};
+    use crate::store::{RegistrationStore, TokenStore};
 
     fn grant() -> Grant {
         Grant {

@@ -23,7 +23,7 @@ pub use item::item_size;
 use item::{from_item, key_attribute, to_item};
 pub use table::{PARTITION_KEY, TTL_ATTRIBUTE};
 
-use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
+use super::{ItemKind, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
 use crate::domain::revocation::RevocationWatermark;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
@@ -52,7 +52,7 @@ pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClie
     DynamoClient::from_conf(builder.build())
 }
 
-/// A [`TokenStore`] and [`ClientRegistry`] on one DynamoDB table.
+/// A [`TokenStore`] and [`RegistrationStore`] on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: DynamoClient,
@@ -384,7 +384,7 @@ impl TokenStore for DynamoStore {
 }
 
 #[async_trait]
-impl ClientRegistry for DynamoStore {
+impl RegistrationStore for DynamoStore {
     async fn put(&self, record: Record) -> Result<(), StoreError> {
         let key = record.key().to_string();
         self.client
