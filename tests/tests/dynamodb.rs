@@ -214,17 +214,22 @@ async fn the_cli_creates_the_table_the_template_defines() {
             let described = client.describe_table().table_name(&table).send().await.unwrap().table.unwrap();
             let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
             let ttl = ttl.time_to_live_description.unwrap();
+            let backups = client.describe_continuous_backups().table_name(&table).send().await.unwrap();
+            let recovery = backups.continuous_backups_description.and_then(|b| b.point_in_time_recovery_description);
             (
                 format!("{:?}", described.key_schema.unwrap()),
                 format!("{:?}", described.attribute_definitions.unwrap()),
                 described.billing_mode_summary.and_then(|b| b.billing_mode).map(|m| m.as_str().to_owned()),
                 ttl.attribute_name,
                 ttl.time_to_live_status.map(|s| s.as_str().to_owned()),
+                described.sse_description.and_then(|d| d.status).map(|s| s.as_str().to_owned()),
+                recovery.and_then(|r| r.point_in_time_recovery_status).map(|s| s.as_str().to_owned()),
             )
         }
     };
     let expected = shape(template_table.table().to_owned()).await;
     assert_eq!(expected.3.as_deref(), Some("expires_at"));
+    assert_eq!((expected.5.as_deref(), expected.6.as_deref()), (Some("ENABLED"), Some("ENABLED")), "SSE, recovery");
     assert_eq!(shape(created.table().to_owned()).await, expected);
     client.delete_table().table_name(created.table()).send().await.unwrap();
 }
