@@ -335,22 +335,39 @@ impl TryFrom<Item> for Record {
     }
 }
 
+// Writing takes the domain record apart whole, so a field added to it fails to compile here until it is stored.
+
 impl From<Client> for ClientItem {
-    fn from(c: Client) -> Self {
+    fn from(client: Client) -> Self {
+        let Client {
+            tenant,
+            client_id,
+            secret_hash,
+            scopes: allowed,
+            default_scopes,
+            grant_types,
+            access_token_format,
+            access_token_ttl_secs,
+            refresh_token_ttl_secs,
+            may_introspect,
+            audiences,
+            disabled,
+            introspection_profile,
+        } = client;
         Self {
-            tenant: c.tenant.into(),
-            client_id: c.client_id.into(),
-            secret_hash: c.secret_hash.into(),
-            scopes: scopes(&c.scopes),
-            default_scopes: scopes(&c.default_scopes),
-            grant_types: c.grant_types.into_iter().map(Into::into).collect(),
-            access_token_format: c.access_token_format.into(),
-            access_token_ttl_secs: c.access_token_ttl_secs,
-            refresh_token_ttl_secs: c.refresh_token_ttl_secs,
-            may_introspect: c.may_introspect,
-            audiences: c.audiences,
-            disabled: c.disabled,
-            introspection_profile: c.introspection_profile.into_iter().map(Into::into).collect(),
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            secret_hash: secret_hash.into(),
+            scopes: scopes(&allowed),
+            default_scopes: scopes(&default_scopes),
+            grant_types: grant_types.into_iter().map(GrantTypeItem::from).collect(),
+            access_token_format: access_token_format.into(),
+            access_token_ttl_secs,
+            refresh_token_ttl_secs,
+            may_introspect,
+            audiences,
+            disabled,
+            introspection_profile: introspection_profile.into_iter().map(ProfileAttributeItem::from).collect(),
         }
     }
 }
@@ -358,39 +375,52 @@ impl From<Client> for ClientItem {
 impl TryFrom<ClientItem> for Client {
     type Error = String;
 
-    fn try_from(c: ClientItem) -> Result<Self, String> {
+    fn try_from(item: ClientItem) -> Result<Self, String> {
         Ok(Self {
-            tenant: tenant(c.tenant)?,
-            client_id: client_id(c.client_id)?,
-            secret_hash: parsed("secret_hash", SecretHash::try_from(c.secret_hash))?,
-            scopes: parsed("scopes", ScopeSet::from_tokens(c.scopes))?,
-            default_scopes: parsed("default_scopes", ScopeSet::from_tokens(c.default_scopes))?,
-            grant_types: c.grant_types.into_iter().map(Into::into).collect(),
-            access_token_format: c.access_token_format.into(),
-            access_token_ttl_secs: c.access_token_ttl_secs,
-            refresh_token_ttl_secs: c.refresh_token_ttl_secs,
-            may_introspect: c.may_introspect,
-            audiences: c.audiences,
-            disabled: c.disabled,
-            introspection_profile: c.introspection_profile.into_iter().map(Into::into).collect(),
+            tenant: tenant(item.tenant)?,
+            client_id: client_id(item.client_id)?,
+            secret_hash: parsed("secret_hash", SecretHash::try_from(item.secret_hash))?,
+            scopes: parsed("scopes", ScopeSet::from_tokens(item.scopes))?,
+            default_scopes: parsed("default_scopes", ScopeSet::from_tokens(item.default_scopes))?,
+            grant_types: item.grant_types.into_iter().map(GrantType::from).collect(),
+            access_token_format: item.access_token_format.into(),
+            access_token_ttl_secs: item.access_token_ttl_secs,
+            refresh_token_ttl_secs: item.refresh_token_ttl_secs,
+            may_introspect: item.may_introspect,
+            audiences: item.audiences,
+            disabled: item.disabled,
+            introspection_profile: item.introspection_profile.into_iter().map(ProfileAttribute::from).collect(),
         })
     }
 }
 
 impl From<Grant> for GrantItem {
-    fn from(g: Grant) -> Self {
+    fn from(grant: Grant) -> Self {
+        let Grant {
+            tenant,
+            client_id,
+            subject,
+            username,
+            user_details,
+            amr,
+            scope,
+            audience,
+            family,
+            issued_at,
+            expires_at,
+        } = grant;
         Self {
-            tenant: g.tenant.into(),
-            client_id: g.client_id.into(),
-            subject: g.subject,
-            username: g.username,
-            user_details: g.user_details,
-            amr: g.amr,
-            scope: scopes(&g.scope),
-            audience: g.audience,
-            family: g.family.to_string(),
-            issued_at: micros(g.issued_at),
-            expires_at: micros(g.expires_at),
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            subject,
+            username,
+            user_details,
+            amr,
+            scope: scopes(&scope),
+            audience,
+            family: family.to_string(),
+            issued_at: micros(issued_at),
+            expires_at: micros(expires_at),
         }
     }
 }
@@ -398,36 +428,47 @@ impl From<Grant> for GrantItem {
 impl TryFrom<GrantItem> for Grant {
     type Error = String;
 
-    fn try_from(g: GrantItem) -> Result<Self, String> {
+    fn try_from(item: GrantItem) -> Result<Self, String> {
         Ok(Self {
-            tenant: tenant(g.tenant)?,
-            client_id: client_id(g.client_id)?,
-            subject: g.subject,
-            username: g.username,
-            user_details: g.user_details,
-            amr: g.amr,
-            scope: parsed("scope", ScopeSet::from_tokens(g.scope))?,
-            audience: g.audience,
-            family: parsed("family", FamilyId::try_from(g.family))?,
-            issued_at: Timestamp::from_micros(g.issued_at),
-            expires_at: Timestamp::from_micros(g.expires_at),
+            tenant: tenant(item.tenant)?,
+            client_id: client_id(item.client_id)?,
+            subject: item.subject,
+            username: item.username,
+            user_details: item.user_details,
+            amr: item.amr,
+            scope: parsed("scope", ScopeSet::from_tokens(item.scope))?,
+            audience: item.audience,
+            family: parsed("family", FamilyId::try_from(item.family))?,
+            issued_at: Timestamp::from_micros(item.issued_at),
+            expires_at: Timestamp::from_micros(item.expires_at),
         })
     }
 }
 
 impl From<RegisteredIssuer> for IssuerItem {
-    fn from(r: RegisteredIssuer) -> Self {
+    fn from(issuer: RegisteredIssuer) -> Self {
+        let RegisteredIssuer {
+            tenant,
+            issuer,
+            audiences,
+            algorithms,
+            jwks,
+            subject_claim,
+            username_claim,
+            claims_mapping,
+            record_tokens,
+        } = issuer;
         Self {
-            jwks: r.jwks.inline().map(str::to_owned),
-            jwks_uri: r.jwks.uri().map(str::to_owned),
-            tenant: r.tenant.into(),
-            issuer: r.issuer,
-            audiences: r.audiences,
-            algorithms: r.algorithms,
-            subject_claim: r.subject_claim,
-            username_claim: r.username_claim,
-            claims_mapping: r.claims_mapping,
-            record_tokens: r.record_tokens,
+            tenant: tenant.into(),
+            issuer,
+            audiences,
+            algorithms,
+            jwks: jwks.inline().map(str::to_owned),
+            jwks_uri: jwks.uri().map(str::to_owned),
+            subject_claim,
+            username_claim,
+            claims_mapping,
+            record_tokens,
         }
     }
 }
@@ -435,22 +476,22 @@ impl From<RegisteredIssuer> for IssuerItem {
 impl TryFrom<IssuerItem> for RegisteredIssuer {
     type Error = String;
 
-    fn try_from(i: IssuerItem) -> Result<Self, String> {
-        let jwks = match (i.jwks, i.jwks_uri) {
+    fn try_from(item: IssuerItem) -> Result<Self, String> {
+        let jwks = match (item.jwks, item.jwks_uri) {
             (Some(json), None) => IssuerJwks::Inline(json),
             (None, Some(uri)) => IssuerJwks::Uri(uri),
-            _ => return Err(format!("trusted issuer {:?} has not exactly one of jwks and jwks_uri", i.issuer)),
+            _ => return Err(format!("trusted issuer {:?} has not exactly one of jwks and jwks_uri", item.issuer)),
         };
         Ok(Self {
-            tenant: tenant(i.tenant)?,
-            issuer: i.issuer,
-            audiences: i.audiences,
-            algorithms: i.algorithms,
+            tenant: tenant(item.tenant)?,
+            issuer: item.issuer,
+            audiences: item.audiences,
+            algorithms: item.algorithms,
             jwks,
-            subject_claim: i.subject_claim,
-            username_claim: i.username_claim,
-            claims_mapping: i.claims_mapping,
-            record_tokens: i.record_tokens,
+            subject_claim: item.subject_claim,
+            username_claim: item.username_claim,
+            claims_mapping: item.claims_mapping,
+            record_tokens: item.record_tokens,
         })
     }
 }
