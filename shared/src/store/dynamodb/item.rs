@@ -238,54 +238,61 @@ fn client_id(id: String) -> Result<ClientId, String> {
     parsed("client_id", ClientId::try_from(id))
 }
 
+// Writing takes each domain record apart whole, so a field added to one fails to compile here until it is stored.
+
 impl From<Record> for Item {
     fn from(record: Record) -> Self {
         let pk = record.key().to_string();
         match record {
             Record::Client(client) => Item::Client { pk, client: client.into() },
-            Record::Token(t) => Item::Token {
+            Record::Token(TokenRecord { token_hash, kind, grant, revoked_at, rotated_at }) => Item::Token {
                 pk,
-                expires_at: ttl_secs(t.grant.expires_at),
-                token_hash: t.token_hash.as_str().to_owned(),
-                token_kind: t.kind.into(),
-                grant: t.grant.into(),
-                revoked_at: t.revoked_at.map(micros),
-                rotated_at: t.rotated_at.map(micros),
+                expires_at: ttl_secs(grant.expires_at),
+                token_hash: token_hash.as_str().to_owned(),
+                token_kind: kind.into(),
+                grant: grant.into(),
+                revoked_at: revoked_at.map(micros),
+                rotated_at: rotated_at.map(micros),
             },
-            Record::ExternalToken(t) => Item::ExternalToken {
+            Record::ExternalToken(ExternalTokenRecord {
+                tenant,
+                token_hash,
+                issuer,
+                subject,
+                issued_at,
+                expires_at,
+                revoked_at,
+            }) => Item::ExternalToken {
                 pk,
-                expires_at: ttl_secs(t.expires_at),
-                revoked_at: t.revoked_at.map(micros),
+                expires_at: ttl_secs(expires_at),
+                revoked_at: revoked_at.map(micros),
                 token: ExternalTokenItem {
-                    tenant: t.tenant.into(),
-                    token_hash: t.token_hash.as_str().to_owned(),
-                    issuer: t.issuer,
-                    subject: t.subject,
-                    issued_at: micros(t.issued_at),
-                    expires_at: micros(t.expires_at),
+                    tenant: tenant.into(),
+                    token_hash: token_hash.as_str().to_owned(),
+                    issuer,
+                    subject,
+                    issued_at: micros(issued_at),
+                    expires_at: micros(expires_at),
                     revoked_at: None,
                 },
             },
-            Record::RevokedJti(j) => Item::RevokedJti {
+            Record::RevokedJti(RevokedJti { tenant, jti, revoked_at, expires_at }) => Item::RevokedJti {
                 pk,
-                expires_at: ttl_secs(j.expires_at),
-                tenant: j.tenant.into(),
-                jti: j.jti,
-                revoked_at: micros(j.revoked_at),
+                expires_at: ttl_secs(expires_at),
+                tenant: tenant.into(),
+                jti,
+                revoked_at: micros(revoked_at),
             },
-            Record::TrustedIssuers(set) => Item::TrustedIssuers {
+            Record::TrustedIssuers(TrustedIssuerSet { tenant, entries }) => Item::TrustedIssuers {
                 pk,
-                set: IssuerSetItem {
-                    tenant: set.tenant.into(),
-                    entries: set.entries.into_iter().map(Into::into).collect(),
-                },
+                set: IssuerSetItem { tenant: tenant.into(), entries: entries.into_iter().map(Into::into).collect() },
             },
-            Record::Watermark(w) => Item::Watermark {
+            Record::Watermark(RevocationWatermark { tenant, target, revoked_before, expires_at }) => Item::Watermark {
                 pk,
-                expires_at: ttl_secs(w.expires_at),
-                tenant: w.tenant.into(),
-                target: w.target.into(),
-                revoked_before: micros(w.revoked_before),
+                expires_at: ttl_secs(expires_at),
+                tenant: tenant.into(),
+                target: target.into(),
+                revoked_before: micros(revoked_before),
             },
         }
     }
@@ -334,8 +341,6 @@ impl TryFrom<Item> for Record {
         })
     }
 }
-
-// Writing takes the domain record apart whole, so a field added to it fails to compile here until it is stored.
 
 impl From<Client> for ClientItem {
     fn from(client: Client) -> Self {
