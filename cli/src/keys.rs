@@ -36,7 +36,7 @@ pub enum DocumentLocation {
 impl DocumentLocation {
     /// The secret `id`, with the SDK configuration from the environment.
     pub async fn secret(id: String) -> Self {
-        let sdk = tessera::store::dynamodb::sdk_config().await;
+        let sdk = tessera::aws_sdk::sdk_config().await;
         Self::Secret { id, client: aws_sdk_secretsmanager::Client::new(&sdk) }
     }
 

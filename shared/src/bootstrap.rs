@@ -24,7 +24,7 @@ use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
 use crate::service::build_service;
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
-use crate::store::{ClientRegistry, TokenStore};
+use crate::store::{RegistrationStore, TokenStore};
 use crate::tenancy::KeySetDocument;
 use crate::tenancy::{KEY_RETRY_SECS, KeyDocumentSource, LoadError, Sources};
 
@@ -62,7 +62,7 @@ pub async fn service_from_env_on_clock(clock: Arc<dyn Clock>) -> Result<TokenSer
 async fn sdk_from_env() -> Option<aws_config::SdkConfig> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     match set("TABLE_NAME") || set("SIGNING_KEYS_SECRET_ARN") {
-        true => Some(dynamodb::sdk_config().await),
+        true => Some(crate::aws_sdk::sdk_config().await),
         false => None,
     }
 }
@@ -118,7 +118,7 @@ async fn build_with_sdk(
         _ => None,
     };
     let entropy = Arc::new(SystemEntropy);
-    let (store, registry): (Arc<dyn TokenStore>, Option<Arc<dyn ClientRegistry>>) = match (&sdk, &table) {
+    let (store, registry): (Arc<dyn TokenStore>, Option<Arc<dyn RegistrationStore>>) = match (&sdk, &table) {
         (Some(sdk), Some(table)) => {
             let store = Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table.clone()));
             (store.clone(), Some(store))

@@ -23,7 +23,8 @@ pub trait KeySource: Send + Sync {
     async fn load(&self) -> Result<KeySetDocument, KeySourceError>;
 }
 
-/// The document in a Secrets Manager secret (`SIGNING_KEYS_SECRET_ARN`); each load is one `GetSecretValue`.
+/// The document in a Secrets Manager secret (`SIGNING_KEYS_SECRET_ARN`); each load is one `GetSecretValue`, through a
+/// client made from the one SDK configuration ([`crate::aws_sdk::sdk_config`]).
 #[derive(Debug, Clone)]
 pub struct SecretsManagerKeys {
     client: aws_sdk_secretsmanager::Client,

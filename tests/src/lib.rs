@@ -20,7 +20,7 @@ use tessera::domain::time::Timestamp;
 use tessera::entropy::SystemEntropy;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera::store::memory::MemoryStore;
-use tessera::store::{ClientRegistry, Record, StoreError, StoreKey, TokenStore};
+use tessera::store::{Record, RegistrationStore, StoreError, StoreKey, TokenStore};
 use tessera_cli::runner::{self, RunningServer};
 
 /// The clients every scenario uses: the demo clients of `examples/local.toml` plus edge cases.
@@ -308,7 +308,7 @@ pub async fn backend_store(config: &Config) -> Arc<dyn TokenStore> {
 }
 
 /// [`backend_store`], and the same store as the operator port (clients and trusted issuers registered in it).
-pub async fn backend_registry(config: &Config) -> (Arc<dyn TokenStore>, Arc<dyn tessera::store::ClientRegistry>) {
+pub async fn backend_registry(config: &Config) -> (Arc<dyn TokenStore>, Arc<dyn tessera::store::RegistrationStore>) {
     let clients = config.clients(&SystemEntropy).expect("clients");
     match backend() {
         Backend::Memory => {
@@ -343,7 +343,7 @@ pub async fn isolated_backend_store(config: &Config) -> Arc<dyn TokenStore> {
     let shared = std::env::var("TESSERA_TEST_TABLE").expect("TESSERA_E2E_STORE=dynamodb needs the emulator");
     let suffix: [u8; 6] = tessera::entropy::random_bytes(&SystemEntropy).expect("entropy");
     let table = format!("{shared}-{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let store = DynamoStore::new(dynamodb::client(&sdk, None), table);
     store.create_table_if_missing().await.expect("table created on the emulator");
     seeded(store, config).await
@@ -374,7 +374,7 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
         eprintln!("skipped: no DynamoDB emulator (run scripts/test, which starts one)");
         return None;
     };
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     Some(DynamoStore::new(dynamodb::client(&sdk, None), table))
 }
 
@@ -411,13 +411,13 @@ fn unavailable() -> StoreError {
 /// A registry that fails every call while it is switched off, as the table does when DynamoDB is unreachable,
 /// and passes through to `inner` otherwise.
 pub struct SwitchedRegistry {
-    inner: Arc<dyn ClientRegistry>,
+    inner: Arc<dyn RegistrationStore>,
     down: std::sync::atomic::AtomicBool,
 }
 
 impl SwitchedRegistry {
     /// `inner`, up.
-    pub fn new(inner: Arc<dyn ClientRegistry>) -> Self {
+    pub fn new(inner: Arc<dyn RegistrationStore>) -> Self {
         Self { inner, down: std::sync::atomic::AtomicBool::new(false) }
     }
 
@@ -460,7 +460,7 @@ impl TokenStore for SwitchedRegistry {
 }
 
 #[async_trait]
-impl ClientRegistry for SwitchedRegistry {
+impl RegistrationStore for SwitchedRegistry {
     async fn put(&self, record: Record) -> Result<(), StoreError> {
         self.up()?;
         self.inner.put(record).await

@@ -4,7 +4,7 @@
 use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use lambda_http::{Body, Request};
 use tessera::bootstrap::{service_from_env, service_from_env_on_clock};
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera_e2e::{basic, creds, dynamo_store, form, test_config};
 
 fn token_request() -> Request {
@@ -69,7 +69,7 @@ async fn functions_build_their_service_from_the_environment() {
     // Tenants: `tessera tenants create` adds one to the Secrets Manager document (here moto's), its client is
     // registered in the table, and a function built from SIGNING_KEYS_SECRET_ARN serves it under /t/<name>/.
     set("AWS_ENDPOINT_URL_SECRETS_MANAGER", &std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap());
-    let sdk = tessera::store::dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = format!("tessera-keys-{}", std::process::id());
     let created = secrets.create_secret().name(&name).secret_string(doc.to_string()).send().await.unwrap();

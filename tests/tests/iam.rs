@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tessera::bootstrap::{revocation_events_from_env, service_from_env};
 use tessera::clock::{Clock, FixedClock, SystemClock};
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera_cli::routes::Route;
 use tessera_e2e::fault_proxy::FaultProxy;
@@ -90,14 +90,14 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let idp = auth0();
     let config = exchange_config_recording(&[(&idp, true)]);
     let table = format!("{}-iam-{}", shared.table(), std::process::id());
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let direct = DynamoStore::new(dynamodb::client(&sdk, None), table.clone());
     direct.create_table_if_missing().await.unwrap();
     for client in config.clients(&tessera::entropy::SystemEntropy).unwrap() {
         direct.put_client(client).await.unwrap();
     }
     for entry in &config.trusted_issuers {
-        direct.put_trusted_issuer(entry.clone()).await.unwrap();
+        direct.put_trusted_issuer(entry.to_registered().unwrap()).await.unwrap();
     }
 
     // Each function's init, as its main.rs runs it, through the proxy.

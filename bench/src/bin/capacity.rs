@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tessera::events::RevocationEvent;
 use tessera::store::counting::CountingStore;
 use tessera::store::dynamodb::{self, DynamoStore};
-use tessera::store::{ClientRegistry, Record};
+use tessera::store::{Record, RegistrationStore};
 use tessera_bench::{Operation, Scenario, demo_clients};
 
 fn main() -> ExitCode {
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_owned())?;
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let dynamo = DynamoStore::new(dynamodb::client(&sdk, None), table);
     dynamo.create_table_if_missing().await.map_err(|e| e.to_string())?;
     for client in demo_clients() {

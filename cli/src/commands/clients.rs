@@ -1,7 +1,7 @@
 //! `tessera clients`: the client registry in a DynamoDB table. Register (a generated secret, shown once, stored
 //! hashed), list, rotate a secret, disable or enable, set an introspection profile, and import the `[[clients]]`
 //! of a configuration file. The operations work on any store that is both a [`TokenStore`] and a
-//! [`ClientRegistry`]: DynamoDB in production, the embedded store in tests.
+//! [`RegistrationStore`]: DynamoDB in production, the embedded store in tests.
 
 use std::path::PathBuf;
 
@@ -16,7 +16,7 @@ use tessera::domain::client::{Client, ClientId, GrantType, SecretHash, TokenForm
 use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
-use tessera::store::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
+use tessera::store::{Fetched, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
 
 use super::table::Table;
 use crate::error::CliError;
@@ -204,8 +204,8 @@ async fn disable_or_enable(table: &Table, client: &ClientRef, disabled: bool) ->
 }
 
 /// A store the operator commands can use.
-pub trait Registry: TokenStore + ClientRegistry {}
-impl<T: TokenStore + ClientRegistry> Registry for T {}
+pub trait Registry: TokenStore + RegistrationStore {}
+impl<T: TokenStore + RegistrationStore> Registry for T {}
 
 impl std::fmt::Debug for IssuedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use tessera::config::Config;
 use tessera::domain::tenant::TenantId;
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 
 use super::table::Table;
 use crate::error::CliError;
@@ -40,10 +40,13 @@ pub async fn run(command: IssuersCommand) -> Result<(), CliError> {
             let config = Config::load(&config)?;
             let mut imported = Vec::new();
             for entry in &config.trusted_issuers {
-                let entry = entry.with_jwks_inlined()?;
+                let entry = entry.to_registered()?;
                 // Validate before storing: a bad entry must fail here, not at a function's cold start.
-                let check = Config { trusted_issuers: vec![entry.clone()], ..Config::default() };
-                tessera::tenancy::trusted_issuers::trusted_issuers_of(&check, &entry.tenant, &[])?;
+                tessera::tenancy::trusted_issuers::trusted_issuers_of(
+                    &Config::default(),
+                    &entry.tenant,
+                    std::slice::from_ref(&entry),
+                )?;
                 imported.push(format!("{}/{}", entry.tenant, entry.issuer));
                 store.put_trusted_issuer(entry).await?;
             }
@@ -53,7 +56,7 @@ pub async fn run(command: IssuersCommand) -> Result<(), CliError> {
             let store = table.open().await?;
             println!("ISSUER\tAUDIENCES\tALGORITHMS\tKEYS\tRECORD_TOKENS");
             for entry in store.list_trusted_issuers(&tenant).await? {
-                let keys = entry.jwks_uri.clone().unwrap_or_else(|| "inline".into());
+                let keys = entry.jwks.uri().unwrap_or("inline");
                 println!(
                     "{}\t{}\t{}\t{keys}\t{}",
                     entry.issuer,

@@ -47,7 +47,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// Opens `table` at this endpoint, creating it if asked.
     pub async fn open(&self, table: &str) -> Result<DynamoStore, CliError> {
-        let sdk = tessera::store::dynamodb::sdk_config().await;
+        let sdk = tessera::aws_sdk::sdk_config().await;
         let client = tessera::store::dynamodb::client(&sdk, self.dynamodb_endpoint.as_deref());
         let store = DynamoStore::new(client, table);
         if self.create_table {

@@ -207,7 +207,7 @@ mod tests {
     use tessera::domain::revocation::WatermarkTarget;
     use tessera::entropy::SystemEntropy;
     use tessera::store::memory::MemoryStore;
-    use tessera::store::{ClientRegistry, TokenStore};
+    use tessera::store::{RegistrationStore, TokenStore};
 
     #[tokio::test]
     async fn a_retired_tenant_leaves_nothing_usable_behind() {
@@ -218,7 +218,7 @@ mod tests {
                     algorithms = [\"ES256\"]\njwks = '{\"keys\": []}'\n";
         let config = Config::from_toml(toml).unwrap();
         let store = MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap());
-        store.put_trusted_issuer(config.trusted_issuers[0].clone()).await.unwrap();
+        store.put_trusted_issuer(config.trusted_issuers[0].to_registered().unwrap()).await.unwrap();
         let acme = TenantId::parse("acme").unwrap();
         let now = Timestamp::from_micros(1_800_000_000_000_000);
 

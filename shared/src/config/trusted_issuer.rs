@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use crate::domain::tenant::TenantId;
+use crate::store::{IssuerJwks, RegisteredIssuer};
 
 /// One trusted external issuer, matched by `issuer` and `audiences` (IndyKite's `jwt_matcher`).
 ///
@@ -62,14 +63,83 @@ fn default_subject_claim() -> String {
     "sub".to_owned()
 }
 
-impl TrustedIssuerConfig {
-    /// The same entry with a `jwks_file` read into inline `jwks`, as the table stores it.
-    pub fn with_jwks_inlined(&self) -> Result<Self, ConfigError> {
-        let mut entry = self.clone();
-        if let Some(file) = entry.jwks_file.take() {
-            entry.jwks =
-                Some(std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file, source })?);
+/// The store's trusted issuer and the configuration entry, converted here and nowhere else: an entry becomes one
+/// to register in the table ([`TrustedIssuerConfig::to_registered`]), and a registered one is loaded as an entry.
+impl From<&RegisteredIssuer> for TrustedIssuerConfig {
+    fn from(registered: &RegisteredIssuer) -> Self {
+        Self {
+            tenant: registered.tenant.clone(),
+            issuer: registered.issuer.clone(),
+            audiences: registered.audiences.clone(),
+            algorithms: registered.algorithms.clone(),
+            jwks: registered.jwks.inline().map(str::to_owned),
+            jwks_file: None,
+            jwks_uri: registered.jwks.uri().map(str::to_owned),
+            subject_claim: registered.subject_claim.clone(),
+            username_claim: registered.username_claim.clone(),
+            claims_mapping: registered.claims_mapping.clone(),
+            record_tokens: registered.record_tokens,
         }
-        Ok(entry)
+    }
+}
+
+impl TrustedIssuerConfig {
+    /// The entry as the table registers it (`tessera issuers import`): a `jwks_file` is read into the inline JWKS.
+    pub fn to_registered(&self) -> Result<RegisteredIssuer, ConfigError> {
+        Ok(RegisteredIssuer {
+            tenant: self.tenant.clone(),
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+            algorithms: self.algorithms.clone(),
+            jwks: self.jwks()?,
+            subject_claim: self.subject_claim.clone(),
+            username_claim: self.username_claim.clone(),
+            claims_mapping: self.claims_mapping.clone(),
+            record_tokens: self.record_tokens,
+        })
+    }
+
+    /// An invalid-entry error naming the issuer.
+    pub(crate) fn invalid(&self, what: String) -> ConfigError {
+        ConfigError::Invalid(format!("trusted issuer {:?}: {what}", self.issuer))
+    }
+
+    /// Where the entry's keys are: its inline JWKS (or the file's, read), or its URL.
+    pub(crate) fn jwks(&self) -> Result<IssuerJwks, ConfigError> {
+        match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
+            (Some(json), None, None) => Ok(IssuerJwks::Inline(json.clone())),
+            (None, Some(file), None) => std::fs::read_to_string(file)
+                .map(IssuerJwks::Inline)
+                .map_err(|source| ConfigError::Read { path: file.clone(), source }),
+            (None, None, Some(uri)) => Ok(IssuerJwks::Uri(uri.clone())),
+            _ => Err(self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_trusted_issuer_registers_with_its_jwks_file_inline_and_loads_back_as_its_entry() {
+        let file = std::env::temp_dir().join(format!("tessera-registered-jwks-{}.json", std::process::id()));
+        std::fs::write(&file, r#"{"keys":[]}"#).unwrap();
+        let toml = format!(
+            "[[trusted_issuers]]\nissuer = \"https://idp.example/\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\n\
+             jwks_file = {file:?}\nusername_claim = \"email\"\nrecord_tokens = true\n"
+        );
+        let entry = Config::from_toml(&toml).unwrap().trusted_issuers.remove(0);
+        let registered = entry.to_registered().unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(registered.jwks, IssuerJwks::Inline(r#"{"keys":[]}"#.into()));
+        let inlined = TrustedIssuerConfig { jwks: Some(r#"{"keys":[]}"#.into()), jwks_file: None, ..entry };
+        assert_eq!(TrustedIssuerConfig::from(&registered), inlined);
+        assert_eq!(inlined.to_registered().unwrap(), registered);
+        let both = TrustedIssuerConfig { jwks_uri: Some("https://idp.example/jwks".into()), ..inlined };
+        assert!(
+            both.to_registered().unwrap_err().to_string().contains("set exactly one of jwks, jwks_file and jwks_uri")
+        );
     }
 }

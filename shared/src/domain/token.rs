@@ -179,6 +179,11 @@ impl TokenHash {
         Self(URL_SAFE_NO_PAD.encode(context.finish()))
     }
 
+    /// A hash as the store holds it, written from [`TokenHash::of`] or [`TokenHash::of_external_jwt`].
+    pub fn from_stored(hash: String) -> Self {
+        Self(hash)
+    }
+
     /// The hash as stored.
     pub fn as_str(&self) -> &str {
         &self.0

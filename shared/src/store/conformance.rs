@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{ClientRegistry, Fetched, Record, StoreError, StoreKey, TokenStore};
+use super::{Fetched, IssuerJwks, Record, RegisteredIssuer, RegistrationStore, StoreError, StoreKey, TokenStore};
 use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
@@ -64,7 +64,7 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
 }
 
 /// Runs every check against `store`.
-pub async fn run_all<S: TokenStore + ClientRegistry>(store: &S) {
+pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     put_new_never_overwrites(store).await;
     get_many_reads_several_kinds_at_once(store).await;
     expired_items_are_dropped_on_read(store).await;
@@ -195,7 +195,7 @@ pub async fn an_event_raises_a_watermark_once(store: &dyn TokenStore) {
 }
 
 /// Clients are stored, replaced, listed per tenant, and readable through `get_many`.
-pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
+pub async fn clients_round_trip<S: TokenStore + RegistrationStore>(store: &S) {
     let tenant = fresh_tenant();
     let other = fresh_tenant();
     store.put_client(client(&tenant, "b")).await.expect("put");
@@ -211,10 +211,17 @@ pub async fn clients_round_trip<S: TokenStore + ClientRegistry>(store: &S) {
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.client(&key), Some(&disabled));
 
-    let toml = format!(
-        "[[trusted_issuers]]\ntenant = \"{tenant}\"\nissuer = \"https://idp.example/\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\njwks_uri = \"https://idp.example/jwks\"\n"
-    );
-    let mut entry = crate::config::Config::from_toml(&toml).expect("entry").trusted_issuers.remove(0);
+    let mut entry = RegisteredIssuer {
+        tenant: tenant.clone(),
+        issuer: "https://idp.example/".into(),
+        audiences: vec!["a".into()],
+        algorithms: vec!["RS256".into()],
+        jwks: IssuerJwks::Uri("https://idp.example/jwks".into()),
+        subject_claim: "sub".into(),
+        username_claim: None,
+        claims_mapping: Default::default(),
+        record_tokens: false,
+    };
     store.put_trusted_issuer(entry.clone()).await.expect("put issuer");
     entry.audiences.push("b".into());
     store.put_trusted_issuer(entry.clone()).await.expect("replace issuer");

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ClientRegistry, ItemKind, Record, StoreError, StoreKey, TokenStore};
+use super::{ItemKind, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
 use crate::clock::Clock;
 use crate::domain::client::Client;
 use crate::domain::revocation::RevocationWatermark;
@@ -41,7 +41,7 @@ use crate::domain::time::Timestamp;
 /// An item's key, shared by the map and the expiry index (stored once).
 type Key = Arc<str>;
 
-/// An in-memory [`TokenStore`] and [`ClientRegistry`], unbounded unless built [`MemoryStore::with_max_items`].
+/// An in-memory [`TokenStore`] and [`RegistrationStore`], unbounded unless built [`MemoryStore::with_max_items`].
 #[derive(Default)]
 pub struct MemoryStore {
     items: Mutex<Items>,
@@ -382,7 +382,7 @@ impl TokenStore for MemoryStore {
 }
 
 #[async_trait]
-impl ClientRegistry for MemoryStore {
+impl RegistrationStore for MemoryStore {
     async fn put(&self, record: Record) -> Result<(), StoreError> {
         let key = record.key();
         let mut items = self.items();

@@ -1,4 +1,4 @@
-//! The store port: [`TokenStore`] for the hot path and [`ClientRegistry`] for operators, with the embedded
+//! The store port: [`TokenStore`] for the hot path and [`RegistrationStore`] for operators, with the embedded
 //! adapter in [`memory`] and the shared behavioural suite in [`conformance`].
 //!
 //! Every [`TokenStore`] operation is one DynamoDB round trip:
@@ -19,11 +19,11 @@ pub mod counting;
 pub mod dynamodb;
 pub mod memory;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::config::TrustedIssuerConfig;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::tenant::TenantId;
@@ -149,12 +149,65 @@ pub enum Record {
 
 /// A tenant's trusted issuers, kept as one item: a function reads every tenant's in its one cold-start read
 /// (`BatchGetItem`, which its policy grants), never with a scan of the token table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedIssuerSet {
     /// The tenant.
     pub tenant: TenantId,
     /// Its issuers, sorted by `issuer`, one entry per issuer.
-    pub entries: Vec<TrustedIssuerConfig>,
+    pub entries: Vec<RegisteredIssuer>,
+}
+
+/// A trusted external issuer registered in the table (`tessera issuers import`): what a function needs to accept
+/// its JWTs, as plain data. It is made from a `[[trusted_issuers]]` entry and loaded as one (the configuration's
+/// `TrustedIssuerConfig` converts both ways), so it is validated where it is imported and again where it is
+/// loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredIssuer {
+    /// The tenant that trusts it.
+    pub tenant: TenantId,
+    /// The exact `iss`.
+    pub issuer: String,
+    /// Accepted `aud` values.
+    pub audiences: Vec<String>,
+    /// Allowed algorithms (asymmetric ones only; checked when loaded).
+    pub algorithms: Vec<String>,
+    /// Where its signing keys are.
+    pub jwks: IssuerJwks,
+    /// The claim holding the subject.
+    pub subject_claim: String,
+    /// The claim reported as `username`.
+    pub username_claim: Option<String>,
+    /// External claim → `user_details` attribute.
+    pub claims_mapping: BTreeMap<String, String>,
+    /// Whether introspected tokens are recorded, so that revocation applies to them.
+    pub record_tokens: bool,
+}
+
+/// A registered issuer's JWKS: inline, or fetched from its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerJwks {
+    /// The JWK Set itself, as JSON.
+    Inline(String),
+    /// The issuer's JWKS URL (https).
+    Uri(String),
+}
+
+impl IssuerJwks {
+    /// The JWK Set's JSON, when inline.
+    pub fn inline(&self) -> Option<&str> {
+        match self {
+            Self::Inline(json) => Some(json),
+            Self::Uri(_) => None,
+        }
+    }
+
+    /// The JWKS URL, when fetched.
+    pub fn uri(&self) -> Option<&str> {
+        match self {
+            Self::Inline(_) => None,
+            Self::Uri(uri) => Some(uri),
+        }
+    }
 }
 
 impl Record {
@@ -286,10 +339,11 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
     }
 }
 
-/// The operator port: clients and trusted issuers, created, replaced and listed. Not on the request path,
-/// except for the trusted issuers functions read at init (one `get_many`).
+/// The operator port: the registrations of a tenant, its clients (`tessera clients register`) and trusted issuers
+/// (`tessera issuers import`), created, replaced, listed and deleted. Not on the request path, except for the
+/// trusted issuers functions read at init (one `get_many`).
 #[async_trait]
-pub trait ClientRegistry: TokenStore {
+pub trait RegistrationStore: TokenStore {
     /// Creates or replaces a configuration item (a client or a trusted issuer).
     async fn put(&self, record: Record) -> Result<(), StoreError>;
 
@@ -324,7 +378,7 @@ pub trait ClientRegistry: TokenStore {
     async fn trusted_issuers_of(
         &self,
         tenants: &[TenantId],
-    ) -> Result<std::collections::HashMap<TenantId, Vec<TrustedIssuerConfig>>, StoreError> {
+    ) -> Result<std::collections::HashMap<TenantId, Vec<RegisteredIssuer>>, StoreError> {
         let mut found = std::collections::HashMap::new();
         for chunk in tenants.chunks(100) {
             let keys: Vec<StoreKey> = chunk.iter().map(StoreKey::trusted_issuers).collect();
@@ -338,13 +392,13 @@ pub trait ClientRegistry: TokenStore {
     }
 
     /// Every trusted issuer entry of `tenant`, sorted by issuer.
-    async fn list_trusted_issuers(&self, tenant: &TenantId) -> Result<Vec<TrustedIssuerConfig>, StoreError> {
+    async fn list_trusted_issuers(&self, tenant: &TenantId) -> Result<Vec<RegisteredIssuer>, StoreError> {
         Ok(self.trusted_issuers_of(std::slice::from_ref(tenant)).await?.remove(tenant).unwrap_or_default())
     }
 
     /// Adds a trusted issuer to its tenant's, or replaces the entry with the same `issuer` (read, then write
     /// the tenant's item; run imports of one tenant one at a time).
-    async fn put_trusted_issuer(&self, entry: TrustedIssuerConfig) -> Result<(), StoreError> {
+    async fn put_trusted_issuer(&self, entry: RegisteredIssuer) -> Result<(), StoreError> {
         let tenant = entry.tenant.clone();
         let mut entries = self.list_trusted_issuers(&tenant).await?;
         entries.retain(|e| e.issuer != entry.issuer);

@@ -10,12 +10,12 @@ use super::key_document::{KeySetDocument, generated_key_ring, key_ring};
 use super::key_refresh::KEY_REREAD_FAILED;
 use super::trusted_issuers::trusted_issuers_of;
 use super::{LoadError, ServedTenant, TenantMap};
-use crate::config::{Config, ConfigError, KeyConfig, TrustedIssuerConfig};
+use crate::config::{Config, ConfigError, KeyConfig};
 use crate::domain::tenant::TenantId;
-use crate::store::{ClientRegistry, StoreError};
+use crate::store::{RegisteredIssuer, RegistrationStore, StoreError};
 
 /// Trusted issuers kept in the table, by tenant.
-type TableIssuers = HashMap<TenantId, Vec<TrustedIssuerConfig>>;
+type TableIssuers = HashMap<TenantId, Vec<RegisteredIssuer>>;
 
 /// The tenants of `base` with `document` applied, at init (no `previous`) or on a re-read: tenants and keys
 /// taken out of the document are gone, and so is what the configuration still says of them ([`prune`]).
@@ -28,7 +28,7 @@ pub(super) async fn assemble(
     base: &Config,
     document: Option<KeySetDocument>,
     previous: Option<&TenantMap>,
-    registry: Option<&dyn ClientRegistry>,
+    registry: Option<&dyn RegistrationStore>,
     generate_missing_keys: bool,
 ) -> Result<(TenantMap, bool), LoadError> {
     let mut config = base.clone();
@@ -105,7 +105,7 @@ fn prune(config: &mut Config, quiet: &[TenantId]) {
 
 /// The trusted issuers the table holds for each of `tenants`.
 async fn table_issuers(
-    registry: Option<&dyn ClientRegistry>,
+    registry: Option<&dyn RegistrationStore>,
     tenants: &[TenantId],
 ) -> Result<TableIssuers, StoreError> {
     match registry {

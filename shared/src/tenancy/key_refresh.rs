@@ -13,7 +13,7 @@ use super::{KeyDocumentSource, LoadError, Sources, TenantError, TenantMap, Tenan
 use crate::config::Config;
 use crate::domain::time::Timestamp;
 use crate::key_source::KeySource;
-use crate::store::ClientRegistry;
+use crate::store::RegistrationStore;
 
 /// How long a failed key re-read waits before the next try, at most.
 pub const KEY_RETRY_SECS: u64 = 30;
@@ -27,7 +27,7 @@ pub(super) struct KeyRefresh {
     source: Arc<dyn KeySource>,
     /// The configuration the tenants are built from: without the document, the issuer resolved.
     base: Config,
-    registry: Option<Arc<dyn ClientRegistry>>,
+    registry: Option<Arc<dyn RegistrationStore>>,
     generate_missing_keys: bool,
     ttl_micros: u64,
     max_stale_micros: Option<u64>,

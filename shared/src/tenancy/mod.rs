@@ -26,7 +26,7 @@ use crate::domain::time::Timestamp;
 use crate::jwt::external::TrustedIssuer;
 use crate::jwt::keys::KeyRing;
 use crate::key_source::{KeySource, KeySourceError};
-use crate::store::{ClientRegistry, StoreError};
+use crate::store::{RegistrationStore, StoreError};
 
 pub use key_document::{DocumentTenant, KeySetDocument};
 pub use key_refresh::{KEY_REREAD_FAILED, KEY_RETRY_SECS};
@@ -132,7 +132,7 @@ pub struct Sources {
     pub keys: Option<KeyDocumentSource>,
     /// Trusted issuers registered in the table (`tessera issuers import`): read for every tenant at build time,
     /// and for each tenant that first appears on a re-read of the key document.
-    pub registry: Option<Arc<dyn ClientRegistry>>,
+    pub registry: Option<Arc<dyn RegistrationStore>>,
     /// A tenant without keys gets a generated ES256 key of its own. For the local runner only: each process
     /// (each Lambda execution environment) would generate its own, and tokens would not verify across them.
     /// Off, a tenant without keys is a configuration error.

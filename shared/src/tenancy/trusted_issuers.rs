@@ -4,14 +4,16 @@
 use crate::config::{Config, ConfigError, TrustedIssuerConfig};
 use crate::domain::tenant::TenantId;
 use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
+use crate::store::{IssuerJwks, RegisteredIssuer};
 
 /// The trusted issuers of `tenant`, validated, with their JWKS parsed: the configuration's, joined by
 /// `registered` (the table's entries of the tenant), which replace same-issuer configuration entries.
 pub fn trusted_issuers_of(
     config: &Config,
     tenant: &TenantId,
-    registered: &[TrustedIssuerConfig],
+    registered: &[RegisteredIssuer],
 ) -> Result<Vec<TrustedIssuer>, ConfigError> {
+    let registered: Vec<TrustedIssuerConfig> = registered.iter().map(TrustedIssuerConfig::from).collect();
     let local = config
         .trusted_issuers
         .iter()
@@ -26,18 +28,11 @@ pub fn trusted_issuer(
     entry: &TrustedIssuerConfig,
     http: Option<reqwest::Client>,
 ) -> Result<TrustedIssuer, ConfigError> {
-    let invalid = |what: String| ConfigError::Invalid(format!("trusted issuer {:?}: {what}", entry.issuer));
-    let parse = |text: &str| -> Result<JwksSource, ConfigError> {
-        let jwks = serde_json::from_str(text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?;
-        Ok(JwksSource::Inline(jwks))
-    };
-    let source = match (&entry.jwks, &entry.jwks_file, &entry.jwks_uri) {
-        (Some(json), None, None) => parse(json)?,
-        (None, Some(file), None) => {
-            parse(&std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: file.clone(), source })?)?
-        }
-        (None, None, Some(uri)) => JwksSource::Uri(uri.clone()),
-        _ => return Err(invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
+    let source = match entry.jwks()? {
+        IssuerJwks::Inline(text) => JwksSource::Inline(
+            serde_json::from_str(&text).map_err(|e| entry.invalid(format!("JWKS is not a JWK Set: {e}")))?,
+        ),
+        IssuerJwks::Uri(uri) => JwksSource::Uri(uri),
     };
     let algorithms = entry
         .algorithms

@@ -15,7 +15,7 @@ use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
 use tessera::store::conformance;
 use tessera::store::dynamodb::{self, DynamoStore};
-use tessera::store::{ClientRegistry, TokenStore};
+use tessera::store::{RegistrationStore, TokenStore};
 use tessera::tenancy::ServedTenant;
 use tessera_e2e::{creds, dynamo_store, form_request as post, test_config};
 
@@ -53,7 +53,7 @@ fn ops(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 }
 
 async fn counted_store(table: &str) -> (DynamoStore, WireCounter) {
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let counter = WireCounter::default();
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
     (DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table), counter)
@@ -146,7 +146,7 @@ async fn a_missing_table_is_a_rejection_named_as_such() {
     if dynamo_store().await.is_none() {
         return;
     }
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let missing = DynamoStore::new(dynamodb::client(&sdk, None), format!("tessera-missing-{}", std::process::id()));
     let err = missing.list_clients(&TenantId::default()).await.expect_err("no such table");
     assert!(matches!(err, tessera::store::StoreError::Rejected { .. }), "{err:?}");
@@ -163,7 +163,7 @@ async fn an_unreachable_endpoint_fails_closed() {
     }
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let store = DynamoStore::new(dynamodb::client(&sdk, Some(&format!("http://{closed}"))), "tessera-test");
     let keys = tessera::tenancy::key_document::key_ring_or_generated(&test_config().signing_keys, "k1").unwrap();
     // A token that verifies: only the store read (the caller's record, the denylist) can fail.
@@ -206,7 +206,7 @@ async fn an_unreachable_endpoint_fails_closed() {
 #[tokio::test]
 async fn the_cli_creates_the_table_the_template_defines() {
     let Some(template_table) = dynamo_store().await else { return };
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let client = dynamodb::client(&sdk, None);
     let created = DynamoStore::new(client.clone(), format!("tessera-cli-{}", std::process::id()));
     created.create_table_if_missing().await.unwrap();
@@ -217,17 +217,22 @@ async fn the_cli_creates_the_table_the_template_defines() {
             let described = client.describe_table().table_name(&table).send().await.unwrap().table.unwrap();
             let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
             let ttl = ttl.time_to_live_description.unwrap();
+            let backups = client.describe_continuous_backups().table_name(&table).send().await.unwrap();
+            let recovery = backups.continuous_backups_description.and_then(|b| b.point_in_time_recovery_description);
             (
                 format!("{:?}", described.key_schema.unwrap()),
                 format!("{:?}", described.attribute_definitions.unwrap()),
                 described.billing_mode_summary.and_then(|b| b.billing_mode).map(|m| m.as_str().to_owned()),
                 ttl.attribute_name,
                 ttl.time_to_live_status.map(|s| s.as_str().to_owned()),
+                described.sse_description.and_then(|d| d.status).map(|s| s.as_str().to_owned()),
+                recovery.and_then(|r| r.point_in_time_recovery_status).map(|s| s.as_str().to_owned()),
             )
         }
     };
     let expected = shape(template_table.table().to_owned()).await;
     assert_eq!(expected.3.as_deref(), Some("expires_at"));
+    assert_eq!((expected.5.as_deref(), expected.6.as_deref()), (Some("ENABLED"), Some("ENABLED")), "SSE, recovery");
     assert_eq!(shape(created.table().to_owned()).await, expected);
     client.delete_table().table_name(created.table()).send().await.unwrap();
 }
@@ -285,7 +290,7 @@ async fn throttling_endpoint() -> (String, Arc<std::sync::atomic::AtomicUsize>) 
 async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
     // Needs no emulator: the endpoint is a stand-in that answers ProvisionedThroughputExceededException.
     let (endpoint, hits) = throttling_endpoint().await;
-    let sdk = dynamodb::sdk_config().await;
+    let sdk = tessera::aws_sdk::sdk_config().await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(&endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "test"))
@@ -300,7 +305,7 @@ async fn throttling_is_retried_a_bounded_number_of_times_then_503() {
     assert_eq!((status, answer["error"].as_str()), (503, Some("temporarily_unavailable")));
     assert_eq!(
         hits.load(std::sync::atomic::Ordering::SeqCst),
-        dynamodb::MAX_ATTEMPTS as usize,
+        tessera::aws_sdk::MAX_ATTEMPTS as usize,
         "standard retries, bounded"
     );
 }

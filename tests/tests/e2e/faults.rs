@@ -14,7 +14,7 @@ use tessera::clock::Clock;
 use tessera::domain::client::ClientId;
 use tessera::domain::tenant::TenantId;
 use tessera::store::dynamodb::{self, DynamoStore};
-use tessera::store::{ClientRegistry, StoreError, StoreKey, TokenStore};
+use tessera::store::{RegistrationStore, StoreError, StoreKey, TokenStore};
 use tessera_e2e::fault_proxy::{Fault, FaultProxy};
 use tessera_e2e::issuers::{EXCHANGER, auth0, exchange, exchange_config};
 use tessera_e2e::{Reply, TestServer, creds, dynamo_store};
@@ -31,7 +31,7 @@ impl Rig {
     async fn start(config: &tessera::config::Config) -> Option<Self> {
         let shared = dynamo_store().await?;
         let table = format!("{}-faults-{}", shared.table(), random_suffix());
-        let sdk = dynamodb::sdk_config().await;
+        let sdk = tessera::aws_sdk::sdk_config().await;
         let direct = DynamoStore::new(dynamodb::client(&sdk, None), table.clone());
         direct.create_table_if_missing().await.expect("table on the emulator");
         for client in config.clients(&tessera::entropy::SystemEntropy).expect("clients") {
@@ -145,7 +145,7 @@ async fn throttling_fails_closed_and_recovers_when_it_ends() {
     assert_every_endpoint_fails_closed(&rig, &jwt, &opaque).await;
     let (_, throttled) = rig.proxy.counts();
     // 2 store calls + 5 requests, each tried MAX_ATTEMPTS times by the SDK's standard retry.
-    assert_eq!(throttled - throttled_before, 7 * dynamodb::MAX_ATTEMPTS as usize, "bounded retries");
+    assert_eq!(throttled - throttled_before, 7 * tessera::aws_sdk::MAX_ATTEMPTS as usize, "bounded retries");
 
     rig.proxy.set(Fault::None);
     assert_recovered(&rig, &jwt, &opaque).await;

@@ -17,7 +17,7 @@ use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::key_source::MemoryKeys;
 use tessera::service::build_service;
-use tessera::store::ClientRegistry;
+use tessera::store::RegistrationStore;
 use tessera::tenancy::KeySetDocument;
 use tessera::tenancy::{KeyDocumentSource, Sources};
 use tessera_cli::keys::{add_key, create_tenant, generated_key, promote_key, remove_key};
@@ -310,6 +310,6 @@ async fn register_globex(rig: &Rig) -> (TestIssuer, (&'static str, &'static str)
     for client in registered.clients(&SystemEntropy).unwrap() {
         rig.registry.put_client(client).await.unwrap();
     }
-    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].clone()).await.unwrap();
+    rig.registry.put_trusted_issuer(registered.trusted_issuers[0].to_registered().unwrap()).await.unwrap();
     (idp, ("globex-rs", "globex-rs-secret-0123456789abcdef01"))
 }

@@ -1,0 +1,428 @@
+//! The DynamoDB adapter: one table, one round trip per [`TokenStore`] operation. Beside this file, `item.rs` holds
+//! the items, owned by the adapter (each kind's attributes, in a table, pinned by its tests), and `table.rs` the
+//! table's definition (checked against `template.yaml`).
+//!
+//! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
+//! them on read. Reads are strongly consistent: a revocation that returned is seen by the next
+//! introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
+//! SDK's bounded retries ([`crate::aws_sdk`]); the edge turns that into 503 `temporarily_unavailable`.
+
+mod item;
+mod table;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+pub use item::item_size;
+use item::{from_item, key_attribute, to_item};
+pub use table::{PARTITION_KEY, TTL_ATTRIBUTE};
+
+use super::{ItemKind, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
+use crate::domain::revocation::RevocationWatermark;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+
+/// Seconds a client is told to wait after the store was unavailable.
+pub const RETRY_AFTER_SECS: u32 = 1;
+/// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
+const UNPROCESSED_RETRIES: usize = 2;
+
+/// A DynamoDB client from the shared configuration ([`crate::aws_sdk::sdk_config`]), optionally pointed at another
+/// endpoint (an emulator: DynamoDB Local, moto). For such an endpoint, placeholder credentials are used when the
+/// environment has none (`AWS_ACCESS_KEY_ID` unset) and `us-east-1` when no region is configured: emulators ignore
+/// both.
+pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> DynamoClient {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            let local = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tessera-local");
+            builder = builder.credentials_provider(local);
+        }
+        if sdk.region().is_none() {
+            builder = builder.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
+        }
+    }
+    DynamoClient::from_conf(builder.build())
+}
+
+/// A [`TokenStore`] and [`RegistrationStore`] on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: DynamoClient,
+    table: String,
+    consumed: Arc<CapacityMeter>,
+}
+
+/// Capacity units DynamoDB reported as consumed (`ReturnConsumedCapacity: TOTAL` on every call), summed per
+/// process: reads (`BatchGetItem`) and writes (everything else). Each call also logs its units at DEBUG.
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+}
+
+/// Capacity units consumed since the last [`DynamoStore::take_consumed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ConsumedCapacity {
+    /// Read capacity units.
+    pub read_units: f64,
+    /// Write capacity units.
+    pub write_units: f64,
+}
+
+impl CapacityMeter {
+    fn add(&self, operation: &'static str, write: bool, reported: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+        let units: f64 = reported.iter().filter_map(|c| c.capacity_units).sum();
+        tracing::debug!(operation, capacity_units = units, "dynamodb consumed capacity");
+        let counter = if write { &self.write_milli } else { &self.read_milli };
+        // Units come in multiples of 0.5; thousandths keep them exact in an integer.
+        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> ConsumedCapacity {
+        ConsumedCapacity {
+            read_units: self.read_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
+            write_units: self.write_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
+}
+
+/// Whether a conditional write failed its condition.
+fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// Maps an SDK failure: throttling, server errors, timeouts and connection failures are `Unavailable`
+/// (the SDK has already retried them); anything else (a missing table, a validation error) is a fault.
+fn classify<E, R>(err: SdkError<E, R>, key: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let unavailable = |reason: String| StoreError::Unavailable { reason, retry_after_secs: RETRY_AFTER_SECS };
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("Unknown");
+            match code {
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable" => unavailable(format!("{code} on {key}")),
+                _ => StoreError::Rejected {
+                    key: key.to_owned(),
+                    reason: format!("{code}: {}", ctx.err().message().unwrap_or("")),
+                },
+            }
+        }
+        _ => unavailable(format!("{} on {key}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
+    }
+}
+
+impl DynamoStore {
+    /// A store on `table` through `client`.
+    pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), consumed: Arc::default() }
+    }
+
+    /// The capacity DynamoDB reported since the last call, resetting it (clones share one meter).
+    pub fn take_consumed(&self) -> ConsumedCapacity {
+        self.consumed.take()
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A transaction item putting `record` on condition that its key is free.
+    fn conditional_put(&self, record: Record) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let key = record.key().to_string();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs one `TransactWriteItems`. A failed condition or a transaction conflict on `guarded` (the first
+    /// item) is a [`StoreError::Conflict`]; on any other item, [`StoreError::AlreadyExists`].
+    async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        keys: &[String],
+        guarded: Option<&StoreKey>,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let err = match result {
+            Ok(output) => {
+                self.consumed.add("TransactWriteItems", true, output.consumed_capacity());
+                return Ok(());
+            }
+            Err(err) => err,
+        };
+        if let SdkError::ServiceError(ctx) = &err
+            && let TransactWriteItemsError::TransactionCanceledException(cancelled) = ctx.err()
+        {
+            let failed: Vec<usize> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                // A concurrent transaction on the same item (`TransactionConflict`) lost the race just the
+                // same as a failed condition: the other rotation wins.
+                .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
+                .map(|(i, _)| i)
+                .collect();
+            match (failed.first(), guarded) {
+                (Some(0), Some(old)) => return Err(StoreError::Conflict(old.to_string())),
+                (Some(&i), _) => {
+                    return Err(StoreError::AlreadyExists(keys.get(i).cloned().unwrap_or_default()));
+                }
+                (None, _) => {}
+            }
+        }
+        Err(classify(err, keys.first().map(String::as_str).unwrap_or(&self.table)))
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
+        // BatchGetItem refuses duplicate keys.
+        let mut seen = HashSet::new();
+        let unique: Vec<_> = keys.iter().filter(|k| seen.insert(k.as_str())).map(key_attribute).collect();
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(unique))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt { key: self.table.clone(), reason: e.to_string() })?,
+        );
+        let mut records = Vec::with_capacity(keys.len());
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|err| classify(err, &self.table))?;
+            self.consumed.add("BatchGetItem", false, output.consumed_capacity());
+            for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                records.push(from_item(item)?);
+            }
+            pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt > UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unavailable {
+                        reason: "BatchGetItem left keys unprocessed".into(),
+                        retry_after_secs: RETRY_AFTER_SECS,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        Ok(records)
+    }
+
+    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+        let key = record.key().to_string();
+        let output = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|err| {
+                if condition_failed(&err) { StoreError::AlreadyExists(key.clone()) } else { classify(err, &key) }
+            })?;
+        self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
+        Ok(())
+    }
+
+    async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attribute(key)))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
+            .condition_expression("attribute_exists(pk) AND #kind IN (:token, :external)")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
+            .expression_attribute_values(":token", AttributeValue::S("token".into()))
+            .expression_attribute_values(":external", AttributeValue::S("external_token".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|err| {
+                if condition_failed(&err) { StoreError::NotFound(key.to_string()) } else { classify(err, key.as_str()) }
+            })?;
+        self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+        Ok(())
+    }
+
+    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let keys: Vec<String> = records.iter().map(|r| r.key().to_string()).collect();
+        let items = records.into_iter().map(|r| self.conditional_put(r)).collect::<Result<Vec<_>, _>>()?;
+        self.transact(items, &keys, None).await
+    }
+
+    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let mut keys = vec![old.to_string()];
+        keys.extend(new.iter().map(|r| r.key().to_string()));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_attribute(old)))
+            .update_expression("SET rotated_at = :at")
+            .condition_expression(
+                "attribute_exists(pk) AND #kind = :token AND attribute_not_exists(rotated_at) \
+                 AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":at", AttributeValue::N(at.as_micros().to_string()))
+            .expression_attribute_values(":token", AttributeValue::S("token".into()))
+            .build()
+            .map_err(|e| StoreError::Corrupt { key: old.to_string(), reason: e.to_string() })?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for record in new {
+            items.push(self.conditional_put(record)?);
+        }
+        self.transact(items, &keys, Some(old)).await
+    }
+
+    async fn raise_watermark(
+        &self,
+        watermark: RevocationWatermark,
+        event_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let record = Record::Watermark(watermark);
+        let key = record.key();
+        // One conditional update that sets every attribute of the watermark item: it lands only if it raises
+        // the mark and, with an event id, only if the item has not seen that event (kept in `event_ids`).
+        let mut update = self.client.update_item().table_name(&self.table).set_key(Some(key_attribute(&key)));
+        let mut assignments = Vec::new();
+        for (i, (name, value)) in to_item(record)?.into_iter().filter(|(name, _)| name != PARTITION_KEY).enumerate() {
+            assignments.push(format!("#a{i} = :a{i}"));
+            if name == "revoked_before" {
+                update = update.expression_attribute_values(":mark", value.clone());
+            }
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        let mut expression = format!("SET {}", assignments.join(", "));
+        let mut condition = "(attribute_not_exists(pk) OR revoked_before < :mark)".to_owned();
+        if let Some(id) = event_id {
+            expression.push_str(" ADD event_ids :event_set");
+            condition.push_str(" AND NOT contains(event_ids, :event_id)");
+            update = update
+                .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
+                .expression_attribute_values(":event_id", AttributeValue::S(id.to_owned()));
+        }
+        let result = update
+            .update_expression(expression)
+            .condition_expression(condition)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+                Ok(true)
+            }
+            Err(err) if condition_failed(&err) => {
+                // A higher mark is there (or the event was seen). Remember the id anyway, so a re-delivery of
+                // this event cannot raise the mark later: one more write, only on this path.
+                if let Some(id) = event_id {
+                    let output = self
+                        .client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attribute(&key)))
+                        .update_expression("ADD event_ids :event_set")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await
+                        .map_err(|err| classify(err, key.as_str()))?;
+                    self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+                }
+                Ok(false)
+            }
+            Err(err) => Err(classify(err, key.as_str())),
+        }
+    }
+}
+
+#[async_trait]
+impl RegistrationStore for DynamoStore {
+    async fn put(&self, record: Record) -> Result<(), StoreError> {
+        let key = record.key().to_string();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .send()
+            .await
+            .map_err(|err| classify(err, &key))?;
+        Ok(())
+    }
+
+    async fn list(&self, tenant: &TenantId, kind: ItemKind) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(pk, :prefix)")
+            .expression_attribute_values(":prefix", AttributeValue::S(StoreKey::prefix(tenant, kind)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            records.push(from_item(item.map_err(|err| classify(err, &self.table))?)?);
+        }
+        Ok(records)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(key.to_string()))
+            .send()
+            .await
+            .map_err(|err| classify(err, key.as_str()))?;
+        Ok(())
+    }
+}
