@@ -11,8 +11,9 @@
 //! Exactly one target: `subject`, `client_id`, `family_id`, or `"all_tokens": true` (the tenant). `reason` is
 //! required (it is logged); `tenant` defaults to `default`; `event_id` defaults to the envelope's id. The
 //! watermark is set at the time the event is applied, not at the time it was sent, so a token minted while
-//! the event was in flight (say, by refreshing a stolen refresh token) dies too. Re-delivery is harmless: the
-//! watermark remembers the event ids that raised it ([`TokenStore::raise_watermark`]).
+//! the event was in flight (say, by refreshing a stolen refresh token) dies too. Re-delivery is harmless: each
+//! event leaves an item saying the watermark has seen it ([`crate::store::SeenEvent`], written with the mark by
+//! [`TokenStore::raise_watermark`]), so the watermark item itself never grows.
 
 use std::fmt;
 
@@ -32,7 +33,7 @@ pub const DETAIL_TYPE: &str = "tessera.revoke";
 /// The longest accepted `reason` or `subject`, in bytes.
 pub const MAX_FIELD_LEN: usize = 1024;
 
-/// The longest accepted `event_id`, in bytes: ids are kept in the watermark item, read by every introspection.
+/// The longest accepted `event_id`, in bytes: each is kept in a seen-event item, and logged.
 pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// The tenants a deployment serves, as the revocation-events function sees them. An event naming any other is
@@ -459,6 +460,6 @@ mod tests {
         let key = StoreKey::watermark(&TenantId::default(), &WatermarkTarget::subject("alice"));
         let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.unwrap(), now);
         assert_eq!(fetched.watermarks(&[key]), vec![now]);
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.len(), 2, "the watermark, and beside it the event it has seen");
     }
 }

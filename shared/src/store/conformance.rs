@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Fetched, IssuerJwks, Record, RegisteredIssuer, RegistrationStore, StoreError, StoreKey, TokenStore};
+use super::{
+    Fetched, IssuerJwks, Record, RegisteredIssuer, RegistrationStore, SeenEvent, StoreError, StoreKey, TokenStore,
+};
 use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
@@ -192,6 +194,13 @@ pub async fn an_event_raises_a_watermark_once(store: &dyn TokenStore) {
     let bob = WatermarkTarget::subject("bob");
     assert!(store.raise_watermark(mark(bob.clone(), NOW), Some("evt-1")).await.expect("other target"));
     assert_eq!(read(&StoreKey::watermark(&tenant, &bob)).await, vec![NOW]);
+    // Each event is remembered in an item of its own, beside the watermark (which every introspection reads, so it
+    // must not grow), for as long as the mark its first delivery brought would live.
+    let seen = store.get_many(&[StoreKey::seen_event(&tenant, &alice, "evt-3")]).await.expect("read");
+    let expected = SeenEvent::of(&mark(alice.clone(), NOW.plus_secs(30)), "evt-3");
+    assert_eq!(seen, vec![Record::SeenEvent(expected)]);
+    let watermark = store.get_many(std::slice::from_ref(&key)).await.expect("read");
+    assert_eq!(watermark, vec![Record::Watermark(mark(alice, NOW.plus_secs(60)))], "the watermark is unchanged");
 }
 
 /// Clients are stored, replaced, listed per tenant, and readable through `get_many`.

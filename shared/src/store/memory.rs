@@ -24,14 +24,14 @@
 //! Replacing an item in place (revoking a token, raising a watermark, re-registering a client) never counts
 //! against the bound. Each item costs about 1 KB (the record, its key, one index entry).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ItemKind, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
+use super::{ItemKind, Record, RegistrationStore, SeenEvent, StoreError, StoreKey, TokenStore};
 use crate::clock::Clock;
 use crate::domain::client::Client;
 use crate::domain::revocation::RevocationWatermark;
@@ -64,8 +64,6 @@ struct Items {
     evictable: BTreeSet<(Timestamp, Key)>,
     /// `(expires_at, key)` of every other item that expires: kept until it has expired.
     kept_until_expiry: BTreeSet<(Timestamp, Key)>,
-    /// The event ids each watermark has seen (DynamoDB keeps them in the watermark item, so they go with it).
-    event_ids: HashMap<Key, HashSet<String>>,
     /// Live items dropped to respect the bound.
     evictions: u64,
     /// Writes refused because the bound was reached and nothing could be evicted.
@@ -90,6 +88,9 @@ fn retention(record: &Record) -> Option<(Retention, Timestamp)> {
         Record::Token(token) => token.rotated_at.is_none(),
         // Introspection records an external JWT again when its record is missing, unrevoked.
         Record::ExternalToken(token) => token.revoked_at.is_none(),
+        // Losing one can only revoke more: a re-delivery of its event raises the watermark again, revoking the
+        // target's tokens issued since the first delivery. Never fewer.
+        Record::SeenEvent(_) => true,
         Record::RevokedJti(_) | Record::Watermark(_) | Record::Client(_) | Record::TrustedIssuers(_) => false,
     };
     Some((if evictable { Retention::Evictable } else { Retention::KeptUntilExpiry }, expires_at))
@@ -138,11 +139,10 @@ impl Items {
         Some(result)
     }
 
-    /// Removes the item under `pk`, its index entry and the event ids it carried.
+    /// Removes the item under `pk` and its index entry.
     fn remove(&mut self, pk: &str) -> Option<Record> {
         let (key, record) = self.records.remove_entry(pk)?;
         self.unindex(&key, &record);
-        self.event_ids.remove(pk);
         Some(record)
     }
 
@@ -348,35 +348,34 @@ impl TokenStore for MemoryStore {
         event_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         let key = StoreKey::watermark(&watermark.tenant, &watermark.target);
+        let seen = event_id.map(|id| SeenEvent::of(&watermark, id));
         let mut items = self.items();
-        // Like the DynamoDB conditional update: the new mark lands only if it is higher and its event is new.
+        // Like the DynamoDB transaction: the new mark lands only if it is higher and its event is new, and the
+        // event is remembered either way (a re-delivery must not raise the mark later).
+        let now = self.bound.as_ref().map(|bound| bound.clock.now());
+        let live = |record: &Record| now.is_none_or(|now| record.expires_at().is_none_or(|at| at > now));
         let (raises, exists) = match items.records.get(key.as_str()) {
             Some(Record::Watermark(existing)) => (existing.revoked_before < watermark.revoked_before, true),
             _ => (true, false),
         };
-        let duplicate =
-            event_id.is_some_and(|id| items.event_ids.get(key.as_str()).is_some_and(|seen| seen.contains(id)));
-        let writes = raises && !duplicate;
-        if writes {
-            if !exists {
-                self.make_room(&mut items, 1, None)?;
-            }
+        let seen_key = seen.as_ref().map(|seen| Record::SeenEvent(seen.clone()).key());
+        let duplicate = seen_key.as_ref().is_some_and(|k| items.records.get(k.as_str()).is_some_and(live));
+        if duplicate {
+            return Ok(false);
+        }
+        let new_items = usize::from(raises && !exists) + usize::from(seen.is_some());
+        if new_items > 0 {
+            // Room is made before anything is written, so a refused write leaves nothing half-done and stays
+            // retryable under the same event id.
+            self.make_room(&mut items, new_items, None)?;
+        }
+        if raises {
             items.insert(key.as_str(), Record::Watermark(watermark));
         }
-        // The id is remembered even when a higher mark won, so its re-delivery cannot raise the mark later; it
-        // is remembered only once the write cannot fail, so a refused write stays retryable under the same id.
-        if let Some(id) = event_id {
-            match items.event_ids.get_mut(key.as_str()) {
-                Some(seen) => {
-                    seen.insert(id.to_owned());
-                }
-                None => {
-                    let shared = items.records.get_key_value(key.as_str()).map(|(k, _)| k.clone());
-                    let shared = shared.unwrap_or_else(|| Key::from(key.as_str()));
-                    items.event_ids.insert(shared, HashSet::from([id.to_owned()]));
-                }
-            }
+        if let (Some(seen), Some(seen_key)) = (seen, seen_key) {
+            items.insert(seen_key.as_str(), Record::SeenEvent(seen));
         }
+        let writes = raises;
         Ok(writes)
     }
 }
@@ -495,7 +494,7 @@ mod tests {
         let later = put_token(&store, &tenant, 20).await;
         store.raise_watermark(watermark(&tenant, "alice", 15), Some("evt-1")).await.expect("watermark");
         store.put_new(revoked_jti(&tenant, "jti-1", 30)).await.expect("denylist entry");
-        assert_eq!(store.len(), 7);
+        assert_eq!(store.len(), 8, "the watermark and, beside it, its event");
 
         assert_eq!(store.sweep_expired(NOW.plus_secs(9), 100), 0, "nothing has expired yet");
         assert_eq!(store.sweep_expired(NOW.plus_secs(10), 2), 2, "at most max_items per sweep");
@@ -504,13 +503,34 @@ mod tests {
             assert!(!present(&store, key).await, "every token expired at +10 s is gone");
         }
         assert!(present(&store, &later).await, "a live token stays");
-        assert_eq!(store.sweep_expired(NOW.plus_secs(15), 100), 1, "the watermark, at its expiry");
+        assert_eq!(store.sweep_expired(NOW.plus_secs(15), 100), 2, "the watermark and its event, at their expiry");
         assert_eq!(store.sweep_expired(NOW.plus_secs(10_000), 100), 2, "the later token and the denylist entry");
         assert_eq!(store.sweep_expired(Timestamp::from_micros(u64::MAX), 100), 0);
         assert_eq!(store.len(), 1, "the client never expires");
         assert!(present(&store, &client_key).await);
-        // The swept watermark's event ids went with it, as DynamoDB's TTL takes them with the item.
+        // The swept watermark's event went with it, as DynamoDB's TTL takes both at the same expiry.
         assert!(store.raise_watermark(watermark(&tenant, "alice", 20_000), Some("evt-1")).await.expect("again"));
+    }
+
+    #[tokio::test]
+    async fn events_count_against_the_bound_and_only_ever_make_room_for_revocation() {
+        // A thousand events on one watermark: each is an item beside it, counted and evictable (losing one can
+        // only make a re-delivery revoke again), so the store stays within its bound and refuses nothing.
+        let (store, _clock) = bounded(10);
+        let tenant = fresh_tenant();
+        let target = WatermarkTarget::subject("alice");
+        for i in 0..1_000u64 {
+            let mark = RevocationWatermark::at(&tenant, target.clone(), NOW.plus_secs(i));
+            assert!(store.raise_watermark(mark, Some(&format!("evt-{i}"))).await.expect("raised"));
+        }
+        assert_eq!(store.len(), 10);
+        assert_eq!((store.evictions(), store.refused_writes()), (991, 0));
+        let key = StoreKey::watermark(&tenant, &target);
+        let read = store.get_many(std::slice::from_ref(&key)).await.expect("read");
+        let Some(Record::Watermark(mark)) = read.first() else { panic!("the watermark is kept: {read:?}") };
+        assert_eq!(mark.revoked_before, NOW.plus_secs(999));
+        let newest = StoreKey::seen_event(&tenant, &target, "evt-999");
+        assert_eq!(store.get_many(std::slice::from_ref(&newest)).await.expect("read").len(), 1, "newest kept");
     }
 
     #[tokio::test]
@@ -603,7 +623,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_event_stays_retryable_under_its_id() {
-        let (store, clock) = bounded(1);
+        let (store, clock) = bounded(2);
         let tenant = fresh_tenant();
         store.put_new(revoked_jti(&tenant, "jti-1", 10)).await.expect("denylist entry");
         let refused = store.raise_watermark(watermark(&tenant, "alice", 600), Some("evt-1")).await;

@@ -5,8 +5,9 @@
 //! - [`TokenStore::get_many`] is one strongly consistent `BatchGetItem`;
 //! - [`TokenStore::put_new`] is one `PutItem` conditional on `attribute_not_exists(pk)`;
 //! - [`TokenStore::mark_revoked`] is one `UpdateItem` conditional on the item existing;
-//! - [`TokenStore::raise_watermark`] is one conditional `UpdateItem` that only ever raises the mark, at most
-//!   once per event id;
+//! - [`TokenStore::raise_watermark`] is one conditional `UpdateItem` that only ever raises the mark; raised by
+//!   an event, it is one `TransactWriteItems` with the event's [`SeenEvent`] item, so each event applies once
+//!   and the watermark item, which every introspection reads, keeps its size;
 //! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each.
 //!
 //! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
@@ -43,6 +44,8 @@ pub enum ItemKind {
     Client,
     /// A trusted external issuer's configuration.
     TrustedIssuer,
+    /// A revocation event a watermark has seen.
+    SeenEvent,
 }
 
 impl ItemKind {
@@ -54,6 +57,7 @@ impl ItemKind {
             Self::Watermark => "wm",
             Self::Client => "client",
             Self::TrustedIssuer => "iss",
+            Self::SeenEvent => "evt",
         }
     }
 }
@@ -104,13 +108,20 @@ impl StoreKey {
     /// personal data.
     pub fn watermark(tenant: &TenantId, target: &WatermarkTarget) -> Self {
         let mut buf = [0u8; 22];
-        let id: [&str; 2] = match target {
-            WatermarkTarget::Family(family) => ["fam:", family.encode(&mut buf)],
-            WatermarkTarget::Subject(tag) => ["sub:", tag.encode(&mut buf)],
-            WatermarkTarget::Client(tag) => ["cli:", tag.encode(&mut buf)],
-            WatermarkTarget::Tenant => ["all", ""],
-        };
-        Self::new(tenant, ItemKind::Watermark, &id)
+        Self::new(tenant, ItemKind::Watermark, &watermark_id(target, &mut buf))
+    }
+
+    /// The key of the record that `target`'s watermark has seen the event `event_id`:
+    /// `<tenant>#evt#<the watermark's id>#<base64url SHA-256 of the event id>`, so the key has a fixed length and
+    /// alphabet whatever the producer's id is.
+    pub fn seen_event(tenant: &TenantId, target: &WatermarkTarget, event_id: &str) -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, event_id.as_bytes());
+        let digest = URL_SAFE_NO_PAD.encode(digest);
+        let mut buf = [0u8; 22];
+        let [kind, id] = watermark_id(target, &mut buf);
+        Self::new(tenant, ItemKind::SeenEvent, &[kind, id, "#", &digest])
     }
 
     /// The keys of several watermarks.
@@ -121,6 +132,16 @@ impl StoreKey {
     /// The partition key value.
     pub fn as_str(&self) -> &str {
         &self.pk
+    }
+}
+
+/// A watermark's id within its tenant, in two parts: `fam:`, `sub:` or `cli:` and the tag, or `all`.
+fn watermark_id<'a>(target: &WatermarkTarget, buf: &'a mut [u8; 22]) -> [&'a str; 2] {
+    match target {
+        WatermarkTarget::Family(family) => ["fam:", family.encode(buf)],
+        WatermarkTarget::Subject(tag) => ["sub:", tag.encode(buf)],
+        WatermarkTarget::Client(tag) => ["cli:", tag.encode(buf)],
+        WatermarkTarget::Tenant => ["all", ""],
     }
 }
 
@@ -145,6 +166,37 @@ pub enum Record {
     Watermark(RevocationWatermark),
     /// A tenant's trusted issuers (their JWKS inline or as URLs).
     TrustedIssuers(TrustedIssuerSet),
+    /// A revocation event a watermark has seen.
+    SeenEvent(SeenEvent),
+}
+
+/// A revocation event that a watermark has seen, whether it raised the mark or a higher one was there: a
+/// re-delivery of the event (EventBridge retries, SQS at-least-once) must not raise the mark again, which would
+/// revoke the tokens issued since its first delivery. One item per event and target, beside the watermark rather
+/// than in it: the watermark is read by every introspection, so it must not grow with every event. It lives as
+/// long as the watermark it guards ([`SeenEvent::of`]), so no re-delivery can outlive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenEvent {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The watermark's target.
+    pub target: WatermarkTarget,
+    /// The event's id, as its producer gave it (an id, not personal data; it is logged too).
+    pub event_id: String,
+    /// When the item may be deleted: the watermark's own expiry.
+    pub expires_at: Timestamp,
+}
+
+impl SeenEvent {
+    /// That `watermark` has seen `event_id`.
+    pub fn of(watermark: &RevocationWatermark, event_id: &str) -> Self {
+        Self {
+            tenant: watermark.tenant.clone(),
+            target: watermark.target.clone(),
+            event_id: event_id.to_owned(),
+            expires_at: watermark.expires_at,
+        }
+    }
 }
 
 /// A tenant's trusted issuers, kept as one item: a function reads every tenant's in its one cold-start read
@@ -220,6 +272,7 @@ impl Record {
             Self::RevokedJti(j) => StoreKey::revoked_jti(&j.tenant, &j.jti),
             Self::Watermark(w) => StoreKey::watermark(&w.tenant, &w.target),
             Self::TrustedIssuers(t) => StoreKey::trusted_issuers(&t.tenant),
+            Self::SeenEvent(e) => StoreKey::seen_event(&e.tenant, &e.target, &e.event_id),
         }
     }
 
@@ -231,6 +284,7 @@ impl Record {
             Self::ExternalToken(t) => Some(t.expires_at),
             Self::RevokedJti(j) => Some(j.expires_at),
             Self::Watermark(w) => Some(w.expires_at),
+            Self::SeenEvent(e) => Some(e.expires_at),
         }
     }
 }

@@ -139,6 +139,22 @@ async fn round_trips_on_the_wire() {
         let (_, answer) = body(tessera_introspect::handle(&service, request).await.unwrap()).await;
         assert_eq!(answer, serde_json::json!({"active": false}));
     }
+
+    // A revocation event: the raised mark and the event's seen item in one transaction; its re-delivery finds the
+    // event seen (a cancelled transaction), and the watermark item has not grown.
+    let event = tessera::events::RevocationEvent::from_message(
+        // A subject of this run alone: the shared table keeps the marks of earlier runs.
+        &serde_json::json!({"event_id": "wire-1", "subject": format!("wire-{:?}", std::time::SystemTime::now()), "reason": "test"})
+            .to_string(),
+        None,
+    )
+    .unwrap();
+    let now = tessera::domain::time::Timestamp::from_secs(1_800_000_000);
+    wire.take();
+    assert!(event.apply(&meter, now).await.unwrap());
+    assert_eq!(wire.take(), ops(&[("TransactWriteItems", 1)]), "event: the mark and the event, one transaction");
+    assert!(!event.apply(&meter, now.plus_secs(60)).await.unwrap(), "a re-delivery changes nothing");
+    assert_eq!(wire.take(), ops(&[("TransactWriteItems", 1)]), "re-delivery: one cancelled transaction");
 }
 
 #[tokio::test]

@@ -290,7 +290,7 @@ async fn an_event_for_an_undeclared_tenant_is_refused() {
     ]});
     let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-nosuch"}]));
-    assert_eq!(store.len(), 1, "only acme's watermark was written");
+    assert_eq!(store.len(), 2, "only acme's watermark, and the event it has seen, were written");
 }
 
 /// When the deployment cannot say which tenants it serves (its key document unread past the staleness bound), an

@@ -5,17 +5,20 @@
 //! | attribute | type | on | meaning |
 //! |---|---|---|---|
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
-//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark` or `trusted_issuers` |
+//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event` or `trusted_issuers` |
 //! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
 //! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL) |
 //! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs); `username`, `user_details` and `amr` absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
-//! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs), `event_ids` (SS) | | watermark | everything of `target` issued at or before `revoked_before` is revoked; the revocation events that raised it |
+//! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked |
+//! | `tenant`, `target` (M, as on a watermark), `event_id` (S) | | seen_event | the watermark of `target` has seen this revocation event; it expires with the watermark |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL) |
 //!
-//! [`to_item`] writes all of an item but `event_ids`; the update expressions of [`super::DynamoStore`] set
-//! `revoked_at` (`mark_revoked`), `rotated_at` (`rotate`) and add to `event_ids` (`raise_watermark`).
+//! [`to_item`] writes all of an item; the update expressions of [`super::DynamoStore`] set `revoked_at`
+//! (`mark_revoked`) and `rotated_at` (`rotate`). `event_ids`, the string set in which watermarks used to remember
+//! their events (it grew by one id per event on an item every introspection reads), is no longer written; a
+//! watermark that still has one is checked against it, so an event seen before the upgrade stays seen.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,7 +35,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecord};
-use crate::store::{IssuerJwks, Record, RegisteredIssuer, StoreError, StoreKey, TrustedIssuerSet};
+use crate::store::{IssuerJwks, Record, RegisteredIssuer, SeenEvent, StoreError, StoreKey, TrustedIssuerSet};
 
 /// One item. `kind` is the tag.
 #[derive(Serialize, Deserialize)]
@@ -67,6 +70,8 @@ enum Item {
     TrustedIssuers { pk: String, set: IssuerSetItem },
     #[serde(rename = "watermark")]
     Watermark { pk: String, expires_at: u64, tenant: String, target: TargetItem, revoked_before: u64 },
+    #[serde(rename = "seen_event")]
+    SeenEvent { pk: String, expires_at: u64, tenant: String, target: TargetItem, event_id: String },
 }
 
 /// A client, inside its item's `client`.
@@ -294,6 +299,13 @@ impl From<Record> for Item {
                 target: target.into(),
                 revoked_before: micros(revoked_before),
             },
+            Record::SeenEvent(SeenEvent { tenant, target, event_id, expires_at }) => Item::SeenEvent {
+                pk,
+                expires_at: ttl_secs(expires_at),
+                tenant: tenant.into(),
+                target: target.into(),
+                event_id,
+            },
         }
     }
 }
@@ -338,6 +350,12 @@ impl TryFrom<Item> for Record {
                     expires_at: Timestamp::from_secs(expires_at),
                 })
             }
+            Item::SeenEvent { expires_at, tenant: name, target, event_id, .. } => Record::SeenEvent(SeenEvent {
+                tenant: tenant(name)?,
+                target: target.try_into()?,
+                event_id,
+                expires_at: Timestamp::from_secs(expires_at),
+            }),
         })
     }
 }
@@ -852,8 +870,9 @@ mod tests {
     }
 
     /// The watermark of each kind of target.
-    fn pinned_watermarks() -> Vec<(Record, HashMap<String, AttributeValue>)> {
-        let targets = [
+    /// The four watermark targets: the target, its id prefix in `pk`, its `kind` in `target`, and its tag.
+    fn pinned_targets() -> [(WatermarkTarget, &'static str, &'static str, &'static str); 4] {
+        [
             (WatermarkTarget::Family(FamilyId::try_from(FAMILY.to_owned()).unwrap()), "fam:", "family", FAMILY),
             (
                 WatermarkTarget::Subject(IdTag::try_from(SUBJECT_TAG.to_owned()).unwrap()),
@@ -863,8 +882,19 @@ mod tests {
             ),
             (WatermarkTarget::Client(IdTag::try_from(CLIENT_TAG.to_owned()).unwrap()), "cli:", "client", CLIENT_TAG),
             (WatermarkTarget::Tenant, "all", "tenant", ""),
-        ];
-        targets
+        ]
+    }
+
+    /// A watermark's `target` map.
+    fn pinned_target(kind: &str, id: &str) -> AttributeValue {
+        match id {
+            "" => m(&[("kind", s(kind))]),
+            id => m(&[("kind", s(kind)), ("id", s(id))]),
+        }
+    }
+
+    fn pinned_watermarks() -> Vec<(Record, HashMap<String, AttributeValue>)> {
+        pinned_targets()
             .into_iter()
             .map(|(target, prefix, kind, id)| {
                 let record = Record::Watermark(RevocationWatermark {
@@ -873,17 +903,37 @@ mod tests {
                     revoked_before: Timestamp::from_micros(1_800_000_000_000_001),
                     expires_at: Timestamp::from_secs(1_807_779_601),
                 });
-                let target = match id {
-                    "" => m(&[("kind", s(kind))]),
-                    id => m(&[("kind", s(kind)), ("id", s(id))]),
-                };
                 let item = attributes(&[
                     ("pk", s(&format!("acme#wm#{prefix}{id}"))),
                     ("kind", s("watermark")),
                     ("expires_at", n("1807779601")),
                     ("tenant", s(ACME)),
-                    ("target", target),
+                    ("target", pinned_target(kind, id)),
                     ("revoked_before", n("1800000000000001")),
+                ]);
+                (record, item)
+            })
+            .collect()
+    }
+
+    /// That each watermark has seen the event `pwd-change-0001` (the key ends in the id's base64url SHA-256).
+    fn pinned_seen_events() -> Vec<(Record, HashMap<String, AttributeValue>)> {
+        pinned_targets()
+            .into_iter()
+            .map(|(target, prefix, kind, id)| {
+                let record = Record::SeenEvent(SeenEvent {
+                    tenant: acme(),
+                    target,
+                    event_id: "pwd-change-0001".into(),
+                    expires_at: Timestamp::from_secs(1_807_779_601),
+                });
+                let item = attributes(&[
+                    ("pk", s(&format!("acme#evt#{prefix}{id}#joKTxvvHbcVCmXJfSCtzz0Nzjly4zNsh07_t4yV2ihI"))),
+                    ("kind", s("seen_event")),
+                    ("expires_at", n("1807779601")),
+                    ("tenant", s(ACME)),
+                    ("target", pinned_target(kind, id)),
+                    ("event_id", s("pwd-change-0001")),
                 ]);
                 (record, item)
             })
@@ -998,6 +1048,7 @@ mod tests {
             pinned_external_token(true),
         ];
         pins.extend(pinned_watermarks());
+        pins.extend(pinned_seen_events());
         pins
     }
 
@@ -1145,20 +1196,29 @@ mod tests {
             assert_eq!(raw(&key).await, item, "{record:?} on the table");
             assert_eq!(store.get_many(std::slice::from_ref(&key)).await.unwrap(), vec![record]);
         }
-        // A watermark raised by an event remembers the event's id, whether it raised the mark or not.
-        for (record, mut item) in pinned_watermarks() {
+        // A watermark raised by an event keeps its pinned shape, whether the event raised the mark or not: each
+        // event is an item of its own beside it.
+        for ((record, item), (seen, seen_item)) in pinned_watermarks().into_iter().zip(pinned_seen_events()) {
             let (key, Record::Watermark(mark)) = (record.key(), record.clone()) else { unreachable!() };
             store.delete(&key).await.unwrap();
-            assert!(store.raise_watermark(mark.clone(), Some("evt-1")).await.unwrap());
-            assert!(!store.raise_watermark(mark, Some("evt-2")).await.unwrap(), "not raised, but remembered");
-            let Some(AttributeValue::Ss(mut ids)) = raw(&key).await.remove("event_ids") else { panic!("no event ids") };
-            ids.sort();
-            item.insert("event_ids".into(), ss(&["evt-1", "evt-2"]));
-            let mut stored = raw(&key).await;
-            stored.insert("event_ids".into(), AttributeValue::Ss(ids));
-            assert_eq!(stored, item);
-            assert_eq!(store.get_many(std::slice::from_ref(&key)).await.unwrap(), vec![record]);
+            store.delete(&seen.key()).await.unwrap();
+            assert!(store.raise_watermark(mark.clone(), Some("pwd-change-0001")).await.unwrap());
+            assert!(!store.raise_watermark(mark.clone(), Some("evt-2")).await.unwrap(), "not raised, but seen");
+            assert!(!store.raise_watermark(mark, Some("pwd-change-0001")).await.unwrap(), "seen");
+            assert_eq!(raw(&key).await, item, "{record:?} raised by events");
+            assert_eq!(raw(&seen.key()).await, seen_item, "{seen:?} on the table");
+            assert_eq!(store.get_many(&[key, seen.key()]).await.unwrap(), vec![record, seen]);
         }
+        // A watermark an earlier release wrote remembers its events in `event_ids`: they stay seen.
+        let (record, _) = pinned_watermarks().remove(1);
+        let (key, Record::Watermark(mark)) = (record.key(), record.clone()) else { unreachable!() };
+        store.delete(&key).await.unwrap();
+        let mut legacy = to_item(record).unwrap();
+        legacy.insert("event_ids".into(), ss(&["old-1", "old-2"]));
+        dynamo.put_item().table_name(store.table()).set_item(Some(legacy)).send().await.unwrap();
+        let higher = RevocationWatermark { revoked_before: mark.revoked_before.plus_secs(60), ..mark.clone() };
+        assert!(!store.raise_watermark(higher.clone(), Some("old-2")).await.unwrap(), "seen before the upgrade");
+        assert!(store.raise_watermark(higher, Some("new-1")).await.unwrap(), "a new event raises it");
         dynamo.delete_table().table_name(store.table()).send().await.unwrap();
     }
 

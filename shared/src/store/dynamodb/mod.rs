@@ -18,18 +18,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, TransactWriteItem, Update};
 pub use item::item_size;
 use item::{from_item, key_attribute, to_item};
 pub use table::{PARTITION_KEY, TTL_ATTRIBUTE};
 
-use super::{ItemKind, Record, RegistrationStore, StoreError, StoreKey, TokenStore};
+use super::{ItemKind, Record, RegistrationStore, SeenEvent, StoreError, StoreKey, TokenStore};
 use crate::domain::revocation::RevocationWatermark;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 
 /// Seconds a client is told to wait after the store was unavailable.
 pub const RETRY_AFTER_SECS: u32 = 1;
+/// An event's watermark transaction is tried this many times while concurrent writes to the same items cancel it.
+const TRANSACTION_CONFLICT_RETRIES: usize = 3;
 /// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
 const UNPROCESSED_RETRIES: usize = 2;
 
@@ -163,6 +165,25 @@ impl DynamoStore {
         keys: &[String],
         guarded: Option<&StoreKey>,
     ) -> Result<(), StoreError> {
+        let Some(codes) = self.transact_or_reasons(items, keys).await? else { return Ok(()) };
+        // A concurrent transaction on the same item (`TransactionConflict`) lost the race just the same as a
+        // failed condition: the other rotation wins.
+        let failed =
+            codes.iter().position(|c| matches!(c.as_deref(), Some("ConditionalCheckFailed" | "TransactionConflict")));
+        match (failed.unwrap_or_default(), guarded) {
+            (0, Some(old)) => Err(StoreError::Conflict(old.to_string())),
+            (i, _) => Err(StoreError::AlreadyExists(keys.get(i).cloned().unwrap_or_default())),
+        }
+    }
+
+    /// Runs one `TransactWriteItems`: `None` when it committed, or the cancellation reason code of each item
+    /// (`ConditionalCheckFailed`, `TransactionConflict`, `None`, ...) when a condition or a concurrent
+    /// transaction cancelled it.
+    async fn transact_or_reasons(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        keys: &[String],
+    ) -> Result<Option<Vec<Option<String>>>, StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let result = self
             .client
@@ -174,28 +195,18 @@ impl DynamoStore {
         let err = match result {
             Ok(output) => {
                 self.consumed.add("TransactWriteItems", true, output.consumed_capacity());
-                return Ok(());
+                return Ok(None);
             }
             Err(err) => err,
         };
         if let SdkError::ServiceError(ctx) = &err
             && let TransactWriteItemsError::TransactionCanceledException(cancelled) = ctx.err()
         {
-            let failed: Vec<usize> = cancelled
-                .cancellation_reasons()
-                .iter()
-                .enumerate()
-                // A concurrent transaction on the same item (`TransactionConflict`) lost the race just the
-                // same as a failed condition: the other rotation wins.
-                .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
-                .map(|(i, _)| i)
-                .collect();
-            match (failed.first(), guarded) {
-                (Some(0), Some(old)) => return Err(StoreError::Conflict(old.to_string())),
-                (Some(&i), _) => {
-                    return Err(StoreError::AlreadyExists(keys.get(i).cloned().unwrap_or_default()));
-                }
-                (None, _) => {}
+            let codes: Vec<Option<String>> =
+                cancelled.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect();
+            // Cancelled for what was in the table; anything else (throttling, validation) is classified below.
+            if codes.iter().flatten().any(|c| c == "ConditionalCheckFailed" || c == "TransactionConflict") {
+                return Ok(Some(codes));
             }
         }
         Err(classify(err, keys.first().map(String::as_str).unwrap_or(&self.table)))
@@ -323,11 +334,12 @@ impl TokenStore for DynamoStore {
         watermark: RevocationWatermark,
         event_id: Option<&str>,
     ) -> Result<bool, StoreError> {
+        let seen = event_id.map(|id| SeenEvent::of(&watermark, id));
         let record = Record::Watermark(watermark);
         let key = record.key();
         // One conditional update that sets every attribute of the watermark item: it lands only if it raises
-        // the mark and, with an event id, only if the item has not seen that event (kept in `event_ids`).
-        let mut update = self.client.update_item().table_name(&self.table).set_key(Some(key_attribute(&key)));
+        // the mark (and the item's legacy `event_ids`, if it has them, do not hold the event).
+        let mut update = Update::builder().table_name(&self.table).set_key(Some(key_attribute(&key)));
         let mut assignments = Vec::new();
         for (i, (name, value)) in to_item(record)?.into_iter().filter(|(name, _)| name != PARTITION_KEY).enumerate() {
             assignments.push(format!("#a{i} = :a{i}"));
@@ -338,48 +350,79 @@ impl TokenStore for DynamoStore {
                 .expression_attribute_names(format!("#a{i}"), name)
                 .expression_attribute_values(format!(":a{i}"), value);
         }
-        let mut expression = format!("SET {}", assignments.join(", "));
         let mut condition = "(attribute_not_exists(pk) OR revoked_before < :mark)".to_owned();
         if let Some(id) = event_id {
-            expression.push_str(" ADD event_ids :event_set");
             condition.push_str(" AND NOT contains(event_ids, :event_id)");
-            update = update
-                .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
-                .expression_attribute_values(":event_id", AttributeValue::S(id.to_owned()));
+            update = update.expression_attribute_values(":event_id", AttributeValue::S(id.to_owned()));
         }
-        let result = update
-            .update_expression(expression)
+        let update = update
+            .update_expression(format!("SET {}", assignments.join(", ")))
             .condition_expression(condition)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
-                Ok(true)
-            }
-            Err(err) if condition_failed(&err) => {
-                // A higher mark is there (or the event was seen). Remember the id anyway, so a re-delivery of
-                // this event cannot raise the mark later: one more write, only on this path.
-                if let Some(id) = event_id {
-                    let output = self
-                        .client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key_attribute(&key)))
-                        .update_expression("ADD event_ids :event_set")
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_values(":event_set", AttributeValue::Ss(vec![id.to_owned()]))
-                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                        .send()
-                        .await
-                        .map_err(|err| classify(err, key.as_str()))?;
+            .build()
+            .map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
+        let Some(seen) = seen else {
+            // Not an event: the update alone, one UpdateItem.
+            let mut request = self.client.update_item().return_consumed_capacity(ReturnConsumedCapacity::Total);
+            request = request
+                .table_name(update.table_name())
+                .set_key(Some(update.key().clone()))
+                .update_expression(update.update_expression())
+                .set_condition_expression(update.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned());
+            return match request.send().await {
+                Ok(output) => {
                     self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+                    Ok(true)
                 }
-                Ok(false)
+                Err(err) if condition_failed(&err) => Ok(false),
+                Err(err) => Err(classify(err, key.as_str())),
+            };
+        };
+        // An event: the update and the event's SeenEvent item (new, or the event was seen) in one transaction,
+        // so a re-delivery finds the event seen whatever the mark did.
+        let seen = Record::SeenEvent(seen);
+        let seen_key = seen.key().to_string();
+        let both = vec![TransactWriteItem::builder().update(update).build(), self.conditional_put(seen.clone())?];
+        let keys = [key.to_string(), seen_key.clone()];
+        for _ in 0..TRANSACTION_CONFLICT_RETRIES {
+            let codes = match self.transact_or_reasons(both.clone(), &keys).await? {
+                None => return Ok(true),
+                Some(codes) => codes,
+            };
+            let failed = |i: usize, code: &str| codes.get(i).is_some_and(|c| c.as_deref() == Some(code));
+            if failed(1, "ConditionalCheckFailed") {
+                return Ok(false); // the event was seen
             }
-            Err(err) => Err(classify(err, key.as_str())),
+            if failed(0, "ConditionalCheckFailed") {
+                // A higher mark is there. Remember the event alone, so that its re-delivery cannot raise the
+                // mark later.
+                // One PutItem; its condition failing means the event's item is there already: seen all the same.
+                let put = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(to_item(seen)?))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await;
+                return match put {
+                    Ok(output) => {
+                        self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
+                        Ok(false)
+                    }
+                    Err(err) if condition_failed(&err) => Ok(false),
+                    Err(err) => Err(classify(err, &seen_key)),
+                };
+            }
+            // A concurrent write to the watermark or the event's item (`TransactionConflict`): it may have been a
+            // lower mark, so try again rather than give up the raise.
         }
+        Err(StoreError::Unavailable {
+            reason: format!("watermark {key}: {TRANSACTION_CONFLICT_RETRIES} transaction conflicts in a row"),
+            retry_after_secs: RETRY_AFTER_SECS,
+        })
     }
 }
 
