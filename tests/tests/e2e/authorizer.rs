@@ -3,19 +3,9 @@
 //! token 200 with its context, then 403 as soon as it is revoked, by RFC 7009 revocation or by a revocation event;
 //! a store failure is a 500, never an allow.
 
-use std::sync::Arc;
-
 use serde_json::json;
-use tessera::TokenService;
-use tessera::clock::{Clock, FixedClock, SystemClock};
-use tessera::domain::tenant::TenantId;
-use tessera::entropy::SystemEntropy;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera::store::memory::MemoryStore;
-use tessera::tenancy::ServedTenant;
-use tessera_e2e::{
-    Reply, TestServer, UnavailableStore, config_with_key, creds, isolated_backend_store, test_config_toml,
-};
+use tessera_e2e::{Reply, TestServer, config_with_key, creds, isolated_backend_store, test_config_toml};
 
 /// A client with opaque tokens for the demo route's audience, beside the demo clients.
 const OPAQUE_FOR_ORDERS: &str = r#"
@@ -107,12 +97,7 @@ async fn a_store_failure_is_a_500_never_an_allow() {
     let token = healthy.issue(creds::JWT, &[]).await;
     assert_eq!(get_orders(&healthy, &token).await.status, 200);
 
-    let clock = Arc::new(FixedClock::at(SystemClock.now()));
-    let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "unused").unwrap();
-    let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), ServedTenant::new(Some(healthy.base.clone()), keys))
-        .with_protected_routes(config.authorizer.protected_routes().unwrap());
-    let broken = TestServer::start_with(service, clock, Arc::new(MemoryStore::new())).await;
+    let broken = TestServer::start_on_unavailable_store(&config, &healthy.base).await;
     let failed = get_orders(&broken, &token).await;
     assert_eq!((failed.status, failed.text.as_str()), (500, r#"{"message":"Internal Server Error"}"#));
     // Whatever needs no read is still decided: a garbage token is denied, a request without one is a 401.
