@@ -1,8 +1,10 @@
 //! The `tessera` command's library: its commands ([`commands`], one module per family, failing with
 //! [`error::CliError`]), the signing-key document they edit ([`keys`]), and the local runner ([`runner`]) with its
-//! routing ([`routes`]), exposed so end-to-end tests start the very server a user starts.
+//! routing ([`routes`]) and its demo API behind the authorizer ([`demo_api`]), exposed so end-to-end tests start
+//! the very server a user starts.
 
 pub mod commands;
+pub mod demo_api;
 pub mod error;
 pub mod expiry_sweep;
 pub mod keys;

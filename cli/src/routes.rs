@@ -1,7 +1,8 @@
 //! The routes API Gateway serves (see `template.yaml`), mapped to the function handlers, so the local runner
-//! and Lambda run the very same code. Each route also exists under `/t/<tenant>/`. One more route exists only
+//! and Lambda run the very same code. Each route also exists under `/t/<tenant>/`. Two more routes exist only
 //! in the runner: `POST /local/events` hands a revocation event (the JSON EventBridge or SQS would deliver) to
-//! the revocation-events handler.
+//! the revocation-events handler, and `/demo/orders` is a protected API's route behind the authorizer's handler
+//! ([`crate::demo_api`]).
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
@@ -26,6 +27,8 @@ pub enum Route {
     Metadata,
     /// `POST /local/events`: the local runner's door to the revocation-events function (never deployed).
     LocalEvents,
+    /// `/demo/orders`: a demo API route the authorizer function protects (never deployed).
+    DemoOrders,
 }
 
 /// The path of [`Route::LocalEvents`].
@@ -36,6 +39,9 @@ impl Route {
     pub fn for_path(path: &str) -> Option<Self> {
         if path == LOCAL_EVENTS_PATH {
             return Some(Self::LocalEvents);
+        }
+        if path == crate::demo_api::DEMO_ORDERS_PATH {
+            return Some(Self::DemoOrders);
         }
         // RFC 8414 §3.1: a tenant's metadata at /.well-known/oauth-authorization-server/t/<tenant>.
         if let Some(tenant) = path.strip_prefix(METADATA_PATH).and_then(|rest| rest.strip_prefix("/t/")) {
@@ -62,6 +68,7 @@ impl Route {
             Self::Revoke => tessera_revoke::handle(service, request).await,
             Self::Metadata => tessera_metadata::handle(service, request).await,
             Self::LocalEvents => Ok(deliver_event(service, request).await),
+            Self::DemoOrders => Ok(crate::demo_api::serve(service, request).await),
         }
     }
 }
@@ -131,6 +138,9 @@ mod tests {
         assert_eq!(Route::for_path("/t/acme"), None);
         assert_eq!(Route::for_path("/local/events"), Some(Route::LocalEvents));
         assert_eq!(Route::for_path("/t/acme/local/events"), None);
+        assert_eq!(Route::for_path("/demo/orders"), Some(Route::DemoOrders));
+        assert_eq!(Route::for_path("/t/acme/demo/orders"), None);
+        assert_eq!(Route::for_path("/demo/orders/1"), None);
         assert_eq!(Route::for_path("/"), None);
         assert_eq!(Route::for_path("/.well-known/oauth-authorization-server/t/acme"), Some(Route::Metadata));
         assert_eq!(Route::for_path("/.well-known/oauth-authorization-server/t/"), None);

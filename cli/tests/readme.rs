@@ -13,10 +13,6 @@ impl Drop for Child {
     }
 }
 
-fn curl_block(readme: &str) -> String {
-    marked_block(readme, "<!-- curl-examples:start")
-}
-
 fn marked_block(readme: &str, marker: &str) -> String {
     let start = readme.find(marker).expect("README has the marked block");
     let block = &readme[start..];
@@ -24,12 +20,8 @@ fn marked_block(readme: &str, marker: &str) -> String {
     body[..body.find("\n```").expect("closing fence")].to_owned()
 }
 
-#[test]
-fn readme_curl_examples_run_as_written() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let script = curl_block(&readme);
-    assert!(script.contains("BASE=http://127.0.0.1:9000"), "examples target the documented default address");
-
+/// `tessera serve` (the demo configuration) on a free port, and its base URL.
+fn start_runner() -> (Child, String) {
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["serve", "--addr", "127.0.0.1:0"])
@@ -41,32 +33,66 @@ fn readme_curl_examples_run_as_written() {
     let mut first = String::new();
     BufReader::new(child.0.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
     let base = first.trim().strip_prefix("Tessera listening on ").expect("startup line names the address").to_owned();
+    (child, base)
+}
 
+/// Runs a README block against a runner started for it, with `BASE` pointed at it, and checks that its output
+/// holds each of `expected` in order.
+fn run_against_runner(marker: &str, expected: impl Fn(&str) -> Vec<String>) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let script = marked_block(&readme, marker);
+    assert!(script.contains("BASE=http://127.0.0.1:9000"), "examples target the documented default address");
+    let (_child, base) = start_runner();
     let script = script.replace("BASE=http://127.0.0.1:9000", &format!("BASE={base}"));
     let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().expect("bash runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "examples failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
-
-    // Each example's documented answer, in order.
-    let expected = [
-        r#"{"active":true,"scope":"orders:read","client_id":"demo-jwt""#,
-        "200\n",
-        r#"{"active":false}"#,
-        r#"{"access_token":"tsr_at_"#,
-        r#"{"error":"invalid_client""#,
-        r#"{"error":"unsupported_grant_type""#,
-        r#"{"active":false}"#,
-        r#"{"error":"invalid_request","error_description":"missing parameter 'grant_type'"}"#,
-        &format!(r#"{{"issuer":"{base}""#),
-        r#"{"keys":[{"#,
-        r#"{"event_id":"demo-1","written":true}"#,
-        r#"{"active":false}"#,
-    ];
     let mut rest: &str = &stdout;
-    for want in expected {
-        let at = rest.find(want).unwrap_or_else(|| panic!("missing {want:?} in order; output:\n{stdout}"));
+    for want in expected(&base) {
+        let at = rest.find(&want).unwrap_or_else(|| panic!("missing {want:?} in order; output:\n{stdout}"));
         rest = &rest[at + want.len()..];
     }
+}
+
+#[test]
+fn readme_curl_examples_run_as_written() {
+    // Each example's documented answer, in order.
+    run_against_runner("<!-- curl-examples:start", |base| {
+        [
+            r#"{"active":true,"scope":"orders:read","client_id":"demo-jwt""#,
+            "200\n",
+            r#"{"active":false}"#,
+            r#"{"access_token":"tsr_at_"#,
+            r#"{"error":"invalid_client""#,
+            r#"{"error":"unsupported_grant_type""#,
+            r#"{"active":false}"#,
+            r#"{"error":"invalid_request","error_description":"missing parameter 'grant_type'"}"#,
+            &format!(r#"{{"issuer":"{base}""#),
+            r#"{"keys":[{"#,
+            r#"{"event_id":"demo-1","written":true}"#,
+            r#"{"active":false}"#,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    });
+}
+
+#[test]
+fn readme_authorizer_example_runs_as_written() {
+    // A token gets 200 on the demo route, 403 where it lacks a scope, no token 401, and the token 403 once revoked.
+    run_against_runner("<!-- authorizer-example:start", |_| {
+        [
+            r#"{"authorizer":{"client_id":"demo-jwt","jti":""#,
+            r#""scope":"orders:read","sub":"demo-jwt","tenant":"default","username":""},"orders":[]}"#,
+            r#"{"message":"Forbidden"} 403"#,
+            "HTTP/1.1 401 Unauthorized",
+            r#"www-authenticate: Bearer realm="tessera""#,
+            "200\n",
+            r#"{"message":"Forbidden"} 403"#,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    });
 }
 
 #[test]

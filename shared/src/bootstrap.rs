@@ -10,6 +10,7 @@
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
+//! | `AUTHORIZER_ROUTES` | the authorizer's protected routes: the body of the `[authorizer]` table as TOML ([`crate::config::authorizer`]), replacing the file's |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
 
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use crate::TokenService;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError};
+use crate::config::{AuthorizerConfig, Config, ConfigError};
 use crate::entropy::SystemEntropy;
 use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
 use crate::service::build_service;
@@ -94,6 +95,12 @@ async fn build_with_sdk(
     };
     if let Some(issuer) = var("ISSUER") {
         config.issuer = Some(issuer);
+    }
+    if let Some(routes) = var("AUTHORIZER_ROUTES") {
+        config.authorizer = AuthorizerConfig::from_toml(&routes).map_err(|err| match err {
+            ConfigError::Toml(message) => ConfigError::Toml(format!("AUTHORIZER_ROUTES: {message}")),
+            other => other,
+        })?;
     }
     let table = var("TABLE_NAME").filter(|_| table_access);
     let secret_arn = var("SIGNING_KEYS_SECRET_ARN");

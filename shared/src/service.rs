@@ -1,11 +1,12 @@
-//! `TokenService`: the ports (store, clock, entropy) and the [`Tenants`] served, built once at init and shared by
-//! every request a function or the local runner serves. Which adapters it runs on is the wiring's choice: the
+//! `TokenService`: the ports (store, clock, entropy), the [`Tenants`] served and the routes the authorizer
+//! protects, built once at init and shared by every request a function or the local runner serves. Which adapters it runs on is the wiring's choice: the
 //! functions' `bootstrap`, the local runner, a test.
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::route::ProtectedRoutes;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::entropy::Entropy;
@@ -21,6 +22,7 @@ pub struct TokenService {
     /// The randomness source.
     pub entropy: Arc<dyn Entropy>,
     tenants: Tenants,
+    routes: ProtectedRoutes,
 }
 
 impl TokenService {
@@ -36,7 +38,18 @@ impl TokenService {
         entropy: Arc<dyn Entropy>,
         tenants: Tenants,
     ) -> Self {
-        Self { store, clock, entropy, tenants }
+        Self { store, clock, entropy, tenants, routes: ProtectedRoutes::default() }
+    }
+
+    /// The service protecting `routes` (the authorizer's; none by default, which denies every request).
+    pub fn with_protected_routes(mut self, routes: ProtectedRoutes) -> Self {
+        self.routes = routes;
+        self
+    }
+
+    /// The routes the authorizer protects ([`crate::oauth::authorize`]).
+    pub fn protected_routes(&self) -> &ProtectedRoutes {
+        &self.routes
     }
 
     /// Adds (or replaces) a tenant.
@@ -63,7 +76,8 @@ impl TokenService {
     }
 }
 
-/// Builds a service on `store` from a configuration and its [`Sources`] ([`Tenants::load`], at the clock's now).
+/// Builds a service on `store` from a configuration and its [`Sources`] ([`Tenants::load`], at the clock's now),
+/// protecting the configuration's `[authorizer]` routes.
 pub async fn build_service(
     store: Arc<dyn TokenStore>,
     config: &Config,
@@ -72,8 +86,9 @@ pub async fn build_service(
     entropy: Arc<dyn Entropy>,
     sources: Sources,
 ) -> Result<TokenService, LoadError> {
+    let routes = config.authorizer.protected_routes()?;
     let tenants = Tenants::load(config, default_issuer, sources, clock.now()).await?;
-    Ok(TokenService::serving(store, clock, entropy, tenants))
+    Ok(TokenService::serving(store, clock, entropy, tenants).with_protected_routes(routes))
 }
 
 #[async_trait::async_trait]

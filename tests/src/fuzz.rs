@@ -9,6 +9,7 @@
 //! | [`opaque_token`] | `OpaqueToken::parse` | parsing is canonical: a parsed token re-encodes to its input |
 //! | [`jwt`] | `access_token::verify`, `external::peek_issuer` | an unsigned input never verifies; signed inputs reach the claim checks |
 //! | [`revocation_event`] | the revocation-events handler | a rejected event writes nothing |
+//! | [`authorizer_event`] | the authorizer handler (event types, bearer header, route matching) | an allow only for the one valid token, on a configured route |
 
 use std::sync::{Arc, OnceLock};
 
@@ -185,5 +186,68 @@ pub fn revocation_event(data: &[u8]) {
     let is_batch = event.get("Records").is_some();
     if outcome.is_err() && !is_batch {
         assert_eq!(store.len(), 0, "a rejected event wrote to the store");
+    }
+}
+
+/// The one token [`authorizer_event`] may see allowed: an opaque access token of `demo-opaque`, `orders:read`, for
+/// `https://orders.example.com`, live in the body's store. The seeds carry it.
+pub const AUTHORIZER_FUZZ_TOKEN: &str = "tsr_at_CwLlNqFO1hqwSbhWrdY__FkmXf_6d-nd8xNdSHMVoDNZJl3_-nfp3fMTXUhzFaAzfVVryG2anILtwc1paZhsNHh_0MBz5yYMVkiU4C-axO0_1gTmA";
+
+/// The authorizer's service for [`authorizer_event`]: one tenant, the routes `GET /orders/{id}` (`orders:read`)
+/// and `POST /orders` (`orders:write`), and [`AUTHORIZER_FUZZ_TOKEN`] in its embedded store. Built once.
+pub fn authorizer_fuzz_service() -> &'static tessera::TokenService {
+    static SERVICE: OnceLock<tessera::TokenService> = OnceLock::new();
+    SERVICE.get_or_init(|| {
+        use tessera::domain::token::TokenRecord;
+        use tessera::store::{Record, TokenStore};
+        let now = Timestamp::from_secs(1_800_000_000);
+        let store = Arc::new(MemoryStore::new());
+        let routes = tessera::config::AuthorizerConfig::from_toml(
+            r#"routes = [{ route = "GET /orders/{id}", scopes = ["orders:read"], audience = "https://orders.example.com" },
+                { route = "POST /orders", scopes = ["orders:write"], audience = "https://orders.example.com" }]"#,
+        )
+        .expect("the routes parse")
+        .protected_routes()
+        .expect("the routes are valid");
+        let token = OpaqueToken::parse(AUTHORIZER_FUZZ_TOKEN).expect("the fuzz token is well-formed");
+        let grant = tessera::domain::grant::Grant {
+            tenant: TenantId::default(),
+            client_id: tessera::domain::client::ClientId::parse("demo-opaque").expect("a client id"),
+            subject: "demo-opaque".into(),
+            username: None,
+            user_details: Default::default(),
+            amr: Vec::new(),
+            scope: tessera::domain::scope::ScopeSet::parse("orders:read").expect("a scope"),
+            audience: vec!["https://orders.example.com".into()],
+            family: token.family(),
+            issued_at: now,
+            expires_at: now.plus_secs(86_400),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
+        runtime
+            .block_on(store.put_new(Record::Token(TokenRecord::new(&token, grant))))
+            .expect("the token is stored");
+        let keys = KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, "fuzz-1").expect("a key")])
+            .expect("a key ring");
+        tessera::TokenService::new(store, Arc::new(FixedClock::at(now)), Arc::new(tessera::entropy::SystemEntropy))
+            .with_tenant(TenantId::default(), tessera::tenancy::ServedTenant::new(Some(FUZZ_ISSUER.into()), keys))
+            .with_protected_routes(routes)
+    })
+}
+
+/// Authorizer input: JSON as API Gateway would hand it (any event type, or none), decided on a store holding one
+/// valid token. Never a panic; an allow only when the event carries [`AUTHORIZER_FUZZ_TOKEN`], and then with its
+/// context; an error is `Unauthorized` or names why the event was refused, never an allow.
+pub fn authorizer_event(data: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
+    let carries_the_token = event.to_string().contains(AUTHORIZER_FUZZ_TOKEN);
+    let Ok(answer) = runtime.block_on(tessera_authorizer::handle(authorizer_fuzz_service(), event)) else { return };
+    let allowed = answer["isAuthorized"] == true
+        || answer["policyDocument"]["Statement"].as_array().is_some_and(|s| s.iter().any(|s| s["Effect"] == "Allow"));
+    if allowed {
+        assert!(carries_the_token, "allowed without the token: {answer}");
+        assert_eq!(answer["context"]["client_id"], "demo-opaque", "{answer}");
+        assert_eq!(answer["context"]["scope"], "orders:read", "{answer}");
     }
 }

@@ -273,6 +273,21 @@ impl TestServer {
         .unwrap_or_default()
     }
 
+    /// Starts a runner whose store fails every call ([`UnavailableStore`]), serving the default tenant of `config`
+    /// (its signing keys, so another server's tokens on those keys verify here, and its protected routes) under
+    /// `issuer`.
+    pub async fn start_on_unavailable_store(config: &Config, issuer: &str) -> Self {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "unused")
+            .expect("the config's keys");
+        let routes = config.authorizer.protected_routes().expect("the config's routes");
+        let tenant = tessera::tenancy::ServedTenant::new(Some(issuer.to_owned()), keys);
+        let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
+            .with_tenant(tessera::domain::tenant::TenantId::default(), tenant)
+            .with_protected_routes(routes);
+        Self::start_with(service, clock, Arc::new(MemoryStore::new())).await
+    }
+
     /// Starts a runner on a prepared service.
     pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -49,6 +49,24 @@ async fn functions_build_their_service_from_the_environment() {
     let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!((header.alg, header.kid.as_deref()), (jsonwebtoken::Algorithm::EdDSA, Some("env-1")));
 
+    // The authorizer's routes: AUTHORIZER_ROUTES replaces the file's [authorizer] table, and is validated at init.
+    set(
+        "AUTHORIZER_ROUTES",
+        r#"routes = [{ route = "GET /orders/{id}", scopes = ["orders:read"], audience = "https://orders.example.com" }]"#,
+    );
+    let service = service_from_env().await.unwrap();
+    assert!(service.protected_routes().by_route_key("GET /orders/{id}").is_some());
+    assert!(service.protected_routes().by_route_key("GET /demo/orders").is_none(), "the file's routes are replaced");
+    set("AUTHORIZER_ROUTES", "routes = [{ route = \"GET /x\" }]");
+    let err = service_from_env().await.err().expect("a route without scopes").to_string();
+    assert!(err.contains("AUTHORIZER_ROUTES") && err.contains("scopes"), "{err}");
+    set("AUTHORIZER_ROUTES", r#"routes = [{ route = "GET orders", scopes = [], audience = "a" }]"#);
+    let err = service_from_env().await.err().expect("an invalid route").to_string();
+    assert!(err.contains("must start with /"), "{err}");
+    unset("AUTHORIZER_ROUTES");
+    let service = service_from_env().await.unwrap();
+    assert!(service.protected_routes().by_route_key("GET /demo/orders").is_some(), "examples/local.toml's demo route");
+
     // A malformed key document names the problem, not the content.
     set("SIGNING_KEYS_JSON", r#"{"keys": [{"kid": "x", "alg": "ES256", "private_key_pem": "SECRET-MATERIAL"}"#);
     let err = service_from_env().await.err().expect("truncated JSON").to_string();

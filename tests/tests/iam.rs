@@ -52,6 +52,7 @@ fn function(route: Route) -> &'static str {
         Route::Revoke => "RevokeFunction",
         Route::Metadata => "MetadataFunction",
         Route::LocalEvents => "RevocationEventsFunction",
+        Route::DemoOrders => "AuthorizerFunction",
     }
 }
 
@@ -79,8 +80,14 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let Some(shared) = dynamo_store().await else { return };
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
     let granted = granted(&template);
-    let functions =
-        ["TokenFunction", "IntrospectFunction", "RevokeFunction", "MetadataFunction", "RevocationEventsFunction"];
+    let functions = [
+        "TokenFunction",
+        "IntrospectFunction",
+        "RevokeFunction",
+        "MetadataFunction",
+        "RevocationEventsFunction",
+        "AuthorizerFunction",
+    ];
     assert!(
         granted.keys().all(|f| functions.contains(&f.as_str())),
         "only functions are granted DynamoDB: {granted:?}"
@@ -116,6 +123,14 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let service = service_from_env().await.unwrap();
     let init = proxy.take_actions();
     assert_eq!(init, BTreeSet::from(["dynamodb:BatchGetItem".to_owned()]), "init reads the trusted issuers once");
+    // The authorizer, with its routes from AUTHORIZER_ROUTES as template.yaml sets them.
+    set(
+        "AUTHORIZER_ROUTES",
+        r#"routes = [{ route = "GET /demo/orders", scopes = [], audience = "https://orders.example.com" }]"#,
+    );
+    let authorizer_service = service_from_env().await.unwrap();
+    let authorizer_init = proxy.take_actions();
+    assert_eq!(authorizer_init, init, "the authorizer reads the trusted issuers at init as the others do");
     let (_events_store, events_tenants) = revocation_events_from_env().await.unwrap();
     let events_init = proxy.take_actions();
     assert!(events_init.is_empty(), "the revocation-events function reads no table item at init: {events_init:?}");
@@ -124,7 +139,7 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     assert_eq!(metadata_init, init, "the metadata function reads the trusted issuers as the others do");
     let mut rec = Recorder { proxy, used: BTreeMap::new() };
     rec.used.entry("MetadataFunction").or_default().extend(metadata_init.iter().cloned());
-    for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction"] {
+    for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction", "AuthorizerFunction"] {
         rec.used.entry(http_function).or_default().extend(init.iter().cloned());
     }
     let server = TestServer::start_with(service, Arc::new(FixedClock::at(SystemClock.now())), Arc::new(direct)).await;
@@ -151,6 +166,20 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     for token in [jwt.as_str().unwrap(), opaque.as_str().unwrap(), &external, &first_refresh, "garbage"] {
         let reply = rec.post(&server, "/oauth2/introspect", creds::RS, &[("token", token)]).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+
+    // The authorizer: a JWT and an opaque token on its route (the runner's demo route runs its handler); the opaque
+    // token's audience is the issuer, not the route's, so it is read and denied.
+    let authorizer = TestServer::start_with(
+        authorizer_service,
+        Arc::new(FixedClock::at(SystemClock.now())),
+        Arc::new(tessera::store::memory::MemoryStore::new()),
+    )
+    .await;
+    for (token, status) in [(jwt.as_str().unwrap(), 200), (opaque.as_str().unwrap(), 403)] {
+        let reply = authorizer.send("GET", "/demo/orders", &[("authorization", format!("Bearer {token}"))], "").await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+        rec.charge("/demo/orders");
     }
 
     // Revocation: a JWT (denylist entry), an opaque token and a refresh token (marked revoked).

@@ -2,7 +2,8 @@
 //! is captured at TRACE, as JSON with span fields (the Lambda format, under the same filter the functions
 //! install), and searched for every token, secret and private key the flow handled. The flow covers both
 //! client authentication methods, both token formats, token exchange, refresh rotation and reuse, revocation,
-//! a revocation event, and the rejections that log a reason (wrong secret, forged and tampered tokens).
+//! a revocation event, the authorizer (allowing, denying, a revoked token), and the rejections that log a reason
+//! (wrong secret, forged and tampered tokens).
 //! Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it on both.
 
 use std::io::Write;
@@ -118,6 +119,17 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     for token in [&forged, &tampered, &bad_opaque] {
         assert_eq!(server.introspect(token).await.json()["active"], false);
     }
+
+    // The authorizer (the runner's demo route): an allow, denials that log their reason, a malformed header.
+    let demo = |authorization: String| {
+        let server = &server;
+        async move { server.send("GET", "/demo/orders", &[("authorization", authorization)], "").await.status }
+    };
+    assert_eq!(demo(format!("Bearer {jwt}")).await, 200);
+    for token in [&forged, &tampered, &bad_opaque, &first_refresh, &subject_token] {
+        assert_eq!(demo(format!("Bearer {token}")).await, 403);
+    }
+    assert_eq!(demo(format!("Bearer {jwt} {opaque}")).await, 403);
     let other_subject = issuer.sign(&issuer.claims("mallory", server.clock.now().as_secs() - 7_200));
     exchange(&server, EXCHANGER, &other_subject, &[]).await;
 
@@ -129,6 +141,7 @@ async fn no_token_secret_or_key_reaches_the_logs() {
         "detail": {"event_id": "redaction-1", "subject": "alice", "reason": "password_changed"}});
     assert_eq!(server.send_event(&event).await.status, 200);
     assert_eq!(server.introspect(&user_access).await.json()["active"], false);
+    assert_eq!(demo(format!("Bearer {jwt}")).await, 403, "revoked");
 
     secrets.extend([
         jwt,
@@ -146,6 +159,7 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     let lines = text.lines().count();
     assert!(lines > 30, "the capture works: {lines} lines");
     assert!(text.contains("\"status\":401") || text.contains("invalid_client"), "rejections are logged");
+    assert!(text.contains("access denied") && text.contains("GET /demo/orders"), "the authorizer's denials are logged");
     for secret in &secrets {
         // The whole value, and for JWTs the signature alone (header and claims are not secret by themselves).
         let signature = secret.rsplit('.').next().filter(|s| s.len() >= 40);

@@ -1,7 +1,8 @@
 //! Configuration: one [`Config`] type read from TOML (the local runner's `--config`, or a file bundled with
 //! a function) and validated once, before anything serves. This module is the schema and its validation only:
 //! what is built from it to serve (key rings, trusted issuers, the tenants) is [`crate::tenancy`]'s. The client
-//! entries and their defaults are in `client`, the trusted-issuer entries in `trusted_issuer`.
+//! entries and their defaults are in `client`, the trusted-issuer entries in `trusted_issuer`, the authorizer's
+//! protected routes in [`authorizer`].
 //!
 //! ```toml
 //! issuer = "http://127.0.0.1:9000"          # optional for the local runner: defaults to its address
@@ -30,8 +31,14 @@
 //! kid = "acme-2026-11"
 //! alg = "ES256"
 //! private_key_file = "keys/acme-2026-11.pem"
+//!
+//! [[authorizer.routes]]                      # routes of your APIs the authorizer protects (see `authorizer`)
+//! route = "GET /orders/{id}"
+//! scopes = ["orders:read"]
+//! audience = "https://orders.example.com"
 //! ```
 
+pub mod authorizer;
 mod client;
 mod trusted_issuer;
 
@@ -40,6 +47,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use authorizer::AuthorizerConfig;
 pub use client::{
     ClientConfig, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
     MAX_ACCESS_TOKEN_TTL_SECS, MAX_REFRESH_TOKEN_TTL_SECS, RECOMMENDED_SECRET_LEN,
@@ -103,6 +111,9 @@ pub struct Config {
     /// Scope-to-resource permissions, for introspection profiles with `permissions`.
     #[serde(default)]
     pub permissions: Vec<PermissionConfig>,
+    /// The routes the authorizer protects.
+    #[serde(default)]
+    pub authorizer: AuthorizerConfig,
 }
 
 /// A tenant besides `default` (WSO2's `/t/<tenant>/`): its routes are `/t/<name>/oauth2/…` and
@@ -185,6 +196,18 @@ pub struct PermissionConfig {
     pub resource_scopes: Option<Vec<String>>,
 }
 
+/// Parses TOML text into `T`; an error keeps only the parser's message and the line ([`ConfigError::Toml`]).
+fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|err| {
+        let line = err.span().map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
+        let message = err.message().trim_end();
+        ConfigError::Toml(match line {
+            Some(line) => format!("{message} (line {line})"),
+            None => message.to_owned(),
+        })
+    })
+}
+
 impl std::fmt::Debug for KeyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyConfig")
@@ -199,14 +222,7 @@ impl std::fmt::Debug for KeyConfig {
 impl Config {
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|err| {
-            let line = err.span().map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
-            let message = err.message().trim_end();
-            ConfigError::Toml(match line {
-                Some(line) => format!("{message} (line {line})"),
-                None => message.to_owned(),
-            })
-        })
+        parse_toml(text)
     }
 
     /// Reads and parses a TOML file; relative key files resolve against its folder.
@@ -284,7 +300,7 @@ impl Config {
     }
 
     /// Checks that tenants are declared once, that `default` is not redeclared (its settings are the top-level
-    /// ones), and that every client, trusted issuer and permission names a declared tenant.
+    /// ones), and that every client, trusted issuer, permission and protected route names a declared tenant.
     pub fn check_tenants(&self) -> Result<(), ConfigError> {
         let mut declared = BTreeSet::from([TenantId::default()]);
         for tenant in &self.tenants {
@@ -303,9 +319,9 @@ impl Config {
         }
     }
 
-    /// Takes out the clients, trusted issuers and permissions that name a tenant not declared, and says which
-    /// (for a log: never a secret). For a configuration merged with a key document, where a tenant deleted
-    /// from the document leaves the configuration's entries of it behind.
+    /// Takes out the clients, trusted issuers, permissions and protected routes that name a tenant not declared,
+    /// and says which (for a log: never a secret). For a configuration merged with a key document, where a tenant
+    /// deleted from the document leaves the configuration's entries of it behind.
     pub fn drop_undeclared_tenant_entries(&mut self) -> Vec<(TenantId, String)> {
         let declared: BTreeSet<TenantId> = self.tenant_ids().into_iter().collect();
         let dropped: Vec<(TenantId, String)> = self
@@ -315,6 +331,7 @@ impl Config {
         self.clients.retain(|c| declared.contains(&c.tenant));
         self.trusted_issuers.retain(|t| declared.contains(&t.tenant));
         self.permissions.retain(|p| declared.contains(&p.tenant));
+        self.authorizer.routes.retain(|r| declared.contains(&r.tenant));
         dropped
     }
 
@@ -327,7 +344,8 @@ impl Config {
         let issuers = self.trusted_issuers.iter().map(|t| (&t.tenant, format!("trusted issuer {:?}", t.issuer)));
         let permissions =
             self.permissions.iter().map(|p| (&p.tenant, format!("the permission of scope {:?}", p.scope)));
-        clients.chain(issuers).chain(permissions).filter(|(tenant, _)| !declared.contains(*tenant))
+        let routes = self.authorizer.routes.iter().map(|r| (&r.tenant, format!("authorizer route {:?}", r.route)));
+        clients.chain(issuers).chain(permissions).chain(routes).filter(|(tenant, _)| !declared.contains(*tenant))
     }
 
     /// Validates every client entry and hashes plain-text secrets with fresh salts.
@@ -356,15 +374,20 @@ mod tests {
         let toml = "[[tenants]]\nname = \"acme\"\n\n[[clients]]\ntenant = \"gone\"\nclient_id = \"svc\"\n\
                     client_secret = \"svc-secret-0123456789abcdef0123\"\n\n[[permissions]]\ntenant = \"gone\"\n\
                     scope = \"orders:read\"\nresource = \"orders\"\n\n[[permissions]]\ntenant = \"acme\"\n\
-                    scope = \"orders:read\"\nresource = \"orders\"\n";
+                    scope = \"orders:read\"\nresource = \"orders\"\n\n[[authorizer.routes]]\ntenant = \"gone\"\n\
+                    route = \"GET /orders\"\nscopes = []\naudience = \"https://orders.example.com\"\n";
         let mut config = Config::from_toml(toml).unwrap();
         let err = config.check_tenants().unwrap_err().to_string();
         assert!(err.contains("client \"svc\" names tenant gone"), "{err}");
         let dropped = config.drop_undeclared_tenant_entries();
         let gone = TenantId::parse("gone").unwrap();
-        let expected = ["client \"svc\" of tenant gone", "the permission of scope \"orders:read\" of tenant gone"];
+        let expected = [
+            "client \"svc\" of tenant gone",
+            "the permission of scope \"orders:read\" of tenant gone",
+            "authorizer route \"GET /orders\" of tenant gone",
+        ];
         assert_eq!(dropped, expected.map(|text| (gone.clone(), text.to_owned())));
-        assert!(config.clients.is_empty());
+        assert!(config.clients.is_empty() && config.authorizer.routes.is_empty());
         assert_eq!(config.permissions.len(), 1);
         config.check_tenants().unwrap();
     }

@@ -96,7 +96,8 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             IntrospectionResponse::of_grant(&active.grant, active.kind, iss, active.jti, active.not_before, permissions)
         }
         Active::External(external) => {
-            if read.token_keys.state.as_ref().is_some_and(|k| read.fetched.external_token(k).is_none()) {
+            let check = &read.check;
+            if check.token_keys.state.as_ref().is_some_and(|k| check.fetched.external_token(k).is_none()) {
                 record_external(service, tenant.id, &external).await?;
             }
             let identity = external.identity;

@@ -1,6 +1,7 @@
-//! A token presented to introspection or revocation: classified by its structure without I/O, then judged
-//! against the store records whose keys it yields. Every key is derived from the token itself, so one
-//! store round trip answers.
+//! A token presented to introspection, revocation or the authorizer: classified by its structure without I/O
+//! (a JWT verified: signature with the algorithm pinned to its key, `typ`, `iss`), then judged against the store
+//! records whose keys it yields (`exp`, `nbf`, its record or denylist entry, four watermarks). Every key is derived
+//! from the token itself, so one store round trip answers. [`TokenCheck`] is that check, the one all three share.
 
 use super::authenticate::{authenticate, client_key};
 use crate::TokenService;
@@ -12,7 +13,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
 use crate::jwt::access_token::{self, JwtRejection, VerifiedAccessToken};
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
-use crate::store::{Fetched, StoreKey};
+use crate::store::{Fetched, StoreError, StoreKey};
 use crate::tenancy::Tenant;
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
@@ -56,6 +57,20 @@ pub enum NotActive {
     /// The active rule refused it: expired, not yet valid, revoked or under a watermark.
     #[error("inactive: {0:?}")]
     Inactive(Inactive),
+    /// A token of a kind this check does not accept ([`Accepted`]), judged without a store read.
+    #[error("not accepted here: {0}")]
+    NotAccepted(&'static str),
+}
+
+/// Which tokens a [`TokenCheck`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Every token Tessera can judge: its own access and refresh tokens, and its trusted issuers' JWTs
+    /// (introspection, revocation).
+    Any,
+    /// Tessera's own access tokens only, JWT or opaque (the authorizer, a resource server's check): a refresh
+    /// token or a trusted issuer's JWT is refused as presented, before any store read or JWKS fetch.
+    AccessTokens,
 }
 
 /// A validated external JWT.
@@ -126,10 +141,14 @@ pub struct ActiveToken {
 }
 
 impl Presented {
-    /// Classifies `token` for `tenant`: no store I/O (a JWKS URL may be read). A JWT whose unverified `iss` is a trusted issuer's is
-    /// validated against that issuer (its time claims against `now`); any other JWT must be Tessera's own.
-    pub async fn classify(token: &str, tenant: &Tenant<'_>, now: Timestamp) -> Self {
+    /// Classifies `token` for `tenant`: no store I/O (a JWKS URL may be read). A JWT whose unverified `iss` is a
+    /// trusted issuer's is validated against that issuer (its time claims against `now`); any other JWT must be
+    /// Tessera's own. What `accepted` leaves out is [`NotActive::NotAccepted`], without a JWKS read.
+    pub async fn classify(token: &str, tenant: &Tenant<'_>, accepted: Accepted, now: Timestamp) -> Self {
         if let Some(opaque) = OpaqueToken::parse(token) {
+            if accepted == Accepted::AccessTokens && opaque.kind() == TokenKind::RefreshToken {
+                return Self::Unrecognised(NotActive::NotAccepted("a refresh token"));
+            }
             return Self::Opaque(opaque);
         }
         if token.bytes().filter(|&b| b == b'.').count() != 2 {
@@ -138,6 +157,9 @@ impl Presented {
         let trusted =
             peek_issuer(token).filter(|iss| **iss != *tenant.issuer).and_then(|iss| tenant.trusted_issuer(&iss));
         if let Some(issuer) = trusted {
+            if accepted == Accepted::AccessTokens {
+                return Self::Unrecognised(NotActive::NotAccepted("a trusted issuer's token"));
+            }
             return match issuer.validate(token, now).await {
                 Ok(identity) => Self::External(Box::new(ExternalToken { identity, record: issuer.record_tokens })),
                 Err(rejection) => Self::Unrecognised(rejection.into()),
@@ -235,26 +257,64 @@ impl Presented {
     }
 }
 
-/// The common start of a request that presents a token (introspection, revocation): the tenant at the request's one
-/// instant, the token classified without I/O, and the one store read that fetches the caller's record together
-/// with every item that decides the token's state.
-pub struct PresentedRead<'a> {
-    /// The tenant, as the request sees it.
-    pub tenant: Tenant<'a>,
-    /// The request's one instant.
-    pub now: Timestamp,
+/// A presented token, checked: what it is ([`Presented::classify`]), the keys of its state, and that state as one
+/// store round trip read it, through the service's store (so whatever read plan the store applies applies to every
+/// caller alike). [`TokenCheck::judge`] then applies the active rule. Introspection, revocation and the authorizer
+/// all decide on this.
+#[derive(Debug)]
+pub struct TokenCheck {
     /// What the token turned out to be.
     pub presented: Presented,
     /// The keys of its state and watermarks.
     pub token_keys: TokenKeys,
     /// What the read returned, expired items dropped.
     pub fetched: Fetched,
+}
+
+impl TokenCheck {
+    /// Classifies `token` for `tenant` at `now` and reads its state, together with the item under `with` (the
+    /// caller's record, for introspection and revocation) in the same round trip. Nothing to read (a token refused
+    /// as presented, and no `with`): no store call at all.
+    pub async fn read(
+        service: &TokenService,
+        tenant: &Tenant<'_>,
+        token: &str,
+        accepted: Accepted,
+        with: Option<&StoreKey>,
+        now: Timestamp,
+    ) -> Result<Self, StoreError> {
+        let presented = Presented::classify(token, tenant, accepted, now).await;
+        let token_keys = presented.keys(tenant.id);
+        let keys: Vec<StoreKey> = with.into_iter().chain(token_keys.iter()).cloned().collect();
+        let records = match keys.is_empty() {
+            true => Vec::new(),
+            false => service.store.get_many(&keys).await?,
+        };
+        Ok(Self { presented, token_keys, fetched: Fetched::new(records, now) })
+    }
+
+    /// The active rule applied to the token and what the read fetched, at `now` (the instant it was read at).
+    pub fn judge(&self, now: Timestamp) -> Result<Active, NotActive> {
+        self.presented.judge(&self.token_keys, &self.fetched, now)
+    }
+}
+
+/// The common start of a request that presents a token to a client-authenticated endpoint (introspection,
+/// revocation): the tenant at the request's one instant, and the [`TokenCheck`] whose read also fetches the
+/// caller's record.
+pub struct PresentedRead<'a> {
+    /// The tenant, as the request sees it.
+    pub tenant: Tenant<'a>,
+    /// The request's one instant.
+    pub now: Timestamp,
+    /// The token, checked.
+    pub check: TokenCheck,
     credentials: &'a ClientCredentials,
     caller_key: StoreKey,
 }
 
 impl<'a> PresentedRead<'a> {
-    /// Parses what every such request needs (client credentials, `token`), classifies the token and reads.
+    /// Parses what every such request needs (client credentials, `token`), checks the token and reads.
     /// Records the caller's `client_id` on the current span.
     pub async fn read(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Self, OAuthError> {
         let id = &request.tenant;
@@ -264,16 +324,13 @@ impl<'a> PresentedRead<'a> {
         tracing::Span::current().record("client_id", credentials.client_id.as_str());
         let token = request.require("token")?;
         let caller_key = client_key(id, credentials)?;
-        let presented = Presented::classify(token, &tenant, now).await;
-        let token_keys = presented.keys(id);
-        let keys: Vec<StoreKey> = std::iter::once(&caller_key).chain(token_keys.iter()).cloned().collect();
-        let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
-        Ok(Self { tenant, now, presented, token_keys, fetched, credentials, caller_key })
+        let check = TokenCheck::read(service, &tenant, token, Accepted::Any, Some(&caller_key), now).await?;
+        Ok(Self { tenant, now, check, credentials, caller_key })
     }
 
     /// The caller, authenticated against the record the read fetched (`invalid_client` otherwise).
     pub fn caller(&self) -> Result<&Client, OAuthError> {
-        authenticate(self.credentials, &self.caller_key, &self.fetched)
+        authenticate(self.credentials, &self.caller_key, &self.check.fetched)
     }
 
     /// The caller's client id, as presented.
@@ -283,6 +340,6 @@ impl<'a> PresentedRead<'a> {
 
     /// The active rule applied to the token and what the read fetched.
     pub fn judge(&self) -> Result<Active, NotActive> {
-        self.presented.judge(&self.token_keys, &self.fetched, self.now)
+        self.check.judge(self.now)
     }
 }

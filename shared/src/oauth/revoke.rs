@@ -27,7 +27,8 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
     let active = match read.judge() {
         Ok(Active::Issued(active)) => active,
         Ok(Active::External(external)) => {
-            return revoke_external(service, tenant, caller, &external, read.token_keys.state.as_ref(), now).await;
+            return revoke_external(service, tenant, caller, &external, read.check.token_keys.state.as_ref(), now)
+                .await;
         }
         Err(reason) => {
             if let Some(family) = spent_refresh_family(&read, caller) {
@@ -48,7 +49,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         tracing::info!(owner = %active.grant.client_id, "revocation refused: token belongs to another client");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client"));
     }
-    let result = match (&read.presented, read.token_keys.state.clone()) {
+    let result = match (&read.check.presented, read.check.token_keys.state.clone()) {
         (Presented::Jwt(jwt), Some(_)) => {
             let entry = RevokedJti {
                 tenant: tenant.clone(),
@@ -80,8 +81,8 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
 /// The family of the presented token when it is a refresh token of `caller` that was already rotated: a live
 /// record of the caller's, spent, whose ids match the token. `None` for anything else, which needs no action.
 fn spent_refresh_family(read: &PresentedRead<'_>, caller: &Client) -> Option<FamilyId> {
-    let Presented::Opaque(token) = &read.presented else { return None };
-    let record = read.fetched.token(read.token_keys.state.as_ref()?)?;
+    let Presented::Opaque(token) = &read.check.presented else { return None };
+    let record = read.check.fetched.token(read.check.token_keys.state.as_ref()?)?;
     let spent = record.kind == TokenKind::RefreshToken && record.rotated_at.is_some();
     (spent
         && token.kind() == TokenKind::RefreshToken

@@ -1,7 +1,9 @@
 //! RFC wire formats: `application/x-www-form-urlencoded` requests ([`form`]), client authentication
-//! ([`client_auth`]), the one error type that renders every RFC error code ([`error`]), response bodies
-//! ([`response`]), and the bridge from `lambda_http` requests to all of these ([`http`]).
+//! ([`client_auth`]), RFC 6750 bearer credentials ([`bearer`]), the one error type that renders every RFC error
+//! code ([`error`]), response bodies ([`response`]), and the bridge from `lambda_http` requests to all of these
+//! ([`http`]).
 
+pub mod bearer;
 pub mod client_auth;
 pub mod error;
 pub mod form;

@@ -2,18 +2,35 @@
 //! (the same handlers Lambda runs). Every case names the answer the RFCs fix for it (status and `error`
 //! code, or `{"active": false}` for introspection, RFC 7662 §2.2), and every answer is checked for what must
 //! never leak: a panic message, a backtrace, Rust debug output or a 5xx. After the whole table the server
-//! must still issue and introspect normally.
+//! must still issue and introspect normally. The authorizer's cases go to the runner's `/demo/orders`, behind the
+//! authorizer function's handler as an HTTP API route behind a Lambda authorizer: never an allow, never a 5xx.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
+use tessera::config::Config;
 use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera_e2e::issuers::{EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange_config_recording};
+use tessera_e2e::issuers::{EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange, exchange_config_recording};
 use tessera_e2e::token_variants::{alternative_encodings, ecdsa_twin};
 use tessera_e2e::{Reply, TestServer, basic, config_with_key, creds};
+
+/// A second tenant, with a client whose tokens have the demo route's scope and audience.
+const ACME: &str = r#"
+[[tenants]]
+name = "acme"
+
+[[clients]]
+tenant = "acme"
+client_id = "acme-orders"
+client_secret = "acme-orders-secret-0123456789abcd"
+scopes = ["orders:read"]
+audiences = ["https://orders.example.com"]
+"#;
+
+const ACME_CLIENT: (&str, &str) = ("acme-orders", "acme-orders-secret-0123456789abcd");
 
 /// What a case must get back.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +41,9 @@ enum Expect {
     Inactive,
     /// A plain status (a 200 where the RFC requires one, such as revoking an unknown token; a 404 route).
     Status(u16),
+    /// API Gateway's answer for a route behind a Lambda authorizer: 401 `{"message":"Unauthorized"}` with a
+    /// `Bearer` challenge (no `Authorization` header), 403 `{"message":"Forbidden"}` (the authorizer denied).
+    Gateway(u16),
 }
 
 struct Case {
@@ -42,6 +62,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 const TOKEN: &str = "/oauth2/token";
 const INTROSPECT: &str = "/oauth2/introspect";
 const REVOKE: &str = "/oauth2/revoke";
+const DEMO_ORDERS: &str = "/demo/orders";
 
 /// Text that only a panic, a backtrace or a debug dump would put in a response.
 /// serde's parser text ("EOF while parsing an object at line 1 column 1") counts too: we say it in our words.
@@ -687,6 +708,76 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
     cases
 }
 
+/// A request to the authorizer's demo route with these `Authorization` header values.
+fn authorizer(name: &str, authorization: &[String], expect: Expect) -> Case {
+    let headers = authorization.iter().map(|value| ("authorization", value.clone())).collect();
+    raw(name, "GET", DEMO_ORDERS, headers, "", expect)
+}
+
+/// What the authorizer cases need: valid tokens of every kind it must refuse, and one it must take.
+struct ForAuthorizer<'a> {
+    own_key: &'a SigningKey,
+    /// A demo-jwt access token: `orders:read`, for `https://orders.example.com`.
+    jwt: &'a str,
+    /// demo-opaque's: for the issuer's audience only.
+    opaque: &'a str,
+    /// A refresh token of the exchange client.
+    refresh: &'a str,
+    /// A trusted issuer's JWT (it verifies at introspection).
+    external: &'a str,
+    /// An access token of tenant `acme`, with the demo route's scope and audience.
+    other_tenant: &'a str,
+    now: u64,
+}
+
+/// The authorizer's bad input: no header, two tokens, `Bearer` alone, other schemes, tokens of the wrong kind,
+/// tenant or time, forgeries, and the one good input hidden among them (a lower-case scheme, RFC 9110 §11.1).
+fn authorizer_cases(t: &ForAuthorizer<'_>) -> Vec<Case> {
+    use Expect::{Gateway, Status};
+    let bearer = |token: &str| vec![format!("Bearer {token}")];
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(t.jwt).unwrap();
+    let signed = |change: &dyn Fn(&mut Value)| {
+        let mut claims = claims.clone();
+        change(&mut claims);
+        t.own_key.sign_jwt("at+jwt", &claims).unwrap()
+    };
+    let expired = signed(&|c| c["exp"] = json!(t.now - 1));
+    let early = signed(&|c| c["nbf"] = json!(t.now + 60));
+    let none = format!("{}.{}.", part(&json!({"alg": "none", "typ": "at+jwt"})), t.jwt.split('.').nth(1).unwrap());
+    let mut bad_checksum = t.opaque.to_owned();
+    let last = bad_checksum.pop().unwrap();
+    bad_checksum.push(if last == 'A' { 'B' } else { 'A' });
+    vec![
+        authorizer("authorizer: no Authorization header", &[], Gateway(401)),
+        authorizer("authorizer: two tokens in one header", &[format!("Bearer {} {}", t.jwt, t.opaque)], Gateway(403)),
+        authorizer("authorizer: two Authorization headers", &[bearer(t.jwt), bearer(t.jwt)].concat(), Gateway(403)),
+        authorizer("authorizer: two tokens, comma-separated", &[format!("Bearer {},{}", t.jwt, t.jwt)], Gateway(403)),
+        authorizer("authorizer: Bearer with nothing after it", &["Bearer".into()], Gateway(403)),
+        authorizer("authorizer: Bearer and spaces", &["Bearer    ".into()], Gateway(403)),
+        authorizer("authorizer: an empty header", &["".into()], Gateway(403)),
+        authorizer("authorizer: the token without a scheme", &[t.jwt.to_owned()], Gateway(403)),
+        authorizer("authorizer: Basic credentials", &[basic(creds::JWT.0, creds::JWT.1)], Gateway(403)),
+        authorizer("authorizer: Bearer glued to the token", &[format!("Bearer{}", t.jwt)], Gateway(403)),
+        authorizer("authorizer: a tab after Bearer", &[format!("Bearer\t{}", t.jwt)], Gateway(403)),
+        authorizer("authorizer: a quoted token", &[format!("Bearer \"{}\"", t.jwt)], Gateway(403)),
+        authorizer("authorizer: a garbage token", &bearer("garbage"), Gateway(403)),
+        authorizer("authorizer: a refresh token", &bearer(t.refresh), Gateway(403)),
+        authorizer("authorizer: another tenant's token", &bearer(t.other_tenant), Gateway(403)),
+        authorizer("authorizer: a trusted issuer's token", &bearer(t.external), Gateway(403)),
+        authorizer("authorizer: an expired token", &bearer(&expired), Gateway(403)),
+        authorizer("authorizer: a token not yet valid", &bearer(&early), Gateway(403)),
+        authorizer("authorizer: another audience's token", &bearer(t.opaque), Gateway(403)),
+        authorizer("authorizer: alg none", &bearer(&none), Gateway(403)),
+        authorizer("authorizer: an opaque token with a bad checksum", &bearer(&bad_checksum), Gateway(403)),
+        authorizer("authorizer: a 9 KB token", &bearer(&"a".repeat(9_000)), Gateway(403)),
+        authorizer(
+            "authorizer: a lower-case scheme passes (RFC 9110 §11.1)",
+            &[format!("bearer {}", t.jwt)],
+            Status(200),
+        ),
+    ]
+}
+
 /// What the hardening II cases need: a trusted issuer that records its tokens, and one of its tokens, revoked.
 struct External<'a> {
     issuer: &'a TestIssuer,
@@ -798,6 +889,13 @@ fn check(case: &Case, reply: &Reply) {
             assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
         }
         Expect::Status(status) => assert_eq!(reply.status, status, "{name}: {}", reply.text),
+        Expect::Gateway(status) => {
+            let message = if status == 401 { "Unauthorized" } else { "Forbidden" };
+            assert_eq!((reply.status, reply.json()), (status, json!({"message": message})), "{name}: {}", reply.text);
+            assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
+            let challenge = reply.header("www-authenticate");
+            assert_eq!(challenge.is_some_and(|c| c.starts_with("Bearer")), status == 401, "{name}: {challenge:?}");
+        }
     }
 }
 
@@ -845,10 +943,18 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let issuer = tessera_e2e::issuers::cognito();
     let mut config = exchange_config_recording(&[(&issuer, true)]);
     config.signing_keys = config_with_key(&own_key).signing_keys;
+    let acme = Config::from_toml(ACME).unwrap();
+    config.tenants.extend(acme.tenants);
+    config.clients.extend(acme.clients);
     let server = TestServer::start_config(&config).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
     let now = server.clock.now().as_secs();
+    let cc = [("grant_type", "client_credentials")];
+    let acme_token = server.post("/t/acme/oauth2/token", Some(ACME_CLIENT), &cc).await.json()["access_token"].clone();
+    let login = exchange(&server, EXCHANGER, &issuer.sign(&issuer.claims("authorizer-user", now)), &[]).await;
+    let refresh = login.json()["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let external = issuer.sign(&issuer.claims("authorizer-external", now));
     // A subject of its own: on DynamoDB the suites share one table.
     let revoked = issuer.sign(&issuer.claims(&format!("revoked-{}", server.clock.now().as_micros()), now));
     assert_eq!(server.post(REVOKE, Some(creds::RS), &[("token", &revoked)]).await.status, 200);
@@ -856,8 +962,17 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let host = server.base.strip_prefix("http://").unwrap_or_default().to_owned();
     let mut cases = cases(&own_key, &jwt, &opaque, &host);
     cases.extend(hardening_ii_cases(&External { issuer: &issuer, revoked: revoked.clone(), now }));
+    cases.extend(authorizer_cases(&ForAuthorizer {
+        own_key: &own_key,
+        jwt: &jwt,
+        opaque: &opaque,
+        refresh: &refresh,
+        external: &external,
+        other_tenant: acme_token.as_str().expect("acme's token"),
+        now,
+    }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 152, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 175, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
@@ -868,10 +983,13 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         check(case, &reply);
     }
 
-    // Nothing above changed what is valid: both tokens still introspect active, and issuing still works.
+    // Nothing above changed what is valid: both tokens still introspect active, the JWT still passes the
+    // authorizer, and issuing still works.
     for token in [&jwt, &opaque] {
         assert_eq!(server.introspect(token).await.json()["active"], true);
     }
+    let authorized = server.send("GET", DEMO_ORDERS, &[("authorization", format!("Bearer {jwt}"))], "").await;
+    assert_eq!(authorized.status, 200, "{}", authorized.text);
     let fresh = server.issue(creds::OPAQUE, &[]).await;
     assert_eq!(server.introspect(&fresh).await.json()["active"], true);
 }

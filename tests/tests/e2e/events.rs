@@ -1,7 +1,8 @@
 //! Every `events/*.json` (what `sam local invoke -e` feeds) goes through its function's handler, on a fresh
 //! embedded store seeded with the demo clients and the sample tokens the events carry: the API Gateway HTTP API
 //! (payload v2) events with `lambda_http::request::from_str`, the `revocation-*` EventBridge and SQS events as
-//! the JSON the revocation-events function receives.
+//! the JSON the revocation-events function receives, the `authorizer-*` API Gateway authorizer events as the
+//! JSON the authorizer function receives.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +28,12 @@ use tessera_e2e::test_config_toml;
 
 /// The opaque access token of the sample events, issued to `demo-opaque`.
 const SAMPLE_OPAQUE: &str = "tsr_at_Ae-l4raprfuNpa5bpluuUFkmXf_6d-nd8xNdSHMVoDNZJl3_-nfp3fMTXUhzFaAz1b1kylZOFqgNiL85B8jqQIVPDgsCrlJZDdlKKltBKsQMcAmKg";
+
+/// The opaque access token of `authorizer-http-revoked.json`, issued to `demo-opaque` and revoked.
+const SAMPLE_REVOKED: &str = "tsr_at_CwLlNqFO1hqwSbhWrdY__FkmXf_6d-nd8xNdSHMVoDNZJl3_-nfp3fMTXUhzFaAzfVVryG2anILtwc1paZhsNHh_0MBz5yYMVkiU4C-axO0_1gTmA";
+
+/// The audience of the protected API the `authorizer-*` events come from.
+const ORDERS: &str = "https://orders.example.com";
 
 /// The refresh token of `token-refresh.json`, issued to `exchanger` for the sample user.
 const SAMPLE_REFRESH: &str = "tsr_rt_zwSOqZrkv13aVdyGs9VeNihowy7QuU4HzeK0P6f4eUCbDEvG7Vqa-Q3T5-FEtuO9Wzr6cznAML-X-Df7z706tHVkOE1rcWl26GwDxZ5IrkMjtqiFQ";
@@ -62,12 +69,24 @@ algorithms = ["ES256"]
 jwks = '{"keys": [{"kty": "EC", "crv": "P-256", "x": "rFlvkzfwx7fAnKJ-_LxD4YvZ9ZM3ScSOZ9rnA7f0nAY", "y": "qDa5JJVGl4S0C4ceVbWH0qdq-2sLQiaUi3gvI9cSqP8", "kid": "sample-idp-1", "alg": "ES256", "use": "sig"}]}'
 username_claim = "email"
 claims_mapping = { email = "email", given_name = "given_name" }
+
+[[authorizer.routes]]
+route = "GET /orders/{id}"
+scopes = ["orders:read"]
+audience = "https://orders.example.com"
+
+[[authorizer.routes]]
+route = "POST /orders"
+scopes = ["orders:read", "orders:write"]
+audience = "https://orders.example.com"
 "#;
 
 /// The issuer of the sample deployment the events come from.
 const ISSUER: &str = "https://abc123def4.execute-api.eu-west-1.amazonaws.com";
 
-/// The status an event must get, and a check of the body.
+/// The status an event must get, and a check of the body. An authorizer event has no status of its own: 200
+/// stands for the answer it returns, 401 for the `Unauthorized` error (API Gateway's 401), 500 for any other
+/// error, whose message is checked as `{"error": …}`.
 type Expectation = (u16, fn(&Value));
 
 /// Expected status per event file, and what the body must show.
@@ -162,52 +181,86 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         }),
     );
     map.insert(
+        "authorizer-http-allow.json",
+        (200, |b| {
+            let context = serde_json::json!({"sub": "demo-opaque", "client_id": "demo-opaque", "scope": "orders:read",
+                "tenant": "default", "jti": "", "username": ""});
+            assert_eq!(b, &serde_json::json!({"isAuthorized": true, "context": context}));
+        }),
+    );
+    map.insert(
+        "authorizer-http-revoked.json",
+        (200, |b| assert_eq!(b, &serde_json::json!({"isAuthorized": false, "context": {}}))),
+    );
+    map.insert(
+        "authorizer-rest-token-scope.json",
+        (200, |b| {
+            assert_eq!(b["policyDocument"]["Statement"][0]["Effect"], "Deny");
+            assert_eq!(
+                b["policyDocument"]["Statement"][0]["Resource"][0],
+                "arn:aws:execute-api:eu-west-1:123456789012:q1w2e3r4t5/prod/POST/orders"
+            );
+        }),
+    );
+    map.insert("authorizer-rest-token-garbage.json", (401, |b| assert_eq!(b["error"], "Unauthorized")));
+    map.insert(
+        "authorizer-rest-request-allow.json",
+        (200, |b| {
+            assert_eq!(b["principalId"], "demo-opaque");
+            let statement = &b["policyDocument"]["Statement"][0];
+            assert_eq!(
+                (&statement["Effect"], &statement["Action"][0]),
+                (&"Allow".into(), &"execute-api:Invoke".into())
+            );
+            assert_eq!(
+                statement["Resource"][0],
+                "arn:aws:execute-api:eu-west-1:123456789012:q1w2e3r4t5/prod/GET/orders/42"
+            );
+            assert_eq!(b["context"]["scope"], "orders:read");
+        }),
+    );
+    map.insert(
         "revocation-sqs-batch.json",
         (200, |b| assert_eq!(b["batchItemFailures"], serde_json::json!([{"itemIdentifier": BAD_MESSAGE_ID}]))),
     );
     map
 }
 
+/// The service of the sample deployment. No issuer configured: it comes from the API Gateway domain of each event,
+/// as in a default deployment.
 async fn seeded_service() -> TokenService {
+    seeded_service_with_issuer(None).await
+}
+
+/// The service the authorizer of the sample deployment runs: the issuer set, as template.yaml sets it (the
+/// authorizer's events come from the protected API's domain, not Tessera's).
+async fn authorizer_service() -> TokenService {
+    seeded_service_with_issuer(Some(ISSUER)).await
+}
+
+async fn seeded_service_with_issuer(issuer: Option<&str>) -> TokenService {
     let clock = Arc::new(FixedClock::at(Timestamp::from_secs(EVENT_TIME)));
     let now = clock.now();
     let config = Config::from_toml(&format!("{}{SAMPLE_IDP}", test_config_toml())).unwrap();
     let store = Arc::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap()));
-    // No issuer configured: it comes from the API Gateway domain of each event, as in a default deployment.
     let mut default_tenant = ServedTenant::new(
-        None,
+        issuer.map(str::to_owned),
         tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "sample-1").unwrap(),
     );
     default_tenant.trusted_issuers =
         tessera::tenancy::trusted_issuers::trusted_issuers_of(&config, &TenantId::default(), &[]).unwrap().into();
     let acme = ServedTenant::new(
-        None,
+        issuer.map(|issuer| format!("{issuer}/t/acme")),
         tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "acme-sample-1").unwrap(),
     );
     let service = TokenService::new(store.clone(), clock, Arc::new(SystemEntropy))
         .with_tenant(TenantId::default(), default_tenant)
-        .with_tenant(TenantId::parse("acme").unwrap(), acme);
-    let token = OpaqueToken::parse(SAMPLE_OPAQUE).expect("the sample token is well-formed");
-    let record = TokenRecord {
-        token_hash: token.hash(),
-        kind: token.kind(),
-        grant: Grant {
-            tenant: TenantId::default(),
-            client_id: ClientId::parse("demo-opaque").unwrap(),
-            subject: "demo-opaque".into(),
-            username: None,
-            user_details: Default::default(),
-            amr: Vec::new(),
-            scope: ScopeSet::parse("orders:read").unwrap(),
-            audience: vec![ISSUER.into()],
-            family: token.family(),
-            issued_at: now,
-            expires_at: now.plus_secs(600),
-        },
-        revoked_at: None,
-        rotated_at: None,
-    };
-    store.put_new(Record::Token(record)).await.unwrap();
+        .with_tenant(TenantId::parse("acme").unwrap(), acme)
+        .with_protected_routes(config.authorizer.protected_routes().unwrap());
+    for (sample, revoked_at) in [(SAMPLE_OPAQUE, None), (SAMPLE_REVOKED, Some(now))] {
+        let token = OpaqueToken::parse(sample).expect("the sample token is well-formed");
+        store.put_new(Record::Token(demo_opaque_record(&token, now, revoked_at))).await.unwrap();
+    }
     let refresh = OpaqueToken::parse(SAMPLE_REFRESH).expect("the sample refresh token is well-formed");
     let grant = Grant {
         tenant: TenantId::default(),
@@ -224,6 +277,41 @@ async fn seeded_service() -> TokenService {
     };
     store.put_new(Record::Token(TokenRecord::new(&refresh, grant))).await.unwrap();
     service
+}
+
+/// The record of a sample opaque token of `demo-opaque`: `orders:read`, for the sample issuer and the protected API,
+/// issued at `now` for 10 minutes.
+fn demo_opaque_record(token: &OpaqueToken, now: Timestamp, revoked_at: Option<Timestamp>) -> TokenRecord {
+    TokenRecord {
+        token_hash: token.hash(),
+        kind: token.kind(),
+        grant: Grant {
+            tenant: TenantId::default(),
+            client_id: ClientId::parse("demo-opaque").unwrap(),
+            subject: "demo-opaque".into(),
+            username: None,
+            user_details: Default::default(),
+            amr: Vec::new(),
+            scope: ScopeSet::parse("orders:read").unwrap(),
+            audience: vec![ISSUER.into(), ORDERS.into()],
+            family: token.family(),
+            issued_at: now,
+            expires_at: now.plus_secs(600),
+        },
+        revoked_at,
+        rotated_at: None,
+    }
+}
+
+/// An authorizer event's outcome as an [`Expectation`] sees it.
+async fn authorize_event(service: &TokenService, event: Value) -> (u16, Value) {
+    match tessera_authorizer::handle(service, event).await {
+        Ok(answer) => (200, answer),
+        Err(err) if err.downcast_ref::<tessera_authorizer::Unauthorized>().is_some() => {
+            (401, serde_json::json!({"error": err.to_string()}))
+        }
+        Err(err) => (500, serde_json::json!({"error": err.to_string()})),
+    }
 }
 
 #[tokio::test]
@@ -247,6 +335,13 @@ async fn every_event_file_goes_through_its_handler() {
             let answer = tessera_revocation_events::handle(deps, event).await;
             assert_eq!(status, 200, "{name}: revocation events have no status; 200 stands for Ok");
             check(&answer.unwrap_or_else(|e| panic!("{name}: {e}")));
+            continue;
+        }
+        if name.starts_with("authorizer-") {
+            let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let (got, answer) = authorize_event(&authorizer_service().await, event).await;
+            assert_eq!(got, status, "{name}: {answer}");
+            check(&answer);
             continue;
         }
         let request = from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -280,6 +375,39 @@ async fn the_revoke_event_makes_the_introspect_event_answer_inactive() {
     assert_eq!(revoked.status(), 200);
     let after = tessera_introspect::handle(&service, event("introspect-active-opaque.json")).await.unwrap();
     assert_eq!(after.body().as_ref(), br#"{"active":false}"#);
+}
+
+/// The sample token the authorizer allows (`authorizer-http-allow.json`) is denied once `revoke-opaque.json` has
+/// revoked it, and the REST event with it too, at once.
+#[tokio::test]
+async fn the_revoke_event_makes_the_authorizer_events_deny() {
+    let service = authorizer_service().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let json =
+        |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap() };
+    assert_eq!(authorize_event(&service, json("authorizer-http-allow.json")).await.1["isAuthorized"], true);
+    let rest = authorize_event(&service, json("authorizer-rest-request-allow.json")).await.1;
+    assert_eq!(rest["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    let revoke = from_str(&std::fs::read_to_string(dir.join("revoke-opaque.json")).unwrap()).unwrap();
+    assert_eq!(tessera_revoke::handle(&service, revoke).await.unwrap().status(), 200);
+    assert_eq!(authorize_event(&service, json("authorizer-http-allow.json")).await.1["isAuthorized"], false);
+    let rest = authorize_event(&service, json("authorizer-rest-request-allow.json")).await;
+    assert_eq!(rest, (401, serde_json::json!({"error": "Unauthorized"})), "a revoked token is no valid token");
+}
+
+/// `sam local invoke AuthorizerFunction` gets the routes the `authorizer-*` events are for.
+#[test]
+fn the_sam_local_environment_protects_the_events_routes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sam-local-env.json");
+    let env: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let routes = env["AuthorizerFunction"]["AUTHORIZER_ROUTES"].as_str().expect("the authorizer's routes");
+    let routes = tessera::config::AuthorizerConfig::from_toml(routes).unwrap().protected_routes().unwrap();
+    let config = Config::from_toml(&format!("{}{SAMPLE_IDP}", test_config_toml())).unwrap();
+    let events = config.authorizer.protected_routes().unwrap();
+    for key in ["GET /orders/{id}", "POST /orders"] {
+        assert_eq!(routes.by_route_key(key), events.by_route_key(key), "{key}");
+    }
+    assert_eq!(env["AuthorizerFunction"]["ISSUER"], ISSUER);
 }
 
 /// The sample revocation events revoke what they name, and only that; re-delivering them changes nothing.

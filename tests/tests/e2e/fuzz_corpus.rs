@@ -9,12 +9,13 @@ use tessera_e2e::fuzz;
 /// A fuzz body.
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 5] = [
+const TARGETS: [(&str, Body); 6] = [
     ("form", fuzz::form),
     ("basic_auth", fuzz::basic_auth),
     ("opaque_token", fuzz::opaque_token),
     ("jwt", fuzz::jwt),
     ("revocation_event", fuzz::revocation_event),
+    ("authorizer_event", fuzz::authorizer_event),
 ];
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
@@ -38,6 +39,17 @@ fn seeds_and_past_findings_pass_every_fuzz_body() {
             body(&data);
         }
     }
+}
+
+#[test]
+fn the_authorizer_seeds_reach_an_allow() {
+    // The body only asserts that no allow comes without the token; here, that the seeds do reach one.
+    let seed =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/authorizer_event/http_api_allow"));
+    let event: serde_json::Value = serde_json::from_slice(&seed.unwrap()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let service = fuzz::authorizer_fuzz_service();
+    assert_eq!(runtime.block_on(tessera_authorizer::handle(service, event)).unwrap()["isAuthorized"], true);
 }
 
 #[test]

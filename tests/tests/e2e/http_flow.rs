@@ -1,16 +1,12 @@
 //! End-to-end over real HTTP against the local runner: the full issue → introspect → revoke → introspect
 //! flow for both token formats, and every error the core endpoints define.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::domain::tenant::TenantId;
 use tessera::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
-use tessera::tenancy::ServedTenant;
-use tessera::{TokenService, domain::tenant::TenantId, entropy::SystemEntropy, store::memory::MemoryStore};
-use tessera_e2e::{TestServer, UnavailableStore, basic, config_with_key, creds};
+use tessera_e2e::{TestServer, basic, config_with_key, creds};
 
 #[tokio::test]
 async fn jwt_issue_introspect_revoke_introspect() {
@@ -466,11 +462,7 @@ async fn a_failing_store_fails_closed_with_503() {
     let healthy = TestServer::start_config(&config).await;
     let token = healthy.issue(creds::JWT, &[]).await;
 
-    let clock = Arc::new(FixedClock::at(SystemClock.now()));
-    let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "unused").unwrap();
-    let service = TokenService::new(Arc::new(UnavailableStore), clock.clone(), Arc::new(SystemEntropy))
-        .with_tenant(TenantId::default(), ServedTenant::new(Some(healthy.base.clone()), keys));
-    let broken = TestServer::start_with(service, clock, Arc::new(MemoryStore::new())).await;
+    let broken = TestServer::start_on_unavailable_store(&config, &healthy.base).await;
 
     let introspect = broken.introspect(&token).await;
     introspect.assert_error(503, "temporarily_unavailable");

@@ -1,6 +1,7 @@
 //! Store round trips per request, counted by a wrapper around the store rather than read off the code:
 //! issuing a JWT costs one read, an opaque token one read and one conditional write, introspection one
-//! read (the caller's record batched with the token's state), revocation one read and one write.
+//! read (the caller's record batched with the token's state), revocation one read and one write, an authorizer
+//! decision one read (none for a token refused as presented).
 
 use std::sync::Arc;
 
@@ -20,7 +21,8 @@ fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "k1").unwrap();
     let service =
         TokenService::new(store.clone(), Arc::new(FixedClock::at(SystemClock.now())), Arc::new(SystemEntropy))
-            .with_tenant(TenantId::default(), ServedTenant::new(Some("https://issuer.example".into()), keys));
+            .with_tenant(TenantId::default(), ServedTenant::new(Some("https://issuer.example".into()), keys))
+            .with_protected_routes(config.authorizer.protected_routes().unwrap());
     (service, store)
 }
 
@@ -51,6 +53,20 @@ async fn round_trips_per_operation() {
             .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(store.take(), one_read, "introspect {}", &token[..7]);
+    }
+
+    // The authorizer, through the runner's demo route: the token's state and watermarks in one read; a garbage
+    // token, a refresh-token prefix or a missing header in none.
+    let no_read = RoundTrips::default();
+    for (token, reads) in [(jwt.as_str(), one_read), (opaque.as_str(), one_read), ("garbage", no_read)] {
+        let request = lambda_http::http::Request::builder()
+            .uri("/demo/orders")
+            .header("authorization", format!("Bearer {token}"))
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        let response = tessera_cli::demo_api::serve(&service, request).await;
+        assert!([200, 403].contains(&response.status().as_u16()));
+        assert_eq!(store.take(), reads, "authorize {}", &token[..7]);
     }
 
     for (client, token) in [(creds::JWT, &jwt), (creds::OPAQUE, &opaque)] {
