@@ -397,23 +397,10 @@ impl TokenStore for DynamoStore {
             if failed(0, "ConditionalCheckFailed") {
                 // A higher mark is there. Remember the event alone, so that its re-delivery cannot raise the
                 // mark later.
-                // One PutItem; its condition failing means the event's item is there already: seen all the same.
-                let put = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(to_item(seen)?))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await;
-                return match put {
-                    Ok(output) => {
-                        self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
-                        Ok(false)
-                    }
-                    Err(err) if condition_failed(&err) => Ok(false),
-                    Err(err) => Err(classify(err, &seen_key)),
+                // One conditional PutItem; finding the event's item there already is seen all the same.
+                return match self.put_new(seen).await {
+                    Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(false),
+                    Err(other) => Err(other),
                 };
             }
             // A concurrent write to the watermark or the event's item (`TransactionConflict`): it may have been a
