@@ -12,7 +12,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
 use crate::jwt::access_token::{self, JwtRejection, VerifiedAccessToken};
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
-use crate::store::{Fetched, StoreKey};
+use crate::store::{Fetched, StoreKey, TokenStore};
 use crate::tenancy::Tenant;
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
@@ -254,9 +254,14 @@ pub struct PresentedRead<'a> {
 }
 
 impl<'a> PresentedRead<'a> {
-    /// Parses what every such request needs (client credentials, `token`), classifies the token and reads.
-    /// Records the caller's `client_id` on the current span.
-    pub async fn read(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Self, OAuthError> {
+    /// Parses what every such request needs (client credentials, `token`), classifies the token and reads
+    /// through `reads`: the service's read plan for a decision (introspection), its strict store for what writes
+    /// (revocation). Records the caller's `client_id` on the current span.
+    pub async fn read(
+        service: &'a TokenService,
+        reads: &dyn TokenStore,
+        request: &'a OAuthRequest,
+    ) -> Result<Self, OAuthError> {
         let id = &request.tenant;
         let now = service.clock.now();
         let tenant = service.tenant(id, request.gateway_domain.as_deref(), now).await?;
@@ -267,7 +272,7 @@ impl<'a> PresentedRead<'a> {
         let presented = Presented::classify(token, &tenant, now).await;
         let token_keys = presented.keys(id);
         let keys: Vec<StoreKey> = std::iter::once(&caller_key).chain(token_keys.iter()).cloned().collect();
-        let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
+        let fetched = Fetched::new(reads.get_many(&keys).await?, now);
         Ok(Self { tenant, now, presented, token_keys, fetched, credentials, caller_key })
     }
 
