@@ -1,5 +1,6 @@
 //! A least-recently-used map bounded twice: in entries and in bytes. The read plan's item cache
-//! ([`crate::store::read_plan`]) is one of these behind a mutex. The `lru` crate keeps the order; this adds the byte budget, charged per entry by the caller (an
+//! ([`crate::store::read_plan`]) and the verified-JWT cache ([`crate::jwt::verified`]) are both one of these behind a
+//! mutex. The `lru` crate keeps the order; this adds the byte budget, charged per entry by the caller (an
 //! estimate the caller states), so neither cache can grow past what its owner promised.
 
 use std::hash::Hash;

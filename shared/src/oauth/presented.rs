@@ -10,7 +10,7 @@ use crate::domain::revocation::{Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
-use crate::jwt::access_token::{self, JwtRejection, VerifiedAccessToken};
+use crate::jwt::access_token::{JwtRejection, VerifiedAccessToken};
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
 use crate::store::{Fetched, StoreKey, TokenStore};
 use crate::tenancy::Tenant;
@@ -143,7 +143,7 @@ impl Presented {
                 Err(rejection) => Self::Unrecognised(rejection.into()),
             };
         }
-        match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys()) {
+        match tenant.verify_access_token(token, now) {
             Ok(verified) => Self::Jwt(Box::new(verified)),
             Err(rejection) => Self::Unrecognised(rejection.into()),
         }
