@@ -76,7 +76,7 @@ def main():
               f"{row['items_written']} items written{f' + {txn} in a transaction' if txn else ''} "
               f"(largest {row['largest_item_bytes']} B): {row['rcu']} RCU, {row['wcu']} WCU "
               f"(moto: {row['emulator_rcu']:g} RCU, {row['emulator_wcu']:g} WCU) | | |")
-    for name in ("throughput.json", "memory.json"):
+    for name in ("throughput.json", "memory.json", "load_model.json"):
         for row in lines(out, name):
             print(f"| {row['label']} | {row['value']} | {row.get('goal', '')} | {row.get('verdict', '')} |")
 

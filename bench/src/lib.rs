@@ -27,8 +27,11 @@ const RESOURCE_SERVER: (&str, &str) = ("demo-resource-server", "resource-server-
 pub enum Operation {
     /// Introspect an opaque access token.
     IntrospectOpaque,
-    /// Introspect a JWT access token.
+    /// Introspect a JWT access token presented before: its verification comes from the verified-token cache.
     IntrospectJwt,
+    /// Introspect a JWT access token presented for the first time (a fresh one each time; issuing it is not
+    /// measured): ES256 verification.
+    IntrospectJwtFirstSeen,
     /// Issue a JWT access token (client credentials).
     IssueJwt,
     /// Issue an opaque access token (client credentials).
@@ -45,9 +48,10 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in table order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::IntrospectOpaque,
         Self::IntrospectJwt,
+        Self::IntrospectJwtFirstSeen,
         Self::IssueJwt,
         Self::IssueOpaque,
         Self::RevokeOpaque,
@@ -60,6 +64,7 @@ impl Operation {
         match self {
             Self::IntrospectOpaque => "introspect_opaque",
             Self::IntrospectJwt => "introspect_jwt",
+            Self::IntrospectJwtFirstSeen => "introspect_jwt_first_seen",
             Self::IssueJwt => "issue_jwt",
             Self::IssueOpaque => "issue_opaque",
             Self::RevokeOpaque => "revoke_opaque",
@@ -144,10 +149,11 @@ impl Scenario {
         access_token(&tessera_token::handle(&self.service, request).await.expect("issued"))
     }
 
-    /// What `op` needs prepared outside the measurement: a fresh token to revoke, or nothing.
+    /// What `op` needs prepared outside the measurement: a fresh token to revoke or to introspect, or nothing.
     pub async fn setup(&self, op: Operation) -> Option<String> {
         match op {
             Operation::RevokeOpaque => Some(self.issue(OPAQUE_CLIENT).await),
+            Operation::IntrospectJwtFirstSeen => Some(self.issue(JWT_CLIENT).await),
             _ => None,
         }
     }
@@ -161,6 +167,9 @@ impl Scenario {
             }
             Operation::IntrospectJwt => {
                 form_request("/oauth2/introspect", RESOURCE_SERVER, &[("token", self.jwt.as_str())])
+            }
+            Operation::IntrospectJwtFirstSeen => {
+                form_request("/oauth2/introspect", RESOURCE_SERVER, &[("token", prepared.unwrap_or_default())])
             }
             Operation::IssueJwt => form_request("/oauth2/token", JWT_CLIENT, &cc),
             Operation::IssueOpaque => form_request("/oauth2/token", OPAQUE_CLIENT, &cc),
@@ -183,7 +192,7 @@ impl Scenario {
     /// Runs `op` through its handler; the status, checked by the callers.
     pub async fn run(&self, op: Operation, request: Request) -> u16 {
         let response = match op {
-            Operation::IntrospectOpaque | Operation::IntrospectJwt => {
+            Operation::IntrospectOpaque | Operation::IntrospectJwt | Operation::IntrospectJwtFirstSeen => {
                 tessera_introspect::handle(&self.service, request).await
             }
             Operation::IssueJwt

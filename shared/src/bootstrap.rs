@@ -9,6 +9,7 @@
 //! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; raised to the TTL + 60 if below; 0: no bound) |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
+//! | `REVOCATION_MAX_STALENESS_MS` | the revocation propagation bound B, 0 to 60000 ms ([`crate::store::read_plan`]): how old an item a decision may answer from. Unset: the configuration's, else 0 (strict). template.yaml sets 1000 |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
 //! | `AUTHORIZER_ROUTES` | the authorizer's protected routes: the body of the `[authorizer]` table as TOML ([`crate::config::authorizer`]), replacing the file's |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
@@ -25,6 +26,7 @@ use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
 use crate::service::build_service;
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
+use crate::store::read_plan::RevocationBound;
 use crate::store::{RegistrationStore, TokenStore};
 use crate::tenancy::KeySetDocument;
 use crate::tenancy::{KEY_RETRY_SECS, KeyDocumentSource, LoadError, Sources};
@@ -101,6 +103,10 @@ async fn build_with_sdk(
             ConfigError::Toml(message) => ConfigError::Toml(format!("AUTHORIZER_ROUTES: {message}")),
             other => other,
         })?;
+    }
+    if let Some(millis) = var("REVOCATION_MAX_STALENESS_MS") {
+        let bound = RevocationBound::parse_millis("REVOCATION_MAX_STALENESS_MS", &millis)?;
+        config.revocation_max_staleness_ms = Some(bound.as_millis());
     }
     let table = var("TABLE_NAME").filter(|_| table_access);
     let secret_arn = var("SIGNING_KEYS_SECRET_ARN");

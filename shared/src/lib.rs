@@ -12,10 +12,12 @@
 //! - [`service`]: the [`service::TokenService`] that bundles the ports and the tenants for the handlers.
 //! - [`key_source`]: the port the signing-key document is read (and re-read) from, and its adapters.
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
+//! - [`bounded_cache`]: the LRU map bounded in entries and bytes behind every cache (the read plan, verified JWTs).
 //! - [`aws_sdk`]: the one AWS SDK configuration (HTTP client, retries, timeouts, TLS roots) every AWS client uses.
 
 pub mod aws_sdk;
 pub mod bootstrap;
+pub mod bounded_cache;
 pub mod clock;
 pub mod config;
 pub mod domain;

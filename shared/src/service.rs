@@ -1,6 +1,10 @@
 //! `TokenService`: the ports (store, clock, entropy), the [`Tenants`] served and the routes the authorizer
 //! protects, built once at init and shared by every request a function or the local runner serves. Which adapters it runs on is the wiring's choice: the
 //! functions' `bootstrap`, the local runner, a test.
+//!
+//! The store is held twice, as the two views of one [`ReadPlan`]: [`TokenService::read_plan`], which decisions
+//! (introspection) read through within the revocation bound B, and [`TokenService::store`], whose every read
+//! reaches the store. Both write through the plan.
 
 use std::sync::Arc;
 
@@ -10,13 +14,18 @@ use crate::domain::route::ProtectedRoutes;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::entropy::Entropy;
+use crate::store::read_plan::{ReadPlan, RevocationBound, StrictReads};
 use crate::store::{StoreError, TokenStore};
 use crate::tenancy::{LoadError, ServedTenant, Sources, Tenant, TenantError, Tenants};
 
 /// Everything the OAuth operations need, handed in.
 pub struct TokenService {
-    /// The token store.
+    /// The token store, read strictly: every read reaches it (the token endpoint, revocation). Writes go through
+    /// [`TokenService::read_plan`], so this environment's decisions see them at once.
     pub store: Arc<dyn TokenStore>,
+    /// The same store as decisions read it: items at most B old from this environment's cache
+    /// ([`crate::store::read_plan`]).
+    pub read_plan: Arc<ReadPlan>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// The randomness source.
@@ -26,19 +35,27 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    /// A service with no tenants yet.
+    /// A service with no tenants yet, strict (B = 0).
     pub fn new(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
         Self::serving(store, clock, entropy, Tenants::new())
     }
 
-    /// A service serving `tenants`.
+    /// A service serving `tenants`, strict (B = 0).
     pub fn serving(
         store: Arc<dyn TokenStore>,
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
         tenants: Tenants,
     ) -> Self {
-        Self { store, clock, entropy, tenants, routes: ProtectedRoutes::default() }
+        let read_plan = Arc::new(ReadPlan::new(store, clock.clone(), RevocationBound::STRICT));
+        Self { store: Arc::new(StrictReads(read_plan.clone())), read_plan, clock, entropy, tenants, routes: ProtectedRoutes::default() }
+    }
+
+    /// The service with its decisions read within `bound` (a fresh plan, with an empty cache, over the same store).
+    pub fn with_revocation_bound(mut self, bound: RevocationBound) -> Self {
+        self.read_plan = Arc::new(ReadPlan::new(self.read_plan.store().clone(), self.clock.clone(), bound));
+        self.store = Arc::new(StrictReads(self.read_plan.clone()));
+        self
     }
 
     /// The service protecting `routes` (the authorizer's; none by default, which denies every request).
@@ -77,7 +94,8 @@ impl TokenService {
 }
 
 /// Builds a service on `store` from a configuration and its [`Sources`] ([`Tenants::load`], at the clock's now),
-/// protecting the configuration's `[authorizer]` routes.
+/// protecting the configuration's `[authorizer]` routes, its decisions read within the configuration's
+/// `revocation_max_staleness_ms`.
 pub async fn build_service(
     store: Arc<dyn TokenStore>,
     config: &Config,
@@ -87,8 +105,9 @@ pub async fn build_service(
     sources: Sources,
 ) -> Result<TokenService, LoadError> {
     let routes = config.authorizer.protected_routes()?;
+    let bound = config.revocation_bound()?;
     let tenants = Tenants::load(config, default_issuer, sources, clock.now()).await?;
-    Ok(TokenService::serving(store, clock, entropy, tenants).with_protected_routes(routes))
+    Ok(TokenService::serving(store, clock, entropy, tenants).with_protected_routes(routes).with_revocation_bound(bound))
 }
 
 #[async_trait::async_trait]

@@ -73,6 +73,18 @@ async fn functions_build_their_service_from_the_environment() {
     assert!(err.contains("truncated JSON") && !err.contains("SECRET-MATERIAL"), "{err}");
     set("SIGNING_KEYS_JSON", &doc.to_string());
 
+    // The revocation bound B: whole milliseconds up to a minute; anything else stops the function at init, by name.
+    for bad in ["1s", "60001", "-5", "0.5"] {
+        set("REVOCATION_MAX_STALENESS_MS", bad);
+        let err = service_from_env().await.err().expect("a bad bound is an init error").to_string();
+        let named = "REVOCATION_MAX_STALENESS_MS must be a whole number of milliseconds from 0 to 60000";
+        assert!(err.contains(named), "{bad}: {err}");
+    }
+    set("REVOCATION_MAX_STALENESS_MS", "1000");
+    assert_eq!(service_from_env().await.unwrap().read_plan.bound().as_millis(), 1_000);
+    unset("REVOCATION_MAX_STALENESS_MS");
+    assert!(service_from_env().await.unwrap().read_plan.bound().is_strict(), "unset: strict, as before");
+
     // TABLE_NAME selects DynamoDB; clients come from the table, not from the config file.
     let Some(table) = dynamo_store().await else { return };
     for client in test_config().clients(&tessera::entropy::SystemEntropy).unwrap() {

@@ -9,6 +9,7 @@ use clap::Args;
 use tessera::clock::SystemClock;
 use tessera::config::Config;
 use tessera::entropy::SystemEntropy;
+use tessera::store::read_plan::MAX_REVOCATION_STALENESS_MS;
 
 use super::clients;
 use super::table::OptionalTable;
@@ -37,6 +38,13 @@ pub struct ServeArgs {
     /// How often --keys-file is re-read, in seconds.
     #[arg(long, default_value_t = 5, requires = "keys_file")]
     keys_ttl: u64,
+    /// The revocation propagation bound B, in milliseconds (0 to 60000): how old the items an introspection
+    /// answers from may be (a revocation, a disabled client or a rotated secret written by another process sharing
+    /// the table is seen within B; this runner's own at once). Default: the configuration's
+    /// `revocation_max_staleness_ms`, else 0 (every item read every time).
+    #[arg(long, env = "REVOCATION_MAX_STALENESS_MS", value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(0..=MAX_REVOCATION_STALENESS_MS))]
+    revocation_max_staleness_ms: Option<u64>,
     #[command(flatten)]
     limits: ServeLimits,
     #[command(flatten)]
@@ -63,10 +71,13 @@ impl From<ServeLimits> for runner::RunnerLimits {
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     // Installed before the runner starts, so a SIGTERM that comes early still stops it gracefully.
     let stop_signal = runner::shutdown_signal().map_err(CliError::Signals)?;
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path),
         None => Config::from_toml(DEMO_CONFIG),
     }?;
+    if let Some(millis) = args.revocation_max_staleness_ms {
+        config.revocation_max_staleness_ms = Some(millis);
+    }
     let limits = runner::RunnerLimits::from(args.limits);
     let keys = args.keys_file.map(|file| tessera::tenancy::KeyDocumentSource {
         source: Arc::new(tessera::key_source::FileKeys(file)),

@@ -6,6 +6,7 @@
 //!
 //! ```toml
 //! issuer = "http://127.0.0.1:9000"          # optional for the local runner: defaults to its address
+//! revocation_max_staleness_ms = 1000         # optional, 0 to 60000, default 0: the revocation bound B
 //!
 //! [[signing_keys]]                           # the local runner generates an ES256 key when absent; functions refuse to start
 //! kid = "2026-11"
@@ -59,6 +60,7 @@ use crate::domain::profile::{PermissionMap, ResourceScopes};
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError};
 use crate::jwt::keys::{KeyError, KeyRingError, SigningAlgorithm};
+use crate::store::read_plan::RevocationBound;
 
 /// A configuration that cannot be used. The message names the offending entry.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,11 @@ pub struct Config {
     /// The routes the authorizer protects.
     #[serde(default)]
     pub authorizer: AuthorizerConfig,
+    /// The revocation propagation bound B in milliseconds (0 to 60,000; `None`: 0, strict): how long each
+    /// execution environment may answer decisions from the items it read ([`crate::store::read_plan`]). The
+    /// functions' `REVOCATION_MAX_STALENESS_MS` and the runner's `--revocation-max-staleness-ms` override it.
+    #[serde(default)]
+    pub revocation_max_staleness_ms: Option<u64>,
 }
 
 /// A tenant besides `default` (WSO2's `/t/<tenant>/`): its routes are `/t/<name>/oauth2/…` and
@@ -278,6 +285,14 @@ impl Config {
             )));
         }
         Ok(issuer)
+    }
+
+    /// The revocation bound B this configuration asks for ([`Config::revocation_max_staleness_ms`]).
+    pub fn revocation_bound(&self) -> Result<RevocationBound, ConfigError> {
+        match self.revocation_max_staleness_ms {
+            Some(millis) => RevocationBound::from_millis("revocation_max_staleness_ms", millis),
+            None => Ok(RevocationBound::STRICT),
+        }
     }
 
     /// The permission mapping of `tenant`.
@@ -445,6 +460,20 @@ mod tests {
         }
         assert!(Config::validate_issuer("ftp://x").is_err());
         assert!(Config::validate_issuer("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn the_revocation_bound_defaults_to_strict_and_stops_at_a_minute() {
+        assert_eq!(Config::default().revocation_bound().unwrap(), RevocationBound::STRICT);
+        let bound = |toml: &str| Config::from_toml(toml).unwrap().revocation_bound();
+        assert_eq!(bound("revocation_max_staleness_ms = 1000").unwrap().as_millis(), 1_000);
+        let err = bound("revocation_max_staleness_ms = 60001").unwrap_err().to_string();
+        assert!(
+            err.contains("revocation_max_staleness_ms must be a whole number of milliseconds from 0 to 60000"),
+            "{err}"
+        );
+        assert!(Config::from_toml("revocation_max_staleness_ms = -1").is_err());
+        assert!(Config::from_toml("revocation_max_staleness_ms = \"1s\"").is_err());
     }
 
     #[test]

@@ -227,8 +227,9 @@ fn pinned_validation(alg: SigningAlgorithm) -> Validation {
     validation
 }
 
+/// The fixtures of these tests are the verified-token cache's too.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
@@ -236,13 +237,13 @@ mod tests {
     use super::*;
     use crate::jwt::keys::SigningKey;
 
-    const ISS: &str = "https://issuer.example";
+    pub(crate) const ISS: &str = "https://issuer.example";
 
-    fn ring(alg: SigningAlgorithm) -> KeyRing {
+    pub(crate) fn ring(alg: SigningAlgorithm) -> KeyRing {
         KeyRing::new(vec![SigningKey::generate(alg, "k1").unwrap()]).unwrap()
     }
 
-    fn grant() -> Grant {
+    pub(crate) fn grant() -> Grant {
         Grant {
             tenant: TenantId::default(),
             client_id: ClientId::parse("svc").unwrap(),

@@ -521,7 +521,7 @@ const fn hex<const N: usize>(text: &[u8]) -> [u8; N] {
 /// The ECDSA twin of a verified compact JWS: its signature (r, s) replaced by (r, n − s), which verifies as well.
 /// `None` for other algorithms, or a signature not of the curve's size. Only to find the records releases up to
 /// 0.1 kept under a spelling's hash; identity never depends on it.
-fn ecdsa_twin(token: &str, alg: Algorithm) -> Option<String> {
+pub(crate) fn ecdsa_twin(token: &str, alg: Algorithm) -> Option<String> {
     use base64::Engine;
     let order: &[u8] = match alg {
         Algorithm::ES256 => &P256_ORDER,

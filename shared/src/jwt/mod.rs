@@ -1,5 +1,5 @@
-//! JWTs: signing keys parsed once ([`keys`]), the published JWKS, and RFC 9068 access tokens
-//! ([`access_token`]).
+//! JWTs: signing keys parsed once ([`keys`]), the published JWKS, RFC 9068 access tokens ([`access_token`]) and
+//! the cache of those already verified ([`verified`]).
 //!
 //! Signing uses the pre-parsed aws-lc key pair directly: `jsonwebtoken::encode` re-parses the PKCS#8 key on
 //! every call, which is the dominant cost of issuing a JWT. Verification goes through `jsonwebtoken` with the
@@ -8,3 +8,4 @@
 pub mod access_token;
 pub mod external;
 pub mod keys;
+pub mod verified;

@@ -171,7 +171,8 @@ async fn decide(service: &TokenService, request: &AccessRequest<'_>) -> Result<D
         Err(TenantError::Unknown) => return deny(Denial::UnknownTenant),
         Err(other) => return Err(DecisionUnavailable::Tenant(other)),
     };
-    let check = TokenCheck::read(service, &tenant, token, Accepted::AccessTokens, None, now).await?;
+    // A decision, like introspection's: read through the plan, items at most B old.
+    let check = TokenCheck::read(service.read_plan.as_ref(), &tenant, token, Accepted::AccessTokens, None, now).await?;
     let active = match check.judge(now) {
         Ok(Active::Issued(active)) => active,
         // Refused as presented: `Accepted::AccessTokens` lets no trusted issuer's token through.

@@ -66,7 +66,8 @@ struct Evaluated<'a> {
 
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Evaluated<'a>, OAuthError> {
-    let read = PresentedRead::read(service, request).await?;
+    // A decision: read through the plan, items at most B old.
+    let read = PresentedRead::read(service, service.read_plan.as_ref(), request).await?;
     let caller = read.caller()?;
     if !caller.may_introspect {
         tracing::info!("client may not introspect");

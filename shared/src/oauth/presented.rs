@@ -11,9 +11,9 @@ use crate::domain::revocation::{Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
-use crate::jwt::access_token::{self, JwtRejection, VerifiedAccessToken};
+use crate::jwt::access_token::{JwtRejection, VerifiedAccessToken};
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
-use crate::store::{Fetched, StoreError, StoreKey};
+use crate::store::{Fetched, StoreError, StoreKey, TokenStore};
 use crate::tenancy::Tenant;
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
@@ -165,7 +165,7 @@ impl Presented {
                 Err(rejection) => Self::Unrecognised(rejection.into()),
             };
         }
-        match access_token::verify(token, tenant.id, &tenant.issuer, tenant.keys()) {
+        match tenant.verify_access_token(token, now) {
             Ok(verified) => Self::Jwt(Box::new(verified)),
             Err(rejection) => Self::Unrecognised(rejection.into()),
         }
@@ -258,8 +258,8 @@ impl Presented {
 }
 
 /// A presented token, checked: what it is ([`Presented::classify`]), the keys of its state, and that state as one
-/// store round trip read it, through the service's store (so whatever read plan the store applies applies to every
-/// caller alike). [`TokenCheck::judge`] then applies the active rule. Introspection, revocation and the authorizer
+/// store round trip read it, through the view the caller names: the service's read plan for a decision
+/// (introspection, the authorizer: items at most B old), its strict store for what writes (revocation). [`TokenCheck::judge`] then applies the active rule. Introspection, revocation and the authorizer
 /// all decide on this.
 #[derive(Debug)]
 pub struct TokenCheck {
@@ -276,7 +276,7 @@ impl TokenCheck {
     /// caller's record, for introspection and revocation) in the same round trip. Nothing to read (a token refused
     /// as presented, and no `with`): no store call at all.
     pub async fn read(
-        service: &TokenService,
+        reads: &dyn TokenStore,
         tenant: &Tenant<'_>,
         token: &str,
         accepted: Accepted,
@@ -288,7 +288,7 @@ impl TokenCheck {
         let keys: Vec<StoreKey> = with.into_iter().chain(token_keys.iter()).cloned().collect();
         let records = match keys.is_empty() {
             true => Vec::new(),
-            false => service.store.get_many(&keys).await?,
+            false => reads.get_many(&keys).await?,
         };
         Ok(Self { presented, token_keys, fetched: Fetched::new(records, now) })
     }
@@ -314,9 +314,14 @@ pub struct PresentedRead<'a> {
 }
 
 impl<'a> PresentedRead<'a> {
-    /// Parses what every such request needs (client credentials, `token`), checks the token and reads.
-    /// Records the caller's `client_id` on the current span.
-    pub async fn read(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Self, OAuthError> {
+    /// Parses what every such request needs (client credentials, `token`), classifies the token and reads
+    /// through `reads`: the service's read plan for a decision (introspection), its strict store for what writes
+    /// (revocation). Records the caller's `client_id` on the current span.
+    pub async fn read(
+        service: &'a TokenService,
+        reads: &dyn TokenStore,
+        request: &'a OAuthRequest,
+    ) -> Result<Self, OAuthError> {
         let id = &request.tenant;
         let now = service.clock.now();
         let tenant = service.tenant(id, request.gateway_domain.as_deref(), now).await?;
@@ -324,7 +329,7 @@ impl<'a> PresentedRead<'a> {
         tracing::Span::current().record("client_id", credentials.client_id.as_str());
         let token = request.require("token")?;
         let caller_key = client_key(id, credentials)?;
-        let check = TokenCheck::read(service, &tenant, token, Accepted::Any, Some(&caller_key), now).await?;
+        let check = TokenCheck::read(reads, &tenant, token, Accepted::Any, Some(&caller_key), now).await?;
         Ok(Self { tenant, now, check, credentials, caller_key })
     }
 

@@ -21,7 +21,8 @@ use crate::wire::{ErrorCode, OAuthError};
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
     let tenant = &request.tenant;
-    let read = PresentedRead::read(service, request).await?;
+    // What it writes depends on the current state (a spent refresh token, say): strict reads.
+    let read = PresentedRead::read(service, service.store.as_ref(), request).await?;
     let caller = read.caller()?;
     let now = read.now;
     let active = match read.judge() {

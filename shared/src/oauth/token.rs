@@ -61,7 +61,8 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         None => None,
     };
     // One read: the client; for a refresh, the token's record and its four watermarks; for an exchange, the
-    // subject token's record and its subject and tenant watermarks.
+    // subject token's record and its subject and tenant watermarks. Strict, not through the read plan: a disabled
+    // client, a revoked grant or a reused refresh token must stop issuance at once, whatever B.
     let key = client_key(tenant.id, credentials)?;
     let presented_refresh = refresh_token.and_then(OpaqueToken::parse).filter(|t| t.kind() == TokenKind::RefreshToken);
     let mut keys = vec![key.clone()];

@@ -1,8 +1,11 @@
 //! A [`TokenStore`] wrapper that counts calls per operation, so tests assert round trips per request
 //! instead of trusting a reading of the code. Each call of the inner store is one round trip. It also tallies
 //! the items behind them (keys read, items written, in transactions or not, the largest item's size as
-//! DynamoDB bills it): the capacity benchmark derives DynamoDB's read and write units from those.
+//! DynamoDB bills it): the capacity benchmark derives DynamoDB's read and write units from those. Built with
+//! [`CountingStore::tallying_keys`], it also counts the reads of each key, so the load model finds the busiest
+//! item.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -42,12 +45,34 @@ pub struct CountingStore<S> {
     reads: AtomicUsize,
     writes: AtomicUsize,
     items: Mutex<Items>,
+    /// Reads per key, when tallied.
+    reads_by_key: Option<Mutex<HashMap<StoreKey, u64>>>,
 }
 
 impl<S> CountingStore<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Self { inner, reads: AtomicUsize::new(0), writes: AtomicUsize::new(0), items: Mutex::default() }
+        Self {
+            inner,
+            reads: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            items: Mutex::default(),
+            reads_by_key: None,
+        }
+    }
+
+    /// Wraps `inner`, and counts the reads of each key too ([`CountingStore::take_reads_by_key`]).
+    pub fn tallying_keys(inner: S) -> Self {
+        Self { reads_by_key: Some(Mutex::default()), ..Self::new(inner) }
+    }
+
+    /// How many reads asked for each key since the last call, resetting the tally (empty unless built with
+    /// [`CountingStore::tallying_keys`]).
+    pub fn take_reads_by_key(&self) -> HashMap<StoreKey, u64> {
+        match &self.reads_by_key {
+            Some(tally) => tally.lock().map(|mut tally| std::mem::take(&mut *tally)).unwrap_or_default(),
+            None => HashMap::new(),
+        }
     }
 
     /// The item tally so far, resetting it.
@@ -83,6 +108,11 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
     async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.tally(|items| items.keys_read += keys.len(), &[]);
+        if let Some(Ok(mut tally)) = self.reads_by_key.as_ref().map(Mutex::lock) {
+            for key in keys {
+                *tally.entry(key.clone()).or_default() += 1;
+            }
+        }
         self.inner.get_many(keys).await
     }
 

@@ -10,6 +10,9 @@
 //!   and the watermark item, which every introspection reads, keeps its size;
 //! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each.
 //!
+//! Decisions (introspection, the authorizer) read through [`read_plan`], which keeps the items of recent
+//! decisions for at most the revocation propagation bound B; everything else reads the store strictly.
+//!
 //! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
 //! so readers go through [`Fetched`], which drops them.
 
@@ -19,6 +22,7 @@ pub mod conformance;
 pub mod counting;
 pub mod dynamodb;
 pub mod memory;
+pub mod read_plan;
 
 use std::collections::BTreeMap;
 use std::fmt;

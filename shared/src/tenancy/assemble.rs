@@ -212,6 +212,11 @@ fn build_tenant(
         }
         keys => (Arc::new(key_ring(keys)?), false),
     };
+    // The ring's verified tokens go with it: kept with kept (generated) keys, empty for keys read anew.
+    let verified_tokens = match before.filter(|t| Arc::ptr_eq(&t.keys, &keys)) {
+        Some(settings) => settings.verified_tokens.clone(),
+        None => Arc::default(),
+    };
     let trusted_issuers = match before {
         Some(settings) => settings.trusted_issuers.clone(),
         None => trusted_issuers_of(config, name, table.get(name).map_or(&[], Vec::as_slice))?.into(),
@@ -219,6 +224,7 @@ fn build_tenant(
     Ok(ServedTenant {
         issuer: issuer.map(Arc::from),
         keys,
+        verified_tokens,
         trusted_issuers,
         permissions: config.permission_map(name),
         generated_keys,

@@ -23,8 +23,10 @@ use crate::config::{Config, ConfigError};
 use crate::domain::profile::PermissionMap;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::jwt::access_token::{JwtRejection, VerifiedAccessToken};
 use crate::jwt::external::TrustedIssuer;
 use crate::jwt::keys::KeyRing;
+use crate::jwt::verified::VerifiedTokens;
 use crate::key_source::{KeySource, KeySourceError};
 use crate::store::{RegistrationStore, StoreError};
 
@@ -40,6 +42,8 @@ pub struct ServedTenant {
     pub issuer: Option<Arc<str>>,
     /// Its signing keys.
     pub keys: Arc<KeyRing>,
+    /// The access tokens those keys verified ([`crate::jwt::verified`]): made with the ring, and gone with it.
+    pub verified_tokens: Arc<VerifiedTokens>,
     /// The external issuers whose JWTs it accepts for token exchange and introspection.
     pub trusted_issuers: Arc<[TrustedIssuer]>,
     /// Its scope-to-resource permissions, for introspection profiles with `permissions`.
@@ -54,6 +58,7 @@ impl ServedTenant {
         Self {
             issuer: issuer.map(Arc::from),
             keys: Arc::new(keys),
+            verified_tokens: Arc::default(),
             trusted_issuers: Arc::new([]),
             permissions: PermissionMap::default(),
             generated_keys: false,
@@ -75,6 +80,13 @@ impl Tenant<'_> {
     /// The tenant's keys.
     pub fn keys(&self) -> &KeyRing {
         &self.served.keys
+    }
+
+    /// Verifies a Tessera access token against the tenant's keys and the request's issuer
+    /// ([`crate::jwt::access_token::verify`]), answered from the verified-token cache for a string that verified
+    /// before ([`crate::jwt::verified`]). Expiry and revocation are the caller's, as ever.
+    pub fn verify_access_token(&self, token: &str, now: Timestamp) -> Result<VerifiedAccessToken, JwtRejection> {
+        self.served.verified_tokens.verify(token, self.id, &self.issuer, &self.served.keys, now)
     }
 
     /// The tenant's trusted external issuers.

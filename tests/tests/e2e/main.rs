@@ -18,6 +18,7 @@ mod key_rotation;
 mod memory_bound;
 mod profiles;
 mod races;
+mod read_plan;
 mod revocation_events;
 mod round_trips;
 mod signed_introspection;
