@@ -48,7 +48,14 @@ impl TokenService {
         tenants: Tenants,
     ) -> Self {
         let read_plan = Arc::new(ReadPlan::new(store, clock.clone(), RevocationBound::STRICT));
-        Self { store: Arc::new(StrictReads(read_plan.clone())), read_plan, clock, entropy, tenants, routes: ProtectedRoutes::default() }
+        Self {
+            store: Arc::new(StrictReads(read_plan.clone())),
+            read_plan,
+            clock,
+            entropy,
+            tenants,
+            routes: ProtectedRoutes::default(),
+        }
     }
 
     /// The service with its decisions read within `bound` (a fresh plan, with an empty cache, over the same store).
