@@ -1,8 +1,9 @@
 //! The read plan end to end: two runners on one store are two execution environments, each with its own read
 //! plan, sharing a signing key. With a revocation bound B > 0, a revocation written through one (a revocation
 //! event, an RFC 7009 revocation) is seen by it at once, and by the other once B has passed on its clock, not
-//! before; with B = 0, by both at once. Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it
-//! on both (each test on a table of its own on DynamoDB: a client-wide revocation would reach other tests' tokens).
+//! before; with B = 0, by both at once. The authorizer (the runner's demo route) reads through the same plan.
+//! Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it on both (each test on a table of its
+//! own on DynamoDB: a client-wide revocation would reach other tests' tokens).
 
 use serde_json::{Value, json};
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
@@ -97,4 +98,22 @@ async fn with_b_an_rfc7009_revocation_is_seen_by_its_writer_at_once() {
         other.clock.advance_micros(BOUND_MS * 1_000);
         assert!(!active(&other, &token).await, "{}: the other environment, after B", client.0);
     }
+}
+
+/// The authorizer decides on the same read plan as introspection: another environment's gateway lets a revoked
+/// token through for at most B, the writer's at once.
+#[tokio::test]
+async fn with_b_the_authorizer_sees_a_revocation_within_b() {
+    let (writer, other) = two_environments(BOUND_MS).await;
+    let jwt = writer.issue(creds::JWT, &[]).await;
+    let orders = async |server: &TestServer| {
+        let header = [("authorization", format!("Bearer {jwt}"))];
+        server.send("GET", "/demo/orders", &header, "").await.status
+    };
+    assert_eq!((orders(&writer).await, orders(&other).await), (200, 200), "both environments allow, and cached it");
+    revoke_by_event(&writer, "read-plan-authorizer-1", "demo-jwt").await;
+    assert_eq!(orders(&writer).await, 403, "the writer's gateway denies at once");
+    assert_eq!(orders(&other).await, 200, "within B, the other environment may still allow");
+    other.clock.advance_micros(BOUND_MS * 1_000);
+    assert_eq!(orders(&other).await, 403, "once B has passed, the revocation is seen");
 }
