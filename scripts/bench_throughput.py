@@ -79,7 +79,9 @@ def start(name, argv, port, cwd=ROOT, env=None):
 
 
 def wrk(url, form, client, duration):
-    env = {**os.environ, "WRK_BODY": urllib.parse.urlencode(form), "WRK_AUTH": basic(client)}
+    """`form` None: a GET with `client` as the whole Authorization value (a bearer token's)."""
+    body, auth = ("", client) if form is None else (urllib.parse.urlencode(form), basic(client))
+    env = {**os.environ, "WRK_BODY": body, "WRK_AUTH": auth}
     argv = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{ARGS.connections}", f"-d{duration}s", "--timeout", "5s",
             "-s", WRK_SCRIPT, url]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
@@ -153,6 +155,8 @@ def main():
             load("tessera introspect (JWT, ES256)", f"{t}/oauth2/introspect", {"token": t_jwt}, TESSERA_RS,
                  active(f"{t}/oauth2/introspect", TESSERA_RS, t_jwt)),
             load("tessera token (JWT, ES256)", f"{t}/oauth2/token", cc, TESSERA_JWT),
+            # The authorizer's handler behind the runner's demo route: the same token, presented again, allowed.
+            load("tessera authorizer (JWT, ES256; GET /demo/orders)", f"{t}/demo/orders", None, f"Bearer {t_jwt}"),
         ]
     finally:
         for process in (tessera, peer):

@@ -1,8 +1,13 @@
 -- wrk script of scripts/bench_throughput: the same form POST on every request, and a one-line JSON summary.
--- Environment: WRK_BODY (the urlencoded form), WRK_AUTH (the Authorization header value).
-wrk.method = "POST"
-wrk.body = os.getenv("WRK_BODY")
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+-- Environment: WRK_BODY (the urlencoded form; empty for a GET), WRK_AUTH (the Authorization header value).
+local body = os.getenv("WRK_BODY") or ""
+if body == "" then
+  wrk.method = "GET"
+else
+  wrk.method = "POST"
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
 wrk.headers["Authorization"] = os.getenv("WRK_AUTH")
 
 function done(summary, latency, requests)
