@@ -386,7 +386,11 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).await.map_err(|source| CliError::Listen { addr, source })?;
     let base = format!("http://{}", listener.local_addr().map_err(CliError::Socket)?);
     let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..sources };
-    let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources).await?;
+    // Metrics are off unless TESSERA_METRICS=stderr (or stdout, which means stderr here: stdout is the command's).
+    let metrics = tessera::metrics::MetricsEmitter::from_env(clock.clone(), false);
+    let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
+        .await?
+        .with_metrics(metrics);
     spawn(listener, Arc::new(service), limits).map_err(CliError::Socket)
 }
 

@@ -13,6 +13,8 @@
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
 //! | `AUTHORIZER_ROUTES` | the authorizer's protected routes: the body of the `[authorizer]` table as TOML ([`crate::config::authorizer`]), replacing the file's |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
+//! | `TESSERA_METRICS` | where EMF metrics go: `stdout` (the default in Lambda), `stderr` or `off` (the default elsewhere) ([`crate::metrics`]) |
+//! | `TESSERA_METRICS_NAMESPACE` | their CloudWatch namespace (default `Tessera`; template.yaml's `MetricsNamespace`) |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
 
 use std::path::Path;
@@ -23,9 +25,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthorizerConfig, Config, ConfigError};
 use crate::entropy::SystemEntropy;
 use crate::key_source::{KeySource, MemoryKeys, SecretsManagerKeys};
+use crate::metrics::MetricsEmitter;
 use crate::service::build_service;
 use crate::store::dynamodb::{self, DynamoStore};
 use crate::store::memory::MemoryStore;
+use crate::store::metered::MeteredStore;
 use crate::store::read_plan::RevocationBound;
 use crate::store::{RegistrationStore, TokenStore};
 use crate::tenancy::KeySetDocument;
@@ -143,7 +147,8 @@ async fn build_with_sdk(
         }
     };
     let sources = Sources { keys, registry, generate_missing_keys: false };
-    Ok(build_service(store, &config, None, clock, entropy, sources).await?)
+    let metrics = MetricsEmitter::from_env(clock.clone(), true);
+    Ok(build_service(store, &config, None, clock, entropy, sources).await?.with_metrics(metrics))
 }
 
 /// The staleness bound for a cache TTL of `ttl` (at least a second: 0 would read the secret on every request)
@@ -191,7 +196,10 @@ fn store_with_sdk(sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<dyn TokenSt
     let deployed =
         std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() && std::env::var_os("AWS_SAM_LOCAL").is_none();
     match (std::env::var("TABLE_NAME").ok().filter(|v| !v.trim().is_empty()), sdk) {
-        (Some(table), Some(sdk)) => Ok(Arc::new(DynamoStore::new(dynamodb::client(sdk, None), table))),
+        // Timed and counted like the other functions' stores (theirs are, inside the service).
+        (Some(table), Some(sdk)) => {
+            Ok(Arc::new(MeteredStore::new(DynamoStore::new(dynamodb::client(sdk, None), table))))
+        }
         _ if deployed => Err(ConfigError::Invalid("TABLE_NAME is not set".into()).into()),
         _ => {
             tracing::warn!("TABLE_NAME is not set: embedded store, revocations stay in this process");

@@ -12,6 +12,7 @@
 //! - [`service`]: the [`service::TokenService`] that bundles the ports and the tenants for the handlers.
 //! - [`key_source`]: the port the signing-key document is read (and re-read) from, and its adapters.
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
+//! - [`metrics`]: CloudWatch metrics as EMF log lines, one batch per invocation, with no call on the request path.
 //! - [`bounded_cache`]: the LRU map bounded in entries and bytes behind every cache (the read plan, verified JWTs).
 //! - [`aws_sdk`]: the one AWS SDK configuration (HTTP client, retries, timeouts, TLS roots) every AWS client uses.
 
@@ -25,6 +26,7 @@ pub mod entropy;
 pub mod events;
 pub mod jwt;
 pub mod key_source;
+pub mod metrics;
 pub mod oauth;
 pub mod service;
 pub mod store;

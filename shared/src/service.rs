@@ -14,6 +14,8 @@ use crate::domain::route::ProtectedRoutes;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::entropy::Entropy;
+use crate::metrics::MetricsEmitter;
+use crate::store::metered::MeteredStore;
 use crate::store::read_plan::{ReadPlan, RevocationBound, StrictReads};
 use crate::store::{StoreError, TokenStore};
 use crate::tenancy::{LoadError, ServedTenant, Sources, Tenant, TenantError, Tenants};
@@ -30,6 +32,8 @@ pub struct TokenService {
     pub clock: Arc<dyn Clock>,
     /// The randomness source.
     pub entropy: Arc<dyn Entropy>,
+    /// Where each invocation's metrics go ([`crate::metrics`]); off unless [`TokenService::with_metrics`].
+    pub metrics: Arc<MetricsEmitter>,
     tenants: Tenants,
     routes: ProtectedRoutes,
 }
@@ -47,10 +51,13 @@ impl TokenService {
         entropy: Arc<dyn Entropy>,
         tenants: Tenants,
     ) -> Self {
+        // Every store call is timed and its failures counted, beneath the read plan (a cache hit is no call).
+        let store: Arc<dyn TokenStore> = Arc::new(MeteredStore::new(store));
         let read_plan = Arc::new(ReadPlan::new(store, clock.clone(), RevocationBound::STRICT));
         Self {
             store: Arc::new(StrictReads(read_plan.clone())),
             read_plan,
+            metrics: Arc::new(MetricsEmitter::off(clock.clone())),
             clock,
             entropy,
             tenants,
@@ -62,6 +69,13 @@ impl TokenService {
     pub fn with_revocation_bound(mut self, bound: RevocationBound) -> Self {
         self.read_plan = Arc::new(ReadPlan::new(self.read_plan.store().clone(), self.clock.clone(), bound));
         self.store = Arc::new(StrictReads(self.read_plan.clone()));
+        self
+    }
+
+    /// The service writing each invocation's metrics with `metrics` (the handlers run in
+    /// [`MetricsEmitter::invocation`]).
+    pub fn with_metrics(mut self, metrics: MetricsEmitter) -> Self {
+        self.metrics = Arc::new(metrics);
         self
     }
 
@@ -96,7 +110,10 @@ impl TokenService {
         gateway_domain: Option<&str>,
         now: Timestamp,
     ) -> Result<Tenant<'a>, TenantError> {
-        self.tenants.get(tenant, gateway_domain, now).await
+        let found = self.tenants.get(tenant, gateway_domain, now).await?;
+        // Served: from here on the invocation's metrics carry the tenant as a dimension.
+        crate::metrics::served_tenant(found.id);
+        Ok(found)
     }
 }
 
@@ -126,6 +143,7 @@ impl crate::events::TenantDirectory for TokenService {
                 TenantError::KeysUnreadable { retry_after_secs } => retry_after_secs,
                 _ => crate::tenancy::KEY_RETRY_SECS as u32,
             },
+            throttled: false,
         })
     }
 }

@@ -420,7 +420,7 @@ impl TokenStore for UnavailableStore {
 }
 
 fn unavailable() -> StoreError {
-    StoreError::Unavailable { reason: "connection refused".into(), retry_after_secs: 1 }
+    StoreError::Unavailable { reason: "connection refused".into(), retry_after_secs: 1, throttled: false }
 }
 
 /// A registry that fails every call while it is switched off, as the table does when DynamoDB is unreachable,

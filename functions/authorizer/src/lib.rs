@@ -73,8 +73,12 @@ impl AuthorizerEvent {
 }
 
 /// Handles one invocation: the event's route and bearer token decided by [`authorize`], answered in the event
-/// type's format (see the module table).
+/// type's format (see the module table). Its metrics are written when it ends ([`tessera::metrics`]).
 pub async fn handle(service: &TokenService, event: Value) -> Result<Value, Error> {
+    service.metrics.invocation(decide(service, event)).await
+}
+
+async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
     let event =
         AuthorizerEvent::classify(event).inspect_err(|e| tracing::error!(error = %e, "authorizer event refused"))?;
     match event {

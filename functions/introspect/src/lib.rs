@@ -8,8 +8,13 @@ use tessera::oauth::introspect::{INTROSPECTION_JWT_MEDIA_TYPE, introspect, intro
 use tessera::wire::http::{OAuthRequest, prefers_over_json, respond};
 use tessera::wire::response::jwt_response;
 
-/// Handles one request. Expected failures are RFC error responses; `Err` is reserved for bugs.
+/// Handles one request, its metrics written when it ends ([`tessera::metrics`]). Expected failures are RFC error
+/// responses; `Err` is reserved for bugs.
 pub async fn handle(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
+    service.metrics.invocation(answer(service, request)).await
+}
+
+async fn answer(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
     if prefers_over_json(&request, INTROSPECTION_JWT_MEDIA_TYPE) {
         let result = async { introspect_signed(service, &OAuthRequest::from_http(&request)?).await }.await;
         return Ok(match result {

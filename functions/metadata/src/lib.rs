@@ -14,8 +14,13 @@ use tessera::wire::response::json_response;
 /// How long clients and CDNs may cache the documents. Short, so key rotation propagates quickly.
 pub const CACHE_CONTROL: &str = "public, max-age=300";
 
-/// Handles one request, choosing the document by path.
+/// Handles one request, choosing the document by path; its metrics (a key re-read's, a store call's) are written
+/// when it ends ([`tessera::metrics`]).
 pub async fn handle(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
+    service.metrics.invocation(answer(service, request)).await
+}
+
+async fn answer(service: &TokenService, request: Request) -> Result<Response<Body>, Error> {
     let result = async {
         require_get_or_head(&request)?;
         let tenant_id = tenant_of(&request)?;

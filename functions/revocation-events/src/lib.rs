@@ -15,7 +15,8 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
-use tessera::events::{MalformedEvent, RevocationEvent, TenantCheck, TenantDirectory};
+use tessera::events::{MalformedEvent, RevocationEvent, RevocationTarget, TenantCheck, TenantDirectory};
+use tessera::metrics::{self, Metric, RevocationKind};
 use tessera::store::TokenStore;
 
 /// Why an invocation failed; Lambda retries it, then dead-letters it.
@@ -58,6 +59,7 @@ pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
             tracing::error!(event_id = %revocation.event_id, error = %e, "revocation event not applied; it will be retried");
             e
         })?;
+        count_applied(&revocation, written);
         return Ok(json!({"event_id": revocation.event_id, "written": written}));
     }
     Err(rejected(None, &MalformedEvent("neither an SQS batch nor an EventBridge event".into())))
@@ -110,12 +112,29 @@ async fn apply_message(deps: Deps<'_>, message: SqsMessage) -> Option<String> {
 /// Writes one message's watermark; `true` when it failed.
 async fn apply(deps: Deps<'_>, message_id: &str, event: &RevocationEvent) -> bool {
     match event.apply(deps.store, deps.clock.now()).await {
-        Ok(_) => false,
+        Ok(written) => {
+            count_applied(event, written);
+            false
+        }
         Err(err) => {
             tracing::error!(message_id, event_id = %event.event_id, error = %err,
                 "revocation event not applied; the message returns to the queue");
             true
         }
+    }
+}
+
+/// Counts an applied event's revocation under its tenant, which [`RevocationEvent::check_tenant`] found served
+/// ([`tessera::metrics`]); a re-delivery that wrote nothing is not counted.
+fn count_applied(event: &RevocationEvent, written: bool) {
+    let kind = match event.target {
+        RevocationTarget::Subject(_) => RevocationKind::Subject,
+        RevocationTarget::Client(_) => RevocationKind::Client,
+        RevocationTarget::Family(_) => RevocationKind::Family,
+        RevocationTarget::Tenant => RevocationKind::Tenant,
+    };
+    if written {
+        metrics::count_for_served(Metric::Revocations(kind), &event.tenant);
     }
 }
 

@@ -2,6 +2,8 @@
 //! document's tenants) are built once at init.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use std::sync::Arc;
+
 use serde_json::Value;
 use tessera::clock::SystemClock;
 use tessera_revocation_events::Deps;
@@ -13,5 +15,11 @@ async fn main() -> Result<(), Error> {
     // serves, so a borrow lives long enough (the runtime's shared-data pattern).
     let (store, tenants) = tessera::bootstrap::revocation_events_from_env().await?;
     let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants: tenants.as_ref() };
-    run(service_fn(move |event: LambdaEvent<Value>| tessera_revocation_events::handle(deps, event.payload))).await
+    // Each invocation's metrics, written when it ends (tessera::metrics).
+    let metrics = tessera::metrics::MetricsEmitter::from_env(Arc::new(SystemClock), true);
+    let metrics = &metrics;
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        metrics.invocation(tessera_revocation_events::handle(deps, event.payload))
+    }))
+    .await
 }

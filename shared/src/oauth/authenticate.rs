@@ -3,6 +3,7 @@
 
 use crate::domain::client::{Client, ClientId, SecretHash};
 use crate::domain::tenant::TenantId;
+use crate::metrics::{self, Metric};
 use crate::store::{Fetched, StoreKey};
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
@@ -11,6 +12,7 @@ use crate::wire::client_auth::ClientCredentials;
 pub fn client_key(tenant: &TenantId, credentials: &ClientCredentials) -> Result<StoreKey, OAuthError> {
     let id = ClientId::parse(&credentials.client_id).map_err(|_| {
         tracing::info!(reason = "malformed client_id", "client authentication failed");
+        metrics::count(Metric::ClientAuthenticationFailures);
         OAuthError::invalid_client()
     })?;
     Ok(StoreKey::client(tenant, &id))
@@ -38,6 +40,7 @@ pub fn authenticate<'a>(
             };
             tracing::info!(client_id = %credentials.client_id, method = credentials.method.as_str(), reason,
                 "client authentication failed");
+            metrics::count(Metric::ClientAuthenticationFailures);
             Err(OAuthError::invalid_client())
         }
     }

@@ -5,6 +5,7 @@
 //! RFC 7662's core members it gets ([`crate::domain::profile`]); with [`introspect_signed`] the answer is an
 //! RFC 9701 JWT.
 
+use crate::metrics::{self, Metric};
 use http::StatusCode;
 use tracing::instrument;
 
@@ -79,6 +80,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         Ok(active) => active,
         Err(reason) => {
             tracing::debug!(%reason, "token inactive");
+            metrics::count(Metric::IntrospectionsInactive);
             let response = IntrospectionResponse::inactive();
             let caller = read.caller_id();
             return Ok(Evaluated { response, tenant: read.tenant, caller, now });
@@ -110,6 +112,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         }
     };
     let response = response.only_profiled(&caller.introspection_profile);
+    metrics::count(Metric::IntrospectionsActive);
     let caller = read.caller_id();
     Ok(Evaluated { response, tenant: read.tenant, caller, now })
 }

@@ -2,6 +2,7 @@
 //! write: a revoked flag on an opaque record, a denylist entry for a JWT's `jti` that lives until the
 //! token's own `exp`, or, for a refresh token, a family watermark that revokes the whole grant. Unknown, malformed and already-invalid tokens answer 200 (§2.2).
 
+use crate::metrics::{self, Metric, RevocationKind};
 use tracing::instrument;
 
 use super::presented::{Active, ExternalToken, Presented, PresentedRead};
@@ -38,7 +39,9 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
                 // §4.14.2): the family goes, as when it is presented at the token endpoint.
                 tracing::info!(%family, "revocation of a rotated refresh token: revoking its family");
                 let watermark = RevocationWatermark::final_for_family(tenant, family, now);
-                return service.store.raise_watermark(watermark, None).await.map(drop).map_err(OAuthError::from);
+                service.store.raise_watermark(watermark, None).await.map_err(OAuthError::from)?;
+                metrics::count(Metric::Revocations(RevocationKind::Family));
+                return Ok(());
             }
             // RFC 7009 §2.2: an invalid token needs no action and is not an error.
             tracing::debug!(%reason, "revocation of an inactive token");
@@ -73,6 +76,11 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         // Revoked concurrently, or the record expired in between: the token is inactive either way.
         Ok(()) | Err(StoreError::AlreadyExists(_) | StoreError::NotFound(_)) => {
             tracing::info!(kind = ?active.kind, "token revoked");
+            let kind = match (&read.check.presented, active.kind) {
+                (Presented::Opaque(_), TokenKind::RefreshToken) => RevocationKind::Family,
+                _ => RevocationKind::Token,
+            };
+            metrics::count(Metric::Revocations(kind));
             Ok(())
         }
         Err(other) => Err(other.into()),
@@ -115,5 +123,6 @@ async fn revoke_external(
     };
     result.map_err(OAuthError::from)?;
     tracing::info!(issuer = %external.identity.issuer, "external token revoked");
+    metrics::count(Metric::Revocations(RevocationKind::Token));
     Ok(())
 }

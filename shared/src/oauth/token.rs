@@ -18,6 +18,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
 use crate::entropy::random_bytes;
 use crate::jwt::access_token;
+use crate::metrics::{self, Metric, RevocationKind};
 use crate::store::{Fetched, Record, StoreError, StoreKey};
 use crate::tenancy::Tenant;
 use crate::wire::http::OAuthRequest;
@@ -130,6 +131,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     })?;
     response.issued_token_type = exchange.is_some().then_some(TOKEN_TYPE_ACCESS_TOKEN);
     tracing::info!(format = ?client.access_token_format, refresh = with_refresh, "tokens issued");
+    metrics::count(Metric::TokensIssued(grant_type, client.access_token_format));
     Ok(response)
 }
 
@@ -207,7 +209,10 @@ async fn refresh(
     // token narrows.
     let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };
     match mint(service, tenant, client, &grant, Some(terms), Some(&key)).await {
-        Ok(response) => Ok(response),
+        Ok(response) => {
+            metrics::count(Metric::TokensIssued(GrantType::RefreshToken, client.access_token_format));
+            Ok(response)
+        }
         // The rotation lost: another request rotated this token first. That is reuse too.
         Err(MintFailure::RotationLost) => Err(revoke_family_for_reuse(service, tenant, &record.grant, now).await),
         Err(MintFailure::Refused(err)) => Err(err),
@@ -223,9 +228,13 @@ async fn revoke_family_for_reuse(
     now: Timestamp,
 ) -> OAuthError {
     tracing::info!(family = %grant.family, "refresh token reuse: revoking the family");
+    metrics::count(Metric::RefreshReuseDetected);
     match service.store.raise_watermark(RevocationWatermark::final_for_family(tenant.id, grant.family, now), None).await
     {
-        Ok(_) => OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked"),
+        Ok(_) => {
+            metrics::count(Metric::Revocations(RevocationKind::Family));
+            OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked")
+        }
         Err(err) => err.into(),
     }
 }

@@ -180,6 +180,7 @@ impl Items {
                         bound.max_items
                     ),
                     retry_after_secs: 1,
+                    throttled: false,
                 });
             };
             self.remove(&key);

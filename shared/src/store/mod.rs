@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod counting;
 pub mod dynamodb;
 pub mod memory;
+pub mod metered;
 pub mod read_plan;
 
 use std::collections::BTreeMap;
@@ -312,6 +313,10 @@ pub enum StoreError {
         reason: String,
         /// Seconds the client should wait before retrying.
         retry_after_secs: u32,
+        /// The store throttled the request (DynamoDB's `ProvisionedThroughputExceededException`,
+        /// `ThrottlingException`, `RequestLimitExceeded`, or keys left unprocessed), rather than failing or being
+        /// unreachable: counted as `StoreThrottles`, not `StoreErrors` ([`crate::metrics`]).
+        throttled: bool,
     },
     /// The store refused the request for what it is, not for load: a missing table, a denied permission, a
     /// request it deems invalid. A deployment problem; retrying does not help.

@@ -38,6 +38,7 @@ use crate::clock::Clock;
 use crate::config::ConfigError;
 use crate::domain::revocation::RevocationWatermark;
 use crate::domain::time::Timestamp;
+use crate::metrics::Metric;
 
 /// The largest revocation propagation bound accepted, in milliseconds: a minute. Beyond that a revocation
 /// would go unseen for longer than most access tokens are worth caching for.
@@ -235,6 +236,8 @@ impl TokenStore for ReadPlan {
             }
             cache.writes
         };
+        crate::metrics::add(Metric::ReadPlanCacheHits, (keys.len() - missing.len()) as u64);
+        crate::metrics::add(Metric::ReadPlanCacheMisses, missing.len() as u64);
         if missing.is_empty() {
             return Ok(records);
         }

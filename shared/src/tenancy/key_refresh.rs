@@ -83,7 +83,9 @@ impl KeyRefresh {
                     next_read_in(self.ttl_micros, complete)
                 }
                 Err(err) => {
-                    // Logged once per attempt, not per request: an alarm on these errors is the operator's cue.
+                    // Logged and counted once per attempt, not per request: the `KeyRereadFailures` alarm is the
+                    // operator's cue.
+                    crate::metrics::count(crate::metrics::Metric::KeyRereadFailures);
                     match too_stale(self.read_at.load(Ordering::Acquire)) {
                         Some(stale_secs) => tracing::error!(
                             event = KEY_REREAD_FAILED,

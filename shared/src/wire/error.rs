@@ -178,7 +178,7 @@ impl std::error::Error for OAuthError {}
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable { reason, retry_after_secs } => {
+            StoreError::Unavailable { reason, retry_after_secs, .. } => {
                 tracing::warn!(%reason, "token store unavailable");
                 Self::temporarily_unavailable(retry_after_secs)
             }
@@ -263,7 +263,11 @@ mod tests {
 
     #[test]
     fn store_unavailable_becomes_503_with_retry_after() {
-        let err = OAuthError::from(StoreError::Unavailable { reason: "throttled".into(), retry_after_secs: 2 });
+        let err = OAuthError::from(StoreError::Unavailable {
+            reason: "throttled".into(),
+            retry_after_secs: 2,
+            throttled: true,
+        });
         let response = err.into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["retry-after"], "2");

@@ -16,6 +16,7 @@ mod http_flow;
 mod jwks_uri;
 mod key_rotation;
 mod memory_bound;
+mod metrics;
 mod profiles;
 mod races;
 mod read_plan;

@@ -302,7 +302,11 @@ async fn an_event_waits_while_the_tenants_cannot_be_known() {
     #[async_trait::async_trait]
     impl tessera::events::TenantDirectory for Unknowable {
         async fn serves(&self, _: &tessera::domain::tenant::TenantId) -> Result<bool, StoreError> {
-            Err(StoreError::Unavailable { reason: "key document too stale".into(), retry_after_secs: 30 })
+            Err(StoreError::Unavailable {
+                reason: "key document too stale".into(),
+                retry_after_secs: 30,
+                throttled: false,
+            })
         }
     }
     let store = tessera::store::memory::MemoryStore::new();

@@ -101,30 +101,54 @@ fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// The DynamoDB error codes that mean the request was throttled: a table or index over its provisioned (or
+/// on-demand) throughput, the control plane's rate limit, or the account's request limit.
+pub const THROTTLING_CODES: [&str; 3] =
+    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
+
+/// What a failed DynamoDB call was, from its error code (`None`: no response, a timeout or a connection failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Throttled ([`THROTTLING_CODES`]): retry later, and count it as a throttle.
+    Throttled,
+    /// DynamoDB failed, timed out or could not be reached: retry later.
+    Unavailable,
+    /// The request was refused for what it is (a missing table, a denied permission, a validation error).
+    Rejected,
+}
+
+/// Classifies a failure by its error code ([`FailureClass`]).
+pub fn failure_class(code: Option<&str>) -> FailureClass {
+    match code {
+        Some(code) if THROTTLING_CODES.contains(&code) => FailureClass::Throttled,
+        None | Some("InternalServerError" | "ServiceUnavailable") => FailureClass::Unavailable,
+        Some(_) => FailureClass::Rejected,
+    }
+}
+
 /// Maps an SDK failure: throttling, server errors, timeouts and connection failures are `Unavailable`
-/// (the SDK has already retried them); anything else (a missing table, a validation error) is a fault.
+/// (the SDK has already retried them), throttling marked as such; anything else (a missing table, a
+/// validation error) is a fault.
 fn classify<E, R>(err: SdkError<E, R>, key: &str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let unavailable = |reason: String| StoreError::Unavailable { reason, retry_after_secs: RETRY_AFTER_SECS };
+    let unavailable =
+        |reason: String, throttled| StoreError::Unavailable { reason, retry_after_secs: RETRY_AFTER_SECS, throttled };
     match &err {
         SdkError::ServiceError(ctx) => {
             let code = ctx.err().code().unwrap_or("Unknown");
-            match code {
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "InternalServerError"
-                | "ServiceUnavailable" => unavailable(format!("{code} on {key}")),
-                _ => StoreError::Rejected {
+            match failure_class(Some(code)) {
+                FailureClass::Throttled => unavailable(format!("{code} on {key}"), true),
+                FailureClass::Unavailable => unavailable(format!("{code} on {key}"), false),
+                FailureClass::Rejected => StoreError::Rejected {
                     key: key.to_owned(),
                     reason: format!("{code}: {}", ctx.err().message().unwrap_or("")),
                 },
             }
         }
-        _ => unavailable(format!("{} on {key}", aws_sdk_dynamodb::error::DisplayErrorContext(&err))),
+        _ => unavailable(format!("{} on {key}", aws_sdk_dynamodb::error::DisplayErrorContext(&err)), false),
     }
 }
 
@@ -248,9 +272,11 @@ impl TokenStore for DynamoStore {
             if pending.is_some() {
                 attempt += 1;
                 if attempt > UNPROCESSED_RETRIES {
+                    // DynamoDB leaves keys unprocessed when it throttles their partitions.
                     return Err(StoreError::Unavailable {
                         reason: "BatchGetItem left keys unprocessed".into(),
                         retry_after_secs: RETRY_AFTER_SECS,
+                        throttled: true,
                     });
                 }
                 tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
@@ -409,6 +435,7 @@ impl TokenStore for DynamoStore {
         Err(StoreError::Unavailable {
             reason: format!("watermark {key}: {TRANSACTION_CONFLICT_RETRIES} transaction conflicts in a row"),
             retry_after_secs: RETRY_AFTER_SECS,
+            throttled: false,
         })
     }
 }
@@ -454,5 +481,36 @@ impl RegistrationStore for DynamoStore {
             .await
             .map_err(|err| classify(err, key.as_str()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
+
+    use super::*;
+
+    /// An SDK service error as the SDK's deserializer builds it from DynamoDB's `__type`.
+    fn service_error(code: &str) -> SdkError<BatchGetItemError, ()> {
+        let meta = ErrorMetadata::builder().code(code).message("from the test").build();
+        SdkError::service_error(BatchGetItemError::generic(meta), ())
+    }
+
+    #[test]
+    fn throttling_codes_are_unavailable_and_throttled_other_failures_are_not() {
+        for code in THROTTLING_CODES {
+            let err = classify(service_error(code), "t");
+            assert!(matches!(err, StoreError::Unavailable { throttled: true, .. }), "{code}: {err:?}");
+        }
+        for code in ["InternalServerError", "ServiceUnavailable"] {
+            let err = classify(service_error(code), "t");
+            assert!(matches!(err, StoreError::Unavailable { throttled: false, .. }), "{code}: {err:?}");
+        }
+        for code in ["ResourceNotFoundException", "AccessDeniedException", "ValidationException"] {
+            assert!(matches!(classify(service_error(code), "t"), StoreError::Rejected { .. }), "{code}");
+        }
+        let timeout: SdkError<BatchGetItemError, ()> = SdkError::timeout_error("attempt timed out");
+        assert!(matches!(classify(timeout, "t"), StoreError::Unavailable { throttled: false, .. }));
     }
 }
