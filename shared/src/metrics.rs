@@ -17,8 +17,7 @@
 //!
 //! | name | unit | what |
 //! |---|---|---|
-//! | `TokensIssued` | Count | access tokens issued, every grant and format |
-//! | `TokensIssued.<Grant>.<Format>` | Count | the same by grant (`ClientCredentials`, `RefreshToken`, `TokenExchange`) and format (`Jwt`, `Opaque`) |
+//! | `TokensIssued.<Grant>.<Format>` | Count | access tokens issued, by grant (`ClientCredentials`, `RefreshToken`, `TokenExchange`) and format (`Jwt`, `Opaque`) |
 //! | `IntrospectionsActive`, `IntrospectionsInactive` | Count | introspection answers |
 //! | `Revocations.Token` | Count | tokens revoked at `/oauth2/revoke` (a denylisted `jti`, a revoked record, an external token) |
 //! | `Revocations.Family` | Count | families revoked: refresh reuse, or the revocation of a refresh token |
@@ -59,7 +58,7 @@ const MAX_VALUES_PER_DOCUMENT: usize = 100;
 /// One metric Tessera emits ([module docs](self) for the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
-    /// An access token issued with a grant, in a format (also counted in `TokensIssued`).
+    /// An access token issued with a grant, in a format.
     TokensIssued(GrantType, TokenFormat),
     /// An introspection answered `active: true`.
     IntrospectionsActive,
@@ -271,6 +270,25 @@ pub enum MetricsSink {
     Memory(Arc<Mutex<Vec<String>>>),
 }
 
+impl MetricsSink {
+    /// The sink `TESSERA_METRICS` (`setting`) asks for: `stdout` by default in Lambda, `off` elsewhere; stdout
+    /// becomes stderr where stdout is not allowed (the `tessera` command's output).
+    fn chosen(setting: Option<&str>, in_lambda: bool, stdout_allowed: bool) -> Self {
+        match setting {
+            Some("off") => Self::Off,
+            Some("stderr") => Self::Stderr,
+            Some("stdout") if stdout_allowed => Self::Stdout,
+            Some("stdout") => Self::Stderr,
+            Some(other) => {
+                tracing::warn!(value = other, "TESSERA_METRICS is not stdout, stderr or off: metrics are off");
+                Self::Off
+            }
+            None if in_lambda && stdout_allowed => Self::Stdout,
+            None => Self::Off,
+        }
+    }
+}
+
 impl std::fmt::Debug for MetricsSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -324,18 +342,7 @@ impl MetricsEmitter {
     pub fn from_env(clock: Arc<dyn Clock>, stdout_allowed: bool) -> Self {
         let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let function = var("AWS_LAMBDA_FUNCTION_NAME");
-        let sink = match var("TESSERA_METRICS").as_deref() {
-            Some("off") => MetricsSink::Off,
-            Some("stderr") => MetricsSink::Stderr,
-            Some("stdout") if stdout_allowed => MetricsSink::Stdout,
-            Some("stdout") => MetricsSink::Stderr,
-            Some(other) => {
-                tracing::warn!(value = other, "TESSERA_METRICS is not stdout, stderr or off: metrics are off");
-                MetricsSink::Off
-            }
-            None if function.is_some() && stdout_allowed => MetricsSink::Stdout,
-            None => MetricsSink::Off,
-        };
+        let sink = MetricsSink::chosen(var("TESSERA_METRICS").as_deref(), function.is_some(), stdout_allowed);
         let namespace = var("TESSERA_METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
         Self::new(namespace, function.unwrap_or_else(|| "local".to_owned()), sink, clock)
     }
@@ -496,6 +503,20 @@ mod tests {
         assert_eq!(docs[0]["StoreLatency.PutNew"].as_array().unwrap().len(), 100);
         assert_eq!(docs[1]["StoreLatency.PutNew"].as_array().unwrap().len(), 50);
         assert!(docs.iter().all(|d| d.get("StoreErrors").is_none()));
+    }
+
+    #[test]
+    fn stdout_by_default_in_lambda_only_and_never_for_the_command() {
+        let chosen = |setting, in_lambda, stdout_allowed| {
+            format!("{:?}", MetricsSink::chosen(setting, in_lambda, stdout_allowed))
+        };
+        assert_eq!(chosen(None, true, true), "Stdout", "a function");
+        assert_eq!(chosen(None, false, true), "Off", "outside Lambda");
+        assert_eq!(chosen(None, true, false), "Off", "the command, even under AWS_LAMBDA_FUNCTION_NAME");
+        assert_eq!(chosen(Some("stdout"), false, false), "Stderr", "the command's stdout is its output");
+        assert_eq!(chosen(Some("stderr"), false, false), "Stderr");
+        assert_eq!(chosen(Some("off"), true, true), "Off");
+        assert_eq!(chosen(Some("loud"), true, true), "Off");
     }
 
     #[tokio::test]

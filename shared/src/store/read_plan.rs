@@ -426,6 +426,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cache_hits_and_misses_are_counted_per_item() {
+        let Setup { clock, plan, .. } = setup(BOUND_MS);
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = crate::metrics::MetricsSink::Memory(lines.clone());
+        let metrics = crate::metrics::MetricsEmitter::new("Test", "f", sink, clock.clone());
+        metrics
+            .invocation(async {
+                plan.get_many(&[tenant_key()]).await.unwrap();
+                plan.get_many(&[tenant_key(), subject_key("alice")]).await.unwrap();
+            })
+            .await;
+        let lines = lines.lock().unwrap();
+        let document: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(document["ReadPlanCacheHits"], serde_json::json!(1.0), "the tenant mark, the second time");
+        assert_eq!(document["ReadPlanCacheMisses"], serde_json::json!(2.0), "the tenant mark, then alice's");
+    }
+
+    #[tokio::test]
     async fn a_write_through_the_plan_is_seen_by_it_at_once() {
         let Setup { store, clock, plan } = setup(BOUND_MS);
         assert_eq!(seen_mark(plan.as_ref(), clock.now()).await, None);

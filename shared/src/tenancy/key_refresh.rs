@@ -229,6 +229,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_failed_re_read_is_counted_once_not_per_request() {
+        let (tenants, clock, source) = rereading("", document("doc-1", &[]), false).await;
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let metrics = crate::metrics::MetricsEmitter::new(
+            "Test",
+            "f",
+            crate::metrics::MetricsSink::Memory(lines.clone()),
+            clock.clone(),
+        );
+        source.fail();
+        clock.advance_secs(TTL);
+        metrics
+            .invocation(async {
+                for _ in 0..3 {
+                    tenants.get(&TenantId::default(), None, clock.now()).await.unwrap();
+                }
+            })
+            .await;
+        let documents: Vec<serde_json::Value> =
+            lines.lock().unwrap().iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(documents.len(), 1);
+        assert_eq!(documents[0]["KeyRereadFailures"], serde_json::json!(1.0), "{}", documents[0]);
+    }
+
+    #[tokio::test]
     async fn a_new_tenant_that_cannot_be_built_waits_while_the_rest_applies() {
         let (tenants, clock, source) = rereading("", document("doc-1", &[]), false).await;
         let globex = TenantId::parse("globex").unwrap();

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock, SystemClock};
+use tessera::domain::tenant::TenantId;
 use tessera::entropy::SystemEntropy;
-use tessera::metrics::{MetricsEmitter, MetricsSink};
+use tessera::metrics::{Metric, MetricsEmitter, MetricsSink};
 use tessera::service::build_service;
 use tessera::store::memory::MemoryStore;
 use tessera::tenancy::Sources;
@@ -168,8 +169,21 @@ async fn a_full_flow_emits_the_expected_documents_and_no_secret() {
     .await
     .unwrap();
     assert_eq!(unknown.status(), 404);
+    assert!(take(&lines, &mut raw).is_empty(), "refused before anything was recorded");
+    // And what an invocation records after an unknown tenant's lookup stays without a Tenant dimension.
+    service
+        .metrics
+        .invocation(async {
+            let nosuch = TenantId::parse("nosuch-tenant").unwrap();
+            assert!(service.tenant(&nosuch, None, clock.now()).await.is_err());
+            tessera::metrics::count(Metric::StoreErrors);
+        })
+        .await;
     let docs = take(&lines, &mut raw);
-    assert!(docs.iter().all(|d| d.get("Tenant").is_none()), "{docs:?}");
+    assert_eq!(docs.len(), 1);
+    assert_emf(&docs[0], "tessera-token", now_ms);
+    assert_eq!(value(&docs, None, "StoreErrors"), Some(json!(1.0)));
+    assert!(!raw.concat().contains("nosuch"));
 
     // A revocation event, through the revocation-events handler under its own emitter.
     let events =
