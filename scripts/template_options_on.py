@@ -20,6 +20,9 @@ OPTIONS_ON = {
     "AlarmTopicArn": '"arn:aws:sns:us-east-1:123456789012:tessera-alarms"',
     "IssuerUrl": '"https://auth.example.com"',
     "AuthorizerResultTtlSeconds": "1",
+    # The multi-Region option, as the home Region's stack sets it: it creates the global table (docs/multi-region.md).
+    "GlobalTableName": "tessera-tokens",
+    "GlobalTableReplicaRegions": '"eu-west-1,ap-southeast-2"',
 }
 
 

@@ -3,7 +3,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
+//! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`, or in a multi-Region stack the global table's name, whose replica in the function's `AWS_REGION` it reaches: docs/multi-region.md). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
 //! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read at init and again every `KEYS_CACHE_TTL_SECS` |
 //! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300; at least 1) |
 //! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; raised to the TTL + 60 if below; 0: no bound) |

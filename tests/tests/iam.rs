@@ -36,6 +36,10 @@ fn granted(template: &str) -> BTreeMap<String, BTreeSet<String>> {
         } else if line.starts_with(|c: char| !c.is_whitespace()) {
             break;
         }
+        // A `Resource:` line may hold a table ARN (`arn:…:dynamodb:…`), which is not an action.
+        if line.trim_start().starts_with("Resource:") {
+            continue;
+        }
         if let (Some(resource), Some(at)) = (&resource, line.find("dynamodb:")) {
             let action: String = line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
             granted.entry(resource.clone()).or_default().insert(action);
