@@ -472,6 +472,30 @@ mod tests {
         })
     }
 
+    #[tokio::test]
+    async fn user_details_count_against_the_bound_and_go_before_revocation_state() {
+        use crate::domain::id::IdTag;
+        use crate::domain::user_details::UserDetailsRecord;
+        let (store, _clock) = bounded(2);
+        let tenant = fresh_tenant();
+        store.raise_watermark(watermark(&tenant, "alice", 60), None).await.expect("watermark");
+        let details = |subject: &str| {
+            let attempt = UserDetailsRecord::attempt(None, &tenant, IdTag::of(subject), "https://idp.example/", NOW);
+            attempt.fetched([("email".to_owned(), serde_json::json!("a@example.com"))].into(), NOW, 3_600)
+        };
+        assert!(store.put_user_details(details("alice"), None).await.expect("alice's details"));
+        assert_eq!(store.len(), 2);
+        // Replacing an item in place takes no room.
+        let again = UserDetailsRecord { attempted_at: NOW.plus_secs(60), ..details("alice") };
+        assert!(store.put_user_details(again, Some(NOW)).await.expect("replaced"));
+        assert_eq!((store.len(), store.evictions()), (2, 0));
+        // A new subject's details evict alice's (their loss costs a fetch), never the watermark.
+        assert!(store.put_user_details(details("bob"), None).await.expect("bob's details"));
+        assert_eq!((store.len(), store.evictions()), (2, 1));
+        let alice = StoreKey::user_details(&tenant, &IdTag::of("alice"));
+        assert!(store.get_many(&[alice]).await.expect("read").is_empty());
+    }
+
     fn watermark(tenant: &TenantId, subject: &str, expires_in_secs: u64) -> RevocationWatermark {
         RevocationWatermark {
             tenant: tenant.clone(),
