@@ -113,7 +113,7 @@ impl ExchangeRequest<'_> {
         fetched: &Fetched,
         now: Timestamp,
     ) -> UserDetailsOutcome {
-        let Some(link) = &subject.userinfo else { return UserDetailsOutcome::Cached };
+        let Some(link) = &subject.userinfo else { return UserDetailsOutcome::NotApplicable };
         let identity = &subject.identity;
         let cached = fetched.user_details(&link.key);
         let outcome = match fetch_decision(cached, self.refresh_user_details, now) {
@@ -133,6 +133,7 @@ impl ExchangeRequest<'_> {
             UserDetailsOutcome::Failed(reason) => {
                 tracing::warn!(issuer = %identity.issuer, %reason, "user details not fetched; cached ones kept");
             }
+            UserDetailsOutcome::Cached => tracing::debug!(issuer = %identity.issuer, "user details cached"),
             other => tracing::info!(issuer = %identity.issuer, outcome = ?other, "user details"),
         }
         outcome
@@ -197,6 +198,8 @@ impl std::fmt::Debug for UserinfoLink {
 /// What an exchange did about the subject's user details. Logged; never changes the exchange's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserDetailsOutcome {
+    /// Nothing to do: the issuer has no UserInfo endpoint, or the subject token is not an access token.
+    NotApplicable,
     /// The cached details are live and no refresh was asked for.
     Cached,
     /// Fetched and cached.
