@@ -99,6 +99,12 @@ impl Tenant<'_> {
         &self.served.permissions
     }
 
+    /// Whether any of the tenant's trusted issuers has a UserInfo endpoint: only then do introspections read the
+    /// subject's cached user details.
+    pub fn fetches_user_details(&self) -> bool {
+        self.served.trusted_issuers.iter().any(|t| t.userinfo.is_some())
+    }
+
     /// The trusted issuer whose `iss` is `issuer`.
     pub fn trusted_issuer(&self, issuer: &str) -> Option<&TrustedIssuer> {
         self.served.trusted_issuers.iter().find(|t| t.issuer == issuer)

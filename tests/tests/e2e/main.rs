@@ -25,3 +25,4 @@ mod signed_introspection;
 mod targets;
 mod tenants;
 mod token_identity;
+mod userinfo;
