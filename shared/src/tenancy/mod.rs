@@ -236,6 +236,21 @@ impl Tenants {
         Ok(Tenant { id: tenant, issuer, served })
     }
 
+    /// The trusted issuer `issuer` of `tenant` as served at `now` (re-reading the key document when due): `None`
+    /// when the tenant is not served or does not trust that issuer.
+    pub async fn trusted_issuer_of(
+        &self,
+        tenant: &TenantId,
+        issuer: &str,
+        now: Timestamp,
+    ) -> Result<Option<TrustedIssuer>, TenantError> {
+        self.refresh_if_due(now).await?;
+        Ok(self
+            .snapshot()
+            .get(tenant)
+            .and_then(|served| served.trusted_issuers.iter().find(|t| t.issuer == issuer).cloned()))
+    }
+
     /// Whether `tenant` is served at `now`, re-reading the key document when due.
     pub async fn serves(&self, tenant: &TenantId, now: Timestamp) -> Result<bool, TenantError> {
         self.refresh_if_due(now).await?;

@@ -686,6 +686,35 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
         let headers = vec![("content-type", "application/json".into())];
         cases.push(raw(name, "POST", "/local/events", headers, body, Error(400, "invalid_request")));
     }
+    // Identity-provider events (the corpus's server maps Okta events to its trusted issuer): a revoking type that
+    // names no user, or two, and a partner event no mapping takes, each refused and revoking nobody.
+    let okta = |name: &'static str, target: Value| {
+        let body = json!({"id": name, "detail-type": "SystemLog", "source": "aws.partner/okta.com/org/logs",
+            "detail": {"eventType": "user.lifecycle.deactivate", "actor": {"id": "00uadmin", "type": "SystemPrincipal"},
+            "target": target}});
+        let headers = vec![("content-type", "application/json".into())];
+        raw(name, "POST", "/local/events", headers, body.to_string(), Error(400, "invalid_request"))
+    };
+    cases.extend([
+        okta("events: an Okta deactivation naming no user", json!([{"id": "0oa1", "type": "AppInstance"}])),
+        okta(
+            "events: an Okta deactivation naming two users",
+            json!([
+            {"id": "00u1", "type": "User", "alternateId": "a@example.com"},
+            {"id": "00u2", "type": "User", "alternateId": "b@example.com"}]),
+        ),
+        okta("events: an Okta deactivation whose user is not text", json!([{"type": "User", "alternateId": 42}])),
+        raw(
+            "events: an Auth0 log no mapping takes",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            json!({"id": "a0", "detail-type": "Auth0 log", "source": "aws.partner/auth0.com/x/auth0.logs",
+                "detail": {"data": {"type": "scp", "user_id": "auth0|x"}}})
+            .to_string(),
+            Error(400, "invalid_request"),
+        ),
+    ]);
     cases.push(raw(
         "events: Records that are not SQS messages",
         "POST",
@@ -996,6 +1025,11 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let issuer = tessera_e2e::issuers::cognito();
     let mut config = exchange_config_recording(&[(&issuer, true)]);
     config.signing_keys = config_with_key(&own_key).signing_keys;
+    config.identity_events.push(tessera::events::identity_provider::IdentityEventSourceConfig {
+        preset: Some(tessera::events::identity_provider::IdentityProviderPreset::Okta),
+        issuer: issuer.issuer.clone(),
+        ..Default::default()
+    });
     let acme = Config::from_toml(ACME).unwrap();
     config.tenants.extend(acme.tenants);
     config.clients.extend(acme.clients);
@@ -1027,7 +1061,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         now,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 180, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 184, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
