@@ -23,6 +23,9 @@ OPTIONS_ON = {
     # The multi-Region option, as the home Region's stack sets it: it creates the global table (docs/multi-region.md).
     "GlobalTableName": "tessera-tokens",
     "GlobalTableReplicaRegions": '"eu-west-1,ap-southeast-2"',
+    # Identity-provider events (README, Identity-provider events): a mapping, and a partner event bus's rule.
+    "IdentityEventSources": '"identity_events = [{ preset = \\"auth0\\", issuer = \\"https://example.eu.auth0.com/\\" }]"',
+    "PartnerEventBusName": "aws.partner/auth0.com/example-5c1a/auth0.logs",
 }
 
 

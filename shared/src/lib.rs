@@ -14,6 +14,7 @@
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
 //! - [`metrics`]: CloudWatch metrics as EMF log lines, one batch per invocation, with no call on the request path.
 //! - [`bounded_cache`]: the LRU map bounded in entries and bytes behind every cache (the read plan, verified JWTs).
+//! - [`userinfo`]: a trusted issuer's OpenID Connect UserInfo endpoint (discovery, the fetch, its bounds).
 //! - [`aws_sdk`]: the one AWS SDK configuration (HTTP client, retries, timeouts, TLS roots) every AWS client uses.
 
 pub mod aws_sdk;
@@ -32,6 +33,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;
+pub mod userinfo;
 pub mod wire;
 
 pub use service::TokenService;

@@ -24,7 +24,7 @@
 //! | `Revocations.Subject`, `Revocations.Client`, `Revocations.Tenant` | Count | watermarks raised by revocation events |
 //! | `RefreshReuseDetected` | Count | a spent refresh token presented again (a likely theft) |
 //! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client |
-//! | `StoreLatency.<Operation>` | Milliseconds | each store call (`GetMany`, `PutNew`, `PutNewAll`, `MarkRevoked`, `Rotate`, `RaiseWatermark`) |
+//! | `StoreLatency.<Operation>` | Milliseconds | each store call (`GetMany`, `PutNew`, `PutNewAll`, `MarkRevoked`, `Rotate`, `RaiseWatermark`, `PutUserDetails`) |
 //! | `StoreThrottles` | Count | store calls DynamoDB throttled, after the SDK's retries |
 //! | `StoreErrors` | Count | other failed store calls (unreachable, timed out, rejected, corrupt); a failed condition is an outcome, not an error |
 //! | `KeyRereadFailures` | Count | failed re-reads of the signing-key document |
@@ -114,6 +114,8 @@ pub enum StoreOperation {
     Rotate,
     /// `raise_watermark` (UpdateItem, or TransactWriteItems for an event).
     RaiseWatermark,
+    /// `put_user_details` (a conditional PutItem).
+    PutUserDetails,
 }
 
 /// A CloudWatch unit.
@@ -162,6 +164,7 @@ impl Metric {
             Self::StoreLatency(StoreOperation::MarkRevoked) => "StoreLatency.MarkRevoked",
             Self::StoreLatency(StoreOperation::Rotate) => "StoreLatency.Rotate",
             Self::StoreLatency(StoreOperation::RaiseWatermark) => "StoreLatency.RaiseWatermark",
+            Self::StoreLatency(StoreOperation::PutUserDetails) => "StoreLatency.PutUserDetails",
             Self::StoreThrottles => "StoreThrottles",
             Self::StoreErrors => "StoreErrors",
             Self::KeyRereadFailures => "KeyRereadFailures",

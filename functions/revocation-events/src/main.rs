@@ -2,7 +2,6 @@
 //! document's tenants) are built once at init.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use std::sync::Arc;
 
 use serde_json::Value;
 use tessera::clock::SystemClock;
@@ -13,11 +12,15 @@ async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
     // Built once and shared by every invocation of the execution environment: `run` never returns while it
     // serves, so a borrow lives long enough (the runtime's shared-data pattern).
-    let (store, tenants) = tessera::bootstrap::revocation_events_from_env().await?;
-    let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants: tenants.as_ref() };
+    let (store, service) = tessera::bootstrap::revocation_events_from_env().await?;
+    let deps = Deps {
+        store: store.as_ref(),
+        clock: &SystemClock,
+        tenants: service.as_ref(),
+        identity_events: service.identity_events(),
+    };
     // Each invocation's metrics, written when it ends (tessera::metrics).
-    let metrics = tessera::metrics::MetricsEmitter::from_env(Arc::new(SystemClock), true);
-    let metrics = &metrics;
+    let metrics = service.metrics.as_ref();
     run(service_fn(move |event: LambdaEvent<Value>| {
         metrics.invocation(tessera_revocation_events::handle(deps, event.payload))
     }))

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use super::{Record, StoreError, StoreKey, TokenStore};
 use crate::domain::revocation::RevocationWatermark;
 use crate::domain::time::Timestamp;
+use crate::domain::user_details::UserDetailsRecord;
 use crate::metrics::{self, Metric, StoreOperation};
 
 /// Wraps a store and records each call's latency and failure.
@@ -77,6 +78,15 @@ impl<S: TokenStore> TokenStore for MeteredStore<S> {
         let started = Instant::now();
         measured(StoreOperation::RaiseWatermark, started, self.inner.raise_watermark(watermark, event_id).await)
     }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        measured(StoreOperation::PutUserDetails, started, self.inner.put_user_details(record, expected).await)
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +121,9 @@ mod tests {
             Err((self.0)())
         }
         async fn raise_watermark(&self, _: RevocationWatermark, _: Option<&str>) -> Result<bool, StoreError> {
+            Err((self.0)())
+        }
+        async fn put_user_details(&self, _: UserDetailsRecord, _: Option<Timestamp>) -> Result<bool, StoreError> {
             Err((self.0)())
         }
     }

@@ -193,8 +193,12 @@ async fn a_full_flow_emits_the_expected_documents_and_no_secret() {
         "detail": {"event_id": "password-changed-0001", "subject": "alice", "reason": "password_changed"}
     });
     let store = MemoryStore::new();
-    let deps =
-        tessera_revocation_events::Deps { store: &store, clock: clock.as_ref(), tenants: &DeclaredTenants::with(&[]) };
+    let deps = tessera_revocation_events::Deps {
+        store: &store,
+        clock: clock.as_ref(),
+        tenants: &DeclaredTenants::with(&[]),
+        identity_events: &Default::default(),
+    };
     events.invocation(tessera_revocation_events::handle(deps, event)).await.unwrap();
     let docs = take(&lines, &mut raw);
     assert_eq!(docs.len(), 1, "{docs:?}");
