@@ -121,6 +121,11 @@ pub struct NewClient {
     /// (repeat): user_details, amr, permissions.
     #[arg(long = "introspection-profile", value_parser = parse_profile, requires = "may_introspect")]
     introspection_profile: Vec<ProfileAttribute>,
+    /// Whether a refresh retires the family's earlier access tokens (WSO2's "INACTIVE: refreshed"): true or
+    /// false. Off, they stay active until they expire.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    revoke_access_on_refresh: bool,
 }
 
 impl From<NewClient> for ClientConfig {
@@ -141,6 +146,7 @@ impl From<NewClient> for ClientConfig {
             audiences: client.audiences,
             disabled: false,
             introspection_profile: client.introspection_profile,
+            revoke_access_on_refresh: client.revoke_access_on_refresh,
         }
     }
 }
@@ -320,7 +326,8 @@ pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy
 
 /// One line per client: id, format, grants, scopes, flags. Secrets are never listed, not even hashed.
 pub fn render_list(clients: &[Client]) -> String {
-    let mut out = String::from("CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\n");
+    let mut out =
+        String::from("CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\n");
     for c in clients {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
         let format = match c.access_token_format {
@@ -328,7 +335,7 @@ pub fn render_list(clients: &[Client]) -> String {
             tessera::domain::client::TokenFormat::Opaque => "opaque",
         };
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             c.client_id,
             format,
             if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
@@ -336,6 +343,7 @@ pub fn render_list(clients: &[Client]) -> String {
             c.may_introspect,
             c.disabled,
             profile_text(&c.introspection_profile),
+            c.revoke_access_on_refresh,
         ));
     }
     out

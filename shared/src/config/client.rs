@@ -59,6 +59,10 @@ pub struct ClientConfig {
     /// (`user_details`, `amr`, `permissions`).
     #[serde(default)]
     pub introspection_profile: Vec<ProfileAttribute>,
+    /// Whether a refresh retires the family's earlier access tokens (WSO2's "INACTIVE: refreshed"); on unless
+    /// set to `false`.
+    #[serde(default = "default_revoke_access_on_refresh")]
+    pub revoke_access_on_refresh: bool,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -82,6 +86,9 @@ pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u32 = 300;
 /// A client's refresh-token lifetime when its entry names none: 30 days.
 pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u32 = 30 * 86_400;
 
+fn default_revoke_access_on_refresh() -> bool {
+    true
+}
 fn default_grant_types() -> Vec<GrantType> {
     DEFAULT_GRANT_TYPES.to_vec()
 }
@@ -138,6 +145,7 @@ impl ClientConfig {
             audiences: self.audiences.clone(),
             disabled: self.disabled,
             introspection_profile: self.introspection_profile.iter().copied().collect(),
+            revoke_access_on_refresh: self.revoke_access_on_refresh,
         })
     }
 }

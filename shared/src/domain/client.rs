@@ -204,6 +204,14 @@ pub struct Client {
     /// What introspection tells this client beyond the RFC 7662 core members.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub introspection_profile: crate::domain::profile::Profile,
+    /// Whether a refresh retires the family's earlier access tokens (WSO2: a refreshed token is INACTIVE). On by
+    /// default; off, they stay active until they expire, and a request in flight with one never fails for it.
+    #[serde(default = "enabled")]
+    pub revoke_access_on_refresh: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// Why a scope request was refused (RFC 6749 §5.2 `invalid_scope`).
@@ -268,6 +276,7 @@ pub(crate) mod tests {
             refresh_token_ttl_secs: 86_400,
             may_introspect: false,
             audiences: vec![],
+            revoke_access_on_refresh: true,
             disabled: false,
             introspection_profile: Default::default(),
         }

@@ -202,7 +202,17 @@ impl Presented {
 
     /// Applies the active rule to the token and the fetched records.
     pub fn judge(&self, keys: &TokenKeys, fetched: &Fetched, now: Timestamp) -> Result<Active, NotActive> {
-        let watermarks = fetched.watermarks(&keys.watermarks);
+        // A refresh's mark on its family applies to the family's access tokens only (a refresh token is judged
+        // by the watermarks proper, so its replay stays reuse).
+        let access_token = match self {
+            Self::Opaque(token) => token.kind() == TokenKind::AccessToken,
+            Self::Jwt(_) => true,
+            Self::External(_) | Self::Unrecognised(_) => false,
+        };
+        let watermarks = match access_token {
+            true => fetched.access_token_marks(&keys.watermarks),
+            false => fetched.marks(&keys.watermarks),
+        };
         let key = keys.state.as_ref();
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
