@@ -162,7 +162,7 @@ impl RefreshedFamily {
 }
 
 /// Which watermark a mark is: a watermark's target kind, or a family's refresh mark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkKind {
     /// The grant family's watermark (refresh-token reuse, revocation of its refresh token, `tessera revoke`).

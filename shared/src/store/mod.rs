@@ -541,6 +541,14 @@ impl Fetched {
         matches!(self.find(key), Some(Record::RevokedJti(_)))
     }
 
+    /// When the unexpired denylist entry under `key` was written, if there is one.
+    pub fn revoked_jti_at(&self, key: &StoreKey) -> Option<Timestamp> {
+        match self.find(key)? {
+            Record::RevokedJti(entry) => Some(entry.revoked_at),
+            _ => None,
+        }
+    }
+
     /// The `revoked_before` of every unexpired watermark among `keys` (a family item only a refresh wrote has
     /// none).
     pub fn watermarks(&self, keys: &[StoreKey]) -> Vec<Timestamp> {

@@ -230,6 +230,14 @@ impl Tenants {
         Ok(Tenant { id: tenant, issuer, served })
     }
 
+    /// The ids of the tenants served now, sorted (operator use: `tessera tokens inspect` looks for a token's
+    /// tenant among them).
+    pub fn ids(&self) -> Vec<TenantId> {
+        let mut ids: Vec<TenantId> = self.snapshot().keys().cloned().collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids
+    }
+
     /// Whether `tenant` is served at `now`, re-reading the key document when due.
     pub async fn serves(&self, tenant: &TenantId, now: Timestamp) -> Result<bool, TenantError> {
         self.refresh_if_due(now).await?;
