@@ -143,6 +143,23 @@ async fn register_serve_rotate_disable_import() {
     assert_eq!(user["user_details"]["email"], "alice@example.com");
     let listed = tessera(&with(&["clients", "list"], &[]));
     assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse\tuser_details"), "{listed}");
+    // App attributes and the refresh setting, stored in the table and listed.
+    tessera(&with(
+        &["clients", "register"],
+        &["--client-id", "mobile", "--scope", "orders:read", "--app-identifier", "com.example.mobile"],
+    ));
+    let mobile = ["--client-id", "mobile2", "--app-platform", "ios", "--app-version", "3.0"];
+    tessera(&with(&["clients", "register"], &[&mobile[..], &["--revoke-access-on-refresh", "false"]].concat()));
+    let listed = tessera(&with(&["clients", "list"], &[]));
+    assert!(listed.contains("\ttrue\tcom.example.mobile/-/-\n"), "{listed}");
+    assert!(listed.contains("mobile2\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\tfalse\t-/ios/3.0\n"), "{listed}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(with(&["clients", "register"], &["--client-id", "bad", "--app-version", "1.0 beta"]))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--app-version") && stderr.contains("app_version must be 1 to 64 characters"), "{stderr}");
 
     let rotated = secret_of(&tessera(&with(&["clients", "rotate-secret"], &["--client-id", "svc"])));
     assert_eq!(token_status(&base, "svc", &svc_secret).await.0, 401, "the old secret stops working at once");

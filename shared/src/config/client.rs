@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
 use crate::domain::profile::ProfileAttribute;
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
@@ -63,6 +63,13 @@ pub struct ClientConfig {
     /// set to `false`.
     #[serde(default = "default_revoke_access_on_refresh")]
     pub revoke_access_on_refresh: bool,
+    /// OneWelcome's app attributes: the app's identifier (a bundle or package id), platform and version; each
+    /// optional, validated ([`AppAttributes::new`]).
+    pub app_identifier: Option<String>,
+    /// The app's platform (`ios`, `android`, ...).
+    pub app_platform: Option<String>,
+    /// The app's version.
+    pub app_version: Option<String>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -131,6 +138,8 @@ impl ClientConfig {
         if !(1..=MAX_REFRESH_TOKEN_TTL_SECS).contains(&self.refresh_token_ttl_secs) {
             return Err(invalid(&format!("refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}")));
         }
+        let app = AppAttributes::new(self.app_identifier.clone(), self.app_platform.clone(), self.app_version.clone())
+            .map_err(|e| invalid(&e.to_string()))?;
         Ok(Client {
             tenant: self.tenant.clone(),
             client_id,
@@ -146,6 +155,7 @@ impl ClientConfig {
             disabled: self.disabled,
             introspection_profile: self.introspection_profile.iter().copied().collect(),
             revoke_access_on_refresh: self.revoke_access_on_refresh,
+            app,
         })
     }
 }

@@ -88,6 +88,7 @@ mod tests {
             username: None,
             user_details: BTreeMap::new(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: ScopeSet::parse("a b").unwrap(),
             audience: vec![],
             family: FamilyId::from_bytes([1; 16]),

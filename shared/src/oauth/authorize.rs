@@ -280,6 +280,7 @@ mod tests {
             username: Some("alice@example.com".into()),
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: ScopeSet::parse(scope).unwrap(),
             audience: vec![audience.into()],
             family: FamilyId::from_bytes([3; 16]),
@@ -451,6 +452,7 @@ mod tests {
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             tsr_fam: FamilyId::from_bytes([9; 16]),
             tsr_iat_us: (NOW - 5) * 1_000_000,
         })

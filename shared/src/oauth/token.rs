@@ -110,6 +110,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         username,
         user_details,
         amr,
+        app: client.app.clone(),
         scope,
         audience,
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
@@ -205,7 +206,10 @@ async fn refresh(
     // Stamped a microsecond after the rotation instant, so the rotation's mark on the family's earlier access
     // tokens (at that instant) spares them, even on a clock that has not moved since the last refresh.
     let issued_at = RefreshedFamily::tokens_issued_at(now);
-    let grant = Grant { scope, audience, issued_at, expires_at: access_expiry(client, now), ..record.grant.clone() };
+    // The app attributes are the client's now: a refresh issues anew.
+    let app = client.app.clone();
+    let grant =
+        Grant { scope, audience, app, issued_at, expires_at: access_expiry(client, now), ..record.grant.clone() };
     // RFC 6749 §6: the new refresh token keeps the scope (and audience) of the one it replaces; only the access
     // token narrows.
     let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };

@@ -37,6 +37,7 @@ pub(crate) fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRec
         username: None,
         user_details: Default::default(),
         amr: Vec::new(),
+        app: Default::default(),
         scope: ScopeSet::parse("read write").expect("valid scope"),
         audience: vec!["https://api.example".into()],
         family,
@@ -63,6 +64,11 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
         disabled: false,
         introspection_profile: Default::default(),
         revoke_access_on_refresh: true,
+        app: crate::domain::client::AppAttributes {
+            app_identifier: Some("com.example.conformance".into()),
+            app_platform: Some("ios".into()),
+            app_version: Some("1.2.3".into()),
+        },
     }
 }
 

@@ -7,8 +7,8 @@
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
 //! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event` or `trusted_issuers` |
 //! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`) |
-//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs); `username`, `user_details` and `amr` absent when empty |
+//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::table::PARTITION_KEY;
-use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::{FamilyId, IdTag};
 use crate::domain::profile::ProfileAttribute;
@@ -102,6 +102,12 @@ struct ClientItem {
     /// Absent on items written before the setting, and whenever it is on (the default): only `false` is stored.
     #[serde(default = "enabled", skip_serializing_if = "is_enabled")]
     revoke_access_on_refresh: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_version: Option<String>,
 }
 
 /// An opaque token's grant, inside its item's `grant`.
@@ -116,6 +122,12 @@ struct GrantItem {
     user_details: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_version: Option<String>,
     scope: Vec<String>,
     audience: Vec<String>,
     family: String,
@@ -226,6 +238,7 @@ stored_names!(ProfileAttributeItem <=> ProfileAttribute {
     UserDetails = "user_details",
     Amr = "amr",
     Permissions = "permissions",
+    App = "app",
 });
 
 /// Epoch seconds for the TTL attribute, rounded up so DynamoDB never deletes an item early.
@@ -396,6 +409,7 @@ impl From<Client> for ClientItem {
             disabled,
             introspection_profile,
             revoke_access_on_refresh,
+            app: AppAttributes { app_identifier, app_platform, app_version },
         } = client;
         Self {
             tenant: tenant.into(),
@@ -412,6 +426,9 @@ impl From<Client> for ClientItem {
             disabled,
             introspection_profile: introspection_profile.into_iter().map(ProfileAttributeItem::from).collect(),
             revoke_access_on_refresh,
+            app_identifier,
+            app_platform,
+            app_version,
         }
     }
 }
@@ -443,6 +460,7 @@ impl TryFrom<ClientItem> for Client {
             disabled: item.disabled,
             introspection_profile: item.introspection_profile.into_iter().map(ProfileAttribute::from).collect(),
             revoke_access_on_refresh: item.revoke_access_on_refresh,
+            app: parsed("app", AppAttributes::new(item.app_identifier, item.app_platform, item.app_version))?,
         })
     }
 }
@@ -456,6 +474,7 @@ impl From<Grant> for GrantItem {
             username,
             user_details,
             amr,
+            app: AppAttributes { app_identifier, app_platform, app_version },
             scope,
             audience,
             family,
@@ -469,6 +488,9 @@ impl From<Grant> for GrantItem {
             username,
             user_details,
             amr,
+            app_identifier,
+            app_platform,
+            app_version,
             scope: scopes(&scope),
             audience,
             family: family.to_string(),
@@ -489,6 +511,11 @@ impl TryFrom<GrantItem> for Grant {
             username: item.username,
             user_details: item.user_details,
             amr: item.amr,
+            app: AppAttributes {
+                app_identifier: item.app_identifier,
+                app_platform: item.app_platform,
+                app_version: item.app_version,
+            },
             scope: parsed("scope", ScopeSet::from_tokens(item.scope))?,
             audience: item.audience,
             family: parsed("family", FamilyId::try_from(item.family))?,
@@ -635,6 +662,11 @@ mod tests {
                 serde_json::json!("alice@example.com"),
             )]),
             amr: vec!["pwd".into(), "mfa".into()],
+            app: AppAttributes {
+                app_identifier: Some("com.example.orders.production.eu-west-1".into()),
+                app_platform: Some("android".into()),
+                app_version: Some("2.14.3-beta.1+build.4711".into()),
+            },
             scope: ScopeSet::parse("orders:read orders:write invoices:read customers:read").unwrap(),
             audience: vec!["https://orders.api.example.com".into()],
             family: FamilyId::from_bytes([7; 16]),
@@ -660,6 +692,11 @@ mod tests {
             audiences: vec!["https://orders.api.example.com".into(), "https://invoices.api.example.com".into()],
             disabled: false,
             revoke_access_on_refresh: false,
+            app: AppAttributes {
+                app_identifier: Some("com.example.orders.production.eu-west-1".into()),
+                app_platform: Some("android".into()),
+                app_version: Some("2.14.3-beta.1+build.4711".into()),
+            },
             introspection_profile: [
                 ProfileAttribute::UserDetails,
                 ProfileAttribute::Amr,
@@ -771,6 +808,14 @@ mod tests {
             audiences: vec!["https://orders.example".into(), "https://invoices.example".into()],
             disabled: !profile,
             revoke_access_on_refresh: !profile,
+            app: match profile {
+                true => AppAttributes {
+                    app_identifier: Some("com.example.orders".into()),
+                    app_platform: Some("android".into()),
+                    app_version: Some("1.0".into()),
+                },
+                false => AppAttributes::default(),
+            },
             introspection_profile: if profile {
                 [ProfileAttribute::Permissions, ProfileAttribute::UserDetails, ProfileAttribute::Amr].into()
             } else {
@@ -797,6 +842,9 @@ mod tests {
         if profile {
             inner.push(("introspection_profile", strings(&["user_details", "amr", "permissions"])));
             inner.push(("revoke_access_on_refresh", AttributeValue::Bool(false)));
+            inner.push(("app_identifier", s("com.example.orders")));
+            inner.push(("app_platform", s("android")));
+            inner.push(("app_version", s("1.0")));
         }
         let item = attributes(&[("pk", s("acme#client#orders-service")), ("kind", s("client")), ("client", m(&inner))]);
         (Record::Client(client), item)
@@ -824,6 +872,14 @@ mod tests {
                 Default::default()
             },
             amr: if user { vec!["pwd".into(), "mfa".into()] } else { Vec::new() },
+            app: match user {
+                true => AppAttributes {
+                    app_identifier: Some("com.example.orders".into()),
+                    app_platform: Some("ios".into()),
+                    app_version: Some("2.14.3".into()),
+                },
+                false => AppAttributes::default(),
+            },
             scope: ScopeSet::parse("orders:read").unwrap(),
             audience: vec!["https://orders.example".into()],
             family: FamilyId::try_from(FAMILY.to_owned()).unwrap(),
@@ -853,6 +909,9 @@ mod tests {
                 ]),
             ));
             attrs.push(("amr", strings(&["pwd", "mfa"])));
+            attrs.push(("app_identifier", s("com.example.orders")));
+            attrs.push(("app_platform", s("ios")));
+            attrs.push(("app_version", s("2.14.3")));
         }
         (grant, m(&attrs))
     }
