@@ -101,6 +101,11 @@ fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// Whether a write was refused because a transaction in flight holds the item.
+fn transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("TransactionConflictException"))
+}
+
 /// Maps an SDK failure: throttling, server errors, timeouts and connection failures are `Unavailable`
 /// (the SDK has already retried them); anything else (a missing table, a validation error) is a fault.
 fn classify<E, R>(err: SdkError<E, R>, key: &str) -> StoreError
@@ -117,7 +122,8 @@ where
                 | "ThrottlingException"
                 | "RequestLimitExceeded"
                 | "InternalServerError"
-                | "ServiceUnavailable" => unavailable(format!("{code} on {key}")),
+                | "ServiceUnavailable"
+                | "TransactionConflictException" => unavailable(format!("{code} on {key}")),
                 _ => StoreError::Rejected {
                     key: key.to_owned(),
                     reason: format!("{code}: {}", ctx.err().message().unwrap_or("")),
@@ -410,23 +416,35 @@ impl TokenStore for DynamoStore {
             .build()
             .map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
         let Some(seen) = seen else {
-            // Not an event: the update alone, one UpdateItem.
-            let mut request = self.client.update_item().return_consumed_capacity(ReturnConsumedCapacity::Total);
-            request = request
-                .table_name(update.table_name())
-                .set_key(Some(update.key().clone()))
-                .update_expression(update.update_expression())
-                .set_condition_expression(update.condition_expression().map(str::to_owned))
-                .set_expression_attribute_names(update.expression_attribute_names().cloned())
-                .set_expression_attribute_values(update.expression_attribute_values().cloned());
-            return match request.send().await {
-                Ok(output) => {
-                    self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
-                    Ok(true)
+            // Not an event: the update alone, one UpdateItem. A transaction in flight on the item (a rotation
+            // setting the family's refresh mark) refuses it with TransactionConflictException: it is tried again,
+            // briefly, so that reuse detection's final mark is not lost to the very rotation it races.
+            for attempt in 0..TRANSACTION_CONFLICT_RETRIES {
+                let mut request = self.client.update_item().return_consumed_capacity(ReturnConsumedCapacity::Total);
+                request = request
+                    .table_name(update.table_name())
+                    .set_key(Some(update.key().clone()))
+                    .update_expression(update.update_expression())
+                    .set_condition_expression(update.condition_expression().map(str::to_owned))
+                    .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                    .set_expression_attribute_values(update.expression_attribute_values().cloned());
+                match request.send().await {
+                    Ok(output) => {
+                        self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+                        return Ok(true);
+                    }
+                    Err(err) if condition_failed(&err) => return Ok(false),
+                    Err(err) if transaction_conflict(&err) && attempt + 1 < TRANSACTION_CONFLICT_RETRIES => {
+                        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    }
+                    Err(err) => return Err(classify(err, key.as_str())),
                 }
-                Err(err) if condition_failed(&err) => Ok(false),
-                Err(err) => Err(classify(err, key.as_str())),
-            };
+            }
+            // Not reached: the last attempt returns whatever its outcome.
+            return Err(StoreError::Unavailable {
+                reason: format!("watermark {key}: {TRANSACTION_CONFLICT_RETRIES} transaction conflicts in a row"),
+                retry_after_secs: RETRY_AFTER_SECS,
+            });
         };
         // An event: the update and the event's SeenEvent item (new, or the event was seen) in one transaction,
         // so a re-delivery finds the event seen whatever the mark did.
