@@ -164,6 +164,7 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
         store: service.store.as_ref(),
         clock: service.clock.as_ref(),
         tenants: service,
+        identity_events: service.identity_events(),
     };
     match tessera_revocation_events::handle(deps, event).await {
         Ok(answer) => json_response(StatusCode::OK, &answer),

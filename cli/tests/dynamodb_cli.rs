@@ -93,7 +93,8 @@ async fn register_serve_rotate_disable_import() {
         &issuers_toml,
         format!(
             "[[trusted_issuers]]\nissuer = \"https://idp.cli-test.example/\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\n\
-             jwks = '{{\"keys\": [{}]}}'\nclaims_mapping = {{ email = \"email\" }}\n",
+             jwks = '{{\"keys\": [{}]}}'\nclaims_mapping = {{ email = \"email\" }}\n\
+             userinfo_endpoint = \"https://idp.cli-test.example/userinfo\"\n",
             idp.public_jwk()
         ),
     )
@@ -101,7 +102,12 @@ async fn register_serve_rotate_disable_import() {
     let imported = tessera(&with(&["issuers", "import"], &["--config", issuers_toml.to_str().unwrap()]));
     assert!(imported.contains("imported 1 trusted issuers"), "{imported}");
     let issuers = tessera(&with(&["issuers", "list"], &[]));
-    assert!(issuers.contains("https://idp.cli-test.example/\tapi\tES256\tinline\tfalse"), "{issuers}");
+    assert!(
+        issuers.contains(
+            "https://idp.cli-test.example/\tapi\tES256\tinline\tfalse\thttps://idp.cli-test.example/userinfo"
+        ),
+        "{issuers}"
+    );
     let exchange_grant = "urn:ietf:params:oauth:grant-type:token-exchange";
     let app_secret = secret_of(&tessera(&with(
         &["clients", "register"],

@@ -3,7 +3,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
+//! | `TABLE_NAME` | the DynamoDB table (template.yaml's `TokenTable`, or in a multi-Region stack the global table's name, whose replica in the function's `AWS_REGION` it reaches: docs/multi-region.md). Unset: the embedded store, seeded from `TESSERA_CONFIG` (local only) |
 //! | `SIGNING_KEYS_SECRET_ARN` | Secrets Manager secret with the [`KeySetDocument`] JSON (every tenant's keys), read at init and again every `KEYS_CACHE_TTL_SECS` |
 //! | `KEYS_CACHE_TTL_SECS` | how long the keys are kept before the secret is read again (default 300; at least 1) |
 //! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; raised to the TTL + 60 if below; 0: no bound) |
@@ -11,6 +11,7 @@
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | `REVOCATION_MAX_STALENESS_MS` | the revocation propagation bound B, 0 to 60000 ms ([`crate::store::read_plan`]): how old an item a decision may answer from. Unset: the configuration's, else 0 (strict). template.yaml sets 1000 |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
+//! | `IDENTITY_EVENT_SOURCES` | the revocation-events function's identity-provider event mappings: TOML, `identity_events = [{ preset = "auth0", issuer = "…" }]` ([`crate::events::identity_provider`]), replacing the file's `[[identity_events]]`; resolved at init against the trusted issuers (read from the table) |
 //! | `AUTHORIZER_ROUTES` | the authorizer's protected routes: the body of the `[authorizer]` table as TOML ([`crate::config::authorizer`]), replacing the file's |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
@@ -104,6 +105,9 @@ async fn build_with_sdk(
             other => other,
         })?;
     }
+    if let Some(mappings) = var("IDENTITY_EVENT_SOURCES") {
+        config.identity_events = identity_event_sources(&mappings)?;
+    }
     if let Some(millis) = var("REVOCATION_MAX_STALENESS_MS") {
         let bound = RevocationBound::parse_millis("REVOCATION_MAX_STALENESS_MS", &millis)?;
         config.revocation_max_staleness_ms = Some(bound.as_millis());
@@ -146,6 +150,22 @@ async fn build_with_sdk(
     Ok(build_service(store, &config, None, clock, entropy, sources).await?)
 }
 
+/// `IDENTITY_EVENT_SOURCES`: TOML naming the mappings as the file's `[[identity_events]]` would, on one line
+/// (`identity_events = [{ preset = "auth0", issuer = "https://example.eu.auth0.com/" }]`).
+fn identity_event_sources(
+    text: &str,
+) -> Result<Vec<crate::events::identity_provider::IdentityEventSourceConfig>, ConfigError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Mappings {
+        identity_events: Vec<crate::events::identity_provider::IdentityEventSourceConfig>,
+    }
+    crate::config::parse_toml::<Mappings>(text).map(|m| m.identity_events).map_err(|err| match err {
+        ConfigError::Toml(message) => ConfigError::Toml(format!("IDENTITY_EVENT_SOURCES: {message}")),
+        other => other,
+    })
+}
+
 /// The staleness bound for a cache TTL of `ttl` (at least a second: 0 would read the secret on every request)
 /// and a configured `max_stale` (0: no bound). A bound that leaves no room for the re-read due at the TTL and two
 /// retries after it is raised to that, with a warning: a function must not fail closed over one slow read, nor
@@ -175,15 +195,16 @@ pub async fn store_from_env() -> Result<Arc<dyn TokenStore>, BootstrapError> {
 }
 
 /// The revocation-events function's dependencies, from one SDK configuration: the table ([`store_from_env`]),
-/// and the tenants the deployment serves, read from the key document exactly as the other functions read it
-/// (re-read every `KEYS_CACHE_TTL_SECS`, failing closed past `KEYS_MAX_STALE_SECS`), without the table. An event
-/// naming another tenant is refused ([`crate::events::TenantDirectory`]).
-pub async fn revocation_events_from_env()
--> Result<(Arc<dyn TokenStore>, Arc<dyn crate::events::TenantDirectory>), BootstrapError> {
+/// and a service for the tenants the deployment serves, read from the key document exactly as the other functions
+/// read it (re-read every `KEYS_CACHE_TTL_SECS`, failing closed past `KEYS_MAX_STALE_SECS`). An event naming
+/// another tenant is refused ([`crate::events::TenantDirectory`]). With `IDENTITY_EVENT_SOURCES`, that service
+/// also reads the tenants' trusted issuers from the table once, at init, to resolve each mapping against the
+/// issuer it names ([`TokenService::identity_events`]); without it, it never reads the table.
+pub async fn revocation_events_from_env() -> Result<(Arc<dyn TokenStore>, Arc<TokenService>), BootstrapError> {
     let sdk = sdk_from_env().await;
     let store = store_with_sdk(sdk.as_ref())?;
-    // A service without the table: only its tenant lookup is used.
-    let tenants = build_with_sdk(false, Arc::new(SystemClock), sdk).await?;
+    let identity_events = std::env::var("IDENTITY_EVENT_SOURCES").is_ok_and(|v| !v.trim().is_empty());
+    let tenants = build_with_sdk(identity_events, Arc::new(SystemClock), sdk).await?;
     Ok((store, Arc::new(tenants)))
 }
 

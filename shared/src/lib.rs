@@ -13,6 +13,7 @@
 //! - [`key_source`]: the port the signing-key document is read (and re-read) from, and its adapters.
 //! - [`bootstrap`]: building that service from a Lambda function's environment (DynamoDB, Secrets Manager).
 //! - [`bounded_cache`]: the LRU map bounded in entries and bytes behind every cache (the read plan, verified JWTs).
+//! - [`userinfo`]: a trusted issuer's OpenID Connect UserInfo endpoint (discovery, the fetch, its bounds).
 //! - [`aws_sdk`]: the one AWS SDK configuration (HTTP client, retries, timeouts, TLS roots) every AWS client uses.
 
 pub mod aws_sdk;
@@ -30,6 +31,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;
+pub mod userinfo;
 pub mod wire;
 
 pub use service::TokenService;

@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::config::ConfigError;
 use crate::domain::route::ProtectedRoutes;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::entropy::Entropy;
+use crate::events::identity_provider::IdentityEventSources;
 use crate::store::read_plan::{ReadPlan, RevocationBound, StrictReads};
 use crate::store::{StoreError, TokenStore};
 use crate::tenancy::{LoadError, ServedTenant, Sources, Tenant, TenantError, Tenants};
@@ -32,6 +34,7 @@ pub struct TokenService {
     pub entropy: Arc<dyn Entropy>,
     tenants: Tenants,
     routes: ProtectedRoutes,
+    identity_events: IdentityEventSources,
 }
 
 impl TokenService {
@@ -55,6 +58,7 @@ impl TokenService {
             entropy,
             tenants,
             routes: ProtectedRoutes::default(),
+            identity_events: IdentityEventSources::default(),
         }
     }
 
@@ -74,6 +78,18 @@ impl TokenService {
     /// The routes the authorizer protects ([`crate::oauth::authorize`]).
     pub fn protected_routes(&self) -> &ProtectedRoutes {
         &self.routes
+    }
+
+    /// The service applying the identity-provider event `mappings` (none by default).
+    pub fn with_identity_events(mut self, mappings: IdentityEventSources) -> Self {
+        self.identity_events = mappings;
+        self
+    }
+
+    /// The identity-provider event mappings the revocation-events function applies
+    /// ([`crate::events::identity_provider`]).
+    pub fn identity_events(&self) -> &IdentityEventSources {
+        &self.identity_events
     }
 
     /// Adds (or replaces) a tenant.
@@ -118,8 +134,23 @@ pub async fn build_service(
 ) -> Result<TokenService, LoadError> {
     let routes = config.authorizer.protected_routes()?;
     let bound = config.revocation_bound()?;
-    let tenants = Tenants::load(config, default_issuer, sources, clock.now()).await?;
-    Ok(TokenService::serving(store, clock, entropy, tenants).with_protected_routes(routes).with_revocation_bound(bound))
+    let now = clock.now();
+    let tenants = Tenants::load(config, default_issuer, sources, now).await?;
+    // Each mapping is resolved against the issuer it names, as its tenant trusts it now: an issuer imported later
+    // reaches the mappings when the function next starts.
+    let mut subject_claims = std::collections::BTreeMap::new();
+    for mapping in &config.identity_events {
+        let trusted = tenants.trusted_issuer_of(&mapping.tenant, &mapping.issuer, now).await.ok().flatten();
+        subject_claims.insert((mapping.tenant.clone(), mapping.issuer.clone()), trusted.map(|t| t.subject_claim));
+    }
+    let identity_events = IdentityEventSources::new(&config.identity_events, |tenant, issuer| {
+        subject_claims.get(&(tenant.clone(), issuer.to_owned())).cloned().flatten()
+    })
+    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    Ok(TokenService::serving(store, clock, entropy, tenants)
+        .with_protected_routes(routes)
+        .with_revocation_bound(bound)
+        .with_identity_events(identity_events))
 }
 
 #[async_trait::async_trait]

@@ -181,7 +181,12 @@ pub fn revocation_event(data: &[u8]) {
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
     let tenants = crate::DeclaredTenants::with(&["acme"]);
-    let deps = tessera_revocation_events::Deps { store: store.as_ref(), clock: &clock, tenants: &tenants };
+    let deps = tessera_revocation_events::Deps {
+        store: store.as_ref(),
+        clock: &clock,
+        tenants: &tenants,
+        identity_events: &Default::default(),
+    };
     let outcome = runtime.block_on(tessera_revocation_events::handle(deps, event.clone()));
     let is_batch = event.get("Records").is_some();
     if outcome.is_err() && !is_batch {

@@ -196,6 +196,41 @@ pub async fn exchange(
     server.post("/oauth2/token", Some(client), &pairs).await
 }
 
+/// Serves HTTP/1.1 on `listener` until the test ends: each request's head (the tests' requests have no body) goes
+/// to `answer`, whose response is written back after the delay it gives, on the same connection (keep-alive).
+fn serve_request_heads<F>(listener: tokio::net::TcpListener, answer: F)
+where
+    F: Fn(&str) -> (std::time::Duration, String) + Send + Sync + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = std::sync::Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        buf.drain(..end + 4);
+                        let (delay, response) = answer(&head);
+                        tokio::time::sleep(delay).await;
+                        if socket.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
 /// A JWKS endpoint on loopback whose document can be swapped (key rotation), counting its requests.
 pub struct JwksServer {
     /// `http://127.0.0.1:<port>/.well-known/jwks.json`.
@@ -208,39 +243,19 @@ impl JwksServer {
     /// Serves `document` until the test ends.
     pub async fn start(document: &Value) -> Self {
         use std::sync::atomic::Ordering;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().expect("addr"));
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let doc = std::sync::Arc::new(std::sync::Mutex::new(document.to_string()));
         let (hits_in, doc_in) = (hits.clone(), doc.clone());
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let (hits, doc) = (hits_in.clone(), doc_in.clone());
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        let Ok(n) = socket.read(&mut chunk).await else { return };
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            buf.drain(..end + 4);
-                            hits.fetch_add(1, Ordering::SeqCst);
-                            let body = doc.lock().expect("document").clone();
-                            let response = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                                body.len()
-                            );
-                            if socket.write_all(response.as_bytes()).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
+        serve_request_heads(listener, move |_head| {
+            hits_in.fetch_add(1, Ordering::SeqCst);
+            let body = doc_in.lock().expect("document").clone();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            (std::time::Duration::ZERO, response)
         });
         Self { url, hits, document: doc }
     }
@@ -253,5 +268,95 @@ impl JwksServer {
     /// Requests served so far.
     pub fn hits(&self) -> usize {
         self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// What [`UserinfoServer`] answers on one path.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: String,
+    /// The body.
+    pub body: String,
+    /// How long to wait before answering (a slow or hung endpoint).
+    pub delay: std::time::Duration,
+}
+
+impl Canned {
+    /// A 200 with `body` as JSON.
+    pub fn json(body: &Value) -> Self {
+        Self::raw(200, "application/json", &body.to_string())
+    }
+
+    /// Any answer.
+    pub fn raw(status: u16, content_type: &str, body: &str) -> Self {
+        Self { status, content_type: content_type.to_owned(), body: body.to_owned(), delay: std::time::Duration::ZERO }
+    }
+}
+
+/// An identity provider's HTTP side on loopback: a UserInfo endpoint, metadata documents, whatever paths a test
+/// sets ([`UserinfoServer::set`]), answering 404 elsewhere; it counts requests per path and keeps the last
+/// `Authorization` header it was sent.
+pub struct UserinfoServer {
+    /// `http://127.0.0.1:<port>/`: usable as an issuer, so discovery finds its metadata here.
+    pub base: String,
+    routes: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Canned>>>,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    authorization: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl UserinfoServer {
+    /// Serves until the test ends; nothing is routed yet.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}/", listener.local_addr().expect("addr"));
+        let routes: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Canned>>> = Default::default();
+        let hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Default::default();
+        let authorization: std::sync::Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let (routes_in, hits_in, auth_in) = (routes.clone(), hits.clone(), authorization.clone());
+        serve_request_heads(listener, move |head| {
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let bearer = head
+                .lines()
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")))
+                .map(|(_, v)| v.trim().to_owned());
+            *hits_in.lock().expect("hits").entry(path.clone()).or_default() += 1;
+            if bearer.is_some() {
+                *auth_in.lock().expect("authorization") = bearer;
+            }
+            let canned = routes_in.lock().expect("routes").get(&path).cloned();
+            let canned = canned.unwrap_or_else(|| Canned::raw(404, "text/plain", "not found"));
+            let response = format!(
+                "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{}",
+                canned.status,
+                canned.content_type,
+                canned.body.len(),
+                canned.body
+            );
+            (canned.delay, response)
+        });
+        Self { base, routes, hits, authorization }
+    }
+
+    /// The URL of `path` (no leading `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Answers `canned` on `path` (with its leading `/`) from now on.
+    pub fn set(&self, path: &str, canned: Canned) {
+        self.routes.lock().expect("routes").insert(path.to_owned(), canned);
+    }
+
+    /// Requests served on `path` so far.
+    pub fn hits(&self, path: &str) -> usize {
+        self.hits.lock().expect("hits").get(path).copied().unwrap_or(0)
+    }
+
+    /// The last `Authorization` header received.
+    pub fn last_authorization(&self) -> Option<String> {
+        self.authorization.lock().expect("authorization").clone()
     }
 }

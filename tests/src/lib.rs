@@ -17,6 +17,7 @@ use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::config::Config;
 use tessera::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use tessera::domain::time::Timestamp;
+use tessera::domain::user_details::UserDetailsRecord;
 use tessera::entropy::SystemEntropy;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera::store::memory::MemoryStore;
@@ -423,6 +424,9 @@ impl TokenStore for UnavailableStore {
     async fn raise_watermark(&self, _: RevocationWatermark, _: Option<&str>) -> Result<bool, StoreError> {
         Err(unavailable())
     }
+    async fn put_user_details(&self, _: UserDetailsRecord, _: Option<Timestamp>) -> Result<bool, StoreError> {
+        Err(unavailable())
+    }
 }
 
 fn unavailable() -> StoreError {
@@ -483,6 +487,10 @@ impl TokenStore for SwitchedRegistry {
     async fn raise_watermark(&self, mark: RevocationWatermark, jti: Option<&str>) -> Result<bool, StoreError> {
         self.up()?;
         self.inner.raise_watermark(mark, jti).await
+    }
+    async fn put_user_details(&self, record: UserDetailsRecord, at: Option<Timestamp>) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.put_user_details(record, at).await
     }
 }
 

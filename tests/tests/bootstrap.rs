@@ -96,6 +96,36 @@ async fn functions_build_their_service_from_the_environment() {
     let response = tessera_token::handle(&service, token_request()).await.unwrap();
     assert_eq!(response.status(), 200);
 
+    // Multi-Region (docs/multi-region.md): every Region's stack names the global table (GlobalTableName), so its
+    // functions get the same TABLE_NAME and reach that Region's replica, the Region being Lambda's AWS_REGION. The
+    // emulator keeps each Region's tables apart: a table of one name in two Regions, the clients written to the
+    // eu-west-1 one only, serves them to a function in eu-west-1 and not to one in us-east-1.
+    let home_region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let sdk = tessera::aws_sdk::sdk_config().await;
+    let global = format!("{}-global-{}", table.table(), std::process::id());
+    let replica = |region: &str| {
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
+            .build();
+        tessera::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), global.clone())
+    };
+    let (home, other) = (replica(&home_region), replica("eu-west-1"));
+    home.create_table_if_missing().await.unwrap();
+    other.create_table_if_missing().await.unwrap();
+    for client in test_config().clients(&tessera::entropy::SystemEntropy).unwrap() {
+        other.put_client(client).await.unwrap();
+    }
+    set("TABLE_NAME", &global);
+    set("AWS_REGION", "eu-west-1");
+    let service = service_from_env().await.unwrap();
+    let response = tessera_token::handle(&service, token_request()).await.unwrap();
+    assert_eq!(response.status(), 200, "the eu-west-1 function reads the eu-west-1 replica");
+    set("AWS_REGION", &home_region);
+    let service = service_from_env().await.unwrap();
+    let response = tessera_token::handle(&service, token_request()).await.unwrap();
+    assert_eq!(response.status(), 401, "the home Region's table of that name has no such client");
+    set("TABLE_NAME", table.table());
+
     // Tenants: `tessera tenants create` adds one to the Secrets Manager document (here moto's), its client is
     // registered in the table, and a function built from SIGNING_KEYS_SECRET_ARN serves it under /t/<name>/.
     set("AWS_ENDPOINT_URL_SECRETS_MANAGER", &std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap());

@@ -36,6 +36,10 @@ fn granted(template: &str) -> BTreeMap<String, BTreeSet<String>> {
         } else if line.starts_with(|c: char| !c.is_whitespace()) {
             break;
         }
+        // A `Resource:` line may hold a table ARN (`arn:…:dynamodb:…`), which is not an action.
+        if line.trim_start().starts_with("Resource:") {
+            continue;
+        }
         if let (Some(resource), Some(at)) = (&resource, line.find("dynamodb:")) {
             let action: String = line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
             granted.entry(resource.clone()).or_default().insert(action);
@@ -138,10 +142,20 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let events_init = proxy.take_actions();
     assert!(events_init.is_empty(), "the revocation-events function reads no table item at init: {events_init:?}");
     assert!(events_tenants.serves(&tessera::domain::tenant::TenantId::default()).await.unwrap());
+    // With identity-provider mappings (IdentityEventSources, granted BatchGetItem on that condition), it reads the
+    // trusted issuers once at init, to resolve each mapping against its issuer.
+    set("IDENTITY_EVENT_SOURCES", &format!(r#"identity_events = [{{ preset = "auth0", issuer = "{}" }}]"#, idp.issuer));
+    let (_events_store, mapped) = revocation_events_from_env().await.unwrap();
+    let mapped_init = proxy.take_actions();
+    assert_eq!(mapped_init, init, "with mappings, the trusted issuers are read at init");
+    assert!(!mapped.identity_events().is_empty());
+    // SAFETY: as in `set`.
+    unsafe { std::env::remove_var("IDENTITY_EVENT_SOURCES") };
 
     assert_eq!(metadata_init, init, "the metadata function reads the trusted issuers as the others do");
     let mut rec = Recorder { proxy, used: BTreeMap::new() };
     rec.used.entry("MetadataFunction").or_default().extend(metadata_init.iter().cloned());
+    rec.used.entry("RevocationEventsFunction").or_default().extend(mapped_init.iter().cloned());
     for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction", "AuthorizerFunction"] {
         rec.used.entry(http_function).or_default().extend(init.iter().cloned());
     }

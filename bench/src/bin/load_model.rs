@@ -15,7 +15,10 @@
 //! makes every introspection, one client that every token was issued to, `hot_tokens` tokens that take
 //! `hot_share` of the introspections (a resource server introspecting the same token on each request), and a
 //! pool of `cold_tokens` others, over `subjects` users, picked uniformly for the rest; `jwt_share` of each kind
-//! are JWTs, the others opaque. Tokens are minted straight into the store beforehand (not measured).
+//! are JWTs, the others opaque. Tokens are minted straight into the store beforehand (not measured). With
+//! `user_details=1` the tenant trusts an issuer with a UserInfo endpoint, so every introspection of a user's token
+//! also reads its subject's cached user details (issue 21), and each subject has such an item (five claims, as
+//! OneWelcome's example shows).
 //!
 //! stdout: one JSON row per bound for `scripts/bench_report.py`; stderr: the parameters and the table.
 
@@ -28,12 +31,13 @@ use tessera::clock::FixedClock;
 use tessera::config::Config;
 use tessera::domain::client::ClientId;
 use tessera::domain::grant::Grant;
-use tessera::domain::id::FamilyId;
+use tessera::domain::id::{FamilyId, IdTag};
 use tessera::domain::revocation::WatermarkTarget;
 use tessera::domain::scope::ScopeSet;
 use tessera::domain::tenant::TenantId;
 use tessera::domain::time::Timestamp;
 use tessera::domain::token::{OpaqueToken, TokenKind, TokenRecord};
+use tessera::domain::user_details::UserDetailsRecord;
 use tessera::entropy::{SeededEntropy, random_bytes};
 use tessera::jwt::access_token;
 use tessera::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
@@ -69,6 +73,7 @@ struct Mix {
     jwt_share: f64,
     bounds_ms: Vec<u64>,
     seed: u64,
+    user_details: bool,
 }
 
 impl Default for Mix {
@@ -85,6 +90,7 @@ impl Default for Mix {
             jwt_share: 0.5,
             bounds_ms: vec![0, 100, 1_000],
             seed: 7,
+            user_details: false,
         }
     }
 }
@@ -105,6 +111,7 @@ impl Mix {
                 "subjects" => mix.subjects = parsed(key, value)?,
                 "jwt_share" => mix.jwt_share = parsed(key, value)?,
                 "seed" => mix.seed = parsed(key, value)?,
+                "user_details" => mix.user_details = parsed::<u8>(key, value)? == 1,
                 "bounds_ms" => {
                     mix.bounds_ms = value.split(',').map(|b| parsed(key, b.trim())).collect::<Result<_, _>>()?
                 }
@@ -127,7 +134,7 @@ impl Mix {
              counted); one tenant, one resource server ({}) making every introspection, one client ({}) holding \
              every token; {} hot tokens take {:.0} % of the introspections, the rest pick uniformly among {} cold \
              tokens of {} users; {:.0} % of each are JWTs (ES256), the rest opaque; each request goes to an \
-             environment picked uniformly at random; seed {}",
+             environment picked uniformly at random; user details from UserInfo: {}; seed {}",
             self.environments,
             self.rate,
             self.seconds,
@@ -139,6 +146,7 @@ impl Mix {
             self.cold_tokens,
             self.subjects,
             self.jwt_share * 100.0,
+            if self.user_details { "read for every user token" } else { "none" },
             self.seed
         )
     }
@@ -177,12 +185,13 @@ fn item_name(key: &StoreKey) -> &'static str {
         (Some(tag), _) if tag == ItemKind::Client.tag() => "caller's client record",
         (Some(tag), _) if tag == ItemKind::Token.tag() => "token record",
         (Some(tag), _) if tag == ItemKind::RevokedJti.tag() => "denylist entry",
+        (Some(tag), _) if tag == ItemKind::UserDetails.tag() => "user details",
         _ => "other",
     }
 }
 
 /// The items a decision reads, in the order the breakdown prints them.
-const ITEM_NAMES: [&str; 7] = [
+const ITEM_NAMES: [&str; 8] = [
     "caller's client record",
     "token record",
     "denylist entry",
@@ -190,14 +199,43 @@ const ITEM_NAMES: [&str; 7] = [
     "subject watermark",
     "client watermark",
     "tenant watermark",
+    "user details",
 ];
 
-/// The test suite's configuration (the demo clients) signing with `key`, at bound `bound_ms`.
-fn config(key: &SigningKey, bound_ms: u64) -> Config {
+/// The test suite's configuration (the demo clients) signing with `key`, at bound `bound_ms`; with `user_details`,
+/// trusting an issuer with a UserInfo endpoint (never called: introspection only reads what exchanges cached).
+fn config(key: &SigningKey, bound_ms: u64, user_details: bool) -> Result<Config, String> {
     let mut config = tessera_e2e::config_with_key(key);
     config.issuer = Some(ISSUER.into());
     config.revocation_max_staleness_ms = Some(bound_ms);
-    config
+    if user_details {
+        let idp = tessera_e2e::issuers::cognito();
+        let entry = format!("{}userinfo_endpoint = \"https://idp.example.com/userinfo\"\n", idp.toml_entry(false));
+        config.trusted_issuers.extend(Config::from_toml(&entry).map_err(|e| e.to_string())?.trusted_issuers);
+    }
+    Ok(config)
+}
+
+/// A subject's cached user details, as OneWelcome's example shows them: five claims.
+fn user_details_of(subject: &str) -> Record {
+    let details = [
+        ("firstName", "John"),
+        ("lastName", "Doe"),
+        ("phoneNumber", "0031612345678"),
+        ("authenticationLevel", "1"),
+        ("email", "john.doe@example.com"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
+    .collect();
+    let attempt = UserDetailsRecord::attempt(
+        None,
+        &TenantId::default(),
+        IdTag::of(subject),
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc",
+        T0,
+    );
+    Record::UserDetails(attempt.fetched(details, T0, 86_400))
 }
 
 /// The tokens of the mix, minted straight into the store.
@@ -238,6 +276,12 @@ async fn mint(mix: &Mix, store: &dyn TokenStore, keys: &KeyRing, rng: &Draws) ->
         })
     };
     let mut tokens = Tokens { hot: Vec::new(), cold: Vec::new() };
+    if mix.user_details {
+        for subject in 0..mix.hot_tokens + mix.subjects {
+            let record = user_details_of(&format!("user-{subject:06}"));
+            store.put_new(record).await.map_err(|e| e.to_string())?;
+        }
+    }
     for i in 0..mix.hot_tokens + mix.cold_tokens {
         let (subject, hot) = match i < mix.hot_tokens {
             true => (i, true),
@@ -307,7 +351,7 @@ async fn run(
     store: &Arc<CountingStore<MemoryStore>>,
 ) -> Result<Measured, String> {
     let clock = Arc::new(FixedClock::at(T0.plus_secs(10)));
-    let config = config(key, bound_ms);
+    let config = config(key, bound_ms, mix.user_details)?;
     let mut services: Vec<TokenService> = Vec::with_capacity(mix.environments);
     for _ in 0..mix.environments {
         let store: Arc<dyn TokenStore> = store.clone();
@@ -388,6 +432,7 @@ fn says_active(body: &[u8]) -> bool {
 async fn largest_items(
     store: &CountingStore<MemoryStore>,
     tokens: &Tokens,
+    user_details: bool,
 ) -> Result<Vec<(&'static str, usize)>, String> {
     let tenant = TenantId::default();
     let mut keys = vec![StoreKey::client(&tenant, &ClientId::parse(RESOURCE_SERVER.0).map_err(|e| e.to_string())?)];
@@ -401,7 +446,8 @@ async fn largest_items(
         T0,
     ));
     let mut sizes = Vec::new();
-    for record in records.iter().chain([&watermark]) {
+    let details = user_details.then(|| user_details_of("user-000001"));
+    for record in records.iter().chain([&watermark]).chain(&details) {
         let size = tessera::store::dynamodb::item_size(record).map_err(|e| e.to_string())?;
         sizes.push((item_name(&record.key()), size));
     }
@@ -413,7 +459,7 @@ fn main() -> ExitCode {
         Ok(mix) => mix,
         Err(err) => {
             eprintln!(
-                "load_model: {err}\nusage: load_model [environments=50] [rate=100000] [seconds=4] [warm_up_seconds=1] [hot_tokens=20] [hot_share=0.7] [cold_tokens=100000] [subjects=20000] [jwt_share=0.5] [bounds_ms=0,100,1000] [seed=7]"
+                "load_model: {err}\nusage: load_model [environments=50] [rate=100000] [seconds=4] [warm_up_seconds=1] [hot_tokens=20] [hot_share=0.7] [cold_tokens=100000] [subjects=20000] [jwt_share=0.5] [bounds_ms=0,100,1000] [seed=7] [user_details=0]"
             );
             return ExitCode::FAILURE;
         }
@@ -441,12 +487,12 @@ async fn model(mix: &Mix) -> Result<(), String> {
         SigningKey::from_pkcs8_pem(key.algorithm(), key.kid(), &key.to_pkcs8_pem()).map_err(|e| e.to_string())?,
     ])
     .map_err(|e| e.to_string())?;
-    let seed_config = config(&key, 0);
+    let seed_config = config(&key, 0, mix.user_details)?;
     let clients = seed_config.clients(&SeededEntropy::new(mix.seed)).map_err(|e| e.to_string())?;
     let store = Arc::new(CountingStore::tallying_keys(MemoryStore::with_clients(clients)));
     let rng = Draws(SeededEntropy::new(mix.seed));
     let tokens = mint(mix, store.as_ref(), &keys, &rng).await?;
-    let sizes = largest_items(&store, &tokens).await?;
+    let sizes = largest_items(&store, &tokens, mix.user_details).await?;
     let largest = sizes.iter().map(|(_, size)| *size).max().unwrap_or(0);
     eprintln!(
         "item sizes (as DynamoDB counts them): {}; each is {} read unit (<= {READ_UNIT_BYTES} B, strongly consistent)",
@@ -505,7 +551,7 @@ async fn model(mix: &Mix) -> Result<(), String> {
     for m in &rows {
         let busiest_ok = m.busiest_per_sec() <= PARTITION_RCU;
         let units = m.per_introspection(m.read_units);
-        let goal_row = m.bound_ms == 1_000 && mix.environments == 50 && mix.rate == 100_000;
+        let goal_row = m.bound_ms == 1_000 && mix.environments == 50 && mix.rate == 100_000 && !mix.user_details;
         let verdict = match (goal_row, busiest_ok && units <= 1.0) {
             (false, _) => "",
             (true, true) => "meets",
@@ -514,8 +560,9 @@ async fn model(mix: &Mix) -> Result<(), String> {
         println!(
             "{}",
             serde_json::json!({
-                "label": format!("load model, B = {} ms ({} environments, {} introspections/s, {:.0} % on {} hot tokens, the rest over {} cold ones)",
-                    m.bound_ms, mix.environments, mix.rate, mix.hot_share * 100.0, mix.hot_tokens, mix.cold_tokens),
+                "label": format!("load model, B = {} ms ({} environments, {} introspections/s, {:.0} % on {} hot tokens, the rest over {} cold ones{})",
+                    m.bound_ms, mix.environments, mix.rate, mix.hot_share * 100.0, mix.hot_tokens, mix.cold_tokens,
+                    if mix.user_details { ", user details read" } else { "" }),
                 "value": format!("busiest item: {} at {:.0} RCU/s (peak 1-s window); {:.3} RCU and {:.3} round trips per introspection; DynamoDB throttles {}",
                     m.busiest_items(), m.busiest_per_sec(), units, m.per_introspection(m.round_trips), m.throttle_point(mix)),
                 "goal": if goal_row { "no item above 3,000 RCU/s; <= 1 RCU per introspection" } else { "" },

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use tessera::config::Config;
 use tessera::domain::tenant::TenantId;
-use tessera::store::RegistrationStore;
+use tessera::store::{RegistrationStore, UserinfoLocation};
 
 use super::table::Table;
 use crate::error::CliError;
@@ -54,11 +54,16 @@ pub async fn run(command: IssuersCommand) -> Result<(), CliError> {
         }
         IssuersCommand::List { table, tenant } => {
             let store = table.open().await?;
-            println!("ISSUER\tAUDIENCES\tALGORITHMS\tKEYS\tRECORD_TOKENS");
+            println!("ISSUER\tAUDIENCES\tALGORITHMS\tKEYS\tRECORD_TOKENS\tUSERINFO");
             for entry in store.list_trusted_issuers(&tenant).await? {
                 let keys = entry.jwks.uri().unwrap_or("inline");
+                let userinfo = match entry.userinfo.as_ref().map(|u| &u.endpoint) {
+                    Some(UserinfoLocation::Url(url)) => url.as_str(),
+                    Some(UserinfoLocation::Discovered) => "discovered",
+                    None => "-",
+                };
                 println!(
-                    "{}\t{}\t{}\t{keys}\t{}",
+                    "{}\t{}\t{}\t{keys}\t{}\t{userinfo}",
                     entry.issuer,
                     entry.audiences.join(","),
                     entry.algorithms.join(","),

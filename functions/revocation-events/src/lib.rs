@@ -8,6 +8,11 @@
 //!   reported in `batchItemFailures`, so the others are deleted and only the failures return to the queue,
 //!   whose redrive policy moves them to the dead-letter queue after `maxReceiveCount` receives.
 //!
+//! - Identity-provider events (Auth0's or Okta's log stream, or another mapped source:
+//!   [`tessera::events::identity_provider`]): an event type that revokes becomes a revocation of its user, applied
+//!   as above; any other type is acknowledged and logged; an event of a revoking type that names no user is
+//!   malformed.
+//!
 //! An event naming a tenant the deployment does not serve ([`TenantDirectory`]) is rejected like a malformed
 //! one: it would write a watermark no token reads. Nothing is dropped silently: every rejection is logged at
 //! `error` with the event or message id and why.
@@ -15,13 +20,15 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
+use tessera::events::identity_provider::{EventMessage, IdentityEventSources};
 use tessera::events::{MalformedEvent, RevocationEvent, TenantCheck, TenantDirectory};
 use tessera::store::TokenStore;
 
 /// Why an invocation failed; Lambda retries it, then dead-letters it.
 pub type Error = lambda_runtime::Error;
 
-/// What the handler needs beside the event: the table, the clock, and the tenants served.
+/// What the handler needs beside the event: the table, the clock, the tenants served, and the identity-provider
+/// event mappings.
 #[derive(Clone, Copy)]
 pub struct Deps<'a> {
     /// Where the watermarks go.
@@ -30,11 +37,13 @@ pub struct Deps<'a> {
     pub clock: &'a dyn Clock,
     /// The tenants an event may name.
     pub tenants: &'a dyn TenantDirectory,
+    /// Which identity-provider events revoke whom.
+    pub identity_events: &'a IdentityEventSources,
 }
 
 /// Handles one invocation: an SQS batch (answered with `batchItemFailures`) or an EventBridge event.
 pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
-    let Deps { store, clock, tenants } = deps;
+    let Deps { store, clock, tenants, identity_events } = deps;
     if event.get("Records").is_some() {
         // In our words: serde's text ("invalid type: string, expected a sequence") says nothing to the sender.
         let batch: SqsEvent = serde_json::from_value(event).map_err(|_| {
@@ -44,7 +53,13 @@ pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
     }
     if event.get("detail-type").is_some() {
         let id = event.get("id").and_then(Value::as_str).map(str::to_owned);
-        let revocation = RevocationEvent::from_value(event, None).map_err(|e| rejected(id.as_deref(), &e))?;
+        let revocation = match identity_events.read(event, None).map_err(|e| rejected(id.as_deref(), &e))? {
+            EventMessage::Revoke(revocation) => revocation,
+            EventMessage::Ignored { source, event_type } => {
+                ignored(id.as_deref(), &source, &event_type);
+                return Ok(json!({"event_id": id, "ignored": event_type}));
+            }
+        };
         match revocation.check_tenant(tenants).await {
             TenantCheck::Served => {}
             TenantCheck::Undeclared(undeclared) => return Err(rejected(Some(&revocation.event_id), &undeclared)),
@@ -85,13 +100,17 @@ async fn apply_message(deps: Deps<'_>, message: SqsMessage) -> Option<String> {
         .body
         .as_deref()
         .ok_or_else(|| MalformedEvent("the message has no body".into()))
-        .and_then(|body| RevocationEvent::from_message(body, Some(&message_id)));
+        .and_then(|body| deps.identity_events.read_text(body, Some(&message_id)));
     let failed = match parsed {
         Err(malformed) => {
             rejected(Some(&message_id), &malformed);
             true
         }
-        Ok(event) => match event.check_tenant(deps.tenants).await {
+        Ok(EventMessage::Ignored { source, event_type }) => {
+            ignored(Some(&message_id), &source, &event_type);
+            false
+        }
+        Ok(EventMessage::Revoke(event)) => match event.check_tenant(deps.tenants).await {
             TenantCheck::Undeclared(undeclared) => {
                 rejected(Some(&message_id), &undeclared);
                 true
@@ -117,6 +136,16 @@ async fn apply(deps: Deps<'_>, message_id: &str, event: &RevocationEvent) -> boo
             true
         }
     }
+}
+
+/// Logs an identity-provider event that revokes nothing (its type is not one that revokes).
+fn ignored(id: Option<&str>, source: &str, event_type: &str) {
+    tracing::info!(
+        id = id.unwrap_or("(none)"),
+        source,
+        event_type,
+        "identity-provider event ignored: its type revokes nothing"
+    );
 }
 
 /// Logs a rejected event and turns it into the invocation's error.

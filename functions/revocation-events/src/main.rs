@@ -11,7 +11,12 @@ async fn main() -> Result<(), Error> {
     tessera::telemetry::init();
     // Built once and shared by every invocation of the execution environment: `run` never returns while it
     // serves, so a borrow lives long enough (the runtime's shared-data pattern).
-    let (store, tenants) = tessera::bootstrap::revocation_events_from_env().await?;
-    let deps = Deps { store: store.as_ref(), clock: &SystemClock, tenants: tenants.as_ref() };
+    let (store, service) = tessera::bootstrap::revocation_events_from_env().await?;
+    let deps = Deps {
+        store: store.as_ref(),
+        clock: &SystemClock,
+        tenants: service.as_ref(),
+        identity_events: service.identity_events(),
+    };
     run(service_fn(move |event: LambdaEvent<Value>| tessera_revocation_events::handle(deps, event.payload))).await
 }

@@ -59,6 +59,7 @@ use crate::domain::client::Client;
 use crate::domain::profile::{PermissionMap, ResourceScopes};
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, EntropyError};
+use crate::events::identity_provider::IdentityEventSourceConfig;
 use crate::jwt::keys::{KeyError, KeyRingError, SigningAlgorithm};
 use crate::store::read_plan::RevocationBound;
 
@@ -116,6 +117,11 @@ pub struct Config {
     /// The routes the authorizer protects.
     #[serde(default)]
     pub authorizer: AuthorizerConfig,
+    /// Identity-provider events that revoke (`[[identity_events]]`, [`crate::events::identity_provider`]): Auth0's
+    /// and Okta's EventBridge log streams, or another source mapped field by field. The revocation-events
+    /// function's `IDENTITY_EVENT_SOURCES` replaces them.
+    #[serde(default)]
+    pub identity_events: Vec<IdentityEventSourceConfig>,
     /// The revocation propagation bound B in milliseconds (0 to 60,000; `None`: 0, strict): how long each
     /// execution environment may answer decisions from the items it read ([`crate::store::read_plan`]). The
     /// functions' `REVOCATION_MAX_STALENESS_MS` and the runner's `--revocation-max-staleness-ms` override it.
@@ -204,7 +210,7 @@ pub struct PermissionConfig {
 }
 
 /// Parses TOML text into `T`; an error keeps only the parser's message and the line ([`ConfigError::Toml`]).
-fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|err| {
         let line = err.span().map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
         let message = err.message().trim_end();

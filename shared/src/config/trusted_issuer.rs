@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use crate::domain::tenant::TenantId;
-use crate::store::{IssuerJwks, RegisteredIssuer};
+use crate::domain::user_details::{
+    DEFAULT_USER_DETAILS_TTL_SECS, MAX_USER_DETAILS_TTL_SECS, MIN_USER_DETAILS_TTL_SECS,
+};
+use crate::store::{IssuerJwks, IssuerUserinfo, RegisteredIssuer, UserinfoLocation};
 
 /// One trusted external issuer, matched by `issuer` and `audiences` (IndyKite's `jwt_matcher`).
 ///
@@ -22,6 +25,8 @@ use crate::store::{IssuerJwks, RegisteredIssuer};
 /// username_claim = "email"                  # optional: reported as `username`
 /// claims_mapping = { email = "email", given_name = "given_name" }   # external claim → user_details key
 /// record_tokens = false                     # record introspected tokens so Tessera can revoke them
+/// userinfo_endpoint = "https://example.eu.auth0.com/userinfo"   # or userinfo_discovery = true; optional
+/// user_details_ttl_secs = 86400             # how long fetched user details are kept (default one day)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +62,16 @@ pub struct TrustedIssuerConfig {
     /// Record introspected tokens under their hash (TTL = their `exp`), so revocation applies to them.
     #[serde(default)]
     pub record_tokens: bool,
+    /// The issuer's OpenID Connect UserInfo endpoint (https): at token exchange of one of its access tokens, the
+    /// user's claims are fetched from it, mapped by `claims_mapping`, and cached per subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    /// Find the UserInfo endpoint in the issuer's metadata (OpenID Connect Discovery, else RFC 8414) instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub userinfo_discovery: bool,
+    /// How long fetched user details are kept and shown; default [`DEFAULT_USER_DETAILS_TTL_SECS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_details_ttl_secs: Option<u32>,
 }
 
 fn default_subject_claim() -> String {
@@ -79,6 +94,15 @@ impl From<&RegisteredIssuer> for TrustedIssuerConfig {
             username_claim: registered.username_claim.clone(),
             claims_mapping: registered.claims_mapping.clone(),
             record_tokens: registered.record_tokens,
+            userinfo_endpoint: registered.userinfo.as_ref().and_then(|u| match &u.endpoint {
+                UserinfoLocation::Url(url) => Some(url.clone()),
+                UserinfoLocation::Discovered => None,
+            }),
+            userinfo_discovery: registered
+                .userinfo
+                .as_ref()
+                .is_some_and(|u| u.endpoint == UserinfoLocation::Discovered),
+            user_details_ttl_secs: registered.userinfo.as_ref().map(|u| u.ttl_secs),
         }
     }
 }
@@ -96,7 +120,36 @@ impl TrustedIssuerConfig {
             username_claim: self.username_claim.clone(),
             claims_mapping: self.claims_mapping.clone(),
             record_tokens: self.record_tokens,
+            userinfo: self.userinfo()?,
         })
+    }
+
+    /// The entry's UserInfo endpoint, when it has one: exactly one of `userinfo_endpoint` and
+    /// `userinfo_discovery`, a `claims_mapping` to keep anything from it, and a TTL within bounds.
+    pub(crate) fn userinfo(&self) -> Result<Option<IssuerUserinfo>, ConfigError> {
+        let endpoint = match (&self.userinfo_endpoint, self.userinfo_discovery) {
+            (Some(url), false) => UserinfoLocation::Url(url.clone()),
+            (None, true) => UserinfoLocation::Discovered,
+            (None, false) if self.user_details_ttl_secs.is_some() => {
+                return Err(self.invalid("user_details_ttl_secs needs userinfo_endpoint or userinfo_discovery".into()));
+            }
+            (None, false) => return Ok(None),
+            (Some(_), true) => {
+                return Err(self.invalid("set at most one of userinfo_endpoint and userinfo_discovery".into()));
+            }
+        };
+        if self.claims_mapping.is_empty() {
+            return Err(self.invalid(
+                "a UserInfo endpoint needs a claims_mapping: only mapped claims are kept as user_details".into(),
+            ));
+        }
+        let ttl_secs = self.user_details_ttl_secs.unwrap_or(DEFAULT_USER_DETAILS_TTL_SECS);
+        if !(MIN_USER_DETAILS_TTL_SECS..=MAX_USER_DETAILS_TTL_SECS).contains(&ttl_secs) {
+            return Err(self.invalid(format!(
+                "user_details_ttl_secs must be from {MIN_USER_DETAILS_TTL_SECS} to {MAX_USER_DETAILS_TTL_SECS}"
+            )));
+        }
+        Ok(Some(IssuerUserinfo { endpoint, ttl_secs }))
     }
 
     /// An invalid-entry error naming the issuer.
@@ -137,9 +190,55 @@ mod tests {
         let inlined = TrustedIssuerConfig { jwks: Some(r#"{"keys":[]}"#.into()), jwks_file: None, ..entry };
         assert_eq!(TrustedIssuerConfig::from(&registered), inlined);
         assert_eq!(inlined.to_registered().unwrap(), registered);
+        let with_userinfo = TrustedIssuerConfig {
+            userinfo_endpoint: Some("https://idp.example/userinfo".into()),
+            claims_mapping: [("email".to_owned(), "email".to_owned())].into(),
+            ..inlined.clone()
+        };
+        let registered = with_userinfo.to_registered().unwrap();
+        let userinfo = registered.userinfo.clone().unwrap();
+        assert_eq!(userinfo.endpoint, UserinfoLocation::Url("https://idp.example/userinfo".into()));
+        assert_eq!(userinfo.ttl_secs, DEFAULT_USER_DETAILS_TTL_SECS);
+        let loaded = TrustedIssuerConfig::from(&registered);
+        assert_eq!(loaded.to_registered().unwrap(), registered);
         let both = TrustedIssuerConfig { jwks_uri: Some("https://idp.example/jwks".into()), ..inlined };
         assert!(
             both.to_registered().unwrap_err().to_string().contains("set exactly one of jwks, jwks_file and jwks_uri")
         );
+    }
+}
+
+#[cfg(test)]
+mod userinfo_tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn entry(extra: &str) -> Result<Option<IssuerUserinfo>, ConfigError> {
+        let toml = format!(
+            "[[trusted_issuers]]\nissuer = \"https://idp.example/\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\n\
+             jwks_uri = \"https://idp.example/jwks\"\n{extra}\n"
+        );
+        Config::from_toml(&toml).map(|mut c| c.trusted_issuers.remove(0))?.userinfo()
+    }
+
+    #[test]
+    fn a_userinfo_endpoint_is_one_of_url_or_discovery_with_a_mapping_and_a_bounded_ttl() {
+        assert_eq!(entry("").unwrap(), None);
+        let mapped = "claims_mapping = { email = \"email\" }\n";
+        let discovered = entry(&format!("{mapped}userinfo_discovery = true\nuser_details_ttl_secs = 600")).unwrap();
+        assert_eq!(discovered, Some(IssuerUserinfo { endpoint: UserinfoLocation::Discovered, ttl_secs: 600 }));
+        let refused = [
+            ("userinfo_endpoint = \"https://idp.example/userinfo\"", "needs a claims_mapping"),
+            (
+                &format!("{mapped}userinfo_endpoint = \"https://idp.example/u\"\nuserinfo_discovery = true"),
+                "at most one of userinfo_endpoint and userinfo_discovery",
+            ),
+            (&format!("{mapped}user_details_ttl_secs = 600"), "needs userinfo_endpoint or userinfo_discovery"),
+            (&format!("{mapped}userinfo_discovery = true\nuser_details_ttl_secs = 59"), "must be from 60"),
+        ];
+        for (extra, reason) in refused {
+            let err = entry(extra).unwrap_err().to_string();
+            assert!(err.contains(reason), "{extra}: {err}");
+        }
     }
 }

@@ -12,3 +12,4 @@ pub mod scope;
 pub mod tenant;
 pub mod time;
 pub mod token;
+pub mod user_details;

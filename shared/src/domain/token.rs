@@ -108,6 +108,16 @@ impl OpaqueToken {
         self.kind
     }
 
+    /// The tag of the subject embedded in the token.
+    pub fn subject_tag(&self) -> IdTag {
+        self.subject
+    }
+
+    /// The tag of the client embedded in the token.
+    pub fn client_tag(&self) -> IdTag {
+        self.client
+    }
+
     /// The grant family embedded in the token.
     pub fn family(&self) -> FamilyId {
         self.family

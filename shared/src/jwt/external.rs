@@ -95,6 +95,9 @@ pub struct ExternalIdentity {
     pub issuer: String,
     /// The mapped subject (the `subject_claim`).
     pub subject: String,
+    /// The `sub` claim itself, when a string: a UserInfo response's `sub` must equal it (OpenID Connect Core
+    /// §5.3.2), whatever `subject_claim` maps.
+    pub sub: Option<String>,
     /// The `username_claim`, when configured and present.
     pub username: Option<String>,
     /// Mapped claims: introspection attribute → value.
@@ -161,6 +164,8 @@ pub struct TrustedIssuer {
     pub claims_mapping: BTreeMap<String, String>,
     /// Record validated tokens under their hash, so Tessera's revocation applies to them.
     pub record_tokens: bool,
+    /// Its UserInfo endpoint, when user details are fetched at token exchange.
+    pub userinfo: Option<Arc<crate::userinfo::UserinfoEndpoint>>,
     keys: IssuerKeys,
 }
 
@@ -245,23 +250,32 @@ impl RemoteJwks {
 
     async fn fetch(&self) -> Result<KeyMap, String> {
         let response = self.http.get(&self.uri).send().await.map_err(|e| e.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
-        }
-        if response.content_length().is_some_and(|len| len > JWKS_MAX_BYTES as u64) {
-            return Err("JWKS document too large".into());
-        }
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
-        if body.len() > JWKS_MAX_BYTES {
-            return Err("JWKS document too large".into());
-        }
+        let body = bounded_body(response, JWKS_MAX_BYTES, "JWKS document").await?;
         let jwks: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWK Set: {e}"))?;
         Ok(parse_keys(&jwks, &self.algorithms))
     }
 }
 
-/// https anywhere; plain http only to a loopback host (tests, local IdPs); never with userinfo.
-fn jwks_uri_allowed(uri: &str) -> bool {
+/// The body of a successful answer from a trusted issuer (its JWKS, metadata or UserInfo), refused over
+/// `max_bytes` (by its `Content-Length` before reading, and by what was read): the one rule for every document
+/// fetched from an issuer with the shared HTTP client.
+pub(crate) async fn bounded_body(response: reqwest::Response, max_bytes: usize, what: &str) -> Result<Vec<u8>, String> {
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    if response.content_length().is_some_and(|len| len > max_bytes as u64) {
+        return Err(format!("{what} too large"));
+    }
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if body.len() > max_bytes {
+        return Err(format!("{what} too large"));
+    }
+    Ok(body.into())
+}
+
+/// https anywhere; plain http only to a loopback host (tests, local IdPs); never with userinfo (credentials in
+/// the URL). The rule for every URL of a trusted issuer: its JWKS, its metadata, its UserInfo endpoint.
+pub(crate) fn jwks_uri_allowed(uri: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(uri) else { return false };
     if !url.username().is_empty() || url.password().is_some() {
         return false;
@@ -301,6 +315,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
             .field("remote_jwks", &matches!(self.keys, IssuerKeys::Remote(_)))
+            .field("userinfo", &self.userinfo.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -363,7 +378,22 @@ impl TrustedIssuer {
                 IssuerKeys::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
             }
         };
-        Ok(Self { issuer, audiences, algorithms, subject_claim, username_claim, claims_mapping, record_tokens, keys })
+        Ok(Self {
+            issuer,
+            audiences,
+            algorithms,
+            subject_claim,
+            username_claim,
+            claims_mapping,
+            record_tokens,
+            userinfo: None,
+            keys,
+        })
+    }
+
+    /// The same issuer, fetching user details from `userinfo` at token exchange.
+    pub fn with_userinfo(self, userinfo: crate::userinfo::UserinfoEndpoint) -> Self {
+        Self { userinfo: Some(Arc::new(userinfo)), ..self }
     }
 
     /// The JWKS cache, for an issuer configured with `jwks_uri`.
@@ -474,6 +504,7 @@ impl TrustedIssuer {
         Ok(ExternalIdentity {
             issuer: self.issuer.clone(),
             subject,
+            sub: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             username,
             user_details,
             amr: match claims.get("amr") {

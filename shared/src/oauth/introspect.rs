@@ -109,6 +109,15 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
             IntrospectionResponse::of_external(identity, permissions)
         }
     };
+    // The subject's details from its identity provider's UserInfo endpoint, cached at token exchange and read in
+    // the same round trip; over the details the token itself carries. `refresh_user_details` cannot fetch here:
+    // Tessera keeps no credential of the user that UserInfo would accept (only hashes of its own tokens).
+    let check = &read.check;
+    let cached = check.token_keys.user_details.as_ref().and_then(|k| check.fetched.user_details(k));
+    if request.form.get("refresh_user_details").is_some() {
+        tracing::debug!("refresh_user_details on introspection: answered from the cache (no user credential here)");
+    }
+    let response = response.with_cached_user_details(cached.map(|d| &d.details));
     let response = response.only_profiled(&caller.introspection_profile);
     let caller = read.caller_id();
     Ok(Evaluated { response, tenant: read.tenant, caller, now })

@@ -7,6 +7,7 @@ use super::authenticate::{authenticate, client_key};
 use crate::TokenService;
 use crate::domain::client::Client;
 use crate::domain::grant::Grant;
+use crate::domain::id::IdTag;
 use crate::domain::revocation::{AppliedMark, Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
@@ -113,12 +114,15 @@ pub struct TokenKeys {
     pub legacy_state: Vec<StoreKey>,
     /// The revocation watermarks that apply to it.
     pub watermarks: Vec<StoreKey>,
+    /// Its subject's cached user details, read in the same round trip when the tenant has a trusted issuer with a
+    /// UserInfo endpoint and the token is a user's (not a client's own). Shown, never judged on.
+    pub user_details: Option<StoreKey>,
 }
 
 impl TokenKeys {
     /// Every key, for the one read.
     pub fn iter(&self) -> impl Iterator<Item = &StoreKey> {
-        self.state.iter().chain(&self.legacy_state).chain(&self.watermarks)
+        self.state.iter().chain(&self.legacy_state).chain(&self.watermarks).chain(&self.user_details)
     }
 }
 
@@ -186,11 +190,13 @@ impl Presented {
                 state: Some(StoreKey::token(tenant, &token.hash())),
                 legacy_state: Vec::new(),
                 watermarks: watermarks(&token.watermark_targets()),
+                user_details: None,
             },
             Self::Jwt(jwt) => TokenKeys {
                 state: Some(StoreKey::revoked_jti(tenant, &jwt.jti)),
                 legacy_state: Vec::new(),
                 watermarks: watermarks(&jwt.grant.watermark_targets()),
+                user_details: None,
             },
             Self::External(external) => TokenKeys {
                 state: external.record.then(|| StoreKey::token(tenant, &external.identity.token_id)),
@@ -199,8 +205,23 @@ impl Presented {
                     false => Vec::new(),
                 },
                 watermarks: watermarks(&external.identity.watermark_targets()),
+                user_details: None,
             },
             Self::Unrecognised(_) => TokenKeys::default(),
+        }
+    }
+
+    /// The key of the token's subject's cached user details, from the token alone: the subject tag an opaque token
+    /// embeds, a JWT's `sub`, an external token's mapped subject. `None` for a client's own token (client
+    /// credentials: its subject is the client, whose tag the token embeds twice) and for what is not a token.
+    pub fn user_details_key(&self, tenant: &TenantId) -> Option<StoreKey> {
+        let user =
+            |subject: IdTag, client: IdTag| (subject != client).then(|| StoreKey::user_details(tenant, &subject));
+        match self {
+            Self::Opaque(token) => user(token.subject_tag(), token.client_tag()),
+            Self::Jwt(jwt) => user(jwt.grant.subject_tag(), jwt.grant.client_tag()),
+            Self::External(external) => Some(StoreKey::user_details(tenant, &IdTag::of(&external.identity.subject))),
+            Self::Unrecognised(_) => None,
         }
     }
 
@@ -310,7 +331,11 @@ impl TokenCheck {
         now: Timestamp,
     ) -> Result<Self, StoreError> {
         let presented = Presented::classify(token, tenant, accepted, now).await;
-        let token_keys = presented.keys(tenant.id);
+        let mut token_keys = presented.keys(tenant.id);
+        // Introspection shows user details; the authorizer (access tokens only) has no use for them.
+        if accepted == Accepted::Any && tenant.fetches_user_details() {
+            token_keys.user_details = presented.user_details_key(tenant.id);
+        }
         let keys: Vec<StoreKey> = with.into_iter().chain(token_keys.iter()).cloned().collect();
         let records = match keys.is_empty() {
             true => Vec::new(),

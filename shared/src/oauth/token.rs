@@ -94,14 +94,15 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     let audience = client
         .audience_for(&targets, &tenant.issuer)
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "a requested resource or audience is not allowed"))?;
-    let (subject, username, user_details, amr) = match subject_token {
-        None => (client.client_id.to_string(), None, Default::default(), Vec::new()),
-        Some(verified) => {
+    let (subject, username, user_details, amr) = match (subject_token, &exchange) {
+        (Some(verified), Some(exchange)) => {
             let verified = verified?;
             verified.check_not_revoked(tenant.id, &fetched, now)?;
+            exchange.update_user_details(service.store.as_ref(), tenant.id, &verified, &fetched, now).await;
             let identity = verified.identity;
             (identity.subject, identity.username, identity.user_details, identity.amr)
         }
+        _ => (client.client_id.to_string(), None, Default::default(), Vec::new()),
     };
     let grant = Grant {
         tenant: tenant.id.clone(),

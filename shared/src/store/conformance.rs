@@ -84,6 +84,7 @@ pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     rotation_succeeds_exactly_once(store).await;
     a_rotation_marks_its_family_for_access_tokens_only(store).await;
     external_tokens_record_and_revoke(store).await;
+    user_details_are_compare_and_set_on_their_attempt(store).await;
     clients_round_trip(store).await;
 }
 
@@ -240,6 +241,7 @@ pub async fn clients_round_trip<S: TokenStore + RegistrationStore>(store: &S) {
         username_claim: None,
         claims_mapping: Default::default(),
         record_tokens: false,
+        userinfo: None,
     };
     store.put_trusted_issuer(entry.clone()).await.expect("put issuer");
     entry.audiences.push("b".into());
@@ -389,4 +391,29 @@ pub async fn external_tokens_record_and_revoke(store: &dyn TokenStore) {
     store.mark_revoked(&key, NOW.plus_secs(1)).await.expect("revoke");
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.external_token(&key).and_then(|t| t.revoked_at), Some(NOW.plus_secs(1)));
+}
+
+/// A subject's user details item is written only on the condition its writer read: absent (or expired) for the
+/// first, the same `attempted_at` for the next; of two writers that read the same item, one wins.
+pub async fn user_details_are_compare_and_set_on_their_attempt(store: &dyn TokenStore) {
+    use crate::domain::id::IdTag;
+    use crate::domain::user_details::UserDetailsRecord;
+    let tenant = fresh_tenant();
+    let subject = IdTag::of("auth0|alice");
+    let key = StoreKey::user_details(&tenant, &subject);
+    let first = UserDetailsRecord::attempt(None, &tenant, subject, "https://idp.example/", NOW);
+    assert!(store.put_user_details(first.clone(), None).await.expect("first attempt"));
+    assert!(!store.put_user_details(first.clone(), None).await.expect("a second first attempt loses"));
+    let details = [("email".to_owned(), serde_json::json!("alice@example.com"))].into_iter().collect();
+    let fetched = first.clone().fetched(details, NOW.plus_secs(1), 3_600);
+    assert!(!store.put_user_details(fetched.clone(), Some(NOW.plus_secs(5))).await.expect("another attempt's"));
+    assert!(store.put_user_details(fetched.clone(), Some(NOW)).await.expect("this attempt's"));
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW.plus_secs(2));
+    assert_eq!(got.user_details(&key), Some(&fetched));
+    // Past its TTL, the item reads as absent, and a first attempt may replace it.
+    let after = NOW.plus_secs(3_602);
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), after);
+    assert_eq!(got.user_details(&key), None);
+    let renewed = UserDetailsRecord::attempt(None, &tenant, subject, "https://idp.example/", after);
+    assert!(store.put_user_details(renewed, None).await.expect("the expired item counts as absent"));
 }

@@ -14,13 +14,14 @@ use async_trait::async_trait;
 use super::{Record, StoreError, StoreKey, TokenStore};
 use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::time::Timestamp;
+use crate::domain::user_details::UserDetailsRecord;
 
 /// Calls per operation since the last [`CountingStore::take`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RoundTrips {
     /// `get_many` calls (reads).
     pub reads: usize,
-    /// `put_new`, `put_new_all`, `rotate`, `mark_revoked` and `raise_watermark` calls (writes).
+    /// `put_new`, `put_new_all`, `rotate`, `mark_revoked`, `raise_watermark` and `put_user_details` calls (writes).
     pub writes: usize,
 }
 
@@ -29,7 +30,7 @@ pub struct RoundTrips {
 pub struct Items {
     /// Keys asked for by reads (found or not: DynamoDB bills a missing item's read too).
     pub keys_read: usize,
-    /// Items written by single-item writes (`put_new`, `mark_revoked`, `raise_watermark`).
+    /// Items written by single-item writes (`put_new`, `mark_revoked`, `raise_watermark`, `put_user_details`).
     pub written: usize,
     /// Items written inside transactions (`put_new_all`, `rotate`): DynamoDB bills them twice.
     pub written_in_transactions: usize,
@@ -156,5 +157,15 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         self.wrote();
         self.tally(|items| items.written += 1, &[&Record::Watermark(watermark.clone())]);
         self.inner.raise_watermark(watermark, event_id).await
+    }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        self.wrote();
+        self.tally(|items| items.written += 1, &[&Record::UserDetails(record.clone())]);
+        self.inner.put_user_details(record, expected).await
     }
 }

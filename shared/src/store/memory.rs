@@ -13,7 +13,8 @@
 //!   1. expired items of any kind, soonest expired first (no answer changes);
 //!   2. live token records whose loss only makes a token inactive, soonest expiring first: opaque access
 //!      tokens, refresh tokens not yet rotated (revoked or not), and external JWTs recorded unrevoked (the next
-//!      introspection records them again). These are counted as evictions ([`MemoryStore::evictions`]):
+//!      introspection records them again), and subjects' cached user details (the next exchange fetches them
+//!      again). These are counted as evictions ([`MemoryStore::evictions`]):
 //!      dropping one fails closed, it never makes a token active;
 //!   3. nothing else. Denylist entries, watermarks, revoked external-JWT records and rotated refresh-token
 //!      records (the evidence that detects refresh reuse) are revocation state: dropping one could make a revoked
@@ -37,6 +38,7 @@ use crate::domain::client::Client;
 use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::domain::user_details::UserDetailsRecord;
 
 /// An item's key, shared by the map and the expiry index (stored once).
 type Key = Arc<str>;
@@ -91,6 +93,8 @@ fn retention(record: &Record) -> Option<(Retention, Timestamp)> {
         // Losing one can only revoke more: a re-delivery of its event raises the watermark again, revoking the
         // target's tokens issued since the first delivery. Never fewer.
         Record::SeenEvent(_) => true,
+        // Cached user details: losing them only means the next exchange fetches them again.
+        Record::UserDetails(_) => true,
         Record::RevokedJti(_) | Record::Watermark(_) | Record::Client(_) | Record::TrustedIssuers(_) => false,
     };
     Some((if evictable { Retention::Evictable } else { Retention::KeptUntilExpiry }, expires_at))
@@ -410,6 +414,31 @@ impl TokenStore for MemoryStore {
         let writes = raises;
         Ok(writes)
     }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let key = Record::UserDetails(record.clone()).key();
+        let mut items = self.items();
+        // Like the DynamoDB condition: an expired item (TTL deletes lazily) counts as absent.
+        let now = record.attempted_at;
+        let holds = match (items.records.get(key.as_str()), expected) {
+            (Some(Record::UserDetails(stored)), Some(expected)) => stored.attempted_at == expected,
+            (Some(stored), None) => stored.expires_at().is_some_and(|at| at <= now),
+            (None, expected) => expected.is_none(),
+            (Some(_), Some(_)) => false,
+        };
+        if !holds {
+            return Ok(false);
+        }
+        if !items.records.contains_key(key.as_str()) {
+            self.make_room(&mut items, 1, None)?;
+        }
+        items.insert(key.as_str(), Record::UserDetails(record));
+        Ok(true)
+    }
 }
 
 #[async_trait]
@@ -473,6 +502,30 @@ mod tests {
             revoked_at: NOW,
             expires_at: NOW.plus_secs(expires_in_secs),
         })
+    }
+
+    #[tokio::test]
+    async fn user_details_count_against_the_bound_and_go_before_revocation_state() {
+        use crate::domain::id::IdTag;
+        use crate::domain::user_details::UserDetailsRecord;
+        let (store, _clock) = bounded(2);
+        let tenant = fresh_tenant();
+        store.raise_watermark(watermark(&tenant, "alice", 60), None).await.expect("watermark");
+        let details = |subject: &str| {
+            let attempt = UserDetailsRecord::attempt(None, &tenant, IdTag::of(subject), "https://idp.example/", NOW);
+            attempt.fetched([("email".to_owned(), serde_json::json!("a@example.com"))].into(), NOW, 3_600)
+        };
+        assert!(store.put_user_details(details("alice"), None).await.expect("alice's details"));
+        assert_eq!(store.len(), 2);
+        // Replacing an item in place takes no room.
+        let again = UserDetailsRecord { attempted_at: NOW.plus_secs(60), ..details("alice") };
+        assert!(store.put_user_details(again, Some(NOW)).await.expect("replaced"));
+        assert_eq!((store.len(), store.evictions()), (2, 0));
+        // A new subject's details evict alice's (their loss costs a fetch), never the watermark.
+        assert!(store.put_user_details(details("bob"), None).await.expect("bob's details"));
+        assert_eq!((store.len(), store.evictions()), (2, 1));
+        let alice = StoreKey::user_details(&tenant, &IdTag::of("alice"));
+        assert!(store.get_many(&[alice]).await.expect("read").is_empty());
     }
 
     fn watermark(tenant: &TenantId, subject: &str, expires_in_secs: u64) -> RevocationWatermark {

@@ -30,12 +30,14 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::domain::client::{Client, ClientId};
+use crate::domain::id::IdTag;
 use crate::domain::revocation::{
     AppliedMark, MarkKind, RefreshedFamily, RevocationWatermark, RevokedJti, WatermarkTarget,
 };
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenRecord};
+use crate::domain::user_details::UserDetailsRecord;
 
 /// What kind of item a key names; the middle part of `pk = "<tenant>#<kind>#<id>"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +54,8 @@ pub enum ItemKind {
     TrustedIssuer,
     /// A revocation event a watermark has seen.
     SeenEvent,
+    /// A subject's user details from its identity provider's UserInfo endpoint.
+    UserDetails,
 }
 
 impl ItemKind {
@@ -64,6 +68,7 @@ impl ItemKind {
             Self::Client => "client",
             Self::TrustedIssuer => "iss",
             Self::SeenEvent => "evt",
+            Self::UserDetails => "ud",
         }
     }
 }
@@ -130,6 +135,13 @@ impl StoreKey {
         Self::new(tenant, ItemKind::SeenEvent, &[kind, id, "#", &digest])
     }
 
+    /// The key of a subject's cached user details, by the subject's tag (like its watermark's, so no key
+    /// carries the subject itself, and an opaque token's embedded tag names it).
+    pub fn user_details(tenant: &TenantId, subject: &IdTag) -> Self {
+        let mut buf = [0u8; 22];
+        Self::new(tenant, ItemKind::UserDetails, &[subject.encode(&mut buf)])
+    }
+
     /// The keys of several watermarks.
     pub fn watermarks(tenant: &TenantId, targets: &[WatermarkTarget]) -> Vec<Self> {
         targets.iter().map(|target| Self::watermark(tenant, target)).collect()
@@ -174,6 +186,8 @@ pub enum Record {
     TrustedIssuers(TrustedIssuerSet),
     /// A revocation event a watermark has seen.
     SeenEvent(SeenEvent),
+    /// A subject's cached user details.
+    UserDetails(UserDetailsRecord),
 }
 
 /// A revocation event that a watermark has seen, whether it raised the mark or a higher one was there: a
@@ -239,6 +253,27 @@ pub struct RegisteredIssuer {
     pub claims_mapping: BTreeMap<String, String>,
     /// Whether introspected tokens are recorded, so that revocation applies to them.
     pub record_tokens: bool,
+    /// Its UserInfo endpoint, when user details are fetched from it at token exchange.
+    pub userinfo: Option<IssuerUserinfo>,
+}
+
+/// A trusted issuer's UserInfo endpoint (OpenID Connect Core §5.3) and how long the details it gives are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerUserinfo {
+    /// Where the endpoint is.
+    pub endpoint: UserinfoLocation,
+    /// How long fetched details are kept and shown ([`crate::domain::user_details`]).
+    pub ttl_secs: u32,
+}
+
+/// Where a UserInfo endpoint is: configured, or read from the issuer's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserinfoLocation {
+    /// The endpoint's URL (https; plain http only on a loopback address).
+    Url(String),
+    /// The `userinfo_endpoint` of the issuer's metadata: OpenID Connect Discovery
+    /// (`<issuer>/.well-known/openid-configuration`), else RFC 8414 (`/.well-known/oauth-authorization-server`).
+    Discovered,
 }
 
 /// A registered issuer's JWKS: inline, or fetched from its URL.
@@ -279,6 +314,7 @@ impl Record {
             Self::Watermark(w) => StoreKey::watermark(&w.tenant, &w.target),
             Self::TrustedIssuers(t) => StoreKey::trusted_issuers(&t.tenant),
             Self::SeenEvent(e) => StoreKey::seen_event(&e.tenant, &e.target, &e.event_id),
+            Self::UserDetails(d) => StoreKey::user_details(&d.tenant, &d.subject),
         }
     }
 
@@ -291,6 +327,7 @@ impl Record {
             Self::RevokedJti(j) => Some(j.expires_at),
             Self::Watermark(w) => Some(w.expires_at),
             Self::SeenEvent(e) => Some(e.expires_at),
+            Self::UserDetails(d) => Some(d.expires_at),
         }
     }
 }
@@ -375,6 +412,15 @@ pub trait TokenStore: Send + Sync {
     /// delivery. `Ok(true)` when written, `Ok(false)` when a higher mark or the same event was already there.
     async fn raise_watermark(&self, watermark: RevocationWatermark, event_id: Option<&str>)
     -> Result<bool, StoreError>;
+
+    /// Writes a subject's user details item whole, replacing the one there, on condition that the stored item's
+    /// `attempted_at` is `expected` (`None`: no item, or an expired one). A compare-and-set: of concurrent writers
+    /// that read the same item, one wins. `Ok(false)` when the condition failed. One conditional `PutItem`.
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A shared store is a store: wrappers (the tests' counting store, fault injectors) can hold an `Arc<dyn TokenStore>`.
@@ -412,6 +458,14 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
         event_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         (**self).raise_watermark(watermark, event_id).await
+    }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        (**self).put_user_details(record, expected).await
     }
 }
 
@@ -545,6 +599,14 @@ impl Fetched {
     pub fn revoked_jti_at(&self, key: &StoreKey) -> Option<Timestamp> {
         match self.find(key)? {
             Record::RevokedJti(entry) => Some(entry.revoked_at),
+            _ => None,
+        }
+    }
+
+    /// The subject's cached user details under `key`, if present and unexpired.
+    pub fn user_details(&self, key: &StoreKey) -> Option<&UserDetailsRecord> {
+        match self.find(key)? {
+            Record::UserDetails(d) => Some(d),
             _ => None,
         }
     }

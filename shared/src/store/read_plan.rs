@@ -38,6 +38,7 @@ use crate::clock::Clock;
 use crate::config::ConfigError;
 use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::time::Timestamp;
+use crate::domain::user_details::UserDetailsRecord;
 
 /// The largest revocation propagation bound accepted, in milliseconds: a minute. Beyond that a revocation
 /// would go unseen for longer than most access tokens are worth caching for.
@@ -300,6 +301,17 @@ impl TokenStore for ReadPlan {
         self.forget(&[key]);
         result
     }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys_of([&Record::UserDetails(record.clone())]);
+        let result = self.store.put_user_details(record, expected).await;
+        self.forget(&keys);
+        result
+    }
 }
 
 /// The plan's store with every read reaching it, strongly consistent, whatever B; its writes go through the plan,
@@ -340,6 +352,14 @@ impl TokenStore for StrictReads {
         event_id: Option<&str>,
     ) -> Result<bool, StoreError> {
         self.0.raise_watermark(watermark, event_id).await
+    }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        self.0.put_user_details(record, expected).await
     }
 }
 
@@ -508,6 +528,13 @@ mod tests {
             }
             async fn raise_watermark(&self, w: RevocationWatermark, id: Option<&str>) -> Result<bool, StoreError> {
                 self.inner.raise_watermark(w, id).await
+            }
+            async fn put_user_details(
+                &self,
+                record: UserDetailsRecord,
+                expected: Option<Timestamp>,
+            ) -> Result<bool, StoreError> {
+                self.inner.put_user_details(record, expected).await
             }
         }
 

@@ -99,6 +99,12 @@ impl Tenant<'_> {
         &self.served.permissions
     }
 
+    /// Whether any of the tenant's trusted issuers has a UserInfo endpoint: only then do introspections read the
+    /// subject's cached user details.
+    pub fn fetches_user_details(&self) -> bool {
+        self.served.trusted_issuers.iter().any(|t| t.userinfo.is_some())
+    }
+
     /// The trusted issuer whose `iss` is `issuer`.
     pub fn trusted_issuer(&self, issuer: &str) -> Option<&TrustedIssuer> {
         self.served.trusted_issuers.iter().find(|t| t.issuer == issuer)
@@ -236,6 +242,21 @@ impl Tenants {
         let mut ids: Vec<TenantId> = self.snapshot().keys().cloned().collect();
         ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         ids
+    }
+
+    /// The trusted issuer `issuer` of `tenant` as served at `now` (re-reading the key document when due): `None`
+    /// when the tenant is not served or does not trust that issuer.
+    pub async fn trusted_issuer_of(
+        &self,
+        tenant: &TenantId,
+        issuer: &str,
+        now: Timestamp,
+    ) -> Result<Option<TrustedIssuer>, TenantError> {
+        self.refresh_if_due(now).await?;
+        Ok(self
+            .snapshot()
+            .get(tenant)
+            .and_then(|served| served.trusted_issuers.iter().find(|t| t.issuer == issuer).cloned()))
     }
 
     /// Whether `tenant` is served at `now`, re-reading the key document when due.

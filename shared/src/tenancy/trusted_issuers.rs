@@ -5,6 +5,7 @@ use crate::config::{Config, ConfigError, TrustedIssuerConfig};
 use crate::domain::tenant::TenantId;
 use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
 use crate::store::{IssuerJwks, RegisteredIssuer};
+use crate::userinfo::UserinfoEndpoint;
 
 /// The trusted issuers of `tenant`, validated, with their JWKS parsed: the configuration's, joined by
 /// `registered` (the table's entries of the tenant), which replace same-issuer configuration entries.
@@ -19,7 +20,9 @@ pub fn trusted_issuers_of(
         .iter()
         .filter(|t| t.tenant == *tenant && !registered.iter().any(|r| r.issuer == t.issuer));
     let entries: Vec<_> = local.chain(registered.iter().filter(|r| r.tenant == *tenant)).collect();
-    let http = if entries.iter().any(|t| t.jwks_uri.is_some()) { Some(jwks_http_client()?) } else { None };
+    let remote =
+        |t: &&TrustedIssuerConfig| t.jwks_uri.is_some() || t.userinfo_endpoint.is_some() || t.userinfo_discovery;
+    let http = if entries.iter().any(remote) { Some(jwks_http_client()?) } else { None };
     entries.into_iter().map(|entry| trusted_issuer(entry, http.clone())).collect()
 }
 
@@ -40,7 +43,8 @@ pub fn trusted_issuer(
         .map(|a| asymmetric_algorithm(&entry.issuer, a))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    TrustedIssuer::new(
+    let userinfo = entry.userinfo()?;
+    let issuer = TrustedIssuer::new(
         entry.issuer.clone(),
         entry.audiences.clone(),
         algorithms,
@@ -49,12 +53,20 @@ pub fn trusted_issuer(
         entry.claims_mapping.clone(),
         entry.record_tokens,
         source,
-        http,
+        http.clone(),
     )
-    .map_err(|e| ConfigError::Invalid(e.to_string()))
+    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    match (userinfo, http) {
+        (None, _) => Ok(issuer),
+        (Some(settings), Some(http)) => UserinfoEndpoint::new(&entry.issuer, &settings, http)
+            .map(|endpoint| issuer.with_userinfo(endpoint))
+            .map_err(|e| ConfigError::Invalid(e.to_string())),
+        (Some(_), None) => Err(entry.invalid("no HTTP client for the UserInfo endpoint".into())),
+    }
 }
 
-/// The HTTP client for JWKS URLs: one per process, short timeouts, no redirects to elsewhere.
+/// The HTTP client for a trusted issuer's URLs (JWKS, metadata, UserInfo): one per tenant's issuers, short
+/// timeouts, no redirects to elsewhere.
 fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(2))

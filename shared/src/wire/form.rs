@@ -78,6 +78,7 @@ params! {
     RedirectUri = "redirect_uri",
     Username = "username",
     Password = "password",
+    RefreshUserDetails = "refresh_user_details",
 }
 
 impl Param {

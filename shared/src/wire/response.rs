@@ -166,6 +166,19 @@ impl IntrospectionResponse {
         }
     }
 
+    /// The same answer with `cached` (a subject's details from its identity provider's UserInfo endpoint) added
+    /// to `user_details`, over the attributes of the same name the token carries.
+    pub fn with_cached_user_details(
+        mut self,
+        cached: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
+    ) -> Self {
+        if let Some(cached) = cached.filter(|c| !c.is_empty()) {
+            let details = self.user_details.get_or_insert_with(Default::default);
+            details.extend(cached.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        self
+    }
+
     /// The same answer with the attributes beyond RFC 7662's core members kept only where `profile` has them.
     pub fn only_profiled(mut self, profile: &Profile) -> Self {
         if !profile.contains(&ProfileAttribute::UserDetails) {

@@ -13,7 +13,7 @@ use tessera::clock::Clock;
 use tessera::config::Config;
 use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera_e2e::issuers::{EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange, exchange_config_recording};
+use tessera_e2e::issuers::{AT_TYPE, EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange, exchange_config_recording};
 use tessera_e2e::token_variants::{alternative_encodings, ecdsa_twin};
 use tessera_e2e::{Reply, TestServer, basic, config_with_key, creds};
 
@@ -686,6 +686,35 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
         let headers = vec![("content-type", "application/json".into())];
         cases.push(raw(name, "POST", "/local/events", headers, body, Error(400, "invalid_request")));
     }
+    // Identity-provider events (the corpus's server maps Okta events to its trusted issuer): a revoking type that
+    // names no user, or two, and a partner event no mapping takes, each refused and revoking nobody.
+    let okta = |name: &'static str, target: Value| {
+        let body = json!({"id": name, "detail-type": "SystemLog", "source": "aws.partner/okta.com/org/logs",
+            "detail": {"eventType": "user.lifecycle.deactivate", "actor": {"id": "00uadmin", "type": "SystemPrincipal"},
+            "target": target}});
+        let headers = vec![("content-type", "application/json".into())];
+        raw(name, "POST", "/local/events", headers, body.to_string(), Error(400, "invalid_request"))
+    };
+    cases.extend([
+        okta("events: an Okta deactivation naming no user", json!([{"id": "0oa1", "type": "AppInstance"}])),
+        okta(
+            "events: an Okta deactivation naming two users",
+            json!([
+            {"id": "00u1", "type": "User", "alternateId": "a@example.com"},
+            {"id": "00u2", "type": "User", "alternateId": "b@example.com"}]),
+        ),
+        okta("events: an Okta deactivation whose user is not text", json!([{"type": "User", "alternateId": 42}])),
+        raw(
+            "events: an Auth0 log no mapping takes",
+            "POST",
+            "/local/events",
+            vec![("content-type", "application/json".into())],
+            json!({"id": "a0", "detail-type": "Auth0 log", "source": "aws.partner/auth0.com/x/auth0.logs",
+                "detail": {"data": {"type": "scp", "user_id": "auth0|x"}}})
+            .to_string(),
+            Error(400, "invalid_request"),
+        ),
+    ]);
     cases.push(raw(
         "events: Records that are not SQS messages",
         "POST",
@@ -866,6 +895,59 @@ fn hardening_ii_cases(external: &External<'_>) -> Vec<Case> {
     ]
 }
 
+/// The cases of `refresh_user_details` (issue 21: user details from UserInfo): at an exchange it is `true` or
+/// `false`, once; on introspection it never changes an inactive answer.
+fn user_details_cases(external: &External<'_>) -> Vec<Case> {
+    use Expect::{Error, Inactive};
+    let subject_token = external.issuer.sign(&external.issuer.claims("refresh-user-details", external.now));
+    let exchange = |extra: &str| {
+        format!(
+            "grant_type={}&subject_token={}&subject_token_type={}&{extra}",
+            enc(EXCHANGE),
+            enc(&subject_token),
+            enc(AT_TYPE)
+        )
+    };
+    let refresh = "refresh_user_details=true";
+    vec![
+        post(
+            "exchange: refresh_user_details=yes",
+            TOKEN,
+            auth(EXCHANGER),
+            exchange("refresh_user_details=yes"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "exchange: refresh_user_details=TRUE",
+            TOKEN,
+            auth(EXCHANGER),
+            exchange("refresh_user_details=TRUE"),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "exchange: refresh_user_details twice",
+            TOKEN,
+            auth(EXCHANGER),
+            exchange(&format!("{refresh}&{refresh}")),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "introspect: refresh_user_details on garbage",
+            INTROSPECT,
+            auth(creds::RS),
+            format!("token=garbage&{refresh}"),
+            Inactive,
+        ),
+        post(
+            "introspect: refresh_user_details=yes on garbage",
+            INTROSPECT,
+            auth(creds::RS),
+            "token=garbage&refresh_user_details=yes",
+            Inactive,
+        ),
+    ]
+}
+
 #[track_caller]
 fn check(case: &Case, reply: &Reply) {
     let name = &case.name;
@@ -943,6 +1025,11 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let issuer = tessera_e2e::issuers::cognito();
     let mut config = exchange_config_recording(&[(&issuer, true)]);
     config.signing_keys = config_with_key(&own_key).signing_keys;
+    config.identity_events.push(tessera::events::identity_provider::IdentityEventSourceConfig {
+        preset: Some(tessera::events::identity_provider::IdentityProviderPreset::Okta),
+        issuer: issuer.issuer.clone(),
+        ..Default::default()
+    });
     let acme = Config::from_toml(ACME).unwrap();
     config.tenants.extend(acme.tenants);
     config.clients.extend(acme.clients);
@@ -961,7 +1048,9 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
 
     let host = server.base.strip_prefix("http://").unwrap_or_default().to_owned();
     let mut cases = cases(&own_key, &jwt, &opaque, &host);
-    cases.extend(hardening_ii_cases(&External { issuer: &issuer, revoked: revoked.clone(), now }));
+    let trusted = External { issuer: &issuer, revoked: revoked.clone(), now };
+    cases.extend(hardening_ii_cases(&trusted));
+    cases.extend(user_details_cases(&trusted));
     cases.extend(authorizer_cases(&ForAuthorizer {
         own_key: &own_key,
         jwt: &jwt,
@@ -972,7 +1061,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         now,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 175, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 184, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

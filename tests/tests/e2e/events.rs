@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lambda_http::request::from_str;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock};
 use tessera::config::Config;
@@ -69,6 +69,21 @@ algorithms = ["ES256"]
 jwks = '{"keys": [{"kty": "EC", "crv": "P-256", "x": "rFlvkzfwx7fAnKJ-_LxD4YvZ9ZM3ScSOZ9rnA7f0nAY", "y": "qDa5JJVGl4S0C4ceVbWH0qdq-2sLQiaUi3gvI9cSqP8", "kid": "sample-idp-1", "alg": "ES256", "use": "sig"}]}'
 username_claim = "email"
 claims_mapping = { email = "email", given_name = "given_name" }
+
+[[trusted_issuers]]
+issuer = "https://sample-org.okta.com/oauth2/default"
+audiences = ["api://default"]
+algorithms = ["ES256"]
+jwks = '{"keys": [{"kty": "EC", "crv": "P-256", "x": "rFlvkzfwx7fAnKJ-_LxD4YvZ9ZM3ScSOZ9rnA7f0nAY", "y": "qDa5JJVGl4S0C4ceVbWH0qdq-2sLQiaUi3gvI9cSqP8", "kid": "sample-okta-1", "alg": "ES256", "use": "sig"}]}'
+subject_claim = "uid"
+
+[[identity_events]]
+preset = "auth0"
+issuer = "https://sample-idp.example.com/"
+
+[[identity_events]]
+preset = "okta"
+issuer = "https://sample-org.okta.com/oauth2/default"
 
 [[authorizer.routes]]
 route = "GET /orders/{id}"
@@ -220,6 +235,20 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         }),
     );
     map.insert(
+        "revocation-idp-auth0-password-change.json",
+        (200, |b| {
+            assert_eq!(b, &serde_json::json!({"event_id": "a8f1c0de-4b2f-4f3a-9c55-auth0-scp", "written": true}))
+        }),
+    );
+    map.insert(
+        "revocation-idp-auth0-login.json",
+        (200, |b| assert_eq!(b, &serde_json::json!({"event_id": "0d3b4a77-6c1e-4d0b-8f2a-auth0-s", "ignored": "s"}))),
+    );
+    map.insert(
+        "revocation-idp-okta-user-deactivate.json",
+        (200, |b| assert_eq!(b, &serde_json::json!({"event_id": "6b1f9a2e-okta-deactivate", "written": true}))),
+    );
+    map.insert(
         "revocation-sqs-batch.json",
         (200, |b| assert_eq!(b["batchItemFailures"], serde_json::json!([{"itemIdentifier": BAD_MESSAGE_ID}]))),
     );
@@ -256,7 +285,14 @@ async fn seeded_service_with_issuer(issuer: Option<&str>) -> TokenService {
     let service = TokenService::new(store.clone(), clock, Arc::new(SystemEntropy))
         .with_tenant(TenantId::default(), default_tenant)
         .with_tenant(TenantId::parse("acme").unwrap(), acme)
-        .with_protected_routes(config.authorizer.protected_routes().unwrap());
+        .with_protected_routes(config.authorizer.protected_routes().unwrap())
+        .with_identity_events(
+            tessera::events::identity_provider::IdentityEventSources::new(&config.identity_events, |tenant, issuer| {
+                let trusted = config.trusted_issuers.iter().find(|t| &t.tenant == tenant && t.issuer == issuer);
+                trusted.map(|t| t.subject_claim.clone())
+            })
+            .unwrap(),
+        );
     for (sample, revoked_at) in [(SAMPLE_OPAQUE, None), (SAMPLE_REVOKED, Some(now))] {
         let token = OpaqueToken::parse(sample).expect("the sample token is well-formed");
         store.put_new(Record::Token(demo_opaque_record(&token, now, revoked_at))).await.unwrap();
@@ -333,6 +369,7 @@ async fn every_event_file_goes_through_its_handler() {
                 store: service.store.as_ref(),
                 clock: service.clock.as_ref(),
                 tenants: &service,
+                identity_events: service.identity_events(),
             };
             let answer = tessera_revocation_events::handle(deps, event).await;
             assert_eq!(status, 200, "{name}: revocation events have no status; 200 stands for Ok");
@@ -425,6 +462,7 @@ async fn the_revocation_events_revoke_what_they_name_once() {
             store: service.store.as_ref(),
             clock: service.clock.as_ref(),
             tenants: &service,
+            identity_events: service.identity_events(),
         };
         tessera_revocation_events::handle(deps, json(name)).await.unwrap()
     };
@@ -444,4 +482,37 @@ async fn the_revocation_events_revoke_what_they_name_once() {
     assert!(!introspect_opaque().await);
     // Re-delivery: nothing is written again.
     assert_eq!(deliver("revocation-eventbridge-subject.json").await["written"], false);
+}
+
+#[tokio::test]
+async fn an_auth0_password_change_revokes_the_users_tokens_and_a_login_revokes_nothing() {
+    let service = seeded_service().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let http = |name: &str| from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let json =
+        |name: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap() };
+    let deps = tessera_revocation_events::Deps {
+        store: service.store.as_ref(),
+        clock: service.clock.as_ref(),
+        tenants: &service,
+        identity_events: service.identity_events(),
+    };
+    // A login (Auth0 log type `s`) is acknowledged and revokes nothing: the sample user's refresh token still works.
+    let login = tessera_revocation_events::handle(deps, json("revocation-idp-auth0-login.json")).await.unwrap();
+    assert_eq!(login["ignored"], "s");
+    // The same event through SQS (what a rule targeting the queue delivers): acknowledged, not a batch failure.
+    let batch = json!({"Records": [{"messageId": "m-1", "body": json("revocation-idp-auth0-login.json").to_string(),
+        "eventSource": "aws:sqs"}]});
+    assert_eq!(tessera_revocation_events::handle(deps, batch).await.unwrap()["batchItemFailures"], json!([]));
+    // The password change (`scp`) names auth0|6740d1c03f1c2b9a, the subject the sample issuer's tokens carry
+    // (its subject_claim is `sub`): every token of it dies, the refresh token included.
+    let changed = tessera_revocation_events::handle(deps, json("revocation-idp-auth0-password-change.json")).await;
+    assert_eq!(changed.unwrap()["written"], true);
+    let refresh = tessera_token::handle(&service, http("token-refresh.json")).await.unwrap();
+    assert_eq!(refresh.status(), 400, "the user's refresh token is revoked");
+    // An event of a revoking type that names no user is malformed: it goes to the dead-letter queue.
+    let mut anonymous = json("revocation-idp-auth0-password-change.json");
+    anonymous["detail"]["data"].as_object_mut().unwrap().remove("user_id");
+    let err = tessera_revocation_events::handle(deps, anonymous).await.unwrap_err();
+    assert!(err.to_string().contains("names no single user"), "{err}");
 }

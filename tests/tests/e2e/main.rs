@@ -26,3 +26,4 @@ mod signed_introspection;
 mod targets;
 mod tenants;
 mod token_identity;
+mod userinfo;

@@ -231,7 +231,8 @@ async fn a_store_outage_fails_what_it_could_not_write() {
     let revoke = event("evt-outage", json!({"subject": "alice"}));
     let batch = json!({"Records": [record("m-1", revoke.clone())]});
     let tenants = DeclaredTenants::with(&[]);
-    let deps = Deps { store: &UnavailableStore, clock: &clock, tenants: &tenants };
+    let deps =
+        Deps { store: &UnavailableStore, clock: &clock, tenants: &tenants, identity_events: &Default::default() };
     let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-1"}]));
     let err = tessera_revocation_events::handle(deps, revoke).await.expect_err("retried");
@@ -279,7 +280,7 @@ async fn an_event_for_an_undeclared_tenant_is_refused() {
     let store = tessera::store::memory::MemoryStore::new();
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
     let tenants = DeclaredTenants::with(&["acme"]);
-    let deps = Deps { store: &store, clock: &clock, tenants: &tenants };
+    let deps = Deps { store: &store, clock: &clock, tenants: &tenants, identity_events: &Default::default() };
     let err = tessera_revocation_events::handle(deps, event("evt-nosuch", json!({"tenant": "nosuch", "subject": "a"})))
         .await
         .expect_err("an invocation error: Lambda retries it, then dead-letters it");
@@ -307,7 +308,7 @@ async fn an_event_waits_while_the_tenants_cannot_be_known() {
     }
     let store = tessera::store::memory::MemoryStore::new();
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
-    let deps = Deps { store: &store, clock: &clock, tenants: &Unknowable };
+    let deps = Deps { store: &store, clock: &clock, tenants: &Unknowable, identity_events: &Default::default() };
     let revoke = event("evt-unknowable", json!({"subject": "alice"}));
     let err = tessera_revocation_events::handle(deps, revoke.clone()).await.expect_err("retried");
     assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Unavailable { .. })), "{err}");
@@ -315,4 +316,68 @@ async fn an_event_waits_while_the_tenants_cannot_be_known() {
     let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-unknowable"}]));
     assert_eq!(store.len(), 0, "nothing written");
+}
+
+/// An Auth0 log event as Auth0's EventBridge log stream delivers it, for `user_id`.
+fn auth0_log(id: &str, log_type: &str, user_id: &str) -> Value {
+    json!({"version": "0", "id": id, "detail-type": "Auth0 log",
+        "source": "aws.partner/auth0.com/alice-corp-5c1a/auth0.logs", "account": "123456789012",
+        "time": "2026-11-22T10:00:00Z", "region": "eu-west-1", "resources": [],
+        "detail": {"log_id": format!("900{id}"), "data": {"type": log_type, "date": "2026-11-22T10:00:00.000Z",
+            "client_id": "AaiyAPdpYdesoKnqjj8HJqRn4T5titww", "user_id": user_id, "user_name": "alice@example.com"}}})
+}
+
+#[tokio::test]
+async fn an_identity_providers_own_events_revoke_the_user_it_names() {
+    let issuer = auth0();
+    let mut config = exchange_config(&[&issuer]);
+    config.identity_events.push(tessera::events::identity_provider::IdentityEventSourceConfig {
+        preset: Some(tessera::events::identity_provider::IdentityProviderPreset::Auth0),
+        issuer: issuer.issuer.clone(),
+        ..Default::default()
+    });
+    let server = TestServer::start_on(&config, isolated_backend_store(&config).await).await;
+    let alice = login(&server, &issuer, EXCHANGER, "auth0|alice").await;
+    let bob = login(&server, &issuer, EXCHANGER, "auth0|bob").await;
+
+    // A login revokes nothing; it is acknowledged, so EventBridge does not retry it.
+    let reply = server.send_event(&auth0_log("log-1", "s", "auth0|alice")).await;
+    assert_eq!((reply.status, reply.json()["ignored"].clone()), (200, json!("s")), "{}", reply.text);
+    assert!(active(&server, &alice.access).await);
+
+    // Alice changes her password at Auth0: every token Tessera issued from her Auth0 tokens dies, Bob's stay.
+    assert!(send(&server, &auth0_log("log-2", "scp", "auth0|alice")).await);
+    assert!(!active(&server, &alice.access).await && !active(&server, &alice.refresh).await);
+    assert_eq!(refresh_status(&server, EXCHANGER, &alice.refresh).await, 400);
+    assert!(active(&server, &bob.access).await && active(&server, &bob.refresh).await, "bob is untouched");
+    assert!(!send(&server, &auth0_log("log-2", "scp", "auth0|alice")).await, "a re-delivery writes nothing");
+
+    // A revoking type that names no user is refused with a clear error, and revokes nobody.
+    let mut anonymous = auth0_log("log-3", "sdu", "auth0|bob");
+    anonymous["detail"]["data"].as_object_mut().unwrap().remove("user_id");
+    let reply = server.send_event(&anonymous).await;
+    reply.assert_error(400, "invalid_request");
+    assert!(reply.json()["error_description"].as_str().unwrap().contains("names no single user"), "{}", reply.text);
+    assert!(active(&server, &bob.access).await);
+}
+
+#[tokio::test]
+async fn a_mapping_whose_issuer_the_tenant_does_not_trust_stops_the_server() {
+    let mut config = exchange_config(&[&auth0()]);
+    config.identity_events.push(tessera::events::identity_provider::IdentityEventSourceConfig {
+        preset: Some(tessera::events::identity_provider::IdentityProviderPreset::Okta),
+        issuer: "https://example.okta.com/oauth2/default".into(),
+        ..Default::default()
+    });
+    let built = tessera::service::build_service(
+        Arc::new(tessera::store::memory::MemoryStore::new()),
+        &config,
+        None,
+        Arc::new(tessera::clock::SystemClock),
+        Arc::new(tessera::entropy::SystemEntropy),
+        tessera::tenancy::Sources { generate_missing_keys: true, ..Default::default() },
+    )
+    .await;
+    let error = built.err().expect("refused at start").to_string();
+    assert!(error.contains("not a trusted issuer of tenant 'default'"), "{error}");
 }

@@ -5,7 +5,7 @@
 //! | attribute | type | on | meaning |
 //! |---|---|---|---|
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
-//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event` or `trusted_issuers` |
+//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details` or `trusted_issuers` |
 //! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
 //! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
 //! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
@@ -13,7 +13,8 @@
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
 //! | `tenant`, `target` (M, as on a watermark), `event_id` (S) | | seen_event | the watermark of `target` has seen this revocation event; it expires with the watermark |
-//! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL) |
+//! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
+//! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false) and `user_details_ttl_secs` (N), all absent without a UserInfo endpoint |
 //!
 //! [`to_item`] writes all of an item; the update expressions of [`super::DynamoStore`] set `revoked_at`
 //! (`mark_revoked`), `rotated_at` and a family's `access_revoked_before` (`rotate`). `event_ids`, the string set in which watermarks used to remember
@@ -35,7 +36,12 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecord};
-use crate::store::{IssuerJwks, Record, RegisteredIssuer, SeenEvent, StoreError, StoreKey, TrustedIssuerSet};
+use crate::domain::user_details::DEFAULT_USER_DETAILS_TTL_SECS;
+use crate::domain::user_details::UserDetailsRecord;
+use crate::store::{
+    IssuerJwks, IssuerUserinfo, Record, RegisteredIssuer, SeenEvent, StoreError, StoreKey, TrustedIssuerSet,
+    UserinfoLocation,
+};
 
 /// One item. `kind` is the tag.
 #[derive(Serialize, Deserialize)]
@@ -80,6 +86,18 @@ enum Item {
     },
     #[serde(rename = "seen_event")]
     SeenEvent { pk: String, expires_at: u64, tenant: String, target: TargetItem, event_id: String },
+    #[serde(rename = "user_details")]
+    UserDetails {
+        pk: String,
+        expires_at: u64,
+        tenant: String,
+        subject: String,
+        issuer: String,
+        details: BTreeMap<String, serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fetched_at: Option<u64>,
+        attempted_at: u64,
+    },
 }
 
 /// A client, inside its item's `client`.
@@ -177,6 +195,12 @@ struct IssuerItem {
     claims_mapping: BTreeMap<String, String>,
     #[serde(default)]
     record_tokens: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    userinfo_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    userinfo_discovery: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_details_ttl_secs: Option<u32>,
 }
 
 fn default_tenant() -> String {
@@ -337,6 +361,24 @@ impl From<Record> for Item {
                 target: target.into(),
                 event_id,
             },
+            Record::UserDetails(UserDetailsRecord {
+                tenant,
+                subject,
+                issuer,
+                details,
+                fetched_at,
+                attempted_at,
+                expires_at,
+            }) => Item::UserDetails {
+                pk,
+                expires_at: ttl_secs(expires_at),
+                tenant: tenant.into(),
+                subject: subject.to_string(),
+                issuer,
+                details,
+                fetched_at: fetched_at.map(micros),
+                attempted_at: micros(attempted_at),
+            },
         }
     }
 }
@@ -386,6 +428,17 @@ impl TryFrom<Item> for Record {
                 tenant: tenant(name)?,
                 target: target.try_into()?,
                 event_id,
+                expires_at: Timestamp::from_secs(expires_at),
+            }),
+            Item::UserDetails {
+                expires_at, tenant: name, subject, issuer, details, fetched_at, attempted_at, ..
+            } => Record::UserDetails(UserDetailsRecord {
+                tenant: tenant(name)?,
+                subject: parsed("subject", IdTag::try_from(subject))?,
+                issuer,
+                details,
+                fetched_at: fetched_at.map(Timestamp::from_micros),
+                attempted_at: Timestamp::from_micros(attempted_at),
                 expires_at: Timestamp::from_secs(expires_at),
             }),
         })
@@ -537,7 +590,13 @@ impl From<RegisteredIssuer> for IssuerItem {
             username_claim,
             claims_mapping,
             record_tokens,
+            userinfo,
         } = issuer;
+        let (userinfo_endpoint, userinfo_discovery) = match userinfo.as_ref().map(|u| &u.endpoint) {
+            Some(UserinfoLocation::Url(url)) => (Some(url.clone()), false),
+            Some(UserinfoLocation::Discovered) => (None, true),
+            None => (None, false),
+        };
         Self {
             tenant: tenant.into(),
             issuer,
@@ -549,6 +608,9 @@ impl From<RegisteredIssuer> for IssuerItem {
             username_claim,
             claims_mapping,
             record_tokens,
+            userinfo_endpoint,
+            userinfo_discovery,
+            user_details_ttl_secs: userinfo.map(|u| u.ttl_secs),
         }
     }
 }
@@ -562,6 +624,29 @@ impl TryFrom<IssuerItem> for RegisteredIssuer {
             (None, Some(uri)) => IssuerJwks::Uri(uri),
             _ => return Err(format!("trusted issuer {:?} has not exactly one of jwks and jwks_uri", item.issuer)),
         };
+        let endpoint = match (item.userinfo_endpoint, item.userinfo_discovery) {
+            (Some(url), false) => Some(UserinfoLocation::Url(url)),
+            (None, true) => Some(UserinfoLocation::Discovered),
+            (None, false) => None,
+            (Some(_), true) => {
+                return Err(format!(
+                    "trusted issuer {:?} has both userinfo_endpoint and userinfo_discovery",
+                    item.issuer
+                ));
+            }
+        };
+        let userinfo = match (endpoint, item.user_details_ttl_secs) {
+            (Some(endpoint), ttl) => {
+                Some(IssuerUserinfo { endpoint, ttl_secs: ttl.unwrap_or(DEFAULT_USER_DETAILS_TTL_SECS) })
+            }
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(format!(
+                    "trusted issuer {:?} has user_details_ttl_secs without a userinfo endpoint",
+                    item.issuer
+                ));
+            }
+        };
         Ok(Self {
             tenant: tenant(item.tenant)?,
             issuer: item.issuer,
@@ -572,6 +657,7 @@ impl TryFrom<IssuerItem> for RegisteredIssuer {
             username_claim: item.username_claim,
             claims_mapping: item.claims_mapping,
             record_tokens: item.record_tokens,
+            userinfo,
         })
     }
 }
@@ -1074,6 +1160,10 @@ mod tests {
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect(),
                 record_tokens: true,
+                userinfo: Some(IssuerUserinfo {
+                    endpoint: UserinfoLocation::Url("https://idp.acme.example/userinfo".into()),
+                    ttl_secs: 3_600,
+                }),
             },
             RegisteredIssuer {
                 tenant: acme(),
@@ -1085,6 +1175,22 @@ mod tests {
                 username_claim: None,
                 claims_mapping: BTreeMap::new(),
                 record_tokens: false,
+                userinfo: None,
+            },
+            RegisteredIssuer {
+                tenant: acme(),
+                issuer: "https://sso.acme.example/".into(),
+                audiences: strings_of(&["orders"]),
+                algorithms: strings_of(&["RS256"]),
+                jwks: IssuerJwks::Uri("https://sso.acme.example/jwks".into()),
+                subject_claim: "sub".into(),
+                username_claim: None,
+                claims_mapping: [("email", "email")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                record_tokens: false,
+                userinfo: Some(IssuerUserinfo {
+                    endpoint: UserinfoLocation::Discovered,
+                    ttl_secs: DEFAULT_USER_DETAILS_TTL_SECS,
+                }),
             },
         ];
         let record = Record::TrustedIssuers(TrustedIssuerSet { tenant: acme(), entries });
@@ -1098,6 +1204,8 @@ mod tests {
             ("username_claim", s("email")),
             ("claims_mapping", m(&[("email", s("email")), ("given_name", s("first_name"))])),
             ("record_tokens", AttributeValue::Bool(true)),
+            ("userinfo_endpoint", s("https://idp.acme.example/userinfo")),
+            ("user_details_ttl_secs", n("3600")),
         ]);
         let by_uri = m(&[
             ("tenant", s(ACME)),
@@ -1109,10 +1217,22 @@ mod tests {
             ("claims_mapping", m(&[])),
             ("record_tokens", AttributeValue::Bool(false)),
         ]);
+        let discovered = m(&[
+            ("tenant", s(ACME)),
+            ("issuer", s("https://sso.acme.example/")),
+            ("audiences", strings(&["orders"])),
+            ("algorithms", strings(&["RS256"])),
+            ("jwks_uri", s("https://sso.acme.example/jwks")),
+            ("subject_claim", s("sub")),
+            ("claims_mapping", m(&[("email", s("email"))])),
+            ("record_tokens", AttributeValue::Bool(false)),
+            ("userinfo_discovery", AttributeValue::Bool(true)),
+            ("user_details_ttl_secs", n("86400")),
+        ]);
         let item = attributes(&[
             ("pk", s("acme#iss#set")),
             ("kind", s("trusted_issuers")),
-            ("set", m(&[("tenant", s(ACME)), ("entries", l(&[inline, by_uri]))])),
+            ("set", m(&[("tenant", s(ACME)), ("entries", l(&[inline, by_uri, discovered]))])),
         ]);
         (record, item)
     }
@@ -1151,6 +1271,61 @@ mod tests {
         (Record::ExternalToken(record), attributes(&attrs))
     }
 
+    /// A subject's cached user details: fetched (`fetched_at` set), or only attempted (`fetched_at` absent, no
+    /// details yet).
+    fn pinned_user_details(fetched: bool) -> (Record, HashMap<String, AttributeValue>) {
+        let subject = IdTag::of("auth0|alice");
+        let record = UserDetailsRecord {
+            tenant: acme(),
+            subject,
+            issuer: "https://idp.acme.example/".into(),
+            details: match fetched {
+                true => BTreeMap::from([
+                    ("email".to_owned(), serde_json::json!("alice@example.com")),
+                    ("email_verified".to_owned(), serde_json::json!(true)),
+                ]),
+                false => BTreeMap::new(),
+            },
+            fetched_at: fetched.then(|| Timestamp::from_micros(1_800_000_000_000_001)),
+            attempted_at: Timestamp::from_micros(1_800_000_000_000_001),
+            expires_at: Timestamp::from_secs(if fetched { 1_800_086_401 } else { 1_800_000_061 }),
+        };
+        let mut attrs = vec![
+            ("pk", s(&format!("acme#ud#{subject}"))),
+            ("kind", s("user_details")),
+            ("expires_at", n(if fetched { "1800086401" } else { "1800000061" })),
+            ("tenant", s(ACME)),
+            ("subject", s(&subject.to_string())),
+            ("issuer", s("https://idp.acme.example/")),
+            ("attempted_at", n("1800000000000001")),
+        ];
+        if fetched {
+            attrs.push((
+                "details",
+                m(&[("email", s("alice@example.com")), ("email_verified", AttributeValue::Bool(true))]),
+            ));
+            attrs.push(("fetched_at", n("1800000000000001")));
+        } else {
+            attrs.push(("details", m(&[])));
+        }
+        (Record::UserDetails(record), attributes(&attrs))
+    }
+
+    #[test]
+    fn user_details_at_their_bounds_stay_one_read_unit() {
+        use crate::domain::user_details::{MAX_USER_DETAILS_BYTES, MAX_USER_DETAILS_CLAIMS, bounded_details};
+        // The largest mapped claims accepted: as many claims as allowed, as many bytes as allowed.
+        let per_claim = MAX_USER_DETAILS_BYTES / MAX_USER_DETAILS_CLAIMS - 20;
+        let details: BTreeMap<String, serde_json::Value> = (0..MAX_USER_DETAILS_CLAIMS)
+            .map(|i| (format!("claim_{i:02}"), serde_json::json!("x".repeat(per_claim))))
+            .collect();
+        let details = bounded_details(details).unwrap();
+        let (Record::UserDetails(pinned), _) = pinned_user_details(true) else { unreachable!() };
+        let record = Record::UserDetails(UserDetailsRecord { details, ..pinned });
+        let size = item_size(&record).unwrap();
+        assert!(size < 4096, "{size} bytes: over one strongly consistent read unit");
+    }
+
     /// Every item kind, with and without its optional attributes.
     fn pins() -> Vec<(Record, HashMap<String, AttributeValue>)> {
         let mut pins = vec![
@@ -1165,6 +1340,8 @@ mod tests {
         ];
         pins.extend(pinned_watermarks());
         pins.extend(pinned_seen_events());
+        pins.push(pinned_user_details(true));
+        pins.push(pinned_user_details(false));
         pins
     }
 
@@ -1247,6 +1424,7 @@ mod tests {
             username_claim: None,
             claims_mapping: BTreeMap::new(),
             record_tokens: false,
+            userinfo: None,
         }];
         let expected = Record::TrustedIssuers(TrustedIssuerSet { tenant: TenantId::default(), entries });
         assert_eq!(from_item(item).unwrap(), expected);
@@ -1307,6 +1485,14 @@ mod tests {
                     store.mark_revoked(&key, t.revoked_at.unwrap()).await.unwrap();
                 }
                 Record::Watermark(mark) => assert!(store.raise_watermark(mark.clone(), None).await.unwrap()),
+                Record::UserDetails(details) => {
+                    assert!(store.put_user_details(details.clone(), None).await.unwrap());
+                    let again =
+                        UserDetailsRecord { attempted_at: details.attempted_at.plus_secs(60), ..details.clone() };
+                    assert!(!store.put_user_details(again.clone(), None).await.unwrap(), "the item is there");
+                    let stale = Some(Timestamp::from_micros(1));
+                    assert!(!store.put_user_details(again, stale).await.unwrap(), "another attempt's item");
+                }
                 _ => store.put_new(record.clone()).await.unwrap(),
             }
             assert_eq!(raw(&key).await, item, "{record:?} on the table");

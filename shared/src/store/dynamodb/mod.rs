@@ -27,6 +27,7 @@ use super::{ItemKind, Record, RegistrationStore, SeenEvent, StoreError, StoreKey
 use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::domain::user_details::UserDetailsRecord;
 
 /// Seconds a client is told to wait after the store was unavailable.
 pub const RETRY_AFTER_SECS: u32 = 1;
@@ -477,6 +478,39 @@ impl TokenStore for DynamoStore {
             reason: format!("watermark {key}: {TRANSACTION_CONFLICT_RETRIES} transaction conflicts in a row"),
             retry_after_secs: RETRY_AFTER_SECS,
         })
+    }
+
+    async fn put_user_details(
+        &self,
+        record: UserDetailsRecord,
+        expected: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let now_secs = record.attempted_at.as_secs();
+        let record = Record::UserDetails(record);
+        let key = record.key().to_string();
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        request = match expected {
+            // No item, or one past its TTL that DynamoDB has not deleted yet (live means `expires_at` > now).
+            None => request
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string())),
+            Some(attempted_at) => request
+                .condition_expression("attempted_at = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(attempted_at.as_micros().to_string())),
+        };
+        match request.send().await {
+            Ok(output) => {
+                self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
+                Ok(true)
+            }
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(classify(err, &key)),
+        }
     }
 }
 

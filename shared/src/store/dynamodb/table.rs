@@ -1,5 +1,6 @@
-//! The table. `template.yaml`'s `TokenTable` declares it for deployments, and is the source: `scripts/create_table.py`
-//! reads it to create the tests' table. [`TABLE`] is the same definition for Rust, from which
+//! The table. `template.yaml`'s `TokenTable` declares it for deployments (and `TokenGlobalTable`, the same table
+//! replicated, for the multi-Region option), and is the source: `scripts/create_table.py` reads it to create the
+//! tests' table. [`TABLE`] is the same definition for Rust, from which
 //! [`DynamoStore::create_table_if_missing`] creates one for the local runner (`--create-table`) and the tests' own
 //! tables; a test compares it with the template property by property.
 
@@ -131,11 +132,13 @@ mod tests {
         ]
     }
 
-    /// The top-level properties of the template's `TokenTable`, each with its nested lines (indented from it).
-    fn template_properties() -> Vec<String> {
+    /// The top-level properties of the template's resource `logical_id`, each with its nested lines (indented
+    /// from it).
+    fn template_properties(logical_id: &str) -> Vec<String> {
         let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
         let lines: Vec<&str> = template.lines().collect();
-        let table = lines.iter().position(|l| *l == "  TokenTable:").expect("TokenTable in template.yaml");
+        let header = format!("  {logical_id}:");
+        let table = lines.iter().position(|l| *l == header).unwrap_or_else(|| panic!("{logical_id} in template.yaml"));
         let properties = table + lines[table..].iter().position(|l| *l == "    Properties:").expect("its Properties");
         let mut found: Vec<String> = Vec::new();
         for line in &lines[properties + 1..] {
@@ -155,9 +158,37 @@ mod tests {
     #[test]
     fn the_table_is_the_one_template_yaml_declares() {
         let mut ours = cloudformation(&TABLE);
-        let mut template = template_properties();
+        let mut template = template_properties("TokenTable");
         ours.sort();
         template.sort();
         assert_eq!(ours, template, "TABLE and template.yaml's TokenTable disagree");
+    }
+
+    /// The multi-Region option's `TokenGlobalTable` is the same table, replicated: the same key, billing, TTL and
+    /// encryption (`SSEType: KMS` with no key is the AWS managed key, what `SSEEnabled` alone means for a
+    /// regional table), point-in-time recovery in every replica, and only the properties replication needs besides.
+    #[test]
+    fn the_global_table_is_the_same_table_replicated() {
+        let mut ours: Vec<String> = cloudformation(&TABLE)
+            .into_iter()
+            .filter(|p| !p.starts_with("PointInTimeRecoverySpecification:"))
+            .map(|p| if p.starts_with("SSESpecification:") { format!("{p}\n  SSEType: KMS") } else { p })
+            .collect();
+        let mut template = template_properties("TokenGlobalTable");
+        let replicas = template.iter().position(|p| p.starts_with("Replicas:")).expect("Replicas");
+        let replicas = template.remove(replicas);
+        let global_only = ["TableName:", "StreamSpecification:", "MultiRegionConsistency:"];
+        template.retain(|p| !global_only.iter().any(|g| p.starts_with(g)));
+        ours.sort();
+        template.sort();
+        assert_eq!(ours, template, "TABLE and template.yaml's TokenGlobalTable disagree");
+
+        let regions = replicas.matches("Region: ").count();
+        let recovery = format!("PointInTimeRecoveryEnabled: {}", TABLE.point_in_time_recovery);
+        assert_eq!(regions, 3, "the stack's Region and up to two others: {replicas}");
+        assert_eq!(replicas.matches(&recovery).count(), regions, "every replica has point-in-time recovery");
+        let all = template_properties("TokenGlobalTable").join("\n");
+        assert!(all.contains("MultiRegionConsistency: EVENTUAL"), "docs/multi-region.md: eventual consistency only");
+        assert!(all.contains("StreamViewType: NEW_AND_OLD_IMAGES"), "replication needs the stream");
     }
 }

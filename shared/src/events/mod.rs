@@ -15,6 +15,8 @@
 //! event leaves an item saying the watermark has seen it ([`crate::store::SeenEvent`], written with the mark by
 //! [`TokenStore::raise_watermark`]), so the watermark item itself never grows.
 
+pub mod identity_provider;
+
 use std::fmt;
 
 use serde::Deserialize;

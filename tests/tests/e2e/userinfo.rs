@@ -1,0 +1,351 @@
+//! User details from a trusted issuer's OpenID Connect UserInfo endpoint (OneWelcome's `user_details`, issue 21):
+//! fetched at token exchange with the subject token as the bearer (only when it is an access token), checked
+//! (`sub`), mapped by `claims_mapping`, cached per subject in the table, and shown by introspection to resource
+//! servers whose profile has `user_details`, in the same one read. `refresh_user_details=true` re-fetches at an
+//! exchange, at most once a minute per subject. An endpoint that fails (down, slow, 5xx, not JSON, another `sub`,
+//! too large) keeps the cached details and fails nothing. The endpoint is configured, or discovered (OpenID
+//! Connect Discovery, else RFC 8414). Against a loopback server the test starts; runs on the store
+//! `TESSERA_E2E_STORE` selects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tessera::clock::Clock;
+use tessera::config::Config;
+use tessera::domain::user_details::USER_DETAILS_MIN_REFETCH_SECS;
+use tessera::store::counting::CountingStore;
+use tessera_e2e::issuers::{
+    AT_TYPE, Canned, EXCHANGE, EXCHANGER, EXCHANGER_OPAQUE, TestIssuer, UserinfoServer, exchange, exchange_config,
+};
+use tessera_e2e::{Reply, TestServer, backend_store, creds};
+
+/// A resource server without a profile: RFC 7662's core members only.
+const PLAIN: (&str, &str) = ("rs-plain", "rs-plain-secret-0123456789abcdef0123");
+const AUD: &str = "https://api.alice-corp.com";
+
+/// The exchange configuration with `issuer`'s UserInfo set by `userinfo` (a configured URL, or discovery), its
+/// mapping extended by `phone_number` → `phoneNumber`, and the plain resource server.
+fn config(issuer: &TestIssuer, userinfo: Userinfo<'_>) -> Config {
+    let mut config = exchange_config(&[issuer]);
+    let entry = config.trusted_issuers.last_mut().expect("the issuer");
+    match userinfo {
+        Userinfo::At(url) => entry.userinfo_endpoint = Some(url.to_owned()),
+        Userinfo::Discovered => entry.userinfo_discovery = true,
+    }
+    entry.claims_mapping.insert("phone_number".into(), "phoneNumber".into());
+    let plain = format!(
+        "[[clients]]\nclient_id = \"{}\"\nclient_secret = \"{}\"\ngrant_types = []\nmay_introspect = true\n",
+        PLAIN.0, PLAIN.1
+    );
+    config.clients.extend(Config::from_toml(&plain).unwrap().clients);
+    config
+}
+
+enum Userinfo<'a> {
+    At(&'a str),
+    Discovered,
+}
+
+/// An issuer whose UserInfo endpoint is `/userinfo` on `idp`, and a server trusting it.
+async fn setup(idp: &UserinfoServer) -> (TestIssuer, TestServer) {
+    let issuer = TestIssuer::generate("https://alice-corp.eu.auth0.com/", AUD, Algorithm::RS256, "rsa-1");
+    let server = TestServer::start_config(&config(&issuer, Userinfo::At(&idp.url("userinfo")))).await;
+    (issuer, server)
+}
+
+/// A subject of its own: on DynamoDB the suites share one table.
+fn subject(server: &TestServer, name: &str) -> String {
+    format!("{name}-{}", server.clock.now().as_micros())
+}
+
+/// The UserInfo answer for `sub`.
+fn userinfo(sub: &str, phone: &str) -> Canned {
+    Canned::json(
+        &json!({"sub": sub, "email": format!("{sub}@new.example.com"), "phone_number": phone, "zoneinfo": "x"}),
+    )
+}
+
+/// A token exchange of `subject_token` as an access token (RFC 8693 `access_token` type).
+async fn exchange_access_token(
+    server: &TestServer,
+    client: (&str, &str),
+    subject_token: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut pairs = vec![("grant_type", EXCHANGE), ("subject_token", subject_token), ("subject_token_type", AT_TYPE)];
+    pairs.extend_from_slice(extra);
+    let reply = server.post("/oauth2/token", Some(client), &pairs).await;
+    assert_eq!(reply.status, 200, "an exchange never fails for its user details: {}", reply.text);
+    reply
+}
+
+async fn access_token_of(server: &TestServer, subject_token: &str, extra: &[(&str, &str)]) -> String {
+    let reply = exchange_access_token(server, EXCHANGER, subject_token, extra).await;
+    reply.json()["access_token"].as_str().expect("access_token").to_owned()
+}
+
+/// What `caller` is shown as `user_details` for `token` (`Null` when none).
+async fn details(server: &TestServer, caller: (&str, &str), token: &str) -> Value {
+    let reply = server.post("/oauth2/introspect", Some(caller), &[("token", token)]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let answer = reply.json();
+    assert_eq!(answer["active"], true, "{answer}");
+    answer.get("user_details").cloned().unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn details_are_fetched_at_exchange_cached_and_shown_to_profiled_callers_only() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server) = setup(&idp).await;
+    let alice = subject(&server, "alice");
+    idp.set("/userinfo", userinfo(&alice, "+31612345678"));
+    let subject_token = issuer.sign(&issuer.claims(&alice, server.clock.now().as_secs()));
+
+    let jwt = access_token_of(&server, &subject_token, &[]).await;
+    assert_eq!(idp.hits("/userinfo"), 1);
+    // OpenID Connect Core §5.3.1: the access token, as a bearer token (RFC 6750 §2.1).
+    assert_eq!(idp.last_authorization(), Some(format!("Bearer {subject_token}")));
+    // OneWelcome's shape: one `user_details` object. The UserInfo claims join (and override) those the subject token
+    // carried; unmapped ones (`zoneinfo`) are not kept.
+    let expected =
+        json!({"email": format!("{alice}@new.example.com"), "given_name": "Alice", "phoneNumber": "+31612345678"});
+    assert_eq!(details(&server, creds::RS, &jwt).await, expected);
+    // A resource server without the `user_details` attribute gets nothing new.
+    assert_eq!(details(&server, PLAIN, &jwt).await, Value::Null);
+
+    // Cached: the next exchanges of alice do not ask again, and their tokens (opaque ones too) show the details.
+    let opaque = exchange_access_token(&server, EXCHANGER_OPAQUE, &subject_token, &[]).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(details(&server, creds::RS, &opaque).await, expected);
+    assert_eq!(idp.hits("/userinfo"), 1);
+
+    // An ID token or a bare JWT is no bearer credential for UserInfo: a `jwt` subject token fetches nothing.
+    let bob = subject(&server, "bob");
+    idp.set("/userinfo", userinfo(&bob, "+1"));
+    let bob_token = issuer.sign(&issuer.claims(&bob, server.clock.now().as_secs()));
+    let reply = exchange(&server, EXCHANGER, &bob_token, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(idp.hits("/userinfo"), 1);
+    let bobs = reply.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        details(&server, creds::RS, &bobs).await,
+        json!({"email": format!("{bob}@example.com"), "given_name": "Alice"})
+    );
+
+    // A trusted issuer's own token, introspected: the cached details of its subject are shown too.
+    assert_eq!(details(&server, creds::RS, &subject_token).await, expected);
+
+    // After the issuer's TTL (a day by default; the table's TTL attribute rounds up to the second) the details are
+    // gone, and the next exchange fetches them again.
+    server.clock.advance_secs(86_401);
+    idp.set("/userinfo", userinfo(&alice, "+31612345678"));
+    let later = issuer.sign(&issuer.claims(&alice, server.clock.now().as_secs()));
+    let fresh = access_token_of(&server, &later, &[]).await;
+    assert_eq!(idp.hits("/userinfo"), 2);
+    assert_eq!(details(&server, creds::RS, &fresh).await, expected);
+}
+
+#[tokio::test]
+async fn refresh_user_details_refetches_at_most_once_a_minute_per_subject() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server) = setup(&idp).await;
+    let alice = subject(&server, "alice");
+    idp.set("/userinfo", userinfo(&alice, "+1 first"));
+    let token = |server: &TestServer| issuer.sign(&issuer.claims(&alice, server.clock.now().as_secs()));
+    let first = access_token_of(&server, &token(&server), &[]).await;
+    assert_eq!(idp.hits("/userinfo"), 1);
+
+    idp.set("/userinfo", userinfo(&alice, "+2 second"));
+    let refresh = [("refresh_user_details", "true")];
+    access_token_of(&server, &token(&server), &refresh).await;
+    assert_eq!(idp.hits("/userinfo"), 1, "rate-limited: a fetch for alice less than a minute ago");
+    // On introspection, `refresh_user_details` is answered from the cache: Tessera holds no credential of alice.
+    let reply = server
+        .post("/oauth2/introspect", Some(creds::RS), &[("token", &first), ("refresh_user_details", "true")])
+        .await;
+    assert_eq!(reply.json()["user_details"]["phoneNumber"], "+1 first");
+    assert_eq!(idp.hits("/userinfo"), 1);
+
+    server.clock.advance_secs(USER_DETAILS_MIN_REFETCH_SECS);
+    access_token_of(&server, &token(&server), &refresh).await;
+    assert_eq!(idp.hits("/userinfo"), 2);
+    // Every token of alice shows the new details, the earlier one too: they are read from her one item.
+    assert_eq!(details(&server, creds::RS, &first).await["phoneNumber"], "+2 second");
+
+    // Without `refresh_user_details`, live details are not fetched again, however much time passes within the TTL.
+    server.clock.advance_secs(3_600);
+    access_token_of(&server, &token(&server), &[]).await;
+    assert_eq!(idp.hits("/userinfo"), 2);
+    let bad = server
+        .post(
+            "/oauth2/token",
+            Some(EXCHANGER),
+            &[
+                ("grant_type", EXCHANGE),
+                ("subject_token", &token(&server)),
+                ("subject_token_type", AT_TYPE),
+                ("refresh_user_details", "yes"),
+            ],
+        )
+        .await;
+    bad.assert_error(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn concurrent_exchanges_of_one_subject_fetch_once() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server) = setup(&idp).await;
+    let carol = subject(&server, "carol");
+    let mut slow = userinfo(&carol, "+3");
+    slow.delay = Duration::from_millis(200);
+    idp.set("/userinfo", slow);
+    let subject_token = issuer.sign(&issuer.claims(&carol, server.clock.now().as_secs()));
+    let server = Arc::new(server);
+    let exchanges: Vec<_> = (0..10)
+        .map(|_| {
+            let (server, subject_token) = (server.clone(), subject_token.clone());
+            tokio::spawn(async move { access_token_of(&server, &subject_token, &[]).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for exchange in exchanges {
+        tokens.push(exchange.await.unwrap());
+    }
+    assert_eq!(idp.hits("/userinfo"), 1, "one exchange claimed the fetch; the others found it claimed");
+    for token in &tokens {
+        assert_eq!(details(&server, creds::RS, token).await["phoneNumber"], "+3");
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_that_fails_keeps_the_cached_details_and_fails_nothing() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server) = setup(&idp).await;
+    let dave = subject(&server, "dave");
+    idp.set("/userinfo", userinfo(&dave, "+4 good"));
+    let token = |server: &TestServer| issuer.sign(&issuer.claims(&dave, server.clock.now().as_secs()));
+    let cached = access_token_of(&server, &token(&server), &[]).await;
+    let good = details(&server, creds::RS, &cached).await;
+    assert_eq!(good["phoneNumber"], "+4 good");
+
+    let mut hung = userinfo(&dave, "+4 late");
+    hung.delay = Duration::from_secs(4); // past the issuer HTTP client's 3 s timeout
+    let huge = json!({"sub": dave, "phone_number": "x".repeat(70 * 1024)}).to_string();
+    let failures = [
+        ("down (503)", Canned::raw(503, "text/plain", "unavailable")),
+        ("a server error (500)", Canned::raw(500, "application/json", "{}")),
+        ("not JSON", Canned::raw(200, "application/json", "<html>oops</html>")),
+        ("a JSON array", Canned::raw(200, "application/json", "[]")),
+        ("signed (application/jwt)", Canned::raw(200, "application/jwt", "eyJ.eyJ.sig")),
+        ("another sub (OIDC Core 5.3.2)", userinfo("mallory", "+666")),
+        ("no sub", Canned::json(&json!({"phone_number": "+666"}))),
+        ("over 64 KiB", Canned::raw(200, "application/json", &huge)),
+        ("mapped claims over 2 KiB", userinfo(&dave, &"9".repeat(3_000))),
+        ("too slow", hung),
+    ];
+    for (n, (what, answer)) in failures.into_iter().enumerate() {
+        idp.set("/userinfo", answer);
+        server.clock.advance_secs(USER_DETAILS_MIN_REFETCH_SECS);
+        let token = access_token_of(&server, &token(&server), &[("refresh_user_details", "true")]).await;
+        assert_eq!(idp.hits("/userinfo"), n + 2, "{what}: asked");
+        assert_eq!(details(&server, creds::RS, &token).await, good, "{what}: the cached details are kept");
+    }
+
+    // A subject with nothing cached yet: the exchange succeeds without them, and the next one within the minute
+    // does not ask again (the failed attempt counts against the rate limit).
+    let erin = subject(&server, "erin");
+    idp.set("/userinfo", Canned::raw(503, "text/plain", "unavailable"));
+    let erin_token = issuer.sign(&issuer.claims(&erin, server.clock.now().as_secs()));
+    let hits = idp.hits("/userinfo");
+    let token = access_token_of(&server, &erin_token, &[]).await;
+    assert_eq!(
+        details(&server, creds::RS, &token).await,
+        json!({"email": format!("{erin}@example.com"), "given_name": "Alice"})
+    );
+    access_token_of(&server, &erin_token, &[]).await;
+    assert_eq!(idp.hits("/userinfo"), hits + 1);
+    // Once the minute has passed and the endpoint is back, the next exchange fetches.
+    idp.set("/userinfo", userinfo(&erin, "+5"));
+    server.clock.advance_secs(USER_DETAILS_MIN_REFETCH_SECS);
+    let erin_token = issuer.sign(&issuer.claims(&erin, server.clock.now().as_secs()));
+    let token = access_token_of(&server, &erin_token, &[]).await;
+    assert_eq!(details(&server, creds::RS, &token).await["phoneNumber"], "+5");
+}
+
+#[tokio::test]
+async fn the_endpoint_is_discovered_from_oidc_or_rfc_8414_metadata() {
+    for (path, label) in [
+        ("/.well-known/openid-configuration", "OIDC Discovery"),
+        ("/.well-known/oauth-authorization-server", "RFC 8414"),
+    ] {
+        let idp = UserinfoServer::start().await;
+        let issuer = TestIssuer::generate(&idp.base, AUD, Algorithm::ES256, "ec-1");
+        idp.set(path, Canned::json(&json!({"issuer": idp.base, "userinfo_endpoint": idp.url("me")})));
+        let server = TestServer::start_config(&config(&issuer, Userinfo::Discovered)).await;
+        let frank = subject(&server, "frank");
+        idp.set("/me", userinfo(&frank, "+6"));
+        let token =
+            access_token_of(&server, &issuer.sign(&issuer.claims(&frank, server.clock.now().as_secs())), &[]).await;
+        assert_eq!(idp.hits(path), 1, "{label}");
+        assert_eq!(idp.hits("/me"), 1, "{label}");
+        assert_eq!(details(&server, creds::RS, &token).await["phoneNumber"], "+6", "{label}");
+    }
+
+    // Metadata that names another issuer (Discovery §4.3, RFC 8414 §3.3) is not used: nothing is fetched.
+    let idp = UserinfoServer::start().await;
+    let issuer = TestIssuer::generate(&idp.base, AUD, Algorithm::ES256, "ec-1");
+    let forged = json!({"issuer": "https://evil.example/", "userinfo_endpoint": idp.url("me")});
+    idp.set("/.well-known/openid-configuration", Canned::json(&forged));
+    let server = TestServer::start_config(&config(&issuer, Userinfo::Discovered)).await;
+    let grace = subject(&server, "grace");
+    idp.set("/me", userinfo(&grace, "+7"));
+    let token = access_token_of(&server, &issuer.sign(&issuer.claims(&grace, server.clock.now().as_secs())), &[]).await;
+    assert_eq!(idp.hits("/me"), 0);
+    assert!(details(&server, creds::RS, &token).await.get("phoneNumber").is_none());
+}
+
+#[tokio::test]
+async fn introspection_reads_the_details_in_its_one_round_trip() {
+    let idp = UserinfoServer::start().await;
+    let issuer = TestIssuer::generate("https://alice-corp.eu.auth0.com/", AUD, Algorithm::RS256, "rsa-1");
+    let config = config(&issuer, Userinfo::At(&idp.url("userinfo")));
+    let store = Arc::new(CountingStore::new(backend_store(&config).await));
+    let server = TestServer::start_on(&config, store.clone()).await;
+    let heidi = subject(&server, "heidi");
+    idp.set("/userinfo", userinfo(&heidi, "+8"));
+    let subject_token = issuer.sign(&issuer.claims(&heidi, server.clock.now().as_secs()));
+    let jwt = access_token_of(&server, &subject_token, &[]).await;
+    let opaque = exchange_access_token(&server, EXCHANGER_OPAQUE, &subject_token, &[]).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client_token = server.issue(creds::JWT, &[]).await;
+    store.take();
+    store.take_items();
+    for (token, keys, what) in [
+        (jwt.as_str(), 7, "a user's JWT: caller, denylist entry, four watermarks, user details"),
+        (opaque.as_str(), 7, "a user's opaque token: caller, record, four watermarks, user details"),
+        (client_token.as_str(), 6, "a client's own token: no user details to read"),
+    ] {
+        let reply = server.introspect(token).await;
+        assert_eq!(reply.json()["active"], true, "{what}");
+        assert_eq!(store.take().reads, 1, "{what}");
+        assert_eq!(store.take_items().keys_read, keys, "{what}");
+    }
+}
+
+#[test]
+fn only_https_or_loopback_userinfo_endpoints_are_accepted() {
+    let issuer = TestIssuer::generate("https://alice-corp.eu.auth0.com/", AUD, Algorithm::RS256, "rsa-1");
+    let refused = config(&issuer, Userinfo::At("http://idp.example/userinfo"));
+    assert!(TestServer::config_error(&refused).contains("userinfo_endpoint must be https"));
+    let plain_issuer = TestIssuer::generate("http://idp.example/", AUD, Algorithm::RS256, "rsa-1");
+    let refused = config(&plain_issuer, Userinfo::Discovered);
+    assert!(TestServer::config_error(&refused).contains("userinfo_discovery needs an https issuer"));
+    let fine = config(&issuer, Userinfo::At("https://alice-corp.eu.auth0.com/userinfo"));
+    assert_eq!(TestServer::config_error(&fine), "");
+}
