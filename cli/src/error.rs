@@ -196,6 +196,15 @@ pub enum CliError {
     /// A revocation the revocation-events handler would refuse.
     #[error("{}", .0.0)]
     Revocation(MalformedEvent),
+    /// `tokens inspect` without a token to inspect.
+    #[error("no token to inspect: {0}")]
+    NoToken(&'static str),
+    /// `tokens inspect -` could not read stdin.
+    #[error("cannot read the token from stdin: {0}")]
+    Stdin(std::io::Error),
+    /// `tokens inspect` could not judge the token: its tenant is not served, or the store failed.
+    #[error("cannot inspect the token: {0}")]
+    Inspect(#[from] tessera::oauth::inspect::InspectError),
 
     // A sequence that failed after some of its steps.
     /// `tenants delete` failed in the table after deleting some of the tenant's items.

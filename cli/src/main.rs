@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tessera_cli::commands::{clients, events, issuers, keys, revoke, serve, tenants};
+use tessera_cli::commands::{clients, events, issuers, keys, revoke, serve, tenants, tokens};
 use tessera_cli::error::CliError;
 
 #[derive(Parser)]
@@ -33,6 +33,11 @@ enum Command {
     /// Revoke every token of a subject, a client, a grant family or the tenant, with one watermark write: in a
     /// DynamoDB table (--table), or in a running `tessera serve` (--url).
     Revoke(revoke::RevokeArgs),
+    /// A token's state and why: active, inactive (which watermark, and when), revoked, spent, expired, unknown, or
+    /// another tenant's. In a DynamoDB table (--table), or in a running `tessera serve`. Exit 0 when active, 3 when
+    /// not, 1 on an error.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Send revocation events to a running `tessera serve`.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -41,8 +46,8 @@ enum Command {
 }
 
 impl Command {
-    async fn run(self) -> Result<(), CliError> {
-        match self {
+    async fn run(self) -> Result<ExitCode, CliError> {
+        let done = match self {
             Self::Serve(args) => serve::run(args).await,
             Self::Clients(command) => clients::run(command).await,
             Self::Issuers(command) => issuers::run(command).await,
@@ -51,16 +56,19 @@ impl Command {
             Self::Revoke(args) => revoke::run(args).await,
             Self::Events(command) => events::run(command).await,
             Self::GenerateKey(args) => keys::generate_key(args),
-        }
+            Self::Tokens(command) => return tokens::run(command).await,
+        };
+        done.map(|()| ExitCode::SUCCESS)
     }
 }
 
-/// Exit status 0, or 1 with the error on stderr (clap exits 2 on a usage error before any command runs).
+/// Exit status 0, or 1 with the error on stderr (clap exits 2 on a usage error before any command runs);
+/// `tokens inspect` exits 3 for a token that is not active.
 #[tokio::main]
 async fn main() -> ExitCode {
     tessera::telemetry::init();
     match Cli::parse().command.run().await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE

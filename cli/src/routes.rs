@@ -29,16 +29,23 @@ pub enum Route {
     LocalEvents,
     /// `/demo/orders`: a demo API route the authorizer function protects (never deployed).
     DemoOrders,
+    /// `POST /local/tokens/inspect`: `tessera tokens inspect` on the runner's store (never deployed).
+    LocalTokenInspect,
 }
 
 /// The path of [`Route::LocalEvents`].
 pub const LOCAL_EVENTS_PATH: &str = "/local/events";
+/// The path of [`Route::LocalTokenInspect`].
+pub const LOCAL_TOKEN_INSPECT_PATH: &str = "/local/tokens/inspect";
 
 impl Route {
     /// The route for a path, or `None` (404).
     pub fn for_path(path: &str) -> Option<Self> {
         if path == LOCAL_EVENTS_PATH {
             return Some(Self::LocalEvents);
+        }
+        if path == LOCAL_TOKEN_INSPECT_PATH {
+            return Some(Self::LocalTokenInspect);
         }
         if path == crate::demo_api::DEMO_ORDERS_PATH {
             return Some(Self::DemoOrders);
@@ -69,7 +76,56 @@ impl Route {
             Self::Metadata => tessera_metadata::handle(service, request).await,
             Self::LocalEvents => Ok(deliver_event(service, request).await),
             Self::DemoOrders => Ok(crate::demo_api::serve(service, request).await),
+            Self::LocalTokenInspect => Ok(inspect_token(service, request).await),
         }
+    }
+
+    /// Whether the route is the runner's own, unauthenticated: it answers loopback callers naming the runner only.
+    pub fn local_only(self) -> bool {
+        matches!(self, Self::LocalEvents | Self::LocalTokenInspect)
+    }
+}
+
+/// What `tessera tokens inspect` posts to the runner.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct InspectRequest {
+    /// The token.
+    pub token: String,
+    /// The tenant asked about.
+    pub tenant: String,
+}
+
+/// Inspects a posted token (`{"token","tenant"}`, JSON only, like `/local/events`) on the runner's store: 200 with
+/// the [`tessera::oauth::inspect::Inspection`], 400 for a bad body or an unknown tenant, 503 when the store fails.
+async fn inspect_token(service: &TokenService, request: Request) -> Response<Body> {
+    if request.method() != Method::POST {
+        return OAuthError::invalid_request("POST {\"token\": …, \"tenant\": …}")
+            .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .into_response();
+    }
+    let json = request.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json {
+        return OAuthError::invalid_request("Content-Type must be application/json")
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .into_response();
+    }
+    let Ok(asked) = serde_json::from_slice::<InspectRequest>(request.body().as_ref()) else {
+        return OAuthError::invalid_request("the body must be {\"token\": \"…\", \"tenant\": \"…\"}").into_response();
+    };
+    let Ok(tenant) = tessera::domain::tenant::TenantId::parse(&asked.tenant) else {
+        return OAuthError::invalid_request("tenant is not a valid tenant id").into_response();
+    };
+    match tessera::oauth::inspect::inspect(service, &tenant, &asked.token).await {
+        Ok(inspection) => json_response(StatusCode::OK, &inspection),
+        Err(tessera::oauth::inspect::InspectError::Tenant { tenant, .. }) => {
+            OAuthError::invalid_request(format!("the runner does not serve tenant {tenant}")).into_response()
+        }
+        Err(tessera::oauth::inspect::InspectError::Store(StoreError::Unavailable { retry_after_secs, .. })) => {
+            OAuthError::temporarily_unavailable(retry_after_secs).into_response()
+        }
+        Err(tessera::oauth::inspect::InspectError::Store(_)) => OAuthError::server_error().into_response(),
     }
 }
 

@@ -239,11 +239,11 @@ async fn dispatch(
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = match Route::for_path(&path) {
         None => plain(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
-        Some(Route::LocalEvents) if !peer.ip().is_loopback() => {
-            forbidden("/local/events answers loopback callers only")
+        Some(route) if route.local_only() && !peer.ip().is_loopback() => {
+            forbidden("/local/ routes answer loopback callers only")
         }
-        Some(Route::LocalEvents) if !names_the_runner(request.uri(), request.headers(), local) => forbidden(
-            "/local/events answers requests whose Host is the runner's loopback address and whose Origin, if any, \
+        Some(route) if route.local_only() && !names_the_runner(request.uri(), request.headers(), local) => forbidden(
+            "/local/ routes answer requests whose Host is the runner's loopback address and whose Origin, if any, \
              is the runner itself",
         ),
         Some(route) => match to_lambda_request(request, body_read_timeout).await {

@@ -149,6 +149,23 @@ async fn register_serve_rotate_disable_import() {
     assert_eq!(user["user_details"]["email"], "alice@example.com");
     let listed = tessera(&with(&["clients", "list"], &[]));
     assert!(listed.contains("rs\tjwt\tclient_credentials\t-\ttrue\tfalse\tuser_details"), "{listed}");
+    // App attributes and the refresh setting, stored in the table and listed.
+    tessera(&with(
+        &["clients", "register"],
+        &["--client-id", "mobile", "--scope", "orders:read", "--app-identifier", "com.example.mobile"],
+    ));
+    let mobile = ["--client-id", "mobile2", "--app-platform", "ios", "--app-version", "3.0"];
+    tessera(&with(&["clients", "register"], &[&mobile[..], &["--revoke-access-on-refresh", "false"]].concat()));
+    let listed = tessera(&with(&["clients", "list"], &[]));
+    assert!(listed.contains("\ttrue\tcom.example.mobile/-/-\n"), "{listed}");
+    assert!(listed.contains("mobile2\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\tfalse\t-/ios/3.0\n"), "{listed}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(with(&["clients", "register"], &["--client-id", "bad", "--app-version", "1.0 beta"]))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--app-version") && stderr.contains("app_version must be 1 to 64 characters"), "{stderr}");
 
     let rotated = secret_of(&tessera(&with(&["clients", "rotate-secret"], &["--client-id", "svc"])));
     assert_eq!(token_status(&base, "svc", &svc_secret).await.0, 401, "the old secret stops working at once");
@@ -181,6 +198,38 @@ async fn register_serve_rotate_disable_import() {
     let out = tessera(&["revoke", "--client-id", "svc", "--reason", "cli test", "--url", &base]);
     assert!(out.contains(r#""written":true"#), "{out}");
     assert!(!introspect(&svc_token).await, "svc's token is revoked");
+
+    // `tokens inspect` in the table: the state, the watermark, and exit 3 for a token that is not active; the token
+    // from stdin (`-`), never echoed.
+    let inspect = |extra: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(with(&["tokens", "inspect"], extra))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tessera runs");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        let output = child.wait_with_output().unwrap();
+        (output.status.code(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+    };
+    let (code, out, err) = inspect(&["-"], Some(&format!("{svc_token}\n")));
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(out.starts_with("INACTIVE: its client's watermark"), "{out}");
+    assert!(out.contains("client_id     svc") && !out.contains(&svc_token), "{out}");
+    let (_, body) = token_status(&base, "svc", &rotated).await;
+    let fresh = body["access_token"].as_str().unwrap().to_owned();
+    let (code, out, _) = inspect(&[&fresh, "--json"], None);
+    assert_eq!(code, Some(0), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((json["state"].as_str(), json["token"]["format"].as_str()), (Some("ACTIVE"), Some("opaque")));
+    let (code, out, err) = inspect(&[&fresh, "--tenant", "nowhere"], None);
+    assert_eq!(code, Some(1), "an unserved tenant is an error: {out}{err}");
+    assert!(err.contains("tenant nowhere"), "{err}");
+
     let batch = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/revocation-sqs-batch.json");
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["events", "send", batch, "--url", &base])
@@ -189,6 +238,29 @@ async fn register_serve_rotate_disable_import() {
     assert!(!output.status.success(), "a batch with a failed message fails the command");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("2e1424d4-f796-459a-8184-9c92662be6da"), "names the failed message: {stderr}");
+}
+
+/// `tokens inspect` asks a running `tessera serve` (its embedded store) when no table is given.
+#[tokio::test]
+async fn inspect_asks_the_runner_without_a_table() {
+    let (_server, base) = serve(&[]);
+    let (status, body) = token_status(&base, "demo-opaque", "opaque-demo-secret-change-me-now").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["tokens", "inspect", token, "--url", &base])
+        .output()
+        .expect("tessera runs");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.starts_with("ACTIVE: ") && out.contains("client_id     demo-opaque") && !out.contains(token), "{out}");
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["tokens", "inspect", "tsr_at_nope", "--url", &base, "--json"])
+        .output()
+        .expect("tessera runs");
+    assert_eq!(output.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["state"], "UNKNOWN");
 }
 
 #[tokio::test]

@@ -118,6 +118,11 @@ impl TokenService {
         self.tenants.serves(tenant, self.clock.now()).await
     }
 
+    /// The ids of the tenants this service serves now, sorted.
+    pub fn tenant_ids(&self) -> Vec<TenantId> {
+        self.tenants.ids()
+    }
+
     /// `tenant` as seen by a request that arrived on `gateway_domain` at `now` (the request's one instant)
     /// ([`Tenants::get`]).
     pub async fn tenant<'a>(

@@ -222,6 +222,7 @@ pub fn authorizer_fuzz_service() -> &'static tessera::TokenService {
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: tessera::domain::scope::ScopeSet::parse("orders:read").expect("a scope"),
             audience: vec!["https://orders.example.com".into()],
             family: token.family(),

@@ -110,6 +110,9 @@ pub const EXCHANGER: (&str, &str) = ("exchanger", "exchanger-secret-0123456789ab
 pub const EXCHANGER_OPAQUE: (&str, &str) = ("exchanger-opaque", "exchanger-opaque-secret-01234567");
 /// A second client that may exchange and refresh, with opaque access tokens.
 pub const EXCHANGER_TWO: (&str, &str) = ("exchanger-two", "exchanger-two-secret-0123456789ab");
+/// A client that may exchange and refresh, JWT access tokens, whose refreshes keep its earlier access tokens
+/// active (`revoke_access_on_refresh = false`).
+pub const EXCHANGER_KEEPS_ACCESS: (&str, &str) = ("exchanger-keeps-access", "exchanger-keeps-secret-0123456789");
 
 /// The test config plus two exchange clients and `issuers` as trusted issuers.
 pub fn exchange_config(issuers: &[&TestIssuer]) -> Config {
@@ -143,8 +146,22 @@ client_secret = "{}"
 scopes = ["profile:read"]
 grant_types = ["{EXCHANGE}", "refresh_token"]
 access_token_format = "opaque"
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+scopes = ["profile:read"]
+grant_types = ["{EXCHANGE}", "refresh_token"]
+revoke_access_on_refresh = false
 "#,
-        EXCHANGER.0, EXCHANGER.1, EXCHANGER_OPAQUE.0, EXCHANGER_OPAQUE.1, EXCHANGER_TWO.0, EXCHANGER_TWO.1
+        EXCHANGER.0,
+        EXCHANGER.1,
+        EXCHANGER_OPAQUE.0,
+        EXCHANGER_OPAQUE.1,
+        EXCHANGER_TWO.0,
+        EXCHANGER_TWO.1,
+        EXCHANGER_KEEPS_ACCESS.0,
+        EXCHANGER_KEEPS_ACCESS.1
     ));
     for (issuer, record) in issuers {
         toml.push_str(&issuer.toml_entry(*record));

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tessera::TokenService;
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::config::Config;
-use tessera::domain::revocation::RevocationWatermark;
+use tessera::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use tessera::domain::time::Timestamp;
 use tessera::domain::user_details::UserDetailsRecord;
 use tessera::entropy::SystemEntropy;
@@ -412,7 +412,13 @@ impl TokenStore for UnavailableStore {
     async fn put_new_all(&self, _: Vec<Record>) -> Result<(), StoreError> {
         Err(unavailable())
     }
-    async fn rotate(&self, _: &StoreKey, _: Timestamp, _: Vec<Record>) -> Result<(), StoreError> {
+    async fn rotate(
+        &self,
+        _: &StoreKey,
+        _: Timestamp,
+        _: Vec<Record>,
+        _: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         Err(unavailable())
     }
     async fn raise_watermark(&self, _: RevocationWatermark, _: Option<&str>) -> Result<bool, StoreError> {
@@ -468,9 +474,15 @@ impl TokenStore for SwitchedRegistry {
         self.up()?;
         self.inner.put_new_all(records).await
     }
-    async fn rotate(&self, key: &StoreKey, at: Timestamp, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn rotate(
+        &self,
+        key: &StoreKey,
+        at: Timestamp,
+        records: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         self.up()?;
-        self.inner.rotate(key, at, records).await
+        self.inner.rotate(key, at, records, refreshed).await
     }
     async fn raise_watermark(&self, mark: RevocationWatermark, jti: Option<&str>) -> Result<bool, StoreError> {
         self.up()?;

@@ -57,6 +57,9 @@ fn function(route: Route) -> &'static str {
         Route::Metadata => "MetadataFunction",
         Route::LocalEvents => "RevocationEventsFunction",
         Route::DemoOrders => "AuthorizerFunction",
+        // Never deployed (the operator's `tokens inspect` runs with the operator's credentials); it reads what
+        // introspection reads.
+        Route::LocalTokenInspect => "IntrospectFunction",
     }
 }
 

@@ -1,11 +1,14 @@
-//! Refresh tokens end to end over HTTP (RFC 6749 §6, RFC 9700 §4.14): rotation on every use, reuse revoking
-//! the whole family (JWT access tokens included), revocation of a refresh token taking its family's access
-//! tokens with it, scope narrowing only, and 50 concurrent refreshes of one token with exactly one winner.
+//! Refresh tokens end to end over HTTP (RFC 6749 §6, RFC 9700 §4.14): rotation on every use, a refresh retiring
+//! the family's earlier access tokens (WSO2's "INACTIVE: refreshed", per client), reuse revoking the whole family
+//! (JWT access tokens included), revocation of a refresh token taking its family's access tokens with it, scope
+//! narrowing only, and 50 concurrent refreshes of one token with exactly one winner.
 //! Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it on both.
 
 use serde_json::Value;
 use tessera::clock::Clock;
-use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_OPAQUE, EXCHANGER_TWO, auth0, exchange, exchange_config};
+use tessera_e2e::issuers::{
+    EXCHANGER, EXCHANGER_KEEPS_ACCESS, EXCHANGER_OPAQUE, EXCHANGER_TWO, auth0, exchange, exchange_config,
+};
 use tessera_e2e::{TestServer, creds};
 
 struct Session {
@@ -64,15 +67,55 @@ async fn exchange_introspect_refresh_introspect() {
     assert_eq!(introspected["sub"], "alice");
     assert_eq!(introspected["user_details"]["given_name"], "Alice", "mapped claims travel with the grant");
     assert_eq!(introspected["scope"], "profile:read");
-    // The spent refresh token is inactive; the access token it was issued with lives on until reuse.
+    // The spent refresh token is inactive, and so is the access token it was issued with (WSO2: refreshed).
     assert!(!active(&server, &first.refresh).await);
     assert!(active(&server, &second.refresh).await);
     assert!(server.introspect(&second.refresh).await.json().get("token_type").is_none());
-    assert!(active(&server, &first.access).await);
+    assert!(!active(&server, &first.access).await);
 
     // A client without exchange refresh rights gets no refresh token.
     let opaque = login(&server, &issuer, EXCHANGER_OPAQUE).await.json();
     assert!(opaque.get("refresh_token").is_none());
+}
+
+/// WSO2's INACTIVE state: "refreshed using refresh_token grant type before expiration". A refresh retires every
+/// earlier access token of its family, JWT or opaque, at introspection and at the authorizer, even on a clock
+/// that has not moved since they were issued; the new tokens and other families live on. A client that turns it
+/// off keeps today's behaviour.
+#[tokio::test]
+async fn a_refresh_retires_the_familys_earlier_access_tokens() {
+    let (server, issuer) = start().await;
+    for client in [EXCHANGER, EXCHANGER_TWO] {
+        let first = session(&login(&server, &issuer, client).await.json());
+        let other = session(&login(&server, &issuer, client).await.json());
+        let second = session(&refresh(&server, client, &first.refresh, &[]).await.json());
+        assert!(!active(&server, &first.access).await, "{}: the refreshed access token is inactive", client.0);
+        assert!(active(&server, &second.access).await && active(&server, &second.refresh).await);
+        assert!(active(&server, &other.access).await, "another family is untouched");
+        server.clock.advance_secs(1);
+        let third = session(&refresh(&server, client, &second.refresh, &[]).await.json());
+        for token in [&first.access, &second.access] {
+            assert!(!active(&server, token).await, "{}: every earlier access token", client.0);
+        }
+        assert!(active(&server, &third.access).await);
+
+        // Reuse is still reuse: replaying a spent refresh token revokes the whole family.
+        refresh(&server, client, &first.refresh, &[]).await.assert_error(400, "invalid_grant");
+        for token in [&third.access, &third.refresh] {
+            assert!(!active(&server, token).await, "{}: reuse revoked the family", client.0);
+        }
+        refresh(&server, client, &third.refresh, &[]).await.assert_error(400, "invalid_grant");
+        assert!(active(&server, &other.access).await && active(&server, &other.refresh).await);
+    }
+
+    // Turned off: the earlier access token lives on until it expires, and reuse still revokes the family.
+    let first = session(&login(&server, &issuer, EXCHANGER_KEEPS_ACCESS).await.json());
+    let second = session(&refresh(&server, EXCHANGER_KEEPS_ACCESS, &first.refresh, &[]).await.json());
+    assert!(active(&server, &first.access).await && active(&server, &second.access).await);
+    refresh(&server, EXCHANGER_KEEPS_ACCESS, &first.refresh, &[]).await.assert_error(400, "invalid_grant");
+    for token in [&first.access, &second.access, &second.refresh] {
+        assert!(!active(&server, token).await);
+    }
 }
 
 #[tokio::test]

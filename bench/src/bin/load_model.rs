@@ -255,6 +255,7 @@ async fn mint(mix: &Mix, store: &dyn TokenStore, keys: &KeyRing, rng: &Draws) ->
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: ScopeSet::parse("orders:read").map_err(|_| "scope")?,
             audience: vec!["https://orders.example.com".into()],
             family: FamilyId::from_bytes(random_bytes(&entropy).map_err(|e| e.to_string())?),

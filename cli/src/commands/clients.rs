@@ -12,7 +12,7 @@ use serde::Serialize;
 use tessera::config::{
     ClientConfig, Config, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
 };
-use tessera::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use tessera::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
 use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
@@ -66,7 +66,7 @@ pub enum ClientsCommand {
         #[command(flatten)]
         client: ClientRef,
         /// An attribute its introspection answers carry beyond RFC 7662's members (repeat): user_details, amr,
-        /// permissions.
+        /// permissions, app.
         #[arg(long = "introspection-profile", value_parser = parse_profile)]
         introspection_profile: Vec<ProfileAttribute>,
     },
@@ -118,9 +118,24 @@ pub struct NewClient {
     #[arg(long = "audience")]
     audiences: Vec<String>,
     /// For a resource server: an attribute its introspection answers carry beyond RFC 7662's members
-    /// (repeat): user_details, amr, permissions.
+    /// (repeat): user_details, amr, permissions, app.
     #[arg(long = "introspection-profile", value_parser = parse_profile, requires = "may_introspect")]
     introspection_profile: Vec<ProfileAttribute>,
+    /// Whether a refresh retires the family's earlier access tokens (WSO2's "INACTIVE: refreshed"): true or
+    /// false. Off, they stay active until they expire.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    revoke_access_on_refresh: bool,
+    /// OneWelcome's app attributes: the app's identifier, a bundle or package id (ASCII letters, digits, '.', '-',
+    /// '_'; at most 255).
+    #[arg(long, value_parser = parse_app_identifier)]
+    app_identifier: Option<String>,
+    /// The app's platform: ios, android, web, ... (ASCII letters, digits, '-', '_'; at most 32).
+    #[arg(long, value_parser = parse_app_platform)]
+    app_platform: Option<String>,
+    /// The app's version (ASCII letters, digits, '.', '-', '_', '+'; at most 64).
+    #[arg(long, value_parser = parse_app_version)]
+    app_version: Option<String>,
 }
 
 impl From<NewClient> for ClientConfig {
@@ -141,13 +156,30 @@ impl From<NewClient> for ClientConfig {
             audiences: client.audiences,
             disabled: false,
             introspection_profile: client.introspection_profile,
+            revoke_access_on_refresh: client.revoke_access_on_refresh,
+            app_identifier: client.app_identifier,
+            app_platform: client.app_platform,
+            app_version: client.app_version,
         }
     }
 }
 
+/// Each app attribute checked on its own, so that clap names the flag and the rule.
+fn parse_app_identifier(value: &str) -> Result<String, String> {
+    AppAttributes::new(Some(value.to_owned()), None, None).map(|_| value.to_owned()).map_err(|e| e.to_string())
+}
+
+fn parse_app_platform(value: &str) -> Result<String, String> {
+    AppAttributes::new(None, Some(value.to_owned()), None).map(|_| value.to_owned()).map_err(|e| e.to_string())
+}
+
+fn parse_app_version(value: &str) -> Result<String, String> {
+    AppAttributes::new(None, None, Some(value.to_owned())).map(|_| value.to_owned()).map_err(|e| e.to_string())
+}
+
 fn parse_profile(value: &str) -> Result<ProfileAttribute, String> {
     serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map_err(|_| format!("{value:?} is not one of user_details, amr, permissions"))
+        .map_err(|_| format!("{value:?} is not one of user_details, amr, permissions, app"))
 }
 
 fn parse_grant(value: &str) -> Result<GrantType, String> {
@@ -320,7 +352,9 @@ pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy
 
 /// One line per client: id, format, grants, scopes, flags. Secrets are never listed, not even hashed.
 pub fn render_list(clients: &[Client]) -> String {
-    let mut out = String::from("CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\n");
+    let mut out = String::from(
+        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\n",
+    );
     for c in clients {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
         let format = match c.access_token_format {
@@ -328,7 +362,7 @@ pub fn render_list(clients: &[Client]) -> String {
             tessera::domain::client::TokenFormat::Opaque => "opaque",
         };
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             c.client_id,
             format,
             if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
@@ -336,9 +370,20 @@ pub fn render_list(clients: &[Client]) -> String {
             c.may_introspect,
             c.disabled,
             profile_text(&c.introspection_profile),
+            c.revoke_access_on_refresh,
+            app_text(&c.app),
         ));
     }
     out
+}
+
+/// App attributes as `identifier/platform/version` (`-` for a part not registered), or `-` when none is.
+pub fn app_text(app: &AppAttributes) -> String {
+    if app.is_empty() {
+        return "-".to_owned();
+    }
+    let part = |p: &Option<String>| p.clone().unwrap_or_else(|| "-".to_owned());
+    format!("{}/{}/{}", part(&app.app_identifier), part(&app.app_platform), part(&app.app_version))
 }
 
 /// A profile as `user_details,amr`, or `-` when empty.
@@ -384,5 +429,37 @@ mod tests {
         assert!(listed.contains("svc\tjwt\tclient_credentials\tread\tfalse\ttrue"), "{listed}");
         assert!(!listed.contains(&rotated.client_secret) && !listed.contains("sha256$"));
         assert!(rotate_secret(&store, &tenant, "nobody", &SystemEntropy).await.is_err());
+    }
+
+    /// The new flags parse as documented, and bad values get a clear error naming the flag and the rule.
+    #[tokio::test]
+    async fn register_flags_app_attributes_and_refresh_setting() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Register {
+            #[command(flatten)]
+            client: NewClient,
+        }
+        let parse = |args: &[&str]| Register::try_parse_from([&["register", "--client-id", "app"][..], args].concat());
+        let store = MemoryStore::new();
+        let flags = ["--app-identifier", "com.example.orders", "--app-platform", "ios", "--app-version", "2.1.0"];
+        let parsed = parse(&[&flags[..], &["--revoke-access-on-refresh", "false"]].concat()).unwrap();
+        register(&store, &parsed.client.into(), &SystemEntropy).await.unwrap();
+        let client = get(&store, &TenantId::default(), "app").await.unwrap();
+        assert!(!client.revoke_access_on_refresh);
+        assert_eq!(client.app.app_identifier.as_deref(), Some("com.example.orders"));
+        let listed = render_list(&store.list_clients(&TenantId::default()).await.unwrap());
+        assert!(listed.contains("\t-\tfalse\tcom.example.orders/ios/2.1.0\n"), "{listed}");
+        assert!(parse(&[]).unwrap().client.revoke_access_on_refresh, "on by default");
+
+        for (args, says) in [
+            (&["--app-identifier", "com example"][..], "app_identifier must be 1 to 255 characters of ASCII letters"),
+            (&["--app-platform", "i/os"], "app_platform must be 1 to 32 characters"),
+            (&["--app-version", ""], "app_version must be 1 to 64 characters"),
+            (&["--revoke-access-on-refresh", "maybe"], "invalid value 'maybe' for '--revoke-access-on-refresh"),
+        ] {
+            let err = parse(args).err().expect("refused").to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
     }
 }

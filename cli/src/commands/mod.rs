@@ -10,6 +10,7 @@ pub mod revoke;
 pub mod serve;
 pub mod table;
 pub mod tenants;
+pub mod tokens;
 
 use crate::error::CliError;
 

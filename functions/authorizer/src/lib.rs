@@ -222,6 +222,7 @@ mod tests {
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: ScopeSet::parse("orders:read").unwrap(),
             audience: vec![ORDERS.into()],
             family: FamilyId::from_bytes([5; 16]),

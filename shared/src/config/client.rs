@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
 use crate::domain::profile::ProfileAttribute;
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
@@ -59,6 +59,17 @@ pub struct ClientConfig {
     /// (`user_details`, `amr`, `permissions`).
     #[serde(default)]
     pub introspection_profile: Vec<ProfileAttribute>,
+    /// Whether a refresh retires the family's earlier access tokens (WSO2's "INACTIVE: refreshed"); on unless
+    /// set to `false`.
+    #[serde(default = "default_revoke_access_on_refresh")]
+    pub revoke_access_on_refresh: bool,
+    /// OneWelcome's app attributes: the app's identifier (a bundle or package id), platform and version; each
+    /// optional, validated ([`AppAttributes::new`]).
+    pub app_identifier: Option<String>,
+    /// The app's platform (`ios`, `android`, ...).
+    pub app_platform: Option<String>,
+    /// The app's version.
+    pub app_version: Option<String>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -82,6 +93,9 @@ pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u32 = 300;
 /// A client's refresh-token lifetime when its entry names none: 30 days.
 pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u32 = 30 * 86_400;
 
+fn default_revoke_access_on_refresh() -> bool {
+    true
+}
 fn default_grant_types() -> Vec<GrantType> {
     DEFAULT_GRANT_TYPES.to_vec()
 }
@@ -124,6 +138,8 @@ impl ClientConfig {
         if !(1..=MAX_REFRESH_TOKEN_TTL_SECS).contains(&self.refresh_token_ttl_secs) {
             return Err(invalid(&format!("refresh_token_ttl_secs must be 1..={MAX_REFRESH_TOKEN_TTL_SECS}")));
         }
+        let app = AppAttributes::new(self.app_identifier.clone(), self.app_platform.clone(), self.app_version.clone())
+            .map_err(|e| invalid(&e.to_string()))?;
         Ok(Client {
             tenant: self.tenant.clone(),
             client_id,
@@ -138,6 +154,8 @@ impl ClientConfig {
             audiences: self.audiences.clone(),
             disabled: self.disabled,
             introspection_profile: self.introspection_profile.iter().copied().collect(),
+            revoke_access_on_refresh: self.revoke_access_on_refresh,
+            app,
         })
     }
 }

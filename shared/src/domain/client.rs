@@ -173,6 +173,100 @@ impl From<SecretHash> for String {
     }
 }
 
+/// The app a client is (OneWelcome's app attributes): which mobile or desktop app, on which platform, at which
+/// version. Optional metadata, each part validated on registration ([`AppAttributes::new`]); copied into the grant
+/// of every token issued to the client, so introspection returns them from its one read, as registered when the
+/// token was issued, to resource servers whose profile has `app`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppAttributes {
+    /// The app's identifier (a bundle or package id such as `com.example.orders`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_identifier: Option<String>,
+    /// Its platform (`ios`, `android`, `web`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_platform: Option<String>,
+    /// Its version (`1.0`, `2.14.3-beta+42`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+}
+
+/// An app attribute that breaks its rule ([`AppAttributes::new`]).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name} must be 1 to {max} characters of {charset}")]
+pub struct InvalidAppAttribute {
+    /// The attribute.
+    pub name: &'static str,
+    /// Its longest length.
+    pub max: usize,
+    /// The characters it may hold, in words.
+    pub charset: &'static str,
+}
+
+impl AppAttributes {
+    /// The longest app identifier: a reverse-DNS bundle id fits with room to spare.
+    pub const MAX_IDENTIFIER_LEN: usize = 255;
+    /// The longest platform name.
+    pub const MAX_PLATFORM_LEN: usize = 32;
+    /// The longest version.
+    pub const MAX_VERSION_LEN: usize = 64;
+
+    /// Validates each part given: an identifier of ASCII letters, digits, `.`, `-` and `_` (1 to 255, a bundle or
+    /// package id); a platform of ASCII letters, digits, `-` and `_` (1 to 32); a version of ASCII letters,
+    /// digits, `.`, `-`, `_` and `+` (1 to 64, SemVer's alphabet). Nothing else reaches an introspection answer.
+    pub fn new(
+        app_identifier: Option<String>,
+        app_platform: Option<String>,
+        app_version: Option<String>,
+    ) -> Result<Self, InvalidAppAttribute> {
+        fn check(
+            value: Option<String>,
+            name: &'static str,
+            max: usize,
+            charset: &'static str,
+            extra: &[u8],
+        ) -> Result<Option<String>, InvalidAppAttribute> {
+            match value {
+                Some(v)
+                    if (1..=max).contains(&v.len())
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b)) =>
+                {
+                    Ok(Some(v))
+                }
+                Some(_) => Err(InvalidAppAttribute { name, max, charset }),
+                None => Ok(None),
+            }
+        }
+        Ok(Self {
+            app_identifier: check(
+                app_identifier,
+                "app_identifier",
+                Self::MAX_IDENTIFIER_LEN,
+                "ASCII letters, digits, '.', '-' and '_'",
+                b".-_",
+            )?,
+            app_platform: check(
+                app_platform,
+                "app_platform",
+                Self::MAX_PLATFORM_LEN,
+                "ASCII letters, digits, '-' and '_'",
+                b"-_",
+            )?,
+            app_version: check(
+                app_version,
+                "app_version",
+                Self::MAX_VERSION_LEN,
+                "ASCII letters, digits, '.', '-', '_' and '+'",
+                b".-_+",
+            )?,
+        })
+    }
+
+    /// Whether no part is set.
+    pub fn is_empty(&self) -> bool {
+        self.app_identifier.is_none() && self.app_platform.is_none() && self.app_version.is_none()
+    }
+}
+
 /// A registered confidential client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
@@ -204,6 +298,17 @@ pub struct Client {
     /// What introspection tells this client beyond the RFC 7662 core members.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub introspection_profile: crate::domain::profile::Profile,
+    /// Whether a refresh retires the family's earlier access tokens (WSO2: a refreshed token is INACTIVE). On by
+    /// default; off, they stay active until they expire, and a request in flight with one never fails for it.
+    #[serde(default = "enabled")]
+    pub revoke_access_on_refresh: bool,
+    /// The app it is, when registered as one (OneWelcome's `app_identifier`, `app_platform`, `app_version`).
+    #[serde(default, skip_serializing_if = "AppAttributes::is_empty")]
+    pub app: AppAttributes,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// Why a scope request was refused (RFC 6749 §5.2 `invalid_scope`).
@@ -268,8 +373,32 @@ pub(crate) mod tests {
             refresh_token_ttl_secs: 86_400,
             may_introspect: false,
             audiences: vec![],
+            revoke_access_on_refresh: true,
             disabled: false,
             introspection_profile: Default::default(),
+            app: AppAttributes::default(),
+        }
+    }
+
+    #[test]
+    fn app_attributes_are_validated() {
+        let ok =
+            AppAttributes::new(Some("com.example.orders".into()), Some("ios".into()), Some("2.14.3-beta+42".into()));
+        assert_eq!(ok.unwrap().app_version.as_deref(), Some("2.14.3-beta+42"));
+        assert!(AppAttributes::new(None, None, None).unwrap().is_empty());
+        for (id, platform, version, name) in [
+            (Some(""), None, None, "app_identifier"),
+            (Some("com.example/orders"), None, None, "app_identifier"),
+            (Some(&*"a".repeat(256)), None, None, "app_identifier"),
+            (None, Some("i os"), None, "app_platform"),
+            (None, Some(&*"x".repeat(33)), None, "app_platform"),
+            (None, None, Some("1.0\n"), "app_version"),
+            (None, None, Some("é"), "app_version"),
+        ] {
+            let err = AppAttributes::new(id.map(Into::into), platform.map(Into::into), version.map(Into::into))
+                .expect_err(name);
+            assert_eq!(err.name, name);
+            assert!(err.to_string().starts_with(&format!("{name} must be 1 to ")), "{err}");
         }
     }
 

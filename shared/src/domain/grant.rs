@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::client::ClientId;
+use super::client::{AppAttributes, ClientId};
 use super::id::{FamilyId, IdTag};
 use super::revocation::WatermarkTarget;
 use super::scope::ScopeSet;
@@ -33,6 +33,10 @@ pub struct Grant {
     /// refresh. Empty for client credentials.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The app attributes of the client it was issued to, as registered when it was issued (OneWelcome), returned
+    /// by introspection to profiles with `app`. Empty for a client registered without them.
+    #[serde(default, skip_serializing_if = "AppAttributes::is_empty")]
+    pub app: AppAttributes,
     /// The granted scope.
     pub scope: ScopeSet,
     /// The audience(s) (`aud`).

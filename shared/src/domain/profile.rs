@@ -5,7 +5,9 @@
 //! - `user_details`: the subject's attributes mapped at token exchange (a trusted issuer's `claims_mapping`);
 //! - `amr`: the authentication methods the subject token named (RFC 8176), when it named any;
 //! - `permissions`: resource and scope pairs derived from the token's scopes by the tenant's mapping, shaped as
-//!   Keycloak's RPT `permissions` (`[{"rsid", "rsname", "scopes"}]`).
+//!   Keycloak's RPT `permissions` (`[{"rsid", "rsname", "scopes"}]`);
+//! - `app`: OneWelcome's app attributes (`app_identifier`, `app_platform`, `app_version`) of the client the token
+//!   was issued to, as registered when it was issued, when it has any.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +23,8 @@ pub enum ProfileAttribute {
     Amr,
     /// `permissions`.
     Permissions,
+    /// `app_identifier`, `app_platform`, `app_version`.
+    App,
 }
 
 /// A caller's profile: the attributes it is given.

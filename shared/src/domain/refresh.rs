@@ -4,7 +4,7 @@
 //! `oauth::token`.
 
 use super::client::ClientId;
-use super::revocation::{Inactive, TokenValidity, check_active};
+use super::revocation::{AppliedMark, Inactive, TokenValidity, check_active};
 use super::scope::ScopeSet;
 use super::time::Timestamp;
 use super::token::{TokenKind, TokenRecord};
@@ -25,10 +25,12 @@ pub enum RefreshRefusal {
 /// Whether `record` may be rotated by `client` at `now`, given the watermarks that apply to it. Revocation is the
 /// active rule of [`check_active`], as for every other token. The order matters: a revoked token is refused before
 /// reuse is considered, so replaying a token after its family was revoked does not write another watermark.
+/// `watermarks` are the marks on every token of the family ([`crate::store::Fetched::marks`]), never a refresh's
+/// mark on its access tokens: under that one, a replayed spent token would be judged revoked, not reused.
 pub fn check_refresh(
     record: &TokenRecord,
     client: &ClientId,
-    watermarks: &[Timestamp],
+    watermarks: &[AppliedMark],
     now: Timestamp,
 ) -> Result<(), RefreshRefusal> {
     if record.kind != TokenKind::RefreshToken {
@@ -47,7 +49,7 @@ pub fn check_refresh(
     match check_active(validity, now) {
         Ok(()) => {}
         Err(Inactive::Expired | Inactive::NotYetValid) => return Err(RefreshRefusal::Unknown),
-        Err(Inactive::Revoked | Inactive::Watermarked) => return Err(RefreshRefusal::Revoked),
+        Err(Inactive::Revoked | Inactive::Watermarked(_)) => return Err(RefreshRefusal::Revoked),
     }
     if record.rotated_at.is_some() {
         return Err(RefreshRefusal::Reused);
@@ -72,6 +74,7 @@ mod tests {
     use super::*;
     use crate::domain::grant::Grant;
     use crate::domain::id::FamilyId;
+    use crate::domain::revocation::MarkKind;
     use crate::domain::tenant::TenantId;
     use crate::domain::token::OpaqueToken;
 
@@ -85,6 +88,7 @@ mod tests {
             username: None,
             user_details: BTreeMap::new(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: ScopeSet::parse("a b").unwrap(),
             audience: vec![],
             family: FamilyId::from_bytes([1; 16]),
@@ -92,6 +96,10 @@ mod tests {
             expires_at: Timestamp::from_secs(10),
         };
         TokenRecord::new(&OpaqueToken::mint(kind, &grant, [2; 32]), grant)
+    }
+
+    fn family_mark(micros: u64) -> [AppliedMark; 1] {
+        [AppliedMark { kind: MarkKind::Family, revoked_before: Timestamp::from_micros(micros) }]
     }
 
     #[test]
@@ -104,13 +112,13 @@ mod tests {
             check_refresh(&fresh, &ClientId::parse("other").unwrap(), &[], NOW),
             Err(RefreshRefusal::OtherClient)
         );
-        assert_eq!(check_refresh(&fresh, &app, &[Timestamp::from_micros(1_000)], NOW), Err(RefreshRefusal::Revoked));
-        assert_eq!(check_refresh(&fresh, &app, &[Timestamp::from_micros(999)], NOW), Ok(()));
+        assert_eq!(check_refresh(&fresh, &app, &family_mark(1_000), NOW), Err(RefreshRefusal::Revoked));
+        assert_eq!(check_refresh(&fresh, &app, &family_mark(999), NOW), Ok(()));
         let mut spent = fresh.clone();
         spent.rotated_at = Some(Timestamp::from_micros(2_000));
         assert_eq!(check_refresh(&spent, &app, &[], NOW), Err(RefreshRefusal::Reused));
         // Once the family is revoked, replaying a spent token is just revoked, not another reuse.
-        assert_eq!(check_refresh(&spent, &app, &[Timestamp::from_micros(3_000)], NOW), Err(RefreshRefusal::Revoked));
+        assert_eq!(check_refresh(&spent, &app, &family_mark(3_000), NOW), Err(RefreshRefusal::Revoked));
     }
 
     #[test]

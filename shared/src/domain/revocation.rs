@@ -5,6 +5,12 @@
 //! `revoked_before` is inactive, whatever their number. Issue times are compared in microseconds, so a token
 //! issued right after a revocation stays valid.
 //!
+//! A refresh (RFC 6749 §6) retires the family's earlier access tokens when the client asks for it (WSO2's
+//! INACTIVE, "refreshed using refresh_token grant"): the rotation writes a [`RefreshedFamily`] mark into the
+//! family's watermark item, beside its `revoked_before`. That mark applies to access tokens only. A spent refresh
+//! token stays under `revoked_before` alone, so replaying it is still found to be reuse (RFC 9700 §4.14.2), which
+//! revokes the whole family, rather than merely revoked.
+//!
 //! Every token is subject to four watermarks: its family's, its subject's, its client's and its tenant's.
 //! Their keys come from the token alone (a JWT's claims; the ids an opaque token embeds), so one read fetches
 //! them with the token's own state. Subjects and clients are named by an [`IdTag`], a hash, so no key, item or
@@ -76,8 +82,13 @@ pub struct RevocationWatermark {
     pub tenant: TenantId,
     /// What it applies to.
     pub target: WatermarkTarget,
-    /// Tokens issued at or before this instant are inactive.
+    /// Tokens issued at or before this instant are inactive ([`Timestamp::EPOCH`] on a family item that only a
+    /// refresh wrote: it revokes nothing).
     pub revoked_before: Timestamp,
+    /// On a family's item only: its access tokens issued at or before this instant were retired by a refresh
+    /// ([`RefreshedFamily`]). Refresh tokens are not under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_revoked_before: Option<Timestamp>,
     /// When the watermark may be forgotten: no token it could affect is alive after it.
     pub expires_at: Timestamp,
 }
@@ -90,6 +101,7 @@ impl RevocationWatermark {
             tenant: tenant.clone(),
             target,
             revoked_before: now,
+            access_revoked_before: None,
             expires_at: now.plus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS) + WATERMARK_MARGIN_SECS),
         }
     }
@@ -104,9 +116,97 @@ impl RevocationWatermark {
             tenant: tenant.clone(),
             target: WatermarkTarget::Family(family),
             revoked_before: until,
+            access_revoked_before: None,
             expires_at: until.plus_secs(WATERMARK_MARGIN_SECS),
         }
     }
+}
+
+/// What a refresh writes into its family's watermark item, in the rotation's own transaction, for a client that
+/// retires access tokens on refresh: every access token of the family issued at or before the rotation instant is
+/// inactive, even one issued in the same microsecond. The tokens the rotation issues are stamped one microsecond
+/// later ([`RefreshedFamily::tokens_issued_at`]), so they outlive it. The mark replaces the previous one (rotations of a family are ordered: each spends the refresh
+/// token the one before issued) and leaves `revoked_before` as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshedFamily {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The family refreshed.
+    pub family: FamilyId,
+    /// Its access tokens issued at or before this instant are inactive.
+    pub access_revoked_before: Timestamp,
+    /// When the item may be forgotten: as for any watermark, after the longest-lived token it could affect.
+    pub expires_at: Timestamp,
+}
+
+impl RefreshedFamily {
+    /// The mark of a rotation at `now`.
+    pub fn at_rotation(tenant: &TenantId, family: FamilyId, now: Timestamp) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            family,
+            access_revoked_before: now,
+            expires_at: now.plus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS) + WATERMARK_MARGIN_SECS),
+        }
+    }
+
+    /// When the tokens of a rotation at `now` are issued: one microsecond after it, so they outlive its mark.
+    pub const fn tokens_issued_at(now: Timestamp) -> Timestamp {
+        now.micro_after()
+    }
+
+    /// The family's watermark target.
+    pub fn target(&self) -> WatermarkTarget {
+        WatermarkTarget::Family(self.family)
+    }
+}
+
+/// Which watermark a mark is: a watermark's target kind, or a family's refresh mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// The grant family's watermark (refresh-token reuse, revocation of its refresh token, `tessera revoke`).
+    Family,
+    /// The family's refresh mark: a later refresh retired this access token.
+    FamilyRefreshed,
+    /// The subject's watermark.
+    Subject,
+    /// The client's watermark.
+    Client,
+    /// The tenant's watermark.
+    Tenant,
+}
+
+impl MarkKind {
+    /// The kind of `target`'s watermark.
+    pub fn of(target: &WatermarkTarget) -> Self {
+        match target {
+            WatermarkTarget::Family(_) => Self::Family,
+            WatermarkTarget::Subject(_) => Self::Subject,
+            WatermarkTarget::Client(_) => Self::Client,
+            WatermarkTarget::Tenant => Self::Tenant,
+        }
+    }
+
+    /// Its name, as `tessera tokens inspect` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Family => "family",
+            Self::FamilyRefreshed => "family_refreshed",
+            Self::Subject => "subject",
+            Self::Client => "client",
+            Self::Tenant => "tenant",
+        }
+    }
+}
+
+/// One mark that applies to a token: which, and the instant at or before which it revokes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedMark {
+    /// Which watermark.
+    pub kind: MarkKind,
+    /// Tokens issued at or before it are inactive.
+    pub revoked_before: Timestamp,
 }
 
 /// A JWT access token revoked one by one: its `jti` stays denied until the token would expire anyway.
@@ -131,8 +231,8 @@ pub enum Inactive {
     NotYetValid,
     /// Revoked individually.
     Revoked,
-    /// Issued at or before a watermark that applies to it.
-    Watermarked,
+    /// Issued at or before a watermark that applies to it: the latest such mark.
+    Watermarked(AppliedMark),
 }
 
 /// The facts about one token that the active rule needs.
@@ -146,8 +246,8 @@ pub struct TokenValidity<'a> {
     pub not_before: Option<Timestamp>,
     /// Whether its record or denylist entry says it was revoked.
     pub individually_revoked: bool,
-    /// Every watermark that applies to it.
-    pub watermarks: &'a [Timestamp],
+    /// Every mark that applies to it.
+    pub watermarks: &'a [AppliedMark],
 }
 
 /// The active rule, in one place: not expired (RFC 7519 `exp`: not accepted on or after it), not before
@@ -162,8 +262,9 @@ pub fn check_active(token: TokenValidity<'_>, now: Timestamp) -> Result<(), Inac
     if token.individually_revoked {
         return Err(Inactive::Revoked);
     }
-    if token.watermarks.iter().any(|&mark| token.issued_at <= mark) {
-        return Err(Inactive::Watermarked);
+    let hit = token.watermarks.iter().filter(|mark| token.issued_at <= mark.revoked_before);
+    if let Some(&latest) = hit.max_by_key(|mark| mark.revoked_before) {
+        return Err(Inactive::Watermarked(latest));
     }
     Ok(())
 }
@@ -172,7 +273,11 @@ pub fn check_active(token: TokenValidity<'_>, now: Timestamp) -> Result<(), Inac
 mod tests {
     use super::*;
 
-    fn validity(watermarks: &[Timestamp]) -> TokenValidity<'_> {
+    fn marks(at: &[u64]) -> Vec<AppliedMark> {
+        at.iter().map(|&m| AppliedMark { kind: MarkKind::Subject, revoked_before: Timestamp::from_micros(m) }).collect()
+    }
+
+    fn validity(watermarks: &[AppliedMark]) -> TokenValidity<'_> {
         TokenValidity {
             issued_at: Timestamp::from_micros(1_000_000_500),
             expires_at: Timestamp::from_secs(2_000),
@@ -204,12 +309,39 @@ mod tests {
     fn watermark_boundary_is_microsecond_exact() {
         let now = Timestamp::from_secs(1_500);
         // A watermark in the same second but one microsecond before issue leaves the token active.
-        assert_eq!(check_active(validity(&[Timestamp::from_micros(1_000_000_499)]), now), Ok(()));
+        assert_eq!(check_active(validity(&marks(&[1_000_000_499])), now), Ok(()));
         // At or after issue, it revokes it.
         for mark in [1_000_000_500, 1_000_000_501] {
-            let marks = [Timestamp::from_micros(mark)];
-            assert_eq!(check_active(validity(&marks), now), Err(Inactive::Watermarked));
+            let marks = marks(&[mark]);
+            assert_eq!(check_active(validity(&marks), now), Err(Inactive::Watermarked(marks[0])));
         }
+        // Of several that apply, the latest is the one reported.
+        let several = [
+            AppliedMark { kind: MarkKind::Tenant, revoked_before: Timestamp::from_micros(1_000_000_600) },
+            AppliedMark { kind: MarkKind::FamilyRefreshed, revoked_before: Timestamp::from_micros(1_000_000_700) },
+            AppliedMark { kind: MarkKind::Client, revoked_before: Timestamp::from_micros(1_000_000_100) },
+        ];
+        assert_eq!(check_active(validity(&several), now), Err(Inactive::Watermarked(several[1])));
+    }
+
+    #[test]
+    fn a_refresh_mark_is_the_rotation_instant_and_its_tokens_outlive_it() {
+        let now = Timestamp::from_micros(1_700_000_000_000_500);
+        let mark = RefreshedFamily::at_rotation(&TenantId::default(), FamilyId::from_bytes([3; 16]), now);
+        assert_eq!(mark.access_revoked_before, now);
+        assert_eq!(RefreshedFamily::tokens_issued_at(now), Timestamp::from_micros(1_700_000_000_000_501));
+        assert_eq!(mark.target(), WatermarkTarget::Family(FamilyId::from_bytes([3; 16])));
+        // The rotation's tokens outlive it; one issued in the same microsecond, before the rotation, does not.
+        let applied = [AppliedMark { kind: MarkKind::FamilyRefreshed, revoked_before: mark.access_revoked_before }];
+        let token = |issued_at| TokenValidity {
+            issued_at,
+            expires_at: now.plus_secs(60),
+            not_before: None,
+            individually_revoked: false,
+            watermarks: &applied,
+        };
+        assert_eq!(check_active(token(RefreshedFamily::tokens_issued_at(now)), now), Ok(()));
+        assert_eq!(check_active(token(now), now), Err(Inactive::Watermarked(applied[0])));
     }
 
     #[test]

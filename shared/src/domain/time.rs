@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// The epoch: no token is issued at or before it, so a mark there revokes nothing.
+    pub const EPOCH: Self = Self(0);
+
     /// A timestamp `micros` microseconds after the epoch.
     pub const fn from_micros(micros: u64) -> Self {
         Self(micros)
@@ -29,6 +32,11 @@ impl Timestamp {
     /// Whole seconds since the epoch, rounded down (a JWT NumericDate).
     pub const fn as_secs(self) -> u64 {
         self.0 / 1_000_000
+    }
+
+    /// One microsecond later, saturating.
+    pub const fn micro_after(self) -> Self {
+        Self(self.0.saturating_add(1))
     }
 
     /// This timestamp plus `secs` seconds, saturating.

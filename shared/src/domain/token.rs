@@ -277,6 +277,7 @@ mod tests {
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: super::super::scope::ScopeSet::parse("a").unwrap(),
             audience: vec![],
             family: family(),

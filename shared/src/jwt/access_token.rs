@@ -10,7 +10,7 @@ use jsonwebtoken::{Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyError, KeyRing, SigningAlgorithm};
-use crate::domain::client::ClientId;
+use crate::domain::client::{AppAttributes, ClientId};
 use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
 use crate::domain::scope::ScopeSet;
@@ -82,6 +82,9 @@ pub struct AccessTokenClaims {
     /// Authentication methods of the subject token (RFC 8176), for user tokens whose subject token named them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The app attributes of the client (`app_identifier`, `app_platform`, `app_version`), when it has any.
+    #[serde(flatten)]
+    pub app: AppAttributes,
     /// The grant family.
     pub tsr_fam: FamilyId,
     /// Issue time in microseconds.
@@ -103,6 +106,7 @@ pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<St
         username: grant.username.clone(),
         user_details: grant.user_details.clone(),
         amr: grant.amr.clone(),
+        app: grant.app.clone(),
         tsr_fam: grant.family,
         tsr_iat_us: grant.issued_at.as_micros(),
     };
@@ -201,6 +205,7 @@ pub fn verify(
         username: claims.username,
         user_details: claims.user_details,
         amr: claims.amr,
+        app: claims.app,
         scope: ScopeSet::parse(&claims.scope).map_err(|_| JwtRejection::InvalidClaim("scope"))?,
         audience: claims.aud.into_list(),
         family: claims.tsr_fam,
@@ -251,6 +256,7 @@ pub(crate) mod tests {
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: ScopeSet::parse("read write").unwrap(),
             audience: vec!["https://api.example".into()],
             family: FamilyId::from_bytes([4; 16]),
@@ -357,6 +363,7 @@ pub(crate) mod tests {
             username: None,
             user_details: BTreeMap::new(),
             amr: Vec::new(),
+            app: Default::default(),
             tsr_fam: FamilyId::from_bytes([1; 16]),
             tsr_iat_us: 1_000_000,
         })

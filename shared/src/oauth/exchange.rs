@@ -228,7 +228,7 @@ impl SubjectToken {
     /// Refuses a subject token that Tessera revoked (recorded and revoked, or its subject revoked after it was
     /// issued): an exchange must not outlive a revocation.
     pub fn check_not_revoked(&self, tenant: &TenantId, fetched: &Fetched, now: Timestamp) -> Result<(), OAuthError> {
-        let watermarks = fetched.watermarks(&self.watermark_keys(tenant));
+        let watermarks = fetched.marks(&self.watermark_keys(tenant));
         let validity = TokenValidity {
             issued_at: self.identity.issued_no_later_than(now),
             expires_at: self.identity.accepted_until(),

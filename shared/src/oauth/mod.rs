@@ -1,10 +1,11 @@
 //! The OAuth operations as plain functions over [`crate::TokenService`]: issue ([`token`]), introspect
-//! ([`introspect`]), revoke ([`revoke`]), publish metadata ([`metadata`]) and decide as the authorizer of a
-//! protected API ([`authorize`]). They take parsed requests and return wire types; HTTP stays in [`crate::wire`].
+//! ([`introspect`]), revoke ([`revoke`]), publish metadata ([`metadata`]), decide as the authorizer of a
+//! protected API ([`authorize`]) and tell an operator a token's state ([`inspect`]). They take parsed requests and return wire types; HTTP stays in [`crate::wire`].
 
 pub mod authenticate;
 pub mod authorize;
 pub mod exchange;
+pub mod inspect;
 pub mod introspect;
 pub mod metadata;
 pub mod presented;

@@ -8,7 +8,7 @@ use crate::TokenService;
 use crate::domain::client::Client;
 use crate::domain::grant::Grant;
 use crate::domain::id::IdTag;
-use crate::domain::revocation::{Inactive, TokenValidity, check_active};
+use crate::domain::revocation::{AppliedMark, Inactive, TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, OpaqueToken, TokenKind};
@@ -55,9 +55,13 @@ pub enum NotActive {
     /// The record's grant is not the one whose ids the token embeds.
     #[error("record does not match the ids the token embeds")]
     IdsMismatch,
-    /// The active rule refused it: expired, not yet valid, revoked or under a watermark.
+    /// The active rule refused it: expired, not yet valid, revoked or under a watermark (which one, and its mark).
     #[error("inactive: {0:?}")]
     Inactive(Inactive),
+    /// A refresh token already rotated: presenting it again is reuse. Unexpired, unrevoked and under no
+    /// watermark, or one of those would be the reason.
+    #[error("a spent (rotated) refresh token")]
+    Spent,
     /// A token of a kind this check does not accept ([`Accepted`]), judged without a store read.
     #[error("not accepted here: {0}")]
     NotAccepted(&'static str),
@@ -223,7 +227,17 @@ impl Presented {
 
     /// Applies the active rule to the token and the fetched records.
     pub fn judge(&self, keys: &TokenKeys, fetched: &Fetched, now: Timestamp) -> Result<Active, NotActive> {
-        let watermarks = fetched.watermarks(&keys.watermarks);
+        // A refresh's mark on its family applies to the family's access tokens only (a refresh token is judged
+        // by the watermarks proper, so its replay stays reuse).
+        let access_token = match self {
+            Self::Opaque(token) => token.kind() == TokenKind::AccessToken,
+            Self::Jwt(_) => true,
+            Self::External(_) | Self::Unrecognised(_) => false,
+        };
+        let watermarks = match access_token {
+            true => fetched.access_token_marks(&keys.watermarks),
+            false => fetched.marks(&keys.watermarks),
+        };
         let key = keys.state.as_ref();
         let (active, revoked) = match self {
             Self::Unrecognised(reason) => return Err(reason.clone()),
@@ -253,8 +267,14 @@ impl Presented {
                 }
                 let active =
                     ActiveToken { grant: record.grant.clone(), kind: record.kind, jti: None, not_before: None };
-                // A rotated refresh token is spent: presenting it is reuse, never an active token.
-                (active, record.revoked_at.is_some() || record.rotated_at.is_some())
+                if record.revoked_at.is_none() && record.rotated_at.is_some() {
+                    // A rotated refresh token is spent: presenting it is reuse, never an active token. The active
+                    // rule still says first whether it is expired or revoked besides.
+                    let validity = active.validity(false, &watermarks);
+                    check_active(validity, now).map_err(NotActive::Inactive)?;
+                    return Err(NotActive::Spent);
+                }
+                (active, record.revoked_at.is_some())
             }
             Self::Jwt(jwt) => {
                 let active = ActiveToken {
@@ -266,15 +286,21 @@ impl Presented {
                 (active, key.is_some_and(|k| fetched.has_revoked_jti(k)))
             }
         };
-        let validity = TokenValidity {
-            issued_at: active.grant.issued_at,
-            expires_at: active.grant.expires_at,
-            not_before: active.not_before,
-            individually_revoked: revoked,
-            watermarks: &watermarks,
-        };
-        check_active(validity, now).map_err(NotActive::Inactive)?;
+        check_active(active.validity(revoked, &watermarks), now).map_err(NotActive::Inactive)?;
         Ok(Active::Issued(Box::new(active)))
+    }
+}
+
+impl ActiveToken {
+    /// What the active rule needs of it, given its own revocation state and the marks that apply.
+    fn validity<'a>(&self, individually_revoked: bool, watermarks: &'a [AppliedMark]) -> TokenValidity<'a> {
+        TokenValidity {
+            issued_at: self.grant.issued_at,
+            expires_at: self.grant.expires_at,
+            not_before: self.not_before,
+            individually_revoked,
+            watermarks,
+        }
     }
 }
 

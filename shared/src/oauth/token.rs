@@ -12,7 +12,7 @@ use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
 use crate::domain::refresh::{RefreshRefusal, check_refresh, narrowed_scope};
-use crate::domain::revocation::RevocationWatermark;
+use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::scope::ScopeSet;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
@@ -112,6 +112,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         username,
         user_details,
         amr,
+        app: client.app.clone(),
         scope,
         audience,
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
@@ -186,7 +187,8 @@ async fn refresh(
     if !presented.matches(&record.grant) {
         return Err(invalid_grant("record does not match the token"));
     }
-    let watermarks = fetched.watermarks(&StoreKey::watermarks(tenant.id, &presented.watermark_targets()));
+    // The watermarks proper: a refresh's mark on the family's access tokens does not apply to a refresh token.
+    let watermarks = fetched.marks(&StoreKey::watermarks(tenant.id, &presented.watermark_targets()));
     match check_refresh(record, &client.client_id, &watermarks, now) {
         Ok(()) => {}
         Err(RefreshRefusal::Reused) => return Err(revoke_family_for_reuse(service, tenant, &record.grant, now).await),
@@ -204,12 +206,18 @@ async fn refresh(
     } else {
         return Err(OAuthError::new(ErrorCode::InvalidTarget, "a refresh may only narrow the audience"));
     };
+    // Stamped a microsecond after the rotation instant, so the rotation's mark on the family's earlier access
+    // tokens (at that instant) spares them, even on a clock that has not moved since the last refresh.
+    let issued_at = RefreshedFamily::tokens_issued_at(now);
+    // The app attributes are the client's now: a refresh issues anew.
+    let app = client.app.clone();
     let grant =
-        Grant { scope, audience, issued_at: now, expires_at: access_expiry(client, now), ..record.grant.clone() };
+        Grant { scope, audience, app, issued_at, expires_at: access_expiry(client, now), ..record.grant.clone() };
     // RFC 6749 §6: the new refresh token keeps the scope (and audience) of the one it replaces; only the access
     // token narrows.
     let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };
-    match mint(service, tenant, client, &grant, Some(terms), Some(&key)).await {
+    let rotation = Rotation { old: &key, at: now };
+    match mint(service, tenant, client, &grant, Some(terms), Some(rotation)).await {
         Ok(response) => {
             metrics::count(Metric::TokensIssued(GrantType::RefreshToken, client.access_token_format));
             Ok(response)
@@ -254,6 +262,12 @@ struct RefreshTerms {
     audience: Vec<String>,
 }
 
+/// The refresh token a [`mint`] spends, and the rotation instant.
+struct Rotation<'a> {
+    old: &'a StoreKey,
+    at: Timestamp,
+}
+
 /// Why [`mint`] issued nothing.
 enum MintFailure {
     /// The rotation's condition failed: the old refresh token was rotated, revoked or gone first.
@@ -290,7 +304,7 @@ async fn mint(
     client: &Client,
     grant: &Grant,
     refresh: Option<RefreshTerms>,
-    rotate_from: Option<&StoreKey>,
+    rotate_from: Option<Rotation<'_>>,
 ) -> Result<TokenResponse, MintFailure> {
     let mut records = Vec::with_capacity(2);
     let access_token = match client.access_token_format {
@@ -312,7 +326,13 @@ async fn mint(
         None => None,
     };
     let stored = match (rotate_from, records.len()) {
-        (Some(old), _) => service.store.rotate(old, grant.issued_at, records).await,
+        (Some(Rotation { old, at }), _) => {
+            // WSO2's INACTIVE ("refreshed"): the family's earlier access tokens are retired in the same
+            // transaction, by a mark at the rotation instant, which the new tokens outlive.
+            let refreshed =
+                client.revoke_access_on_refresh.then(|| RefreshedFamily::at_rotation(tenant.id, grant.family, at));
+            service.store.rotate(old, at, records, refreshed).await
+        }
         (None, 0) => Ok(()),
         (None, 1) => service.store.put_new(records.remove(0)).await,
         (None, _) => service.store.put_new_all(records).await,

@@ -37,6 +37,7 @@ pub(crate) fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRec
         username: None,
         user_details: Default::default(),
         amr: Vec::new(),
+        app: Default::default(),
         scope: ScopeSet::parse("read write").expect("valid scope"),
         audience: vec!["https://api.example".into()],
         family,
@@ -62,6 +63,12 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
         audiences: vec![],
         disabled: false,
         introspection_profile: Default::default(),
+        revoke_access_on_refresh: true,
+        app: crate::domain::client::AppAttributes {
+            app_identifier: Some("com.example.conformance".into()),
+            app_platform: Some("ios".into()),
+            app_version: Some("1.2.3".into()),
+        },
     }
 }
 
@@ -75,6 +82,7 @@ pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     an_event_raises_a_watermark_once(store).await;
     put_new_all_is_all_or_nothing(store).await;
     rotation_succeeds_exactly_once(store).await;
+    a_rotation_marks_its_family_for_access_tokens_only(store).await;
     external_tokens_record_and_revoke(store).await;
     user_details_are_compare_and_set_on_their_attempt(store).await;
     clients_round_trip(store).await;
@@ -104,6 +112,7 @@ pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
         tenant: tenant.clone(),
         target: WatermarkTarget::subject("alice"),
         revoked_before: NOW,
+        access_revoked_before: None,
         expires_at: NOW.plus_secs(60),
     };
     store.put_new(Record::Token(token.clone())).await.expect("put token");
@@ -157,6 +166,7 @@ pub async fn watermarks_only_rise(store: &dyn TokenStore) {
         tenant: tenant.clone(),
         target: target.clone(),
         revoked_before: at,
+        access_revoked_before: None,
         expires_at: NOW.plus_secs(3600),
     };
     assert!(store.raise_watermark(mark(NOW.plus_secs(5)), None).await.expect("raise"));
@@ -284,8 +294,9 @@ pub async fn rotation_succeeds_exactly_once(store: &dyn TokenStore) {
     let (first, second) = (token_record(&tenant, NOW.plus_secs(60)), token_record(&tenant, NOW.plus_secs(60)));
     store.put_new(Record::Token(old.clone())).await.expect("put");
     let old_key = StoreKey::token(&tenant, &old.token_hash);
-    store.rotate(&old_key, NOW.plus_secs(1), vec![Record::Token(first.clone())]).await.expect("first rotation");
-    let err = store.rotate(&old_key, NOW.plus_secs(2), vec![Record::Token(second.clone())]).await.expect_err("reuse");
+    store.rotate(&old_key, NOW.plus_secs(1), vec![Record::Token(first.clone())], None).await.expect("first rotation");
+    let err =
+        store.rotate(&old_key, NOW.plus_secs(2), vec![Record::Token(second.clone())], None).await.expect_err("reuse");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let keys: Vec<_> = [&old, &first, &second].iter().map(|t| StoreKey::token(&tenant, &t.token_hash)).collect();
     let got = Fetched::new(store.get_many(&keys).await.expect("read"), NOW);
@@ -299,11 +310,65 @@ pub async fn rotation_succeeds_exactly_once(store: &dyn TokenStore) {
     store.mark_revoked(&revoked_key, NOW).await.expect("revoke");
     let next = token_record(&tenant, NOW.plus_secs(60));
     assert!(matches!(
-        store.rotate(&revoked_key, NOW, vec![Record::Token(next.clone())]).await,
+        store.rotate(&revoked_key, NOW, vec![Record::Token(next.clone())], None).await,
         Err(StoreError::Conflict(_))
     ));
     let missing = StoreKey::token(&tenant, &next.token_hash);
-    assert!(matches!(store.rotate(&missing, NOW, vec![]).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.rotate(&missing, NOW, vec![], None).await, Err(StoreError::Conflict(_))));
+}
+
+/// A rotation with a refresh mark sets it on the family's item in the same transaction: access tokens see it,
+/// the watermarks proper do not (so a spent refresh token replayed is still reuse); the next rotation replaces it;
+/// a family watermark raised later keeps it, and a mark set after one keeps that watermark.
+pub async fn a_rotation_marks_its_family_for_access_tokens_only(store: &dyn TokenStore) {
+    use crate::domain::revocation::{AppliedMark, MarkKind, RefreshedFamily};
+    let tenant = fresh_tenant();
+    let family = FamilyId::from_bytes(crate::entropy::random_bytes(&crate::entropy::SystemEntropy).expect("entropy"));
+    let tenant = &tenant;
+    let key = StoreKey::watermark(tenant, &WatermarkTarget::Family(family));
+    let keys = std::slice::from_ref(&key);
+    let rotate = |at: Timestamp| async move {
+        let old = token_record(tenant, NOW.plus_secs(60));
+        store.put_new(Record::Token(old.clone())).await.expect("put");
+        let old_key = StoreKey::token(tenant, &old.token_hash);
+        let next = token_record(tenant, NOW.plus_secs(60));
+        let mark = RefreshedFamily::at_rotation(tenant, family, at);
+        store.rotate(&old_key, at, vec![Record::Token(next)], Some(mark)).await
+    };
+    let refreshed = |at: Timestamp| AppliedMark { kind: MarkKind::FamilyRefreshed, revoked_before: at };
+
+    rotate(NOW.plus_secs(1)).await.expect("first rotation");
+    let got = Fetched::new(store.get_many(keys).await.expect("read"), NOW);
+    assert_eq!(got.access_token_marks(keys), vec![refreshed(NOW.plus_secs(1))]);
+    assert_eq!(got.marks(keys), vec![], "a refresh token is not under the refresh mark");
+    assert!(got.watermarks(keys).is_empty());
+
+    rotate(NOW.plus_secs(2)).await.expect("second rotation");
+    let got = Fetched::new(store.get_many(keys).await.expect("read"), NOW);
+    assert_eq!(got.access_token_marks(keys), vec![refreshed(NOW.plus_secs(2))]);
+
+    // Reuse revokes the family: the final mark lands beside the refresh mark, which stays.
+    let last = RevocationWatermark::final_for_family(tenant, family, NOW.plus_secs(3));
+    assert!(store.raise_watermark(last.clone(), None).await.expect("raise"));
+    let got = Fetched::new(store.get_many(keys).await.expect("read"), NOW);
+    let family_mark = AppliedMark { kind: MarkKind::Family, revoked_before: last.revoked_before };
+    assert_eq!(got.marks(keys), vec![family_mark]);
+    assert_eq!(got.access_token_marks(keys), vec![family_mark, refreshed(NOW.plus_secs(2))]);
+
+    // A rotation that commits after it (it read before the reuse) keeps the family's watermark.
+    rotate(NOW.plus_secs(4)).await.expect("late rotation");
+    let got = Fetched::new(store.get_many(keys).await.expect("read"), NOW);
+    assert_eq!(got.marks(keys), vec![family_mark]);
+    assert_eq!(got.access_token_marks(keys), vec![family_mark, refreshed(NOW.plus_secs(4))]);
+
+    // Without a mark, a rotation leaves the family's item alone.
+    let other = FamilyId::from_bytes([0xEE; 16]);
+    let other_key = StoreKey::watermark(tenant, &WatermarkTarget::Family(other));
+    let old = token_record(tenant, NOW.plus_secs(60));
+    store.put_new(Record::Token(old.clone())).await.expect("put");
+    store.rotate(&StoreKey::token(tenant, &old.token_hash), NOW, vec![], None).await.expect("rotate");
+    let got = Fetched::new(store.get_many(std::slice::from_ref(&other_key)).await.expect("read"), NOW);
+    assert!(got.access_token_marks(std::slice::from_ref(&other_key)).is_empty());
 }
 
 /// A recorded external JWT reads back, and revokes like an opaque token.

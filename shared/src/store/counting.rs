@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 
 use super::{Record, StoreError, StoreKey, TokenStore};
-use crate::domain::revocation::RevocationWatermark;
+use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::time::Timestamp;
 use crate::domain::user_details::UserDetailsRecord;
 
@@ -135,11 +135,18 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         self.inner.put_new_all(records).await
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         self.wrote();
-        // The rotated token's update is a transaction item too.
-        self.tally(|items| items.written_in_transactions += 1 + new.len(), &new.iter().collect::<Vec<_>>());
-        self.inner.rotate(old, at, new).await
+        // The rotated token's update is a transaction item too, and so is a family's refresh mark.
+        let updates = 1 + usize::from(refreshed.is_some());
+        self.tally(|items| items.written_in_transactions += updates + new.len(), &new.iter().collect::<Vec<_>>());
+        self.inner.rotate(old, at, new, refreshed).await
     }
 
     async fn raise_watermark(

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use super::{ItemKind, Record, RegistrationStore, SeenEvent, StoreError, StoreKey, TokenStore};
 use crate::clock::Clock;
 use crate::domain::client::Client;
-use crate::domain::revocation::RevocationWatermark;
+use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::user_details::UserDetailsRecord;
@@ -317,7 +317,13 @@ impl TokenStore for MemoryStore {
         self.insert_all_new(&mut items, records)
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         let mut items = self.items();
         let rotatable = |items: &Items| {
             matches!(items.records.get(old.as_str()),
@@ -330,9 +336,11 @@ impl TokenStore for MemoryStore {
         if let Some(taken) = keys.iter().find(|k| items.records.contains_key(k.as_str())) {
             return Err(StoreError::AlreadyExists(taken.to_string()));
         }
+        let family_key = refreshed.as_ref().map(|mark| StoreKey::watermark(&mark.tenant, &mark.target()));
+        let new_family_item = family_key.as_ref().is_some_and(|k| !items.records.contains_key(k.as_str()));
         // Making room never evicts the token being rotated, but may sweep it if it has expired: then it is gone,
         // as after DynamoDB's TTL deletion.
-        self.make_room(&mut items, new.len(), Some(old.as_str()))?;
+        self.make_room(&mut items, new.len() + usize::from(new_family_item), Some(old.as_str()))?;
         if !rotatable(&items) {
             return Err(StoreError::Conflict(old.to_string()));
         }
@@ -344,6 +352,26 @@ impl TokenStore for MemoryStore {
                 t.rotated_at = Some(at);
             }
         });
+        if let (Some(mark), Some(key)) = (refreshed, family_key) {
+            // Like the DynamoDB update: the refresh mark and its expiry are set, `revoked_before` kept (the epoch
+            // on a new item).
+            let marked = items.update(key.as_str(), |record| {
+                if let Record::Watermark(w) = record {
+                    w.access_revoked_before = Some(mark.access_revoked_before);
+                    w.expires_at = mark.expires_at;
+                }
+            });
+            if marked.is_none() {
+                let item = RevocationWatermark {
+                    tenant: mark.tenant.clone(),
+                    target: mark.target(),
+                    revoked_before: Timestamp::EPOCH,
+                    access_revoked_before: Some(mark.access_revoked_before),
+                    expires_at: mark.expires_at,
+                };
+                items.insert(key.as_str(), Record::Watermark(item));
+            }
+        }
         Ok(())
     }
 
@@ -359,10 +387,14 @@ impl TokenStore for MemoryStore {
         // event is remembered either way (a re-delivery must not raise the mark later).
         let now = self.bound.as_ref().map(|bound| bound.clock.now());
         let live = |record: &Record| now.is_none_or(|now| record.expires_at().is_none_or(|at| at > now));
-        let (raises, exists) = match items.records.get(key.as_str()) {
-            Some(Record::Watermark(existing)) => (existing.revoked_before < watermark.revoked_before, true),
-            _ => (true, false),
+        // A family's refresh mark is kept beside the raised one, as DynamoDB's update keeps the attribute.
+        let (raises, exists, refreshed) = match items.records.get(key.as_str()) {
+            Some(Record::Watermark(existing)) => {
+                (existing.revoked_before < watermark.revoked_before, true, existing.access_revoked_before)
+            }
+            _ => (true, false, None),
         };
+        let watermark = RevocationWatermark { access_revoked_before: refreshed, ..watermark };
         let seen_key = seen.as_ref().map(|seen| Record::SeenEvent(seen.clone()).key());
         let duplicate = seen_key.as_ref().is_some_and(|k| items.records.get(k.as_str()).is_some_and(live));
         if duplicate {
@@ -502,6 +534,7 @@ mod tests {
             tenant: tenant.clone(),
             target: WatermarkTarget::subject(subject),
             revoked_before: NOW,
+            access_revoked_before: None,
             expires_at: NOW.plus_secs(expires_in_secs),
         }
     }
@@ -634,7 +667,7 @@ mod tests {
         store.mark_revoked(&external_key, NOW).await.expect("revoke external");
         let refresh = put_token(&store, &tenant, 10).await;
         let successor = token_record(&tenant, NOW.plus_secs(60));
-        store.rotate(&refresh, NOW, vec![Record::Token(successor.clone())]).await.expect("rotate");
+        store.rotate(&refresh, NOW, vec![Record::Token(successor.clone())], None).await.expect("rotate");
         // Full: six items, only the successor evictable. The next write evicts it, the ones after are refused.
         store.put_new(revoked_jti(&tenant, "jti-2", 90)).await.expect("a second denylist entry");
         assert!(!present(&store, &token_key(&successor)).await);
@@ -693,7 +726,7 @@ mod tests {
         let refresh = put_token(&store, &tenant, 10).await;
         let other = put_token(&store, &tenant, 20).await;
         let successor = token_record(&tenant, NOW.plus_secs(60));
-        store.rotate(&refresh, NOW, vec![Record::Token(successor.clone())]).await.expect("rotate");
+        store.rotate(&refresh, NOW, vec![Record::Token(successor.clone())], None).await.expect("rotate");
         let got = Fetched::new(store.get_many(&[refresh.clone(), token_key(&successor)]).await.expect("read"), NOW);
         assert!(got.token(&refresh).is_some_and(|t| t.rotated_at == Some(NOW)));
         assert!(got.token(&token_key(&successor)).is_some());

@@ -12,7 +12,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::{Record, StoreError, StoreKey, TokenStore};
-use crate::domain::revocation::RevocationWatermark;
+use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::time::Timestamp;
 use crate::domain::user_details::UserDetailsRecord;
 use crate::metrics::{self, Metric, StoreOperation};
@@ -65,9 +65,15 @@ impl<S: TokenStore> TokenStore for MeteredStore<S> {
         measured(StoreOperation::PutNewAll, started, self.inner.put_new_all(records).await)
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         let started = Instant::now();
-        measured(StoreOperation::Rotate, started, self.inner.rotate(old, at, new).await)
+        measured(StoreOperation::Rotate, started, self.inner.rotate(old, at, new, refreshed).await)
     }
 
     async fn raise_watermark(
@@ -117,7 +123,13 @@ mod tests {
         async fn put_new_all(&self, _: Vec<Record>) -> Result<(), StoreError> {
             Err((self.0)())
         }
-        async fn rotate(&self, _: &StoreKey, _: Timestamp, _: Vec<Record>) -> Result<(), StoreError> {
+        async fn rotate(
+            &self,
+            _: &StoreKey,
+            _: Timestamp,
+            _: Vec<Record>,
+            _: Option<RefreshedFamily>,
+        ) -> Result<(), StoreError> {
             Err((self.0)())
         }
         async fn raise_watermark(&self, _: RevocationWatermark, _: Option<&str>) -> Result<bool, StoreError> {

@@ -32,7 +32,9 @@ use async_trait::async_trait;
 
 use crate::domain::client::{Client, ClientId};
 use crate::domain::id::IdTag;
-use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
+use crate::domain::revocation::{
+    AppliedMark, MarkKind, RefreshedFamily, RevocationWatermark, RevokedJti, WatermarkTarget,
+};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenRecord};
@@ -394,10 +396,20 @@ pub trait TokenStore: Send + Sync {
     async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError>;
 
     /// Rotates a refresh token atomically (one `TransactWriteItems`): marks the record under `old` rotated at
-    /// `at`, on condition that it exists and is neither rotated nor revoked, and writes `new` (each
-    /// conditional on not existing). [`StoreError::Conflict`] when the condition on `old` fails: of any
-    /// number of concurrent rotations of one token, exactly one succeeds.
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError>;
+    /// `at`, on condition that it exists and is neither rotated nor revoked, writes `new` (each conditional on
+    /// not existing) and, with `refreshed`, sets the family's refresh mark on its watermark item (created if
+    /// absent with `revoked_before` at the epoch; an existing `revoked_before` is kept; the item's expiry becomes
+    /// the mark's, which outlives every token of the family issued up to the rotation, so it never cuts short a
+    /// `revoked_before` either). [`StoreError::Conflict`] when the condition on `old` fails, or a concurrent write to
+    /// the family's item cancels the transaction: of any number of concurrent rotations of one token, exactly one
+    /// succeeds.
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError>;
 
     /// Writes a watermark, or raises an existing one; a lower mark never replaces a higher one. With an
     /// `event_id`, the watermark remembers it, and a second write with the same id is a no-op even if it would
@@ -435,8 +447,14 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
         (**self).put_new_all(records).await
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
-        (**self).rotate(old, at, new).await
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
+        (**self).rotate(old, at, new, refreshed).await
     }
 
     async fn raise_watermark(
@@ -582,6 +600,14 @@ impl Fetched {
         matches!(self.find(key), Some(Record::RevokedJti(_)))
     }
 
+    /// When the unexpired denylist entry under `key` was written, if there is one.
+    pub fn revoked_jti_at(&self, key: &StoreKey) -> Option<Timestamp> {
+        match self.find(key)? {
+            Record::RevokedJti(entry) => Some(entry.revoked_at),
+            _ => None,
+        }
+    }
+
     /// The subject's cached user details under `key`, if present and unexpired.
     pub fn user_details(&self, key: &StoreKey) -> Option<&UserDetailsRecord> {
         match self.find(key)? {
@@ -590,13 +616,34 @@ impl Fetched {
         }
     }
 
-    /// The `revoked_before` of every unexpired watermark among `keys`.
+    /// The `revoked_before` of every unexpired watermark among `keys` (a family item only a refresh wrote has
+    /// none).
     pub fn watermarks(&self, keys: &[StoreKey]) -> Vec<Timestamp> {
-        keys.iter()
-            .filter_map(|k| match self.find(k)? {
-                Record::Watermark(w) => Some(w.revoked_before),
-                _ => None,
-            })
+        self.marks(keys).into_iter().map(|mark| mark.revoked_before).collect()
+    }
+
+    /// The marks on every token under the unexpired watermarks among `keys`: each one's `revoked_before`, which
+    /// kind of watermark it is, and none at the epoch. What a refresh token and an external token are judged by.
+    pub fn marks(&self, keys: &[StoreKey]) -> Vec<AppliedMark> {
+        self.watermark_items(keys)
+            .filter(|w| w.revoked_before > Timestamp::EPOCH)
+            .map(|w| AppliedMark { kind: MarkKind::of(&w.target), revoked_before: w.revoked_before })
             .collect()
+    }
+
+    /// What an access token of Tessera's is judged by: [`Fetched::marks`], and its family's refresh mark.
+    pub fn access_token_marks(&self, keys: &[StoreKey]) -> Vec<AppliedMark> {
+        let mut marks = self.marks(keys);
+        marks.extend(self.watermark_items(keys).filter(|w| matches!(w.target, WatermarkTarget::Family(_))).filter_map(
+            |w| Some(AppliedMark { kind: MarkKind::FamilyRefreshed, revoked_before: w.access_revoked_before? }),
+        ));
+        marks
+    }
+
+    fn watermark_items<'a>(&'a self, keys: &'a [StoreKey]) -> impl Iterator<Item = &'a RevocationWatermark> {
+        keys.iter().filter_map(|k| match self.find(k)? {
+            Record::Watermark(w) => Some(w),
+            _ => None,
+        })
     }
 }

@@ -36,7 +36,7 @@ use super::{Record, StoreError, StoreKey, TokenStore};
 use crate::bounded_cache::{BoundedCache, CacheLimits};
 use crate::clock::Clock;
 use crate::config::ConfigError;
-use crate::domain::revocation::RevocationWatermark;
+use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::time::Timestamp;
 use crate::domain::user_details::UserDetailsRecord;
 use crate::metrics::Metric;
@@ -279,10 +279,17 @@ impl TokenStore for ReadPlan {
         result
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         let mut keys = self.keys_of(&new);
         keys.push(old.clone());
-        let result = self.store.rotate(old, at, new).await;
+        keys.extend(refreshed.as_ref().map(|mark| StoreKey::watermark(&mark.tenant, &mark.target())));
+        let result = self.store.rotate(old, at, new, refreshed).await;
         self.forget(&keys);
         result
     }
@@ -332,8 +339,14 @@ impl TokenStore for StrictReads {
         self.0.put_new_all(records).await
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
-        self.0.rotate(old, at, new).await
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
+        self.0.rotate(old, at, new, refreshed).await
     }
 
     async fn raise_watermark(
@@ -525,8 +538,14 @@ mod tests {
             async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
                 self.inner.put_new_all(records).await
             }
-            async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
-                self.inner.rotate(old, at, new).await
+            async fn rotate(
+                &self,
+                old: &StoreKey,
+                at: Timestamp,
+                new: Vec<Record>,
+                refreshed: Option<RefreshedFamily>,
+            ) -> Result<(), StoreError> {
+                self.inner.rotate(old, at, new, refreshed).await
             }
             async fn raise_watermark(&self, w: RevocationWatermark, id: Option<&str>) -> Result<bool, StoreError> {
                 self.inner.raise_watermark(w, id).await

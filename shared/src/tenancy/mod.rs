@@ -236,6 +236,14 @@ impl Tenants {
         Ok(Tenant { id: tenant, issuer, served })
     }
 
+    /// The ids of the tenants served now, sorted (operator use: `tessera tokens inspect` looks for a token's
+    /// tenant among them).
+    pub fn ids(&self) -> Vec<TenantId> {
+        let mut ids: Vec<TenantId> = self.snapshot().keys().cloned().collect();
+        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids
+    }
+
     /// The trusted issuer `issuer` of `tenant` as served at `now` (re-reading the key document when due): `None`
     /// when the tenant is not served or does not trust that issuer.
     pub async fn trusted_issuer_of(

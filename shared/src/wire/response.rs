@@ -6,6 +6,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use crate::domain::client::AppAttributes;
 use crate::domain::grant::Grant;
 use crate::domain::profile::{Permission, Profile, ProfileAttribute};
 use crate::domain::time::Timestamp;
@@ -100,6 +101,10 @@ pub struct IntrospectionResponse {
     /// Resource permissions from the token's scopes (Keycloak RPT). Profile attribute `permissions` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<Permission>>,
+    /// `app_identifier`, `app_platform`, `app_version` of the client the token was issued to (OneWelcome), each
+    /// when registered. Profile attribute `app` only.
+    #[serde(flatten)]
+    pub app: AppAttributes,
 }
 
 impl IntrospectionResponse {
@@ -133,6 +138,7 @@ impl IntrospectionResponse {
             user_details: Some(grant.user_details.clone()).filter(|d| !d.is_empty()),
             amr: Some(grant.amr.clone()).filter(|m| !m.is_empty()),
             permissions: Some(permissions).filter(|p| !p.is_empty()),
+            app: grant.app.clone(),
             jti,
         }
     }
@@ -154,6 +160,8 @@ impl IntrospectionResponse {
             user_details: Some(identity.user_details).filter(|d| !d.is_empty()),
             amr: Some(identity.amr).filter(|m| !m.is_empty()),
             permissions: Some(permissions).filter(|p| !p.is_empty()),
+            // A trusted issuer's token: its client is not one of ours.
+            app: AppAttributes::default(),
             jti: identity.jti,
         }
     }
@@ -181,6 +189,9 @@ impl IntrospectionResponse {
         }
         if !profile.contains(&ProfileAttribute::Permissions) {
             self.permissions = None;
+        }
+        if !profile.contains(&ProfileAttribute::App) {
+            self.app = AppAttributes::default();
         }
         self
     }

@@ -104,3 +104,25 @@ async fn a_store_failure_is_a_500_never_an_allow() {
     assert_eq!(get_orders(&broken, "garbage").await.status, 403);
     assert_eq!(broken.send("GET", "/demo/orders", &[], "").await.status, 401);
 }
+
+/// WSO2's "INACTIVE: refreshed" at the gateway: once a refresh returned, the gateway denies the family's earlier
+/// access token and allows the new one.
+#[tokio::test]
+async fn a_refreshed_access_token_is_denied() {
+    use tessera::clock::Clock;
+    use tessera_e2e::issuers::{EXCHANGER, auth0, exchange, exchange_config};
+    let issuer = auth0();
+    let server = TestServer::start_config(&exchange_config(&[&issuer])).await;
+    let subject_token = issuer.sign(&issuer.claims("alice", server.clock.now().as_secs()));
+    let first = exchange(&server, EXCHANGER, &subject_token, &[("scope", "orders:read")]).await.json();
+    let old_access = first["access_token"].as_str().expect("access_token");
+    assert_eq!(get_orders(&server, old_access).await.status, 200);
+    let refresh = first["refresh_token"].as_str().expect("refresh_token");
+    let refreshed = server
+        .post("/oauth2/token", Some(EXCHANGER), &[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(get_orders(&server, old_access).await.status, 403, "the refreshed token is denied");
+    let new_access = refreshed.json()["access_token"].as_str().expect("access_token").to_owned();
+    assert_eq!(get_orders(&server, &new_access).await.status, 200);
+}

@@ -191,6 +191,7 @@ async fn an_unreachable_endpoint_fails_closed() {
             username: None,
             user_details: Default::default(),
             amr: Vec::new(),
+            app: Default::default(),
             scope: tessera::domain::scope::ScopeSet::default(),
             audience: vec!["https://issuer.example".into()],
             family: tessera::domain::id::FamilyId::from_bytes([1; 16]),

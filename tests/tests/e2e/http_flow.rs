@@ -499,6 +499,7 @@ async fn a_family_watermark_revokes_issued_tokens_to_the_microsecond() {
         tenant: TenantId::default(),
         target: WatermarkTarget::Family(family),
         revoked_before: at,
+        access_revoked_before: None,
         expires_at: issued.plus_secs(3600),
     };
     for (token, family) in [(&jwt, jwt_family), (&opaque, opaque_family)] {

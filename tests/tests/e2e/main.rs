@@ -13,6 +13,7 @@ mod faults;
 mod form_differential;
 mod fuzz_corpus;
 mod http_flow;
+mod inspect;
 mod jwks_uri;
 mod key_rotation;
 mod memory_bound;

@@ -2,7 +2,8 @@
 //! (Keycloak RPT shape, from the demo configuration's `[[permissions]]`) only when its profile names them; a
 //! resource server without a profile gets RFC 7662's core members alone, in JSON and in RFC 9701 JWT answers.
 //! For user tokens from token exchange (JWT and opaque), after refresh, for a trusted issuer's own JWT, and with
-//! `token_type_hint=requesting_party_token`. Runs on the store `TESSERA_E2E_STORE` selects.
+//! `token_type_hint=requesting_party_token`. The `app` attribute (OneWelcome's app attributes of the client a token
+//! was issued to) likewise, JWT and opaque. Runs on the store `TESSERA_E2E_STORE` selects.
 
 use serde_json::{Value, json};
 use tessera::clock::Clock;
@@ -167,4 +168,75 @@ async fn a_trusted_issuers_own_jwt_is_profiled_the_same_way() {
     for member in PROFILED {
         assert!(plain.get(member).is_none(), "{member}: {plain}");
     }
+}
+
+/// OneWelcome's app attributes: returned, for the client the token was issued to, only to resource servers whose
+/// profile has `app`; a client registered without them gives none; JWT and opaque alike.
+#[tokio::test]
+async fn app_attributes_reach_only_profiles_with_app() {
+    const APP_JWT: (&str, &str) = ("orders-ios", "orders-ios-secret-0123456789abcdef01");
+    const APP_OPAQUE: (&str, &str) = ("orders-android", "orders-android-secret-0123456789abcd");
+    const RS_APP: (&str, &str) = ("rs-app", "rs-app-secret-0123456789abcdef012345");
+    let toml = format!(
+        r#"{}
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+scopes = ["orders:read"]
+app_identifier = "com.example.orders"
+app_platform = "ios"
+app_version = "2.14.3"
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+scopes = ["orders:read"]
+access_token_format = "opaque"
+app_identifier = "com.example.orders"
+app_platform = "android"
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+grant_types = []
+may_introspect = true
+introspection_profile = ["app"]
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+grant_types = []
+may_introspect = true
+"#,
+        tessera_e2e::test_config_toml(),
+        APP_JWT.0,
+        APP_JWT.1,
+        APP_OPAQUE.0,
+        APP_OPAQUE.1,
+        RS_APP.0,
+        RS_APP.1,
+        PLAIN.0,
+        PLAIN.1
+    );
+    let config = Config::from_toml(&toml).unwrap();
+    let server = TestServer::start_on(&config, tessera_e2e::isolated_backend_store(&config).await).await;
+    let expected = [
+        (APP_JWT, json!({"app_identifier": "com.example.orders", "app_platform": "ios", "app_version": "2.14.3"})),
+        (APP_OPAQUE, json!({"app_identifier": "com.example.orders", "app_platform": "android"})),
+    ];
+    for (client, app) in expected {
+        let token = server.issue(client, &[]).await;
+        let answer = introspect(&server, RS_APP, &token).await;
+        assert_eq!(answer["active"], true, "{answer}");
+        for member in ["app_identifier", "app_platform", "app_version"] {
+            assert_eq!(answer.get(member), app.get(member), "{}: {member}", client.0);
+        }
+        let plain = introspect(&server, PLAIN, &token).await;
+        assert!(plain.get("app_identifier").is_none() && plain.get("app_platform").is_none(), "{plain}");
+        assert_eq!(plain["client_id"], client.0);
+    }
+    // A client registered without app attributes: none, even for a profile with `app`.
+    let token = server.issue(creds::JWT, &[]).await;
+    let answer = introspect(&server, RS_APP, &token).await;
+    assert!(answer["active"] == true && answer.get("app_identifier").is_none(), "{answer}");
 }

@@ -7,17 +7,17 @@
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
 //! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details` or `trusted_issuers` |
 //! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL) |
-//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs); `username`, `user_details` and `amr` absent when empty |
+//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
-//! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked |
+//! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
 //! | `tenant`, `target` (M, as on a watermark), `event_id` (S) | | seen_event | the watermark of `target` has seen this revocation event; it expires with the watermark |
 //! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false) and `user_details_ttl_secs` (N), all absent without a UserInfo endpoint |
 //!
 //! [`to_item`] writes all of an item; the update expressions of [`super::DynamoStore`] set `revoked_at`
-//! (`mark_revoked`) and `rotated_at` (`rotate`). `event_ids`, the string set in which watermarks used to remember
+//! (`mark_revoked`), `rotated_at` and a family's `access_revoked_before` (`rotate`). `event_ids`, the string set in which watermarks used to remember
 //! their events (it grew by one id per event on an item every introspection reads), is no longer written; a
 //! watermark that still has one is checked against it, so an event seen before the upgrade stays seen.
 
@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::table::PARTITION_KEY;
-use crate::domain::client::{Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
 use crate::domain::id::{FamilyId, IdTag};
 use crate::domain::profile::ProfileAttribute;
@@ -75,7 +75,15 @@ enum Item {
     #[serde(rename = "trusted_issuers")]
     TrustedIssuers { pk: String, set: IssuerSetItem },
     #[serde(rename = "watermark")]
-    Watermark { pk: String, expires_at: u64, tenant: String, target: TargetItem, revoked_before: u64 },
+    Watermark {
+        pk: String,
+        expires_at: u64,
+        tenant: String,
+        target: TargetItem,
+        revoked_before: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_revoked_before: Option<u64>,
+    },
     #[serde(rename = "seen_event")]
     SeenEvent { pk: String, expires_at: u64, tenant: String, target: TargetItem, event_id: String },
     #[serde(rename = "user_details")]
@@ -109,6 +117,15 @@ struct ClientItem {
     disabled: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     introspection_profile: Vec<ProfileAttributeItem>,
+    /// Absent on items written before the setting, and whenever it is on (the default): only `false` is stored.
+    #[serde(default = "enabled", skip_serializing_if = "is_enabled")]
+    revoke_access_on_refresh: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_version: Option<String>,
 }
 
 /// An opaque token's grant, inside its item's `grant`.
@@ -123,6 +140,12 @@ struct GrantItem {
     user_details: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_version: Option<String>,
     scope: Vec<String>,
     audience: Vec<String>,
     family: String,
@@ -239,6 +262,7 @@ stored_names!(ProfileAttributeItem <=> ProfileAttribute {
     UserDetails = "user_details",
     Amr = "amr",
     Permissions = "permissions",
+    App = "app",
 });
 
 /// Epoch seconds for the TTL attribute, rounded up so DynamoDB never deletes an item early.
@@ -316,12 +340,19 @@ impl From<Record> for Item {
                 pk,
                 set: IssuerSetItem { tenant: tenant.into(), entries: entries.into_iter().map(Into::into).collect() },
             },
-            Record::Watermark(RevocationWatermark { tenant, target, revoked_before, expires_at }) => Item::Watermark {
+            Record::Watermark(RevocationWatermark {
+                tenant,
+                target,
+                revoked_before,
+                access_revoked_before,
+                expires_at,
+            }) => Item::Watermark {
                 pk,
                 expires_at: ttl_secs(expires_at),
                 tenant: tenant.into(),
                 target: target.into(),
                 revoked_before: micros(revoked_before),
+                access_revoked_before: access_revoked_before.map(micros),
             },
             Record::SeenEvent(SeenEvent { tenant, target, event_id, expires_at }) => Item::SeenEvent {
                 pk,
@@ -384,11 +415,12 @@ impl TryFrom<Item> for Record {
                 tenant: tenant(set.tenant)?,
                 entries: set.entries.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
             }),
-            Item::Watermark { expires_at, tenant: name, target, revoked_before, .. } => {
+            Item::Watermark { expires_at, tenant: name, target, revoked_before, access_revoked_before, .. } => {
                 Record::Watermark(RevocationWatermark {
                     tenant: tenant(name)?,
                     target: target.try_into()?,
                     revoked_before: Timestamp::from_micros(revoked_before),
+                    access_revoked_before: access_revoked_before.map(Timestamp::from_micros),
                     expires_at: Timestamp::from_secs(expires_at),
                 })
             }
@@ -429,6 +461,8 @@ impl From<Client> for ClientItem {
             audiences,
             disabled,
             introspection_profile,
+            revoke_access_on_refresh,
+            app: AppAttributes { app_identifier, app_platform, app_version },
         } = client;
         Self {
             tenant: tenant.into(),
@@ -444,8 +478,20 @@ impl From<Client> for ClientItem {
             audiences,
             disabled,
             introspection_profile: introspection_profile.into_iter().map(ProfileAttributeItem::from).collect(),
+            revoke_access_on_refresh,
+            app_identifier,
+            app_platform,
+            app_version,
         }
     }
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn is_enabled(value: &bool) -> bool {
+    *value
 }
 
 impl TryFrom<ClientItem> for Client {
@@ -466,6 +512,8 @@ impl TryFrom<ClientItem> for Client {
             audiences: item.audiences,
             disabled: item.disabled,
             introspection_profile: item.introspection_profile.into_iter().map(ProfileAttribute::from).collect(),
+            revoke_access_on_refresh: item.revoke_access_on_refresh,
+            app: parsed("app", AppAttributes::new(item.app_identifier, item.app_platform, item.app_version))?,
         })
     }
 }
@@ -479,6 +527,7 @@ impl From<Grant> for GrantItem {
             username,
             user_details,
             amr,
+            app: AppAttributes { app_identifier, app_platform, app_version },
             scope,
             audience,
             family,
@@ -492,6 +541,9 @@ impl From<Grant> for GrantItem {
             username,
             user_details,
             amr,
+            app_identifier,
+            app_platform,
+            app_version,
             scope: scopes(&scope),
             audience,
             family: family.to_string(),
@@ -512,6 +564,11 @@ impl TryFrom<GrantItem> for Grant {
             username: item.username,
             user_details: item.user_details,
             amr: item.amr,
+            app: AppAttributes {
+                app_identifier: item.app_identifier,
+                app_platform: item.app_platform,
+                app_version: item.app_version,
+            },
             scope: parsed("scope", ScopeSet::from_tokens(item.scope))?,
             audience: item.audience,
             family: parsed("family", FamilyId::try_from(item.family))?,
@@ -691,6 +748,11 @@ mod tests {
                 serde_json::json!("alice@example.com"),
             )]),
             amr: vec!["pwd".into(), "mfa".into()],
+            app: AppAttributes {
+                app_identifier: Some("com.example.orders.production.eu-west-1".into()),
+                app_platform: Some("android".into()),
+                app_version: Some("2.14.3-beta.1+build.4711".into()),
+            },
             scope: ScopeSet::parse("orders:read orders:write invoices:read customers:read").unwrap(),
             audience: vec!["https://orders.api.example.com".into()],
             family: FamilyId::from_bytes([7; 16]),
@@ -715,6 +777,12 @@ mod tests {
             may_introspect: true,
             audiences: vec!["https://orders.api.example.com".into(), "https://invoices.api.example.com".into()],
             disabled: false,
+            revoke_access_on_refresh: false,
+            app: AppAttributes {
+                app_identifier: Some("com.example.orders.production.eu-west-1".into()),
+                app_platform: Some("android".into()),
+                app_version: Some("2.14.3-beta.1+build.4711".into()),
+            },
             introspection_profile: [
                 ProfileAttribute::UserDetails,
                 ProfileAttribute::Amr,
@@ -741,6 +809,7 @@ mod tests {
                 tenant: TenantId::default(),
                 target: WatermarkTarget::subject("auth0|6740d1c03f1c2b9a7e5d4c3b"),
                 revoked_before: Timestamp::from_micros(1_800_000_000_000_001),
+                access_revoked_before: None,
                 expires_at: Timestamp::from_secs(1_800_086_400),
             }),
         ];
@@ -824,6 +893,15 @@ mod tests {
             may_introspect: profile,
             audiences: vec!["https://orders.example".into(), "https://invoices.example".into()],
             disabled: !profile,
+            revoke_access_on_refresh: !profile,
+            app: match profile {
+                true => AppAttributes {
+                    app_identifier: Some("com.example.orders".into()),
+                    app_platform: Some("android".into()),
+                    app_version: Some("1.0".into()),
+                },
+                false => AppAttributes::default(),
+            },
             introspection_profile: if profile {
                 [ProfileAttribute::Permissions, ProfileAttribute::UserDetails, ProfileAttribute::Amr].into()
             } else {
@@ -849,6 +927,10 @@ mod tests {
         ];
         if profile {
             inner.push(("introspection_profile", strings(&["user_details", "amr", "permissions"])));
+            inner.push(("revoke_access_on_refresh", AttributeValue::Bool(false)));
+            inner.push(("app_identifier", s("com.example.orders")));
+            inner.push(("app_platform", s("android")));
+            inner.push(("app_version", s("1.0")));
         }
         let item = attributes(&[("pk", s("acme#client#orders-service")), ("kind", s("client")), ("client", m(&inner))]);
         (Record::Client(client), item)
@@ -876,6 +958,14 @@ mod tests {
                 Default::default()
             },
             amr: if user { vec!["pwd".into(), "mfa".into()] } else { Vec::new() },
+            app: match user {
+                true => AppAttributes {
+                    app_identifier: Some("com.example.orders".into()),
+                    app_platform: Some("ios".into()),
+                    app_version: Some("2.14.3".into()),
+                },
+                false => AppAttributes::default(),
+            },
             scope: ScopeSet::parse("orders:read").unwrap(),
             audience: vec!["https://orders.example".into()],
             family: FamilyId::try_from(FAMILY.to_owned()).unwrap(),
@@ -905,6 +995,9 @@ mod tests {
                 ]),
             ));
             attrs.push(("amr", strings(&["pwd", "mfa"])));
+            attrs.push(("app_identifier", s("com.example.orders")));
+            attrs.push(("app_platform", s("ios")));
+            attrs.push(("app_version", s("2.14.3")));
         }
         (grant, m(&attrs))
     }
@@ -987,6 +1080,7 @@ mod tests {
                     tenant: acme(),
                     target,
                     revoked_before: Timestamp::from_micros(1_800_000_000_000_001),
+                    access_revoked_before: None,
                     expires_at: Timestamp::from_secs(1_807_779_601),
                 });
                 let item = attributes(&[
@@ -999,7 +1093,29 @@ mod tests {
                 ]);
                 (record, item)
             })
+            .chain([pinned_refreshed_family()])
             .collect()
+    }
+
+    /// A family's item that only a refresh wrote: `revoked_before` at the epoch, the refresh mark beside it.
+    fn pinned_refreshed_family() -> (Record, HashMap<String, AttributeValue>) {
+        let record = Record::Watermark(RevocationWatermark {
+            tenant: acme(),
+            target: WatermarkTarget::Family(FamilyId::try_from(FAMILY.to_owned()).unwrap()),
+            revoked_before: Timestamp::EPOCH,
+            access_revoked_before: Some(Timestamp::from_micros(1_800_000_000_000_002)),
+            expires_at: Timestamp::from_secs(1_807_779_601),
+        });
+        let item = attributes(&[
+            ("pk", s(&format!("acme#wm#fam:{FAMILY}"))),
+            ("kind", s("watermark")),
+            ("expires_at", n("1807779601")),
+            ("tenant", s(ACME)),
+            ("target", pinned_target("family", FAMILY)),
+            ("revoked_before", n("0")),
+            ("access_revoked_before", n("1800000000000002")),
+        ]);
+        (record, item)
     }
 
     /// That each watermark has seen the event `pwd-change-0001` (the key ends in the id's base64url SHA-256).
@@ -1360,7 +1476,7 @@ mod tests {
                 Record::Token(t) if t.rotated_at.is_some() => {
                     let fresh = TokenRecord { revoked_at: None, rotated_at: None, ..t.clone() };
                     store.put_new(Record::Token(fresh)).await.unwrap();
-                    store.rotate(&key, t.rotated_at.unwrap(), Vec::new()).await.unwrap();
+                    store.rotate(&key, t.rotated_at.unwrap(), Vec::new(), None).await.unwrap();
                     store.mark_revoked(&key, t.revoked_at.unwrap()).await.unwrap();
                 }
                 Record::ExternalToken(t) if t.revoked_at.is_some() => {

@@ -24,7 +24,7 @@ use item::{from_item, key_attribute, to_item};
 pub use table::{PARTITION_KEY, TTL_ATTRIBUTE};
 
 use super::{ItemKind, Record, RegistrationStore, SeenEvent, StoreError, StoreKey, TokenStore};
-use crate::domain::revocation::RevocationWatermark;
+use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::user_details::UserDetailsRecord;
@@ -112,7 +112,7 @@ pub const THROTTLING_CODES: [&str; 3] =
 pub enum FailureClass {
     /// Throttled ([`THROTTLING_CODES`]): retry later, and count it as a throttle.
     Throttled,
-    /// DynamoDB failed, timed out or could not be reached: retry later.
+    /// DynamoDB failed, timed out or could not be reached, or a transaction in flight held the item: retry later.
     Unavailable,
     /// The request was refused for what it is (a missing table, a denied permission, a validation error).
     Rejected,
@@ -122,9 +122,16 @@ pub enum FailureClass {
 pub fn failure_class(code: Option<&str>) -> FailureClass {
     match code {
         Some(code) if THROTTLING_CODES.contains(&code) => FailureClass::Throttled,
-        None | Some("InternalServerError" | "ServiceUnavailable") => FailureClass::Unavailable,
+        None | Some("InternalServerError" | "ServiceUnavailable" | "TransactionConflictException") => {
+            FailureClass::Unavailable
+        }
         Some(_) => FailureClass::Rejected,
     }
+}
+
+/// Whether a write was refused because a transaction in flight holds the item.
+fn transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("TransactionConflictException"))
 }
 
 /// Maps an SDK failure: throttling, server errors, timeouts and connection failures are `Unavailable`
@@ -182,23 +189,56 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// Runs one `TransactWriteItems`. A failed condition or a transaction conflict on `guarded` (the first
-    /// item) is a [`StoreError::Conflict`]; on any other item, [`StoreError::AlreadyExists`].
+    /// Runs one `TransactWriteItems`. A failed condition or a transaction conflict on one of the first `guarded`
+    /// items (a rotation's old token and family item) is a [`StoreError::Conflict`] on `old`; on any other item,
+    /// [`StoreError::AlreadyExists`].
     async fn transact(
         &self,
         items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
         keys: &[String],
-        guarded: Option<&StoreKey>,
+        old: Option<&StoreKey>,
+        guarded: usize,
     ) -> Result<(), StoreError> {
         let Some(codes) = self.transact_or_reasons(items, keys).await? else { return Ok(()) };
         // A concurrent transaction on the same item (`TransactionConflict`) lost the race just the same as a
         // failed condition: the other rotation wins.
         let failed =
             codes.iter().position(|c| matches!(c.as_deref(), Some("ConditionalCheckFailed" | "TransactionConflict")));
-        match (failed.unwrap_or_default(), guarded) {
-            (0, Some(old)) => Err(StoreError::Conflict(old.to_string())),
+        match (failed.unwrap_or_default(), old) {
+            (i, Some(old)) if i < guarded => Err(StoreError::Conflict(old.to_string())),
             (i, _) => Err(StoreError::AlreadyExists(keys.get(i).cloned().unwrap_or_default())),
         }
+    }
+
+    /// The update that sets a family's refresh mark on its watermark item, in a rotation's transaction: the mark
+    /// and the expiry set, `revoked_before` kept (the epoch on a new item). Unconditional, so it never cancels
+    /// the rotation; rotations of one family are ordered by their refresh tokens, so no lower mark lands later.
+    fn refresh_mark(&self, mark: RefreshedFamily) -> Result<(String, Update), StoreError> {
+        let watermark = RevocationWatermark {
+            tenant: mark.tenant.clone(),
+            target: mark.target(),
+            revoked_before: Timestamp::EPOCH,
+            access_revoked_before: Some(mark.access_revoked_before),
+            expires_at: mark.expires_at,
+        };
+        let record = Record::Watermark(watermark);
+        let key = record.key();
+        let mut update = Update::builder().table_name(&self.table).set_key(Some(key_attribute(&key)));
+        let mut assignments = Vec::new();
+        for (i, (name, value)) in to_item(record)?.into_iter().filter(|(name, _)| name != PARTITION_KEY).enumerate() {
+            assignments.push(match name.as_str() {
+                "revoked_before" => format!("#a{i} = if_not_exists(#a{i}, :a{i})"),
+                _ => format!("#a{i} = :a{i}"),
+            });
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        let update = update
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
+        Ok((key.to_string(), update))
     }
 
     /// Runs one `TransactWriteItems`: `None` when it committed, or the cancellation reason code of each item
@@ -329,13 +369,17 @@ impl TokenStore for DynamoStore {
     async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
         let keys: Vec<String> = records.iter().map(|r| r.key().to_string()).collect();
         let items = records.into_iter().map(|r| self.conditional_put(r)).collect::<Result<Vec<_>, _>>()?;
-        self.transact(items, &keys, None).await
+        self.transact(items, &keys, None, 0).await
     }
 
-    async fn rotate(&self, old: &StoreKey, at: Timestamp, new: Vec<Record>) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    async fn rotate(
+        &self,
+        old: &StoreKey,
+        at: Timestamp,
+        new: Vec<Record>,
+        refreshed: Option<RefreshedFamily>,
+    ) -> Result<(), StoreError> {
         let mut keys = vec![old.to_string()];
-        keys.extend(new.iter().map(|r| r.key().to_string()));
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_attribute(old)))
@@ -350,10 +394,22 @@ impl TokenStore for DynamoStore {
             .build()
             .map_err(|e| StoreError::Corrupt { key: old.to_string(), reason: e.to_string() })?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        // The family's item second: a transaction conflict on it (another rotation of the family, a revocation
+        // of it) is a lost race like one on the old token.
+        let guarded = match refreshed {
+            Some(mark) => {
+                let (key, update) = self.refresh_mark(mark)?;
+                keys.push(key);
+                items.push(TransactWriteItem::builder().update(update).build());
+                2
+            }
+            None => 1,
+        };
+        keys.extend(new.iter().map(|r| r.key().to_string()));
         for record in new {
             items.push(self.conditional_put(record)?);
         }
-        self.transact(items, &keys, Some(old)).await
+        self.transact(items, &keys, Some(old), guarded).await
     }
 
     async fn raise_watermark(
@@ -388,23 +444,36 @@ impl TokenStore for DynamoStore {
             .build()
             .map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })?;
         let Some(seen) = seen else {
-            // Not an event: the update alone, one UpdateItem.
-            let mut request = self.client.update_item().return_consumed_capacity(ReturnConsumedCapacity::Total);
-            request = request
-                .table_name(update.table_name())
-                .set_key(Some(update.key().clone()))
-                .update_expression(update.update_expression())
-                .set_condition_expression(update.condition_expression().map(str::to_owned))
-                .set_expression_attribute_names(update.expression_attribute_names().cloned())
-                .set_expression_attribute_values(update.expression_attribute_values().cloned());
-            return match request.send().await {
-                Ok(output) => {
-                    self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
-                    Ok(true)
+            // Not an event: the update alone, one UpdateItem. A transaction in flight on the item (a rotation
+            // setting the family's refresh mark) refuses it with TransactionConflictException: it is tried again,
+            // briefly, so that reuse detection's final mark is not lost to the very rotation it races.
+            for attempt in 0..TRANSACTION_CONFLICT_RETRIES {
+                let mut request = self.client.update_item().return_consumed_capacity(ReturnConsumedCapacity::Total);
+                request = request
+                    .table_name(update.table_name())
+                    .set_key(Some(update.key().clone()))
+                    .update_expression(update.update_expression())
+                    .set_condition_expression(update.condition_expression().map(str::to_owned))
+                    .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                    .set_expression_attribute_values(update.expression_attribute_values().cloned());
+                match request.send().await {
+                    Ok(output) => {
+                        self.consumed.add("UpdateItem", true, output.consumed_capacity.as_slice());
+                        return Ok(true);
+                    }
+                    Err(err) if condition_failed(&err) => return Ok(false),
+                    Err(err) if transaction_conflict(&err) && attempt + 1 < TRANSACTION_CONFLICT_RETRIES => {
+                        tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    }
+                    Err(err) => return Err(classify(err, key.as_str())),
                 }
-                Err(err) if condition_failed(&err) => Ok(false),
-                Err(err) => Err(classify(err, key.as_str())),
-            };
+            }
+            // Not reached: the last attempt returns whatever its outcome.
+            return Err(StoreError::Unavailable {
+                reason: format!("watermark {key}: {TRANSACTION_CONFLICT_RETRIES} transaction conflicts in a row"),
+                retry_after_secs: RETRY_AFTER_SECS,
+                throttled: false,
+            });
         };
         // An event: the update and the event's SeenEvent item (new, or the event was seen) in one transaction,
         // so a re-delivery finds the event seen whatever the mark did.
