@@ -95,21 +95,30 @@ pub struct InspectRequest {
     pub tenant: String,
 }
 
-/// Inspects a posted token (`{"token","tenant"}`, JSON only, like `/local/events`) on the runner's store: 200 with
-/// the [`tessera::oauth::inspect::Inspection`], 400 for a bad body or an unknown tenant, 503 when the store fails.
-async fn inspect_token(service: &TokenService, request: Request) -> Response<Body> {
+/// The refusal of a request to a local route that is not a JSON `POST` (405 naming `usage`, or 415): a web page
+/// cannot post JSON cross-origin to the loopback runner without a CORS preflight.
+fn refused_unless_json_post(request: &Request, usage: &'static str) -> Option<Response<Body>> {
     if request.method() != Method::POST {
-        return OAuthError::invalid_request("POST {\"token\": …, \"tenant\": …}")
-            .with_status(StatusCode::METHOD_NOT_ALLOWED)
-            .into_response();
+        return Some(OAuthError::invalid_request(usage).with_status(StatusCode::METHOD_NOT_ALLOWED).into_response());
     }
     let json = request.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
     });
     if !json {
-        return OAuthError::invalid_request("Content-Type must be application/json")
-            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .into_response();
+        return Some(
+            OAuthError::invalid_request("Content-Type must be application/json")
+                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .into_response(),
+        );
+    }
+    None
+}
+
+/// Inspects a posted token (`{"token","tenant"}`, JSON only, like `/local/events`) on the runner's store: 200 with
+/// the [`tessera::oauth::inspect::Inspection`], 400 for a bad body or an unknown tenant, 503 when the store fails.
+async fn inspect_token(service: &TokenService, request: Request) -> Response<Body> {
+    if let Some(refused) = refused_unless_json_post(&request, "POST {\"token\": …, \"tenant\": …}") {
+        return refused;
     }
     let Ok(asked) = serde_json::from_slice::<InspectRequest>(request.body().as_ref()) else {
         return OAuthError::invalid_request("the body must be {\"token\": \"…\", \"tenant\": \"…\"}").into_response();
@@ -132,19 +141,8 @@ async fn inspect_token(service: &TokenService, request: Request) -> Response<Bod
 /// Delivers a posted event to the revocation-events handler: 200 with its answer (for an SQS batch, the
 /// `batchItemFailures`), 400 for an event it rejects, 503 when the store is unavailable.
 async fn deliver_event(service: &TokenService, request: Request) -> Response<Body> {
-    if request.method() != Method::POST {
-        return OAuthError::invalid_request("POST a revocation event")
-            .with_status(StatusCode::METHOD_NOT_ALLOWED)
-            .into_response();
-    }
-    // JSON only: a web page cannot post it cross-origin to the loopback runner without a CORS preflight.
-    let json = request.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !json {
-        return OAuthError::invalid_request("Content-Type must be application/json")
-            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .into_response();
+    if let Some(refused) = refused_unless_json_post(&request, "POST a revocation event") {
+        return refused;
     }
     let event: Value = match tessera::events::parse_json_strictly(request.body().as_ref()) {
         Ok(event) => event,
