@@ -1,6 +1,6 @@
-//! A trusted issuer's OpenID Connect UserInfo endpoint (Core §5.3), as token exchange calls it: where it is
-//! (configured, or discovered from the issuer's metadata), the request (`GET` with `Authorization: Bearer` and the
-//! subject token), and what is kept of the answer (JSON whose `sub` equals the token's, §5.3.2, mapped by the
+//! A trusted issuer's OpenID Connect UserInfo endpoint (Core §5.3), as token exchange and introspection call it
+//! ([`crate::oauth::user_details`]): where it is (configured, or discovered from the issuer's metadata), the
+//! request (`GET` with `Authorization: Bearer` and the user's access token), and what is kept of the answer (JSON whose `sub` equals the token's, §5.3.2, mapped by the
 //! issuer's `claims_mapping` and bounded by [`crate::domain::user_details`]).
 //!
 //! It uses the one HTTP client of the trusted issuers (the JWKS client: 2 s to connect, 3 s in all, no
@@ -23,6 +23,11 @@ use crate::store::{IssuerUserinfo, UserinfoLocation};
 pub const MAX_USERINFO_BYTES: usize = 64 * 1024;
 /// The largest metadata document read at discovery.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// The longest one fetch of a subject's details may take, discovery of the endpoint included: the shared HTTP
+/// client's total timeout (3 s; 2 s to connect). Without it, a discovery that meets two slow metadata URLs and then a
+/// slow endpoint could take three times as long, past the introspection function's 5 s timeout, and fail an
+/// introspection the outage rules say must not fail. What a fetch adds to a request, at worst.
+pub const USERINFO_FETCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why a UserInfo fetch kept nothing. Logged only: the exchange goes on without fresh details.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,10 +104,23 @@ impl UserinfoEndpoint {
         self.discovered.lock().await.fetches
     }
 
-    /// Fetches the user's claims with `bearer` (the subject token, an access token of this issuer), checks that
-    /// their `sub` is `expected_sub`, and keeps the claims `mapping` names (claim → `user_details` attribute),
-    /// within the bounds.
+    /// Fetches the user's claims with `bearer` (an access token of this issuer: an exchange's subject token, or a
+    /// JWT introspected), checks that their `sub` is `expected_sub`, and keeps the claims `mapping` names (claim →
+    /// `user_details` attribute), within the bounds. Discovery included, it takes at most
+    /// [`USERINFO_FETCH_BUDGET`].
     pub async fn fetch(
+        &self,
+        bearer: &str,
+        expected_sub: &str,
+        mapping: &BTreeMap<String, String>,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, Value>, UserinfoFailure> {
+        tokio::time::timeout(USERINFO_FETCH_BUDGET, self.fetch_unbounded(bearer, expected_sub, mapping, now))
+            .await
+            .unwrap_or_else(|_| Err(UserinfoFailure::Request("over the fetch budget".into())))
+    }
+
+    async fn fetch_unbounded(
         &self,
         bearer: &str,
         expected_sub: &str,
