@@ -186,9 +186,7 @@ async fn the_first_introspection_of_an_issuers_access_token_fetches_the_details_
 #[tokio::test]
 async fn refresh_user_details_on_introspection_refetches_once_the_rate_limit_allows() {
     let idp = UserinfoServer::start().await;
-    let (issuer, server) = setup(&idp).await;
-    let leo = subject(&server, "leo");
-    idp.set("/userinfo", userinfo(&leo, "+1 first"));
+    let (issuer, server, leo) = served(&idp, "leo", "+1 first", Duration::ZERO).await;
     let at = access_jwt(&issuer, &server, &leo);
     assert_eq!(details(&server, creds::RS, &at).await, merged(&leo, "+1 first"));
     assert_eq!(idp.hits("/userinfo"), 1);
@@ -230,9 +228,7 @@ async fn refresh_user_details_on_introspection_refetches_once_the_rate_limit_all
 #[tokio::test]
 async fn an_endpoint_failing_at_introspection_keeps_the_cached_details_and_answers_active() {
     let idp = UserinfoServer::start().await;
-    let (issuer, server) = setup(&idp).await;
-    let mia = subject(&server, "mia");
-    idp.set("/userinfo", userinfo(&mia, "+4 good"));
+    let (issuer, server, mia) = served(&idp, "mia", "+4 good", Duration::ZERO).await;
     let at = access_jwt(&issuer, &server, &mia);
     let good = details(&server, creds::RS, &at).await;
     assert_eq!(good, merged(&mia, "+4 good"));
@@ -269,18 +265,29 @@ async fn an_endpoint_failing_at_introspection_keeps_the_cached_details_and_answe
     assert_eq!(idp.hits("/userinfo"), hits + 2);
 }
 
+/// A server trusting an issuer whose UserInfo endpoint answers for a new subject `name` (`phone` its number) after
+/// `delay` (200 ms makes concurrent requests for it overlap); and that subject.
+async fn served(
+    idp: &UserinfoServer,
+    name: &str,
+    phone: &str,
+    delay: Duration,
+) -> (TestIssuer, Arc<TestServer>, String) {
+    let (issuer, server) = setup(idp).await;
+    let sub = subject(&server, name);
+    let mut answer = userinfo(&sub, phone);
+    answer.delay = delay;
+    idp.set("/userinfo", answer);
+    (issuer, Arc::new(server), sub)
+}
+
 /// Of concurrent first introspections of one subject's access token, one claims the fetch (the compare-and-set on
 /// the subject's `attempted_at`, as for exchanges); every answer is active.
 #[tokio::test]
 async fn concurrent_introspections_of_one_subject_fetch_once() {
     let idp = UserinfoServer::start().await;
-    let (issuer, server) = setup(&idp).await;
-    let olga = subject(&server, "olga");
-    let mut slow = userinfo(&olga, "+12");
-    slow.delay = Duration::from_millis(200);
-    idp.set("/userinfo", slow);
+    let (issuer, server, olga) = served(&idp, "olga", "+12", Duration::from_millis(200)).await;
     let at = access_jwt(&issuer, &server, &olga);
-    let server = Arc::new(server);
     let introspections: Vec<_> = (0..10)
         .map(|_| {
             let (server, at) = (server.clone(), at.clone());
@@ -398,13 +405,8 @@ async fn refresh_user_details_refetches_at_most_once_a_minute_per_subject() {
 #[tokio::test]
 async fn concurrent_exchanges_of_one_subject_fetch_once() {
     let idp = UserinfoServer::start().await;
-    let (issuer, server) = setup(&idp).await;
-    let carol = subject(&server, "carol");
-    let mut slow = userinfo(&carol, "+3");
-    slow.delay = Duration::from_millis(200);
-    idp.set("/userinfo", slow);
+    let (issuer, server, carol) = served(&idp, "carol", "+3", Duration::from_millis(200)).await;
     let subject_token = issuer.sign(&issuer.claims(&carol, server.clock.now().as_secs()));
-    let server = Arc::new(server);
     let exchanges: Vec<_> = (0..10)
         .map(|_| {
             let (server, subject_token) = (server.clone(), subject_token.clone());
