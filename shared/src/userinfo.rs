@@ -29,7 +29,7 @@ pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// introspection the outage rules say must not fail. What a fetch adds to a request, at worst.
 pub const USERINFO_FETCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Why a UserInfo fetch kept nothing. Logged only: the exchange goes on without fresh details.
+/// Why a UserInfo fetch kept nothing. Logged only: the exchange or introspection goes on without fresh details.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserinfoFailure {
     /// The endpoint could not be found in the issuer's metadata.
@@ -41,9 +41,9 @@ pub enum UserinfoFailure {
     /// Not a JSON object (a signed or encrypted UserInfo response, `application/jwt`, is not supported).
     #[error("not a JSON object: {0}")]
     NotJson(String),
-    /// The response's `sub` is missing or differs from the subject token's (OpenID Connect Core §5.3.2: the
+    /// The response's `sub` is missing or differs from the bearer token's (OpenID Connect Core §5.3.2: the
     /// response must then not be used; it may be a token substitution).
-    #[error("sub does not match the subject token's")]
+    #[error("sub does not match the bearer token's")]
     SubjectMismatch,
     /// The mapped claims are over the bounds.
     #[error(transparent)]
@@ -55,6 +55,7 @@ pub struct UserinfoEndpoint {
     issuer: String,
     location: UserinfoLocation,
     ttl_secs: u32,
+    untyped_access_tokens: bool,
     http: reqwest::Client,
     discovered: tokio::sync::Mutex<Discovered>,
 }
@@ -89,6 +90,7 @@ impl UserinfoEndpoint {
             issuer: issuer.to_owned(),
             location: settings.endpoint.clone(),
             ttl_secs: settings.ttl_secs,
+            untyped_access_tokens: settings.untyped_access_tokens,
             http,
             discovered: tokio::sync::Mutex::new(Discovered::default()),
         })
@@ -97,6 +99,12 @@ impl UserinfoEndpoint {
     /// How long fetched details are kept.
     pub fn ttl_secs(&self) -> u32 {
         self.ttl_secs
+    }
+
+    /// Whether the issuer's word is that its JWTs are access tokens even without `typ: at+jwt`
+    /// ([`IssuerUserinfo::untyped_access_tokens`]).
+    pub fn takes_untyped_access_tokens(&self) -> bool {
+        self.untyped_access_tokens
     }
 
     /// How many times the issuer's metadata was requested (for tests).
@@ -252,7 +260,11 @@ mod tests {
     #[test]
     fn a_userinfo_endpoint_is_https_or_loopback_like_a_jwks_uri() {
         let http = reqwest::Client::new();
-        let at = |url: &str| IssuerUserinfo { endpoint: UserinfoLocation::Url(url.into()), ttl_secs: 600 };
+        let at = |url: &str| IssuerUserinfo {
+            endpoint: UserinfoLocation::Url(url.into()),
+            ttl_secs: 600,
+            untyped_access_tokens: false,
+        };
         assert!(
             UserinfoEndpoint::new("https://idp.example/", &at("https://idp.example/userinfo"), http.clone()).is_ok()
         );
@@ -262,7 +274,8 @@ mod tests {
         for refused in ["http://idp.example/userinfo", "https://user:pw@idp.example/userinfo", "ftp://idp.example/"] {
             assert!(UserinfoEndpoint::new("https://idp.example/", &at(refused), http.clone()).is_err(), "{refused}");
         }
-        let discovered = IssuerUserinfo { endpoint: UserinfoLocation::Discovered, ttl_secs: 600 };
+        let discovered =
+            IssuerUserinfo { endpoint: UserinfoLocation::Discovered, ttl_secs: 600, untyped_access_tokens: false };
         assert!(UserinfoEndpoint::new("http://idp.example/", &discovered, http.clone()).is_err());
         assert!(UserinfoEndpoint::new("http://localhost:8080/", &discovered, http).is_ok());
     }

@@ -5,9 +5,10 @@
 //! RFC 7662's core members it gets ([`crate::domain::profile`]); with [`introspect_signed`] the answer is an
 //! RFC 9701 JWT.
 //!
-//! One exception to the one round trip, off the common path: a trusted issuer's access token (`typ` `at+jwt`)
-//! introspected by a caller shown `user_details`, when its subject has no cached details yet or the caller sends
-//! `refresh_user_details=true`, is presented to the issuer's UserInfo endpoint, at most once per subject per
+//! One exception to the one round trip, off the common path: a trusted issuer's access token (`typ` `at+jwt`, or
+//! any of its JWTs when its entry says `untyped_access_tokens`) introspected by a caller shown `user_details`, when
+//! its subject has no cached details yet or the caller sends `refresh_user_details=true`, is presented to the
+//! issuer's UserInfo endpoint, at most once per subject per
 //! [`crate::domain::user_details::USER_DETAILS_MIN_REFETCH_SECS`] ([`super::user_details`]). That adds two
 //! conditional writes and one HTTP request, bounded by [`crate::userinfo::USERINFO_FETCH_BUDGET`]; whatever it
 //! meets, the answer is the same but for the details shown.
@@ -148,7 +149,8 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
 
 /// Brings the subject's details up to date with the introspected token as the bearer, when it is a credential the
 /// issuer's UserInfo endpoint accepts: a trusted issuer's JWT whose `typ` says it is an access token (RFC 9068
-/// §2.1; an ID token never is one, OpenID Connect Core §5.3.1) of an issuer with a UserInfo endpoint. It fetches on
+/// §2.1; an ID token never is one, OpenID Connect Core §5.3.1), or any of its JWTs when the issuer's entry says its
+/// JWTs are access tokens untyped (`untyped_access_tokens`), of an issuer with a UserInfo endpoint. It fetches on
 /// the first introspection (nothing cached) and on `refresh_user_details=true`, within the per-subject rate limit,
 /// by the exchange's rules ([`update_user_details`]). The details it fetched, if any; a failure keeps the cached
 /// ones and never changes the answer.
@@ -162,11 +164,12 @@ async fn update_with_external_token(
     now: Timestamp,
 ) -> Option<BTreeMap<String, Value>> {
     let identity = &external.identity;
-    if !identity.typed_access_token {
+    let issuer = tenant.trusted_issuer(&identity.issuer)?;
+    let takes_untyped = issuer.userinfo.as_ref().is_some_and(|endpoint| endpoint.takes_untyped_access_tokens());
+    if !(identity.typed_access_token || takes_untyped) {
         return None;
     }
-    let link =
-        tenant.trusted_issuer(&identity.issuer).and_then(|issuer| UserinfoLink::of(issuer, tenant.id, identity))?;
+    let link = UserinfoLink::of(issuer, tenant.id, identity)?;
     let cached = check.fetched.user_details(&link.key);
     let outcome = update_user_details(service.store.as_ref(), &link, identity, token, cached, refresh, now).await;
     outcome.fresh().cloned()

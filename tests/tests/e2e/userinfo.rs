@@ -179,6 +179,30 @@ async fn the_first_introspection_of_an_issuers_access_token_fetches_the_details_
     assert_eq!(idp.hits("/userinfo"), 2, "a Tessera token never reaches UserInfo");
 }
 
+/// An issuer whose entry says `untyped_access_tokens = true` (its JWTs at Tessera's audiences are access tokens
+/// whatever their `typ`: many issuers type theirs `JWT`, or not at all) has them presented to its UserInfo endpoint
+/// like an `at+jwt`. Without an endpoint the setting means nothing, so it is refused.
+#[tokio::test]
+async fn an_issuer_may_say_its_untyped_jwts_are_access_tokens() {
+    let idp = UserinfoServer::start().await;
+    let issuer = TestIssuer::generate("https://alice-corp.eu.auth0.com/", AUD, Algorithm::RS256, "rsa-1");
+    let mut untyped = config(&issuer, Userinfo::At(&idp.url("userinfo")));
+    untyped.trusted_issuers.last_mut().expect("the issuer").untyped_access_tokens = true;
+    let server = TestServer::start_config(&untyped).await;
+    let pat = subject(&server, "pat");
+    idp.set("/userinfo", userinfo(&pat, "+13"));
+    let jwt = issuer.sign(&issuer.claims(&pat, server.clock.now().as_secs()));
+    assert_eq!(details(&server, PLAIN, &jwt).await, Value::Null);
+    assert_eq!(idp.hits("/userinfo"), 0, "not for a caller without user_details");
+    assert_eq!(details(&server, creds::RS, &jwt).await, merged(&pat, "+13"));
+    assert_eq!(idp.hits("/userinfo"), 1);
+    assert_eq!(idp.last_authorization(), Some(format!("Bearer {jwt}")));
+
+    let mut pointless = exchange_config(&[&issuer]);
+    pointless.trusted_issuers[0].untyped_access_tokens = true;
+    assert!(TestServer::config_error(&pointless).contains("untyped_access_tokens needs userinfo_endpoint"));
+}
+
 /// OneWelcome's `refresh_user_details=true` on introspection, for a trusted issuer's access token: fetched again,
 /// and shown in that very answer, once the per-subject rate limit (a minute since the last attempt, whatever made
 /// it) allows; within it, answered from the cache. Any value but `true` or `false` is `invalid_request` (RFC 7662
