@@ -449,6 +449,70 @@ mod tests {
     use crate::clock::FixedClock;
     use crate::domain::time::Timestamp;
 
+    /// Every metric Tessera emits.
+    fn every_metric() -> Vec<Metric> {
+        use GrantType::{ClientCredentials, RefreshToken, TokenExchange};
+        use StoreOperation::{GetMany, MarkRevoked, PutNew, PutNewAll, PutUserDetails, RaiseWatermark, Rotate};
+        let mut every = Vec::new();
+        for grant in [ClientCredentials, RefreshToken, TokenExchange] {
+            every.extend([TokenFormat::Jwt, TokenFormat::Opaque].map(|format| Metric::TokensIssued(grant, format)));
+        }
+        let kinds = [RevocationKind::Token, RevocationKind::Family, RevocationKind::Subject, RevocationKind::Client];
+        every.extend(kinds.into_iter().chain([RevocationKind::Tenant]).map(Metric::Revocations));
+        let operations = [GetMany, PutNew, PutNewAll, MarkRevoked, Rotate, RaiseWatermark, PutUserDetails];
+        every.extend(operations.map(Metric::StoreLatency));
+        every.extend([
+            Metric::IntrospectionsActive,
+            Metric::IntrospectionsInactive,
+            Metric::RefreshReuseDetected,
+            Metric::ClientAuthenticationFailures,
+            Metric::StoreThrottles,
+            Metric::StoreErrors,
+            Metric::KeyRereadFailures,
+            Metric::ReadPlanCacheHits,
+            Metric::ReadPlanCacheMisses,
+        ]);
+        every
+    }
+
+    /// Issue 22: a deployed stack shows its dashboard and alarms with no manual step. A metric name in
+    /// `template.yaml` that Tessera does not emit would lint clean and show nothing (or never alarm), so every name
+    /// the dashboard and the alarms read from `MetricsNamespace` is one [`Metric::name`] gives; and every alarm
+    /// notifies `AlarmTopicArn` when it is set.
+    #[test]
+    fn the_templates_dashboard_and_alarms_read_emitted_metrics_and_notify_the_topic() {
+        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+        let emitted: Vec<&str> = every_metric().into_iter().map(Metric::name).collect();
+        let on_dashboard =
+            template.split(r#"["${MetricsNamespace}",""#).skip(1).filter_map(|rest| rest.split('"').next());
+        let lines: Vec<&str> = template.lines().map(str::trim).collect();
+        let alarmed = lines
+            .windows(2)
+            .filter(|pair| pair[0] == "Namespace: !Ref MetricsNamespace")
+            .map(|pair| pair[1].strip_prefix("MetricName: ").expect("MetricName after Namespace"));
+        let read: Vec<&str> = on_dashboard.chain(alarmed).collect();
+        assert!(read.len() > 40, "the parse finds the dashboard's and the alarms' metrics: {}", read.len());
+        for name in &read {
+            assert!(emitted.contains(name), "template.yaml reads {name}, which Tessera never emits");
+        }
+
+        // Each alarm resource: its `Type` line, then its indented properties up to the next resource.
+        let raw: Vec<&str> = template.lines().collect();
+        let mut alarms = 0;
+        for (at, line) in raw.iter().enumerate() {
+            if line.trim() != "Type: AWS::CloudWatch::Alarm" {
+                continue;
+            }
+            alarms += 1;
+            let name = raw[at - 1].trim();
+            let block: Vec<&str> =
+                raw[at + 1..].iter().copied().take_while(|l| l.is_empty() || l.starts_with("    ")).collect();
+            let notifies = "AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]";
+            assert!(block.iter().any(|l| l.trim() == notifies), "{name} does not notify AlarmTopicArn");
+        }
+        assert!(alarms >= 13, "every alarm issue 22 asks for, and the DLQ's: {alarms}");
+    }
+
     fn emitter() -> (MetricsEmitter, Arc<Mutex<Vec<String>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let clock = Arc::new(FixedClock::at(Timestamp::from_secs(1_700_000_000)));

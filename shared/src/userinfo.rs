@@ -1,6 +1,6 @@
-//! A trusted issuer's OpenID Connect UserInfo endpoint (Core §5.3), as token exchange calls it: where it is
-//! (configured, or discovered from the issuer's metadata), the request (`GET` with `Authorization: Bearer` and the
-//! subject token), and what is kept of the answer (JSON whose `sub` equals the token's, §5.3.2, mapped by the
+//! A trusted issuer's OpenID Connect UserInfo endpoint (Core §5.3), as token exchange and introspection call it
+//! ([`crate::oauth::user_details`]): where it is (configured, or discovered from the issuer's metadata), the
+//! request (`GET` with `Authorization: Bearer` and the user's access token), and what is kept of the answer (JSON whose `sub` equals the token's, §5.3.2, mapped by the
 //! issuer's `claims_mapping` and bounded by [`crate::domain::user_details`]).
 //!
 //! It uses the one HTTP client of the trusted issuers (the JWKS client: 2 s to connect, 3 s in all, no
@@ -23,8 +23,13 @@ use crate::store::{IssuerUserinfo, UserinfoLocation};
 pub const MAX_USERINFO_BYTES: usize = 64 * 1024;
 /// The largest metadata document read at discovery.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// The longest one fetch of a subject's details may take, discovery of the endpoint included: the shared HTTP
+/// client's total timeout (3 s; 2 s to connect). Without it, a discovery that meets two slow metadata URLs and then a
+/// slow endpoint could take three times as long, past the introspection function's 5 s timeout, and fail an
+/// introspection the outage rules say must not fail. What a fetch adds to a request, at worst.
+pub const USERINFO_FETCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Why a UserInfo fetch kept nothing. Logged only: the exchange goes on without fresh details.
+/// Why a UserInfo fetch kept nothing. Logged only: the exchange or introspection goes on without fresh details.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserinfoFailure {
     /// The endpoint could not be found in the issuer's metadata.
@@ -36,9 +41,9 @@ pub enum UserinfoFailure {
     /// Not a JSON object (a signed or encrypted UserInfo response, `application/jwt`, is not supported).
     #[error("not a JSON object: {0}")]
     NotJson(String),
-    /// The response's `sub` is missing or differs from the subject token's (OpenID Connect Core §5.3.2: the
+    /// The response's `sub` is missing or differs from the bearer token's (OpenID Connect Core §5.3.2: the
     /// response must then not be used; it may be a token substitution).
-    #[error("sub does not match the subject token's")]
+    #[error("sub does not match the bearer token's")]
     SubjectMismatch,
     /// The mapped claims are over the bounds.
     #[error(transparent)]
@@ -50,6 +55,7 @@ pub struct UserinfoEndpoint {
     issuer: String,
     location: UserinfoLocation,
     ttl_secs: u32,
+    untyped_access_tokens: bool,
     http: reqwest::Client,
     discovered: tokio::sync::Mutex<Discovered>,
 }
@@ -84,6 +90,7 @@ impl UserinfoEndpoint {
             issuer: issuer.to_owned(),
             location: settings.endpoint.clone(),
             ttl_secs: settings.ttl_secs,
+            untyped_access_tokens: settings.untyped_access_tokens,
             http,
             discovered: tokio::sync::Mutex::new(Discovered::default()),
         })
@@ -94,15 +101,34 @@ impl UserinfoEndpoint {
         self.ttl_secs
     }
 
+    /// Whether the issuer's word is that its JWTs are access tokens even without `typ: at+jwt`
+    /// ([`IssuerUserinfo::untyped_access_tokens`]).
+    pub fn takes_untyped_access_tokens(&self) -> bool {
+        self.untyped_access_tokens
+    }
+
     /// How many times the issuer's metadata was requested (for tests).
     pub async fn discovery_fetches(&self) -> u64 {
         self.discovered.lock().await.fetches
     }
 
-    /// Fetches the user's claims with `bearer` (the subject token, an access token of this issuer), checks that
-    /// their `sub` is `expected_sub`, and keeps the claims `mapping` names (claim → `user_details` attribute),
-    /// within the bounds.
+    /// Fetches the user's claims with `bearer` (an access token of this issuer: an exchange's subject token, or a
+    /// JWT introspected), checks that their `sub` is `expected_sub`, and keeps the claims `mapping` names (claim →
+    /// `user_details` attribute), within the bounds. Discovery included, it takes at most
+    /// [`USERINFO_FETCH_BUDGET`].
     pub async fn fetch(
+        &self,
+        bearer: &str,
+        expected_sub: &str,
+        mapping: &BTreeMap<String, String>,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, Value>, UserinfoFailure> {
+        tokio::time::timeout(USERINFO_FETCH_BUDGET, self.fetch_unbounded(bearer, expected_sub, mapping, now))
+            .await
+            .unwrap_or_else(|_| Err(UserinfoFailure::Request("over the fetch budget".into())))
+    }
+
+    async fn fetch_unbounded(
         &self,
         bearer: &str,
         expected_sub: &str,
@@ -234,7 +260,11 @@ mod tests {
     #[test]
     fn a_userinfo_endpoint_is_https_or_loopback_like_a_jwks_uri() {
         let http = reqwest::Client::new();
-        let at = |url: &str| IssuerUserinfo { endpoint: UserinfoLocation::Url(url.into()), ttl_secs: 600 };
+        let at = |url: &str| IssuerUserinfo {
+            endpoint: UserinfoLocation::Url(url.into()),
+            ttl_secs: 600,
+            untyped_access_tokens: false,
+        };
         assert!(
             UserinfoEndpoint::new("https://idp.example/", &at("https://idp.example/userinfo"), http.clone()).is_ok()
         );
@@ -244,7 +274,8 @@ mod tests {
         for refused in ["http://idp.example/userinfo", "https://user:pw@idp.example/userinfo", "ftp://idp.example/"] {
             assert!(UserinfoEndpoint::new("https://idp.example/", &at(refused), http.clone()).is_err(), "{refused}");
         }
-        let discovered = IssuerUserinfo { endpoint: UserinfoLocation::Discovered, ttl_secs: 600 };
+        let discovered =
+            IssuerUserinfo { endpoint: UserinfoLocation::Discovered, ttl_secs: 600, untyped_access_tokens: false };
         assert!(UserinfoEndpoint::new("http://idp.example/", &discovered, http.clone()).is_err());
         assert!(UserinfoEndpoint::new("http://localhost:8080/", &discovered, http).is_ok());
     }

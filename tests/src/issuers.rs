@@ -86,6 +86,14 @@ impl TestIssuer {
         self.sign_with_header(claims, Header { kid: Some(self.kid.clone()), ..Header::new(self.alg) })
     }
 
+    /// Signs `claims` as an RFC 9068 access token (§2.1: header `typ` `at+jwt`), the kind of this issuer's JWT that
+    /// Tessera presents to its UserInfo endpoint at introspection. [`TestIssuer::sign`]'s `typ` is `JWT`, as an ID
+    /// token's is.
+    pub fn sign_access_token(&self, claims: &Value) -> String {
+        let header = Header { kid: Some(self.kid.clone()), typ: Some("at+jwt".into()), ..Header::new(self.alg) };
+        self.sign_with_header(claims, header)
+    }
+
     /// Signs `claims` with an explicit header (for kid and typ variations).
     pub fn sign_with_header(&self, claims: &Value, header: Header) -> String {
         jsonwebtoken::encode(&header, claims, &self.key).expect("sign")

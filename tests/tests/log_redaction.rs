@@ -2,7 +2,8 @@
 //! is captured at TRACE, as JSON with span fields (the Lambda format, under the same filter the functions
 //! install), and searched for every token, secret and private key the flow handled. The flow covers both
 //! client authentication methods, both token formats, token exchange, refresh rotation and reuse, revocation,
-//! a revocation event, the authorizer (allowing, denying, a revoked token), and the rejections that log a reason
+//! a revocation event, the authorizer (allowing, denying, a revoked token), a trusted issuer's access token presented
+//! to its UserInfo endpoint at introspection (answered, then refused with 401), and the rejections that log a reason
 //! (wrong secret, forged and tampered tokens).
 //! Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it on both.
 
@@ -14,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tessera::clock::Clock;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
-use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_TWO, auth0, exchange, exchange_config};
+use tessera_e2e::issuers::{Canned, EXCHANGER, EXCHANGER_TWO, UserinfoServer, auth0, exchange, exchange_config};
 use tessera_e2e::{TestServer, basic, creds, isolated_backend_store};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -62,7 +63,9 @@ async fn no_token_secret_or_key_reaches_the_logs() {
 
     let issuer = auth0();
     let key = SigningKey::generate(SigningAlgorithm::ES256, "redaction-key").unwrap();
+    let idp = UserinfoServer::start().await;
     let mut config = exchange_config(&[&issuer]);
+    config.trusted_issuers[0].userinfo_endpoint = Some(idp.url("userinfo"));
     config.signing_keys = tessera_e2e::config_with_key(&key).signing_keys;
     // A table of its own on DynamoDB: the revocation event below revokes every token of "alice".
     let server = TestServer::start_on(&config, isolated_backend_store(&config).await).await;
@@ -133,6 +136,18 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     let other_subject = issuer.sign(&issuer.claims("mallory", server.clock.now().as_secs() - 7_200));
     exchange(&server, EXCHANGER, &other_subject, &[]).await;
 
+    // A trusted issuer's access token introspected: presented to its UserInfo endpoint as the bearer, which answers,
+    // then (a minute later, asked to refresh) refuses it.
+    let userinfo_bearer = issuer.sign_access_token(&issuer.claims("zoe", server.clock.now().as_secs()));
+    idp.set("/userinfo", Canned::json(&json!({"sub": "zoe", "email": "zoe@new.example.com"})));
+    assert_eq!(server.introspect(&userinfo_bearer).await.json()["user_details"]["email"], "zoe@new.example.com");
+    idp.set("/userinfo", Canned::raw(401, "application/json", r#"{"error":"invalid_token"}"#));
+    server.clock.advance_secs(60);
+    let refresh = [("token", userinfo_bearer.as_str()), ("refresh_user_details", "true")];
+    assert_eq!(server.post("/oauth2/introspect", Some(creds::RS), &refresh).await.json()["active"], true);
+    assert_eq!(idp.hits("/userinfo"), 2);
+    assert_eq!(idp.last_authorization(), Some(format!("Bearer {userinfo_bearer}")));
+
     // Revocation by the owner, and a revocation event for a subject.
     for (client, token) in [(creds::JWT, &jwt), (creds::OPAQUE, &opaque)] {
         assert_eq!(server.post("/oauth2/revoke", Some(client), &[("token", token)]).await.status, 200);
@@ -152,6 +167,7 @@ async fn no_token_secret_or_key_reaches_the_logs() {
         first_refresh,
         second_access,
         second_refresh,
+        userinfo_bearer,
     ]);
     secrets.extend([forged, tampered, bad_opaque, wrong.to_owned(), basic(creds::JWT.0, creds::JWT.1)]);
 

@@ -72,6 +72,10 @@ pub struct TrustedIssuerConfig {
     /// How long fetched user details are kept and shown; default [`DEFAULT_USER_DETAILS_TTL_SECS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_details_ttl_secs: Option<u32>,
+    /// This issuer's JWTs at `audiences` are access tokens even without `typ: at+jwt` (RFC 9068 §2.1): introspection
+    /// may present them to the UserInfo endpoint. Only for an issuer whose ID tokens never carry one of `audiences`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untyped_access_tokens: bool,
 }
 
 fn default_subject_claim() -> String {
@@ -103,6 +107,7 @@ impl From<&RegisteredIssuer> for TrustedIssuerConfig {
                 .as_ref()
                 .is_some_and(|u| u.endpoint == UserinfoLocation::Discovered),
             user_details_ttl_secs: registered.userinfo.as_ref().map(|u| u.ttl_secs),
+            untyped_access_tokens: registered.userinfo.as_ref().is_some_and(|u| u.untyped_access_tokens),
         }
     }
 }
@@ -133,6 +138,9 @@ impl TrustedIssuerConfig {
             (None, false) if self.user_details_ttl_secs.is_some() => {
                 return Err(self.invalid("user_details_ttl_secs needs userinfo_endpoint or userinfo_discovery".into()));
             }
+            (None, false) if self.untyped_access_tokens => {
+                return Err(self.invalid("untyped_access_tokens needs userinfo_endpoint or userinfo_discovery".into()));
+            }
             (None, false) => return Ok(None),
             (Some(_), true) => {
                 return Err(self.invalid("set at most one of userinfo_endpoint and userinfo_discovery".into()));
@@ -149,7 +157,7 @@ impl TrustedIssuerConfig {
                 "user_details_ttl_secs must be from {MIN_USER_DETAILS_TTL_SECS} to {MAX_USER_DETAILS_TTL_SECS}"
             )));
         }
-        Ok(Some(IssuerUserinfo { endpoint, ttl_secs }))
+        Ok(Some(IssuerUserinfo { endpoint, ttl_secs, untyped_access_tokens: self.untyped_access_tokens }))
     }
 
     /// An invalid-entry error naming the issuer.
@@ -226,7 +234,14 @@ mod userinfo_tests {
         assert_eq!(entry("").unwrap(), None);
         let mapped = "claims_mapping = { email = \"email\" }\n";
         let discovered = entry(&format!("{mapped}userinfo_discovery = true\nuser_details_ttl_secs = 600")).unwrap();
-        assert_eq!(discovered, Some(IssuerUserinfo { endpoint: UserinfoLocation::Discovered, ttl_secs: 600 }));
+        assert_eq!(
+            discovered,
+            Some(IssuerUserinfo {
+                endpoint: UserinfoLocation::Discovered,
+                ttl_secs: 600,
+                untyped_access_tokens: false
+            })
+        );
         let refused = [
             ("userinfo_endpoint = \"https://idp.example/userinfo\"", "needs a claims_mapping"),
             (

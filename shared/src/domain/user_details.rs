@@ -1,7 +1,8 @@
 //! A subject's user details from its identity provider's UserInfo endpoint (OpenID Connect Core §5.3), as
-//! OneWelcome's introspection shows them (`user_details`, "cached after the first request"): fetched at token
-//! exchange with the subject token as the bearer, mapped by the trusted issuer's `claims_mapping`, and kept in
-//! one item per subject ([`UserDetailsRecord`]) that introspection reads in its one round trip.
+//! OneWelcome's introspection shows them (`user_details`, "cached after the first request"): fetched with the
+//! user's access token as the bearer (an exchange's subject token, or a trusted issuer's `at+jwt` introspected),
+//! mapped by the trusted issuer's `claims_mapping`, and kept in one item per subject ([`UserDetailsRecord`]) that
+//! introspection reads in its one round trip.
 //!
 //! The rules here are pure: when a fetch is due ([`fetch_decision`]), what a fetch attempt records before it
 //! goes out ([`UserDetailsRecord::attempt`], the per-subject rate limit), and how large the mapped details may be
@@ -53,7 +54,8 @@ pub struct UserDetailsRecord {
     pub expires_at: Timestamp,
 }
 
-/// What an exchange does about the subject's user details.
+/// What a request (a token exchange, or an introspection holding the user's access token) does about the subject's
+/// user details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchDecision {
     /// Fetch them: first claim the attempt with a write conditional on the item's `attempted_at` being `expected`
@@ -68,8 +70,8 @@ pub enum FetchDecision {
     RateLimited,
 }
 
-/// Whether an exchange at `now` fetches the subject's details, given its live item (`None`: absent or expired)
-/// and whether the client asked for `refresh_user_details`. Details are fetched when there are none yet, or when
+/// Whether a request at `now` fetches the subject's details, given its live item (`None`: absent or expired)
+/// and whether the caller asked for `refresh_user_details`. Details are fetched when there are none yet, or when
 /// asked to; never twice within [`USER_DETAILS_MIN_REFETCH_SECS`] for one subject.
 pub fn fetch_decision(cached: Option<&UserDetailsRecord>, refresh: bool, now: Timestamp) -> FetchDecision {
     match cached {

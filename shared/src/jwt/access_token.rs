@@ -20,6 +20,13 @@ use crate::domain::time::Timestamp;
 /// The `typ` header of an RFC 9068 access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// Whether a JOSE header's `typ` says "an RFC 9068 access token": `at+jwt`, or its full media type
+/// `application/at+jwt` (RFC 9068 §2.1; RFC 7515 §4.1.9 lets the `application/` prefix go, and media types compare
+/// case-insensitively). The one rule for Tessera's own tokens and for a trusted issuer's.
+pub fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"))
+}
+
 /// Tokens longer than this are rejected before any parsing.
 pub const MAX_JWT_LEN: usize = 8 * 1024;
 
@@ -171,11 +178,7 @@ pub fn verify(
         return Err(JwtRejection::TooLong);
     }
     let header = decode_header(token).map_err(|e| JwtRejection::Malformed(e.to_string()))?;
-    let typ_ok = header
-        .typ
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
-    if !typ_ok {
+    if !is_access_token_typ(header.typ.as_deref()) {
         return Err(JwtRejection::WrongType);
     }
     if header.crit.is_some() {

@@ -13,7 +13,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 
-use super::access_token::MAX_JWT_LEN;
+use super::access_token::{MAX_JWT_LEN, is_access_token_typ};
 use crate::domain::revocation::{MAX_TOKEN_LIFETIME_SECS, WatermarkTarget};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalJwtIdentity, TokenHash};
@@ -124,6 +124,10 @@ pub struct ExternalIdentity {
     pub client_id: Option<String>,
     /// The `scope` claim, when it is a string.
     pub scope: Option<String>,
+    /// Its header's `typ` says it is an access token (RFC 9068 §2.1, [`is_access_token_typ`]): the one kind of a
+    /// trusted issuer's JWT that introspection presents to the issuer's UserInfo endpoint as a bearer credential.
+    /// An ID token (`typ` `JWT` or none) never is one (OpenID Connect Core §5.3.1).
+    pub typed_access_token: bool,
 }
 
 impl ExternalIdentity {
@@ -164,7 +168,8 @@ pub struct TrustedIssuer {
     pub claims_mapping: BTreeMap<String, String>,
     /// Record validated tokens under their hash, so Tessera's revocation applies to them.
     pub record_tokens: bool,
-    /// Its UserInfo endpoint, when user details are fetched at token exchange.
+    /// Its UserInfo endpoint, when user details are fetched (at token exchange, and at introspection of its access
+    /// tokens).
     pub userinfo: Option<Arc<crate::userinfo::UserinfoEndpoint>>,
     keys: IssuerKeys,
 }
@@ -522,6 +527,7 @@ impl TrustedIssuer {
                 .find_map(|c| claims.get(*c).and_then(Value::as_str))
                 .map(str::to_owned),
             scope: claims.get("scope").and_then(Value::as_str).map(str::to_owned),
+            typed_access_token: is_access_token_typ(header.typ.as_deref()),
         })
     }
 }

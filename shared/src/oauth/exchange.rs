@@ -5,23 +5,18 @@
 //!
 //! When the subject token is an access token (`subject_token_type` `access_token`) of an issuer with a UserInfo
 //! endpoint, the exchange also brings the subject's cached user details up to date
-//! ([`ExchangeRequest::update_user_details`]): the one moment Tessera holds a credential the endpoint accepts.
-//! An ID token or a bare JWT is not a bearer credential for UserInfo (OpenID Connect Core §5.3.1), so it never
-//! triggers a fetch. Whatever the endpoint does, the exchange succeeds: a failed fetch is logged and keeps the
-//! details already cached.
+//! ([`ExchangeRequest::update_user_details`], by the rules introspection shares: [`super::user_details`]). An ID
+//! token or a bare JWT is not a bearer credential for UserInfo (OpenID Connect Core §5.3.1), so it never triggers
+//! a fetch. Whatever the endpoint does, the exchange succeeds: a failed fetch is logged and keeps the details
+//! already cached.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use crate::domain::id::IdTag;
+use super::user_details::{UserDetailsOutcome, UserinfoLink, refresh_requested, update_user_details};
 use crate::domain::revocation::{TokenValidity, check_active};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::domain::user_details::{FetchDecision, UserDetailsRecord, fetch_decision};
 use crate::jwt::external::{ExternalIdentity, ExternalRejection, peek_issuer};
 use crate::store::{Fetched, StoreKey, TokenStore};
 use crate::tenancy::Tenant;
-use crate::userinfo::UserinfoEndpoint;
 use crate::wire::http::OAuthRequest;
 use crate::wire::{ErrorCode, OAuthError};
 
@@ -57,11 +52,7 @@ impl<'a> ExchangeRequest<'a> {
         if request.form.get("actor_token").is_some() || request.form.get("actor_token_type").is_some() {
             return Err(OAuthError::invalid_request("delegation (actor_token) is not supported"));
         }
-        let refresh_user_details = match request.form.get("refresh_user_details") {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(OAuthError::invalid_request("refresh_user_details must be true or false")),
-        };
+        let refresh_user_details = refresh_requested(request)?;
         Ok(Self { subject_token, access_token: subject_token_type == TOKEN_TYPE_ACCESS_TOKEN, refresh_user_details })
     }
 
@@ -72,13 +63,9 @@ impl<'a> ExchangeRequest<'a> {
         let issuer = peek_issuer(self.subject_token).and_then(|iss| tenant.trusted_issuer(&iss));
         let result = match issuer {
             Some(issuer) => issuer.validate(self.subject_token, now).await.map(|identity| SubjectToken {
-                userinfo: match (&issuer.userinfo, self.access_token) {
-                    (Some(endpoint), true) => Some(UserinfoLink {
-                        endpoint: endpoint.clone(),
-                        claims_mapping: issuer.claims_mapping.clone(),
-                        key: StoreKey::user_details(tenant.id, &IdTag::of(&identity.subject)),
-                    }),
-                    _ => None,
+                userinfo: match self.access_token {
+                    true => UserinfoLink::of(issuer, tenant.id, &identity),
+                    false => None,
                 },
                 // Its identity's record, and where releases up to 0.1 recorded it (`legacy_hashes`).
                 record_keys: match issuer.record_tokens {
@@ -101,67 +88,19 @@ impl<'a> ExchangeRequest<'a> {
 
 impl ExchangeRequest<'_> {
     /// Brings the subject's cached user details up to date, after the subject token was found valid and not
-    /// revoked: fetched when there are none (or they expired), or when `refresh_user_details=true`, and never
-    /// more often than the per-subject rate limit. A fetch is first claimed with a write conditional on the item
-    /// the exchange read, so of concurrent exchanges of one subject one fetches; its result is written on the
-    /// condition that no other attempt came since. Never fails the exchange: a store or endpoint failure is logged.
+    /// revoked, with the subject token as the bearer ([`update_user_details`], the rules introspection follows
+    /// too). Never fails the exchange: a store or endpoint failure is logged.
     pub async fn update_user_details(
         &self,
         store: &dyn TokenStore,
-        tenant: &TenantId,
         subject: &SubjectToken,
         fetched: &Fetched,
         now: Timestamp,
     ) -> UserDetailsOutcome {
         let Some(link) = &subject.userinfo else { return UserDetailsOutcome::NotApplicable };
-        let identity = &subject.identity;
         let cached = fetched.user_details(&link.key);
-        let outcome = match fetch_decision(cached, self.refresh_user_details, now) {
-            FetchDecision::Cached => UserDetailsOutcome::Cached,
-            FetchDecision::RateLimited => UserDetailsOutcome::RateLimited,
-            FetchDecision::Fetch { expected } => {
-                let attempt =
-                    UserDetailsRecord::attempt(cached, tenant, IdTag::of(&identity.subject), &identity.issuer, now);
-                match store.put_user_details(attempt.clone(), expected).await {
-                    Ok(true) => self.fetch_into(store, link, identity, attempt, now).await,
-                    Ok(false) => UserDetailsOutcome::LostRace,
-                    Err(err) => UserDetailsOutcome::Failed(format!("store: {err}")),
-                }
-            }
-        };
-        match &outcome {
-            UserDetailsOutcome::Failed(reason) => {
-                tracing::warn!(issuer = %identity.issuer, %reason, "user details not fetched; cached ones kept");
-            }
-            UserDetailsOutcome::Cached => tracing::debug!(issuer = %identity.issuer, "user details cached"),
-            other => tracing::info!(issuer = %identity.issuer, outcome = ?other, "user details"),
-        }
-        outcome
-    }
-
-    /// The fetch of a claimed attempt, and the write of what it found.
-    async fn fetch_into(
-        &self,
-        store: &dyn TokenStore,
-        link: &UserinfoLink,
-        identity: &ExternalIdentity,
-        attempt: UserDetailsRecord,
-        now: Timestamp,
-    ) -> UserDetailsOutcome {
-        let Some(sub) = identity.sub.as_deref() else {
-            return UserDetailsOutcome::Failed("the subject token has no sub to match".into());
-        };
-        let details = match link.endpoint.fetch(self.subject_token, sub, &link.claims_mapping, now).await {
-            Ok(details) => details,
-            Err(failure) => return UserDetailsOutcome::Failed(failure.to_string()),
-        };
-        let attempted_at = attempt.attempted_at;
-        match store.put_user_details(attempt.fetched(details, now, link.endpoint.ttl_secs()), Some(attempted_at)).await
-        {
-            Ok(true) => UserDetailsOutcome::Fetched,
-            Ok(false) => UserDetailsOutcome::LostRace,
-            Err(err) => UserDetailsOutcome::Failed(format!("store: {err}")),
-        }
+        let (identity, bearer) = (&subject.identity, self.subject_token);
+        update_user_details(store, link, identity, bearer, cached, self.refresh_user_details, now).await
     }
 }
 
@@ -178,38 +117,6 @@ pub struct SubjectToken {
     pub record_keys: Vec<StoreKey>,
     /// Its issuer's UserInfo endpoint, when the token is an access token for it.
     pub userinfo: Option<UserinfoLink>,
-}
-
-/// A subject token's way to its user details: the issuer's UserInfo endpoint, the mapping, and the subject's item.
-#[derive(Clone)]
-pub struct UserinfoLink {
-    endpoint: Arc<UserinfoEndpoint>,
-    claims_mapping: BTreeMap<String, String>,
-    /// The subject's user details item, read with the client's record.
-    pub key: StoreKey,
-}
-
-impl std::fmt::Debug for UserinfoLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserinfoLink").field("key", &self.key).finish_non_exhaustive()
-    }
-}
-
-/// What an exchange did about the subject's user details. Logged; never changes the exchange's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserDetailsOutcome {
-    /// Nothing to do: the issuer has no UserInfo endpoint, or the subject token is not an access token.
-    NotApplicable,
-    /// The cached details are live and no refresh was asked for.
-    Cached,
-    /// Fetched and cached.
-    Fetched,
-    /// A fetch was due, but one was attempted for this subject within the rate limit.
-    RateLimited,
-    /// Another exchange of this subject claimed the attempt first.
-    LostRace,
-    /// The fetch failed; the cached details (if any) are kept.
-    Failed(String),
 }
 
 impl SubjectToken {

@@ -1,6 +1,8 @@
 //! The OAuth operations as plain functions over [`crate::TokenService`]: issue ([`token`]), introspect
 //! ([`introspect`]), revoke ([`revoke`]), publish metadata ([`metadata`]), decide as the authorizer of a
-//! protected API ([`authorize`]) and tell an operator a token's state ([`inspect`]). They take parsed requests and return wire types; HTTP stays in [`crate::wire`].
+//! protected API ([`authorize`]) and tell an operator a token's state ([`inspect`]); token exchange and
+//! introspection share how a subject's user details are fetched ([`user_details`]). They take parsed requests and
+//! return wire types; HTTP stays in [`crate::wire`].
 
 pub mod authenticate;
 pub mod authorize;
@@ -11,3 +13,4 @@ pub mod metadata;
 pub mod presented;
 pub mod revoke;
 pub mod token;
+pub mod user_details;

@@ -99,7 +99,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         (Some(verified), Some(exchange)) => {
             let verified = verified?;
             verified.check_not_revoked(tenant.id, &fetched, now)?;
-            exchange.update_user_details(service.store.as_ref(), tenant.id, &verified, &fetched, now).await;
+            exchange.update_user_details(service.store.as_ref(), &verified, &fetched, now).await;
             let identity = verified.identity;
             (identity.subject, identity.username, identity.user_details, identity.amr)
         }

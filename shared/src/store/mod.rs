@@ -347,6 +347,10 @@ pub struct IssuerUserinfo {
     pub endpoint: UserinfoLocation,
     /// How long fetched details are kept and shown ([`crate::domain::user_details`]).
     pub ttl_secs: u32,
+    /// The issuer's word that its JWTs Tessera accepts (its `audiences`) are access tokens even without RFC 9068's
+    /// `typ` `at+jwt`, so introspection may present them to the endpoint ([`crate::oauth::user_details`]). Off by
+    /// default: an untyped JWT may be an ID token, which is no bearer credential (OpenID Connect Core §5.3.1).
+    pub untyped_access_tokens: bool,
 }
 
 /// Where a UserInfo endpoint is: configured, or read from the issuer's metadata.

@@ -895,11 +895,13 @@ fn hardening_ii_cases(external: &External<'_>) -> Vec<Case> {
     ]
 }
 
-/// The cases of `refresh_user_details` (issue 21: user details from UserInfo): at an exchange it is `true` or
-/// `false`, once; on introspection it never changes an inactive answer.
+/// The cases of `refresh_user_details` (issue 21: user details from UserInfo): at an exchange and on introspection
+/// alike it is `true` or `false`, once (RFC 6749 §3.1: empty is absent); anything else is `invalid_request` (RFC 7662
+/// §2.3), checked before any I/O, whatever the token; a valid one never changes an inactive answer.
 fn user_details_cases(external: &External<'_>) -> Vec<Case> {
     use Expect::{Error, Inactive};
     let subject_token = external.issuer.sign(&external.issuer.claims("refresh-user-details", external.now));
+    let access_token = external.issuer.sign_access_token(&external.issuer.claims("refresh-user-details", external.now));
     let exchange = |extra: &str| {
         format!(
             "grant_type={}&subject_token={}&subject_token_type={}&{extra}",
@@ -943,6 +945,27 @@ fn user_details_cases(external: &External<'_>) -> Vec<Case> {
             INTROSPECT,
             auth(creds::RS),
             "token=garbage&refresh_user_details=yes",
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "introspect: refresh_user_details=maybe on a trusted issuer's access token",
+            INTROSPECT,
+            auth(creds::RS),
+            format!("token={}&refresh_user_details=maybe", enc(&access_token)),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "introspect: refresh_user_details twice",
+            INTROSPECT,
+            auth(creds::RS),
+            format!("token={}&{refresh}&{refresh}", enc(&access_token)),
+            Error(400, "invalid_request"),
+        ),
+        post(
+            "introspect: refresh_user_details empty is absent",
+            INTROSPECT,
+            auth(creds::RS),
+            "token=garbage&refresh_user_details=",
             Inactive,
         ),
     ]
@@ -1061,7 +1084,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         now,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 184, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 187, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

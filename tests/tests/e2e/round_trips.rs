@@ -1,7 +1,9 @@
 //! Store round trips per request, counted by a wrapper around the store rather than read off the code:
 //! issuing a JWT costs one read, an opaque token one read and one conditional write, introspection one
 //! read (the caller's record batched with the token's state), revocation one read and one write, an authorizer
-//! decision one read (none for a token refused as presented).
+//! decision one read (none for a token refused as presented). With user details from a UserInfo endpoint,
+//! introspection stays one read on its common path (the details cached); only the first introspection of a subject's
+//! access token, or a `refresh_user_details=true` the rate limit allows, adds the fetch's two conditional writes.
 
 use std::sync::Arc;
 
@@ -12,7 +14,8 @@ use tessera::entropy::SystemEntropy;
 use tessera::store::counting::{CountingStore, RoundTrips};
 use tessera::store::memory::MemoryStore;
 use tessera::tenancy::ServedTenant;
-use tessera_e2e::{creds, form_request as post, test_config};
+use tessera_e2e::issuers::{Canned, TestIssuer, UserinfoServer, exchange_config};
+use tessera_e2e::{TestServer, creds, form_request as post, test_config};
 
 fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let config = test_config();
@@ -92,4 +95,41 @@ async fn rejected_requests_never_touch_the_store() {
     let no_token = post("/oauth2/revoke", creds::JWT, &[]);
     assert_eq!(tessera_revoke::handle(&service, no_token).await.unwrap().status(), 400);
     assert_eq!(store.take(), RoundTrips::default());
+}
+
+#[tokio::test]
+async fn introspection_with_user_details_from_userinfo_is_one_read_once_they_are_cached() {
+    let idp = UserinfoServer::start().await;
+    let issuer = TestIssuer::generate(
+        "https://alice-corp.eu.auth0.com/",
+        "https://api.alice-corp.com",
+        jsonwebtoken::Algorithm::ES256,
+        "ec-1",
+    );
+    let mut config = exchange_config(&[&issuer]);
+    config.trusted_issuers[0].userinfo_endpoint = Some(idp.url("userinfo"));
+    let store = Arc::new(CountingStore::new(MemoryStore::with_clients(config.clients(&SystemEntropy).unwrap())));
+    let server = TestServer::start_on(&config, store.clone()).await;
+    let now = server.clock.now().as_secs();
+    idp.set("/userinfo", Canned::json(&serde_json::json!({"sub": "rt-alice", "email": "alice@new.example.com"})));
+    let access_token = issuer.sign_access_token(&issuer.claims("rt-alice", now));
+    store.take();
+    let refresh = [("refresh_user_details", "true")];
+    // The first introspection fetches: the read, the claim, the details.
+    introspect_active(&server, &access_token, &[]).await;
+    assert_eq!(store.take(), RoundTrips { reads: 1, writes: 2 }, "first introspection, fetching");
+    assert_eq!(idp.hits("/userinfo"), 1);
+    // The common path: cached, no refresh asked, or a refresh within the rate limit: one read, nothing else.
+    for (extra, what) in [(&[][..], "cached"), (&refresh[..], "refresh within the rate limit")] {
+        introspect_active(&server, &access_token, extra).await;
+        assert_eq!(store.take(), RoundTrips { reads: 1, writes: 0 }, "{what}");
+    }
+    assert_eq!(idp.hits("/userinfo"), 1);
+}
+
+async fn introspect_active(server: &TestServer, token: &str, extra: &[(&str, &str)]) {
+    let mut pairs = vec![("token", token)];
+    pairs.extend_from_slice(extra);
+    let reply = server.post("/oauth2/introspect", Some(creds::RS), &pairs).await;
+    assert_eq!(reply.json()["active"], true, "{}", reply.text);
 }

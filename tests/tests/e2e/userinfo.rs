@@ -1,16 +1,17 @@
 //! User details from a trusted issuer's OpenID Connect UserInfo endpoint (OneWelcome's `user_details`, issue 21):
-//! fetched at token exchange with the subject token as the bearer (only when it is an access token), checked
-//! (`sub`), mapped by `claims_mapping`, cached per subject in the table, and shown by introspection to resource
-//! servers whose profile has `user_details`, in the same one read. `refresh_user_details=true` re-fetches at an
-//! exchange, at most once a minute per subject. An endpoint that fails (down, slow, 5xx, not JSON, another `sub`,
-//! too large) keeps the cached details and fails nothing. The endpoint is configured, or discovered (OpenID
-//! Connect Discovery, else RFC 8414). Against a loopback server the test starts; runs on the store
-//! `TESSERA_E2E_STORE` selects.
+//! fetched with the user's access token as the bearer (at token exchange when the subject token is typed an access
+//! token; at introspection when the trusted issuer's JWT introspected is an RFC 9068 `at+jwt` one and the caller is
+//! shown `user_details`), checked (`sub`), mapped by `claims_mapping`, cached per subject in the table, and shown by
+//! introspection to resource servers whose profile has `user_details`, in the same one read.
+//! `refresh_user_details=true` re-fetches, at an exchange or such an introspection, at most once a minute per
+//! subject. An endpoint that fails (down, slow, 401, 5xx, not JSON, another `sub`, too large) keeps the cached
+//! details and fails nothing. The endpoint is configured, or discovered (OpenID Connect Discovery, else RFC 8414).
+//! Against a loopback server the test starts; runs on the store `TESSERA_E2E_STORE` selects.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 use tessera::clock::Clock;
 use tessera::config::Config;
@@ -93,6 +94,236 @@ async fn details(server: &TestServer, caller: (&str, &str), token: &str) -> Valu
     let answer = reply.json();
     assert_eq!(answer["active"], true, "{answer}");
     answer.get("user_details").cloned().unwrap_or(Value::Null)
+}
+
+/// What `caller` is shown as `user_details` for `token` introspected with `extra` parameters (`Null` when none); the
+/// answer is always active.
+async fn details_with(server: &TestServer, caller: (&str, &str), token: &str, extra: &[(&str, &str)]) -> Value {
+    let mut pairs = vec![("token", token)];
+    pairs.extend_from_slice(extra);
+    let reply = server.post("/oauth2/introspect", Some(caller), &pairs).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let answer = reply.json();
+    assert_eq!(answer["active"], true, "{answer}");
+    answer.get("user_details").cloned().unwrap_or(Value::Null)
+}
+
+const REFRESH: [(&str, &str); 1] = [("refresh_user_details", "true")];
+
+/// `issuer`'s RFC 9068 access token (`typ` `at+jwt`) for `sub`, issued now.
+fn access_jwt(issuer: &TestIssuer, server: &TestServer, sub: &str) -> String {
+    issuer.sign_access_token(&issuer.claims(sub, server.clock.now().as_secs()))
+}
+
+/// What the token alone carries, mapped (`email`, `given_name`): all a resource server sees without UserInfo.
+fn own_claims(sub: &str) -> Value {
+    json!({"email": format!("{sub}@example.com"), "given_name": "Alice"})
+}
+
+/// The token's own claims with UserInfo's over them, as [`userinfo`] answers for `sub`.
+fn merged(sub: &str, phone: &str) -> Value {
+    json!({"email": format!("{sub}@new.example.com"), "given_name": "Alice", "phoneNumber": phone})
+}
+
+/// OpenID Connect Core §5.3.1: the UserInfo endpoint takes an access token as a bearer credential. A trusted issuer's
+/// JWT introspected is one when its `typ` says so (RFC 9068 §2.1); its first introspection by a caller shown
+/// `user_details` then fetches its subject's details with it, and later ones read them from the cache. An ID token
+/// (`typ` `JWT`, or none), a caller without the attribute, or a token Tessera issued never reaches the endpoint.
+#[tokio::test]
+async fn the_first_introspection_of_an_issuers_access_token_fetches_the_details_with_it() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server) = setup(&idp).await;
+    let ivan = subject(&server, "ivan");
+    idp.set("/userinfo", userinfo(&ivan, "+9"));
+    let at = access_jwt(&issuer, &server, &ivan);
+
+    // A caller that is not shown user details costs nothing: no fetch on its introspections.
+    assert_eq!(details_with(&server, PLAIN, &at, &REFRESH).await, Value::Null);
+    assert_eq!(idp.hits("/userinfo"), 0, "not for a caller without user_details");
+    // ID tokens are no bearer credential for UserInfo, whatever their `typ` spells.
+    let claims = issuer.claims(&ivan, server.clock.now().as_secs());
+    let untyped = Header { kid: Some(issuer.kid.clone()), typ: None, ..Header::new(issuer.alg) };
+    for id_token in [issuer.sign(&claims), issuer.sign_with_header(&claims, untyped)] {
+        assert_eq!(details(&server, creds::RS, &id_token).await, own_claims(&ivan));
+        assert_eq!(details_with(&server, creds::RS, &id_token, &REFRESH).await, own_claims(&ivan));
+    }
+    assert_eq!(idp.hits("/userinfo"), 0, "an ID token never reaches UserInfo");
+
+    // The access token: fetched once, with it as the bearer (RFC 6750 §2.1), shown at once.
+    assert_eq!(details(&server, creds::RS, &at).await, merged(&ivan, "+9"));
+    assert_eq!(idp.hits("/userinfo"), 1);
+    assert_eq!(idp.last_authorization(), Some(format!("Bearer {at}")));
+    // Cached: the next introspections, of this token or another of ivan's, and his ID token, do not ask again.
+    server.clock.advance_secs(1);
+    let another = access_jwt(&issuer, &server, &ivan);
+    for token in [&at, &another, &issuer.sign(&claims)] {
+        assert_eq!(details(&server, creds::RS, token).await, merged(&ivan, "+9"));
+    }
+    assert_eq!(idp.hits("/userinfo"), 1);
+    // The application/at+jwt spelling is an access token too (RFC 7515 §4.1.9).
+    let judy = subject(&server, "judy");
+    idp.set("/userinfo", userinfo(&judy, "+10"));
+    let media_type =
+        Header { kid: Some(issuer.kid.clone()), typ: Some("application/AT+JWT".into()), ..Header::new(issuer.alg) };
+    let spelled = issuer.sign_with_header(&issuer.claims(&judy, server.clock.now().as_secs()), media_type);
+    assert_eq!(details(&server, creds::RS, &spelled).await, merged(&judy, "+10"));
+    assert_eq!(idp.hits("/userinfo"), 2);
+
+    // A token Tessera issued is no credential of the user's at the identity provider: exchanged (as a bare `jwt`, so
+    // the exchange fetches nothing) and introspected with `refresh_user_details=true`, it is answered from the cache.
+    let kim = subject(&server, "kim");
+    idp.set("/userinfo", userinfo(&kim, "+11"));
+    let reply = exchange(&server, EXCHANGER, &access_jwt(&issuer, &server, &kim), &[]).await;
+    let ours = reply.json()["access_token"].as_str().expect("access_token").to_owned();
+    assert_eq!(details_with(&server, creds::RS, &ours, &REFRESH).await, own_claims(&kim));
+    assert_eq!(idp.hits("/userinfo"), 2, "a Tessera token never reaches UserInfo");
+}
+
+/// An issuer whose entry says `untyped_access_tokens = true` (its JWTs at Tessera's audiences are access tokens
+/// whatever their `typ`: many issuers type theirs `JWT`, or not at all) has them presented to its UserInfo endpoint
+/// like an `at+jwt`. Without an endpoint the setting means nothing, so it is refused.
+#[tokio::test]
+async fn an_issuer_may_say_its_untyped_jwts_are_access_tokens() {
+    let idp = UserinfoServer::start().await;
+    let issuer = TestIssuer::generate("https://alice-corp.eu.auth0.com/", AUD, Algorithm::RS256, "rsa-1");
+    let mut untyped = config(&issuer, Userinfo::At(&idp.url("userinfo")));
+    untyped.trusted_issuers.last_mut().expect("the issuer").untyped_access_tokens = true;
+    let server = TestServer::start_config(&untyped).await;
+    let pat = subject(&server, "pat");
+    idp.set("/userinfo", userinfo(&pat, "+13"));
+    let jwt = issuer.sign(&issuer.claims(&pat, server.clock.now().as_secs()));
+    assert_eq!(details(&server, PLAIN, &jwt).await, Value::Null);
+    assert_eq!(idp.hits("/userinfo"), 0, "not for a caller without user_details");
+    assert_eq!(details(&server, creds::RS, &jwt).await, merged(&pat, "+13"));
+    assert_eq!(idp.hits("/userinfo"), 1);
+    assert_eq!(idp.last_authorization(), Some(format!("Bearer {jwt}")));
+
+    let mut pointless = exchange_config(&[&issuer]);
+    pointless.trusted_issuers[0].untyped_access_tokens = true;
+    assert!(TestServer::config_error(&pointless).contains("untyped_access_tokens needs userinfo_endpoint"));
+}
+
+/// OneWelcome's `refresh_user_details=true` on introspection, for a trusted issuer's access token: fetched again,
+/// and shown in that very answer, once the per-subject rate limit (a minute since the last attempt, whatever made
+/// it) allows; within it, answered from the cache. Any value but `true` or `false` is `invalid_request` (RFC 7662
+/// §2.3), as at the token endpoint.
+#[tokio::test]
+async fn refresh_user_details_on_introspection_refetches_once_the_rate_limit_allows() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server, leo) = served(&idp, "leo", "+1 first", Duration::ZERO).await;
+    let at = access_jwt(&issuer, &server, &leo);
+    assert_eq!(details(&server, creds::RS, &at).await, merged(&leo, "+1 first"));
+    assert_eq!(idp.hits("/userinfo"), 1);
+
+    idp.set("/userinfo", userinfo(&leo, "+2 second"));
+    server.clock.advance_secs(USER_DETAILS_MIN_REFETCH_SECS - 1);
+    assert_eq!(details_with(&server, creds::RS, &at, &REFRESH).await, merged(&leo, "+1 first"));
+    assert_eq!(idp.hits("/userinfo"), 1, "rate-limited: a fetch for leo less than a minute ago");
+    server.clock.advance_secs(1);
+    assert_eq!(details_with(&server, creds::RS, &at, &REFRESH).await, merged(&leo, "+2 second"));
+    assert_eq!(idp.hits("/userinfo"), 2);
+    // Without the parameter, live details are not fetched again, by this token or a later one; `false` is the same
+    // as absent.
+    server.clock.advance_secs(3_000);
+    let at = access_jwt(&issuer, &server, &leo);
+    for extra in [&[][..], &[("refresh_user_details", "false")][..]] {
+        assert_eq!(details_with(&server, creds::RS, &at, extra).await, merged(&leo, "+2 second"));
+    }
+    assert_eq!(idp.hits("/userinfo"), 2);
+    // An exchange's fetch and an introspection's share the one rate limit of the subject.
+    idp.set("/userinfo", userinfo(&leo, "+3 third"));
+    let subject_token = access_jwt(&issuer, &server, &leo);
+    exchange_access_token(&server, EXCHANGER, &subject_token, &REFRESH).await;
+    assert_eq!(idp.hits("/userinfo"), 3);
+    assert_eq!(details_with(&server, creds::RS, &at, &REFRESH).await, merged(&leo, "+3 third"));
+    assert_eq!(idp.hits("/userinfo"), 3, "rate-limited by the exchange's fetch");
+
+    for bad in ["maybe", "TRUE", "1"] {
+        let reply =
+            server.post("/oauth2/introspect", Some(creds::RS), &[("token", &at), ("refresh_user_details", bad)]).await;
+        reply.assert_error(400, "invalid_request");
+    }
+    assert_eq!(idp.hits("/userinfo"), 3);
+}
+
+/// An outage of the UserInfo endpoint never fails an introspection: a 500, a 401 (the identity provider no longer
+/// takes the token) or a timeout keeps the cached details, and the answer is active as ever; with none cached, the
+/// token's own claims are shown, and the failed attempt counts against the rate limit.
+#[tokio::test]
+async fn an_endpoint_failing_at_introspection_keeps_the_cached_details_and_answers_active() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server, mia) = served(&idp, "mia", "+4 good", Duration::ZERO).await;
+    let at = access_jwt(&issuer, &server, &mia);
+    let good = details(&server, creds::RS, &at).await;
+    assert_eq!(good, merged(&mia, "+4 good"));
+
+    let mut hung = userinfo(&mia, "+4 late");
+    hung.delay = Duration::from_secs(4); // past the fetch budget (3 s)
+    let failures = [
+        ("a server error (500)", Canned::raw(500, "application/json", "{}")),
+        ("unauthorized (401)", Canned::raw(401, "application/json", r#"{"error":"invalid_token"}"#)),
+        ("down (503)", Canned::raw(503, "text/plain", "unavailable")),
+        ("too slow", hung),
+    ];
+    for (n, (what, answer)) in failures.into_iter().enumerate() {
+        idp.set("/userinfo", answer);
+        server.clock.advance_secs(USER_DETAILS_MIN_REFETCH_SECS);
+        let started = std::time::Instant::now();
+        assert_eq!(details_with(&server, creds::RS, &at, &REFRESH).await, good, "{what}: the cached details are kept");
+        assert!(started.elapsed() < Duration::from_millis(3_900), "{what}: within the fetch budget");
+        assert_eq!(idp.hits("/userinfo"), n + 2, "{what}: asked");
+    }
+
+    // Nothing cached yet: the token's own claims, and no second request within the minute.
+    let nia = subject(&server, "nia");
+    idp.set("/userinfo", Canned::raw(503, "text/plain", "unavailable"));
+    let nias = access_jwt(&issuer, &server, &nia);
+    let hits = idp.hits("/userinfo");
+    assert_eq!(details(&server, creds::RS, &nias).await, own_claims(&nia));
+    assert_eq!(details(&server, creds::RS, &nias).await, own_claims(&nia));
+    assert_eq!(idp.hits("/userinfo"), hits + 1);
+    // Once the minute has passed and the endpoint is back, the next introspection fetches.
+    idp.set("/userinfo", userinfo(&nia, "+5"));
+    server.clock.advance_secs(USER_DETAILS_MIN_REFETCH_SECS);
+    assert_eq!(details(&server, creds::RS, &nias).await, merged(&nia, "+5"));
+    assert_eq!(idp.hits("/userinfo"), hits + 2);
+}
+
+/// A server trusting an issuer whose UserInfo endpoint answers for a new subject `name` (`phone` its number) after
+/// `delay` (200 ms makes concurrent requests for it overlap); and that subject.
+async fn served(
+    idp: &UserinfoServer,
+    name: &str,
+    phone: &str,
+    delay: Duration,
+) -> (TestIssuer, Arc<TestServer>, String) {
+    let (issuer, server) = setup(idp).await;
+    let sub = subject(&server, name);
+    let mut answer = userinfo(&sub, phone);
+    answer.delay = delay;
+    idp.set("/userinfo", answer);
+    (issuer, Arc::new(server), sub)
+}
+
+/// Of concurrent first introspections of one subject's access token, one claims the fetch (the compare-and-set on
+/// the subject's `attempted_at`, as for exchanges); every answer is active.
+#[tokio::test]
+async fn concurrent_introspections_of_one_subject_fetch_once() {
+    let idp = UserinfoServer::start().await;
+    let (issuer, server, olga) = served(&idp, "olga", "+12", Duration::from_millis(200)).await;
+    let at = access_jwt(&issuer, &server, &olga);
+    let introspections: Vec<_> = (0..10)
+        .map(|_| {
+            let (server, at) = (server.clone(), at.clone());
+            tokio::spawn(async move { details(&server, creds::RS, &at).await })
+        })
+        .collect();
+    for introspection in introspections {
+        let shown = introspection.await.unwrap();
+        assert!(shown == merged(&olga, "+12") || shown == own_claims(&olga), "{shown}");
+    }
+    assert_eq!(idp.hits("/userinfo"), 1, "one introspection claimed the fetch; the others found it claimed");
+    assert_eq!(details(&server, creds::RS, &at).await, merged(&olga, "+12"));
 }
 
 #[tokio::test]
@@ -198,13 +429,8 @@ async fn refresh_user_details_refetches_at_most_once_a_minute_per_subject() {
 #[tokio::test]
 async fn concurrent_exchanges_of_one_subject_fetch_once() {
     let idp = UserinfoServer::start().await;
-    let (issuer, server) = setup(&idp).await;
-    let carol = subject(&server, "carol");
-    let mut slow = userinfo(&carol, "+3");
-    slow.delay = Duration::from_millis(200);
-    idp.set("/userinfo", slow);
+    let (issuer, server, carol) = served(&idp, "carol", "+3", Duration::from_millis(200)).await;
     let subject_token = issuer.sign(&issuer.claims(&carol, server.clock.now().as_secs()));
-    let server = Arc::new(server);
     let exchanges: Vec<_> = (0..10)
         .map(|_| {
             let (server, subject_token) = (server.clone(), subject_token.clone());

@@ -15,7 +15,7 @@
 //! | `tenant`, `target` (M, as on a watermark), `event_id` (S) | | seen_event | the watermark of `target` has seen this revocation event; it expires with the watermark |
 //! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
 //! | `tenant`, `purpose` (S: `ca` a client assertion, `dpop` a DPoP proof, `set` a Security Event Token), `digest` (S: base64url SHA-256 of purpose, issuer and `jti`) | | used_jti | a one-time JWT id that has been used; written once, conditional on `attribute_not_exists(pk)`, and kept until the JWT could no longer be accepted |
-//! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false) and `user_details_ttl_secs` (N), all absent without a UserInfo endpoint |
+//! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false), `user_details_ttl_secs` (N) and `untyped_access_tokens` (BOOL, absent when false), all absent without a UserInfo endpoint |
 //!
 //! [`to_item`] writes all of an item; the update expressions of [`super::DynamoStore`] set `revoked_at`
 //! (`mark_revoked`), `rotated_at` and a family's `access_revoked_before` (`rotate`). `event_ids`, the string set in which watermarks used to remember
@@ -204,6 +204,8 @@ struct IssuerItem {
     userinfo_discovery: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     user_details_ttl_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    untyped_access_tokens: bool,
 }
 
 fn default_tenant() -> String {
@@ -626,7 +628,8 @@ impl From<RegisteredIssuer> for IssuerItem {
             record_tokens,
             userinfo_endpoint,
             userinfo_discovery,
-            user_details_ttl_secs: userinfo.map(|u| u.ttl_secs),
+            user_details_ttl_secs: userinfo.as_ref().map(|u| u.ttl_secs),
+            untyped_access_tokens: userinfo.is_some_and(|u| u.untyped_access_tokens),
         }
     }
 }
@@ -652,13 +655,15 @@ impl TryFrom<IssuerItem> for RegisteredIssuer {
             }
         };
         let userinfo = match (endpoint, item.user_details_ttl_secs) {
-            (Some(endpoint), ttl) => {
-                Some(IssuerUserinfo { endpoint, ttl_secs: ttl.unwrap_or(DEFAULT_USER_DETAILS_TTL_SECS) })
-            }
-            (None, None) => None,
-            (None, Some(_)) => {
+            (Some(endpoint), ttl) => Some(IssuerUserinfo {
+                endpoint,
+                ttl_secs: ttl.unwrap_or(DEFAULT_USER_DETAILS_TTL_SECS),
+                untyped_access_tokens: item.untyped_access_tokens,
+            }),
+            (None, None) if !item.untyped_access_tokens => None,
+            (None, _) => {
                 return Err(format!(
-                    "trusted issuer {:?} has user_details_ttl_secs without a userinfo endpoint",
+                    "trusted issuer {:?} has user_details_ttl_secs or untyped_access_tokens without a userinfo endpoint",
                     item.issuer
                 ));
             }
@@ -1179,6 +1184,7 @@ mod tests {
                 userinfo: Some(IssuerUserinfo {
                     endpoint: UserinfoLocation::Url("https://idp.acme.example/userinfo".into()),
                     ttl_secs: 3_600,
+                    untyped_access_tokens: true,
                 }),
             },
             RegisteredIssuer {
@@ -1206,6 +1212,7 @@ mod tests {
                 userinfo: Some(IssuerUserinfo {
                     endpoint: UserinfoLocation::Discovered,
                     ttl_secs: DEFAULT_USER_DETAILS_TTL_SECS,
+                    untyped_access_tokens: false,
                 }),
             },
         ];
@@ -1222,6 +1229,7 @@ mod tests {
             ("record_tokens", AttributeValue::Bool(true)),
             ("userinfo_endpoint", s("https://idp.acme.example/userinfo")),
             ("user_details_ttl_secs", n("3600")),
+            ("untyped_access_tokens", AttributeValue::Bool(true)),
         ]);
         let by_uri = m(&[
             ("tenant", s(ACME)),
