@@ -156,7 +156,14 @@ fn recent_announcements(service: &TokenService, request: &Request) -> Response<B
             .into_response();
     }
     match service.announcer.recent() {
-        Some(announcements) => json_response(StatusCode::OK, &serde_json::json!({"announcements": announcements})),
+        // A struct, not a `json!` map: the details keep their schema's field order.
+        Some(announcements) => {
+            #[derive(serde::Serialize)]
+            struct Listed {
+                announcements: Vec<tessera::announcement::RevocationAnnouncement>,
+            }
+            json_response(StatusCode::OK, &Listed { announcements })
+        }
         None => OAuthError::invalid_request("revocations are announced on an event bus, not kept here")
             .with_status(StatusCode::NOT_FOUND)
             .into_response(),

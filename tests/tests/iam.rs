@@ -36,8 +36,9 @@ fn granted(template: &str) -> BTreeMap<String, BTreeSet<String>> {
         } else if line.starts_with(|c: char| !c.is_whitespace()) {
             break;
         }
-        // A `Resource:` line may hold a table ARN (`arn:…:dynamodb:…`), which is not an action.
-        if line.trim_start().starts_with("Resource:") {
+        // A `Resource:` line may hold a table or bus ARN (`arn:…:dynamodb:…`), which is not an action; a comment
+        // may name an action it grants nothing.
+        if line.trim_start().starts_with("Resource:") || line.trim_start().starts_with('#') {
             continue;
         }
         for service in ["dynamodb:", "events:"] {
