@@ -335,3 +335,68 @@ async fn the_eventbridge_adapter_puts_the_announcement_on_the_bus() {
     let refused = nowhere.announce(&announcement).await.expect_err("no such bus");
     assert!(matches!(refused, tessera::announcement::AnnounceError::Refused(_)), "{refused}");
 }
+
+/// A failed announcement is counted for its alarm (`RevocationAnnouncementFailures`, under the tenant), from the
+/// revoke function, whose answer stays 200, and from the revocation-events function, whose event fails.
+#[tokio::test]
+async fn a_failed_announcement_is_counted_for_its_alarm() {
+    use std::sync::Mutex;
+    use tessera::metrics::{MetricsEmitter, MetricsSink};
+
+    let issuer = auth0();
+    let config = exchange_config(&[&issuer]);
+    let clock = Arc::new(tessera::clock::FixedClock::at(tessera::clock::SystemClock.now()));
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let announcer = Arc::new(SwitchedAnnouncer::default());
+    announcer.set_down(true);
+    let store = Arc::new(tessera::store::memory::MemoryStore::with_clients(
+        config.clients(&tessera::entropy::SystemEntropy).unwrap(),
+    ));
+    let sources = tessera::tenancy::Sources { keys: None, registry: None, generate_missing_keys: true };
+    let entropy = Arc::new(tessera::entropy::SystemEntropy);
+    let service = tessera::service::build_service(
+        store,
+        &config,
+        Some("https://issuer.example"),
+        clock.clone(),
+        entropy,
+        sources,
+    )
+    .await
+    .unwrap()
+    .with_metrics(MetricsEmitter::new("Tessera", "tessera-revoke", MetricsSink::Memory(lines.clone()), clock.clone()))
+    .with_announcer(announcer.clone());
+    let take = || -> Vec<Value> {
+        let taken = std::mem::take(&mut *lines.lock().unwrap());
+        taken.iter().map(|line| serde_json::from_str(line).unwrap()).collect()
+    };
+    let failures = |docs: &[Value]| {
+        docs.iter().find(|d| d["Tenant"] == "default").map(|d| d["RevocationAnnouncementFailures"].clone())
+    };
+
+    let issue = tessera_e2e::form_request("/oauth2/token", creds::OPAQUE, &[("grant_type", "client_credentials")]);
+    let issued = tessera_token::handle(&service, issue).await.unwrap();
+    let token =
+        serde_json::from_slice::<Value>(issued.body().as_ref()).unwrap()["access_token"].as_str().unwrap().to_owned();
+    take();
+    let revoke = tessera_e2e::form_request("/oauth2/revoke", creds::OPAQUE, &[("token", &token)]);
+    let revoked = tessera_revoke::handle(&service, revoke).await.unwrap();
+    assert_eq!(revoked.status(), 200, "the answer does not depend on the announcement");
+    let docs = take();
+    assert_eq!(failures(&docs), Some(json!(1.0)), "{docs:?}");
+    assert!(!format!("{docs:?}").contains(&token));
+
+    let deps = tessera_revocation_events::Deps {
+        store: service.store.as_ref(),
+        clock: service.clock.as_ref(),
+        tenants: &service,
+        identity_events: service.identity_events(),
+        announcer: announcer.as_ref(),
+    };
+    let revoke_alice = event("evt-metric", json!({"subject": "alice", "reason": "password_changed"}));
+    let err = service.metrics.invocation(tessera_revocation_events::handle(deps, revoke_alice)).await.unwrap_err();
+    assert!(err.downcast_ref::<tessera::announcement::AnnounceError>().is_some(), "{err}");
+    let docs = take();
+    assert_eq!(failures(&docs), Some(json!(1.0)), "{docs:?}");
+    assert_eq!(announcer.failures(), 2);
+}
