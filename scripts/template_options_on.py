@@ -26,6 +26,8 @@ OPTIONS_ON = {
     # Identity-provider events (README, Identity-provider events): a mapping, and a partner event bus's rule.
     "IdentityEventSources": '"identity_events = [{ preset = \\"auth0\\", issuer = \\"https://example.eu.auth0.com/\\" }]"',
     "PartnerEventBusName": "aws.partner/auth0.com/example-5c1a/auth0.logs",
+    # Revocation announcements on a bus of the user's own rather than the account's default bus.
+    "RevocationEventBusName": "tessera-revocations-out",
 }
 
 

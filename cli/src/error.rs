@@ -234,6 +234,9 @@ pub enum CliError {
     /// A store operation failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The revocation was written but not announced.
+    #[error("{0}; the revocation stands: run the command again with the same --event-id to announce it")]
+    NotAnnounced(#[from] tessera::announcement::AnnounceError),
     /// A key could not be generated.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -246,4 +249,13 @@ pub enum CliError {
     /// Output that could not be rendered as JSON.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+}
+
+impl From<tessera::events::ApplyError> for CliError {
+    fn from(err: tessera::events::ApplyError) -> Self {
+        match err {
+            tessera::events::ApplyError::Store(store) => Self::Store(store),
+            tessera::events::ApplyError::NotAnnounced(announce) => Self::NotAnnounced(announce),
+        }
+    }
 }

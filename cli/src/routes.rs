@@ -1,8 +1,9 @@
 //! The routes API Gateway serves (see `template.yaml`), mapped to the function handlers, so the local runner
-//! and Lambda run the very same code. Each route also exists under `/t/<tenant>/`. Two more routes exist only
-//! in the runner: `POST /local/events` hands a revocation event (the JSON EventBridge or SQS would deliver) to
-//! the revocation-events handler, and `/demo/orders` is a protected API's route behind the authorizer's handler
-//! ([`crate::demo_api`]).
+//! and Lambda run the very same code. Each route also exists under `/t/<tenant>/`. More routes exist only in the
+//! runner: `POST /local/events` hands a revocation event (the JSON EventBridge or SQS would deliver) to the
+//! revocation-events handler, `GET /local/revocations` shows the revocations the runner announced (what a
+//! deployment puts on EventBridge: [`tessera::announcement`]), `POST /local/tokens/inspect` is `tessera tokens
+//! inspect`, and `/demo/orders` is a protected API's route behind the authorizer's handler ([`crate::demo_api`]).
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
@@ -31,12 +32,16 @@ pub enum Route {
     DemoOrders,
     /// `POST /local/tokens/inspect`: `tessera tokens inspect` on the runner's store (never deployed).
     LocalTokenInspect,
+    /// `GET /local/revocations`: the revocations the runner announced, most recent last (never deployed).
+    LocalRevocations,
 }
 
 /// The path of [`Route::LocalEvents`].
 pub const LOCAL_EVENTS_PATH: &str = "/local/events";
 /// The path of [`Route::LocalTokenInspect`].
 pub const LOCAL_TOKEN_INSPECT_PATH: &str = "/local/tokens/inspect";
+/// The path of [`Route::LocalRevocations`].
+pub const LOCAL_REVOCATIONS_PATH: &str = "/local/revocations";
 
 impl Route {
     /// The route for a path, or `None` (404).
@@ -46,6 +51,9 @@ impl Route {
         }
         if path == LOCAL_TOKEN_INSPECT_PATH {
             return Some(Self::LocalTokenInspect);
+        }
+        if path == LOCAL_REVOCATIONS_PATH {
+            return Some(Self::LocalRevocations);
         }
         if path == crate::demo_api::DEMO_ORDERS_PATH {
             return Some(Self::DemoOrders);
@@ -77,12 +85,13 @@ impl Route {
             Self::LocalEvents => Ok(deliver_event(service, request).await),
             Self::DemoOrders => Ok(crate::demo_api::serve(service, request).await),
             Self::LocalTokenInspect => Ok(inspect_token(service, request).await),
+            Self::LocalRevocations => Ok(recent_announcements(service, &request)),
         }
     }
 
     /// Whether the route is the runner's own, unauthenticated: it answers loopback callers naming the runner only.
     pub fn local_only(self) -> bool {
-        matches!(self, Self::LocalEvents | Self::LocalTokenInspect)
+        matches!(self, Self::LocalEvents | Self::LocalTokenInspect | Self::LocalRevocations)
     }
 }
 
@@ -138,6 +147,29 @@ async fn inspect_token(service: &TokenService, request: Request) -> Response<Bod
     }
 }
 
+/// The revocations the runner announced, oldest first (`{"announcements": [detail, …]}`, at most the announcer's
+/// bound): `GET` only (405 otherwise); 404 when announcements go to a bus rather than stay here.
+fn recent_announcements(service: &TokenService, request: &Request) -> Response<Body> {
+    if request.method() != Method::GET {
+        return OAuthError::invalid_request("GET the announced revocations")
+            .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .into_response();
+    }
+    match service.announcer.recent() {
+        // A struct, not a `json!` map: the details keep their schema's field order.
+        Some(announcements) => {
+            #[derive(serde::Serialize)]
+            struct Listed {
+                announcements: Vec<tessera::announcement::RevocationAnnouncement>,
+            }
+            json_response(StatusCode::OK, &Listed { announcements })
+        }
+        None => OAuthError::invalid_request("revocations are announced on an event bus, not kept here")
+            .with_status(StatusCode::NOT_FOUND)
+            .into_response(),
+    }
+}
+
 /// Delivers a posted event to the revocation-events handler: 200 with its answer (for an SQS batch, the
 /// `batchItemFailures`), 400 for an event it rejects, 503 when the store is unavailable.
 async fn deliver_event(service: &TokenService, request: Request) -> Response<Body> {
@@ -163,6 +195,7 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
         clock: service.clock.as_ref(),
         tenants: service,
         identity_events: service.identity_events(),
+        announcer: service.announcer.as_ref(),
     };
     match tessera_revocation_events::handle(deps, event).await {
         Ok(answer) => json_response(StatusCode::OK, &answer),
@@ -173,6 +206,10 @@ async fn deliver_event(service: &TokenService, request: Request) -> Response<Bod
                 }
                 Some(_) => return OAuthError::server_error().into_response(),
                 None => {}
+            }
+            // Applied, but not announced: a re-delivery announces it.
+            if err.downcast_ref::<tessera::announcement::AnnounceError>().is_some() {
+                return OAuthError::temporarily_unavailable(1).into_response();
             }
             let description = err.downcast_ref::<MalformedEvent>().map_or_else(|| err.to_string(), |m| m.to_string());
             OAuthError::invalid_request(description).into_response()
@@ -192,6 +229,8 @@ mod tests {
         assert_eq!(Route::for_path("/oauth2/token/"), None);
         assert_eq!(Route::for_path("/t/acme"), None);
         assert_eq!(Route::for_path("/local/events"), Some(Route::LocalEvents));
+        assert_eq!(Route::for_path("/local/revocations"), Some(Route::LocalRevocations));
+        assert!(Route::LocalRevocations.local_only());
         assert_eq!(Route::for_path("/t/acme/local/events"), None);
         assert_eq!(Route::for_path("/demo/orders"), Some(Route::DemoOrders));
         assert_eq!(Route::for_path("/t/acme/demo/orders"), None);

@@ -71,6 +71,11 @@ fn readme_curl_examples_run_as_written() {
             r#"{"keys":[{"#,
             r#"{"event_id":"demo-1","written":true}"#,
             r#"{"active":false}"#,
+            r#"{"announcements":[{"schema_version":1,"id":""#,
+            r#""tenant":"default","kind":"token","client_id":"demo-jwt","jti":""#,
+            r#""cause":"rfc7009"}"#,
+            r#""kind":"client","client_id":"demo-jwt","revoked_at":"#,
+            r#""cause":"event","reason":"demo","event_id":"demo-1"}]}"#,
         ]
         .map(str::to_owned)
         .to_vec()

@@ -1,6 +1,7 @@
 //! The AWS SDK configuration: the one place the SDK's HTTP client, retries, timeouts and TLS roots are set. It is
 //! built once per process ([`sdk_config`]) and every AWS client is made from it: the DynamoDB table
-//! ([`crate::store::dynamodb::client`]) and the Secrets Manager key document ([`crate::key_source`]).
+//! ([`crate::store::dynamodb::client`]), the Secrets Manager key document ([`crate::key_source`]) and the
+//! EventBridge revocation announcements ([`crate::announcement::eventbridge::client`], with a tighter budget).
 
 use std::time::Duration;
 

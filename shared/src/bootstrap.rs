@@ -16,7 +16,9 @@
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
 //! | `TESSERA_METRICS` | where EMF metrics go: `stdout` (the default in Lambda), `stderr` or `off` (the default elsewhere) ([`crate::metrics`]) |
 //! | `TESSERA_METRICS_NAMESPACE` | their CloudWatch namespace (default `Tessera`; template.yaml's `MetricsNamespace`) |
+//! | `REVOCATION_EVENT_BUS` | the EventBridge bus (name or ARN) revocations are announced on ([`crate::announcement`]): set on the functions that revoke (template.yaml's `RevocationEventBusName`). Unset: announcements are only logged |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | standard SDK variable: point the table at DynamoDB Local or an emulator |
+//! | `AWS_ENDPOINT_URL_EVENTBRIDGE` | standard SDK variable: point the announcements at an emulator |
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +37,9 @@ use crate::store::read_plan::RevocationBound;
 use crate::store::{RegistrationStore, TokenStore};
 use crate::tenancy::KeySetDocument;
 use crate::tenancy::{KEY_RETRY_SECS, KeyDocumentSource, LoadError, Sources};
+
+/// The variable naming the bus revocations are announced on.
+pub const REVOCATION_EVENT_BUS: &str = "REVOCATION_EVENT_BUS";
 
 /// How long a function keeps the signing-key secret before reading it again (`KEYS_CACHE_TTL_SECS`): the bound
 /// on how long an added, promoted or removed key takes to reach running functions.
@@ -69,7 +74,7 @@ pub async fn service_from_env_on_clock(clock: Arc<dyn Clock>) -> Result<TokenSer
 /// The SDK configuration, loaded once, when the environment names a table or a secret.
 async fn sdk_from_env() -> Option<aws_config::SdkConfig> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    match set("TABLE_NAME") || set("SIGNING_KEYS_SECRET_ARN") {
+    match set("TABLE_NAME") || set("SIGNING_KEYS_SECRET_ARN") || set(REVOCATION_EVENT_BUS) {
         true => Some(crate::aws_sdk::sdk_config().await),
         false => None,
     }
@@ -152,7 +157,15 @@ async fn build_with_sdk(
     };
     let sources = Sources { keys, registry, generate_missing_keys: false };
     let metrics = MetricsEmitter::from_env(clock.clone(), true);
-    Ok(build_service(store, &config, None, clock, entropy, sources).await?.with_metrics(metrics))
+    let service = build_service(store, &config, None, clock, entropy, sources).await?.with_metrics(metrics);
+    Ok(match (&sdk, var(REVOCATION_EVENT_BUS)) {
+        (Some(sdk), Some(bus)) => {
+            let client = crate::announcement::eventbridge::client(sdk);
+            service.with_announcer(Arc::new(crate::announcement::eventbridge::EventBridgeAnnouncer::new(client, bus)))
+        }
+        // Logged (and kept in a small bounded list nobody reads): a function that revokes is given the variable.
+        _ => service,
+    })
 }
 
 /// `IDENTITY_EVENT_SOURCES`: TOML naming the mappings as the file's `[[identity_events]]` would, on one line

@@ -8,6 +8,7 @@
 //! - [`clock`] and [`entropy`]: time and randomness, handed in so tests can pin them.
 //! - [`config`]: configuration from TOML or the environment, validated once.
 //! - [`events`]: revocation events (EventBridge, SQS, the runner): one watermark write per event.
+//! - [`announcement`]: revocation announcements, the events Tessera puts on EventBridge each time it revokes.
 //! - [`tenancy`]: the tenants served: assembled from the configuration and the signing-key document, kept fresh.
 //! - [`service`]: the [`service::TokenService`] that bundles the ports and the tenants for the handlers.
 //! - [`key_source`]: the port the signing-key document is read (and re-read) from, and its adapters.
@@ -17,6 +18,7 @@
 //! - [`userinfo`]: a trusted issuer's OpenID Connect UserInfo endpoint (discovery, the fetch, its bounds).
 //! - [`aws_sdk`]: the one AWS SDK configuration (HTTP client, retries, timeouts, TLS roots) every AWS client uses.
 
+pub mod announcement;
 pub mod aws_sdk;
 pub mod bootstrap;
 pub mod bounded_cache;

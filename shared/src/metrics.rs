@@ -23,6 +23,7 @@
 //! | `Revocations.Family` | Count | families revoked: refresh reuse, or the revocation of a refresh token |
 //! | `Revocations.Subject`, `Revocations.Client`, `Revocations.Tenant` | Count | watermarks raised by revocation events |
 //! | `RefreshReuseDetected` | Count | a spent refresh token presented again (a likely theft) |
+//! | `RevocationAnnouncementFailures` | Count | revocations committed but not announced on EventBridge ([`crate::announcement`]); a revocation event is retried, an HTTP revocation is not |
 //! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client |
 //! | `StoreLatency.<Operation>` | Milliseconds | each store call (`GetMany`, `PutNew`, `PutNewAll`, `MarkRevoked`, `Rotate`, `RaiseWatermark`, `PutUserDetails`) |
 //! | `StoreThrottles` | Count | store calls DynamoDB throttled, after the SDK's retries |
@@ -68,6 +69,8 @@ pub enum Metric {
     Revocations(RevocationKind),
     /// A refresh token presented after its rotation.
     RefreshReuseDetected,
+    /// A revocation that could not be announced ([`crate::announcement`]).
+    RevocationAnnouncementFailures,
     /// A client that failed to authenticate.
     ClientAuthenticationFailures,
     /// How long one store call took.
@@ -157,6 +160,7 @@ impl Metric {
             Self::Revocations(RevocationKind::Client) => "Revocations.Client",
             Self::Revocations(RevocationKind::Tenant) => "Revocations.Tenant",
             Self::RefreshReuseDetected => "RefreshReuseDetected",
+            Self::RevocationAnnouncementFailures => "RevocationAnnouncementFailures",
             Self::ClientAuthenticationFailures => "ClientAuthenticationFailures",
             Self::StoreLatency(StoreOperation::GetMany) => "StoreLatency.GetMany",
             Self::StoreLatency(StoreOperation::PutNew) => "StoreLatency.PutNew",

@@ -1,4 +1,4 @@
-//! `TokenService`: the ports (store, clock, entropy), the [`Tenants`] served and the routes the authorizer
+//! `TokenService`: the ports (store, clock, entropy, revocation announcer), the [`Tenants`] served and the routes the authorizer
 //! protects, built once at init and shared by every request a function or the local runner serves. Which adapters it runs on is the wiring's choice: the
 //! functions' `bootstrap`, the local runner, a test.
 //!
@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::announcement::RevocationAnnouncer;
+use crate::announcement::recent::RecentAnnouncements;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::ConfigError;
@@ -36,6 +38,9 @@ pub struct TokenService {
     pub entropy: Arc<dyn Entropy>,
     /// Where each invocation's metrics go ([`crate::metrics`]); off unless [`TokenService::with_metrics`].
     pub metrics: Arc<MetricsEmitter>,
+    /// Where revocations are announced ([`crate::announcement`]): logged and kept in a bounded list unless
+    /// [`TokenService::with_announcer`] (Lambda: EventBridge).
+    pub announcer: Arc<dyn RevocationAnnouncer>,
     tenants: Tenants,
     routes: ProtectedRoutes,
     identity_events: IdentityEventSources,
@@ -61,6 +66,7 @@ impl TokenService {
             store: Arc::new(StrictReads(read_plan.clone())),
             read_plan,
             metrics: Arc::new(MetricsEmitter::off(clock.clone())),
+            announcer: Arc::new(RecentAnnouncements::default()),
             clock,
             entropy,
             tenants,
@@ -80,6 +86,12 @@ impl TokenService {
     /// [`MetricsEmitter::invocation`]).
     pub fn with_metrics(mut self, metrics: MetricsEmitter) -> Self {
         self.metrics = Arc::new(metrics);
+        self
+    }
+
+    /// The service announcing its revocations with `announcer`.
+    pub fn with_announcer(mut self, announcer: Arc<dyn RevocationAnnouncer>) -> Self {
+        self.announcer = announcer;
         self
     }
 

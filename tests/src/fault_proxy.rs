@@ -6,7 +6,9 @@
 //!   DynamoDB does: HTTP 400 with `ProvisionedThroughputExceededException`.
 //!
 //! It also records the IAM action each request needs ([`FaultProxy::take_actions`]): the operation named by
-//! `X-Amz-Target`, and for `TransactWriteItems`, which has no action of its own, the actions of its parts.
+//! `X-Amz-Target`, and for `TransactWriteItems`, which has no action of its own, the actions of its parts. It
+//! forwards EventBridge requests as well (the emulator serves both), so the revocation announcements' `PutEvents`
+//! is recorded too.
 //!
 //! The emulator keeps its data throughout, so a test can check that nothing was half-written while the faults
 //! lasted, and that the same running service recovers when they end.
@@ -149,16 +151,11 @@ impl Drop for FaultProxy {
 
 async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     shared.received.fetch_add(1, Ordering::SeqCst);
-    let operation = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|target| target.rsplit('.').next())
-        .unwrap_or_default()
-        .to_owned();
+    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    shared.actions.lock().expect("actions lock").extend(iam_actions(&operation, &body));
+    shared.actions.lock().expect("actions lock").extend(iam_actions(&target, &operation, &body));
     let fault = *shared.fault.lock().expect("fault lock");
     let throttle = match fault {
         Fault::None => false,
@@ -176,9 +173,13 @@ async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Re
     }
 }
 
-/// The IAM actions a DynamoDB request needs: `dynamodb:<operation>`, or for a transaction those of its parts
-/// (`Put`, `Update`, `Delete`, `ConditionCheck`).
-fn iam_actions(operation: &str, body: &[u8]) -> Vec<String> {
+/// The IAM actions a request needs: an EventBridge one (`AWSEvents.<operation>`) `events:<operation>`; a DynamoDB
+/// one `dynamodb:<operation>`, or for a transaction those of its parts (`Put`, `Update`, `Delete`,
+/// `ConditionCheck`).
+fn iam_actions(target: &str, operation: &str, body: &[u8]) -> Vec<String> {
+    if target.starts_with("AWSEvents.") {
+        return vec![format!("events:{operation}")];
+    }
     if operation != "TransactWriteItems" {
         return vec![format!("dynamodb:{operation}")];
     }

@@ -186,6 +186,7 @@ pub fn revocation_event(data: &[u8]) {
         clock: &clock,
         tenants: &tenants,
         identity_events: &Default::default(),
+        announcer: &tessera::announcement::recent::RecentAnnouncements::default(),
     };
     let outcome = runtime.block_on(tessera_revocation_events::handle(deps, event.clone()));
     let is_batch = event.get("Records").is_some();

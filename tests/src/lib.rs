@@ -4,6 +4,7 @@
 pub mod fault_proxy;
 pub mod fuzz;
 pub mod issuers;
+pub mod sqs;
 pub mod token_variants;
 
 use std::sync::Arc;
@@ -289,6 +290,32 @@ impl TestServer {
         Self::start_with(service, clock, Arc::new(MemoryStore::new())).await
     }
 
+    /// Starts a runner on `config` and `store` as [`TestServer::start_on`] does, announcing its revocations with
+    /// `announcer` (a recording or failing one) instead of the runner's own list.
+    pub async fn start_announcing(
+        config: &Config,
+        store: Arc<dyn TokenStore>,
+        announcer: Arc<dyn tessera::announcement::RevocationAnnouncer>,
+    ) -> Self {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("bound"));
+        let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..Default::default() };
+        let service = tessera::service::build_service(
+            store.clone(),
+            config,
+            Some(&base),
+            clock.clone(),
+            Arc::new(SystemEntropy),
+            sources,
+        )
+        .await
+        .expect("service")
+        .with_announcer(announcer);
+        let server = runner::spawn(listener, Arc::new(service), runner::RunnerLimits::default()).expect("spawn");
+        Self::wrap(server, clock, store)
+    }
+
     /// Starts a runner on a prepared service.
     pub async fn start_with(service: TokenService, clock: Arc<FixedClock>, store: Arc<dyn TokenStore>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -392,6 +419,17 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
     };
     let sdk = tessera::aws_sdk::sdk_config().await;
     Some(DynamoStore::new(dynamodb::client(&sdk, None), table))
+}
+
+/// The emulator's EventBridge endpoint (`AWS_ENDPOINT_URL_EVENTBRIDGE`, set by `scripts/test` to the moto server that
+/// serves DynamoDB too). `None` when it is not set up: a skip locally, a failure in CI (`CI=true`).
+pub fn eventbridge_endpoint() -> Option<String> {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the EventBridge emulator must be running");
+        eprintln!("skipped: no EventBridge emulator (run scripts/test, which starts one)");
+        return None;
+    };
+    Some(endpoint)
 }
 
 /// A store whose every call fails as DynamoDB does when throttled or unreachable.
@@ -531,5 +569,45 @@ impl DeclaredTenants {
 impl tessera::events::TenantDirectory for DeclaredTenants {
     async fn serves(&self, tenant: &tessera::domain::tenant::TenantId) -> Result<bool, StoreError> {
         Ok(self.0.contains(tenant))
+    }
+}
+
+/// A revocation announcer that records what it announces ([`tessera::announcement::recent::RecentAnnouncements`])
+/// while it is up, and fails every announcement, as an unreachable bus does, while it is down.
+#[derive(Debug, Default)]
+pub struct SwitchedAnnouncer {
+    recorded: tessera::announcement::recent::RecentAnnouncements,
+    down: std::sync::atomic::AtomicBool,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl SwitchedAnnouncer {
+    /// Makes every announcement fail (`true`) or be recorded again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What was announced, oldest first.
+    pub fn announced(&self) -> Vec<tessera::announcement::RevocationAnnouncement> {
+        self.recorded.all()
+    }
+
+    /// How many announcements failed.
+    pub fn failures(&self) -> usize {
+        self.failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl tessera::announcement::RevocationAnnouncer for SwitchedAnnouncer {
+    async fn announce(
+        &self,
+        announcement: &tessera::announcement::RevocationAnnouncement,
+    ) -> Result<(), tessera::announcement::AnnounceError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            self.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(tessera::announcement::AnnounceError::Unavailable("the bus is down (test)".into()));
+        }
+        self.recorded.announce(announcement).await
     }
 }

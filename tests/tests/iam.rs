@@ -1,4 +1,4 @@
-//! template.yaml's IAM policies against the DynamoDB calls each function really makes. The emulator does not
+//! template.yaml's IAM policies against the DynamoDB and EventBridge calls each function really makes. The emulator does not
 //! enforce IAM, so a call a policy does not grant would pass every other test and fail only in AWS (at init, for
 //! a read at cold start). Here every function is built with `bootstrap`, exactly as its `main.rs` does, and a
 //! flow that reaches each of its store paths runs through it, behind a proxy that records the IAM action of every
@@ -23,7 +23,7 @@ fn set(name: &str, value: &str) {
     unsafe { std::env::set_var(name, value) }
 }
 
-/// The `dynamodb:` actions each function of template.yaml is granted, by logical id. A line-oriented read:
+/// The `dynamodb:` and `events:` actions each function of template.yaml is granted, by logical id. A line-oriented read:
 /// CloudFormation's `!Ref`/`!GetAtt` tags make the file awkward for a YAML library, and the policies are
 /// written one action per line (or `Action: dynamodb:X`).
 fn granted(template: &str) -> BTreeMap<String, BTreeSet<String>> {
@@ -36,13 +36,17 @@ fn granted(template: &str) -> BTreeMap<String, BTreeSet<String>> {
         } else if line.starts_with(|c: char| !c.is_whitespace()) {
             break;
         }
-        // A `Resource:` line may hold a table ARN (`arn:…:dynamodb:…`), which is not an action.
-        if line.trim_start().starts_with("Resource:") {
+        // A `Resource:` line may hold a table or bus ARN (`arn:…:dynamodb:…`), which is not an action; a comment
+        // may name an action it grants nothing.
+        if line.trim_start().starts_with("Resource:") || line.trim_start().starts_with('#') {
             continue;
         }
-        if let (Some(resource), Some(at)) = (&resource, line.find("dynamodb:")) {
-            let action: String = line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
-            granted.entry(resource.clone()).or_default().insert(action);
+        for service in ["dynamodb:", "events:"] {
+            if let (Some(resource), Some(at)) = (&resource, line.find(service)) {
+                let action: String =
+                    line[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
+                granted.entry(resource.clone()).or_default().insert(action);
+            }
         }
     }
     granted
@@ -60,6 +64,8 @@ fn function(route: Route) -> &'static str {
         // Never deployed (the operator's `tokens inspect` runs with the operator's credentials); it reads what
         // introspection reads.
         Route::LocalTokenInspect => "IntrospectFunction",
+        // Never deployed, and reads nothing: the runner's list of what it announced.
+        Route::LocalRevocations => "RevocationEventsFunction",
     }
 }
 
@@ -97,7 +103,7 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     ];
     assert!(
         granted.keys().all(|f| functions.contains(&f.as_str())),
-        "only functions are granted DynamoDB: {granted:?}"
+        "only functions are granted DynamoDB or EventBridge: {granted:?}"
     );
 
     // A table of its own, with clients and a trusted issuer (recording its tokens) written around the proxy.
@@ -120,6 +126,9 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     let key = tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::ES256, "iam-1").unwrap();
     let keys = json!({"keys": [{"kid": "iam-1", "alg": "ES256", "private_key_pem": key.to_pkcs8_pem()}]});
     set("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint());
+    // Revocations are announced on the account's default bus (template.yaml's default), through the same proxy.
+    set("AWS_ENDPOINT_URL_EVENTBRIDGE", &proxy.endpoint());
+    set("REVOCATION_EVENT_BUS", "default");
     set("TABLE_NAME", &table);
     set("SIGNING_KEYS_JSON", &keys.to_string());
     set("ISSUER", "https://auth.example.com");
@@ -227,6 +236,10 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         "detail": {"event_id": format!("iam-{now}"), "subject": "alice", "reason": "iam_test"}});
     let reply = server.send_event(&event).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+    rec.charge(tessera_cli::routes::LOCAL_EVENTS_PATH);
+    // Delivered again: nothing written, the seen event read back, and announced again.
+    let reply = server.send_event(&event).await;
+    assert_eq!(reply.json()["written"], false, "{}", reply.text);
     rec.charge(tessera_cli::routes::LOCAL_EVENTS_PATH);
 
     for function in functions {

@@ -67,8 +67,10 @@ async fn run() -> Result<(), String> {
     let detail = serde_json::json!({"event_id": "capacity-bench-1", "subject": "demo-jwt", "reason": "bench"});
     let event = RevocationEvent::from_detail(detail, None).map_err(|e| e.to_string())?;
     reset();
+    // Announced into the runner's list: the capacity measured is the table's.
+    let announced = tessera::announcement::recent::RecentAnnouncements::new(1);
     event
-        .apply(counting.as_ref(), tessera::domain::time::Timestamp::from_secs(1_800_000_100))
+        .apply(counting.as_ref(), &announced, tessera::domain::time::Timestamp::from_secs(1_800_000_100))
         .await
         .map_err(|e| e.to_string())?;
     println!("{}", report("revocation_event", &counting));

@@ -4,13 +4,14 @@
 
 use clap::Args;
 use serde_json::{Value, json};
+use tessera::announcement::RevocationCause;
 use tessera::clock::{Clock, SystemClock};
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
 use tessera::events::{DETAIL_TYPE, RevocationEvent};
 
 use super::events::{self, DEFAULT_RUNNER_URL};
-use super::table::Endpoint;
+use super::table::{Endpoint, EventBus};
 use crate::error::CliError;
 
 /// What `tessera revoke` revokes: exactly one target.
@@ -49,6 +50,8 @@ pub struct RevokeArgs {
     table: Option<String>,
     #[command(flatten)]
     endpoint: Endpoint,
+    #[command(flatten)]
+    event_bus: EventBus,
     /// Without a table: the running `tessera serve` (default http://127.0.0.1:9000).
     #[arg(long)]
     url: Option<String>,
@@ -72,7 +75,10 @@ pub async fn run(args: RevokeArgs) -> Result<(), CliError> {
         Some(table) => {
             eprintln!("revoking in DynamoDB table {table}");
             let store = args.endpoint.open(table).await?;
-            let written = event.apply(&store, SystemClock.now()).await?;
+            // Announced as an operator's revocation (the runner announces what it is sent as an event).
+            let event = RevocationEvent { cause: RevocationCause::Operator, ..event };
+            let announcer = args.event_bus.announcer().await;
+            let written = event.apply(&store, announcer.as_ref(), SystemClock.now()).await?;
             json!({"event_id": event.event_id, "written": written})
         }
         None => {

@@ -1,6 +1,10 @@
-//! Where a command's DynamoDB table is (`--table`, `--dynamodb-endpoint`, `--create-table`), and opening it.
+//! Where a command's DynamoDB table is (`--table`, `--dynamodb-endpoint`, `--create-table`), and opening it; and
+//! where a command that revokes in it announces that (`--event-bus`).
+
+use std::sync::Arc;
 
 use clap::Args;
+use tessera::announcement::RevocationAnnouncer;
 use tessera::store::dynamodb::DynamoStore;
 
 use crate::error::CliError;
@@ -54,5 +58,28 @@ impl Endpoint {
             store.create_table_if_missing().await?;
         }
         Ok(store)
+    }
+}
+
+/// Where a command that revokes in the table announces it ([`tessera::announcement`]), as the functions do.
+#[derive(Args, Clone, Default)]
+pub struct EventBus {
+    /// The EventBridge bus to announce the revocation on (the stack's RevocationEventBusName; AWS_ENDPOINT_URL_EVENTBRIDGE
+    /// reaches an emulator). Unset: the announcement is only logged.
+    #[arg(long, env = tessera::bootstrap::REVOCATION_EVENT_BUS)]
+    event_bus: Option<String>,
+}
+
+impl EventBus {
+    /// The announcer: EventBridge on the bus, or the log.
+    pub async fn announcer(&self) -> Arc<dyn RevocationAnnouncer> {
+        use tessera::announcement::eventbridge::{EventBridgeAnnouncer, client};
+        match self.event_bus.as_deref().filter(|bus| !bus.trim().is_empty()) {
+            Some(bus) => {
+                let sdk = tessera::aws_sdk::sdk_config().await;
+                Arc::new(EventBridgeAnnouncer::new(client(&sdk), bus))
+            }
+            None => Arc::new(tessera::announcement::recent::RecentAnnouncements::new(1)),
+        }
     }
 }

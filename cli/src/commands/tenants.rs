@@ -11,11 +11,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use tessera::announcement::{RevocationAnnouncer, RevocationCause};
 use tessera::clock::{Clock, SystemClock};
 use tessera::config::Config;
 use tessera::domain::tenant::TenantId;
 use tessera::domain::time::Timestamp;
 use tessera::entropy::{Entropy, SystemEntropy};
+use tessera::events::{ApplyError, RevocationEvent};
 use tessera::jwt::keys::SigningAlgorithm;
 use tessera::store::{StoreError, StoreKey};
 
@@ -23,7 +25,7 @@ use super::clients::Registry;
 use super::keys::{KeyDocument, parse_alg};
 use super::print_json_line;
 use super::revoke::RevokeRequest;
-use super::table::Table;
+use super::table::{EventBus, Table};
 use crate::error::CliError;
 use crate::keys;
 
@@ -62,6 +64,8 @@ pub enum TenantsCommand {
         table: Table,
         #[command(flatten)]
         document: KeyDocument,
+        #[command(flatten)]
+        event_bus: EventBus,
         /// Only delete what the tenant left in the table (for a tenant already taken out of the document).
         #[arg(long)]
         table_only: bool,
@@ -100,15 +104,21 @@ pub async fn run(command: TenantsCommand) -> Result<(), CliError> {
                 print_json_line(&tenant)?;
             }
         }
-        TenantsCommand::Delete { name, table, document, table_only } => {
-            delete(name, table, document, table_only).await?
+        TenantsCommand::Delete { name, table, document, event_bus, table_only } => {
+            delete(name, table, document, &event_bus, table_only).await?
         }
     }
     Ok(())
 }
 
 /// `tenants delete`: the table part ([`retire`]), then the document's entry, unless `table_only`.
-async fn delete(name: TenantId, table: Table, document: KeyDocument, table_only: bool) -> Result<(), CliError> {
+async fn delete(
+    name: TenantId,
+    table: Table,
+    document: KeyDocument,
+    event_bus: &EventBus,
+    table_only: bool,
+) -> Result<(), CliError> {
     if name == TenantId::default() {
         return Err(CliError::DefaultTenantUndeletable);
     }
@@ -118,7 +128,9 @@ async fn delete(name: TenantId, table: Table, document: KeyDocument, table_only:
     if !table_only && !location.read().await?.tenants.contains_key(&name) {
         return Err(CliError::TenantNotInDocument(name));
     }
-    let retired = retire(&table.open().await?, &name, &|| SystemClock.now(), &SystemEntropy).await?;
+    let announcer = event_bus.announcer().await;
+    let retired =
+        retire(&table.open().await?, announcer.as_ref(), &name, &|| SystemClock.now(), &SystemEntropy).await?;
     if !table_only {
         // Read again just before the write: an edit made meanwhile (a key added elsewhere) is kept.
         let mut doc = location.read().await?;
@@ -154,6 +166,7 @@ pub struct RetiredTenant {
 /// says which steps were done.
 pub async fn retire(
     store: &dyn Registry,
+    announcer: &dyn RevocationAnnouncer,
     tenant: &TenantId,
     now: &dyn Fn() -> Timestamp,
     entropy: &dyn Entropy,
@@ -189,8 +202,12 @@ pub async fn retire(
         ..Default::default()
     };
     let (_, event) = request.event(entropy)?;
+    let event = RevocationEvent { cause: RevocationCause::Operator, ..event };
     let revoked_before = now().plus_secs(REVOCATION_MARGIN_SECS);
-    event.apply(store, revoked_before).await.map_err(|e| failed(&done, e))?;
+    event.apply(store, announcer, revoked_before).await.map_err(|e| match e {
+        ApplyError::Store(e) => failed(&done, e),
+        ApplyError::NotAnnounced(e) => CliError::NotAnnounced(e),
+    })?;
     Ok(RetiredTenant {
         tenant: tenant.to_string(),
         clients_deleted,
@@ -223,7 +240,8 @@ mod tests {
         let now = Timestamp::from_micros(1_800_000_000_000_000);
 
         let clock = || now;
-        let retired = retire(&store, &acme, &clock, &SystemEntropy).await.unwrap();
+        let announced = tessera::announcement::recent::RecentAnnouncements::default();
+        let retired = retire(&store, &announced, &acme, &clock, &SystemEntropy).await.unwrap();
         assert_eq!(retired.clients_deleted, ["svc"]);
         assert_eq!(retired.trusted_issuers_deleted, ["https://idp.example"]);
         assert_eq!(retired.revoked_before, now.as_secs() + REVOCATION_MARGIN_SECS);
@@ -234,12 +252,17 @@ mod tests {
         let fetched = tessera::store::Fetched::new(records, now);
         let marks = fetched.watermarks(&[StoreKey::watermark(&acme, &WatermarkTarget::Tenant)]);
         assert_eq!(marks, [now.plus_secs(REVOCATION_MARGIN_SECS)]);
+        let [announcement] = <[_; 1]>::try_from(announced.all()).unwrap();
+        assert_eq!(announcement.kind, tessera::announcement::RevokedKind::Tenant);
+        assert_eq!(announcement.cause, RevocationCause::Operator);
+        assert_eq!(announcement.revoked_at, now.plus_secs(REVOCATION_MARGIN_SECS).as_micros());
+        assert_eq!(announcement.event_id.as_deref(), Some(retired.revocation_event_id.as_str()));
         // The default tenant is untouched, and cannot be retired.
         let default = TenantId::default();
         assert_eq!(store.list_clients(&default).await.unwrap().len(), 1);
-        assert!(retire(&store, &default, &clock, &SystemEntropy).await.is_err());
+        assert!(retire(&store, &announced, &default, &clock, &SystemEntropy).await.is_err());
         // Again: nothing left to delete, and no error.
-        let again = retire(&store, &acme, &clock, &SystemEntropy).await.unwrap();
+        let again = retire(&store, &announced, &acme, &clock, &SystemEntropy).await.unwrap();
         assert!(again.clients_deleted.is_empty() && again.trusted_issuers_deleted.is_empty());
     }
 }

@@ -13,12 +13,17 @@
 //!   as above; any other type is acknowledged and logged; an event of a revoking type that names no user is
 //!   malformed.
 //!
+//! Each applied event is announced ([`tessera::announcement`]), a re-delivery too (with the same announcement
+//! id). An announcement that fails fails the event as a store failure does (the invocation, or its batch item):
+//! the revocation is already written, and the re-delivery, which writes nothing, announces it.
+//!
 //! An event naming a tenant the deployment does not serve ([`TenantDirectory`]) is rejected like a malformed
 //! one: it would write a watermark no token reads. Nothing is dropped silently: every rejection is logged at
 //! `error` with the event or message id and why.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::{Value, json};
+use tessera::announcement::RevocationAnnouncer;
 use tessera::clock::Clock;
 use tessera::events::identity_provider::{EventMessage, IdentityEventSources};
 use tessera::events::{MalformedEvent, RevocationEvent, RevocationTarget, TenantCheck, TenantDirectory};
@@ -28,8 +33,8 @@ use tessera::store::TokenStore;
 /// Why an invocation failed; Lambda retries it, then dead-letters it.
 pub type Error = lambda_runtime::Error;
 
-/// What the handler needs beside the event: the table, the clock, the tenants served, and the identity-provider
-/// event mappings.
+/// What the handler needs beside the event: the table, the clock, the tenants served, the identity-provider
+/// event mappings, and where revocations are announced.
 #[derive(Clone, Copy)]
 pub struct Deps<'a> {
     /// Where the watermarks go.
@@ -40,11 +45,13 @@ pub struct Deps<'a> {
     pub tenants: &'a dyn TenantDirectory,
     /// Which identity-provider events revoke whom.
     pub identity_events: &'a IdentityEventSources,
+    /// Where applied events are announced.
+    pub announcer: &'a dyn RevocationAnnouncer,
 }
 
 /// Handles one invocation: an SQS batch (answered with `batchItemFailures`) or an EventBridge event.
 pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
-    let Deps { store, clock, tenants, identity_events } = deps;
+    let Deps { store, clock, tenants, identity_events, announcer } = deps;
     if event.get("Records").is_some() {
         // In our words: serde's text ("invalid type: string, expected a sequence") says nothing to the sender.
         let batch: SqsEvent = serde_json::from_value(event).map_err(|_| {
@@ -70,9 +77,10 @@ pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
                 return Err(unknown.into());
             }
         }
-        let written = revocation.apply(store, clock.now()).await.map_err(|e| {
-            tracing::error!(event_id = %revocation.event_id, error = %e, "revocation event not applied; it will be retried");
-            e
+        let written = revocation.apply(store, announcer, clock.now()).await.map_err(|e| {
+            tracing::error!(event_id = %revocation.event_id, error = %e,
+                "revocation event not applied or not announced; it will be retried");
+            e.into_cause()
         })?;
         count_applied(&revocation, written);
         return Ok(json!({"event_id": revocation.event_id, "written": written}));
@@ -130,14 +138,14 @@ async fn apply_message(deps: Deps<'_>, message: SqsMessage) -> Option<String> {
 
 /// Writes one message's watermark; `true` when it failed.
 async fn apply(deps: Deps<'_>, message_id: &str, event: &RevocationEvent) -> bool {
-    match event.apply(deps.store, deps.clock.now()).await {
+    match event.apply(deps.store, deps.announcer, deps.clock.now()).await {
         Ok(written) => {
             count_applied(event, written);
             false
         }
         Err(err) => {
             tracing::error!(message_id, event_id = %event.event_id, error = %err,
-                "revocation event not applied; the message returns to the queue");
+                "revocation event not applied or not announced; the message returns to the queue");
             true
         }
     }

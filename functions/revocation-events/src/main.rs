@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         clock: &SystemClock,
         tenants: service.as_ref(),
         identity_events: service.identity_events(),
+        announcer: service.announcer.as_ref(),
     };
     // Each invocation's metrics, written when it ends (tessera::metrics).
     let metrics = service.metrics.as_ref();

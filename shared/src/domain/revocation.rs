@@ -106,6 +106,15 @@ impl RevocationWatermark {
         }
     }
 
+    /// When the revocation that set the mark `revoked_before` on `target` was made: the mark itself, or for a
+    /// family, whose final mark is set ahead ([`RevocationWatermark::final_for_family`]), the instant it was set at.
+    pub fn revoked_at(target: &WatermarkTarget, revoked_before: Timestamp) -> Timestamp {
+        match target {
+            WatermarkTarget::Family(_) => revoked_before.minus_secs(u64::from(MAX_TOKEN_LIFETIME_SECS)),
+            _ => revoked_before,
+        }
+    }
+
     /// Revokes a grant family for good. The mark is set as far ahead as any token of the family can live, not
     /// at `now`: a rotation that commits concurrently with a reuse (or a revocation) stamps its tokens a little
     /// after `now`, and those must die too. No token of the family is issued after (refreshes of a revoked
@@ -272,6 +281,16 @@ pub fn check_active(token: TokenValidity<'_>, now: Timestamp) -> Result<(), Inac
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_marks_revocation_instant_is_found_again_from_the_mark() {
+        let tenant = TenantId::default();
+        let now = Timestamp::from_micros(1_800_000_000_123_456);
+        let family = RevocationWatermark::final_for_family(&tenant, FamilyId::from_bytes([1; 16]), now);
+        assert_eq!(RevocationWatermark::revoked_at(&family.target, family.revoked_before), now);
+        let subject = RevocationWatermark::at(&tenant, WatermarkTarget::subject("alice"), now);
+        assert_eq!(RevocationWatermark::revoked_at(&subject.target, subject.revoked_before), now);
+    }
 
     fn marks(at: &[u64]) -> Vec<AppliedMark> {
         at.iter().map(|&m| AppliedMark { kind: MarkKind::Subject, revoked_before: Timestamp::from_micros(m) }).collect()

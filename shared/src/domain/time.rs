@@ -39,6 +39,11 @@ impl Timestamp {
         Self(self.0.saturating_add(1))
     }
 
+    /// This timestamp minus `secs` seconds, saturating at the epoch.
+    pub const fn minus_secs(self, secs: u64) -> Self {
+        Self(self.0.saturating_sub(secs.saturating_mul(1_000_000)))
+    }
+
     /// This timestamp plus `secs` seconds, saturating.
     pub const fn plus_secs(self, secs: u64) -> Self {
         Self(self.0.saturating_add(secs.saturating_mul(1_000_000)))

@@ -26,6 +26,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::{MAX_EVENT_ID_LEN, MAX_FIELD_LEN, MalformedEvent, RevocationEvent, RevocationTarget};
+use crate::announcement::RevocationCause;
 use crate::domain::tenant::TenantId;
 
 /// An identity provider whose EventBridge events Tessera knows the shape of.
@@ -262,6 +263,7 @@ impl IdentityEventSource {
             tenant: self.tenant.clone(),
             target: RevocationTarget::Subject(subject.to_owned()),
             reason: reason.clone(),
+            cause: RevocationCause::IdentityProvider,
         }))
     }
 }

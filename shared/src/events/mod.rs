@@ -14,6 +14,10 @@
 //! the event was in flight (say, by refreshing a stolen refresh token) dies too. Re-delivery is harmless: each
 //! event leaves an item saying the watermark has seen it ([`crate::store::SeenEvent`], written with the mark by
 //! [`TokenStore::raise_watermark`]), so the watermark item itself never grows.
+//!
+//! Applying an event announces it ([`crate::announcement`]), every delivery of it under one announcement id: a
+//! re-delivery writes nothing but reads back the mark its first delivery set, so an announcement that failed the
+//! first time is made when EventBridge or SQS delivers the event again.
 
 pub mod identity_provider;
 
@@ -22,12 +26,15 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::announcement::{
+    AnnounceError, Origin, RevocationAnnouncement, RevocationAnnouncer, RevocationCause, Revoked,
+};
 use crate::domain::client::ClientId;
 use crate::domain::id::FamilyId;
 use crate::domain::revocation::{RevocationWatermark, WatermarkTarget};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::store::{StoreError, TokenStore};
+use crate::store::{Fetched, StoreError, StoreKey, TokenStore};
 
 /// The EventBridge `detail-type` of a revocation event.
 pub const DETAIL_TYPE: &str = "tessera.revoke";
@@ -208,8 +215,33 @@ pub struct RevocationEvent {
     pub tenant: TenantId,
     /// What it revokes.
     pub target: RevocationTarget,
-    /// Why, for the log.
+    /// Why, for the log and the announcement.
     pub reason: String,
+    /// Who sent it, as its announcement says: [`RevocationCause::Event`] for a `tessera.revoke` message,
+    /// [`RevocationCause::IdentityProvider`] for a mapped identity-provider event, [`RevocationCause::Operator`]
+    /// for `tessera revoke --table`.
+    pub cause: RevocationCause,
+}
+
+/// Why [`RevocationEvent::apply`] failed: the event is to be delivered again.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The watermark could not be written (or the seen event read): nothing is revoked yet.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The revocation stands, but it was not announced: a re-delivery announces it.
+    #[error(transparent)]
+    NotAnnounced(#[from] AnnounceError),
+}
+
+impl ApplyError {
+    /// The cause itself, boxed, so that a caller can tell a store failure (`downcast_ref::<StoreError>`).
+    pub fn into_cause(self) -> Box<dyn std::error::Error + Send + Sync> {
+        match self {
+            Self::Store(store) => Box::new(store),
+            Self::NotAnnounced(announce) => Box::new(announce),
+        }
+    }
 }
 
 fn checked_text(name: &str, value: String, max: usize) -> Result<String, MalformedEvent> {
@@ -283,7 +315,7 @@ impl RevocationEvent {
             Ok([target]) => target,
             Err(_) => return Err(malformed("name exactly one of subject, client_id, family_id or all_tokens: true")),
         };
-        Ok(Self { event_id, tenant, target, reason })
+        Ok(Self { event_id, tenant, target, reason, cause: RevocationCause::Event })
     }
 
     /// Validates an SQS message body or a JSON document sent to the local runner: either a whole EventBridge
@@ -334,10 +366,20 @@ impl RevocationEvent {
         }
     }
 
-    /// Applies the event: one conditional watermark write. `Ok(false)` when it was a re-delivery (or a
-    /// later revocation already covers it): nothing changed.
-    pub async fn apply(&self, store: &dyn TokenStore, now: Timestamp) -> Result<bool, StoreError> {
-        let written = store.raise_watermark(self.watermark(now), Some(&self.event_id)).await?;
+    /// Applies the event: one conditional watermark write, then its announcement. `Ok(false)` when it was a
+    /// re-delivery (or a later revocation already covers it): nothing changed, and the announcement is made again
+    /// with the mark the event's first delivery set, read back from its seen item (one more read, on this path
+    /// only), so it has the same id. An event seen by a release before announcements is not announced.
+    /// [`ApplyError::NotAnnounced`] leaves the revocation in place: deliver the event again to announce it.
+    pub async fn apply(
+        &self,
+        store: &dyn TokenStore,
+        announcer: &dyn RevocationAnnouncer,
+        now: Timestamp,
+    ) -> Result<bool, ApplyError> {
+        let watermark = self.watermark(now);
+        let (target, proposed) = (watermark.target.clone(), watermark.revoked_before);
+        let written = store.raise_watermark(watermark, Some(&self.event_id)).await?;
         tracing::info!(
             event_id = %self.event_id,
             tenant = %self.tenant,
@@ -346,7 +388,33 @@ impl RevocationEvent {
             written,
             "revocation event applied"
         );
+        let mark = match written {
+            true => Some(proposed),
+            false => {
+                let key = StoreKey::seen_event(&self.tenant, &target, &self.event_id);
+                let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await?, now);
+                fetched.seen_event(&key).and_then(|seen| seen.revoked_before)
+            }
+        };
+        let Some(mark) = mark else {
+            tracing::warn!(event_id = %self.event_id, "revocation event seen before announcements: not announced");
+            return Ok(written);
+        };
+        let revoked_at = crate::domain::revocation::RevocationWatermark::revoked_at(&target, mark);
+        crate::announcement::announce(announcer, &self.announcement(revoked_at)).await?;
         Ok(written)
+    }
+
+    /// The event's announcement, for a revocation made at `revoked_at`.
+    pub fn announcement(&self, revoked_at: Timestamp) -> RevocationAnnouncement {
+        let revoked = match &self.target {
+            RevocationTarget::Subject(subject) => Revoked::Subject(subject.clone()),
+            RevocationTarget::Client(client) => Revoked::Client(client.clone()),
+            RevocationTarget::Family(family) => Revoked::Family { family: *family, client_id: None },
+            RevocationTarget::Tenant => Revoked::Tenant,
+        };
+        let origin = Origin { event_id: &self.event_id, reason: &self.reason };
+        RevocationAnnouncement::new(&self.tenant, revoked, revoked_at, self.cause, Some(origin))
     }
 }
 
@@ -380,8 +448,8 @@ mod tests {
             "malformed revocation event: a JSON object names the same key twice"
         );
     }
+    use crate::announcement::recent::RecentAnnouncements;
     use crate::store::memory::MemoryStore;
-    use crate::store::{Fetched, StoreKey};
 
     fn detail(value: Value) -> Result<RevocationEvent, MalformedEvent> {
         RevocationEvent::from_detail(value, Some("envelope-1"))
@@ -457,8 +525,13 @@ mod tests {
         let store = MemoryStore::new();
         let now = Timestamp::from_secs(1_800_000_000);
         let event = detail(json!({"subject": "alice", "reason": "password_changed"})).unwrap();
-        assert!(event.apply(&store, now).await.unwrap());
-        assert!(!event.apply(&store, now.plus_secs(60)).await.unwrap(), "re-delivery changes nothing");
+        let announced = RecentAnnouncements::default();
+        assert!(event.apply(&store, &announced, now).await.unwrap());
+        assert!(!event.apply(&store, &announced, now.plus_secs(60)).await.unwrap(), "re-delivery changes nothing");
+        let [first, again] = <[_; 2]>::try_from(announced.all()).unwrap();
+        assert_eq!(first, again, "a re-delivery is announced again, as the first delivery was");
+        assert_eq!(first.revoked_at, now.as_micros());
+        assert_eq!((first.cause, first.event_id.as_deref()), (RevocationCause::Event, Some("envelope-1")));
         let key = StoreKey::watermark(&TenantId::default(), &WatermarkTarget::subject("alice"));
         let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.unwrap(), now);
         assert_eq!(fetched.watermarks(&[key]), vec![now]);

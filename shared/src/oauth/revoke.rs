@@ -1,7 +1,11 @@
 //! Token revocation (RFC 7009). One read (the caller's record and the token's state, together), then at most one
 //! write: a revoked flag on an opaque record, a denylist entry for a JWT's `jti` that lives until the
 //! token's own `exp`, or, for a refresh token, a family watermark that revokes the whole grant. Unknown, malformed and already-invalid tokens answer 200 (§2.2).
+//!
+//! A write that revoked something is then announced ([`crate::announcement`], cause `rfc7009`); a failed
+//! announcement is logged and counted, and the answer is the same.
 
+use crate::announcement::{self, RevocationAnnouncement, RevocationCause, Revoked};
 use crate::metrics::{self, Metric, RevocationKind};
 use tracing::instrument;
 
@@ -39,8 +43,12 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
                 // §4.14.2): the family goes, as when it is presented at the token endpoint.
                 tracing::info!(%family, "revocation of a rotated refresh token: revoking its family");
                 let watermark = RevocationWatermark::final_for_family(tenant, family, now);
-                service.store.raise_watermark(watermark, None).await.map_err(OAuthError::from)?;
+                let written = service.store.raise_watermark(watermark, None).await.map_err(OAuthError::from)?;
                 metrics::count(Metric::Revocations(RevocationKind::Family));
+                if written {
+                    let revoked = Revoked::Family { family, client_id: Some(caller.client_id.clone()) };
+                    announce(service, tenant, revoked, now).await;
+                }
                 return Ok(());
             }
             // RFC 7009 §2.2: an invalid token needs no action and is not an error.
@@ -53,6 +61,8 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
         tracing::info!(owner = %active.grant.client_id, "revocation refused: token belongs to another client");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client"));
     }
+    let client_id = active.grant.client_id.clone();
+    // The write, and what it revoked when it was this request that revoked it (to announce).
     let result = match (&read.check.presented, read.check.token_keys.state.clone()) {
         (Presented::Jwt(jwt), Some(_)) => {
             let entry = RevokedJti {
@@ -61,20 +71,31 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
                 revoked_at: now,
                 expires_at: active.grant.expires_at,
             };
-            service.store.put_new(Record::RevokedJti(entry)).await
+            let revoked = Revoked::Jwt { jti: jwt.jti.clone(), client_id };
+            service.store.put_new(Record::RevokedJti(entry)).await.map(|()| Some(revoked))
         }
         // A refresh token takes its whole family with it: every access and refresh token of the grant
         // (RFC 7009 §2.1 allows it; WSO2 does the same). One watermark write covers them all.
         (Presented::Opaque(_), Some(_)) if active.kind == TokenKind::RefreshToken => {
-            let watermark = RevocationWatermark::final_for_family(tenant, active.grant.family, now);
-            service.store.raise_watermark(watermark, None).await.map(drop)
+            let family = active.grant.family;
+            let watermark = RevocationWatermark::final_for_family(tenant, family, now);
+            let revoked = Revoked::Family { family, client_id: Some(client_id) };
+            service.store.raise_watermark(watermark, None).await.map(|written| written.then_some(revoked))
         }
-        (_, Some(key)) => service.store.mark_revoked(&key, now).await,
-        (_, None) => Ok(()),
+        (Presented::Opaque(token), Some(key)) => {
+            let revoked = Revoked::Opaque { token_hash: token.hash(), client_id };
+            service.store.mark_revoked(&key, now).await.map(|()| Some(revoked))
+        }
+        (_, Some(key)) => service.store.mark_revoked(&key, now).await.map(|()| None),
+        (_, None) => Ok(None),
     };
     match result {
-        // Revoked concurrently, or the record expired in between: the token is inactive either way.
-        Ok(()) | Err(StoreError::AlreadyExists(_) | StoreError::NotFound(_)) => {
+        // Revoked concurrently, or the record expired in between: the token is inactive either way (and the
+        // request that revoked it announces it).
+        Ok(_) | Err(StoreError::AlreadyExists(_) | StoreError::NotFound(_)) => {
+            if let Ok(Some(revoked)) = result {
+                announce(service, tenant, revoked, now).await;
+            }
             tracing::info!(kind = ?active.kind, "token revoked");
             let kind = match (&read.check.presented, active.kind) {
                 (Presented::Opaque(_), TokenKind::RefreshToken) => RevocationKind::Family,
@@ -124,5 +145,18 @@ async fn revoke_external(
     result.map_err(OAuthError::from)?;
     tracing::info!(issuer = %external.identity.issuer, "external token revoked");
     metrics::count(Metric::Revocations(RevocationKind::Token));
+    let revoked = Revoked::External {
+        issuer: external.identity.issuer.clone(),
+        jti: external.identity.jti.clone(),
+        client_id: caller.client_id.clone(),
+    };
+    announce(service, tenant, revoked, now).await;
     Ok(())
+}
+
+/// Announces a revocation this request made. A failure is logged and counted by [`announcement::announce`]; the
+/// revocation stands and RFC 7009's answer does not change.
+async fn announce(service: &TokenService, tenant: &TenantId, revoked: Revoked, now: Timestamp) {
+    let announcement = RevocationAnnouncement::new(tenant, revoked, now, RevocationCause::Rfc7009, None);
+    let _ = announcement::announce(service.announcer.as_ref(), &announcement).await;
 }

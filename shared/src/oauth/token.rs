@@ -3,6 +3,7 @@
 //! client (and, for a refresh, fetches the refresh token's record and its family watermark); at most one
 //! write stores what must be stored: nothing for a lone JWT, one conditional put, or one transaction.
 
+use crate::announcement::{self, RevocationAnnouncement, RevocationCause, Revoked};
 use tracing::instrument;
 
 use super::authenticate::{authenticate, client_key};
@@ -229,7 +230,9 @@ async fn refresh(
 }
 
 /// Revokes every token of the family with one watermark and answers `invalid_grant`. The watermark lives as
-/// long as the longest refresh token any client may hold, so no token of the family outlives it.
+/// long as the longest refresh token any client may hold, so no token of the family outlives it. The request whose
+/// write revoked the family announces it ([`crate::announcement`], cause `refresh_reuse`); a failed announcement is
+/// logged and counted, and the answer is the same.
 async fn revoke_family_for_reuse(
     service: &TokenService,
     tenant: &Tenant<'_>,
@@ -240,8 +243,14 @@ async fn revoke_family_for_reuse(
     metrics::count(Metric::RefreshReuseDetected);
     match service.store.raise_watermark(RevocationWatermark::final_for_family(tenant.id, grant.family, now), None).await
     {
-        Ok(_) => {
+        Ok(written) => {
             metrics::count(Metric::Revocations(RevocationKind::Family));
+            if written {
+                let revoked = Revoked::Family { family: grant.family, client_id: Some(grant.client_id.clone()) };
+                let announcement =
+                    RevocationAnnouncement::new(tenant.id, revoked, now, RevocationCause::RefreshReuse, None);
+                let _ = announcement::announce(service.announcer.as_ref(), &announcement).await;
+            }
             OAuthError::new(ErrorCode::InvalidGrant, "the refresh token was already used; its grant is revoked")
         }
         Err(err) => err.into(),

@@ -288,6 +288,10 @@ pub struct SeenEvent {
     pub event_id: String,
     /// When the item may be deleted: the watermark's own expiry.
     pub expires_at: Timestamp,
+    /// The mark the event's first delivery set (or would have, had a higher one not been there), so that a
+    /// re-delivery announces the revocation again exactly as the first did ([`crate::announcement`]). `None` on
+    /// items of releases before announcements, whose events were never announced.
+    pub revoked_before: Option<Timestamp>,
 }
 
 impl SeenEvent {
@@ -298,6 +302,7 @@ impl SeenEvent {
             target: watermark.target.clone(),
             event_id: event_id.to_owned(),
             expires_at: watermark.expires_at,
+            revoked_before: Some(watermark.revoked_before),
         }
     }
 }
@@ -692,6 +697,14 @@ impl Fetched {
     pub fn external_token(&self, key: &StoreKey) -> Option<&ExternalTokenRecord> {
         match self.find(key)? {
             Record::ExternalToken(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The event `key` names as seen, if its item is there and unexpired.
+    pub fn seen_event(&self, key: &StoreKey) -> Option<&SeenEvent> {
+        match self.find(key)? {
+            Record::SeenEvent(seen) => Some(seen),
             _ => None,
         }
     }

@@ -627,6 +627,32 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
             "{}",
             Error(400, "invalid_request"),
         ),
+        // The runner's list of announced revocations: GET only, and only for the runner itself.
+        raw(
+            "revocations: POST",
+            "POST",
+            "/local/revocations",
+            vec![("content-type", "application/json".into())],
+            "{}",
+            Error(405, "invalid_request"),
+        ),
+        raw("revocations: DELETE", "DELETE", "/local/revocations", vec![], "", Error(405, "invalid_request")),
+        raw(
+            "revocations: Origin of another site",
+            "GET",
+            "/local/revocations",
+            vec![("origin", "https://evil.example".into())],
+            "",
+            Error(403, "invalid_request"),
+        ),
+        raw(
+            "revocations: Host of a rebound name",
+            "GET",
+            "/local/revocations",
+            vec![("host", "rebind.example:9000".into())],
+            "",
+            Error(403, "invalid_request"),
+        ),
     ];
     let event = |detail: Value| {
         let body = json!({"id": "e", "detail-type": "tessera.revoke", "source": "idp", "detail": detail}).to_string();
@@ -1084,7 +1110,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         now,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 187, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 191, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

@@ -151,10 +151,17 @@ async fn round_trips_on_the_wire() {
     .unwrap();
     let now = tessera::domain::time::Timestamp::from_secs(1_800_000_000);
     wire.take();
-    assert!(event.apply(&meter, now).await.unwrap());
+    let announced = tessera::announcement::recent::RecentAnnouncements::default();
+    assert!(event.apply(&meter, &announced, now).await.unwrap());
     assert_eq!(wire.take(), ops(&[("TransactWriteItems", 1)]), "event: the mark and the event, one transaction");
-    assert!(!event.apply(&meter, now.plus_secs(60)).await.unwrap(), "a re-delivery changes nothing");
-    assert_eq!(wire.take(), ops(&[("TransactWriteItems", 1)]), "re-delivery: one cancelled transaction");
+    assert!(!event.apply(&meter, &announced, now.plus_secs(60)).await.unwrap(), "a re-delivery changes nothing");
+    assert_eq!(
+        wire.take(),
+        ops(&[("TransactWriteItems", 1), ("BatchGetItem", 1)]),
+        "re-delivery: one cancelled transaction, and the seen event read back to announce it again"
+    );
+    let [first, again] = <[_; 2]>::try_from(announced.all()).unwrap();
+    assert_eq!(first, again, "announced again exactly as the first delivery was");
 }
 
 #[tokio::test]

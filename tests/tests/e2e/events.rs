@@ -370,6 +370,7 @@ async fn every_event_file_goes_through_its_handler() {
                 clock: service.clock.as_ref(),
                 tenants: &service,
                 identity_events: service.identity_events(),
+                announcer: service.announcer.as_ref(),
             };
             let answer = tessera_revocation_events::handle(deps, event).await;
             assert_eq!(status, 200, "{name}: revocation events have no status; 200 stands for Ok");
@@ -463,6 +464,7 @@ async fn the_revocation_events_revoke_what_they_name_once() {
             clock: service.clock.as_ref(),
             tenants: &service,
             identity_events: service.identity_events(),
+            announcer: service.announcer.as_ref(),
         };
         tessera_revocation_events::handle(deps, json(name)).await.unwrap()
     };
@@ -496,6 +498,7 @@ async fn an_auth0_password_change_revokes_the_users_tokens_and_a_login_revokes_n
         clock: service.clock.as_ref(),
         tenants: &service,
         identity_events: service.identity_events(),
+        announcer: service.announcer.as_ref(),
     };
     // A login (Auth0 log type `s`) is acknowledged and revokes nothing: the sample user's refresh token still works.
     let login = tessera_revocation_events::handle(deps, json("revocation-idp-auth0-login.json")).await.unwrap();

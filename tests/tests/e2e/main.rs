@@ -3,6 +3,7 @@
 //! A new suite is a file here and a `mod` line below. The suites that change process-wide state are binaries of
 //! their own beside this directory (`tests/Cargo.toml` says why).
 
+mod announcements;
 mod authorizer;
 mod bad_input;
 mod dynamodb;

@@ -198,6 +198,7 @@ async fn a_full_flow_emits_the_expected_documents_and_no_secret() {
         clock: clock.as_ref(),
         tenants: &DeclaredTenants::with(&[]),
         identity_events: &Default::default(),
+        announcer: &tessera::announcement::recent::RecentAnnouncements::default(),
     };
     events.invocation(tessera_revocation_events::handle(deps, event)).await.unwrap();
     let docs = take(&lines, &mut raw);

@@ -231,8 +231,13 @@ async fn a_store_outage_fails_what_it_could_not_write() {
     let revoke = event("evt-outage", json!({"subject": "alice"}));
     let batch = json!({"Records": [record("m-1", revoke.clone())]});
     let tenants = DeclaredTenants::with(&[]);
-    let deps =
-        Deps { store: &UnavailableStore, clock: &clock, tenants: &tenants, identity_events: &Default::default() };
+    let deps = Deps {
+        store: &UnavailableStore,
+        clock: &clock,
+        tenants: &tenants,
+        identity_events: &Default::default(),
+        announcer: &tessera::announcement::recent::RecentAnnouncements::default(),
+    };
     let answer = tessera_revocation_events::handle(deps, batch).await.expect("a batch answer");
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-1"}]));
     let err = tessera_revocation_events::handle(deps, revoke).await.expect_err("retried");
@@ -280,7 +285,13 @@ async fn an_event_for_an_undeclared_tenant_is_refused() {
     let store = tessera::store::memory::MemoryStore::new();
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
     let tenants = DeclaredTenants::with(&["acme"]);
-    let deps = Deps { store: &store, clock: &clock, tenants: &tenants, identity_events: &Default::default() };
+    let deps = Deps {
+        store: &store,
+        clock: &clock,
+        tenants: &tenants,
+        identity_events: &Default::default(),
+        announcer: &tessera::announcement::recent::RecentAnnouncements::default(),
+    };
     let err = tessera_revocation_events::handle(deps, event("evt-nosuch", json!({"tenant": "nosuch", "subject": "a"})))
         .await
         .expect_err("an invocation error: Lambda retries it, then dead-letters it");
@@ -312,7 +323,13 @@ async fn an_event_waits_while_the_tenants_cannot_be_known() {
     }
     let store = tessera::store::memory::MemoryStore::new();
     let clock = FixedClock::at(Timestamp::from_secs(1_800_000_000));
-    let deps = Deps { store: &store, clock: &clock, tenants: &Unknowable, identity_events: &Default::default() };
+    let deps = Deps {
+        store: &store,
+        clock: &clock,
+        tenants: &Unknowable,
+        identity_events: &Default::default(),
+        announcer: &tessera::announcement::recent::RecentAnnouncements::default(),
+    };
     let revoke = event("evt-unknowable", json!({"subject": "alice"}));
     let err = tessera_revocation_events::handle(deps, revoke.clone()).await.expect_err("retried");
     assert!(matches!(err.downcast_ref::<StoreError>(), Some(StoreError::Unavailable { .. })), "{err}");

@@ -12,7 +12,7 @@
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
-//! | `tenant`, `target` (M, as on a watermark), `event_id` (S) | | seen_event | the watermark of `target` has seen this revocation event; it expires with the watermark |
+//! | `tenant`, `target` (M, as on a watermark), `event_id` (S), `revoked_before` (N, µs; absent on items of releases before revocation announcements) | | seen_event | the watermark of `target` has seen this revocation event, which set (or proposed) that mark; it expires with the watermark |
 //! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
 //! | `tenant`, `purpose` (S: `ca` a client assertion, `dpop` a DPoP proof, `set` a Security Event Token), `digest` (S: base64url SHA-256 of purpose, issuer and `jti`) | | used_jti | a one-time JWT id that has been used; written once, conditional on `attribute_not_exists(pk)`, and kept until the JWT could no longer be accepted |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false), `user_details_ttl_secs` (N) and `untyped_access_tokens` (BOOL, absent when false), all absent without a UserInfo endpoint |
@@ -86,7 +86,15 @@ enum Item {
         access_revoked_before: Option<u64>,
     },
     #[serde(rename = "seen_event")]
-    SeenEvent { pk: String, expires_at: u64, tenant: String, target: TargetItem, event_id: String },
+    SeenEvent {
+        pk: String,
+        expires_at: u64,
+        tenant: String,
+        target: TargetItem,
+        event_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revoked_before: Option<u64>,
+    },
     #[serde(rename = "user_details")]
     UserDetails {
         pk: String,
@@ -359,12 +367,13 @@ impl From<Record> for Item {
                 revoked_before: micros(revoked_before),
                 access_revoked_before: access_revoked_before.map(micros),
             },
-            Record::SeenEvent(SeenEvent { tenant, target, event_id, expires_at }) => Item::SeenEvent {
+            Record::SeenEvent(SeenEvent { tenant, target, event_id, expires_at, revoked_before }) => Item::SeenEvent {
                 pk,
                 expires_at: ttl_secs(expires_at),
                 tenant: tenant.into(),
                 target: target.into(),
                 event_id,
+                revoked_before: revoked_before.map(micros),
             },
             Record::UserDetails(UserDetailsRecord {
                 tenant,
@@ -436,12 +445,15 @@ impl TryFrom<Item> for Record {
                     expires_at: Timestamp::from_secs(expires_at),
                 })
             }
-            Item::SeenEvent { expires_at, tenant: name, target, event_id, .. } => Record::SeenEvent(SeenEvent {
-                tenant: tenant(name)?,
-                target: target.try_into()?,
-                event_id,
-                expires_at: Timestamp::from_secs(expires_at),
-            }),
+            Item::SeenEvent { expires_at, tenant: name, target, event_id, revoked_before, .. } => {
+                Record::SeenEvent(SeenEvent {
+                    tenant: tenant(name)?,
+                    target: target.try_into()?,
+                    event_id,
+                    expires_at: Timestamp::from_secs(expires_at),
+                    revoked_before: revoked_before.map(Timestamp::from_micros),
+                })
+            }
             Item::UserDetails {
                 expires_at, tenant: name, subject, issuer, details, fetched_at, attempted_at, ..
             } => Record::UserDetails(UserDetailsRecord {
@@ -1149,6 +1161,7 @@ mod tests {
                     target,
                     event_id: "pwd-change-0001".into(),
                     expires_at: Timestamp::from_secs(1_807_779_601),
+                    revoked_before: Some(Timestamp::from_micros(1_800_000_000_000_001)),
                 });
                 let item = attributes(&[
                     ("pk", s(&format!("acme#evt#{prefix}{id}#joKTxvvHbcVCmXJfSCtzz0Nzjly4zNsh07_t4yV2ihI"))),
@@ -1157,6 +1170,7 @@ mod tests {
                     ("tenant", s(ACME)),
                     ("target", pinned_target(kind, id)),
                     ("event_id", s("pwd-change-0001")),
+                    ("revoked_before", n("1800000000000001")),
                 ]);
                 (record, item)
             })
