@@ -16,6 +16,7 @@
 //! [`TokenStore::raise_watermark`]), so the watermark item itself never grows.
 
 pub mod identity_provider;
+pub mod ssf;
 
 use std::fmt;
 

@@ -95,7 +95,11 @@ fn retention(record: &Record) -> Option<(Retention, Timestamp)> {
         Record::SeenEvent(_) => true,
         // Cached user details: losing them only means the next exchange fetches them again.
         Record::UserDetails(_) => true,
-        Record::RevokedJti(_) | Record::Watermark(_) | Record::Client(_) | Record::TrustedIssuers(_) => false,
+        Record::RevokedJti(_)
+        | Record::Watermark(_)
+        | Record::Client(_)
+        | Record::TrustedIssuers(_)
+        | Record::SsfTransmitters(_) => false,
     };
     Some((if evictable { Retention::Evictable } else { Retention::KeptUntilExpiry }, expires_at))
 }

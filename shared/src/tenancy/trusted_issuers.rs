@@ -67,7 +67,7 @@ pub fn trusted_issuer(
 
 /// The HTTP client for a trusted issuer's URLs (JWKS, metadata, UserInfo): one per tenant's issuers, short
 /// timeouts, no redirects to elsewhere.
-fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
+pub(crate) fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
         .timeout(std::time::Duration::from_secs(3))
