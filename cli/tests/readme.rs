@@ -71,6 +71,7 @@ fn readme_curl_examples_run_as_written() {
             r#"{"keys":[{"#,
             r#"{"event_id":"demo-1","written":true}"#,
             r#"{"active":false}"#,
+            r#"{"err":"authentication_failed","#,
         ]
         .map(str::to_owned)
         .to_vec()
