@@ -9,7 +9,7 @@ use super::ConfigError;
 use crate::domain::client::SecretHash;
 use crate::domain::tenant::TenantId;
 use crate::entropy::{Entropy, random_bytes};
-use crate::store::{IssuerJwks, RegisteredTransmitter};
+use crate::store::RegisteredTransmitter;
 
 /// The shortest bearer token a transmitter may present: the token is its only credential, and it is hashed with
 /// one fast SHA-256 like a client secret, so it must carry enough entropy of its own.
@@ -95,14 +95,8 @@ impl SsfTransmitterConfig {
         if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
             return Err(self.invalid("issuer and audience must not be empty".into()));
         }
-        let jwks = match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
-            (Some(json), None, None) => IssuerJwks::Inline(json.clone()),
-            (None, Some(file), None) => std::fs::read_to_string(file)
-                .map(IssuerJwks::Inline)
-                .map_err(|source| ConfigError::Read { path: file.clone(), source })?,
-            (None, None, Some(uri)) => IssuerJwks::Uri(uri.clone()),
-            _ => return Err(self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
-        };
+        let jwks = super::trusted_issuer::entry_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
+            .ok_or_else(|| self.invalid(super::trusted_issuer::ONE_KEY_SOURCE.into()))??;
         let authorization_hash = match (&self.authorization, &self.authorization_hash) {
             (Some(token), None) if token.len() < MIN_AUTHORIZATION_LEN => {
                 return Err(self.invalid(format!("authorization must be at least {MIN_AUTHORIZATION_LEN} characters")));

@@ -48,10 +48,8 @@ use crate::config::ConfigError;
 use crate::domain::client::SecretHash;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::jwt::external::{
-    EXTERNAL_LEEWAY_SECS, ExternalRejection, IssuerKeys, JwksSource, TrustedIssuer, VerifiedJws, asymmetric_algorithm,
-};
-use crate::store::{IssuerJwks, RegisteredTransmitter, TokenStore};
+use crate::jwt::external::{EXTERNAL_LEEWAY_SECS, ExternalRejection, IssuerKeys, TrustedIssuer, VerifiedJws};
+use crate::store::{RegisteredTransmitter, TokenStore};
 use crate::wire::secevent::{SetError, SetErrorCode};
 
 /// CAEP Session Revoked: the subject's session is gone.
@@ -166,18 +164,12 @@ impl SsfTransmitter {
         if registered.issuer.is_empty() || registered.audience.is_empty() {
             return Err(invalid("issuer and audience must not be empty".into()));
         }
-        let algorithms = registered
-            .algorithms
-            .iter()
-            .map(|a| asymmetric_algorithm(&registered.issuer, a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        let source = match &registered.jwks {
-            IssuerJwks::Inline(text) => JwksSource::Inline(
-                serde_json::from_str(text).map_err(|e| invalid(format!("JWKS is not a JWK Set: {e}")))?,
-            ),
-            IssuerJwks::Uri(uri) => JwksSource::Uri(uri.clone()),
-        };
+        let (algorithms, source) = crate::tenancy::trusted_issuers::key_settings(
+            "SSF transmitter",
+            &registered.issuer,
+            &registered.algorithms,
+            registered.jwks.clone(),
+        )?;
         let keys = IssuerKeys::new(&registered.issuer, algorithms, source, http)
             .map_err(|e| ConfigError::Invalid(format!("SSF transmitter: {e}")))?;
         if registered.subject_issuers.is_empty() {
