@@ -49,7 +49,7 @@ use crate::domain::client::SecretHash;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::jwt::external::{EXTERNAL_LEEWAY_SECS, ExternalRejection, IssuerKeys, TrustedIssuer, VerifiedJws};
-use crate::store::{RegisteredTransmitter, TokenStore};
+use crate::store::{JtiPurpose, JtiUse, RegisteredTransmitter, TokenStore, UsedJti};
 use crate::wire::secevent::{SetError, SetErrorCode};
 
 /// CAEP Session Revoked: the subject's session is gone.
@@ -447,8 +447,9 @@ pub async fn receive(
         transmitters.authenticate(tenant, authorization.ok_or_else(unauthenticated)?).ok_or_else(unauthenticated)?;
     let token = transmitter.verify(set, now).await?;
     let events = transmitter.read(&token)?;
-    // Until the one-time-jti primitive is merged, a replay is told apart by its seen-event items alone.
-    let replayed = false;
+    let expires_at = token.issued_at.plus_secs(SET_MAX_AGE_SECS + EXTERNAL_LEEWAY_SECS);
+    let used = UsedJti::new(tenant.clone(), JtiPurpose::SecurityEvent, &transmitter.issuer, &token.jti, expires_at);
+    let replayed = store.use_jti_once(used).await? == JtiUse::Replayed;
     let event_id = transmitter.event_id(&token.jti);
     let mut written = 0;
     for event in &events {
@@ -478,4 +479,76 @@ pub async fn receive(
     tracing::info!(tenant = %tenant, transmitter = %receipt.issuer, jti = %receipt.jti, replayed, written,
         "security event token received");
     Ok(receipt)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::revocation::WatermarkTarget;
+    use crate::jwt::keys::{SigningAlgorithm, SigningKey};
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Fetched, IssuerJwks, StoreKey};
+
+    const NOW: u64 = 1_800_000_000;
+    const TOKEN: &str = "transmitter-token-0123456789abcdefghij";
+    const OTHER_TOKEN: &str = "other-transmitter-token-0123456789abcd";
+
+    /// A transmitter for `issuer`, signing with `key`, whose subjects are those of the trusted issuer of the same name.
+    fn transmitter(issuer: &str, key: &SigningKey, token: &str) -> SsfTransmitter {
+        let jwks = json!({"keys": [key.public_jwk()]}).to_string();
+        let toml = format!(
+            "[[trusted_issuers]]\nissuer = \"{issuer}\"\naudiences = [\"api\"]\nalgorithms = [\"ES256\"]\njwks = '{jwks}'\n"
+        );
+        let config = crate::config::Config::from_toml(&toml).unwrap();
+        let trusted = crate::tenancy::trusted_issuers::trusted_issuers_of(&config, &TenantId::default(), &[]).unwrap();
+        let registered = RegisteredTransmitter {
+            tenant: TenantId::default(),
+            issuer: issuer.into(),
+            audience: "https://auth.example.com/ssf/events".into(),
+            algorithms: vec!["ES256".into()],
+            jwks: IssuerJwks::Inline(jwks),
+            authorization_hash: SecretHash::new(token, [1; 16]),
+            subject_issuers: vec![issuer.into()],
+        };
+        SsfTransmitter::new(&registered, &trusted, None).unwrap()
+    }
+
+    fn session_revoked(issuer: &str, jti: &str, sub: &str) -> Value {
+        json!({"iss": issuer, "aud": "https://auth.example.com/ssf/events", "iat": NOW - 5, "jti": jti,
+            "events": {CAEP_SESSION_REVOKED: {"subject": {"format": "iss_sub", "iss": issuer, "sub": sub}}}})
+    }
+
+    /// RFC 8417 §2.2 (`jti`) and RFC 8935 §2.2: a SET received twice is acknowledged twice and applied once; the
+    /// same `jti` from another transmitter is a SET of its own, applied under its own event id.
+    #[tokio::test]
+    async fn a_set_is_applied_once_per_transmitter_and_jti() {
+        let (one, two) = ("https://one.example/", "https://two.example/");
+        let (key_one, key_two) = (
+            SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap(),
+            SigningKey::generate(SigningAlgorithm::ES256, "k2").unwrap(),
+        );
+        let transmitters =
+            SsfTransmitters::new(vec![transmitter(one, &key_one, TOKEN), transmitter(two, &key_two, OTHER_TOKEN)])
+                .unwrap();
+        let store = MemoryStore::new();
+        let tenant = TenantId::default();
+        let now = Timestamp::from_secs(NOW);
+        let set = key_one.sign_jwt("secevent+jwt", &session_revoked(one, "j-1", "alice")).unwrap();
+        let first = receive(&transmitters, &store, &tenant, Some(TOKEN), &set, now).await.unwrap();
+        assert_eq!((first.replayed, first.written, first.issuer.as_str()), (false, 1, one));
+        let again = receive(&transmitters, &store, &tenant, Some(TOKEN), &set, now.plus_secs(60)).await.unwrap();
+        assert_eq!((again.replayed, again.written), (true, 0), "a replay writes nothing");
+        let key = StoreKey::watermark(&tenant, &WatermarkTarget::subject("alice"));
+        let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.unwrap(), now);
+        assert_eq!(fetched.watermarks(&[key]), vec![now], "the mark of the first delivery");
+        // The bearer token picks the transmitter, and the SET must be signed by its key (then be its issuer's).
+        let other = key_two.sign_jwt("secevent+jwt", &session_revoked(two, "j-1", "bob")).unwrap();
+        let refused = receive(&transmitters, &store, &tenant, Some(TOKEN), &other, now).await.unwrap_err();
+        assert_eq!(refused.code(), Some(SetErrorCode::InvalidKey));
+        let other = receive(&transmitters, &store, &tenant, Some(OTHER_TOKEN), &other, now).await.unwrap();
+        assert_eq!((other.replayed, other.written, other.issuer.as_str()), (false, 1, two));
+        assert_ne!(transmitters.of(&tenant)[0].event_id("j-1"), transmitters.of(&tenant)[1].event_id("j-1"));
+    }
 }
