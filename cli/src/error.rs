@@ -185,6 +185,14 @@ pub enum CliError {
         /// The client id.
         client_id: String,
     },
+    /// `transmitters remove` of a transmitter the tenant does not have.
+    #[error("no SSF transmitter {issuer:?} in tenant {tenant}")]
+    NoTransmitter {
+        /// The tenant.
+        tenant: TenantId,
+        /// The transmitter's issuer.
+        issuer: String,
+    },
     /// The tenant has no such client.
     #[error("no client {client_id} in tenant {tenant}")]
     NoClient {

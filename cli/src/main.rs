@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tessera_cli::commands::{clients, events, issuers, keys, revoke, serve, tenants, tokens};
+use tessera_cli::commands::{clients, events, issuers, keys, revoke, serve, tenants, tokens, transmitters};
 use tessera_cli::error::CliError;
 
 #[derive(Parser)]
@@ -24,6 +24,9 @@ enum Command {
     /// Manage trusted external issuers in a DynamoDB table.
     #[command(subcommand)]
     Issuers(issuers::IssuersCommand),
+    /// Manage OpenID Shared Signals transmitters (RFC 8935 push to /ssf/events) in a DynamoDB table.
+    #[command(subcommand)]
+    Transmitters(transmitters::TransmittersCommand),
     /// Rotate signing keys in the signing-key document: add, promote, remove, list.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -51,6 +54,7 @@ impl Command {
             Self::Serve(args) => serve::run(args).await,
             Self::Clients(command) => clients::run(command).await,
             Self::Issuers(command) => issuers::run(command).await,
+            Self::Transmitters(command) => transmitters::run(command).await,
             Self::Keys(command) => keys::run(command).await,
             Self::Tenants(command) => tenants::run(command).await,
             Self::Revoke(args) => revoke::run(args).await,

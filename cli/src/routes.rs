@@ -26,6 +26,8 @@ pub enum Route {
     Revoke,
     /// `GET` and `HEAD` of `/.well-known/oauth-authorization-server` and `/.well-known/jwks.json`.
     Metadata,
+    /// `POST /ssf/events`: Security Event Tokens pushed by a Shared Signals transmitter (RFC 8935).
+    SsfEvents,
     /// `POST /local/events`: the local runner's door to the revocation-events function (never deployed).
     LocalEvents,
     /// `/demo/orders`: a demo API route the authorizer function protects (never deployed).
@@ -71,6 +73,7 @@ impl Route {
             "/oauth2/introspect" => Some(Self::Introspect),
             "/oauth2/revoke" => Some(Self::Revoke),
             "/.well-known/oauth-authorization-server" | "/.well-known/jwks.json" => Some(Self::Metadata),
+            "/ssf/events" => Some(Self::SsfEvents),
             _ => None,
         }
     }
@@ -82,6 +85,7 @@ impl Route {
             Self::Introspect => tessera_introspect::handle(service, request).await,
             Self::Revoke => tessera_revoke::handle(service, request).await,
             Self::Metadata => tessera_metadata::handle(service, request).await,
+            Self::SsfEvents => tessera_ssf_receiver::handle(service, request).await,
             Self::LocalEvents => Ok(deliver_event(service, request).await),
             Self::DemoOrders => Ok(crate::demo_api::serve(service, request).await),
             Self::LocalTokenInspect => Ok(inspect_token(service, request).await),
@@ -226,6 +230,8 @@ mod tests {
         assert_eq!(Route::for_path("/oauth2/token"), Some(Route::Token));
         assert_eq!(Route::for_path("/t/acme/oauth2/introspect"), Some(Route::Introspect));
         assert_eq!(Route::for_path("/.well-known/jwks.json"), Some(Route::Metadata));
+        assert_eq!(Route::for_path("/ssf/events"), Some(Route::SsfEvents));
+        assert_eq!(Route::for_path("/t/acme/ssf/events"), Some(Route::SsfEvents));
         assert_eq!(Route::for_path("/oauth2/token/"), None);
         assert_eq!(Route::for_path("/t/acme"), None);
         assert_eq!(Route::for_path("/local/events"), Some(Route::LocalEvents));

@@ -388,9 +388,14 @@ pub async fn serve(
     let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..sources };
     // Metrics are off unless TESSERA_METRICS=stderr (or stdout, which means stderr here: stdout is the command's).
     let metrics = tessera::metrics::MetricsEmitter::from_env(clock.clone(), false);
-    let service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
+    let registry = sources.registry.clone();
+    let mut service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
         .await?
         .with_metrics(metrics);
+    // The table's Shared Signals transmitters join the file's, as the receiver function reads them.
+    if let Some(registry) = registry {
+        service = service.with_registered_ssf_transmitters(config, registry.as_ref()).await?;
+    }
     spawn(listener, Arc::new(service), limits).map_err(CliError::Socket)
 }
 

@@ -76,6 +76,7 @@ fn readme_curl_examples_run_as_written() {
             r#""cause":"rfc7009"}"#,
             r#""kind":"client","client_id":"demo-jwt","revoked_at":"#,
             r#""cause":"event","reason":"demo","event_id":"demo-1"}]}"#,
+            r#"{"err":"authentication_failed","#,
         ]
         .map(str::to_owned)
         .to_vec()

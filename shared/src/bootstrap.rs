@@ -11,6 +11,7 @@
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | `REVOCATION_MAX_STALENESS_MS` | the revocation propagation bound B, 0 to 60000 ms ([`crate::store::read_plan`]): how old an item a decision may answer from. Unset: the configuration's, else 0 (strict). template.yaml sets 1000 |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
+//! | (the table, the SSF receiver) | Shared Signals transmitters registered with `tessera transmitters import`, every served tenant's at init, joining the file's `[[ssf_transmitters]]` |
 //! | `IDENTITY_EVENT_SOURCES` | the revocation-events function's identity-provider event mappings: TOML, `identity_events = [{ preset = "auth0", issuer = "…" }]` ([`crate::events::identity_provider`]), replacing the file's `[[identity_events]]`; resolved at init against the trusted issuers (read from the table) |
 //! | `AUTHORIZER_ROUTES` | the authorizer's protected routes: the body of the `[authorizer]` table as TOML ([`crate::config::authorizer`]), replacing the file's |
 //! | `TESSERA_CONFIG` | a TOML configuration file (default `tessera.toml`), used only for what the variables above leave open |
@@ -66,6 +67,20 @@ pub async fn service_from_env() -> Result<TokenService, BootstrapError> {
     build_from_env(true, Arc::new(SystemClock)).await
 }
 
+/// The Shared Signals receiver's service ([`crate::events::ssf`]): [`service_from_env`], and the transmitters the
+/// table registers for its tenants (`tessera transmitters import`), read once at init with one `BatchGetItem` per
+/// 100 tenants, joining the configuration's `[[ssf_transmitters]]`. It writes watermarks and used `jti`s; it signs
+/// nothing (it reads the key document for the tenants it declares, as the revocation-events function does).
+pub async fn ssf_receiver_from_env() -> Result<TokenService, BootstrapError> {
+    let sdk = sdk_from_env().await;
+    let config = read_config()?;
+    let (service, registry) = build_parts(true, Arc::new(SystemClock), sdk, config.clone()).await?;
+    Ok(match registry {
+        Some(registry) => service.with_registered_ssf_transmitters(&config, registry.as_ref()).await?,
+        None => service,
+    })
+}
+
 /// [`service_from_env`] on another clock, which times token lifetimes and the key cache alike (tests).
 pub async fn service_from_env_on_clock(clock: Arc<dyn Clock>) -> Result<TokenService, BootstrapError> {
     build_from_env(true, clock).await
@@ -89,16 +104,12 @@ async fn build_with_sdk(
     clock: Arc<dyn Clock>,
     sdk: Option<aws_config::SdkConfig>,
 ) -> Result<TokenService, BootstrapError> {
+    Ok(build_parts(table_access, clock, sdk, read_config()?).await?.0)
+}
+
+/// The configuration: `TESSERA_CONFIG` (else `tessera.toml` if present), with the variables that override it.
+fn read_config() -> Result<Config, BootstrapError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
-        match var(name) {
-            Some(value) => value
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError::Invalid(format!("{name} must be a number of seconds, not {value:?}"))),
-            None => Ok(default),
-        }
-    };
     let config_path = var("TESSERA_CONFIG");
     let mut config = match &config_path {
         Some(path) => Config::load(Path::new(path))?,
@@ -121,6 +132,26 @@ async fn build_with_sdk(
         let bound = RevocationBound::parse_millis("REVOCATION_MAX_STALENESS_MS", &millis)?;
         config.revocation_max_staleness_ms = Some(bound.as_millis());
     }
+    Ok(config)
+}
+
+/// The service of `config`, and the table as the registry when one is used.
+async fn build_parts(
+    table_access: bool,
+    clock: Arc<dyn Clock>,
+    sdk: Option<aws_config::SdkConfig>,
+    config: Config,
+) -> Result<(TokenService, Option<Arc<dyn RegistrationStore>>), BootstrapError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let seconds = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        match var(name) {
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid(format!("{name} must be a number of seconds, not {value:?}"))),
+            None => Ok(default),
+        }
+    };
     let table = var("TABLE_NAME").filter(|_| table_access);
     let secret_arn = var("SIGNING_KEYS_SECRET_ARN");
     let keys = match (&sdk, &secret_arn, var("SIGNING_KEYS_JSON")) {
@@ -155,17 +186,18 @@ async fn build_with_sdk(
             (Arc::new(MemoryStore::with_clients(config.clients(entropy.as_ref())?)), None)
         }
     };
-    let sources = Sources { keys, registry, generate_missing_keys: false };
+    let sources = Sources { keys, registry: registry.clone(), generate_missing_keys: false };
     let metrics = MetricsEmitter::from_env(clock.clone(), true);
     let service = build_service(store, &config, None, clock, entropy, sources).await?.with_metrics(metrics);
-    Ok(match (&sdk, var(REVOCATION_EVENT_BUS)) {
+    let service = match (&sdk, var(REVOCATION_EVENT_BUS)) {
         (Some(sdk), Some(bus)) => {
             let client = crate::announcement::eventbridge::client(sdk);
             service.with_announcer(Arc::new(crate::announcement::eventbridge::EventBridgeAnnouncer::new(client, bus)))
         }
         // Logged (and kept in a small bounded list nobody reads): a function that revokes is given the variable.
         _ => service,
-    })
+    };
+    Ok((service, registry))
 }
 
 /// `IDENTITY_EVENT_SOURCES`: TOML naming the mappings as the file's `[[identity_events]]` would, on one line

@@ -18,7 +18,9 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::entropy::Entropy;
 use crate::events::identity_provider::IdentityEventSources;
+use crate::events::ssf::{SsfTransmitter, SsfTransmitters};
 use crate::metrics::MetricsEmitter;
+use crate::store::RegisteredTransmitter;
 use crate::store::metered::MeteredStore;
 use crate::store::read_plan::{ReadPlan, RevocationBound, StrictReads};
 use crate::store::{StoreError, TokenStore};
@@ -44,6 +46,7 @@ pub struct TokenService {
     tenants: Tenants,
     routes: ProtectedRoutes,
     identity_events: IdentityEventSources,
+    ssf_transmitters: SsfTransmitters,
 }
 
 impl TokenService {
@@ -72,6 +75,7 @@ impl TokenService {
             tenants,
             routes: ProtectedRoutes::default(),
             identity_events: IdentityEventSources::default(),
+            ssf_transmitters: SsfTransmitters::default(),
         }
     }
 
@@ -116,6 +120,65 @@ impl TokenService {
     /// ([`crate::events::identity_provider`]).
     pub fn identity_events(&self) -> &IdentityEventSources {
         &self.identity_events
+    }
+
+    /// The Shared Signals transmitters the receiver accepts pushes from ([`crate::events::ssf`]).
+    pub fn ssf_transmitters(&self) -> &SsfTransmitters {
+        &self.ssf_transmitters
+    }
+
+    /// The service accepting pushes from `config`'s `[[ssf_transmitters]]` joined by `registered` (the table's,
+    /// which replace same-issuer entries of their tenant), each resolved against its tenant's trusted issuers as
+    /// served now: a transmitter of a tenant not served, or naming a subject issuer the tenant does not trust, is
+    /// refused here, when the function starts, never at its first event.
+    pub async fn with_ssf_transmitters(
+        mut self,
+        config: &Config,
+        registered: &[RegisteredTransmitter],
+    ) -> Result<Self, ConfigError> {
+        let local = config
+            .ssf_transmitters
+            .iter()
+            .filter(|c| !registered.iter().any(|r| r.tenant == c.tenant && r.issuer == c.issuer))
+            .map(|c| c.to_registered(self.entropy.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let entries: Vec<&RegisteredTransmitter> = local.iter().chain(registered).collect();
+        let http = match entries.iter().any(|e| e.jwks.uri().is_some()) {
+            true => Some(crate::tenancy::trusted_issuers::jwks_http_client()?),
+            false => None,
+        };
+        let now = self.clock.now();
+        let mut transmitters = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if !self.serves(&entry.tenant).await.unwrap_or(false) {
+                return Err(ConfigError::Invalid(format!(
+                    "SSF transmitter {:?} names tenant '{}', which is not served",
+                    entry.issuer, entry.tenant
+                )));
+            }
+            let mut trusted = Vec::with_capacity(entry.subject_issuers.len());
+            for issuer in &entry.subject_issuers {
+                if let Ok(Some(found)) = self.tenants.trusted_issuer_of(&entry.tenant, issuer, now).await {
+                    trusted.push(found);
+                }
+            }
+            transmitters.push(SsfTransmitter::new(entry, &trusted, http.clone())?);
+        }
+        self.ssf_transmitters = SsfTransmitters::new(transmitters)?;
+        Ok(self)
+    }
+
+    /// [`Self::with_ssf_transmitters`] with the transmitters `registry` registers for the tenants served (one
+    /// `BatchGetItem` per 100 tenants).
+    pub async fn with_registered_ssf_transmitters(
+        self,
+        config: &Config,
+        registry: &dyn crate::store::RegistrationStore,
+    ) -> Result<Self, LoadError> {
+        let read = registry.ssf_transmitters_of(&self.tenant_ids()).await?;
+        let mut registered: Vec<RegisteredTransmitter> = read.into_values().flatten().collect();
+        registered.sort_by(|a, b| (a.tenant.as_str(), &a.issuer).cmp(&(b.tenant.as_str(), &b.issuer)));
+        Ok(self.with_ssf_transmitters(config, &registered).await?)
     }
 
     /// Adds (or replaces) a tenant.
@@ -179,7 +242,9 @@ pub async fn build_service(
     Ok(TokenService::serving(store, clock, entropy, tenants)
         .with_protected_routes(routes)
         .with_revocation_bound(bound)
-        .with_identity_events(identity_events))
+        .with_identity_events(identity_events)
+        .with_ssf_transmitters(config, &[])
+        .await?)
 }
 
 #[async_trait::async_trait]

@@ -9,6 +9,7 @@
 //! | [`opaque_token`] | `OpaqueToken::parse` | parsing is canonical: a parsed token re-encodes to its input |
 //! | [`jwt`] | `access_token::verify`, `external::peek_issuer` | an unsigned input never verifies; signed inputs reach the claim checks |
 //! | [`revocation_event`] | the revocation-events handler | a rejected event writes nothing |
+//! | [`security_event_token`] | the SSF receiver (`events::ssf::receive`: SET verification, events, subjects) | an unsigned SET is never accepted; a refused SET writes nothing; an accepted one revokes only subjects |
 //! | [`authorizer_event`] | the authorizer handler (event types, bearer header, route matching) | an allow only for the one valid token, on a configured route |
 
 use std::sync::{Arc, OnceLock};
@@ -111,6 +112,7 @@ pub fn opaque_token(data: &[u8]) {
 struct JwtKeys {
     ring: KeyRing,
     signer: jsonwebtoken::EncodingKey,
+    public_jwk: serde_json::Value,
 }
 
 fn jwt_keys() -> &'static JwtKeys {
@@ -118,7 +120,8 @@ fn jwt_keys() -> &'static JwtKeys {
     KEYS.get_or_init(|| {
         let key = SigningKey::generate(SigningAlgorithm::EdDSA, "fuzz-key").expect("Ed25519 key");
         let signer = jsonwebtoken::EncodingKey::from_ed_pem(key.to_pkcs8_pem().as_bytes()).expect("PEM reads back");
-        JwtKeys { ring: KeyRing::new(vec![key]).expect("one key"), signer }
+        let public_jwk = key.public_jwk().clone();
+        JwtKeys { ring: KeyRing::new(vec![key]).expect("one key"), signer, public_jwk }
     })
 }
 
@@ -162,6 +165,72 @@ pub fn jwt(data: &[u8]) {
         Err(rejection) => {
             // The reason is logged: it must render without panicking.
             let _ = rejection.to_string();
+        }
+    }
+}
+
+/// The issuer of the [`security_event_token`] body's transmitter, also the trusted issuer its subjects belong to.
+pub const FUZZ_TRANSMITTER: &str = "https://ssf.example.com/";
+/// The audience its SETs must name.
+pub const FUZZ_SET_AUDIENCE: &str = "https://auth.example.com/ssf/events";
+/// The bearer token it presents.
+pub const FUZZ_SET_AUTHORIZATION: &str = "fuzz-transmitter-token-0123456789abcdef";
+/// The instant the [`security_event_token`] body receives at (a seed's `iat` must be within the hour before it).
+pub const FUZZ_SET_NOW: u64 = 1_800_000_000;
+
+/// The transmitters the [`security_event_token`] body receives from: one, of the default tenant, signing with
+/// [`jwt_ring`]'s key, whose subjects are those of the trusted issuer of the same name (`sub`). Built once.
+pub fn ssf_fuzz_transmitters() -> &'static tessera::events::ssf::SsfTransmitters {
+    static TRANSMITTERS: OnceLock<tessera::events::ssf::SsfTransmitters> = OnceLock::new();
+    TRANSMITTERS.get_or_init(|| {
+        let jwks = serde_json::json!({"keys": [jwt_keys().public_jwk]}).to_string();
+        let toml = format!(
+            "[[trusted_issuers]]\nissuer = \"{FUZZ_TRANSMITTER}\"\naudiences = [\"api\"]\nalgorithms = [\"EdDSA\"]\n\
+             jwks = '{jwks}'\n[[ssf_transmitters]]\nissuer = \"{FUZZ_TRANSMITTER}\"\naudience = \"{FUZZ_SET_AUDIENCE}\"\n\
+             algorithms = [\"EdDSA\"]\njwks = '{jwks}'\nauthorization = \"{FUZZ_SET_AUTHORIZATION}\"\n"
+        );
+        let config = tessera::config::Config::from_toml(&toml).expect("the fuzz configuration");
+        let trusted = tessera::tenancy::trusted_issuers::trusted_issuers_of(&config, &TenantId::default(), &[])
+            .expect("the trusted issuer");
+        let registered = config.ssf_transmitters[0].to_registered(&tessera::entropy::SystemEntropy).expect("entry");
+        let transmitter = tessera::events::ssf::SsfTransmitter::new(&registered, &trusted, None).expect("transmitter");
+        tessera::events::ssf::SsfTransmitters::new(vec![transmitter]).expect("one transmitter")
+    })
+}
+
+/// Security Event Tokens pushed to the SSF receiver. A first byte of 1 makes the rest `header JSON \n claims JSON`,
+/// signed with the transmitter's key (so the claim, event and subject checks run on arbitrary claims); anything
+/// else is a SET as pushed, which must never be accepted. A refused SET writes nothing; an accepted one writes only
+/// its `jti` and subject watermarks (with their seen-event items).
+pub fn security_event_token(data: &[u8]) {
+    let signed = matches!(data.first(), Some(1));
+    let set = if signed {
+        let Some(token) = signed_jwt(&data[1..]) else { return };
+        token
+    } else {
+        String::from_utf8_lossy(data).into_owned()
+    };
+    let store = MemoryStore::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
+    let received = runtime.block_on(tessera::events::ssf::receive(
+        ssf_fuzz_transmitters(),
+        &store,
+        &TenantId::default(),
+        Some(FUZZ_SET_AUTHORIZATION),
+        &set,
+        Timestamp::from_secs(FUZZ_SET_NOW),
+    ));
+    match received {
+        Ok(receipt) => {
+            assert!(signed, "an unsigned SET was accepted: {set}");
+            let revocations =
+                receipt.events.iter().filter(|e| matches!(e, tessera::events::ssf::SetEvent::Revoke { .. })).count();
+            assert!(store.len() <= 1 + 2 * revocations, "more items than the jti and the watermarks");
+        }
+        Err(refusal) => {
+            assert_eq!(store.len(), 0, "a refused SET wrote to the store: {refusal}");
+            // The answer renders without panicking.
+            let _ = refusal.into_response();
         }
     }
 }

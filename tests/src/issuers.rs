@@ -130,6 +130,11 @@ pub fn exchange_config(issuers: &[&TestIssuer]) -> Config {
 
 /// [`exchange_config`], choosing `record_tokens` per issuer.
 pub fn exchange_config_recording(issuers: &[(&TestIssuer, bool)]) -> Config {
+    Config::from_toml(&exchange_config_toml(issuers)).expect("exchange config")
+}
+
+/// The TOML of [`exchange_config_recording`], to add entries to.
+pub fn exchange_config_toml(issuers: &[(&TestIssuer, bool)]) -> String {
     let mut toml = crate::test_config_toml();
     toml.push_str(&format!(
         r#"
@@ -174,7 +179,7 @@ revoke_access_on_refresh = false
     for (issuer, record) in issuers {
         toml.push_str(&issuer.toml_entry(*record));
     }
-    Config::from_toml(&toml).expect("exchange config")
+    toml
 }
 
 /// An Auth0-like RS256 issuer.

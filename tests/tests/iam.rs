@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tessera::bootstrap::{revocation_events_from_env, service_from_env};
+use tessera::bootstrap::{revocation_events_from_env, service_from_env, ssf_receiver_from_env};
 use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::store::RegistrationStore;
 use tessera::store::dynamodb::{self, DynamoStore};
@@ -17,6 +17,9 @@ use tessera_cli::routes::Route;
 use tessera_e2e::fault_proxy::FaultProxy;
 use tessera_e2e::issuers::{EXCHANGER, auth0, exchange, exchange_config_recording};
 use tessera_e2e::{Reply, TestServer, creds, dynamo_store};
+
+/// The bearer token of the test's Shared Signals transmitter.
+const SSF_AUTHORIZATION: &str = "ssf-iam-transmitter-token-0123456789abcdef";
 
 fn set(name: &str, value: &str) {
     // SAFETY: this test binary has a single test, so no other thread reads the environment concurrently.
@@ -60,6 +63,7 @@ fn function(route: Route) -> &'static str {
         Route::Revoke => "RevokeFunction",
         Route::Metadata => "MetadataFunction",
         Route::LocalEvents => "RevocationEventsFunction",
+        Route::SsfEvents => "SsfReceiverFunction",
         Route::DemoOrders => "AuthorizerFunction",
         // Never deployed (the operator's `tokens inspect` runs with the operator's credentials); it reads what
         // introspection reads.
@@ -100,6 +104,7 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         "MetadataFunction",
         "RevocationEventsFunction",
         "AuthorizerFunction",
+        "SsfReceiverFunction",
     ];
     assert!(
         granted.keys().all(|f| functions.contains(&f.as_str())),
@@ -119,6 +124,22 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     for entry in &config.trusted_issuers {
         direct.put_trusted_issuer(entry.to_registered().unwrap()).await.unwrap();
     }
+    // A Shared Signals transmitter (the identity provider itself), registered as `tessera transmitters import` does.
+    let transmitter_key =
+        tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::ES256, "ssf-iam-1").unwrap();
+    let transmitter = tessera::config::SsfTransmitterConfig {
+        tenant: Default::default(),
+        issuer: idp.issuer.clone(),
+        audience: "https://auth.example.com/ssf/events".into(),
+        algorithms: vec!["ES256".into()],
+        jwks: Some(json!({"keys": [transmitter_key.public_jwk()]}).to_string()),
+        jwks_file: None,
+        jwks_uri: None,
+        authorization: Some(SSF_AUTHORIZATION.into()),
+        authorization_hash: None,
+        subject_issuers: Vec::new(),
+    };
+    direct.put_ssf_transmitter(transmitter.to_registered(&tessera::entropy::SystemEntropy).unwrap()).await.unwrap();
 
     // Each function's init, as its main.rs runs it, through the proxy.
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("the emulator's endpoint");
@@ -161,10 +182,17 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
     // SAFETY: as in `set`.
     unsafe { std::env::remove_var("IDENTITY_EVENT_SOURCES") };
 
+    // The SSF receiver reads the trusted issuers, then the tenants' transmitters, once each at init.
+    let ssf_service = ssf_receiver_from_env().await.unwrap();
+    let ssf_init = proxy.take_actions();
+    assert_eq!(ssf_init, init, "the SSF receiver reads its items at init with BatchGetItem");
+    assert!(!ssf_service.ssf_transmitters().is_empty(), "the table's transmitter is served");
+
     assert_eq!(metadata_init, init, "the metadata function reads the trusted issuers as the others do");
     let mut rec = Recorder { proxy, used: BTreeMap::new() };
     rec.used.entry("MetadataFunction").or_default().extend(metadata_init.iter().cloned());
     rec.used.entry("RevocationEventsFunction").or_default().extend(mapped_init.iter().cloned());
+    rec.used.entry("SsfReceiverFunction").or_default().extend(ssf_init.iter().cloned());
     for http_function in ["TokenFunction", "IntrospectFunction", "RevokeFunction", "AuthorizerFunction"] {
         rec.used.entry(http_function).or_default().extend(init.iter().cloned());
     }
@@ -228,6 +256,31 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         assert!(reply.text.contains("https://auth.example.com") || reply.text.contains("iam-1"), "{}", reply.text);
         rec.charge(path);
     }
+
+    // A SET pushed to the SSF receiver: its jti used once (PutItem), the subject's watermark raised with its
+    // seen-event item (a transaction of UpdateItem and PutItem).
+    let receiver = TestServer::start_with(
+        ssf_service,
+        Arc::new(FixedClock::at(SystemClock.now())),
+        Arc::new(tessera::store::memory::MemoryStore::new()),
+    )
+    .await;
+    let set = transmitter_key
+        .sign_jwt(
+            "secevent+jwt",
+            &json!({"iss": idp.issuer, "aud": "https://auth.example.com/ssf/events", "iat": now,
+                "jti": format!("iam-set-{now}"), "events": {
+                    "https://schemas.openid.net/secevent/caep/event-type/session-revoked": {
+                        "subject": {"format": "iss_sub", "iss": idp.issuer, "sub": "carol"}}}}),
+        )
+        .unwrap();
+    let headers = [
+        ("content-type", "application/secevent+jwt".to_owned()),
+        ("authorization", format!("Bearer {SSF_AUTHORIZATION}")),
+    ];
+    let reply = receiver.send("POST", "/ssf/events", &headers, set).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    rec.charge("/ssf/events");
 
     // A revocation event, as EventBridge delivers it.
     let event: Value = json!({"version": "0", "id": format!("iam-{now}"), "detail-type": "tessera.revoke",

@@ -11,6 +11,7 @@ pub mod serve;
 pub mod table;
 pub mod tenants;
 pub mod tokens;
+pub mod transmitters;
 
 use crate::error::CliError;
 

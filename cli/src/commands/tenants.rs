@@ -195,6 +195,11 @@ pub async fn retire(
         store.delete(&StoreKey::trusted_issuers(tenant)).await.map_err(|e| failed(&done, e))?;
         done.push("trusted issuers deleted".into());
     }
+    // Its Shared Signals transmitters go too: a deleted tenant takes no more pushes.
+    if !store.list_ssf_transmitters(tenant).await.map_err(|e| failed(&done, e))?.is_empty() {
+        store.delete(&StoreKey::ssf_transmitters(tenant)).await.map_err(|e| failed(&done, e))?;
+        done.push("SSF transmitters deleted".into());
+    }
     let request = RevokeRequest {
         tenant: tenant.to_string(),
         all_tokens: true,

@@ -41,6 +41,7 @@
 
 pub mod authorizer;
 mod client;
+mod ssf_transmitter;
 mod trusted_issuer;
 
 use std::collections::BTreeSet;
@@ -53,6 +54,7 @@ pub use client::{
     ClientConfig, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
     MAX_ACCESS_TOKEN_TTL_SECS, MAX_REFRESH_TOKEN_TTL_SECS, RECOMMENDED_SECRET_LEN,
 };
+pub use ssf_transmitter::{MIN_AUTHORIZATION_LEN, SsfTransmitterConfig};
 pub use trusted_issuer::TrustedIssuerConfig;
 
 use crate::domain::client::Client;
@@ -122,6 +124,10 @@ pub struct Config {
     /// function's `IDENTITY_EVENT_SOURCES` replaces them.
     #[serde(default)]
     pub identity_events: Vec<IdentityEventSourceConfig>,
+    /// Shared Signals transmitters that may push Security Event Tokens to `/ssf/events` (`[[ssf_transmitters]]`,
+    /// [`crate::events::ssf`]); the table's (`tessera transmitters import`) replace same-issuer entries.
+    #[serde(default)]
+    pub ssf_transmitters: Vec<SsfTransmitterConfig>,
     /// The revocation propagation bound B in milliseconds (0 to 60,000; `None`: 0, strict): how long each
     /// execution environment may answer decisions from the items it read ([`crate::store::read_plan`]). The
     /// functions' `REVOCATION_MAX_STALENESS_MS` and the runner's `--revocation-max-staleness-ms` override it.
@@ -251,6 +257,13 @@ impl Config {
                 issuer.jwks_file = Some(base.join(file));
             }
         }
+        for transmitter in &mut config.ssf_transmitters {
+            if let Some(file) = &transmitter.jwks_file
+                && file.is_relative()
+            {
+                transmitter.jwks_file = Some(base.join(file));
+            }
+        }
         let tenant_keys = config.tenants.iter_mut().flat_map(|t| t.signing_keys.iter_mut());
         for key in config.signing_keys.iter_mut().chain(tenant_keys) {
             if let Some(file) = &key.private_key_file
@@ -351,6 +364,7 @@ impl Config {
             .collect();
         self.clients.retain(|c| declared.contains(&c.tenant));
         self.trusted_issuers.retain(|t| declared.contains(&t.tenant));
+        self.ssf_transmitters.retain(|t| declared.contains(&t.tenant));
         self.permissions.retain(|p| declared.contains(&p.tenant));
         self.authorizer.routes.retain(|r| declared.contains(&r.tenant));
         dropped
@@ -366,7 +380,13 @@ impl Config {
         let permissions =
             self.permissions.iter().map(|p| (&p.tenant, format!("the permission of scope {:?}", p.scope)));
         let routes = self.authorizer.routes.iter().map(|r| (&r.tenant, format!("authorizer route {:?}", r.route)));
-        clients.chain(issuers).chain(permissions).chain(routes).filter(|(tenant, _)| !declared.contains(*tenant))
+        let transmitters = self.ssf_transmitters.iter().map(|t| (&t.tenant, format!("SSF transmitter {:?}", t.issuer)));
+        clients
+            .chain(issuers)
+            .chain(permissions)
+            .chain(routes)
+            .chain(transmitters)
+            .filter(|(tenant, _)| !declared.contains(*tenant))
     }
 
     /// Validates every client entry and hashes plain-text secrets with fresh salts.

@@ -20,6 +20,7 @@
 //! first time is made when EventBridge or SQS delivers the event again.
 
 pub mod identity_provider;
+pub mod ssf;
 
 use std::fmt;
 

@@ -186,11 +186,114 @@ pub enum JwksSource {
     Uri(String),
 }
 
-/// An issuer's keys as it verifies with them: parsed once from the configuration, or fetched from its JWKS URL.
+/// Where an issuer's keys are held: parsed once from the configuration, or fetched from its JWKS URL.
 #[derive(Clone)]
-enum IssuerKeys {
+enum KeyOrigin {
     Static(Arc<KeyMap>),
     Remote(Arc<RemoteJwks>),
+}
+
+/// The keys an external issuer signs with, and the algorithms it may use: the one verifier of a JWS from outside,
+/// for a trusted issuer's tokens ([`TrustedIssuer`]) and a Shared Signals transmitter's Security Event Tokens
+/// ([`crate::events::ssf`]) alike. Verifying pins the algorithm (never `none`, never HS*), refuses `crit`, and
+/// finds the key by `kid`, reading a JWKS URL through [`RemoteJwks`] when its cache is empty, stale or lacks it.
+#[derive(Clone)]
+pub struct IssuerKeys {
+    algorithms: Vec<Algorithm>,
+    origin: KeyOrigin,
+}
+
+/// A JWS whose signature verified: its protected header and its claims, not yet checked.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    /// The protected header.
+    pub header: jsonwebtoken::Header,
+    /// The claims, exactly as signed.
+    pub claims: Map<String, Value>,
+}
+
+impl IssuerKeys {
+    /// `issuer`'s keys: inline keys with a `kid` and an asymmetric key type are parsed now (at least one must be
+    /// usable); a JWKS URL (https, or http on loopback) is fetched on first use with `http`. `algorithms` must all be
+    /// asymmetric.
+    pub fn new(
+        issuer: &str,
+        algorithms: Vec<Algorithm>,
+        jwks: JwksSource,
+        http: Option<reqwest::Client>,
+    ) -> Result<Self, IssuerConfigError> {
+        let invalid =
+            |reason: &str| IssuerConfigError::Invalid { issuer: issuer.to_owned(), reason: reason.to_owned() };
+        if algorithms.is_empty() || algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
+            return Err(invalid("algorithms must list asymmetric algorithms only"));
+        }
+        let origin = match jwks {
+            JwksSource::Inline(jwks) => {
+                let keys = parse_keys(&jwks, &algorithms);
+                if keys.is_empty() {
+                    return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
+                }
+                KeyOrigin::Static(Arc::new(keys))
+            }
+            JwksSource::Uri(uri) => {
+                if !jwks_uri_allowed(&uri) {
+                    return Err(invalid("jwks_uri must be https (plain http only on a loopback address)"));
+                }
+                let http = http.ok_or_else(|| invalid("no HTTP client for jwks_uri"))?;
+                KeyOrigin::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
+            }
+        };
+        Ok(Self { algorithms, origin })
+    }
+
+    /// The algorithms a JWS may be signed with.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The JWKS cache, for keys configured with `jwks_uri`.
+    pub fn remote(&self) -> Option<&RemoteJwks> {
+        match &self.origin {
+            KeyOrigin::Remote(remote) => Some(remote),
+            KeyOrigin::Static(_) => None,
+        }
+    }
+
+    /// Verifies the signature of the compact JWS `token` (at most [`MAX_JWT_LEN`] bytes) with a pinned algorithm
+    /// and the key its `kid` names. No claim is checked: that is the caller's.
+    pub async fn verify(&self, token: &str, now: Timestamp) -> Result<VerifiedJws, ExternalRejection> {
+        if token.len() > MAX_JWT_LEN {
+            return Err(ExternalRejection::TooLong);
+        }
+        let header = decode_header(token).map_err(|e| ExternalRejection::Malformed(e.to_string()))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(ExternalRejection::AlgorithmNotAllowed);
+        }
+        if header.crit.is_some() {
+            return Err(ExternalRejection::Critical);
+        }
+        let kid = header.kid.as_deref().ok_or(ExternalRejection::UnknownKey)?;
+        let keys = match &self.origin {
+            KeyOrigin::Static(keys) => keys.clone(),
+            KeyOrigin::Remote(remote) => remote.keys_for(kid, now).await,
+        };
+        let (key_alg, family, key) = keys.get(kid).ok_or(ExternalRejection::UnknownKey)?;
+        if header.alg.family() != *family || header.alg != *key_alg {
+            return Err(ExternalRejection::AlgorithmMismatch);
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.required_spec_claims = HashSet::new();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let claims = decode::<Map<String, Value>>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => ExternalRejection::BadSignature,
+                _ => ExternalRejection::Malformed(e.to_string()),
+            })?
+            .claims;
+        Ok(VerifiedJws { header, claims })
+    }
 }
 
 /// How long fetched keys are used before the JWKS URL is read again.
@@ -319,7 +422,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
-            .field("remote_jwks", &matches!(self.keys, IssuerKeys::Remote(_)))
+            .field("remote_jwks", &self.keys.remote().is_some())
             .field("userinfo", &self.userinfo.is_some())
             .finish_non_exhaustive()
     }
@@ -364,25 +467,7 @@ impl TrustedIssuer {
         if audiences.is_empty() {
             return Err(invalid("audiences is empty: a token must be matched by issuer and audience"));
         }
-        if algorithms.is_empty() || algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
-            return Err(invalid("algorithms must list asymmetric algorithms only"));
-        }
-        let keys = match jwks {
-            JwksSource::Inline(jwks) => {
-                let keys = parse_keys(&jwks, &algorithms);
-                if keys.is_empty() {
-                    return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
-                }
-                IssuerKeys::Static(Arc::new(keys))
-            }
-            JwksSource::Uri(uri) => {
-                if !jwks_uri_allowed(&uri) {
-                    return Err(invalid("jwks_uri must be https (plain http only on a loopback address)"));
-                }
-                let http = http.ok_or_else(|| invalid("no HTTP client for jwks_uri"))?;
-                IssuerKeys::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
-            }
-        };
+        let keys = IssuerKeys::new(&issuer, algorithms.clone(), jwks, http)?;
         Ok(Self {
             issuer,
             audiences,
@@ -403,45 +488,13 @@ impl TrustedIssuer {
 
     /// The JWKS cache, for an issuer configured with `jwks_uri`.
     pub fn remote_jwks(&self) -> Option<&RemoteJwks> {
-        match &self.keys {
-            IssuerKeys::Remote(remote) => Some(remote),
-            IssuerKeys::Static(_) => None,
-        }
+        self.keys.remote()
     }
 
     /// Validates `token`: signature with a pinned algorithm, `iss`, `aud`, time claims, subject. Offline,
     /// except that a JWKS URL is read when its cache is empty, expired, or lacks the token's `kid`.
     pub async fn validate(&self, token: &str, now: Timestamp) -> Result<ExternalIdentity, ExternalRejection> {
-        if token.len() > MAX_JWT_LEN {
-            return Err(ExternalRejection::TooLong);
-        }
-        let header = decode_header(token).map_err(|e| ExternalRejection::Malformed(e.to_string()))?;
-        if !self.algorithms.contains(&header.alg) {
-            return Err(ExternalRejection::AlgorithmNotAllowed);
-        }
-        if header.crit.is_some() {
-            return Err(ExternalRejection::Critical);
-        }
-        let kid = header.kid.as_deref().ok_or(ExternalRejection::UnknownKey)?;
-        let keys = match &self.keys {
-            IssuerKeys::Static(keys) => keys.clone(),
-            IssuerKeys::Remote(remote) => remote.keys_for(kid, now).await,
-        };
-        let (key_alg, family, key) = keys.get(kid).ok_or(ExternalRejection::UnknownKey)?;
-        if header.alg.family() != *family || header.alg != *key_alg {
-            return Err(ExternalRejection::AlgorithmMismatch);
-        }
-        let mut validation = Validation::new(header.alg);
-        validation.required_spec_claims = HashSet::new();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let claims = decode::<Map<String, Value>>(token, key, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => ExternalRejection::BadSignature,
-                _ => ExternalRejection::Malformed(e.to_string()),
-            })?
-            .claims;
+        let VerifiedJws { header, claims } = self.keys.verify(token, now).await?;
 
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(ExternalRejection::UntrustedIssuer);

@@ -101,7 +101,8 @@ fn retention(record: &Record) -> Option<(Retention, Timestamp)> {
         | Record::UsedJti(_)
         | Record::Watermark(_)
         | Record::Client(_)
-        | Record::TrustedIssuers(_) => false,
+        | Record::TrustedIssuers(_)
+        | Record::SsfTransmitters(_) => false,
     };
     Some((if evictable { Retention::Evictable } else { Retention::KeptUntilExpiry }, expires_at))
 }

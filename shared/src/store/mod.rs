@@ -32,7 +32,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::domain::client::{Client, ClientId};
+use crate::domain::client::{Client, ClientId, SecretHash};
 use crate::domain::id::IdTag;
 use crate::domain::revocation::{
     AppliedMark, MarkKind, RefreshedFamily, RevocationWatermark, RevokedJti, WatermarkTarget,
@@ -59,6 +59,8 @@ pub enum ItemKind {
     SeenEvent,
     /// A subject's user details from its identity provider's UserInfo endpoint.
     UserDetails,
+    /// A tenant's Shared Signals transmitters.
+    SsfTransmitter,
     /// A one-time JWT id that has been used (a client assertion's, a DPoP proof's, a SET's).
     UsedJti,
 }
@@ -74,6 +76,7 @@ impl ItemKind {
             Self::TrustedIssuer => "iss",
             Self::SeenEvent => "evt",
             Self::UserDetails => "ud",
+            Self::SsfTransmitter => "ssf",
             Self::UsedJti => "once",
         }
     }
@@ -119,6 +122,11 @@ impl StoreKey {
     /// The key of a tenant's trusted issuers (one item for all of them).
     pub fn trusted_issuers(tenant: &TenantId) -> Self {
         Self::new(tenant, ItemKind::TrustedIssuer, &["set"])
+    }
+
+    /// The key of a tenant's Shared Signals transmitters (one item for all of them).
+    pub fn ssf_transmitters(tenant: &TenantId) -> Self {
+        Self::new(tenant, ItemKind::SsfTransmitter, &["set"])
     }
 
     /// The key of a revocation watermark. Subjects and clients appear only as tags, so a key never carries
@@ -199,6 +207,8 @@ pub enum Record {
     SeenEvent(SeenEvent),
     /// A subject's cached user details.
     UserDetails(UserDetailsRecord),
+    /// A tenant's Shared Signals transmitters.
+    SsfTransmitters(TransmitterSet),
     /// A one-time JWT id that has been used.
     UsedJti(UsedJti),
 }
@@ -345,6 +355,38 @@ pub struct RegisteredIssuer {
     pub userinfo: Option<IssuerUserinfo>,
 }
 
+/// A tenant's Shared Signals transmitters, kept as one item like its trusted issuers ([`TrustedIssuerSet`]): the
+/// receiver reads every tenant's in its one cold-start read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransmitterSet {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its transmitters, sorted by `issuer`, one entry per issuer.
+    pub entries: Vec<RegisteredTransmitter>,
+}
+
+/// A Shared Signals transmitter registered in the table (`tessera transmitters import`): who may push Security
+/// Event Tokens (RFC 8935) to a tenant, as plain data. Made from an `[[ssf_transmitters]]` entry and loaded as one
+/// (`SsfTransmitterConfig` converts both ways), validated where it is imported and again where it is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredTransmitter {
+    /// The tenant it pushes to.
+    pub tenant: TenantId,
+    /// The exact `iss` of its SETs.
+    pub issuer: String,
+    /// The `aud` its SETs must name.
+    pub audience: String,
+    /// Allowed algorithms (asymmetric ones only; checked when loaded).
+    pub algorithms: Vec<String>,
+    /// Where its signing keys are.
+    pub jwks: IssuerJwks,
+    /// The hash of the bearer token it presents in `Authorization`; the token itself is never stored.
+    pub authorization_hash: SecretHash,
+    /// The trusted issuers whose users its events may revoke; the first is the one a subject identifier that names
+    /// no issuer (`email`, `phone_number`, `opaque`) is read against.
+    pub subject_issuers: Vec<String>,
+}
+
 /// A trusted issuer's UserInfo endpoint (OpenID Connect Core §5.3) and how long the details it gives are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerUserinfo {
@@ -407,6 +449,7 @@ impl Record {
             Self::TrustedIssuers(t) => StoreKey::trusted_issuers(&t.tenant),
             Self::SeenEvent(e) => StoreKey::seen_event(&e.tenant, &e.target, &e.event_id),
             Self::UserDetails(d) => StoreKey::user_details(&d.tenant, &d.subject),
+            Self::SsfTransmitters(t) => StoreKey::ssf_transmitters(&t.tenant),
             Self::UsedJti(u) => StoreKey::used_jti(&u.tenant, u.purpose, &u.digest),
         }
     }
@@ -414,7 +457,7 @@ impl Record {
     /// When the item may be deleted (the table's TTL attribute); `None` for items that never expire.
     pub fn expires_at(&self) -> Option<Timestamp> {
         match self {
-            Self::Client(_) | Self::TrustedIssuers(_) => None,
+            Self::Client(_) | Self::TrustedIssuers(_) | Self::SsfTransmitters(_) => None,
             Self::Token(t) => Some(t.grant.expires_at),
             Self::ExternalToken(t) => Some(t.expires_at),
             Self::RevokedJti(j) => Some(j.expires_at),
@@ -646,6 +689,55 @@ pub trait RegistrationStore: TokenStore {
         entries.push(entry);
         entries.sort_by(|a, b| a.issuer.cmp(&b.issuer));
         self.put(Record::TrustedIssuers(TrustedIssuerSet { tenant, entries })).await
+    }
+
+    /// The Shared Signals transmitters of each of `tenants`, sorted by issuer, in one read per 100 tenants.
+    async fn ssf_transmitters_of(
+        &self,
+        tenants: &[TenantId],
+    ) -> Result<std::collections::HashMap<TenantId, Vec<RegisteredTransmitter>>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in tenants.chunks(100) {
+            let keys: Vec<StoreKey> = chunk.iter().map(StoreKey::ssf_transmitters).collect();
+            for record in self.get_many(&keys).await? {
+                if let Record::SsfTransmitters(set) = record {
+                    found.insert(set.tenant, set.entries);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every Shared Signals transmitter of `tenant`, sorted by issuer.
+    async fn list_ssf_transmitters(&self, tenant: &TenantId) -> Result<Vec<RegisteredTransmitter>, StoreError> {
+        Ok(self.ssf_transmitters_of(std::slice::from_ref(tenant)).await?.remove(tenant).unwrap_or_default())
+    }
+
+    /// Adds a transmitter to its tenant's, or replaces the entry with the same `issuer` (read, then write the
+    /// tenant's item; run imports of one tenant one at a time).
+    async fn put_ssf_transmitter(&self, entry: RegisteredTransmitter) -> Result<(), StoreError> {
+        let tenant = entry.tenant.clone();
+        let mut entries = self.list_ssf_transmitters(&tenant).await?;
+        entries.retain(|e| e.issuer != entry.issuer);
+        entries.push(entry);
+        entries.sort_by(|a, b| a.issuer.cmp(&b.issuer));
+        self.put(Record::SsfTransmitters(TransmitterSet { tenant, entries })).await
+    }
+
+    /// Removes the transmitter `issuer` of `tenant` (the item goes with its last entry); `false` when there was
+    /// none.
+    async fn remove_ssf_transmitter(&self, tenant: &TenantId, issuer: &str) -> Result<bool, StoreError> {
+        let mut entries = self.list_ssf_transmitters(tenant).await?;
+        let before = entries.len();
+        entries.retain(|e| e.issuer != issuer);
+        if entries.len() == before {
+            return Ok(false);
+        }
+        match entries.is_empty() {
+            true => self.delete(&StoreKey::ssf_transmitters(tenant)).await?,
+            false => self.put(Record::SsfTransmitters(TransmitterSet { tenant: tenant.clone(), entries })).await?,
+        }
+        Ok(true)
     }
 }
 

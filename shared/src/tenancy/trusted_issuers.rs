@@ -3,6 +3,8 @@
 
 use crate::config::{Config, ConfigError, TrustedIssuerConfig};
 use crate::domain::tenant::TenantId;
+use jsonwebtoken::Algorithm;
+
 use crate::jwt::external::{JwksSource, TrustedIssuer, asymmetric_algorithm};
 use crate::store::{IssuerJwks, RegisteredIssuer};
 use crate::userinfo::UserinfoEndpoint;
@@ -31,18 +33,7 @@ pub fn trusted_issuer(
     entry: &TrustedIssuerConfig,
     http: Option<reqwest::Client>,
 ) -> Result<TrustedIssuer, ConfigError> {
-    let source = match entry.jwks()? {
-        IssuerJwks::Inline(text) => JwksSource::Inline(
-            serde_json::from_str(&text).map_err(|e| entry.invalid(format!("JWKS is not a JWK Set: {e}")))?,
-        ),
-        IssuerJwks::Uri(uri) => JwksSource::Uri(uri),
-    };
-    let algorithms = entry
-        .algorithms
-        .iter()
-        .map(|a| asymmetric_algorithm(&entry.issuer, a))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let (algorithms, source) = key_settings("trusted issuer", &entry.issuer, &entry.algorithms, entry.jwks()?)?;
     let userinfo = entry.userinfo()?;
     let issuer = TrustedIssuer::new(
         entry.issuer.clone(),
@@ -65,9 +56,32 @@ pub fn trusted_issuer(
     }
 }
 
+/// The algorithms (by name, asymmetric only) and the keys (a JWK Set's JSON, or its URL) of `issuer`'s entry,
+/// parsed: a trusted issuer's, or an SSF transmitter's (`what` names which, for the error).
+pub fn key_settings(
+    what: &str,
+    issuer: &str,
+    algorithms: &[String],
+    jwks: IssuerJwks,
+) -> Result<(Vec<Algorithm>, JwksSource), ConfigError> {
+    let algorithms = algorithms
+        .iter()
+        .map(|a| asymmetric_algorithm(issuer, a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let source = match jwks {
+        IssuerJwks::Inline(text) => JwksSource::Inline(
+            serde_json::from_str(&text)
+                .map_err(|e| ConfigError::Invalid(format!("{what} {issuer:?}: JWKS is not a JWK Set: {e}")))?,
+        ),
+        IssuerJwks::Uri(uri) => JwksSource::Uri(uri),
+    };
+    Ok((algorithms, source))
+}
+
 /// The HTTP client for a trusted issuer's URLs (JWKS, metadata, UserInfo): one per tenant's issuers, short
 /// timeouts, no redirects to elsewhere.
-fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
+pub(crate) fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
         .timeout(std::time::Duration::from_secs(3))

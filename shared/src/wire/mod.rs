@@ -9,5 +9,6 @@ pub mod error;
 pub mod form;
 pub mod http;
 pub mod response;
+pub mod secevent;
 
 pub use error::{ErrorCode, OAuthError};

@@ -44,6 +44,9 @@ enum Expect {
     /// API Gateway's answer for a route behind a Lambda authorizer: 401 `{"message":"Unauthorized"}` with a
     /// `Bearer` challenge (no `Authorization` header), 403 `{"message":"Forbidden"}` (the authorizer denied).
     Gateway(u16),
+    /// An RFC 8935 §2.3 refusal of a pushed SET: status and `err` (and `description`, `no-store`, and a `Bearer`
+    /// challenge on 401).
+    SetError(u16, &'static str),
 }
 
 struct Case {
@@ -997,6 +1000,250 @@ fn user_details_cases(external: &External<'_>) -> Vec<Case> {
     ]
 }
 
+/// What the Shared Signals cases need: a transmitter of the config, and a user of its subject issuer.
+struct ForSsf<'a> {
+    transmitter: &'a crate::ssf::Transmitter,
+    issuer: &'a TestIssuer,
+    user: &'a str,
+    now: u64,
+}
+
+const SSF_EVENTS: &str = "/ssf/events";
+
+/// Pushes to `/ssf/events` that revoke nothing (RFC 8935 §2.3): malformed SETs, wrong media types, an oversized
+/// body, unknown transmitters, bad signatures and claims, subjects that map to no one.
+fn ssf_cases(t: &ForSsf<'_>) -> Vec<Case> {
+    use crate::ssf::{AUTHORIZATION, SESSION_REVOKED, iss_sub};
+    use Expect::SetError;
+    let bearer = || ("authorization", format!("Bearer {AUTHORIZATION}"));
+    let secevent = || ("content-type", "application/secevent+jwt".to_owned());
+    let push = |name: &str, body: String, expect: Expect| {
+        raw(&format!("ssf: {name}"), "POST", SSF_EVENTS, vec![secevent(), bearer()], body, expect)
+    };
+    let good = t.transmitter.claims(t.now, json!({SESSION_REVOKED: {"subject": iss_sub(t.issuer, t.user)}}));
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = good.clone();
+        change(&mut claims);
+        t.transmitter.sign(&claims)
+    };
+    let set = t.transmitter.sign(&good);
+    let (header, payload) = (part(&json!({"alg": "ES256", "kid": "ssf-1", "typ": "secevent+jwt"})), part(&good));
+    let signature = set.rsplit('.').next().unwrap_or_default().to_owned();
+    let mut cases = vec![
+        push("not a JWS", "not-a-set".into(), SetError(400, "invalid_request")),
+        push("an empty body", String::new(), SetError(400, "invalid_request")),
+        push("two dots, nothing else", "..".into(), SetError(400, "invalid_request")),
+        push("four parts", format!("{set}.x"), SetError(400, "invalid_request")),
+        push("a header that is not base64url", format!("!!!.{payload}.{signature}"), SetError(400, "invalid_request")),
+        push(
+            "a header that is not JSON",
+            format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode("{")),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "a header naming alg twice",
+            format!(
+                "{}.{payload}.{signature}",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","alg":"none","kid":"ssf-1"}"#)
+            ),
+            SetError(400, "invalid_request"),
+        ),
+        push("a payload that is not base64url", format!("{header}.!!!.{signature}"), SetError(400, "invalid_key")),
+        push(
+            "the signature of other claims",
+            format!("{header}.{}.{signature}", part(&json!({"iss": "x"}))),
+            SetError(400, "invalid_key"),
+        ),
+        push(
+            "alg none",
+            format!("{}.{payload}.", part(&json!({"alg": "none", "typ": "secevent+jwt"}))),
+            SetError(400, "invalid_key"),
+        ),
+        push(
+            "alg HS256",
+            format!("{}.{payload}.{signature}", part(&json!({"alg": "HS256", "kid": "ssf-1"}))),
+            SetError(400, "invalid_key"),
+        ),
+        push(
+            "no alg",
+            format!("{}.{payload}.{signature}", part(&json!({"kid": "ssf-1"}))),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "an unknown kid",
+            crate::ssf::Transmitter::new(&t.transmitter.issuer, "ssf-9").sign(&good),
+            SetError(400, "invalid_key"),
+        ),
+        push(
+            "another key",
+            crate::ssf::Transmitter::new(&t.transmitter.issuer, "ssf-1").sign(&good),
+            SetError(400, "invalid_key"),
+        ),
+        push("typ at+jwt", t.transmitter.sign_typed(&good, Some("at+jwt")), SetError(400, "invalid_request")),
+        push(
+            "a crit header",
+            format!("{}.{payload}.{signature}", part(&json!({"alg": "ES256", "kid": "ssf-1", "crit": ["x"]}))),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "claims naming jti twice (under another signature)",
+            {
+                let text = good.to_string().replacen("\"jti\":", "\"jti\":\"a\",\"jti\":", 1);
+                format!("{header}.{}.{signature}", URL_SAFE_NO_PAD.encode(text))
+            },
+            SetError(400, "invalid_key"),
+        ),
+        push("another issuer", with(&|c| c["iss"] = json!("https://evil.example/")), SetError(400, "invalid_issuer")),
+        push(
+            "another audience",
+            with(&|c| c["aud"] = json!(["https://a.example", "https://b.example"])),
+            SetError(400, "invalid_audience"),
+        ),
+        push("no audience", with(&|c| c["aud"] = json!(null)), SetError(400, "invalid_audience")),
+        push("no iat", with(&|c| c["iat"] = json!(null)), SetError(400, "invalid_request")),
+        push("iat as text", with(&|c| c["iat"] = json!("yesterday")), SetError(400, "invalid_request")),
+        push(
+            "iat an hour and a second ago",
+            with(&|c| c["iat"] = json!(t.now - 3601)),
+            SetError(400, "invalid_request"),
+        ),
+        push("iat a minute ahead", with(&|c| c["iat"] = json!(t.now + 60)), SetError(400, "invalid_request")),
+        push("expired", with(&|c| c["exp"] = json!(t.now - 31)), SetError(400, "invalid_request")),
+        push("no jti", with(&|c| c["jti"] = json!(null)), SetError(400, "invalid_request")),
+        push("a 129-byte jti", with(&|c| c["jti"] = json!("j".repeat(129))), SetError(400, "invalid_request")),
+        push(
+            "a jti with a control character",
+            with(&|c| c["jti"] = json!("a\u{0}b")),
+            SetError(400, "invalid_request"),
+        ),
+        push("no events", with(&|c| c["events"] = json!(null)), SetError(400, "invalid_request")),
+        push("events as a list", with(&|c| c["events"] = json!([SESSION_REVOKED])), SetError(400, "invalid_request")),
+        push(
+            "nine events",
+            with(&|c| {
+                c["events"] = (0..9)
+                    .map(|i| (format!("https://example.com/e{i}"), json!({})))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            }),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "an event payload that is text",
+            with(&|c| c["events"][SESSION_REVOKED] = json!("x")),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "a revoking event naming no subject",
+            with(&|c| c["events"][SESSION_REVOKED] = json!({})),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "an unknown subject format",
+            with(&|c| c["events"][SESSION_REVOKED]["subject"] = json!({"format": "did", "url": "did:example:1"})),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "a subject without a format",
+            with(&|c| c["events"][SESSION_REVOKED]["subject"] = json!({"sub": t.user})),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "an iss_sub with a numeric sub",
+            with(&|c| {
+                c["events"][SESSION_REVOKED]["subject"] = json!({"format": "iss_sub", "iss": t.issuer.issuer, "sub": 7})
+            }),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "an email the issuer's subjects are not",
+            with(&|c| c["events"][SESSION_REVOKED]["subject"] = json!({"format": "email", "email": "x@example.com"})),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "a complex subject without a user",
+            with(&|c| {
+                c["events"][SESSION_REVOKED]["subject"] =
+                    json!({"format": "complex", "device": {"format": "opaque", "id": "d"}})
+            }),
+            SetError(400, "invalid_request"),
+        ),
+        push(
+            "a subject of an issuer it may not speak for",
+            with(&|c| {
+                c["events"][SESSION_REVOKED]["subject"] =
+                    json!({"format": "iss_sub", "iss": "https://other.example/", "sub": "u"})
+            }),
+            SetError(403, "access_denied"),
+        ),
+        push("a body over 8 KB", format!("{set}{}", "A".repeat(8 * 1024)), SetError(413, "invalid_request")),
+        raw(
+            "ssf: a body that is not UTF-8",
+            "POST",
+            SSF_EVENTS,
+            vec![secevent(), bearer()],
+            vec![0xff, 0xfe, b'.', b'.'],
+            SetError(400, "invalid_request"),
+        ),
+    ];
+    let with_headers = |name: &str, headers: Vec<(&'static str, String)>, expect: Expect| {
+        raw(&format!("ssf: {name}"), "POST", SSF_EVENTS, headers, set.clone(), expect)
+    };
+    cases.extend([
+        with_headers("no Authorization", vec![secevent()], SetError(401, "authentication_failed")),
+        with_headers(
+            "an unknown transmitter's token",
+            vec![secevent(), ("authorization", "Bearer someone-elses-token-0123456789abcdef".into())],
+            SetError(401, "authentication_failed"),
+        ),
+        with_headers(
+            "the token as Basic credentials",
+            vec![secevent(), ("authorization", basic("transmitter", AUTHORIZATION))],
+            SetError(401, "authentication_failed"),
+        ),
+        with_headers(
+            "two bearer tokens",
+            vec![secevent(), ("authorization", format!("Bearer {AUTHORIZATION} {AUTHORIZATION}"))],
+            SetError(401, "authentication_failed"),
+        ),
+        with_headers(
+            "Bearer and nothing",
+            vec![secevent(), ("authorization", "Bearer".into())],
+            SetError(401, "authentication_failed"),
+        ),
+        with_headers(
+            "application/json",
+            vec![("content-type", "application/json".into()), bearer()],
+            SetError(415, "invalid_request"),
+        ),
+        with_headers(
+            "application/jwt",
+            vec![("content-type", "application/jwt".into()), bearer()],
+            SetError(415, "invalid_request"),
+        ),
+        with_headers("a form", vec![("content-type", FORM.into()), bearer()], SetError(415, "invalid_request")),
+        with_headers("no Content-Type", vec![bearer()], SetError(415, "invalid_request")),
+        raw("ssf: GET", "GET", SSF_EVENTS, vec![bearer()], "", SetError(405, "invalid_request")),
+        raw(
+            "ssf: an undeclared tenant",
+            "POST",
+            "/t/nowhere/ssf/events",
+            vec![secevent(), bearer()],
+            set.clone(),
+            SetError(404, "invalid_request"),
+        ),
+        raw(
+            "ssf: another tenant's route",
+            "POST",
+            "/t/acme/ssf/events",
+            vec![secevent(), bearer()],
+            set.clone(),
+            SetError(401, "authentication_failed"),
+        ),
+    ]);
+    cases
+}
+
 #[track_caller]
 fn check(case: &Case, reply: &Reply) {
     let name = &case.name;
@@ -1020,6 +1267,18 @@ fn check(case: &Case, reply: &Reply) {
             assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
         }
         Expect::Status(status) => assert_eq!(reply.status, status, "{name}: {}", reply.text),
+        Expect::SetError(status, err) => {
+            assert_eq!((reply.status, reply.json()["err"].as_str()), (status, Some(err)), "{name}: {}", reply.text);
+            let description = reply.json()["description"].as_str().map(str::to_owned);
+            assert!(description.is_some_and(|d| !d.is_empty()), "{name}: no description: {}", reply.text);
+            assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
+            let challenge = reply.header("www-authenticate");
+            assert_eq!(
+                challenge.is_some_and(|c| c.starts_with("Bearer realm=")),
+                status == 401,
+                "{name}: {challenge:?}"
+            );
+        }
         Expect::Gateway(status) => {
             let message = if status == 401 { "Unauthorized" } else { "Forbidden" };
             assert_eq!((reply.status, reply.json()), (status, json!({"message": message})), "{name}: {}", reply.text);
@@ -1082,6 +1341,8 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let acme = Config::from_toml(ACME).unwrap();
     config.tenants.extend(acme.tenants);
     config.clients.extend(acme.clients);
+    let transmitter = crate::ssf::Transmitter::new(&issuer.issuer, "ssf-1");
+    config.ssf_transmitters.extend(Config::from_toml(&transmitter.toml_entry("default")).unwrap().ssf_transmitters);
     let server = TestServer::start_config(&config).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
@@ -1100,6 +1361,10 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let trusted = External { issuer: &issuer, revoked: revoked.clone(), now };
     cases.extend(hardening_ii_cases(&trusted));
     cases.extend(user_details_cases(&trusted));
+    let ssf_user = crate::ssf::unique("ssf-victim");
+    let ssf_login = exchange(&server, EXCHANGER, &issuer.sign(&issuer.claims(&ssf_user, now)), &[]).await;
+    let ssf_token = ssf_login.json()["access_token"].as_str().expect("an access token").to_owned();
+    cases.extend(ssf_cases(&ForSsf { transmitter: &transmitter, issuer: &issuer, user: &ssf_user, now }));
     cases.extend(authorizer_cases(&ForAuthorizer {
         own_key: &own_key,
         jwt: &jwt,
@@ -1110,7 +1375,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         now,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 191, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 244, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
@@ -1123,7 +1388,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
 
     // Nothing above changed what is valid: both tokens still introspect active, the JWT still passes the
     // authorizer, and issuing still works.
-    for token in [&jwt, &opaque] {
+    for token in [&jwt, &opaque, &ssf_token] {
         assert_eq!(server.introspect(token).await.json()["active"], true);
     }
     let authorized = server.send("GET", DEMO_ORDERS, &[("authorization", format!("Bearer {jwt}"))], "").await;

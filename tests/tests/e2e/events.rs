@@ -81,6 +81,13 @@ subject_claim = "uid"
 preset = "auth0"
 issuer = "https://sample-idp.example.com/"
 
+[[ssf_transmitters]]
+issuer = "https://sample-idp.example.com/"
+audience = "https://abc123def4.execute-api.eu-west-1.amazonaws.com/ssf/events"
+algorithms = ["ES256"]
+jwks = '{"keys": [{"kty": "EC", "crv": "P-256", "x": "g-yYnGyAep56-T54kIOq5g4WvWenteh0FY592UPjzpU", "y": "L4NSSDXZfASkzJegEEKCGqtLXdNr-gCkhhUoiZ2tziM", "kid": "sample-ssf-1", "alg": "ES256", "use": "sig"}]}'
+authorization = "ssf-sample-transmitter-token-0123456789abcdef"
+
 [[identity_events]]
 preset = "okta"
 issuer = "https://sample-org.okta.com/oauth2/default"
@@ -248,6 +255,19 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         "revocation-idp-okta-user-deactivate.json",
         (200, |b| assert_eq!(b, &serde_json::json!({"event_id": "6b1f9a2e-okta-deactivate", "written": true}))),
     );
+    // The `ssf-push-*` events: SETs the sample identity provider pushes as a Shared Signals transmitter (signed
+    // with joserfc, an independent signer, at the events' time). 202 has no body (RFC 8935 §2.2).
+    for accepted in [
+        "ssf-push-session-revoked.json",
+        "ssf-push-credential-change.json",
+        "ssf-push-account-disabled.json",
+        "ssf-push-verification.json",
+    ] {
+        map.insert(accepted, (202, |b| assert_eq!(b, &Value::Null)));
+    }
+    map.insert("ssf-push-wrong-audience.json", (400, |b| assert_eq!(b["err"], "invalid_audience")));
+    map.insert("ssf-push-bad-authorization.json", (401, |b| assert_eq!(b["err"], "authentication_failed")));
+    map.insert("ssf-push-wrong-media-type.json", (415, |b| assert_eq!(b["err"], "invalid_request")));
     map.insert(
         "revocation-sqs-batch.json",
         (200, |b| assert_eq!(b["batchItemFailures"], serde_json::json!([{"itemIdentifier": BAD_MESSAGE_ID}]))),
@@ -292,7 +312,10 @@ async fn seeded_service_with_issuer(issuer: Option<&str>) -> TokenService {
                 trusted.map(|t| t.subject_claim.clone())
             })
             .unwrap(),
-        );
+        )
+        .with_ssf_transmitters(&config, &[])
+        .await
+        .unwrap();
     for (sample, revoked_at) in [(SAMPLE_OPAQUE, None), (SAMPLE_REVOKED, Some(now))] {
         let token = OpaqueToken::parse(sample).expect("the sample token is well-formed");
         store.put_new(Record::Token(demo_opaque_record(&token, now, revoked_at))).await.unwrap();
@@ -392,6 +415,7 @@ async fn every_event_file_goes_through_its_handler() {
             "introspect" => Route::Introspect,
             "revoke" => Route::Revoke,
             "metadata" => Route::Metadata,
+            "ssf" => Route::SsfEvents,
             other => panic!("{name}: unknown function prefix {other}"),
         };
         assert_eq!(route, expected_route, "{name}");
@@ -518,4 +542,27 @@ async fn an_auth0_password_change_revokes_the_users_tokens_and_a_login_revokes_n
     anonymous["detail"]["data"].as_object_mut().unwrap().remove("user_id");
     let err = tessera_revocation_events::handle(deps, anonymous).await.unwrap_err();
     assert!(err.to_string().contains("names no single user"), "{err}");
+}
+
+/// RFC 8935 §2.2: the sample transmitter's CAEP session-revoked push is accepted (202) and revokes every token of
+/// the user it names (`iss_sub` of the sample issuer, whose subject claim is `sub`): the refresh token dies. Pushed
+/// again (a retry), it is acknowledged again and changes nothing; the verification event revokes nothing.
+#[tokio::test]
+async fn the_ssf_session_revoked_push_revokes_the_users_tokens_once() {
+    let service = seeded_service().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let http = |name: &str| from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let verified = tessera_ssf_receiver::handle(&service, http("ssf-push-verification.json")).await.unwrap();
+    assert_eq!(verified.status(), 202);
+    let refused = tessera_ssf_receiver::handle(&service, http("ssf-push-wrong-audience.json")).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(tessera_token::handle(&service, http("token-refresh.json")).await.unwrap().status(), 200);
+    // The refresh rotated the sample refresh token: seed it again, so that only the push can stop it now.
+    let service = seeded_service().await;
+    let pushed = tessera_ssf_receiver::handle(&service, http("ssf-push-session-revoked.json")).await.unwrap();
+    assert_eq!(pushed.status(), 202);
+    let refresh = tessera_token::handle(&service, http("token-refresh.json")).await.unwrap();
+    assert_eq!(refresh.status(), 400, "the user's refresh token is revoked");
+    let again = tessera_ssf_receiver::handle(&service, http("ssf-push-session-revoked.json")).await.unwrap();
+    assert_eq!(again.status(), 202, "a replayed SET is acknowledged again");
 }

@@ -9,13 +9,14 @@ use tessera_e2e::fuzz;
 /// A fuzz body.
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 6] = [
+const TARGETS: [(&str, Body); 7] = [
     ("form", fuzz::form),
     ("basic_auth", fuzz::basic_auth),
     ("opaque_token", fuzz::opaque_token),
     ("jwt", fuzz::jwt),
     ("revocation_event", fuzz::revocation_event),
     ("authorizer_event", fuzz::authorizer_event),
+    ("security_event_token", fuzz::security_event_token),
 ];
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
@@ -62,4 +63,27 @@ fn the_signed_jwt_mode_reaches_a_verified_token() {
     let verified =
         tessera::jwt::access_token::verify(&token, &TenantId::default(), fuzz::FUZZ_ISSUER, fuzz::jwt_ring());
     assert_eq!(verified.map(|v| v.grant.subject), Ok("svc".to_owned()));
+}
+
+#[test]
+fn the_signed_set_seed_is_received() {
+    // The body only asserts what a refusal or an acceptance must not do; here, that the seed is accepted.
+    let data = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/security_event_token/signed_session_revoked"),
+    )
+    .unwrap();
+    let set = fuzz::signed_jwt(&data[1..]).expect("the seed signs");
+    let store = tessera::store::memory::MemoryStore::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let receipt = runtime
+        .block_on(tessera::events::ssf::receive(
+            fuzz::ssf_fuzz_transmitters(),
+            &store,
+            &tessera::domain::tenant::TenantId::default(),
+            Some(fuzz::FUZZ_SET_AUTHORIZATION),
+            &set,
+            tessera::domain::time::Timestamp::from_secs(fuzz::FUZZ_SET_NOW),
+        ))
+        .unwrap();
+    assert_eq!((receipt.written, receipt.replayed), (1, false));
 }

@@ -25,6 +25,7 @@ mod read_plan;
 mod revocation_events;
 mod round_trips;
 mod signed_introspection;
+mod ssf;
 mod targets;
 mod tenants;
 mod token_identity;

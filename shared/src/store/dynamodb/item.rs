@@ -5,8 +5,8 @@
 //! | attribute | type | on | meaning |
 //! |---|---|---|---|
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
-//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details`, `used_jti` or `trusted_issuers` |
-//! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
+//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details`, `used_jti`, `trusted_issuers` or `ssf_transmitters` |
+//! | `expires_at` | N | all but `client`, `trusted_issuers` and `ssf_transmitters` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
 //! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
 //! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
@@ -16,6 +16,7 @@
 //! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
 //! | `tenant`, `purpose` (S: `ca` a client assertion, `dpop` a DPoP proof, `set` a Security Event Token), `digest` (S: base64url SHA-256 of purpose, issuer and `jti`) | | used_jti | a one-time JWT id that has been used; written once, conditional on `attribute_not_exists(pk)`, and kept until the JWT could no longer be accepted |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false), `user_details_ttl_secs` (N) and `untyped_access_tokens` (BOOL, absent when false), all absent without a UserInfo endpoint |
+//! | `set` (M: `tenant`, `entries` (L of M)) | | ssf_transmitters | a tenant's Shared Signals transmitters, sorted by `issuer`: `tenant`, `issuer`, `audience` (S), `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `authorization_hash` (S, only as `sha256$salt$digest`), `subject_issuers` (L of S) |
 //!
 //! [`to_item`] writes all of an item; the update expressions of [`super::DynamoStore`] set `revoked_at`
 //! (`mark_revoked`), `rotated_at` and a family's `access_revoked_before` (`rotate`). `event_ids`, the string set in which watermarks used to remember
@@ -40,8 +41,8 @@ use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecor
 use crate::domain::user_details::DEFAULT_USER_DETAILS_TTL_SECS;
 use crate::domain::user_details::UserDetailsRecord;
 use crate::store::{
-    IssuerJwks, IssuerUserinfo, JtiPurpose, Record, RegisteredIssuer, SeenEvent, StoreError, StoreKey,
-    TrustedIssuerSet, UsedJti, UserinfoLocation,
+    IssuerJwks, IssuerUserinfo, JtiPurpose, Record, RegisteredIssuer, RegisteredTransmitter, SeenEvent, StoreError,
+    StoreKey, TransmitterSet, TrustedIssuerSet, UsedJti, UserinfoLocation,
 };
 
 /// One item. `kind` is the tag.
@@ -75,6 +76,8 @@ enum Item {
     RevokedJti { pk: String, expires_at: u64, tenant: String, jti: String, revoked_at: u64 },
     #[serde(rename = "trusted_issuers")]
     TrustedIssuers { pk: String, set: IssuerSetItem },
+    #[serde(rename = "ssf_transmitters")]
+    SsfTransmitters { pk: String, set: TransmitterSetItem },
     #[serde(rename = "watermark")]
     Watermark {
         pk: String,
@@ -216,6 +219,67 @@ struct IssuerItem {
     untyped_access_tokens: bool,
 }
 
+/// A tenant's Shared Signals transmitters, inside their item's `set`.
+#[derive(Serialize, Deserialize)]
+struct TransmitterSetItem {
+    tenant: String,
+    entries: Vec<TransmitterItem>,
+}
+
+/// One Shared Signals transmitter, inside `entries`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransmitterItem {
+    tenant: String,
+    issuer: String,
+    audience: String,
+    algorithms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
+    authorization_hash: String,
+    subject_issuers: Vec<String>,
+}
+
+impl From<RegisteredTransmitter> for TransmitterItem {
+    fn from(transmitter: RegisteredTransmitter) -> Self {
+        let RegisteredTransmitter { tenant, issuer, audience, algorithms, jwks, authorization_hash, subject_issuers } =
+            transmitter;
+        Self {
+            tenant: tenant.into(),
+            issuer,
+            audience,
+            algorithms,
+            jwks: jwks.inline().map(str::to_owned),
+            jwks_uri: jwks.uri().map(str::to_owned),
+            authorization_hash: authorization_hash.into(),
+            subject_issuers,
+        }
+    }
+}
+
+impl TryFrom<TransmitterItem> for RegisteredTransmitter {
+    type Error = String;
+
+    fn try_from(item: TransmitterItem) -> Result<Self, String> {
+        let jwks = match (item.jwks, item.jwks_uri) {
+            (Some(json), None) => IssuerJwks::Inline(json),
+            (None, Some(uri)) => IssuerJwks::Uri(uri),
+            _ => return Err(format!("transmitter {:?} has not exactly one of jwks and jwks_uri", item.issuer)),
+        };
+        Ok(Self {
+            tenant: tenant(item.tenant)?,
+            issuer: item.issuer,
+            audience: item.audience,
+            algorithms: item.algorithms,
+            jwks,
+            authorization_hash: parsed("authorization_hash", SecretHash::try_from(item.authorization_hash))?,
+            subject_issuers: item.subject_issuers,
+        })
+    }
+}
+
 fn default_tenant() -> String {
     TenantId::DEFAULT.to_owned()
 }
@@ -353,6 +417,13 @@ impl From<Record> for Item {
                 pk,
                 set: IssuerSetItem { tenant: tenant.into(), entries: entries.into_iter().map(Into::into).collect() },
             },
+            Record::SsfTransmitters(TransmitterSet { tenant, entries }) => Item::SsfTransmitters {
+                pk,
+                set: TransmitterSetItem {
+                    tenant: tenant.into(),
+                    entries: entries.into_iter().map(Into::into).collect(),
+                },
+            },
             Record::Watermark(RevocationWatermark {
                 tenant,
                 target,
@@ -433,6 +504,10 @@ impl TryFrom<Item> for Record {
                 expires_at: Timestamp::from_secs(expires_at),
             }),
             Item::TrustedIssuers { set, .. } => Record::TrustedIssuers(TrustedIssuerSet {
+                tenant: tenant(set.tenant)?,
+                entries: set.entries.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
+            }),
+            Item::SsfTransmitters { set, .. } => Record::SsfTransmitters(TransmitterSet {
                 tenant: tenant(set.tenant)?,
                 entries: set.entries.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?,
             }),
@@ -1275,6 +1350,56 @@ mod tests {
         (record, item)
     }
 
+    /// A tenant's Shared Signals transmitters: one with its JWKS inline, one with a JWKS URL.
+    fn pinned_ssf_transmitters() -> (Record, HashMap<String, AttributeValue>) {
+        let strings_of = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+        let entries = vec![
+            RegisteredTransmitter {
+                tenant: acme(),
+                issuer: "https://idp.acme.example/".into(),
+                audience: "https://tessera.acme.example/t/acme/ssf/events".into(),
+                algorithms: strings_of(&["ES256"]),
+                jwks: IssuerJwks::Inline(r#"{"keys":[]}"#.into()),
+                authorization_hash: SecretHash::try_from(SECRET_HASH.to_owned()).unwrap(),
+                subject_issuers: strings_of(&["https://idp.acme.example/"]),
+            },
+            RegisteredTransmitter {
+                tenant: acme(),
+                issuer: "https://ssf.partner.example/".into(),
+                audience: "tessera-acme".into(),
+                algorithms: strings_of(&["RS256", "EdDSA"]),
+                jwks: IssuerJwks::Uri("https://ssf.partner.example/jwks".into()),
+                authorization_hash: SecretHash::try_from(SECRET_HASH.to_owned()).unwrap(),
+                subject_issuers: strings_of(&["https://idp.acme.example/", "https://login.partner.example/"]),
+            },
+        ];
+        let record = Record::SsfTransmitters(TransmitterSet { tenant: acme(), entries });
+        let inline = m(&[
+            ("tenant", s(ACME)),
+            ("issuer", s("https://idp.acme.example/")),
+            ("audience", s("https://tessera.acme.example/t/acme/ssf/events")),
+            ("algorithms", strings(&["ES256"])),
+            ("jwks", s(r#"{"keys":[]}"#)),
+            ("authorization_hash", s(SECRET_HASH)),
+            ("subject_issuers", strings(&["https://idp.acme.example/"])),
+        ]);
+        let by_uri = m(&[
+            ("tenant", s(ACME)),
+            ("issuer", s("https://ssf.partner.example/")),
+            ("audience", s("tessera-acme")),
+            ("algorithms", strings(&["RS256", "EdDSA"])),
+            ("jwks_uri", s("https://ssf.partner.example/jwks")),
+            ("authorization_hash", s(SECRET_HASH)),
+            ("subject_issuers", strings(&["https://idp.acme.example/", "https://login.partner.example/"])),
+        ]);
+        let item = attributes(&[
+            ("pk", s("acme#ssf#set")),
+            ("kind", s("ssf_transmitters")),
+            ("set", m(&[("tenant", s(ACME)), ("entries", l(&[inline, by_uri]))])),
+        ]);
+        (record, item)
+    }
+
     /// A trusted issuer's JWT recorded at introspection, live or revoked (`revoked_at` at the top level, where
     /// `mark_revoked` sets it for both token kinds).
     fn pinned_external_token(revoked: bool) -> (Record, HashMap<String, AttributeValue>) {
@@ -1416,6 +1541,7 @@ mod tests {
             pinned_token(true),
             pinned_revoked_jti(),
             pinned_trusted_issuers(),
+            pinned_ssf_transmitters(),
             pinned_external_token(false),
             pinned_external_token(true),
         ];
@@ -1554,7 +1680,9 @@ mod tests {
             let key = record.key();
             store.delete(&key).await.unwrap();
             match &record {
-                Record::Client(_) | Record::TrustedIssuers(_) => store.put(record.clone()).await.unwrap(),
+                Record::Client(_) | Record::TrustedIssuers(_) | Record::SsfTransmitters(_) => {
+                    store.put(record.clone()).await.unwrap()
+                }
                 Record::Token(t) if t.rotated_at.is_some() => {
                     let fresh = TokenRecord { revoked_at: None, rotated_at: None, ..t.clone() };
                     store.put_new(Record::Token(fresh)).await.unwrap();
