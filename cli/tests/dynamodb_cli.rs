@@ -194,6 +194,23 @@ async fn register_serve_rotate_disable_import() {
     let again = tessera(&with(&["revoke"], &["--subject", "alice", "--reason", "cli test", "--event-id", "cli-1"]));
     assert_eq!(again.trim(), r#"{"event_id":"cli-1","written":false}"#, "the same event id writes once");
 
+    // Announced on an EventBridge bus (the emulator's, when scripts/test points the SDK at it): on a bus that does
+    // not exist, the revocation is written and the command fails saying so; the same event id again, on a bus that
+    // exists, writes nothing and announces it.
+    if std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").is_ok() {
+        let bob = |bus: &str| {
+            with(&["revoke"], &["--subject", "bob", "--reason", "cli test", "--event-id", "cli-2", "--event-bus", bus])
+        };
+        let failed = Command::new(env!("CARGO_BIN_EXE_tessera")).args(bob("tessera-no-such-bus")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(!failed.status.success(), "{stderr}");
+        assert!(stderr.contains("the revocation stands"), "{stderr}");
+        let announced = tessera(&bob("default"));
+        assert_eq!(announced.trim(), r#"{"event_id":"cli-2","written":false}"#, "written the first time");
+    } else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the EventBridge emulator must be running");
+    }
+
     // Revocation by client through the runner, as an event; and an event file with a malformed message.
     let out = tessera(&["revoke", "--client-id", "svc", "--reason", "cli test", "--url", &base]);
     assert!(out.contains(r#""written":true"#), "{out}");

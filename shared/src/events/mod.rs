@@ -401,7 +401,7 @@ impl RevocationEvent {
             tracing::warn!(event_id = %self.event_id, "revocation event seen before announcements: not announced");
             return Ok(written);
         };
-        let revoked_at = crate::domain::revocation::RevocationWatermark::revoked_at(&target, mark);
+        let revoked_at = RevocationWatermark::revoked_at(&target, mark);
         crate::announcement::announce(announcer, &self.announcement(revoked_at)).await?;
         Ok(written)
     }
