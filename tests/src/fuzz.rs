@@ -212,9 +212,11 @@ pub fn security_event_token(data: &[u8]) {
     };
     let store = MemoryStore::new();
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
+    let announcer = tessera::announcement::recent::RecentAnnouncements::default();
     let received = runtime.block_on(tessera::events::ssf::receive(
         ssf_fuzz_transmitters(),
         &store,
+        &announcer,
         &TenantId::default(),
         Some(FUZZ_SET_AUTHORIZATION),
         &set,

@@ -50,5 +50,15 @@ async fn push(service: &TokenService, request: &Request) -> Result<(), SetError>
         }
     };
     let store = service.store.as_ref();
-    receive(service.ssf_transmitters(), store, &delivery.tenant, authorization, &delivery.set, now).await.map(|_| ())
+    receive(
+        service.ssf_transmitters(),
+        store,
+        service.announcer.as_ref(),
+        &delivery.tenant,
+        authorization,
+        &delivery.set,
+        now,
+    )
+    .await
+    .map(|_| ())
 }

@@ -83,6 +83,8 @@ pub enum RevocationCause {
     IdentityProvider,
     /// An operator, with `tessera revoke --table` or `tessera tenants delete`.
     Operator,
+    /// A Security Event Token a Shared Signals transmitter pushed (RFC 8935: [`crate::events::ssf`]).
+    SharedSignals,
 }
 
 impl RevocationCause {
@@ -94,6 +96,7 @@ impl RevocationCause {
             Self::Event => "event",
             Self::IdentityProvider => "identity_provider",
             Self::Operator => "operator",
+            Self::SharedSignals => "shared_signals",
         }
     }
 }

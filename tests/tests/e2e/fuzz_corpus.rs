@@ -79,6 +79,7 @@ fn the_signed_set_seed_is_received() {
         .block_on(tessera::events::ssf::receive(
             fuzz::ssf_fuzz_transmitters(),
             &store,
+            &tessera::announcement::recent::RecentAnnouncements::default(),
             &tessera::domain::tenant::TenantId::default(),
             Some(fuzz::FUZZ_SET_AUTHORIZATION),
             &set,

@@ -43,7 +43,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use self::subject::{SubjectIdentifier, SubjectIssuer};
-use super::{JsonRefusal, MAX_EVENT_ID_LEN, RevocationEvent, RevocationTarget, parse_json_strictly};
+use super::{ApplyError, JsonRefusal, MAX_EVENT_ID_LEN, RevocationEvent, RevocationTarget, parse_json_strictly};
+use crate::announcement::{RevocationAnnouncer, RevocationCause};
 use crate::config::ConfigError;
 use crate::domain::client::SecretHash;
 use crate::domain::tenant::TenantId;
@@ -431,12 +432,27 @@ impl SsfTransmitters {
     }
 }
 
+/// A revocation not written (the store failed) or not announced: either way the transmitter is to deliver the SET
+/// again, as RFC 8935 §2.4 lets it after a 5xx.
+fn not_applied(err: ApplyError) -> SetError {
+    match err {
+        ApplyError::Store(store) => store.into(),
+        ApplyError::NotAnnounced(announce) => {
+            tracing::error!(error = %announce, "security event applied but not announced; the transmitter retries");
+            SetError::Store(crate::wire::error::OAuthError::temporarily_unavailable(1))
+        }
+    }
+}
+
 /// Receives one pushed SET for `tenant`, presented with the bearer token `authorization`: authenticates the
 /// transmitter, verifies and reads the SET, uses its `jti` once and applies its revocations to `store` at `now`
-/// (the module's steps 1 to 5). A store failure is [`SetError::Store`]: the transmitter retries.
+/// (the module's steps 1 to 5), each announced through `announcer`. A store failure, or a revocation that stands
+/// but was not announced, is [`SetError::Store`] (503): the transmitter retries, and the retry, its `jti` already
+/// used, changes nothing but announces again.
 pub async fn receive(
     transmitters: &SsfTransmitters,
     store: &dyn TokenStore,
+    announcer: &dyn RevocationAnnouncer,
     tenant: &TenantId,
     authorization: Option<&str>,
     set: &str,
@@ -459,8 +475,9 @@ pub async fn receive(
                 tenant: tenant.clone(),
                 target: RevocationTarget::Subject(subject.clone()),
                 reason: format!("ssf {reason}"),
+                cause: RevocationCause::SharedSignals,
             };
-            if revocation.apply(store, now).await? {
+            if revocation.apply(store, announcer, now).await.map_err(not_applied)? {
                 written += 1;
                 crate::metrics::count_for_served(
                     crate::metrics::Metric::Revocations(crate::metrics::RevocationKind::Subject),
@@ -533,22 +550,28 @@ mod tests {
             SsfTransmitters::new(vec![transmitter(one, &key_one, TOKEN), transmitter(two, &key_two, OTHER_TOKEN)])
                 .unwrap();
         let store = MemoryStore::new();
+        let announced = crate::announcement::recent::RecentAnnouncements::default();
         let tenant = TenantId::default();
         let now = Timestamp::from_secs(NOW);
         let set = key_one.sign_jwt("secevent+jwt", &session_revoked(one, "j-1", "alice")).unwrap();
-        let first = receive(&transmitters, &store, &tenant, Some(TOKEN), &set, now).await.unwrap();
+        let first = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &set, now).await.unwrap();
         assert_eq!((first.replayed, first.written, first.issuer.as_str()), (false, 1, one));
-        let again = receive(&transmitters, &store, &tenant, Some(TOKEN), &set, now.plus_secs(60)).await.unwrap();
+        let again = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &set, now.plus_secs(60)).await.unwrap();
         assert_eq!((again.replayed, again.written), (true, 0), "a replay writes nothing");
         let key = StoreKey::watermark(&tenant, &WatermarkTarget::subject("alice"));
         let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.unwrap(), now);
         assert_eq!(fetched.watermarks(&[key]), vec![now], "the mark of the first delivery");
         // The bearer token picks the transmitter, and the SET must be signed by its key (then be its issuer's).
         let other = key_two.sign_jwt("secevent+jwt", &session_revoked(two, "j-1", "bob")).unwrap();
-        let refused = receive(&transmitters, &store, &tenant, Some(TOKEN), &other, now).await.unwrap_err();
+        let refused = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &other, now).await.unwrap_err();
         assert_eq!(refused.code(), Some(SetErrorCode::InvalidKey));
-        let other = receive(&transmitters, &store, &tenant, Some(OTHER_TOKEN), &other, now).await.unwrap();
+        let other = receive(&transmitters, &store, &announced, &tenant, Some(OTHER_TOKEN), &other, now).await.unwrap();
         assert_eq!((other.replayed, other.written, other.issuer.as_str()), (false, 1, two));
         assert_ne!(transmitters.of(&tenant)[0].event_id("j-1"), transmitters.of(&tenant)[1].event_id("j-1"));
+        // Each delivery is announced, the replay again under the first one's id (a consumer de-duplicates on it).
+        let announcements = announced.all();
+        assert_eq!(announcements.len(), 3, "{announcements:?}");
+        assert_eq!(announcements[0].id, announcements[1].id);
+        assert!(announcements.iter().all(|a| a.cause == crate::announcement::RevocationCause::SharedSignals));
     }
 }
