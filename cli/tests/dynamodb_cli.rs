@@ -108,6 +108,28 @@ async fn register_serve_rotate_disable_import() {
         ),
         "{issuers}"
     );
+    // The identity provider as a Shared Signals transmitter, kept in the table; its bearer token only as a hash.
+    let transmitter_token = "cli-test-transmitter-token-0123456789abcdef";
+    let transmitters_toml = std::env::temp_dir().join(format!("tessera-transmitters-{}.toml", std::process::id()));
+    std::fs::write(
+        &transmitters_toml,
+        format!(
+            "[[ssf_transmitters]]\nissuer = \"https://idp.cli-test.example/\"\naudience = \"https://tessera.cli-test/ssf/events\"\n\
+             algorithms = [\"ES256\"]\njwks = '{{\"keys\": [{}]}}'\nauthorization = \"{transmitter_token}\"\n",
+            idp.public_jwk()
+        ),
+    )
+    .unwrap();
+    let imported = tessera(&with(&["transmitters", "import"], &["--config", transmitters_toml.to_str().unwrap()]));
+    assert!(imported.contains("imported 1 SSF transmitters: default/https://idp.cli-test.example/"), "{imported}");
+    let transmitters = tessera(&with(&["transmitters", "list"], &[]));
+    assert!(
+        transmitters.contains(
+            "https://idp.cli-test.example/\thttps://tessera.cli-test/ssf/events\tES256\tinline\thttps://idp.cli-test.example/"
+        ),
+        "{transmitters}"
+    );
+    assert!(!transmitters.contains(transmitter_token) && !transmitters.contains("sha256$"));
     let exchange_grant = "urn:ietf:params:oauth:grant-type:token-exchange";
     let app_secret = secret_of(&tessera(&with(
         &["clients", "register"],
@@ -115,6 +137,28 @@ async fn register_serve_rotate_disable_import() {
     )));
 
     let (_server, base) = serve(&store);
+
+    // The runner serves the table's transmitter at /ssf/events, as the receiver function does.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let set = idp
+        .sign_jwt(
+            "secevent+jwt",
+            &serde_json::json!({"iss": "https://idp.cli-test.example/", "aud": "https://tessera.cli-test/ssf/events",
+                "iat": now, "jti": format!("cli-{now}"), "events": {
+                    "https://schemas.openid.net/secevent/ssf/event-type/verification": {"state": "cli"}}}),
+        )
+        .unwrap();
+    let pushed = reqwest::Client::new()
+        .post(format!("{base}/ssf/events"))
+        .header("content-type", "application/secevent+jwt")
+        .bearer_auth(transmitter_token)
+        .body(set)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status().as_u16(), 202);
+    tessera(&with(&["transmitters", "remove"], &["--issuer", "https://idp.cli-test.example/"]));
+    assert!(!tessera(&with(&["transmitters", "list"], &[])).contains("idp.cli-test.example"));
 
     let (status, body) = token_status(&base, "svc", &svc_secret).await;
     assert_eq!(status, 200, "{body}");

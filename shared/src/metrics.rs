@@ -21,7 +21,7 @@
 //! | `IntrospectionsActive`, `IntrospectionsInactive` | Count | introspection answers |
 //! | `Revocations.Token` | Count | tokens revoked at `/oauth2/revoke` (a denylisted `jti`, a revoked record, an external token) |
 //! | `Revocations.Family` | Count | families revoked: refresh reuse, or the revocation of a refresh token |
-//! | `Revocations.Subject`, `Revocations.Client`, `Revocations.Tenant` | Count | watermarks raised by revocation events |
+//! | `Revocations.Subject`, `Revocations.Client`, `Revocations.Tenant` | Count | watermarks raised by revocation events (subjects also by Shared Signals events, `events::ssf`) |
 //! | `RefreshReuseDetected` | Count | a spent refresh token presented again (a likely theft) |
 //! | `RevocationAnnouncementFailures` | Count | revocations committed but not announced on EventBridge ([`crate::announcement`]); a revocation event is retried, an HTTP revocation is not |
 //! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client |

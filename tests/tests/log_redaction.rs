@@ -2,9 +2,10 @@
 //! is captured at TRACE, as JSON with span fields (the Lambda format, under the same filter the functions
 //! install), and searched for every token, secret and private key the flow handled. The flow covers both
 //! client authentication methods, both token formats, token exchange, refresh rotation and reuse, revocation,
-//! a revocation event, the authorizer (allowing, denying, a revoked token), a trusted issuer's access token presented
-//! to its UserInfo endpoint at introspection (answered, then refused with 401), and the rejections that log a reason
-//! (wrong secret, forged and tampered tokens).
+//! a revocation event, a Shared Signals push (accepted, and refused for a wrong bearer token), the authorizer
+//! (allowing, denying, a revoked token), a trusted issuer's access token presented to its UserInfo endpoint at
+//! introspection (answered, then refused with 401), and the rejections that log a reason (wrong secret, forged and
+//! tampered tokens).
 //! Runs on the store `TESSERA_E2E_STORE` selects, so `scripts/test` runs it on both.
 
 use std::io::Write;
@@ -67,6 +68,16 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     let mut config = exchange_config(&[&issuer]);
     config.trusted_issuers[0].userinfo_endpoint = Some(idp.url("userinfo"));
     config.signing_keys = tessera_e2e::config_with_key(&key).signing_keys;
+    // A Shared Signals transmitter: the identity provider, with a key and a bearer token of its own.
+    let transmitter_key = SigningKey::generate(SigningAlgorithm::ES256, "ssf-redaction").unwrap();
+    let transmitter_token = "ssf-transmitter-token-that-must-not-be-logged";
+    let transmitter = format!(
+        "[[ssf_transmitters]]\nissuer = \"{}\"\naudience = \"https://auth.example.com/ssf/events\"\n\
+         algorithms = [\"ES256\"]\njwks = '{}'\nauthorization = \"{transmitter_token}\"\n",
+        issuer.issuer,
+        json!({"keys": [transmitter_key.public_jwk()]})
+    );
+    config.ssf_transmitters = tessera::config::Config::from_toml(&transmitter).unwrap().ssf_transmitters;
     // A table of its own on DynamoDB: the revocation event below revokes every token of "alice".
     let server = TestServer::start_on(&config, isolated_backend_store(&config).await).await;
     // Secrets the flow handles; tokens join as they are issued.
@@ -155,6 +166,22 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     let event = json!({"id": "e-1", "detail-type": "tessera.revoke", "source": "idp",
         "detail": {"event_id": "redaction-1", "subject": "alice", "reason": "password_changed"}});
     assert_eq!(server.send_event(&event).await.status, 200);
+    // A SET pushed by the transmitter (revoking "alice" again), and the same SET with a wrong bearer token.
+    let set = transmitter_key
+        .sign_jwt(
+            "secevent+jwt",
+            &json!({"iss": issuer.issuer, "aud": "https://auth.example.com/ssf/events",
+                "iat": server.clock.now().as_secs(), "jti": "redaction-set-1",
+                "events": {"https://schemas.openid.net/secevent/caep/event-type/session-revoked": {
+                    "subject": {"format": "iss_sub", "iss": issuer.issuer, "sub": "alice"}}}}),
+        )
+        .unwrap();
+    let wrong_bearer = "not-the-transmitter-token-must-not-be-logged";
+    for (bearer, status) in [(transmitter_token, 202), (wrong_bearer, 401)] {
+        let headers =
+            [("content-type", "application/secevent+jwt".to_owned()), ("authorization", format!("Bearer {bearer}"))];
+        assert_eq!(server.send("POST", "/ssf/events", &headers, set.clone()).await.status, status);
+    }
     assert_eq!(server.introspect(&user_access).await.json()["active"], false);
     assert_eq!(demo(format!("Bearer {jwt}")).await, 403, "revoked");
 
@@ -170,12 +197,20 @@ async fn no_token_secret_or_key_reaches_the_logs() {
         userinfo_bearer,
     ]);
     secrets.extend([forged, tampered, bad_opaque, wrong.to_owned(), basic(creds::JWT.0, creds::JWT.1)]);
+    secrets.extend([transmitter_token.to_owned(), wrong_bearer.to_owned(), set]);
+    secrets.extend(
+        transmitter_key.to_pkcs8_pem().lines().filter(|l| !l.starts_with("-----") && l.len() >= 16).map(str::to_owned),
+    );
 
     let text = logs.text();
     let lines = text.lines().count();
     assert!(lines > 30, "the capture works: {lines} lines");
     assert!(text.contains("\"status\":401") || text.contains("invalid_client"), "rejections are logged");
     assert!(text.contains("access denied") && text.contains("GET /demo/orders"), "the authorizer's denials are logged");
+    assert!(
+        text.contains("security event token received") && text.contains("security event token refused"),
+        "the SSF receiver logs what it takes and refuses"
+    );
     for secret in &secrets {
         // The whole value, and for JWTs the signature alone (header and claims are not secret by themselves).
         let signature = secret.rsplit('.').next().filter(|s| s.len() >= 40);

@@ -212,6 +212,16 @@ pub struct VerifiedJws {
     pub claims: Map<String, Value>,
 }
 
+impl std::fmt::Debug for IssuerKeys {
+    /// The algorithms and where the keys come from; never the keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerKeys")
+            .field("algorithms", &self.algorithms)
+            .field("remote", &self.remote().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl IssuerKeys {
     /// `issuer`'s keys: inline keys with a `kid` and an asymmetric key type are parsed now (at least one must be
     /// usable); a JWKS URL (https, or http on loopback) is fetched on first use with `http`. `algorithms` must all be

@@ -663,16 +663,11 @@ pub trait RegistrationStore: TokenStore {
         &self,
         tenants: &[TenantId],
     ) -> Result<std::collections::HashMap<TenantId, Vec<RegisteredIssuer>>, StoreError> {
-        let mut found = std::collections::HashMap::new();
-        for chunk in tenants.chunks(100) {
-            let keys: Vec<StoreKey> = chunk.iter().map(StoreKey::trusted_issuers).collect();
-            for record in self.get_many(&keys).await? {
-                if let Record::TrustedIssuers(set) = record {
-                    found.insert(set.tenant, set.entries);
-                }
-            }
-        }
-        Ok(found)
+        tenant_sets(self, tenants, StoreKey::trusted_issuers, |record| match record {
+            Record::TrustedIssuers(set) => Some((set.tenant, set.entries)),
+            _ => None,
+        })
+        .await
     }
 
     /// Every trusted issuer entry of `tenant`, sorted by issuer.
@@ -696,16 +691,11 @@ pub trait RegistrationStore: TokenStore {
         &self,
         tenants: &[TenantId],
     ) -> Result<std::collections::HashMap<TenantId, Vec<RegisteredTransmitter>>, StoreError> {
-        let mut found = std::collections::HashMap::new();
-        for chunk in tenants.chunks(100) {
-            let keys: Vec<StoreKey> = chunk.iter().map(StoreKey::ssf_transmitters).collect();
-            for record in self.get_many(&keys).await? {
-                if let Record::SsfTransmitters(set) = record {
-                    found.insert(set.tenant, set.entries);
-                }
-            }
-        }
-        Ok(found)
+        tenant_sets(self, tenants, StoreKey::ssf_transmitters, |record| match record {
+            Record::SsfTransmitters(set) => Some((set.tenant, set.entries)),
+            _ => None,
+        })
+        .await
     }
 
     /// Every Shared Signals transmitter of `tenant`, sorted by issuer.
@@ -739,6 +729,22 @@ pub trait RegistrationStore: TokenStore {
         }
         Ok(true)
     }
+}
+
+/// A per-tenant set item (trusted issuers, SSF transmitters) of each of `tenants`, read with one `get_many` per 100
+/// tenants: the item under `key` of each, its entries as `entries` takes them out.
+async fn tenant_sets<S: TokenStore + ?Sized, T>(
+    store: &S,
+    tenants: &[TenantId],
+    key: fn(&TenantId) -> StoreKey,
+    entries: fn(Record) -> Option<(TenantId, Vec<T>)>,
+) -> Result<std::collections::HashMap<TenantId, Vec<T>>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in tenants.chunks(100) {
+        let keys: Vec<StoreKey> = chunk.iter().map(key).collect();
+        found.extend(store.get_many(&keys).await?.into_iter().filter_map(entries));
+    }
+    Ok(found)
 }
 
 /// The result of [`TokenStore::get_many`] with expired items dropped: what a reader may trust.

@@ -26,8 +26,7 @@ pub const MAX_SET_BYTES: usize = crate::jwt::access_token::MAX_JWT_LEN;
 const REALM: &str = "tessera-ssf";
 
 /// The Security Event Token error codes (RFC 8935 §2.4, the IANA "Security Event Token Error Codes" registry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetErrorCode {
     /// The request body cannot be parsed as a SET, or an event payload does not conform to its definition.
     InvalidRequest,
@@ -44,6 +43,18 @@ pub enum SetErrorCode {
 }
 
 impl SetErrorCode {
+    /// The code as the registry spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidKey => "invalid_key",
+            Self::InvalidIssuer => "invalid_issuer",
+            Self::InvalidAudience => "invalid_audience",
+            Self::AuthenticationFailed => "authentication_failed",
+            Self::AccessDenied => "access_denied",
+        }
+    }
+
     /// The status RFC 8935 §2.3 answers with: 400 for a SET that fails, 401 and 403 for a transmitter that does.
     pub fn status(self) -> StatusCode {
         match self {
@@ -53,6 +64,12 @@ impl SetErrorCode {
                 StatusCode::BAD_REQUEST
             }
         }
+    }
+}
+
+impl Serialize for SetErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -151,9 +168,7 @@ impl From<StoreError> for SetError {
 impl std::fmt::Display for SetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Refused { code, description, .. } => {
-                write!(f, "{}: {description}", serde_json::to_value(code).unwrap_or_default())
-            }
+            Self::Refused { code, description, .. } => write!(f, "{}: {description}", code.as_str()),
             Self::Store(err) => write!(f, "{err}"),
         }
     }
@@ -266,5 +281,7 @@ mod tests {
             SetError::from(StoreError::Unavailable { reason: "x".into(), retry_after_secs: 2, throttled: false });
         assert_eq!(unavailable.into_response().headers()["retry-after"], "2");
         assert_eq!(accepted().status(), StatusCode::ACCEPTED);
+        let refused = SetError::new(SetErrorCode::InvalidAudience, "aud does not name this receiver");
+        assert_eq!(refused.to_string(), "invalid_audience: aud does not name this receiver");
     }
 }

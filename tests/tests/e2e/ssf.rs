@@ -364,3 +364,38 @@ async fn a_tenants_transmitter_pushes_to_its_tenant_route_only() {
     assert_eq!(push(&server, "/t/acme/ssf/events", &set).await.status, 202);
     assert!(active(&server, &victim).await, "the default tenant's user is not acme's");
 }
+
+/// A transmitter configured with `jwks_uri` verifies through the trusted issuers' JWKS cache: fetched on first use,
+/// cached, and fetched again (within the rate limit) when a SET names a `kid` it lacks, as after a key rotation.
+#[tokio::test]
+async fn a_transmitter_with_a_jwks_uri_goes_through_the_jwks_cache() {
+    let issuer = auth0();
+    let (first, second) =
+        (Transmitter::new(&issuer.issuer, "ssf-2026-10"), Transmitter::new(&issuer.issuer, "ssf-2026-11"));
+    let jwks = tessera_e2e::issuers::JwksServer::start(&first.jwks()).await;
+    let inline = format!("jwks = '{}'", first.jwks());
+    let entry = first.toml_entry("default").replace(&inline, &format!("jwks_uri = \"{}\"", jwks.url));
+    let mut toml = tessera_e2e::issuers::exchange_config_toml(&[(&issuer, false)]);
+    toml.push_str(&entry);
+    let server = TestServer::start_config(&Config::from_toml(&toml).unwrap()).await;
+    assert_eq!(jwks.hits(), 0, "fetched on first use, not at start");
+    let now = || server.clock.now().as_secs();
+    let verification = json!({"https://schemas.openid.net/secevent/ssf/event-type/verification": {"state": "s"}});
+    for _ in 0..2 {
+        assert_eq!(
+            push(&server, "/ssf/events", &first.sign(&first.claims(now(), verification.clone()))).await.status,
+            202
+        );
+    }
+    assert_eq!(jwks.hits(), 1, "cached");
+    // The transmitter rotates its key: an unknown kid, fetched again once the minimum interval has passed.
+    let mut both = first.jwks();
+    both["keys"].as_array_mut().unwrap().extend(second.jwks()["keys"].as_array().unwrap().iter().cloned());
+    jwks.set(&both);
+    server.clock.advance_secs(tessera::jwt::external::JWKS_MIN_REFETCH_SECS);
+    let victim = user(&server, &issuer).await;
+    let set = second.sign(&second.claims(now(), json!({SESSION_REVOKED: {"subject": iss_sub(&issuer, &victim.sub)}})));
+    assert_eq!(push(&server, "/ssf/events", &set).await.status, 202);
+    assert_eq!(jwks.hits(), 2);
+    assert!(!active(&server, &victim).await);
+}

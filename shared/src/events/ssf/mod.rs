@@ -93,19 +93,9 @@ pub struct SsfTransmitter {
     tenant: TenantId,
     issuer: String,
     audience: String,
-    keys: IssuerKeysDebug,
+    keys: IssuerKeys,
     authorization: SecretHash,
     subject_issuers: Vec<SubjectIssuer>,
-}
-
-/// [`IssuerKeys`] with a `Debug` that shows nothing of them.
-#[derive(Clone)]
-struct IssuerKeysDebug(IssuerKeys);
-
-impl std::fmt::Debug for IssuerKeysDebug {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IssuerKeys(..)")
-    }
 }
 
 /// A verified SET: what its events are read from.
@@ -201,7 +191,7 @@ impl SsfTransmitter {
             tenant: registered.tenant.clone(),
             issuer: registered.issuer.clone(),
             audience: registered.audience.clone(),
-            keys: IssuerKeysDebug(keys),
+            keys,
             authorization: registered.authorization_hash.clone(),
             subject_issuers,
         })
@@ -219,7 +209,7 @@ impl SsfTransmitter {
 
     /// The JWKS cache, for keys configured with `jwks_uri`.
     pub fn remote_jwks(&self) -> Option<&crate::jwt::external::RemoteJwks> {
-        self.keys.0.remote()
+        self.keys.remote()
     }
 
     /// Verifies `set` (RFC 8417; RFC 8935 §2): see the module's step 2.
@@ -240,7 +230,7 @@ impl SsfTransmitter {
             }
             Some(_) => return Err(SetError::invalid_request("typ is not secevent+jwt")),
         }
-        let VerifiedJws { .. } = self.keys.0.verify(set, now).await.map_err(refusal)?;
+        let VerifiedJws { .. } = self.keys.verify(set, now).await.map_err(refusal)?;
         // The claims as signed, a key named twice refused (serde keeps the last of two, a reader the first).
         let payload = set.split('.').nth(1).unwrap_or_default();
         let payload =
