@@ -384,6 +384,26 @@ impl Config {
     }
 }
 
+/// Where an entry's keys are, from its `jwks` (inline), `jwks_file` (read now) and `jwks_uri`: `Ok(None)` when it
+/// sets none of them; `Err(None)` when it sets more than one; `Err(Some(_))` when the file cannot be read. The one
+/// rule of trusted issuers and `private_key_jwt` clients.
+pub(crate) fn registered_jwks(
+    jwks: &Option<String>,
+    jwks_file: &Option<std::path::PathBuf>,
+    jwks_uri: &Option<String>,
+) -> Result<Option<crate::domain::jwks::Jwks>, Option<ConfigError>> {
+    use crate::domain::jwks::Jwks;
+    match (jwks, jwks_file, jwks_uri) {
+        (None, None, None) => Ok(None),
+        (Some(json), None, None) => Ok(Some(Jwks::Inline(json.clone()))),
+        (None, Some(file), None) => std::fs::read_to_string(file)
+            .map(|json| Some(Jwks::Inline(json)))
+            .map_err(|source| Some(ConfigError::Read { path: file.clone(), source })),
+        (None, None, Some(uri)) => Ok(Some(Jwks::Uri(uri.clone()))),
+        _ => Err(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,14 +159,10 @@ impl TrustedIssuerConfig {
 
     /// Where the entry's keys are: its inline JWKS (or the file's, read), or its URL.
     pub(crate) fn jwks(&self) -> Result<IssuerJwks, ConfigError> {
-        match (&self.jwks, &self.jwks_file, &self.jwks_uri) {
-            (Some(json), None, None) => Ok(IssuerJwks::Inline(json.clone())),
-            (None, Some(file), None) => std::fs::read_to_string(file)
-                .map(IssuerJwks::Inline)
-                .map_err(|source| ConfigError::Read { path: file.clone(), source }),
-            (None, None, Some(uri)) => Ok(IssuerJwks::Uri(uri.clone())),
-            _ => Err(self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into())),
-        }
+        let one = || self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into());
+        super::registered_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
+            .map_err(|e| e.unwrap_or_else(one))?
+            .ok_or_else(one)
     }
 }
 

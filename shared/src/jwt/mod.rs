@@ -1,5 +1,6 @@
-//! JWTs: signing keys parsed once ([`keys`]), the published JWKS, RFC 9068 access tokens ([`access_token`]) and
-//! the cache of those already verified ([`verified`]).
+//! JWTs: signing keys parsed once ([`keys`]), the published JWKS, RFC 9068 access tokens ([`access_token`]), the
+//! cache of those already verified ([`verified`]), the JWK Sets Tessera verifies with ([`jwks`]) and trusted
+//! issuers' tokens ([`external`]).
 //!
 //! Signing uses the pre-parsed aws-lc key pair directly: `jsonwebtoken::encode` re-parses the PKCS#8 key on
 //! every call, which is the dominant cost of issuing a JWT. Verification goes through `jsonwebtoken` with the
@@ -7,5 +8,6 @@
 
 pub mod access_token;
 pub mod external;
+pub mod jwks;
 pub mod keys;
 pub mod verified;
