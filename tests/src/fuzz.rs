@@ -5,7 +5,7 @@
 //! | body | parser | invariants beyond "no panic" |
 //! |------|--------|------------------------------|
 //! | [`form`] | `Form::parse` | agrees with the `form_urlencoded` crate on every parameter it reads; each refusal's reason holds |
-//! | [`basic_auth`] | `ClientCredentials::extract` (header, then form body) | a Basic client has a non-empty id; both methods at once is never accepted |
+//! | [`basic_auth`] | `ClientCredentials::extract` (header, then form body) | a Basic client has a non-empty id; two methods at once (a secret or an assertion beside it) is never accepted |
 //! | [`opaque_token`] | `OpaqueToken::parse` | parsing is canonical: a parsed token re-encodes to its input |
 //! | [`jwt`] | `access_token::verify`, `external::peek_issuer` | an unsigned input never verifies; signed inputs reach the claim checks |
 //! | [`revocation_event`] | the revocation-events handler | a rejected event writes nothing |
@@ -84,6 +84,7 @@ pub fn basic_auth(data: &[u8]) {
         assert_eq!(credentials.method, AuthMethod::ClientSecretBasic);
         assert!(!credentials.client_id.is_empty());
         assert!(form.get("client_secret").is_none(), "two authentication methods accepted");
+        assert!(form.get("client_assertion").is_none(), "a Basic header beside an assertion accepted");
     }
 }
 

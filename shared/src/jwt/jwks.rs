@@ -1,6 +1,6 @@
 //! A JWK Set as a verifier holds it: parsed once from its registration, or fetched from its URL with a cache and a
-//! rate limit. The one implementation behind trusted issuers' tokens ([`crate::jwt::external`]), ready for a
-//! second kind of signer (clients' own keys).
+//! rate limit. The one implementation behind trusted issuers' tokens ([`crate::jwt::external`]) and
+//! `private_key_jwt` client assertions ([`crate::jwt::client_assertion`]).
 //!
 //! Only asymmetric keys are ever parsed: a symmetric (`oct`) key in a JWK Set, and an encryption key, are left
 //! out. A key that states its `alg` verifies only that algorithm; one that does not verifies the allowed

@@ -9,6 +9,7 @@ use crate::metrics::{self, Metric};
 use http::StatusCode;
 use tracing::instrument;
 
+use super::authenticate::ClientEndpoint;
 use super::presented::{Active, ExternalToken, PresentedRead};
 use crate::TokenService;
 use crate::domain::profile::ProfileAttribute;
@@ -68,8 +69,8 @@ struct Evaluated<'a> {
 #[instrument(skip_all, fields(tenant = %request.tenant, client_id))]
 async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> Result<Evaluated<'a>, OAuthError> {
     // A decision: read through the plan, items at most B old.
-    let read = PresentedRead::read(service, service.read_plan.as_ref(), request).await?;
-    let caller = read.caller()?;
+    let read = PresentedRead::read(service, service.read_plan.as_ref(), request, ClientEndpoint::Introspection).await?;
+    let caller = read.caller().await?;
     if !caller.may_introspect {
         tracing::info!("client may not introspect");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")
