@@ -5,6 +5,7 @@
 
 mod authorizer;
 mod bad_input;
+mod client_assertion;
 mod dynamodb;
 mod events;
 mod exchange;
