@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tessera::clock::Clock;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera_e2e::client_assertions::{self, ClientKey, claims as assertion_claims};
 use tessera_e2e::issuers::{EXCHANGER, EXCHANGER_TWO, auth0, exchange, exchange_config};
 use tessera_e2e::{TestServer, basic, creds, isolated_backend_store};
 use tracing_subscriber::fmt::MakeWriter;
@@ -64,6 +65,12 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     let key = SigningKey::generate(SigningAlgorithm::ES256, "redaction-key").unwrap();
     let mut config = exchange_config(&[&issuer]);
     config.signing_keys = tessera_e2e::config_with_key(&key).signing_keys;
+    let client_key = ClientKey::es256("redaction-client-1");
+    let pkj = format!(
+        "[[clients]]\nclient_id = \"redaction-pkj\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = '{}'\n",
+        ClientKey::jwks(&[&client_key])
+    );
+    config.clients.extend(tessera::config::Config::from_toml(&pkj).unwrap().clients);
     // A table of its own on DynamoDB: the revocation event below revokes every token of "alice".
     let server = TestServer::start_on(&config, isolated_backend_store(&config).await).await;
     // Secrets the flow handles; tokens join as they are issued.
@@ -154,6 +161,18 @@ async fn no_token_secret_or_key_reaches_the_logs() {
         second_refresh,
     ]);
     secrets.extend([forged, tampered, bad_opaque, wrong.to_owned(), basic(creds::JWT.0, creds::JWT.1)]);
+
+    // private_key_jwt: an assertion accepted, then replayed, and one for another server; none is logged.
+    let now = server.clock.now().as_secs();
+    let cc = [("grant_type", "client_credentials")];
+    let assertion = client_key.sign(&assertion_claims("redaction-pkj", &server.base, now));
+    let first = client_assertions::post(&server, "/oauth2/token", &assertion, &cc).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(client_assertions::post(&server, "/oauth2/token", &assertion, &cc).await.status, 401);
+    let elsewhere = client_key.sign(&assertion_claims("redaction-pkj", "https://other.example.com", now));
+    assert_eq!(client_assertions::post(&server, "/oauth2/token", &elsewhere, &cc).await.status, 401);
+    let issued = first.json()["access_token"].as_str().unwrap().to_owned();
+    secrets.extend([assertion, elsewhere, issued]);
 
     let text = logs.text();
     let lines = text.lines().count();
