@@ -23,7 +23,7 @@
 //! | `Revocations.Family` | Count | families revoked: refresh reuse, or the revocation of a refresh token |
 //! | `Revocations.Subject`, `Revocations.Client`, `Revocations.Tenant` | Count | watermarks raised by revocation events |
 //! | `RefreshReuseDetected` | Count | a spent refresh token presented again (a likely theft) |
-//! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client |
+//! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client, a refused or replayed `private_key_jwt` assertion |
 //! | `StoreLatency.<Operation>` | Milliseconds | each store call (`GetMany`, `PutNew`, `PutNewAll`, `MarkRevoked`, `Rotate`, `RaiseWatermark`, `PutUserDetails`) |
 //! | `StoreThrottles` | Count | store calls DynamoDB throttled, after the SDK's retries |
 //! | `StoreErrors` | Count | other failed store calls (unreachable, timed out, rejected, corrupt); a failed condition is an outcome, not an error |
