@@ -25,6 +25,14 @@ pub enum CliError {
     /// No signing-key document named.
     #[error("give --keys-file or --secret-id (or export SIGNING_KEYS_SECRET_ARN)")]
     NoKeyDocument,
+    /// `clients rotate-secret` of a client that has keys, not a secret.
+    #[error("{tenant}/{client_id} authenticates with private_key_jwt: it has no secret to rotate")]
+    NoSecret {
+        /// The tenant.
+        tenant: tessera::domain::tenant::TenantId,
+        /// The client id.
+        client_id: String,
+    },
     /// `serve --max-items` too small for the configuration's clients.
     #[error("--max-items {max_items} leaves no room for tokens above the configuration's {clients} clients")]
     NoRoomForTokens {

@@ -101,19 +101,26 @@ fn readme_authorizer_example_runs_as_written() {
     });
 }
 
+/// A README block that starts its own runner (`cargo run --release -- serve … &`), made to run here: the built
+/// binary, on a free port, in a fresh directory (returned) named after `name`. Should a step fail before `kill %1`,
+/// the runner must not outlive the script (nor hold its output open).
+fn local_script(marker: &str, name: &str) -> (String, std::path::PathBuf) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let script = marked_block(&readme, marker);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bin = env!("CARGO_BIN_EXE_tessera");
+    let script = script
+        .replace("cargo run --release -- ", &format!("{bin} "))
+        .replace(&format!("{bin} serve "), &format!("{bin} serve --addr 127.0.0.1:{port} "))
+        .replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
+    let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    (format!("trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT\n{script}"), dir)
+}
+
 #[test]
 fn readme_local_rotation_runs_as_written() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let script = marked_block(&readme, "<!-- rotation-example:start");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let script = script
-        .replace("cargo run --release -- ", &format!("{} ", env!("CARGO_BIN_EXE_tessera")))
-        .replace("serve --keys-file", &format!("serve --addr 127.0.0.1:{port} --keys-file"))
-        .replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
-    let dir = std::env::temp_dir().join(format!("tessera-rotation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // Should a step fail before `kill %1`, the runner must not outlive the script (nor hold its output open).
-    let script = format!("trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT\n{script}");
+    let (script, dir) = local_script("<!-- rotation-example:start", "rotation");
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(&dir)
@@ -138,5 +145,48 @@ fn readme_local_rotation_runs_as_written() {
         .unwrap();
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A directory whose `python3` can import joserfc: the test venv (`TESSERA_VENV`, else the repository's `.venv`,
+/// as scripts/test makes it), else the `python3` on `PATH` if it has joserfc. `None`: skip (a failure in CI).
+fn python_with_joserfc() -> Option<std::path::PathBuf> {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = std::env::var_os("TESSERA_VENV").map(std::path::PathBuf::from).unwrap_or_else(|| repo.join(".venv"));
+    let venv = if venv.is_relative() { repo.join(venv) } else { venv };
+    let candidates = [venv.join("bin"), std::path::PathBuf::new()];
+    candidates.into_iter().find(|dir| {
+        let python = if dir.as_os_str().is_empty() { "python3".into() } else { dir.join("python3") };
+        Command::new(python).args(["-c", "import joserfc"]).output().is_ok_and(|o| o.status.success())
+    })
+}
+
+#[test]
+fn readme_private_key_jwt_example_runs_as_written() {
+    let Some(python_dir) = python_with_joserfc() else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the test venv must have joserfc");
+        eprintln!("skipped: no python3 with joserfc (scripts/test's venv has it)");
+        return;
+    };
+    let (script, dir) = local_script("<!-- private-key-jwt-example:start", "private-key-jwt");
+    let path = match python_dir.as_os_str().is_empty() {
+        true => std::env::var("PATH").unwrap_or_default(),
+        false => format!("{}:{}", python_dir.display(), std::env::var("PATH").unwrap_or_default()),
+    };
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "example failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with(r#"{"access_token":"eyJ"#) && lines[0].contains(r#""scope":"orders:read""#),
+        "{stdout}"
+    );
+    assert_eq!(lines[1], r#"{"error":"invalid_client","error_description":"client authentication failed"}"#);
     std::fs::remove_dir_all(dir).unwrap();
 }

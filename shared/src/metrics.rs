@@ -24,7 +24,7 @@
 //! | `Revocations.Subject`, `Revocations.Client`, `Revocations.Tenant` | Count | watermarks raised by revocation events (subjects also by Shared Signals events, `events::ssf`) |
 //! | `RefreshReuseDetected` | Count | a spent refresh token presented again (a likely theft) |
 //! | `RevocationAnnouncementFailures` | Count | revocations committed but not announced on EventBridge ([`crate::announcement`]); a revocation event is retried, an HTTP revocation is not |
-//! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client |
+//! | `ClientAuthenticationFailures` | Count | `invalid_client` answers: unknown client, wrong secret, disabled client, a refused or replayed `private_key_jwt` assertion |
 //! | `StoreLatency.<Operation>` | Milliseconds | each store call (`GetMany`, `PutNew`, `PutNewAll`, `MarkRevoked`, `Rotate`, `RaiseWatermark`, `PutUserDetails`) |
 //! | `StoreThrottles` | Count | store calls DynamoDB throttled, after the SDK's retries |
 //! | `StoreErrors` | Count | other failed store calls (unreachable, timed out, rejected, corrupt); a failed condition is an outcome, not an error |

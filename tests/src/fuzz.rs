@@ -5,7 +5,7 @@
 //! | body | parser | invariants beyond "no panic" |
 //! |------|--------|------------------------------|
 //! | [`form`] | `Form::parse` | agrees with the `form_urlencoded` crate on every parameter it reads; each refusal's reason holds |
-//! | [`basic_auth`] | `ClientCredentials::extract` (header, then form body) | a Basic client has a non-empty id; both methods at once is never accepted |
+//! | [`basic_auth`] | `ClientCredentials::extract` (header, then form body) | a Basic client has a non-empty id; two methods at once (a secret or an assertion beside it) is never accepted; a body-only assertion is accepted only with the JWT type, names its `sub` as the client, and agrees with any `client_id` |
 //! | [`opaque_token`] | `OpaqueToken::parse` | parsing is canonical: a parsed token re-encodes to its input |
 //! | [`jwt`] | `access_token::verify`, `external::peek_issuer` | an unsigned input never verifies; signed inputs reach the claim checks |
 //! | [`revocation_event`] | the revocation-events handler | a rejected event writes nothing |
@@ -21,6 +21,7 @@ use tessera::clock::FixedClock;
 use tessera::domain::tenant::TenantId;
 use tessera::domain::time::Timestamp;
 use tessera::domain::token::OpaqueToken;
+use tessera::jwt::client_assertion::{CLIENT_ASSERTION_TYPE as JWT_BEARER, claimed_client_id};
 use tessera::jwt::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use tessera::jwt::{access_token, external};
 use tessera::store::memory::MemoryStore;
@@ -85,6 +86,20 @@ pub fn basic_auth(data: &[u8]) {
         assert_eq!(credentials.method, AuthMethod::ClientSecretBasic);
         assert!(!credentials.client_id.is_empty());
         assert!(form.get("client_secret").is_none(), "two authentication methods accepted");
+        assert!(form.get("client_assertion").is_none(), "a Basic header beside an assertion accepted");
+    }
+    // The body alone: a secret in the form, or a client assertion (RFC 7523 §2.2) whose client is its `sub`.
+    if let Ok(Some(credentials)) = ClientCredentials::extract(None, &form) {
+        match credentials.method {
+            AuthMethod::PrivateKeyJwt => {
+                let assertion = form.get("client_assertion").expect("an assertion");
+                assert_eq!(form.get("client_assertion_type"), Some(JWT_BEARER));
+                assert!(form.get("client_secret").is_none(), "an assertion beside a secret accepted");
+                assert_eq!(claimed_client_id(assertion).as_deref(), Some(credentials.client_id.as_str()));
+                assert!(form.get("client_id").is_none_or(|id| id == credentials.client_id));
+            }
+            _ => assert!(form.get("client_assertion").is_none() && form.get("client_assertion_type").is_none()),
+        }
     }
 }
 

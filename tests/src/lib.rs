@@ -1,6 +1,7 @@
 //! Test harness shared by the end-to-end suites: a local runner on a random loopback port with a pinned
 //! clock, an HTTP client speaking form posts, and a store that fails on demand.
 
+pub mod client_assertions;
 pub mod fault_proxy;
 pub mod fuzz;
 pub mod issuers;

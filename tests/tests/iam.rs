@@ -14,12 +14,15 @@ use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::store::RegistrationStore;
 use tessera::store::dynamodb::{self, DynamoStore};
 use tessera_cli::routes::Route;
+use tessera_e2e::client_assertions::{self, ClientKey, claims as assertion_claims};
 use tessera_e2e::fault_proxy::FaultProxy;
 use tessera_e2e::issuers::{EXCHANGER, auth0, exchange, exchange_config_recording};
 use tessera_e2e::{Reply, TestServer, creds, dynamo_store};
 
 /// The bearer token of the test's Shared Signals transmitter.
 const SSF_AUTHORIZATION: &str = "ssf-iam-transmitter-token-0123456789abcdef";
+/// The private_key_jwt client of the flows.
+const PKJ: &str = "iam-pkj-client";
 
 fn set(name: &str, value: &str) {
     // SAFETY: this test binary has a single test, so no other thread reads the environment concurrently.
@@ -113,7 +116,15 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
 
     // A table of its own, with clients and a trusted issuer (recording its tokens) written around the proxy.
     let idp = auth0();
-    let config = exchange_config_recording(&[(&idp, true)]);
+    let mut config = exchange_config_recording(&[(&idp, true)]);
+    // A private_key_jwt client (RFC 7523): each of its requests spends its assertion's jti with a conditional PutItem.
+    let assertion_key = ClientKey::es256("iam-client-1");
+    let pkj = format!(
+        "[[clients]]\nclient_id = \"{PKJ}\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = '{}'\n\
+         may_introspect = true\n",
+        ClientKey::jwks(&[&assertion_key])
+    );
+    config.clients.extend(tessera::config::Config::from_toml(&pkj).unwrap().clients);
     let table = format!("{}-iam-{}", shared.table(), std::process::id());
     let sdk = tessera::aws_sdk::sdk_config().await;
     let direct = DynamoStore::new(dynamodb::client(&sdk, None), table.clone());
@@ -235,6 +246,24 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         assert_eq!(reply.status, status, "{}", reply.text);
         rec.charge("/demo/orders");
     }
+
+    // private_key_jwt at each endpoint that authenticates clients: the jti's conditional PutItem beside the read.
+    let assertion =
+        |path: &str| assertion_key.sign(&assertion_claims(PKJ, &format!("https://auth.example.com{path}"), now));
+    let cc = [("grant_type", "client_credentials")];
+    let issued = client_assertions::post(&server, "/oauth2/token", &assertion("/oauth2/token"), &cc).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    rec.charge("/oauth2/token");
+    let own = issued.json()["access_token"].as_str().unwrap().to_owned();
+    let introspected =
+        client_assertions::post(&server, "/oauth2/introspect", &assertion("/oauth2/introspect"), &[("token", &own)])
+            .await;
+    assert_eq!(introspected.json()["active"], true, "{}", introspected.text);
+    rec.charge("/oauth2/introspect");
+    let revoked =
+        client_assertions::post(&server, "/oauth2/revoke", &assertion("/oauth2/revoke"), &[("token", &own)]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    rec.charge("/oauth2/revoke");
 
     // Revocation: a JWT (denylist entry), an opaque token and a refresh token (marked revoked).
     for (client, token) in [(creds::JWT, jwt.as_str().unwrap()), (creds::OPAQUE, opaque.as_str().unwrap())] {

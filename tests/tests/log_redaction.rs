@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tessera::clock::Clock;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera_e2e::client_assertions::{self, ClientKey, claims as assertion_claims};
 use tessera_e2e::issuers::{Canned, EXCHANGER, EXCHANGER_TWO, UserinfoServer, auth0, exchange, exchange_config};
 use tessera_e2e::{TestServer, basic, creds, isolated_backend_store};
 use tracing_subscriber::fmt::MakeWriter;
@@ -78,6 +79,12 @@ async fn no_token_secret_or_key_reaches_the_logs() {
         json!({"keys": [transmitter_key.public_jwk()]})
     );
     config.ssf_transmitters = tessera::config::Config::from_toml(&transmitter).unwrap().ssf_transmitters;
+    let client_key = ClientKey::es256("redaction-client-1");
+    let pkj = format!(
+        "[[clients]]\nclient_id = \"redaction-pkj\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = '{}'\n",
+        ClientKey::jwks(&[&client_key])
+    );
+    config.clients.extend(tessera::config::Config::from_toml(&pkj).unwrap().clients);
     // A table of its own on DynamoDB: the revocation event below revokes every token of "alice".
     let server = TestServer::start_on(&config, isolated_backend_store(&config).await).await;
     // Secrets the flow handles; tokens join as they are issued.
@@ -201,6 +208,18 @@ async fn no_token_secret_or_key_reaches_the_logs() {
     secrets.extend(
         transmitter_key.to_pkcs8_pem().lines().filter(|l| !l.starts_with("-----") && l.len() >= 16).map(str::to_owned),
     );
+
+    // private_key_jwt: an assertion accepted, then replayed, and one for another server; none is logged.
+    let now = server.clock.now().as_secs();
+    let cc = [("grant_type", "client_credentials")];
+    let assertion = client_key.sign(&assertion_claims("redaction-pkj", &server.base, now));
+    let first = client_assertions::post(&server, "/oauth2/token", &assertion, &cc).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(client_assertions::post(&server, "/oauth2/token", &assertion, &cc).await.status, 401);
+    let elsewhere = client_key.sign(&assertion_claims("redaction-pkj", "https://other.example.com", now));
+    assert_eq!(client_assertions::post(&server, "/oauth2/token", &elsewhere, &cc).await.status, 401);
+    let issued = first.json()["access_token"].as_str().unwrap().to_owned();
+    secrets.extend([assertion, elsewhere, issued]);
 
     let text = logs.text();
     let lines = text.lines().count();

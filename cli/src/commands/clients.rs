@@ -1,5 +1,5 @@
 //! `tessera clients`: the client registry in a DynamoDB table. Register (a generated secret, shown once, stored
-//! hashed), list, rotate a secret, disable or enable, set an introspection profile, and import the `[[clients]]`
+//! hashed; or, for `private_key_jwt`, the client's public keys and no secret), list, rotate a secret, disable or enable, set an introspection profile, and import the `[[clients]]`
 //! of a configuration file. The operations work on any store that is both a [`TokenStore`] and a
 //! [`RegistrationStore`]: DynamoDB in production, the embedded store in tests.
 
@@ -12,7 +12,9 @@ use serde::Serialize;
 use tessera::config::{
     ClientConfig, Config, DEFAULT_ACCESS_TOKEN_TTL_SECS, DEFAULT_GRANT_TYPES, DEFAULT_REFRESH_TOKEN_TTL_SECS,
 };
-use tessera::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
+use tessera::domain::client::{
+    AppAttributes, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenEndpointAuthMethod, TokenFormat,
+};
 use tessera::domain::profile::ProfileAttribute;
 use tessera::domain::tenant::TenantId;
 use tessera::entropy::{Entropy, SystemEntropy, random_bytes};
@@ -24,12 +26,14 @@ use crate::error::CliError;
 /// `tessera clients …`.
 #[derive(Subcommand)]
 pub enum ClientsCommand {
-    /// Register a client with a generated 256-bit secret, printed once as JSON; only its hash is stored.
+    /// Register a client with a generated 256-bit secret, printed once as JSON; only its hash is stored. With
+    /// `--auth-method private_key_jwt`, register its public keys (`--jwks FILE` or `--jwks-uri URL`) instead: no
+    /// secret exists.
     Register {
         #[command(flatten)]
         table: Table,
         #[command(flatten)]
-        client: NewClient,
+        client: Box<NewClient>,
     },
     /// List the clients of a tenant (never their secrets).
     List {
@@ -96,6 +100,16 @@ pub struct NewClient {
     client_id: String,
     #[arg(long, default_value = TenantId::DEFAULT)]
     tenant: TenantId,
+    /// How it authenticates (RFC 7591): client_secret_basic or client_secret_post (a generated secret, which it
+    /// may present either way), or private_key_jwt (RFC 7523: JWTs signed with its key; needs --jwks or --jwks-uri).
+    #[arg(long, value_name = "METHOD", default_value = "client_secret_basic", value_parser = parse_auth_method)]
+    auth_method: TokenEndpointAuthMethod,
+    /// For private_key_jwt: a file holding its public keys as a JWK Set (stored inline, at most 8 KiB).
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks: Option<PathBuf>,
+    /// For private_key_jwt: the https URL of its JWK Set, fetched and cached as a trusted issuer's is.
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// An allowed scope (repeat for several).
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -146,6 +160,10 @@ impl From<NewClient> for ClientConfig {
             client_id: client.client_id,
             client_secret: None,
             client_secret_hash: None,
+            token_endpoint_auth_method: Some(client.auth_method),
+            jwks: None,
+            jwks_file: client.jwks,
+            jwks_uri: client.jwks_uri,
             default_scopes: (!client.default_scopes.is_empty()).then_some(client.default_scopes),
             scopes: client.scopes,
             grant_types: if client.grant_types.is_empty() { DEFAULT_GRANT_TYPES.to_vec() } else { client.grant_types },
@@ -182,6 +200,11 @@ fn parse_profile(value: &str) -> Result<ProfileAttribute, String> {
         .map_err(|_| format!("{value:?} is not one of user_details, amr, permissions, app"))
 }
 
+fn parse_auth_method(value: &str) -> Result<TokenEndpointAuthMethod, String> {
+    TokenEndpointAuthMethod::parse(value)
+        .ok_or_else(|| format!("{value} is not one of client_secret_basic, client_secret_post, private_key_jwt"))
+}
+
 fn parse_grant(value: &str) -> Result<GrantType, String> {
     GrantType::parse(value).ok_or_else(|| format!("unknown grant type {value}"))
 }
@@ -199,7 +222,7 @@ pub async fn run(command: ClientsCommand) -> Result<(), CliError> {
     let entropy = SystemEntropy;
     match command {
         ClientsCommand::Register { table, client } => {
-            let issued = register(&table.open().await?, &client.into(), &entropy).await?;
+            let issued = register(&table.open().await?, &(*client).into(), &entropy).await?;
             println!("{}", serde_json::to_string_pretty(&issued)?);
         }
         ClientsCommand::List { table, tenant } => {
@@ -248,7 +271,31 @@ impl std::fmt::Debug for IssuedSecret {
     }
 }
 
-/// What `register` and `rotate-secret` print: the only time the secret is ever shown.
+/// What `register` prints: the client, its method, and its secret if it has one (the only time it is shown).
+#[derive(Serialize)]
+pub struct Registered {
+    /// The tenant.
+    pub tenant: String,
+    /// The client id.
+    pub client_id: String,
+    /// The RFC 7591 method it is registered with.
+    pub token_endpoint_auth_method: &'static str,
+    /// The new secret (256 bits, base64url), for a secret client. Not stored anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `rotate-secret` prints: the only time the secret is ever shown.
 #[derive(Serialize)]
 pub struct IssuedSecret {
     /// The tenant.
@@ -269,21 +316,33 @@ fn hash(secret: &str, entropy: &dyn Entropy) -> Result<SecretHash, CliError> {
     Ok(SecretHash::new(secret, random_bytes(entropy)?))
 }
 
-/// Registers a new client from `entry` (its secret fields are ignored), with a generated secret. Refuses to
-/// replace an existing client.
+/// Registers a new client from `entry` (its secret fields are ignored): a secret client with a generated secret,
+/// or a `private_key_jwt` client with the keys the entry names (no secret). Refuses to replace an existing client.
 pub async fn register(
     store: &dyn Registry,
     entry: &ClientConfig,
     entropy: &dyn Entropy,
-) -> Result<IssuedSecret, CliError> {
-    let secret = generate_secret(entropy)?;
+) -> Result<Registered, CliError> {
     let mut entry = entry.clone();
     entry.client_secret = None;
-    entry.client_secret_hash = Some(String::from(hash(&secret, entropy)?));
+    let secret = match entry.token_endpoint_auth_method {
+        Some(TokenEndpointAuthMethod::PrivateKeyJwt) => None,
+        _ => {
+            let secret = generate_secret(entropy)?;
+            entry.client_secret_hash = Some(String::from(hash(&secret, entropy)?));
+            Some(secret)
+        }
+    };
     let client = entry.to_client(entropy)?;
     let (tenant, client_id) = (client.tenant.clone(), client.client_id.to_string());
+    let method = entry.token_endpoint_auth_method.unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
     match store.put_new(Record::Client(client)).await {
-        Ok(()) => Ok(IssuedSecret { tenant: tenant.to_string(), client_id, client_secret: secret }),
+        Ok(()) => Ok(Registered {
+            tenant: tenant.to_string(),
+            client_id,
+            token_endpoint_auth_method: method.as_str(),
+            client_secret: secret,
+        }),
         Err(StoreError::AlreadyExists(_)) => Err(CliError::ClientExists { tenant, client_id }),
         Err(other) => Err(other.into()),
     }
@@ -309,8 +368,11 @@ pub async fn rotate_secret(
     entropy: &dyn Entropy,
 ) -> Result<IssuedSecret, CliError> {
     let mut client = get(store, tenant, client_id).await?;
+    if let ClientAuthentication::PrivateKeyJwt(_) = client.authentication {
+        return Err(CliError::NoSecret { tenant: tenant.clone(), client_id: client_id.to_owned() });
+    }
     let secret = generate_secret(entropy)?;
-    client.secret_hash = hash(&secret, entropy)?;
+    client.authentication = ClientAuthentication::Secret(hash(&secret, entropy)?);
     store.put_client(client).await?;
     Ok(IssuedSecret { tenant: tenant.to_string(), client_id: client_id.to_owned(), client_secret: secret })
 }
@@ -350,10 +412,11 @@ pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy
     Ok(ids)
 }
 
-/// One line per client: id, format, grants, scopes, flags. Secrets are never listed, not even hashed.
+/// One line per client: id, format, grants, scopes, flags, app, and how it authenticates (`METHOD`: the RFC 7591
+/// methods it may use). Secrets and keys are never listed, not even hashed.
 pub fn render_list(clients: &[Client]) -> String {
     let mut out = String::from(
-        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\n",
+        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\tMETHOD\n",
     );
     for c in clients {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
@@ -361,8 +424,9 @@ pub fn render_list(clients: &[Client]) -> String {
             tessera::domain::client::TokenFormat::Jwt => "jwt",
             tessera::domain::client::TokenFormat::Opaque => "opaque",
         };
+        let methods: Vec<&str> = c.authentication.methods().iter().map(|m| m.as_str()).collect();
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             c.client_id,
             format,
             if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
@@ -372,6 +436,7 @@ pub fn render_list(clients: &[Client]) -> String {
             profile_text(&c.introspection_profile),
             c.revoke_access_on_refresh,
             app_text(&c.app),
+            methods.join(","),
         ));
     }
     out
@@ -412,6 +477,12 @@ mod tests {
         let store = MemoryStore::new();
         let tenant = TenantId::default();
         let issued = register(&store, &entry("svc"), &SystemEntropy).await.unwrap();
+        assert_eq!(issued.token_endpoint_auth_method, "client_secret_basic");
+        let issued = IssuedSecret {
+            tenant: issued.tenant,
+            client_id: issued.client_id,
+            client_secret: issued.client_secret.expect("a secret client gets a secret"),
+        };
         assert_eq!(issued.client_secret.len(), 43);
         assert!(get(&store, &tenant, "svc").await.unwrap().authenticate(&issued.client_secret));
         assert!(
@@ -449,7 +520,10 @@ mod tests {
         assert!(!client.revoke_access_on_refresh);
         assert_eq!(client.app.app_identifier.as_deref(), Some("com.example.orders"));
         let listed = render_list(&store.list_clients(&TenantId::default()).await.unwrap());
-        assert!(listed.contains("\t-\tfalse\tcom.example.orders/ios/2.1.0\n"), "{listed}");
+        assert!(
+            listed.contains("\t-\tfalse\tcom.example.orders/ios/2.1.0\tclient_secret_basic,client_secret_post\n"),
+            "{listed}"
+        );
         assert!(parse(&[]).unwrap().client.revoke_access_on_refresh, "on by default");
 
         for (args, says) in [
@@ -461,5 +535,76 @@ mod tests {
             let err = parse(args).err().expect("refused").to_string();
             assert!(err.contains(says), "{args:?}: {err}");
         }
+    }
+
+    /// `--auth-method private_key_jwt` with `--jwks FILE` or `--jwks-uri URL` registers the keys and no secret
+    /// (RFC 7591 §2: one method per client); `clients list` shows the method; bad combinations are refused.
+    #[tokio::test]
+    async fn register_a_private_key_jwt_client() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Register {
+            #[command(flatten)]
+            client: NewClient,
+        }
+        let parse = |args: &[&str]| Register::try_parse_from([&["register"][..], args].concat());
+        let store = MemoryStore::new();
+        let tenant = TenantId::default();
+        let key = tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::EdDSA, "k1").unwrap();
+        let file = std::env::temp_dir().join(format!("tessera-client-jwks-{}.json", std::process::id()));
+        std::fs::write(&file, serde_json::json!({"keys": [key.public_jwk()]}).to_string()).unwrap();
+        let file_arg = file.to_str().unwrap();
+        let inline = ["--client-id", "batch", "--auth-method", "private_key_jwt", "--jwks", file_arg];
+        let registered = register(&store, &parse(&inline).unwrap().client.into(), &SystemEntropy).await.unwrap();
+        assert_eq!((registered.token_endpoint_auth_method, registered.client_secret), ("private_key_jwt", None));
+        let client = get(&store, &tenant, "batch").await.unwrap();
+        assert!(matches!(
+            client.authentication,
+            ClientAuthentication::PrivateKeyJwt(tessera::domain::jwks::Jwks::Inline(_))
+        ));
+        assert!(
+            rotate_secret(&store, &tenant, "batch", &SystemEntropy)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("no secret")
+        );
+        let by_url =
+            ["--client-id", "batch-2", "--auth-method", "private_key_jwt", "--jwks-uri", "https://batch.example/jwks"];
+        register(&store, &parse(&by_url).unwrap().client.into(), &SystemEntropy).await.unwrap();
+        let listed = render_list(&store.list_clients(&tenant).await.unwrap());
+        assert!(listed.lines().next().unwrap().ends_with("\tAPP\tMETHOD"), "{listed}");
+        assert!(
+            listed.contains("batch\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\tprivate_key_jwt\n"),
+            "{listed}"
+        );
+        assert!(!listed.contains(&key.public_jwk().to_string()), "keys are not listed");
+
+        for (args, says) in [
+            (
+                &["--client-id", "x", "--auth-method", "private_key_jwt"][..],
+                "needs one of jwks, jwks_file and jwks_uri",
+            ),
+            (
+                &["--client-id", "x", "--auth-method", "client_secret_basic", "--jwks", file_arg],
+                "private_key_jwt client only",
+            ),
+            (
+                &["--client-id", "x", "--auth-method", "private_key_jwt", "--jwks-uri", "http://batch.example/jwks"],
+                "must be https",
+            ),
+        ] {
+            let entry: ClientConfig = parse(args).unwrap().client.into();
+            let err = register(&store, &entry, &SystemEntropy).await.unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        for (args, says) in [
+            (&["--client-id", "x", "--auth-method", "client_secret_jwt"][..], "is not one of client_secret_basic"),
+            (&["--client-id", "x", "--jwks", file_arg, "--jwks-uri", "https://a.example/j"], "cannot be used with"),
+        ] {
+            let err = parse(args).err().expect("refused").to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        std::fs::remove_file(file).unwrap();
     }
 }

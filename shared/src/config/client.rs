@@ -3,7 +3,10 @@
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::client::{
+    AppAttributes, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenEndpointAuthMethod, TokenFormat,
+};
+use crate::domain::jwks::Jwks;
 use crate::domain::profile::ProfileAttribute;
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
@@ -15,6 +18,9 @@ pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
 pub const MAX_REFRESH_TOKEN_TTL_SECS: u32 = crate::domain::revocation::MAX_TOKEN_LIFETIME_SECS;
 /// Secrets shorter than this are accepted from config files with a warning.
 pub const RECOMMENDED_SECRET_LEN: usize = 32;
+/// The largest inline JWK Set a `private_key_jwt` client may register: it is read with the client on every
+/// request, so it stays a small part of one read unit's worth. Larger sets belong at a `jwks_uri`.
+pub const MAX_CLIENT_JWKS_BYTES: usize = 8 * 1024;
 
 /// One client entry. `Debug` leaves the secret out.
 #[derive(Clone, Deserialize)]
@@ -29,6 +35,15 @@ pub struct ClientConfig {
     pub client_secret: Option<String>,
     /// The secret's hash, as the operator CLI prints it.
     pub client_secret_hash: Option<String>,
+    /// How it authenticates (RFC 7591 §2): `client_secret_basic` or `client_secret_post` (the default; either
+    /// way of presenting the secret is accepted), or `private_key_jwt` (RFC 7523 §2.2: keys, no secret).
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// A `private_key_jwt` client's public keys: a JWK Set inline.
+    pub jwks: Option<String>,
+    /// ... or a file holding it (read at load, then registered inline).
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// ... or its URL, fetched and cached as a trusted issuer's is (https; plain http only to a loopback host).
+    pub jwks_uri: Option<String>,
     /// Allowed scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -77,6 +92,7 @@ impl std::fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("tenant", &self.tenant)
             .field("client_id", &self.client_id)
+            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
             .field("scopes", &self.scopes)
             .field("grant_types", &self.grant_types)
             .field("access_token_format", &self.access_token_format)
@@ -106,22 +122,72 @@ fn default_refresh_ttl() -> u32 {
     DEFAULT_REFRESH_TOKEN_TTL_SECS
 }
 
+/// Checks a `private_key_jwt` client's keys: an inline set parses as a JWK Set, holds at least one usable
+/// asymmetric public key and stays within [`MAX_CLIENT_JWKS_BYTES`]; a URL follows the JWKS URL rule.
+pub fn client_jwks(jwks: Jwks) -> Result<Jwks, String> {
+    use crate::jwt::client_assertion::CLIENT_ASSERTION_ALGORITHMS;
+    use crate::jwt::jwks::{KeySet, jwks_uri_allowed};
+    match jwks {
+        Jwks::Inline(text) => {
+            let text = text.trim().to_owned();
+            if text.len() > MAX_CLIENT_JWKS_BYTES {
+                return Err(format!("jwks is over {MAX_CLIENT_JWKS_BYTES} bytes; publish it at a jwks_uri"));
+            }
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("jwks is not a JWK Set: {e}"))?;
+            // RFC 7518 §6.2.2 and §6.3.2, RFC 8037 §2: a private key has `d`.
+            if value["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k.get("d").is_some())) {
+                return Err("jwks holds a private key: register the public keys only".into());
+            }
+            let set: jsonwebtoken::jwk::JwkSet =
+                serde_json::from_value(value).map_err(|e| format!("jwks is not a JWK Set: {e}"))?;
+            if KeySet::parse(&set, &CLIENT_ASSERTION_ALGORITHMS).is_empty() {
+                return Err("jwks has no usable asymmetric public key (RSA, EC or OKP, for signing)".into());
+            }
+            Ok(Jwks::Inline(text))
+        }
+        Jwks::Uri(uri) if jwks_uri_allowed(&uri) => Ok(Jwks::Uri(uri)),
+        Jwks::Uri(_) => Err("jwks_uri must be https (plain http only on a loopback address)".into()),
+    }
+}
+
 impl ClientConfig {
+    /// The secret's hash: the plain secret's, hashed now, or the hash given.
+    fn secret_hash(&self, entropy: &dyn Entropy) -> Result<SecretHash, ConfigError> {
+        let id = &self.client_id;
+        let invalid = |what: &str| ConfigError::Invalid(format!("client {id:?}: {what}"));
+        match (&self.client_secret, &self.client_secret_hash) {
+            (Some(secret), None) => {
+                if secret.len() < RECOMMENDED_SECRET_LEN {
+                    tracing::warn!(client_id = %id, "client secret is shorter than {RECOMMENDED_SECRET_LEN} characters");
+                }
+                Ok(SecretHash::new(secret, random_bytes(entropy)?))
+            }
+            (None, Some(hash)) => SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string())),
+            _ => Err(invalid("set exactly one of client_secret and client_secret_hash")),
+        }
+    }
+
     /// Validates the entry and builds the client.
     pub fn to_client(&self, entropy: &dyn Entropy) -> Result<Client, ConfigError> {
         let id = &self.client_id;
         let invalid = |what: &str| ConfigError::Invalid(format!("client {id:?}: {what}"));
         let client_id = ClientId::parse(id).map_err(|e| invalid(&e.to_string()))?;
-        let secret_hash = match (&self.client_secret, &self.client_secret_hash) {
-            (Some(secret), None) => {
-                if secret.len() < RECOMMENDED_SECRET_LEN {
-                    tracing::warn!(client_id = %id, "client secret is shorter than {RECOMMENDED_SECRET_LEN} characters");
+        let authentication = match self.token_endpoint_auth_method {
+            Some(TokenEndpointAuthMethod::PrivateKeyJwt) => {
+                if self.client_secret.is_some() || self.client_secret_hash.is_some() {
+                    return Err(invalid("a private_key_jwt client has keys, never a secret"));
                 }
-                SecretHash::new(secret, random_bytes(entropy)?)
+                let jwks = super::registered_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
+                    .map_err(|e| e.unwrap_or_else(|| invalid("set exactly one of jwks, jwks_file and jwks_uri")))?
+                    .ok_or_else(|| invalid("a private_key_jwt client needs one of jwks, jwks_file and jwks_uri"))?;
+                ClientAuthentication::PrivateKeyJwt(client_jwks(jwks).map_err(|what| invalid(&what))?)
             }
-            (None, Some(hash)) => SecretHash::try_from(hash.clone()).map_err(|e| invalid(&e.to_string()))?,
-            _ => {
-                return Err(invalid("set exactly one of client_secret and client_secret_hash"));
+            None | Some(TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost) => {
+                if self.jwks.is_some() || self.jwks_file.is_some() || self.jwks_uri.is_some() {
+                    return Err(invalid("keys (jwks, jwks_file, jwks_uri) are for a private_key_jwt client only"));
+                }
+                ClientAuthentication::Secret(self.secret_hash(entropy)?)
             }
         };
         let scopes = ScopeSet::from_tokens(&self.scopes).map_err(|e| invalid(&e.to_string()))?;
@@ -143,7 +209,7 @@ impl ClientConfig {
         Ok(Client {
             tenant: self.tenant.clone(),
             client_id,
-            secret_hash,
+            authentication,
             scopes,
             default_scopes,
             grant_types: self.grant_types.iter().copied().collect(),

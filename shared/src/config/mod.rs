@@ -25,6 +25,11 @@
 //! audiences = ["https://orders.example.com"] # optional: allowed `resource` values, first is the default
 //! tenant = "default"                         # optional: a tenant declared under [[tenants]]
 //!
+//! [[clients]]                                # a private_key_jwt client (RFC 7523 §2.2): keys, never a secret
+//! client_id = "billing-batch"
+//! token_endpoint_auth_method = "private_key_jwt"   # default: a secret, by Basic or in the form
+//! jwks_uri = "https://billing.example.com/jwks.json" # or jwks = '{"keys": […]}', or jwks_file = "billing.json"
+//!
 //! [[tenants]]                                # more tenants, served under /t/<name>/…
 //! name = "acme"
 //! issuer = "https://auth.example.com/t/acme" # optional: <issuer>/t/<name>
@@ -404,6 +409,26 @@ impl Config {
     }
 }
 
+/// Where an entry's keys are, from its `jwks` (inline), `jwks_file` (read now) and `jwks_uri`: `Ok(None)` when it
+/// sets none of them; `Err(None)` when it sets more than one; `Err(Some(_))` when the file cannot be read. The one
+/// rule of trusted issuers and `private_key_jwt` clients.
+pub(crate) fn registered_jwks(
+    jwks: &Option<String>,
+    jwks_file: &Option<std::path::PathBuf>,
+    jwks_uri: &Option<String>,
+) -> Result<Option<crate::domain::jwks::Jwks>, Option<ConfigError>> {
+    use crate::domain::jwks::Jwks;
+    match (jwks, jwks_file, jwks_uri) {
+        (None, None, None) => Ok(None),
+        (Some(json), None, None) => Ok(Some(Jwks::Inline(json.clone()))),
+        (None, Some(file), None) => std::fs::read_to_string(file)
+            .map(|json| Some(Jwks::Inline(json)))
+            .map_err(|source| Some(ConfigError::Read { path: file.clone(), source })),
+        (None, None, Some(uri)) => Ok(Some(Jwks::Uri(uri.clone()))),
+        _ => Err(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +511,50 @@ mod tests {
         }
         assert!(Config::validate_issuer("ftp://x").is_err());
         assert!(Config::validate_issuer("https://x/?a=b").is_err());
+    }
+
+    /// A public EC key (P-256) as a JWK Set, and the same key with its private part.
+    const EC_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"rFlvkzfwx7fAnKJ-_LxD4YvZ9ZM3ScSOZ9rnA7f0nAY","y":"qDa5JJVGl4S0C4ceVbWH0qdq-2sLQiaUi3gvI9cSqP8"}]}"#;
+
+    /// RFC 7591 §2: a client registers one `token_endpoint_auth_method`. A `private_key_jwt` client has keys and no
+    /// secret; a secret client has no keys; an entry without the method keeps today's secret client.
+    #[test]
+    fn a_private_key_jwt_client_has_keys_and_never_a_secret() {
+        use crate::domain::client::{ClientAuthentication, TokenEndpointAuthMethod};
+        use crate::domain::jwks::Jwks;
+        let entry = |rest: &str| format!("[[clients]]\nclient_id = \"kj\"\n{rest}");
+        let pkj = "token_endpoint_auth_method = \"private_key_jwt\"\n";
+        let load = |toml: &str| Config::from_toml(toml).and_then(|c| c.clients(&SeededEntropy::new(1)));
+        let clients = load(&entry(&format!("{pkj}jwks = '{EC_JWKS}'"))).unwrap();
+        assert_eq!(clients[0].authentication, ClientAuthentication::PrivateKeyJwt(Jwks::Inline(EC_JWKS.into())));
+        assert!(!clients[0].authenticate(""));
+        let clients = load(&entry(&format!("{pkj}jwks_uri = \"https://kj.example.com/jwks\""))).unwrap();
+        assert_eq!(clients[0].authentication.methods(), [TokenEndpointAuthMethod::PrivateKeyJwt]);
+        for method in ["", "token_endpoint_auth_method = \"client_secret_post\"\n"] {
+            let clients =
+                load(&entry(&format!("{method}client_secret = \"0123456789abcdef0123456789abcdef\""))).unwrap();
+            assert!(clients[0].authentication.accepts(TokenEndpointAuthMethod::ClientSecretBasic), "as before");
+            assert!(clients[0].authentication.accepts(TokenEndpointAuthMethod::ClientSecretPost), "as before");
+        }
+        let private = EC_JWKS.replace("\"kid\":\"k1\"", "\"kid\":\"k1\",\"d\":\"AAAA\"");
+        let cases = [
+            (format!("{pkj}jwks = '{EC_JWKS}'\nclient_secret = \"s\""), "never a secret"),
+            (pkj.to_owned(), "needs one of jwks, jwks_file and jwks_uri"),
+            (format!("{pkj}jwks = '{EC_JWKS}'\njwks_uri = \"https://kj.example.com/jwks\""), "exactly one of jwks"),
+            (format!("{pkj}jwks_uri = \"http://kj.example.com/jwks\""), "jwks_uri must be https"),
+            (format!("{pkj}jwks = '{{\"keys\": 1}}'"), "not a JWK Set"),
+            (format!("{pkj}jwks = '{{\"keys\": []}}'"), "no usable asymmetric public key"),
+            (format!("{pkj}jwks = '{{\"keys\": [{{\"kty\": \"oct\", \"k\": \"c2VjcmV0\"}}]}}'"), "no usable"),
+            (format!("{pkj}jwks = '{private}'"), "private key"),
+            (format!("{pkj}jwks = '{{\"keys\": [], \"pad\": \"{}\"}}'", "x".repeat(9000)), "over 8192 bytes"),
+            (format!("jwks = '{EC_JWKS}'\nclient_secret = \"s\""), "for a private_key_jwt client only"),
+            ("token_endpoint_auth_method = \"client_secret_jwt\"\nclient_secret = \"s\"".to_owned(), "unknown variant"),
+            ("token_endpoint_auth_method = \"none\"".to_owned(), "unknown variant"),
+        ];
+        for (rest, expected) in cases {
+            let err = load(&entry(&rest)).unwrap_err();
+            assert!(err.to_string().contains(expected), "{rest}: {err}");
+        }
     }
 
     #[test]

@@ -95,8 +95,10 @@ impl SsfTransmitterConfig {
         if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
             return Err(self.invalid("issuer and audience must not be empty".into()));
         }
-        let jwks = super::trusted_issuer::entry_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
-            .ok_or_else(|| self.invalid(super::trusted_issuer::ONE_KEY_SOURCE.into()))??;
+        let one = || self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into());
+        let jwks = super::registered_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
+            .map_err(|e| e.unwrap_or_else(one))?
+            .ok_or_else(one)?;
         let authorization_hash = match (&self.authorization, &self.authorization_hash) {
             (Some(token), None) if token.len() < MIN_AUTHORIZATION_LEN => {
                 return Err(self.invalid(format!("authorization must be at least {MIN_AUTHORIZATION_LEN} characters")));

@@ -167,29 +167,10 @@ impl TrustedIssuerConfig {
 
     /// Where the entry's keys are: its inline JWKS (or the file's, read), or its URL.
     pub(crate) fn jwks(&self) -> Result<IssuerJwks, ConfigError> {
-        entry_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri).ok_or_else(|| self.invalid(ONE_KEY_SOURCE.into()))?
-    }
-}
-
-/// What an entry with not exactly one key source is told.
-pub(super) const ONE_KEY_SOURCE: &str = "set exactly one of jwks, jwks_file and jwks_uri";
-
-/// Where an entry's keys are (a trusted issuer's, an SSF transmitter's): its inline JWKS, its `jwks_file` read into
-/// one, or its `jwks_uri`. `None` unless exactly one is set.
-pub(super) fn entry_jwks(
-    jwks: &Option<String>,
-    file: &Option<PathBuf>,
-    uri: &Option<String>,
-) -> Option<Result<IssuerJwks, ConfigError>> {
-    match (jwks, file, uri) {
-        (Some(json), None, None) => Some(Ok(IssuerJwks::Inline(json.clone()))),
-        (None, Some(file), None) => Some(
-            std::fs::read_to_string(file)
-                .map(IssuerJwks::Inline)
-                .map_err(|source| ConfigError::Read { path: file.clone(), source }),
-        ),
-        (None, None, Some(uri)) => Some(Ok(IssuerJwks::Uri(uri.clone()))),
-        _ => None,
+        let one = || self.invalid("set exactly one of jwks, jwks_file and jwks_uri".into());
+        super::registered_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
+            .map_err(|e| e.unwrap_or_else(one))?
+            .ok_or_else(one)
     }
 }
 

@@ -1,4 +1,5 @@
-//! OAuth clients: identity, hashed secret, what they may ask for, and how their tokens look.
+//! OAuth clients: identity, how they authenticate (a hashed secret or their public keys), what they may ask for,
+//! and how their tokens look.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -9,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use super::jwks::Jwks;
 use super::scope::ScopeSet;
 use super::tenant::TenantId;
 
@@ -274,8 +276,8 @@ pub struct Client {
     pub tenant: TenantId,
     /// The client identifier.
     pub client_id: ClientId,
-    /// The hash of its secret; the secret itself is never stored.
-    pub secret_hash: SecretHash,
+    /// How it authenticates: its secret's hash (the secret itself is never stored), or its public keys.
+    pub authentication: ClientAuthentication,
     /// Every scope the client may be granted.
     pub scopes: ScopeSet,
     /// What a request without `scope` is granted (RFC 6749 §3.3); a subset of `scopes`.
@@ -322,11 +324,79 @@ pub enum ScopeRefusal {
     NoDefault,
 }
 
+/// How a client authenticates at the token, introspection and revocation endpoints: one method per client, as
+/// RFC 7591 §2 registers one `token_endpoint_auth_method`. A client with keys never has a secret, and a client
+/// with a secret cannot sign in with an assertion. mTLS (RFC 8705 `tls_client_auth`,
+/// `self_signed_tls_client_auth`) will be further variants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientAuthentication {
+    /// A shared secret, presented with HTTP Basic (`client_secret_basic`) or in the form (`client_secret_post`),
+    /// whichever the client likes (RFC 6749 §2.3.1): what every client registered before the method was recorded
+    /// does, and still may.
+    Secret(SecretHash),
+    /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a short-lived JWT signed with one of the keys
+    /// of this JWK Set.
+    PrivateKeyJwt(Jwks),
+}
+
+/// The RFC 7591 §2 `token_endpoint_auth_method` a client is registered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TokenEndpointAuthMethod {
+    /// `client_secret_basic`: the secret in an HTTP Basic header (RFC 6749 §2.3.1).
+    #[serde(rename = "client_secret_basic")]
+    ClientSecretBasic,
+    /// `client_secret_post`: the secret in the form (RFC 6749 §2.3.1).
+    #[serde(rename = "client_secret_post")]
+    ClientSecretPost,
+    /// `private_key_jwt`: a JWT assertion signed with the client's key (RFC 7523 §2.2).
+    #[serde(rename = "private_key_jwt")]
+    PrivateKeyJwt,
+}
+
+impl TokenEndpointAuthMethod {
+    /// Every method, in the order the metadata document lists them (RFC 8414 §2).
+    pub const ALL: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::PrivateKeyJwt];
+
+    /// The RFC 7591 / RFC 8414 name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    /// Parses an RFC 7591 name; `None` for one Tessera does not support.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+impl ClientAuthentication {
+    /// The methods this client may present: both secret methods for a secret, the one method otherwise.
+    pub fn methods(&self) -> &'static [TokenEndpointAuthMethod] {
+        match self {
+            Self::Secret(_) => &[TokenEndpointAuthMethod::ClientSecretBasic, TokenEndpointAuthMethod::ClientSecretPost],
+            Self::PrivateKeyJwt(_) => &[TokenEndpointAuthMethod::PrivateKeyJwt],
+        }
+    }
+
+    /// Whether the client may present `method`.
+    pub fn accepts(&self, method: TokenEndpointAuthMethod) -> bool {
+        self.methods().contains(&method)
+    }
+}
+
 impl Client {
-    /// Whether `secret` authenticates this client: it is enabled and the secret matches.
+    /// Whether `secret` authenticates this client: it is enabled, authenticates with a secret, and the secret
+    /// matches. A client with keys spends the same hashing work and never matches.
     pub fn authenticate(&self, secret: &str) -> bool {
         // Verify before looking at `disabled` so both paths cost the same.
-        self.secret_hash.verify(secret) & !self.disabled
+        let matches = match &self.authentication {
+            ClientAuthentication::Secret(hash) => hash.verify(secret),
+            ClientAuthentication::PrivateKeyJwt(_) => SecretHash::verify_nothing(secret),
+        };
+        matches & !self.disabled
     }
 
     /// Whether the client may use `grant`.
@@ -364,7 +434,7 @@ pub(crate) mod tests {
         Client {
             tenant: TenantId::default(),
             client_id: ClientId::parse(id).unwrap(),
-            secret_hash: SecretHash::new(secret, [7; 16]),
+            authentication: ClientAuthentication::Secret(SecretHash::new(secret, [7; 16])),
             scopes: ScopeSet::parse("read write").unwrap(),
             default_scopes: ScopeSet::parse("read").unwrap(),
             grant_types: [GrantType::ClientCredentials].into(),
@@ -421,6 +491,22 @@ pub(crate) mod tests {
         assert!(c.authenticate("pw"));
         c.disabled = true;
         assert!(!c.authenticate("pw"));
+    }
+
+    #[test]
+    fn a_client_with_keys_never_authenticates_with_a_secret() {
+        let mut c = client("svc", "pw");
+        assert!(c.authentication.accepts(TokenEndpointAuthMethod::ClientSecretPost));
+        assert!(!c.authentication.accepts(TokenEndpointAuthMethod::PrivateKeyJwt));
+        c.authentication = ClientAuthentication::PrivateKeyJwt(Jwks::Inline(r#"{"keys":[]}"#.into()));
+        assert!(!c.authenticate("pw"));
+        assert!(!c.authenticate(""));
+        assert_eq!(c.authentication.methods(), [TokenEndpointAuthMethod::PrivateKeyJwt]);
+        for method in TokenEndpointAuthMethod::ALL {
+            assert_eq!(TokenEndpointAuthMethod::parse(method.as_str()), Some(method));
+        }
+        assert_eq!(TokenEndpointAuthMethod::parse("none"), None);
+        assert_eq!(TokenEndpointAuthMethod::parse("client_secret_jwt"), None);
     }
 
     #[test]

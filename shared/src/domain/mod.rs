@@ -4,6 +4,7 @@
 pub mod client;
 pub mod grant;
 pub mod id;
+pub mod jwks;
 pub mod profile;
 pub mod refresh;
 pub mod revocation;

@@ -6,14 +6,17 @@
 //! `alg` (when the JWK states one) and fit the JWK's key type. Time claims are checked against the injected
 //! clock with [`EXTERNAL_LEEWAY_SECS`] of skew, since the issuer's clock is not ours.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 
 use super::access_token::{MAX_JWT_LEN, is_access_token_typ};
+pub use super::jwks::{JWKS_MIN_REFETCH_SECS, JWKS_TTL_SECS, RemoteJwks};
+use super::jwks::{KeySet, VerificationKeys};
+pub(crate) use super::jwks::{bounded_body, jwks_uri_allowed};
 use crate::domain::revocation::{MAX_TOKEN_LIFETIME_SECS, WatermarkTarget};
 use crate::domain::time::Timestamp;
 use crate::domain::token::{ExternalJwtIdentity, TokenHash};
@@ -174,9 +177,6 @@ pub struct TrustedIssuer {
     keys: IssuerKeys,
 }
 
-/// Parsed keys by `kid`, each with the one algorithm it verifies.
-type KeyMap = HashMap<String, (Algorithm, AlgorithmFamily, DecodingKey)>;
-
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]
 pub enum JwksSource {
@@ -186,13 +186,6 @@ pub enum JwksSource {
     Uri(String),
 }
 
-/// Where an issuer's keys are held: parsed once from the configuration, or fetched from its JWKS URL.
-#[derive(Clone)]
-enum KeyOrigin {
-    Static(Arc<KeyMap>),
-    Remote(Arc<RemoteJwks>),
-}
-
 /// The keys an external issuer signs with, and the algorithms it may use: the one verifier of a JWS from outside,
 /// for a trusted issuer's tokens ([`TrustedIssuer`]) and a Shared Signals transmitter's Security Event Tokens
 /// ([`crate::events::ssf`]) alike. Verifying pins the algorithm (never `none`, never HS*), refuses `crit`, and
@@ -200,7 +193,7 @@ enum KeyOrigin {
 #[derive(Clone)]
 pub struct IssuerKeys {
     algorithms: Vec<Algorithm>,
-    origin: KeyOrigin,
+    keys: VerificationKeys,
 }
 
 /// A JWS whose signature verified: its protected header and its claims, not yet checked.
@@ -237,23 +230,23 @@ impl IssuerKeys {
         if algorithms.is_empty() || algorithms.iter().any(|a| a.family() == AlgorithmFamily::Hmac) {
             return Err(invalid("algorithms must list asymmetric algorithms only"));
         }
-        let origin = match jwks {
+        let keys = match jwks {
             JwksSource::Inline(jwks) => {
-                let keys = parse_keys(&jwks, &algorithms);
-                if keys.is_empty() {
+                let keys = KeySet::parse(&jwks, &algorithms);
+                if keys.has_no_kid() {
                     return Err(invalid("the JWKS has no usable asymmetric key with a kid"));
                 }
-                KeyOrigin::Static(Arc::new(keys))
+                VerificationKeys::Static(Arc::new(keys))
             }
             JwksSource::Uri(uri) => {
                 if !jwks_uri_allowed(&uri) {
                     return Err(invalid("jwks_uri must be https (plain http only on a loopback address)"));
                 }
                 let http = http.ok_or_else(|| invalid("no HTTP client for jwks_uri"))?;
-                KeyOrigin::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
+                VerificationKeys::Remote(Arc::new(RemoteJwks::new(uri, algorithms.clone(), http)))
             }
         };
-        Ok(Self { algorithms, origin })
+        Ok(Self { algorithms, keys })
     }
 
     /// The algorithms a JWS may be signed with.
@@ -263,10 +256,7 @@ impl IssuerKeys {
 
     /// The JWKS cache, for keys configured with `jwks_uri`.
     pub fn remote(&self) -> Option<&RemoteJwks> {
-        match &self.origin {
-            KeyOrigin::Remote(remote) => Some(remote),
-            KeyOrigin::Static(_) => None,
-        }
+        self.keys.remote()
     }
 
     /// Verifies the signature of the compact JWS `token` (at most [`MAX_JWT_LEN`] bytes) with a pinned algorithm
@@ -283,14 +273,12 @@ impl IssuerKeys {
             return Err(ExternalRejection::Critical);
         }
         let kid = header.kid.as_deref().ok_or(ExternalRejection::UnknownKey)?;
-        let keys = match &self.origin {
-            KeyOrigin::Static(keys) => keys.clone(),
-            KeyOrigin::Remote(remote) => remote.keys_for(kid, now).await,
-        };
-        let (key_alg, family, key) = keys.get(kid).ok_or(ExternalRejection::UnknownKey)?;
-        if header.alg.family() != *family || header.alg != *key_alg {
+        let keys = self.keys.keys_for(Some(kid), now).await;
+        let key = keys.select(Some(kid), header.alg).ok_or(ExternalRejection::UnknownKey)?;
+        if !key.fits(header.alg) {
             return Err(ExternalRejection::AlgorithmMismatch);
         }
+        let key = &key.key;
         let mut validation = Validation::new(header.alg);
         validation.required_spec_claims = HashSet::new();
         validation.validate_exp = false;
@@ -306,126 +294,6 @@ impl IssuerKeys {
     }
 }
 
-/// How long fetched keys are used before the JWKS URL is read again.
-pub const JWKS_TTL_SECS: u64 = 600;
-/// The least time between two fetches of one JWKS URL, whatever the reason (expired cache or unknown `kid`):
-/// a flood of tokens with made-up `kid`s costs the issuer at most one request per this many seconds.
-pub const JWKS_MIN_REFETCH_SECS: u64 = 30;
-/// The largest JWKS document accepted.
-const JWKS_MAX_BYTES: usize = 256 * 1024;
-
-/// A JWKS URL with its cache: keys are fetched on first use, reused for [`JWKS_TTL_SECS`], fetched again
-/// early when a token names an unknown `kid` (the issuer rotated), and never more often than every
-/// [`JWKS_MIN_REFETCH_SECS`]. A failed fetch keeps the keys it had. Concurrent callers share one fetch.
-pub struct RemoteJwks {
-    uri: String,
-    algorithms: Vec<Algorithm>,
-    http: reqwest::Client,
-    state: tokio::sync::Mutex<RemoteState>,
-}
-
-#[derive(Default)]
-struct RemoteState {
-    keys: Arc<KeyMap>,
-    fetched_at: Option<Timestamp>,
-    attempted_at: Option<Timestamp>,
-    fetches: u64,
-}
-
-impl RemoteJwks {
-    /// A cache for `uri`, fetching with `http`.
-    pub fn new(uri: String, algorithms: Vec<Algorithm>, http: reqwest::Client) -> Self {
-        Self { uri, algorithms, http, state: tokio::sync::Mutex::new(RemoteState::default()) }
-    }
-
-    /// How many times the URL was requested (for tests and metrics).
-    pub async fn fetches(&self) -> u64 {
-        self.state.lock().await.fetches
-    }
-
-    async fn keys_for(&self, kid: &str, now: Timestamp) -> Arc<KeyMap> {
-        let mut state = self.state.lock().await;
-        let stale = state.fetched_at.is_none_or(|at| now >= at.plus_secs(JWKS_TTL_SECS));
-        let unknown = !state.keys.contains_key(kid);
-        let may_fetch = state.attempted_at.is_none_or(|at| now >= at.plus_secs(JWKS_MIN_REFETCH_SECS));
-        if (stale || unknown) && may_fetch {
-            state.attempted_at = Some(now);
-            state.fetches += 1;
-            match self.fetch().await {
-                // A set with no usable key would refuse every token: keep what we had.
-                Ok(keys) if keys.is_empty() => {
-                    tracing::warn!(uri = %self.uri, "JWKS has no usable key; keeping the cached keys");
-                }
-                Ok(keys) => {
-                    state.keys = Arc::new(keys);
-                    state.fetched_at = Some(now);
-                }
-                Err(reason) => tracing::warn!(uri = %self.uri, %reason, "JWKS fetch failed; keeping the cached keys"),
-            }
-        }
-        state.keys.clone()
-    }
-
-    async fn fetch(&self) -> Result<KeyMap, String> {
-        let response = self.http.get(&self.uri).send().await.map_err(|e| e.to_string())?;
-        let body = bounded_body(response, JWKS_MAX_BYTES, "JWKS document").await?;
-        let jwks: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWK Set: {e}"))?;
-        Ok(parse_keys(&jwks, &self.algorithms))
-    }
-}
-
-/// The body of a successful answer from a trusted issuer (its JWKS, metadata or UserInfo), refused over
-/// `max_bytes` (by its `Content-Length` before reading, and by what was read): the one rule for every document
-/// fetched from an issuer with the shared HTTP client.
-pub(crate) async fn bounded_body(response: reqwest::Response, max_bytes: usize, what: &str) -> Result<Vec<u8>, String> {
-    if !response.status().is_success() {
-        return Err(format!("HTTP {}", response.status()));
-    }
-    if response.content_length().is_some_and(|len| len > max_bytes as u64) {
-        return Err(format!("{what} too large"));
-    }
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
-    if body.len() > max_bytes {
-        return Err(format!("{what} too large"));
-    }
-    Ok(body.into())
-}
-
-/// https anywhere; plain http only to a loopback host (tests, local IdPs); never with userinfo (credentials in
-/// the URL). The rule for every URL of a trusted issuer: its JWKS, its metadata, its UserInfo endpoint.
-pub(crate) fn jwks_uri_allowed(uri: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(uri) else { return false };
-    if !url.username().is_empty() || url.password().is_some() {
-        return false;
-    }
-    match (url.scheme(), url.host()) {
-        ("https", Some(_)) => true,
-        ("http", Some(url::Host::Domain(host))) => host == "localhost",
-        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
-        _ => false,
-    }
-}
-
-/// Parses every usable key: a `kid`, an asymmetric key type, not an encryption key.
-fn parse_keys(jwks: &JwkSet, algorithms: &[Algorithm]) -> KeyMap {
-    let mut keys = HashMap::new();
-    for jwk in &jwks.keys {
-        if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
-            continue;
-        }
-        let (Some(kid), Some(family)) = (jwk.common.key_id.clone(), family_of(jwk)) else { continue };
-        let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
-        let stated = jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok());
-        // The JWK's own `alg`, or the first allowed algorithm of its family.
-        let Some(alg) = stated.or_else(|| algorithms.iter().copied().find(|a| a.family() == family)) else {
-            continue;
-        };
-        keys.insert(kid, (alg, family, key));
-    }
-    keys
-}
-
 impl std::fmt::Debug for TrustedIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustedIssuer")
@@ -435,16 +303,6 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("remote_jwks", &self.keys.remote().is_some())
             .field("userinfo", &self.userinfo.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-fn family_of(jwk: &Jwk) -> Option<AlgorithmFamily> {
-    match jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Some(AlgorithmFamily::Rsa),
-        AlgorithmParameters::EllipticCurve(_) => Some(AlgorithmFamily::Ec),
-        AlgorithmParameters::OctetKeyPair(_) => Some(AlgorithmFamily::Ed),
-        // Symmetric (`oct`) and unknown keys are never used: a shared secret in a JWKS is a misconfiguration.
-        _ => None,
     }
 }
 
@@ -666,11 +524,18 @@ pub fn peek_issuer(token: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::jwt::keys::{SigningAlgorithm, SigningKey};
+
+    /// The algorithm-confusion forgery: `claims` as an HS256 JWT whose HMAC key is `key`'s public JWK, `kid` "k1".
+    pub(crate) fn hs256_keyed_with_public_jwk(key: &SigningKey, claims: &Value) -> String {
+        let public = serde_json::to_vec(key.public_jwk()).unwrap();
+        let header = jsonwebtoken::Header { kid: Some("k1".into()), ..jsonwebtoken::Header::new(Algorithm::HS256) };
+        jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(&public)).unwrap()
+    }
 
     const ISS: &str = "https://tenant.eu.auth0.com/";
     const NOW: u64 = 1_800_000_000;
@@ -727,13 +592,7 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap())
         };
         let none = format!("{}.{}.", b64(json!({"alg": "none", "kid": "k1"})), b64(claims()));
-        let public = serde_json::to_vec(key.public_jwk()).unwrap();
-        let hs = jsonwebtoken::encode(
-            &jsonwebtoken::Header { kid: Some("k1".into()), ..jsonwebtoken::Header::new(Algorithm::HS256) },
-            &claims(),
-            &jsonwebtoken::EncodingKey::from_secret(&public),
-        )
-        .unwrap();
+        let hs = hs256_keyed_with_public_jwk(&key, &claims());
         let critical = {
             let header = jsonwebtoken::Header {
                 kid: Some("k1".into()),

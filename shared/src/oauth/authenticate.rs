@@ -1,12 +1,58 @@
 //! Client authentication against the stored client record. The record is read in the same store round
-//! trip as whatever else the request needs, so authenticating costs no extra call.
+//! trip as whatever else the request needs, so authenticating costs no extra read. A secret is compared with
+//! its hash; a `private_key_jwt` assertion (RFC 7523 §2.2) is verified against the client's keys and its `jti`
+//! then spent with one conditional write, so a replay is refused (RFC 7523 §3 item 7).
 
-use crate::domain::client::{Client, ClientId, SecretHash};
+use crate::TokenService;
+use crate::domain::client::{Client, ClientAuthentication, ClientId, SecretHash};
 use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::jwt::client_assertion;
 use crate::metrics::{self, Metric};
-use crate::store::{Fetched, StoreKey};
+use crate::store::{Fetched, JtiPurpose, JtiUse, StoreKey, UsedJti};
+use crate::tenancy::Tenant;
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
+
+/// An endpoint clients authenticate at. Its URL is an audience an assertion may name (RFC 7523 §3 item 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEndpoint {
+    /// The token endpoint (RFC 6749 §3.2).
+    Token,
+    /// The introspection endpoint (RFC 7662).
+    Introspection,
+    /// The revocation endpoint (RFC 7009).
+    Revocation,
+}
+
+impl ClientEndpoint {
+    /// Its path under the tenant's issuer.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Self::Token => "/oauth2/token",
+            Self::Introspection => "/oauth2/introspect",
+            Self::Revocation => "/oauth2/revoke",
+        }
+    }
+
+    /// Its URL for a tenant whose issuer is `issuer` (without a trailing slash).
+    pub fn url(self, issuer: &str) -> String {
+        format!("{}{}", issuer.trim_end_matches('/'), self.path())
+    }
+}
+
+/// Where and when a client authenticates: the service (whose store spends an assertion's `jti`), the tenant (its
+/// issuer and its clients' key caches), the endpoint, and the request's instant.
+pub struct Authenticating<'a> {
+    /// The service.
+    pub service: &'a TokenService,
+    /// The tenant, as the request sees it.
+    pub tenant: &'a Tenant<'a>,
+    /// The endpoint that received the request.
+    pub endpoint: ClientEndpoint,
+    /// The request's one instant.
+    pub now: Timestamp,
+}
 
 /// The store key of the presented client, or `invalid_client` for an id that cannot exist.
 pub fn client_key(tenant: &TenantId, credentials: &ClientCredentials) -> Result<StoreKey, OAuthError> {
@@ -18,30 +64,69 @@ pub fn client_key(tenant: &TenantId, credentials: &ClientCredentials) -> Result<
     Ok(StoreKey::client(tenant, &id))
 }
 
-/// Authenticates the presented credentials against the fetched client record. Unknown client, wrong secret
-/// and disabled client all answer the same `invalid_client`, after the same hashing work.
-pub fn authenticate<'a>(
+/// Authenticates the presented credentials against the fetched client record. Unknown client, wrong secret,
+/// disabled client, a method the client is not registered for, and an assertion that does not verify or was
+/// used before all answer the same `invalid_client`. A secret costs the same hashing work whether or not the
+/// client exists. A store failure while spending the assertion's `jti` fails closed (503), never authenticates.
+pub async fn authenticate<'a>(
+    at: &Authenticating<'_>,
     credentials: &ClientCredentials,
     key: &StoreKey,
     fetched: &'a Fetched,
 ) -> Result<&'a Client, OAuthError> {
     let client = fetched.client(key);
-    let ok = match client {
-        Some(client) => client.authenticate(credentials.secret()),
-        None => SecretHash::verify_nothing(credentials.secret()),
+    let refused = |reason: &dyn std::fmt::Display| {
+        tracing::info!(client_id = %credentials.client_id, method = credentials.method.as_str(), %reason,
+            "client authentication failed");
+        metrics::count(Metric::ClientAuthenticationFailures);
+        Err(OAuthError::invalid_client())
     };
-    match client {
-        Some(client) if ok => Ok(client),
-        _ => {
-            let reason = match client {
-                None => "unknown client",
-                Some(c) if c.disabled => "client disabled",
-                Some(_) => "wrong secret",
+    let (client, assertion) = match (client, credentials.secret(), credentials.assertion()) {
+        (Some(client), Some(secret), _) => {
+            if client.authenticate(secret) {
+                return Ok(client);
+            }
+            return match &client.authentication {
+                _ if client.disabled => refused(&"client disabled"),
+                ClientAuthentication::Secret(_) => refused(&"wrong secret"),
+                ClientAuthentication::PrivateKeyJwt(_) => refused(&"client registered for private_key_jwt"),
             };
-            tracing::info!(client_id = %credentials.client_id, method = credentials.method.as_str(), reason,
-                "client authentication failed");
-            metrics::count(Metric::ClientAuthenticationFailures);
-            Err(OAuthError::invalid_client())
         }
+        (None, Some(secret), _) => {
+            SecretHash::verify_nothing(secret);
+            return refused(&"unknown client");
+        }
+        (Some(client), None, Some(assertion)) => (client, assertion),
+        (None, None, _) | (_, None, None) => return refused(&"unknown client"),
+    };
+    let ClientAuthentication::PrivateKeyJwt(jwks) = &client.authentication else {
+        return refused(&"client registered for a secret, not private_key_jwt");
+    };
+    let keys = match at.tenant.client_keys(jwks) {
+        Ok(keys) => keys,
+        Err(err) => return refused(&err),
+    };
+    let endpoint = at.endpoint.url(&at.tenant.issuer);
+    let audiences = [&*at.tenant.issuer, endpoint.as_str()];
+    let verified = match client_assertion::verify(assertion, client.client_id.as_str(), &keys, &audiences, at.now).await
+    {
+        Ok(verified) => verified,
+        Err(rejection) => return refused(&format_args!("assertion refused: {rejection}")),
+    };
+    if client.disabled {
+        return refused(&"client disabled");
+    }
+    // RFC 7523 §3 item 7: the server may ensure a JWT is not replayed, by keeping its jti until it expires. One
+    // conditional write, no read: of two concurrent uses, exactly one is first.
+    let used = UsedJti::new(
+        at.tenant.id.clone(),
+        JtiPurpose::ClientAssertion,
+        client.client_id.as_str(),
+        &verified.jti,
+        verified.accepted_until,
+    );
+    match at.service.store.use_jti_once(used).await? {
+        JtiUse::First => Ok(client),
+        JtiUse::Replayed => refused(&"assertion replayed (jti used before)"),
     }
 }

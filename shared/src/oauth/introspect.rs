@@ -19,6 +19,7 @@ use http::StatusCode;
 use serde_json::Value;
 use tracing::instrument;
 
+use super::authenticate::ClientEndpoint;
 use super::presented::{Active, ExternalToken, PresentedRead, TokenCheck};
 use super::user_details::{UserinfoLink, refresh_requested, update_user_details};
 use crate::TokenService;
@@ -82,8 +83,8 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
     // Checked before any I/O, as the exchange checks it.
     let refresh_user_details = refresh_requested(request)?;
     // A decision: read through the plan, items at most B old.
-    let read = PresentedRead::read(service, service.read_plan.as_ref(), request).await?;
-    let caller = read.caller()?;
+    let read = PresentedRead::read(service, service.read_plan.as_ref(), request, ClientEndpoint::Introspection).await?;
+    let caller = read.caller().await?;
     if !caller.may_introspect {
         tracing::info!("client may not introspect");
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not introspect tokens")

@@ -4,6 +4,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::client::GrantType;
+use crate::jwt::client_assertion;
+use crate::oauth::authenticate::ClientEndpoint;
 use crate::tenancy::Tenant;
 use crate::wire::client_auth::AuthMethod;
 
@@ -31,10 +33,16 @@ pub struct AuthorizationServerMetadata {
     pub grant_types_supported: Vec<&'static str>,
     /// How clients authenticate at the token endpoint.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2: the JWS algorithms of `private_key_jwt` assertions (RFC 7523) at this endpoint.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// How clients authenticate at the introspection endpoint.
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2: the JWS algorithms of `private_key_jwt` assertions (RFC 7523) at this endpoint.
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// How clients authenticate at the revocation endpoint.
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2: the JWS algorithms of `private_key_jwt` assertions (RFC 7523) at this endpoint.
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// The algorithms access tokens are signed with (the keys in `jwks_uri`).
     pub access_token_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 9701 §7: the algorithm signed introspection responses use (the tenant's signing key).
@@ -44,12 +52,13 @@ pub struct AuthorizationServerMetadata {
 /// The metadata document for a tenant whose endpoints live under its issuer URL.
 pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServerMetadata {
     let base = tenant.issuer.trim_end_matches('/');
-    let auth_methods = || vec![AuthMethod::ClientSecretBasic.as_str(), AuthMethod::ClientSecretPost.as_str()];
+    let auth_methods = || AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>();
+    let signing_algs = client_assertion::algorithm_names;
     AuthorizationServerMetadata {
         issuer: tenant.issuer.to_string(),
-        token_endpoint: format!("{base}/oauth2/token"),
-        introspection_endpoint: format!("{base}/oauth2/introspect"),
-        revocation_endpoint: format!("{base}/oauth2/revoke"),
+        token_endpoint: ClientEndpoint::Token.url(base),
+        introspection_endpoint: ClientEndpoint::Introspection.url(base),
+        revocation_endpoint: ClientEndpoint::Revocation.url(base),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         response_types_supported: vec![],
         grant_types_supported: GrantType::ALL
@@ -58,8 +67,11 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
             .map(|g| g.as_str())
             .collect(),
         token_endpoint_auth_methods_supported: auth_methods(),
+        token_endpoint_auth_signing_alg_values_supported: signing_algs(),
         introspection_endpoint_auth_methods_supported: auth_methods(),
+        introspection_endpoint_auth_signing_alg_values_supported: signing_algs(),
         revocation_endpoint_auth_methods_supported: auth_methods(),
+        revocation_endpoint_auth_signing_alg_values_supported: signing_algs(),
         access_token_signing_alg_values_supported: tenant.keys().algorithms(),
         introspection_signing_alg_values_supported: vec![tenant.keys().signing_key().algorithm().as_str()],
     }

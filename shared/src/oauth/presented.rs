@@ -3,7 +3,7 @@
 //! records whose keys it yields (`exp`, `nbf`, its record or denylist entry, four watermarks). Every key is derived
 //! from the token itself, so one store round trip answers. [`TokenCheck`] is that check, the one all three share.
 
-use super::authenticate::{authenticate, client_key};
+use super::authenticate::{Authenticating, ClientEndpoint, authenticate, client_key};
 use crate::TokenService;
 use crate::domain::client::Client;
 use crate::domain::grant::Grant;
@@ -362,16 +362,20 @@ pub struct PresentedRead<'a> {
     pub check: TokenCheck,
     credentials: &'a ClientCredentials,
     caller_key: StoreKey,
+    service: &'a TokenService,
+    endpoint: ClientEndpoint,
 }
 
 impl<'a> PresentedRead<'a> {
     /// Parses what every such request needs (client credentials, `token`), classifies the token and reads
     /// through `reads`: the service's read plan for a decision (introspection), its strict store for what writes
-    /// (revocation). Records the caller's `client_id` on the current span.
+    /// (revocation). Records the caller's `client_id` on the current span. `endpoint` is the one that received the
+    /// request (an assertion may name it as its audience).
     pub async fn read(
         service: &'a TokenService,
         reads: &dyn TokenStore,
         request: &'a OAuthRequest,
+        endpoint: ClientEndpoint,
     ) -> Result<Self, OAuthError> {
         let id = &request.tenant;
         let now = service.clock.now();
@@ -381,12 +385,14 @@ impl<'a> PresentedRead<'a> {
         let token = request.require("token")?;
         let caller_key = client_key(id, credentials)?;
         let check = TokenCheck::read(reads, &tenant, token, Accepted::Any, Some(&caller_key), now).await?;
-        Ok(Self { tenant, now, check, credentials, caller_key })
+        Ok(Self { tenant, now, check, credentials, caller_key, service, endpoint })
     }
 
-    /// The caller, authenticated against the record the read fetched (`invalid_client` otherwise).
-    pub fn caller(&self) -> Result<&Client, OAuthError> {
-        authenticate(self.credentials, &self.caller_key, &self.check.fetched)
+    /// The caller, authenticated against the record the read fetched (`invalid_client` otherwise). Call it once:
+    /// an assertion's `jti` is spent by the first call.
+    pub async fn caller(&self) -> Result<&Client, OAuthError> {
+        let at = Authenticating { service: self.service, tenant: &self.tenant, endpoint: self.endpoint, now: self.now };
+        authenticate(&at, self.credentials, &self.caller_key, &self.check.fetched).await
     }
 
     /// The caller's client id, as presented.

@@ -9,6 +9,7 @@ use crate::announcement::{self, RevocationAnnouncement, RevocationCause, Revoked
 use crate::metrics::{self, Metric, RevocationKind};
 use tracing::instrument;
 
+use super::authenticate::ClientEndpoint;
 use super::presented::{Active, ExternalToken, Presented, PresentedRead};
 use crate::TokenService;
 use crate::domain::client::Client;
@@ -27,8 +28,8 @@ use crate::wire::{ErrorCode, OAuthError};
 pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<(), OAuthError> {
     let tenant = &request.tenant;
     // What it writes depends on the current state (a spent refresh token, say): strict reads.
-    let read = PresentedRead::read(service, service.store.as_ref(), request).await?;
-    let caller = read.caller()?;
+    let read = PresentedRead::read(service, service.store.as_ref(), request, ClientEndpoint::Revocation).await?;
+    let caller = read.caller().await?;
     let now = read.now;
     let active = match read.judge() {
         Ok(Active::Issued(active)) => active,

@@ -6,7 +6,7 @@
 use crate::announcement::{self, RevocationAnnouncement, RevocationCause, Revoked};
 use tracing::instrument;
 
-use super::authenticate::{authenticate, client_key};
+use super::authenticate::{Authenticating, ClientEndpoint, authenticate, client_key};
 use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
@@ -76,7 +76,8 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         keys.extend(subject.state_keys(tenant.id));
     }
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
-    let client = authenticate(credentials, &key, &fetched)?;
+    let at = Authenticating { service, tenant: &tenant, endpoint: ClientEndpoint::Token, now };
+    let client = authenticate(&at, credentials, &key, &fetched).await?;
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
     }

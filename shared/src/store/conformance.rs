@@ -53,7 +53,10 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
     Client {
         tenant: tenant.clone(),
         client_id: ClientId::parse(id).expect("valid id"),
-        secret_hash: SecretHash::new("conformance-secret", [1; 16]),
+        authentication: crate::domain::client::ClientAuthentication::Secret(SecretHash::new(
+            "conformance-secret",
+            [1; 16],
+        )),
         scopes: ScopeSet::parse("read").expect("valid scope"),
         default_scopes: ScopeSet::parse("read").expect("valid scope"),
         grant_types: BTreeSet::new(),

@@ -410,32 +410,9 @@ pub enum UserinfoLocation {
     Discovered,
 }
 
-/// A registered issuer's JWKS: inline, or fetched from its URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IssuerJwks {
-    /// The JWK Set itself, as JSON.
-    Inline(String),
-    /// The issuer's JWKS URL (https).
-    Uri(String),
-}
-
-impl IssuerJwks {
-    /// The JWK Set's JSON, when inline.
-    pub fn inline(&self) -> Option<&str> {
-        match self {
-            Self::Inline(json) => Some(json),
-            Self::Uri(_) => None,
-        }
-    }
-
-    /// The JWKS URL, when fetched.
-    pub fn uri(&self) -> Option<&str> {
-        match self {
-            Self::Inline(_) => None,
-            Self::Uri(uri) => Some(uri),
-        }
-    }
-}
+/// A registered issuer's JWKS: inline, or fetched from its URL (the one registered-JWKS type, shared with
+/// `private_key_jwt` clients).
+pub use crate::domain::jwks::Jwks as IssuerJwks;
 
 impl Record {
     /// The item's key.

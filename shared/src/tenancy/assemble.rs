@@ -227,6 +227,8 @@ fn build_tenant(
         verified_tokens,
         trusted_issuers,
         permissions: config.permission_map(name),
+        // Its clients' jwks_uri caches (and their rate limits) outlive a re-read of the key document.
+        client_keys: before.map(|settings| settings.client_keys.clone()).unwrap_or_default(),
         generated_keys,
     })
 }

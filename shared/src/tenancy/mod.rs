@@ -6,12 +6,14 @@
 //! - [`key_document`]: the signing-key document (Secrets Manager's JSON) and the rule for which key signs.
 //! - [`key_refresh`]: re-reading that document when its cache expires, and failing closed past its staleness bound.
 //! - [`trusted_issuers`]: a tenant's trusted issuers as it serves them, from the configuration and the table.
+//! - [`client_keys`]: its `private_key_jwt` clients' keys, their `jwks_uri` caches kept with the tenant.
 //!
 //! [`Tenants`] holds the result for the [`crate::TokenService`]. A request looks its tenant up once, at its one
 //! instant ([`Tenants::get`]), and holds a [`Tenant`]: the [`ServedTenant`] of that moment, its issuer resolved. A
 //! lookup answers with a [`TenantError`], never an HTTP status: the edge maps it.
 
 pub mod assemble;
+pub mod client_keys;
 pub mod key_document;
 pub mod key_refresh;
 pub mod trusted_issuers;
@@ -48,6 +50,8 @@ pub struct ServedTenant {
     pub trusted_issuers: Arc<[TrustedIssuer]>,
     /// Its scope-to-resource permissions, for introspection profiles with `permissions`.
     pub permissions: PermissionMap,
+    /// Its `private_key_jwt` clients' keys: the caches of their `jwks_uri`s.
+    pub client_keys: Arc<client_keys::ClientKeys>,
     /// Its keys were generated (local runner): a re-read keeps them, or its tokens would stop verifying.
     generated_keys: bool,
 }
@@ -61,6 +65,7 @@ impl ServedTenant {
             verified_tokens: Arc::default(),
             trusted_issuers: Arc::new([]),
             permissions: PermissionMap::default(),
+            client_keys: Arc::default(),
             generated_keys: false,
         }
     }
@@ -103,6 +108,14 @@ impl Tenant<'_> {
     /// subject's cached user details.
     pub fn fetches_user_details(&self) -> bool {
         self.served.trusted_issuers.iter().any(|t| t.userinfo.is_some())
+    }
+
+    /// The keys of a `private_key_jwt` client registered with `jwks` ([`client_keys::ClientKeys::keys`]).
+    pub fn client_keys(
+        &self,
+        jwks: &crate::domain::jwks::Jwks,
+    ) -> Result<crate::jwt::jwks::VerificationKeys, client_keys::ClientKeysError> {
+        self.served.client_keys.keys(jwks)
     }
 
     /// The trusted issuer whose `iss` is `issuer`.

@@ -79,13 +79,8 @@ pub fn key_settings(
     Ok((algorithms, source))
 }
 
-/// The HTTP client for a trusted issuer's URLs (JWKS, metadata, UserInfo): one per tenant's issuers, short
-/// timeouts, no redirects to elsewhere.
+/// The HTTP client for a tenant's trusted issuers' and SSF transmitters' URLs (JWKS, metadata, UserInfo): one per
+/// tenant's entries ([`crate::jwt::jwks::jwks_http_client`]).
 pub(crate) fn jwks_http_client() -> Result<reqwest::Client, ConfigError> {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .timeout(std::time::Duration::from_secs(3))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| ConfigError::Invalid(format!("cannot build the JWKS HTTP client: {e}")))
+    crate::jwt::jwks::jwks_http_client().map_err(ConfigError::Invalid)
 }

@@ -1,5 +1,6 @@
 //! Client authentication on the wire (RFC 6749 §2.3.1): `client_secret_basic`, with the id and secret
-//! form-urlencoded before Base64, and `client_secret_post`. Using both in one request is refused.
+//! form-urlencoded before Base64, `client_secret_post`, and `private_key_jwt` (RFC 7523 §2.2: a JWT in
+//! `client_assertion`, typed by `client_assertion_type`). Using two methods in one request is refused.
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -7,6 +8,8 @@ use http::HeaderValue;
 
 use super::error::OAuthError;
 use super::form::{Form, decode_component};
+pub use crate::domain::client::TokenEndpointAuthMethod as AuthMethod;
+use crate::jwt::client_assertion::{CLIENT_ASSERTION_TYPE, claimed_client_id};
 
 /// Standard Base64 that accepts a missing final padding, as several client libraries send it.
 const BASIC: GeneralPurpose = GeneralPurpose::new(
@@ -14,32 +17,14 @@ const BASIC: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// How the client presented its credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// HTTP Basic (`client_secret_basic`).
-    ClientSecretBasic,
-    /// Form parameters (`client_secret_post`).
-    ClientSecretPost,
-}
-
-impl AuthMethod {
-    /// The RFC 8414 / RFC 7591 name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientSecretBasic => "client_secret_basic",
-            Self::ClientSecretPost => "client_secret_post",
-        }
-    }
-}
-
-/// Presented client credentials. `Debug` never shows the secret.
+/// Presented client credentials. `Debug` never shows the secret or the assertion.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCredentials {
-    /// The presented client id (not yet validated).
+    /// The presented client id (not yet validated); for an assertion, the client it claims to be (its `sub`).
     pub client_id: String,
-    secret: String,
-    /// Basic or post.
+    /// The secret, or the assertion.
+    presented: String,
+    /// Basic, post, or an assertion.
     pub method: AuthMethod,
 }
 
@@ -53,19 +38,33 @@ impl std::fmt::Debug for ClientCredentials {
 }
 
 impl ClientCredentials {
-    /// Credentials as presented.
-    pub fn new(client_id: impl Into<String>, secret: impl Into<String>, method: AuthMethod) -> Self {
-        Self { client_id: client_id.into(), secret: secret.into(), method }
+    /// Credentials as presented: a secret for the secret methods, the JWT for `private_key_jwt`.
+    pub fn new(client_id: impl Into<String>, presented: impl Into<String>, method: AuthMethod) -> Self {
+        Self { client_id: client_id.into(), presented: presented.into(), method }
     }
 
-    /// The presented secret, for verification only.
-    pub fn secret(&self) -> &str {
-        &self.secret
+    /// The presented secret, for verification only; `None` for an assertion.
+    pub fn secret(&self) -> Option<&str> {
+        (self.method != AuthMethod::PrivateKeyJwt).then_some(self.presented.as_str())
+    }
+
+    /// The presented assertion (RFC 7523 §2.2), for verification only; `None` for a secret.
+    pub fn assertion(&self) -> Option<&str> {
+        (self.method == AuthMethod::PrivateKeyJwt).then_some(self.presented.as_str())
     }
 
     /// Reads credentials from the `Authorization` header and the form. `Ok(None)` when there are none.
-    /// A malformed Basic header is `invalid_client`; two methods at once are `invalid_request`.
+    /// A malformed Basic header or assertion is `invalid_client`; two methods at once, and an assertion whose
+    /// `client_assertion_type` is missing or not the JWT one, are `invalid_request`.
     pub fn extract(authorization: Option<&HeaderValue>, form: &Form) -> Result<Option<Self>, OAuthError> {
+        if form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some() {
+            if authorization.is_some() || form.get("client_secret").is_some() {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method, not both (RFC 6749 section 2.3)",
+                ));
+            }
+            return Self::assertion_from(form).map(Some);
+        }
         let post = match (form.get("client_id"), form.get("client_secret")) {
             (Some(id), Some(secret)) => Some(Self::new(id, secret, AuthMethod::ClientSecretPost)),
             _ => None,
@@ -88,6 +87,27 @@ impl ClientCredentials {
             return Err(OAuthError::invalid_request("client_id in the body differs from the Authorization header"));
         }
         Ok(Some(basic))
+    }
+
+    /// `client_assertion` and `client_assertion_type` (RFC 7521 §4.2): both required, the type the JWT one
+    /// (anything else is an unsupported parameter value, RFC 6749 §5.2 `invalid_request`). The client is the
+    /// assertion's `sub`; a `client_id` beside it must name the same client (RFC 7521 §4.2).
+    fn assertion_from(form: &Form) -> Result<Self, OAuthError> {
+        let (Some(assertion), Some(kind)) = (form.get("client_assertion"), form.get("client_assertion_type")) else {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type go together (RFC 7521 section 4.2)",
+            ));
+        };
+        if kind != CLIENT_ASSERTION_TYPE {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {CLIENT_ASSERTION_TYPE} (RFC 7523 section 2.2)"
+            )));
+        }
+        let client_id = claimed_client_id(assertion).ok_or_else(OAuthError::invalid_client)?;
+        if form.get("client_id").is_some_and(|id| id != client_id) {
+            return Err(OAuthError::invalid_client());
+        }
+        Ok(Self::new(client_id, assertion, AuthMethod::PrivateKeyJwt))
     }
 }
 
@@ -128,14 +148,15 @@ mod tests {
         // RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded before Base64.
         let creds = ClientCredentials::extract(Some(&basic("my%3Aclient:p%40ss+word")), &form("")).unwrap().unwrap();
         assert_eq!(creds.client_id, "my:client");
-        assert_eq!(creds.secret(), "p@ss word");
+        assert_eq!(creds.secret(), Some("p@ss word"));
+        assert_eq!(creds.assertion(), None);
         assert_eq!(creds.method, AuthMethod::ClientSecretBasic);
     }
 
     #[test]
     fn post_credentials_are_read_from_the_form() {
         let creds = ClientCredentials::extract(None, &form("client_id=a&client_secret=b")).unwrap().unwrap();
-        assert_eq!((creds.client_id.as_str(), creds.secret()), ("a", "b"));
+        assert_eq!((creds.client_id.as_str(), creds.secret()), ("a", Some("b")));
         assert_eq!(creds.method, AuthMethod::ClientSecretPost);
         assert_eq!(ClientCredentials::extract(None, &form("")).unwrap(), None);
     }
@@ -170,5 +191,66 @@ mod tests {
     fn debug_hides_the_secret() {
         let creds = ClientCredentials::new("a", "hunter2", AuthMethod::ClientSecretPost);
         assert!(!format!("{creds:?}").contains("hunter2"));
+        let creds = ClientCredentials::new("a", "header.claims.signature", AuthMethod::PrivateKeyJwt);
+        assert!(!format!("{creds:?}").contains("claims"));
+    }
+
+    /// An unsigned JWT whose `sub` is `client`: extraction only peeks at it, verification is elsewhere.
+    fn assertion_of(client: &str) -> String {
+        let part = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.c2ln", part(serde_json::json!({"alg": "ES256"})), part(serde_json::json!({"sub": client})))
+    }
+
+    fn assertion_form(assertion: &str, extra: &str) -> Form {
+        let kind = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
+        form(&format!("client_assertion_type={kind}&client_assertion={assertion}{extra}"))
+    }
+
+    #[test]
+    fn an_assertion_names_its_client_by_sub() {
+        // RFC 7523 §2.2: client_assertion_type and client_assertion; RFC 7521 §4.2: client_id is optional and, when
+        // present, identifies the same client as the assertion.
+        let assertion = assertion_of("billing");
+        for extra in ["", "&client_id=billing"] {
+            let creds = ClientCredentials::extract(None, &assertion_form(&assertion, extra)).unwrap().unwrap();
+            assert_eq!((creds.client_id.as_str(), creds.method), ("billing", AuthMethod::PrivateKeyJwt));
+            assert_eq!((creds.assertion(), creds.secret()), (Some(assertion.as_str()), None));
+        }
+        let err = ClientCredentials::extract(None, &assertion_form(&assertion, "&client_id=other")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidClient);
+    }
+
+    /// RFC 7521 §4.2: `client_assertion_type` is REQUIRED, "the format of the assertion as defined by the
+    /// authorization server"; a value this server does not define is "an unsupported parameter value" and a
+    /// missing one "a required parameter" missing: RFC 6749 §5.2 `invalid_request`. RFC 7523 §3.2 (and RFC 7521
+    /// §4.2.1): "If the client JWT is not valid, ... the value of the "error" parameter MUST be the
+    /// "invalid_client" error code": an assertion that is not a JWT.
+    #[test]
+    fn assertion_type_and_form_are_checked() {
+        let assertion = assertion_of("billing");
+        for body in [
+            format!(
+                "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Asaml2-bearer&client_assertion={assertion}"
+            ),
+            format!("client_assertion={assertion}"),
+            "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer".to_owned(),
+        ] {
+            let err = ClientCredentials::extract(None, &form(&body)).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidRequest, "{body}");
+        }
+        for malformed in ["not-a-jwt", "a.b.c", &assertion_of("")] {
+            let err = ClientCredentials::extract(None, &assertion_form(malformed, "")).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidClient, "{malformed}");
+        }
+    }
+
+    #[test]
+    fn an_assertion_beside_a_secret_is_two_methods() {
+        // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
+        let assertion = assertion_of("billing");
+        for (header, extra) in [(Some(basic("billing:pw")), ""), (None, "&client_secret=pw")] {
+            let err = ClientCredentials::extract(header.as_ref(), &assertion_form(&assertion, extra)).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidRequest);
+        }
     }
 }

@@ -13,6 +13,7 @@ use tessera::clock::Clock;
 use tessera::config::Config;
 use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
 use tessera::jwt::keys::{SigningAlgorithm, SigningKey};
+use tessera_e2e::client_assertions::{ClientKey, JWT_BEARER, claims as assertion_claims, unsigned};
 use tessera_e2e::issuers::{AT_TYPE, EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange, exchange_config_recording};
 use tessera_e2e::token_variants::{alternative_encodings, ecdsa_twin};
 use tessera_e2e::{Reply, TestServer, basic, config_with_key, creds};
@@ -1244,6 +1245,105 @@ fn ssf_cases(t: &ForSsf<'_>) -> Vec<Case> {
     cases
 }
 
+/// A `private_key_jwt` client of the corpus (RFC 7523 §2.2), and an assertion of it already used once.
+struct AssertionClient<'a> {
+    key: &'a ClientKey,
+    /// Spent before the corpus runs: every further use is a replay.
+    spent: String,
+    /// The server's base URL (the issuer) and now.
+    base: &'a str,
+    now: u64,
+}
+
+/// The `private_key_jwt` client of the corpus.
+const PKJ_CLIENT: &str = "pkj-corpus-client";
+
+/// Bad client assertions and bad assertion requests (RFC 7523 §3.2: an invalid assertion is `invalid_client`, 401
+/// here with the challenge; RFC 7521 §4.2 and RFC 6749 §2.3, §5.2: a wrong or missing `client_assertion_type`,
+/// and two methods at once, are `invalid_request`), at the three endpoints that authenticate clients.
+fn client_assertion_cases(a: &AssertionClient<'_>) -> Vec<Case> {
+    use Expect::Error;
+    let token_url = format!("{}{TOKEN}", a.base);
+    let good = || assertion_claims(PKJ_CLIENT, &token_url, a.now);
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = good();
+        change(&mut claims);
+        a.key.sign(&claims)
+    };
+    let body = |assertion: &str| {
+        format!(
+            "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
+            enc(JWT_BEARER),
+            enc(assertion)
+        )
+    };
+    let refused = |name: &str, assertion: &str| post(name, TOKEN, None, body(assertion), Error(401, "invalid_client"));
+    let request =
+        |name: &str, auth: Option<String>, body: String| post(name, TOKEN, auth, body, Error(400, "invalid_request"));
+    let fresh = a.key.sign(&good());
+    let typed =
+        a.key.sign_with(jwt_compact::Header::empty().with_key_id(a.key.kid()).with_token_type("at+jwt"), &good());
+    let other_server = with(&|c| c["aud"] = json!("https://other.example.com/oauth2/token"));
+    let at = |path: &'static str, name: &str, assertion: &str| {
+        let body =
+            format!("token=garbage&client_assertion_type={}&client_assertion={}", enc(JWT_BEARER), enc(assertion));
+        post(name, path, None, body, Error(401, "invalid_client"))
+    };
+    vec![
+        refused("assertion: expired", &with(&|c| c["exp"] = json!(a.now - 120))),
+        refused("assertion: no exp", &with(&|c| drop(c.as_object_mut().unwrap().remove("exp")))),
+        refused("assertion: lives ten minutes", &with(&|c| c["exp"] = json!(a.now + 600))),
+        refused("assertion: replayed", &a.spent),
+        refused("assertion: alg none", &unsigned(a.key.kid(), &good())),
+        refused("assertion: HS256 keyed with the public JWK", &a.key.hs256_with_public_key(&good())),
+        refused("assertion: another server's audience", &other_server),
+        refused("assertion: unknown kid", &ClientKey::es256("corpus-other").sign(&good())),
+        refused("assertion: iss not the client", &with(&|c| c["iss"] = json!("someone-else"))),
+        refused("assertion: sub a secret client", &with(&|c| c["sub"] = json!(creds::JWT.0))),
+        refused("assertion: no jti", &with(&|c| drop(c.as_object_mut().unwrap().remove("jti")))),
+        refused("assertion: typ at+jwt", &typed),
+        refused("assertion: not a JWT", "not.a.jwt"),
+        refused("assertion: 9,000 characters", &"e".repeat(9_000)),
+        post(
+            "assertion: client_id of another client beside it",
+            TOKEN,
+            None,
+            format!("{}&client_id={}", body(&fresh), enc(creds::JWT.0)),
+            Error(401, "invalid_client"),
+        ),
+        post(
+            "assertion client: a secret by Basic",
+            TOKEN,
+            auth((PKJ_CLIENT, "a-guessed-secret")),
+            "grant_type=client_credentials",
+            Error(401, "invalid_client"),
+        ),
+        at(INTROSPECT, "introspect: assertion expired", &with(&|c| c["exp"] = json!(a.now - 120))),
+        at(REVOKE, "revoke: assertion replayed", &a.spent),
+        request(
+            "assertion: type saml2-bearer",
+            None,
+            format!(
+                "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
+                enc("urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+                enc(&fresh)
+            ),
+        ),
+        request("assertion: no type", None, format!("grant_type=client_credentials&client_assertion={}", enc(&fresh))),
+        request(
+            "assertion: a type and no assertion",
+            None,
+            format!("grant_type=client_credentials&client_assertion_type={}", enc(JWT_BEARER)),
+        ),
+        request("assertion: beside a Basic header", auth(creds::JWT), body(&fresh)),
+        request(
+            "assertion: beside client_secret",
+            None,
+            format!("{}&client_id={PKJ_CLIENT}&client_secret=x", body(&fresh)),
+        ),
+    ]
+}
+
 #[track_caller]
 fn check(case: &Case, reply: &Reply) {
     let name = &case.name;
@@ -1343,6 +1443,12 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     config.clients.extend(acme.clients);
     let transmitter = crate::ssf::Transmitter::new(&issuer.issuer, "ssf-1");
     config.ssf_transmitters.extend(Config::from_toml(&transmitter.toml_entry("default")).unwrap().ssf_transmitters);
+    let assertion_key = ClientKey::es256("corpus-1");
+    let pkj = format!(
+        "[[clients]]\nclient_id = \"{PKJ_CLIENT}\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = '{}'\n",
+        ClientKey::jwks(&[&assertion_key])
+    );
+    config.clients.extend(Config::from_toml(&pkj).unwrap().clients);
     let server = TestServer::start_config(&config).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
@@ -1356,8 +1462,13 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let revoked = issuer.sign(&issuer.claims(&format!("revoked-{}", server.clock.now().as_micros()), now));
     assert_eq!(server.post(REVOKE, Some(creds::RS), &[("token", &revoked)]).await.status, 200);
 
+    let spent = assertion_key.sign(&assertion_claims(PKJ_CLIENT, &server.base, now));
+    let first = tessera_e2e::client_assertions::post(&server, TOKEN, &spent, &cc).await;
+    assert_eq!(first.status, 200, "the corpus's assertion client works: {}", first.text);
+
     let host = server.base.strip_prefix("http://").unwrap_or_default().to_owned();
     let mut cases = cases(&own_key, &jwt, &opaque, &host);
+    cases.extend(client_assertion_cases(&AssertionClient { key: &assertion_key, spent, base: &server.base, now }));
     let trusted = External { issuer: &issuer, revoked: revoked.clone(), now };
     cases.extend(hardening_ii_cases(&trusted));
     cases.extend(user_details_cases(&trusted));
@@ -1375,7 +1486,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         now,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 244, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 267, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
@@ -1395,4 +1506,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     assert_eq!(authorized.status, 200, "{}", authorized.text);
     let fresh = server.issue(creds::OPAQUE, &[]).await;
     assert_eq!(server.introspect(&fresh).await.json()["active"], true);
+    // And the assertion client still authenticates with a fresh assertion.
+    let assertion = assertion_key.sign(&assertion_claims(PKJ_CLIENT, &server.base, now));
+    assert_eq!(tessera_e2e::client_assertions::post(&server, TOKEN, &assertion, &cc).await.status, 200);
 }

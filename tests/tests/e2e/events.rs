@@ -45,13 +45,20 @@ const BAD_MESSAGE_ID: &str = "2e1424d4-f796-459a-8184-9c92662be6da";
 /// subject token of `token-exchange.json` is valid.
 const EVENT_TIME: u64 = 1_795_341_600;
 
-/// The sample identity provider whose subject token `token-exchange.json` carries (its public key only).
+/// The sample identity provider whose subject token `token-exchange.json` carries (its public key only), and the
+/// `private_key_jwt` client whose assertion `token-private-key-jwt.json` carries (its public key only).
 const SAMPLE_IDP: &str = r#"
 [[clients]]
 client_id = "exchanger"
 client_secret = "exchanger-secret-0123456789abcdef"
 scopes = ["profile:read"]
 grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange", "refresh_token"]
+
+[[clients]]
+client_id = "sample-batch"
+token_endpoint_auth_method = "private_key_jwt"
+jwks = '{"keys": [{"kty": "EC", "crv": "P-256", "x": "Ir5Kv7bYjBBJmD59NfEDYFrxQls4LeumXg9N8nB8JT4", "y": "190Nkf79c2QdQbw4xdC9j8CHkiTz8knv3rTOkouMlkA", "kid": "sample-batch-1", "alg": "ES256", "use": "sig"}]}'
+scopes = ["orders:read"]
 
 [[tenants]]
 name = "acme"
@@ -166,6 +173,15 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
             token_issued(b);
             assert_eq!(b["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
             assert!(b["refresh_token"].as_str().unwrap().starts_with("tsr_rt_"));
+        }),
+    );
+    // RFC 7523 §2.2: `sample-batch` authenticates with an assertion its key signed (by joserfc, for the token
+    // endpoint of the sample deployment, at the events' time).
+    map.insert(
+        "token-private-key-jwt.json",
+        (200, |b| {
+            token_issued(b);
+            assert_eq!(b["scope"], "orders:read");
         }),
     );
     map.insert(
@@ -426,6 +442,20 @@ async fn every_event_file_goes_through_its_handler() {
         check(&body);
     }
     assert!(expectations.is_empty(), "expectations without an event file: {:?}", expectations.keys());
+}
+
+/// RFC 7523 §3 item 7: the assertion of `token-private-key-jwt.json` is spent by its first use; the same event
+/// delivered again is refused (`invalid_client`, 401).
+#[tokio::test]
+async fn the_private_key_jwt_event_is_refused_when_replayed() {
+    let service = seeded_service().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/token-private-key-jwt.json");
+    let event = || from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let first = Route::Token.handle(&service, event()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let again = Route::Token.handle(&service, event()).await.unwrap();
+    assert_eq!(again.status(), 401);
+    assert!(again.headers().contains_key("www-authenticate"));
 }
 
 #[tokio::test]

@@ -389,7 +389,14 @@ async fn metadata_and_jwks_verify_issued_tokens() {
     assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
     // No authorization endpoint, so no response types, and an empty list is omitted (RFC 8414 §3.2).
     assert!(meta.get("response_types_supported").is_none(), "{meta}");
-    assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
+    // RFC 8414 §2: the client authentication methods of each endpoint, and for private_key_jwt (RFC 7523) the
+    // algorithms its assertions may use: asymmetric only, never none or HS*.
+    for endpoint in ["token_endpoint", "introspection_endpoint", "revocation_endpoint"] {
+        let methods = json!(["client_secret_basic", "client_secret_post", "private_key_jwt"]);
+        assert_eq!(meta[format!("{endpoint}_auth_methods_supported")], methods, "{endpoint}");
+        let algs = json!(["ES256", "ES384", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"]);
+        assert_eq!(meta[format!("{endpoint}_auth_signing_alg_values_supported")], algs, "{endpoint}");
+    }
     assert_eq!(meta["access_token_signing_alg_values_supported"], json!(["ES256"]));
 
     let jwks_reply =

@@ -6,6 +6,7 @@
 mod announcements;
 mod authorizer;
 mod bad_input;
+mod client_assertion;
 mod dynamodb;
 mod events;
 mod exchange;

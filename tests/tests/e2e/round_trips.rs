@@ -18,8 +18,14 @@ use tessera_e2e::issuers::{Canned, TestIssuer, UserinfoServer, exchange_config};
 use tessera_e2e::{TestServer, creds, form_request as post, test_config};
 
 fn service() -> (TokenService, Arc<CountingStore<MemoryStore>>) {
+    service_with(Vec::new())
+}
+
+/// [`service`], with `extra` clients beside the test configuration's.
+fn service_with(extra: Vec<tessera::domain::client::Client>) -> (TokenService, Arc<CountingStore<MemoryStore>>) {
     let config = test_config();
-    let clients = config.clients(&SystemEntropy).unwrap();
+    let mut clients = config.clients(&SystemEntropy).unwrap();
+    clients.extend(extra);
     let store = Arc::new(CountingStore::new(MemoryStore::with_clients(clients)));
     let keys = tessera::tenancy::key_document::key_ring_or_generated(&config.signing_keys, "k1").unwrap();
     let service =
@@ -132,4 +138,47 @@ async fn introspect_active(server: &TestServer, token: &str, extra: &[(&str, &st
     pairs.extend_from_slice(extra);
     let reply = server.post("/oauth2/introspect", Some(creds::RS), &pairs).await;
     assert_eq!(reply.json()["active"], true, "{}", reply.text);
+}
+
+/// A `private_key_jwt` client (RFC 7523) costs one write more than a secret client at each endpoint: its
+/// assertion's `jti`, one conditional put (no read: the client record comes in the request's one read, as ever).
+#[tokio::test]
+async fn a_private_key_jwt_client_costs_one_conditional_write_more() {
+    use tessera_e2e::client_assertions::{ClientKey, claims, fields};
+    let key = ClientKey::es256("rt-1");
+    let toml = format!(
+        "[[clients]]\nclient_id = \"rt-pkj\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = '{}'\n\
+         may_introspect = true\n",
+        ClientKey::jwks(&[&key])
+    );
+    let clients = tessera::config::Config::from_toml(&toml).unwrap().clients(&SystemEntropy).unwrap();
+    let (service, store) = service_with(clients);
+    let now = service.clock.now().as_secs();
+    let request = |path: &str, pairs: &[(&str, &str)]| {
+        let assertion = key.sign(&claims("rt-pkj", "https://issuer.example", now));
+        let fields = fields(&assertion);
+        let all: Vec<(&str, &str)> =
+            pairs.iter().copied().chain(fields.iter().map(|(k, v)| (*k, v.as_str()))).collect();
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(lambda_http::Body::Text(tessera_e2e::form(&all)))
+            .unwrap()
+    };
+    let read_write = RoundTrips { reads: 1, writes: 1 };
+    let response = tessera_token::handle(&service, request("/oauth2/token", &[("grant_type", "client_credentials")]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(store.take(), read_write, "issue a JWT: the client record; the jti");
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let response =
+        tessera_introspect::handle(&service, request("/oauth2/introspect", &[("token", token)])).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(store.take(), read_write, "introspect: caller and token in one read; the jti");
+    let response = tessera_revoke::handle(&service, request("/oauth2/revoke", &[("token", token)])).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(store.take(), RoundTrips { reads: 1, writes: 2 }, "revoke: one read; the jti and the denylist entry");
 }

@@ -7,7 +7,7 @@
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
 //! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details`, `used_jti`, `trusted_issuers` or `ssf_transmitters` |
 //! | `expires_at` | N | all but `client`, `trusted_issuers` and `ssf_transmitters` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
+//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`; absent on a `private_key_jwt` client), `token_endpoint_auth_method` (S, `private_key_jwt`; absent on a secret client, which may present its secret by Basic or post), `jwks` (S, the JWK Set inline) or `jwks_uri` (S) (a `private_key_jwt` client's, absent otherwise), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
 //! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
@@ -29,9 +29,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::table::PARTITION_KEY;
-use crate::domain::client::{AppAttributes, Client, ClientId, GrantType, SecretHash, TokenFormat};
+use crate::domain::client::{
+    AppAttributes, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenFormat,
+};
 use crate::domain::grant::Grant;
 use crate::domain::id::{FamilyId, IdTag};
+use crate::domain::jwks::Jwks;
 use crate::domain::profile::ProfileAttribute;
 use crate::domain::revocation::{RevocationWatermark, RevokedJti, WatermarkTarget};
 use crate::domain::scope::ScopeSet;
@@ -119,7 +122,16 @@ enum Item {
 struct ClientItem {
     tenant: String,
     client_id: String,
-    secret_hash: String,
+    /// Absent on a `private_key_jwt` client; every item written before that method has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_hash: Option<String>,
+    /// Absent on a secret client (every item written before the method was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_endpoint_auth_method: Option<AuthMethodItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     scopes: Vec<String>,
     default_scopes: Vec<String>,
     grant_types: Vec<GrantTypeItem>,
@@ -335,6 +347,12 @@ stored_names!(GrantTypeItem <=> GrantType {
     RefreshToken = "refresh_token",
     TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
 });
+/// The stored method of a client with keys. A secret client stores none: it may present its secret either way.
+#[derive(Serialize, Deserialize)]
+enum AuthMethodItem {
+    #[serde(rename = "private_key_jwt")]
+    PrivateKeyJwt,
+}
 stored_names!(ProfileAttributeItem <=> ProfileAttribute {
     UserDetails = "user_details",
     Amr = "amr",
@@ -555,7 +573,7 @@ impl From<Client> for ClientItem {
         let Client {
             tenant,
             client_id,
-            secret_hash,
+            authentication,
             scopes: allowed,
             default_scopes,
             grant_types,
@@ -569,10 +587,22 @@ impl From<Client> for ClientItem {
             revoke_access_on_refresh,
             app: AppAttributes { app_identifier, app_platform, app_version },
         } = client;
+        let (secret_hash, token_endpoint_auth_method, jwks) = match authentication {
+            ClientAuthentication::Secret(hash) => (Some(hash.into()), None, None),
+            ClientAuthentication::PrivateKeyJwt(jwks) => (None, Some(AuthMethodItem::PrivateKeyJwt), Some(jwks)),
+        };
+        let (jwks, jwks_uri) = match jwks {
+            None => (None, None),
+            Some(Jwks::Inline(json)) => (Some(json), None),
+            Some(Jwks::Uri(uri)) => (None, Some(uri)),
+        };
         Self {
             tenant: tenant.into(),
             client_id: client_id.into(),
-            secret_hash: secret_hash.into(),
+            secret_hash,
+            token_endpoint_auth_method,
+            jwks,
+            jwks_uri,
             scopes: scopes(&allowed),
             default_scopes: scopes(&default_scopes),
             grant_types: grant_types.into_iter().map(GrantTypeItem::from).collect(),
@@ -606,7 +636,18 @@ impl TryFrom<ClientItem> for Client {
         Ok(Self {
             tenant: tenant(item.tenant)?,
             client_id: client_id(item.client_id)?,
-            secret_hash: parsed("secret_hash", SecretHash::try_from(item.secret_hash))?,
+            authentication: match (item.token_endpoint_auth_method, item.secret_hash, item.jwks, item.jwks_uri) {
+                (None, Some(hash), None, None) => {
+                    ClientAuthentication::Secret(parsed("secret_hash", SecretHash::try_from(hash))?)
+                }
+                (Some(AuthMethodItem::PrivateKeyJwt), None, Some(json), None) => {
+                    ClientAuthentication::PrivateKeyJwt(Jwks::Inline(json))
+                }
+                (Some(AuthMethodItem::PrivateKeyJwt), None, None, Some(uri)) => {
+                    ClientAuthentication::PrivateKeyJwt(Jwks::Uri(uri))
+                }
+                _ => return Err("a client has either a secret_hash, or private_key_jwt with jwks or jwks_uri".into()),
+            },
             scopes: parsed("scopes", ScopeSet::from_tokens(item.scopes))?,
             default_scopes: parsed("default_scopes", ScopeSet::from_tokens(item.default_scopes))?,
             grant_types: item.grant_types.into_iter().map(GrantType::from).collect(),
@@ -875,7 +916,7 @@ mod tests {
         let client = Client {
             tenant: TenantId::default(),
             client_id: ClientId::parse("orders-service-production-eu-west-1").unwrap(),
-            secret_hash: SecretHash::new("s", [1; 16]),
+            authentication: ClientAuthentication::Secret(SecretHash::new("s", [1; 16])),
             scopes: ScopeSet::parse("orders:read orders:write invoices:read customers:read admin:audit").unwrap(),
             default_scopes: ScopeSet::parse("orders:read").unwrap(),
             grant_types: GrantType::ALL.into_iter().collect(),
@@ -991,7 +1032,7 @@ mod tests {
         let client = Client {
             tenant: acme(),
             client_id: ClientId::parse("orders-service").unwrap(),
-            secret_hash: SecretHash::try_from(SECRET_HASH.to_owned()).unwrap(),
+            authentication: ClientAuthentication::Secret(SecretHash::try_from(SECRET_HASH.to_owned()).unwrap()),
             scopes: ScopeSet::parse("orders:write orders:read").unwrap(),
             default_scopes: ScopeSet::parse("orders:read").unwrap(),
             grant_types: GrantType::ALL.into_iter().collect(),
@@ -1042,6 +1083,49 @@ mod tests {
         }
         let item = attributes(&[("pk", s("acme#client#orders-service")), ("kind", s("client")), ("client", m(&inner))]);
         (Record::Client(client), item)
+    }
+
+    /// A `private_key_jwt` client (RFC 7523 §2.2): its method and its keys, inline or by URL, and no secret.
+    fn pinned_client_with_keys(inline: bool) -> (Record, HashMap<String, AttributeValue>) {
+        let (Record::Client(secret_client), mut item) = pinned_client(false) else { unreachable!() };
+        let jwks = match inline {
+            true => Jwks::Inline(
+                r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#.into(),
+            ),
+            false => Jwks::Uri("https://billing.example.com/jwks.json".into()),
+        };
+        let client = Client { authentication: ClientAuthentication::PrivateKeyJwt(jwks.clone()), ..secret_client };
+        let Some(AttributeValue::M(inner)) = item.get_mut("client") else { unreachable!() };
+        inner.remove("secret_hash");
+        inner.insert("token_endpoint_auth_method".into(), s("private_key_jwt"));
+        match jwks {
+            Jwks::Inline(json) => inner.insert("jwks".into(), s(&json)),
+            Jwks::Uri(uri) => inner.insert("jwks_uri".into(), s(&uri)),
+        };
+        (Record::Client(client), item)
+    }
+
+    /// A client item as releases before `private_key_jwt` wrote it (`secret_hash`, no method, no keys) reads as the
+    /// secret client it was, accepting its secret by Basic and by post as before; an item that mixes the two
+    /// methods, or names one without its keys, is refused rather than guessed at.
+    #[test]
+    fn a_client_item_of_the_previous_release_still_reads() {
+        use crate::domain::client::TokenEndpointAuthMethod;
+        for profile in [true, false] {
+            let (_, item) = pinned_client(profile);
+            let Ok(Record::Client(client)) = from_item(item) else { panic!("an old client item reads") };
+            assert!(matches!(client.authentication, ClientAuthentication::Secret(_)));
+            assert!(client.authentication.accepts(TokenEndpointAuthMethod::ClientSecretBasic));
+            assert!(client.authentication.accepts(TokenEndpointAuthMethod::ClientSecretPost));
+        }
+        let (_, mut with_keys) = pinned_client_with_keys(false);
+        let Some(AttributeValue::M(inner)) = with_keys.get_mut("client") else { unreachable!() };
+        inner.insert("secret_hash".into(), s(SECRET_HASH));
+        assert!(from_item(with_keys).is_err(), "a secret and keys at once");
+        let (_, mut no_keys) = pinned_client_with_keys(true);
+        let Some(AttributeValue::M(inner)) = no_keys.get_mut("client") else { unreachable!() };
+        inner.remove("jwks");
+        assert!(from_item(no_keys).is_err(), "private_key_jwt without keys");
     }
 
     /// A user token's grant (username, user details, amr) or a client-credentials one (none of them).
@@ -1537,6 +1621,8 @@ mod tests {
         let mut pins = vec![
             pinned_client(true),
             pinned_client(false),
+            pinned_client_with_keys(true),
+            pinned_client_with_keys(false),
             pinned_token(false),
             pinned_token(true),
             pinned_revoked_jti(),
