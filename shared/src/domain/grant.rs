@@ -65,3 +65,27 @@ impl Grant {
         WatermarkTarget::applicable(self.family, self.subject_tag(), self.client_tag())
     }
 }
+
+/// The RFC 7638 JWK SHA-256 thumbprint of a DPoP key, base64url (RFC 9449 §6.1 `jkt`): what a bound token names
+/// its key by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Jkt(String);
+
+impl Jkt {
+    /// A thumbprint as computed from a verified proof's key, or as stored or signed before.
+    pub fn from_thumbprint(thumbprint: String) -> Self {
+        Self(thumbprint)
+    }
+
+    /// The base64url thumbprint.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Jkt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
