@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Fetched, IssuerJwks, Record, RegisteredIssuer, RegistrationStore, SeenEvent, StoreError, StoreKey, TokenStore,
+    Fetched, IssuerJwks, JtiPurpose, JtiUse, Record, RegisteredIssuer, RegistrationStore, SeenEvent, StoreError,
+    StoreKey, TokenStore, UsedJti,
 };
 use crate::domain::client::{Client, ClientId, SecretHash, TokenFormat};
 use crate::domain::grant::Grant;
@@ -85,6 +86,7 @@ pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     a_rotation_marks_its_family_for_access_tokens_only(store).await;
     external_tokens_record_and_revoke(store).await;
     user_details_are_compare_and_set_on_their_attempt(store).await;
+    a_one_time_jti_is_used_once(store).await;
     clients_round_trip(store).await;
 }
 
@@ -416,4 +418,35 @@ pub async fn user_details_are_compare_and_set_on_their_attempt(store: &dyn Token
     assert_eq!(got.user_details(&key), None);
     let renewed = UserDetailsRecord::attempt(None, &tenant, subject, "https://idp.example/", after);
     assert!(store.put_user_details(renewed, None).await.expect("the expired item counts as absent"));
+}
+
+/// A one-time JWT id is accepted once per purpose and issuer: the second use, and of concurrent uses all but one,
+/// are replays; the same `jti` from another issuer or for another purpose is a use of its own.
+pub async fn a_one_time_jti_is_used_once(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let used =
+        |purpose, issuer: &str, jti: &str| UsedJti::new(tenant.clone(), purpose, issuer, jti, NOW.plus_secs(300));
+    let assertion = used(JtiPurpose::ClientAssertion, "orders-service", "jti-1");
+    assert_eq!(store.use_jti_once(assertion.clone()).await.expect("first use"), JtiUse::First);
+    assert_eq!(store.use_jti_once(assertion.clone()).await.expect("second use"), JtiUse::Replayed);
+    for other in [
+        used(JtiPurpose::ClientAssertion, "billing-service", "jti-1"),
+        used(JtiPurpose::DpopProof, "orders-service", "jti-1"),
+        used(JtiPurpose::SecurityEvent, "orders-service", "jti-1"),
+        // Length-prefixed parts: moving a character from the issuer to the jti is another id.
+        used(JtiPurpose::ClientAssertion, "orders-servic", "ejti-1"),
+    ] {
+        assert_eq!(store.use_jti_once(other.clone()).await.expect("use"), JtiUse::First, "{other:?}");
+    }
+    let key = Record::UsedJti(assertion.clone()).key();
+    let read = store.get_many(std::slice::from_ref(&key)).await.expect("read");
+    assert_eq!(read, vec![Record::UsedJti(assertion)]);
+
+    let concurrent = used(JtiPurpose::DpopProof, "thumbprint", "raced");
+    let once = || store.use_jti_once(concurrent.clone());
+    let (a, b, c, d) = tokio::join!(once(), once(), once(), once());
+    let uses = [a, b, c, d];
+    let firsts = uses.iter().filter(|u| matches!(u, Ok(JtiUse::First))).count();
+    let replays = uses.iter().filter(|u| matches!(u, Ok(JtiUse::Replayed))).count();
+    assert_eq!((firsts, replays), (1, 3), "{uses:?}");
 }

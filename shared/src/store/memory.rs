@@ -95,7 +95,13 @@ fn retention(record: &Record) -> Option<(Retention, Timestamp)> {
         Record::SeenEvent(_) => true,
         // Cached user details: losing them only means the next exchange fetches them again.
         Record::UserDetails(_) => true,
-        Record::RevokedJti(_) | Record::Watermark(_) | Record::Client(_) | Record::TrustedIssuers(_) => false,
+        // A used one-time JWT id: dropping it early would let a replay of its client assertion, DPoP proof or
+        // SET through.
+        Record::RevokedJti(_)
+        | Record::UsedJti(_)
+        | Record::Watermark(_)
+        | Record::Client(_)
+        | Record::TrustedIssuers(_) => false,
     };
     Some((if evictable { Retention::Evictable } else { Retention::KeptUntilExpiry }, expires_at))
 }
@@ -694,6 +700,24 @@ mod tests {
         store.put_client(client(&tenant, "kept")).await.expect("re-register a client");
         let higher = RevocationWatermark { revoked_before: NOW.plus_secs(1), ..watermark(&tenant, "alice", 10) };
         assert!(store.raise_watermark(higher, None).await.expect("raise in place"));
+    }
+
+    #[tokio::test]
+    async fn a_used_jti_is_never_evicted_and_a_full_store_refuses_the_next_use() {
+        use crate::store::{JtiPurpose, JtiUse, UsedJti};
+        let (store, _clock) = bounded(2);
+        let tenant = fresh_tenant();
+        let used = |jti: &str| UsedJti::new(tenant.clone(), JtiPurpose::ClientAssertion, "c", jti, NOW.plus_secs(60));
+        let token = put_token(&store, &tenant, 10).await;
+        assert_eq!(store.use_jti_once(used("a")).await.expect("first"), JtiUse::First);
+        // The token goes to make room; the used id stays, so its replay is still refused.
+        assert_eq!(store.use_jti_once(used("b")).await.expect("second"), JtiUse::First);
+        assert!(!present(&store, &token).await);
+        assert_eq!(store.use_jti_once(used("a")).await.expect("replay"), JtiUse::Replayed);
+        // Full of used ids: a new one is refused (503 at the edge), never let through by forgetting another.
+        let refused = store.use_jti_once(used("c")).await;
+        assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{refused:?}");
+        assert_eq!(store.use_jti_once(used("b")).await.expect("replay"), JtiUse::Replayed);
     }
 
     #[tokio::test]

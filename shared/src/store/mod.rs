@@ -8,7 +8,9 @@
 //! - [`TokenStore::raise_watermark`] is one conditional `UpdateItem` that only ever raises the mark; raised by
 //!   an event, it is one `TransactWriteItems` with the event's [`SeenEvent`] item, so each event applies once
 //!   and the watermark item, which every introspection reads, keeps its size;
-//! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each.
+//! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each;
+//! - [`TokenStore::use_jti_once`] is one `PutItem` conditional on `attribute_not_exists(pk)`: a one-time JWT id
+//!   (a client assertion's, a DPoP proof's, a Security Event Token's) is recorded with no read first.
 //!
 //! Decisions (introspection, the authorizer) read through [`read_plan`], which keeps the items of recent
 //! decisions for at most the revocation propagation bound B; everything else reads the store strictly.
@@ -57,6 +59,8 @@ pub enum ItemKind {
     SeenEvent,
     /// A subject's user details from its identity provider's UserInfo endpoint.
     UserDetails,
+    /// A one-time JWT id that has been used (a client assertion's, a DPoP proof's, a SET's).
+    UsedJti,
 }
 
 impl ItemKind {
@@ -70,6 +74,7 @@ impl ItemKind {
             Self::TrustedIssuer => "iss",
             Self::SeenEvent => "evt",
             Self::UserDetails => "ud",
+            Self::UsedJti => "once",
         }
     }
 }
@@ -143,6 +148,11 @@ impl StoreKey {
         Self::new(tenant, ItemKind::UserDetails, &[subject.encode(&mut buf)])
     }
 
+    /// The key of a used one-time JWT id: `<tenant>#once#<purpose>:<digest>` ([`UsedJti`]).
+    pub fn used_jti(tenant: &TenantId, purpose: JtiPurpose, digest: &str) -> Self {
+        Self::new(tenant, ItemKind::UsedJti, &[purpose.tag(), ":", digest])
+    }
+
     /// The keys of several watermarks.
     pub fn watermarks(tenant: &TenantId, targets: &[WatermarkTarget]) -> Vec<Self> {
         targets.iter().map(|target| Self::watermark(tenant, target)).collect()
@@ -189,6 +199,78 @@ pub enum Record {
     SeenEvent(SeenEvent),
     /// A subject's cached user details.
     UserDetails(UserDetailsRecord),
+    /// A one-time JWT id that has been used.
+    UsedJti(UsedJti),
+}
+
+/// What a one-time JWT id was presented for: the scope within which a second use is a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JtiPurpose {
+    /// A client assertion (RFC 7523 §3 item 7: "The authorization server may ensure that JWTs are not replayed
+    /// by maintaining the set of used "jti" values for the length of time for which the JWT would be considered
+    /// valid"), scoped by the client that signed it.
+    ClientAssertion,
+    /// A DPoP proof (RFC 9449 §11.1), scoped by the thumbprint of the key that signed it.
+    DpopProof,
+    /// A Security Event Token (RFC 8417 §2.2 `jti`, RFC 8935 §2.3 duplicate delivery), scoped by its issuer.
+    SecurityEvent,
+}
+
+impl JtiPurpose {
+    /// The purpose's tag inside the item's key and its `purpose` attribute.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Self::ClientAssertion => "ca",
+            Self::DpopProof => "dpop",
+            Self::SecurityEvent => "set",
+        }
+    }
+
+    /// The purpose a stored tag names.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        [Self::ClientAssertion, Self::DpopProof, Self::SecurityEvent].into_iter().find(|p| p.tag() == tag)
+    }
+}
+
+/// A one-time JWT id that has been used: client assertions, DPoP proofs and SETs each carry a `jti` that must
+/// not be accepted twice while the JWT is still acceptable. Kept under a digest of (purpose, issuer, jti), so the
+/// key has a fixed length and alphabet whatever the sender's strings are, and no sender string is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedJti {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// What the JWT was presented for.
+    pub purpose: JtiPurpose,
+    /// base64url (no padding) of SHA-256 over the purpose, the issuer and the `jti`, each length-prefixed.
+    pub digest: String,
+    /// When the JWT stops being acceptable anyway; the item may go then (the table's TTL attribute).
+    pub expires_at: Timestamp,
+}
+
+impl UsedJti {
+    /// `jti` of a JWT from `issuer` (the client, the DPoP key's thumbprint, the SET transmitter), presented for
+    /// `purpose` and acceptable until `expires_at`.
+    pub fn new(tenant: TenantId, purpose: JtiPurpose, issuer: &str, jti: &str, expires_at: Timestamp) -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in [purpose.tag(), issuer, jti] {
+            // Length-prefixed, so ("ab", "c") and ("a", "bc") never share a digest.
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
+        }
+        let digest = URL_SAFE_NO_PAD.encode(context.finish());
+        Self { tenant, purpose, digest, expires_at }
+    }
+}
+
+/// Whether a one-time JWT id was new ([`TokenStore::use_jti_once`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JtiUse {
+    /// First use: the JWT may be accepted.
+    First,
+    /// Seen before, while still acceptable: a replay, to be refused.
+    Replayed,
 }
 
 /// A revocation event that a watermark has seen, whether it raised the mark or a higher one was there: a
@@ -316,6 +398,7 @@ impl Record {
             Self::TrustedIssuers(t) => StoreKey::trusted_issuers(&t.tenant),
             Self::SeenEvent(e) => StoreKey::seen_event(&e.tenant, &e.target, &e.event_id),
             Self::UserDetails(d) => StoreKey::user_details(&d.tenant, &d.subject),
+            Self::UsedJti(u) => StoreKey::used_jti(&u.tenant, u.purpose, &u.digest),
         }
     }
 
@@ -329,6 +412,7 @@ impl Record {
             Self::Watermark(w) => Some(w.expires_at),
             Self::SeenEvent(e) => Some(e.expires_at),
             Self::UserDetails(d) => Some(d.expires_at),
+            Self::UsedJti(u) => Some(u.expires_at),
         }
     }
 }
@@ -426,6 +510,19 @@ pub trait TokenStore: Send + Sync {
         record: UserDetailsRecord,
         expected: Option<Timestamp>,
     ) -> Result<bool, StoreError>;
+
+    /// Records the first use of a one-time JWT id: one write conditional on its key being free (on DynamoDB one
+    /// `PutItem` with `attribute_not_exists(pk)`), no read first, so of concurrent uses exactly one is
+    /// [`JtiUse::First`]. An item left past its expiry (DynamoDB deletes lazily) still counts as used: a sender
+    /// that reuses a `jti` is refused, which is safe. Written through [`Self::put_new`], so every decorator
+    /// (metering, the read plan, fault injection) sees it as the write it is.
+    async fn use_jti_once(&self, used: UsedJti) -> Result<JtiUse, StoreError> {
+        match self.put_new(Record::UsedJti(used)).await {
+            Ok(()) => Ok(JtiUse::First),
+            Err(StoreError::AlreadyExists(_)) => Ok(JtiUse::Replayed),
+            Err(err) => Err(err),
+        }
+    }
 }
 
 /// A shared store is a store: wrappers (the tests' counting store, fault injectors) can hold an `Arc<dyn TokenStore>`.

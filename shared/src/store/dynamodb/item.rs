@@ -5,7 +5,7 @@
 //! | attribute | type | on | meaning |
 //! |---|---|---|---|
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
-//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details` or `trusted_issuers` |
+//! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details`, `used_jti` or `trusted_issuers` |
 //! | `expires_at` | N | all but `client` and `trusted_issuers` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
 //! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
 //! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
@@ -14,6 +14,7 @@
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
 //! | `tenant`, `target` (M, as on a watermark), `event_id` (S) | | seen_event | the watermark of `target` has seen this revocation event; it expires with the watermark |
 //! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
+//! | `tenant`, `purpose` (S: `ca` a client assertion, `dpop` a DPoP proof, `set` a Security Event Token), `digest` (S: base64url SHA-256 of purpose, issuer and `jti`) | | used_jti | a one-time JWT id that has been used; written once, conditional on `attribute_not_exists(pk)`, and kept until the JWT could no longer be accepted |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false) and `user_details_ttl_secs` (N), all absent without a UserInfo endpoint |
 //!
 //! [`to_item`] writes all of an item; the update expressions of [`super::DynamoStore`] set `revoked_at`
@@ -39,8 +40,8 @@ use crate::domain::token::{ExternalTokenRecord, TokenHash, TokenKind, TokenRecor
 use crate::domain::user_details::DEFAULT_USER_DETAILS_TTL_SECS;
 use crate::domain::user_details::UserDetailsRecord;
 use crate::store::{
-    IssuerJwks, IssuerUserinfo, Record, RegisteredIssuer, SeenEvent, StoreError, StoreKey, TrustedIssuerSet,
-    UserinfoLocation,
+    IssuerJwks, IssuerUserinfo, JtiPurpose, Record, RegisteredIssuer, SeenEvent, StoreError, StoreKey,
+    TrustedIssuerSet, UsedJti, UserinfoLocation,
 };
 
 /// One item. `kind` is the tag.
@@ -98,6 +99,8 @@ enum Item {
         fetched_at: Option<u64>,
         attempted_at: u64,
     },
+    #[serde(rename = "used_jti")]
+    UsedJti { pk: String, expires_at: u64, tenant: String, purpose: String, digest: String },
 }
 
 /// A client, inside its item's `client`.
@@ -379,6 +382,13 @@ impl From<Record> for Item {
                 fetched_at: fetched_at.map(micros),
                 attempted_at: micros(attempted_at),
             },
+            Record::UsedJti(UsedJti { tenant, purpose, digest, expires_at }) => Item::UsedJti {
+                pk,
+                expires_at: ttl_secs(expires_at),
+                tenant: tenant.into(),
+                purpose: purpose.tag().to_owned(),
+                digest,
+            },
         }
     }
 }
@@ -439,6 +449,12 @@ impl TryFrom<Item> for Record {
                 details,
                 fetched_at: fetched_at.map(Timestamp::from_micros),
                 attempted_at: Timestamp::from_micros(attempted_at),
+                expires_at: Timestamp::from_secs(expires_at),
+            }),
+            Item::UsedJti { expires_at, tenant: name, purpose, digest, .. } => Record::UsedJti(UsedJti {
+                tenant: tenant(name)?,
+                purpose: JtiPurpose::from_tag(&purpose).ok_or_else(|| format!("unknown purpose {purpose:?}"))?,
+                digest,
                 expires_at: Timestamp::from_secs(expires_at),
             }),
         })
@@ -1326,6 +1342,49 @@ mod tests {
         assert!(size < 4096, "{size} bytes: over one strongly consistent read unit");
     }
 
+    /// A used client assertion, DPoP proof and SET id: the key and `digest` are SHA-256 over the length-prefixed
+    /// purpose, issuer and `jti` (computed independently, in Python, for this pin).
+    fn pinned_used_jtis() -> Vec<(Record, HashMap<String, AttributeValue>)> {
+        [
+            (
+                JtiPurpose::ClientAssertion,
+                "ca",
+                "orders-service",
+                "assertion-0001",
+                "sdouOfErCMe5KZLSw-qLJmtPcDxL_YpXttL-z13-7uA",
+            ),
+            (
+                JtiPurpose::DpopProof,
+                "dpop",
+                "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+                "proof-0001",
+                "-Gs7JIcjCebrWNuFJ43Iww-tcL1iBpWLHNAnhZAlBkY",
+            ),
+            (
+                JtiPurpose::SecurityEvent,
+                "set",
+                "https://idp.example/",
+                "set-0001",
+                "yVNiY-s5ZwuVgT1or2TArju9bAdnjO34j4D4-ZOt9oE",
+            ),
+        ]
+        .into_iter()
+        .map(|(purpose, tag, issuer, jti, digest)| {
+            let expires_at = Timestamp::from_secs(1_800_000_300);
+            let record = Record::UsedJti(UsedJti::new(acme(), purpose, issuer, jti, expires_at));
+            let item = attributes(&[
+                ("pk", s(&format!("acme#once#{tag}:{digest}"))),
+                ("kind", s("used_jti")),
+                ("expires_at", n("1800000300")),
+                ("tenant", s(ACME)),
+                ("purpose", s(tag)),
+                ("digest", s(digest)),
+            ]);
+            (record, item)
+        })
+        .collect()
+    }
+
     /// Every item kind, with and without its optional attributes.
     fn pins() -> Vec<(Record, HashMap<String, AttributeValue>)> {
         let mut pins = vec![
@@ -1342,6 +1401,7 @@ mod tests {
         pins.extend(pinned_seen_events());
         pins.push(pinned_user_details(true));
         pins.push(pinned_user_details(false));
+        pins.extend(pinned_used_jtis());
         pins
     }
 
