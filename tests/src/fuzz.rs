@@ -313,6 +313,7 @@ pub fn authorizer_fuzz_service() -> &'static tessera::TokenService {
             family: token.family(),
             issued_at: now,
             expires_at: now.plus_secs(86_400),
+            confirmation: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
         runtime

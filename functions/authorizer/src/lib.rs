@@ -228,6 +228,7 @@ mod tests {
             family: FamilyId::from_bytes([5; 16]),
             issued_at: Timestamp::from_secs(NOW - 10),
             expires_at: Timestamp::from_secs(NOW + expires_in),
+            confirmation: None,
         }
     }
 

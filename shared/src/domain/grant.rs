@@ -47,23 +47,11 @@ pub struct Grant {
     pub issued_at: Timestamp,
     /// When it stops being valid.
     pub expires_at: Timestamp,
-}
-
-impl Grant {
-    /// The tag of the subject.
-    pub fn subject_tag(&self) -> IdTag {
-        IdTag::of(&self.subject)
-    }
-
-    /// The tag of the client.
-    pub fn client_tag(&self) -> IdTag {
-        IdTag::of(self.client_id.as_str())
-    }
-
-    /// The four watermarks that apply to its tokens: family, subject, client and tenant.
-    pub fn watermark_targets(&self) -> [WatermarkTarget; 4] {
-        WatermarkTarget::applicable(self.family, self.subject_tag(), self.client_tag())
-    }
+    /// The key an access token is bound to (RFC 9449 §6: `cnf.jkt`), when it was issued with a DPoP proof. On a
+    /// refresh token, which is never bound itself (§5: our clients are confidential), it marks a family that
+    /// started DPoP-bound, whose refreshes must prove a key again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Jkt>,
 }
 
 /// The RFC 7638 JWK SHA-256 thumbprint of a DPoP key, base64url (RFC 9449 §6.1 `jkt`): what a bound token names
@@ -87,5 +75,22 @@ impl Jkt {
 impl std::fmt::Display for Jkt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl Grant {
+    /// The tag of the subject.
+    pub fn subject_tag(&self) -> IdTag {
+        IdTag::of(&self.subject)
+    }
+
+    /// The tag of the client.
+    pub fn client_tag(&self) -> IdTag {
+        IdTag::of(self.client_id.as_str())
+    }
+
+    /// The four watermarks that apply to its tokens: family, subject, client and tenant.
+    pub fn watermark_targets(&self) -> [WatermarkTarget; 4] {
+        WatermarkTarget::applicable(self.family, self.subject_tag(), self.client_tag())
     }
 }

@@ -286,6 +286,7 @@ mod tests {
             family: FamilyId::from_bytes([3; 16]),
             issued_at: Timestamp::from_micros(NOW * 1_000_000 - 5_000_000),
             expires_at: Timestamp::from_secs(NOW + 300),
+            confirmation: None,
         }
     }
 
@@ -455,6 +456,7 @@ mod tests {
             app: Default::default(),
             tsr_fam: FamilyId::from_bytes([9; 16]),
             tsr_iat_us: (NOW - 5) * 1_000_000,
+            cnf: None,
         })
         .unwrap();
         let early = tenant.keys().signing_key().sign_jwt("at+jwt", &claims).unwrap();
