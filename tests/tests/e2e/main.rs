@@ -5,6 +5,7 @@
 
 mod authorizer;
 mod bad_input;
+mod dpop;
 mod dynamodb;
 mod events;
 mod exchange;
