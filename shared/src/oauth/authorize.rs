@@ -610,6 +610,39 @@ mod tests {
         }
     }
 
+    /// RFC 9449 §7.1: a bound token is denied as `Bearer`, and as `DPoP` without a proof (a REST `TOKEN` event shows
+    /// none); an unbound token is denied as `DPoP`. Each denial carries its `WWW-Authenticate: DPoP` challenge. (The
+    /// proofs themselves are checked end to end in `tests/e2e/dpop.rs`, signed by another JOSE library.)
+    #[tokio::test]
+    async fn a_bound_token_needs_the_dpop_scheme_and_a_proof() {
+        let s = scenario();
+        let jkt = crate::domain::grant::Jkt::from_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+        let unbound = grant(&TenantId::default(), "orders:read", ORDERS);
+        let bound = Grant { confirmation: Some(jkt), ..unbound.clone() };
+        let bound_tokens = [s.jwt(&bound, "bound").await, s.opaque(TokenKind::AccessToken, &bound, 8).await];
+        let route = RouteName::Key("GET /orders/{id}");
+        fn ask<'a>(route: RouteName<'a>, token: &'a str, scheme: TokenScheme) -> AccessRequest<'a> {
+            AccessRequest { route, credentials: Ok(PresentedToken { scheme, token }), dpop: None }
+        }
+        for token in &bound_tokens {
+            let denial = denied(s.on_orders(token).await);
+            assert_eq!(denial, Denial::SchemeMismatch(TokenScheme::Bearer));
+            assert_eq!((denial.refusal(), denial.error_code()), (Refusal::Unauthenticated, Some("invalid_token")));
+            assert_eq!(
+                denial.dpop_challenge().as_deref(),
+                Some("DPoP error=\"invalid_token\", algs=\"ES256 EdDSA RS256 PS256\"")
+            );
+            let denial = denied(authorize(&s.service, &ask(route, token, TokenScheme::Dpop)).await.unwrap());
+            assert_eq!(denial, Denial::InvalidDpopProof(ProofRefusal::Missing));
+            assert!(denial.dpop_challenge().unwrap().starts_with("DPoP error=\"invalid_dpop_proof\""));
+        }
+        let plain = s.jwt(&unbound, "plain").await;
+        let denial = denied(authorize(&s.service, &ask(route, &plain, TokenScheme::Dpop)).await.unwrap());
+        assert_eq!(denial, Denial::SchemeMismatch(TokenScheme::Dpop));
+        assert!(matches!(s.on_orders(&plain).await, Decision::Allow(_)), "a bearer token passes as before");
+        assert_eq!(Denial::InsufficientScope.dpop_challenge(), None);
+    }
+
     #[tokio::test]
     async fn no_token_and_unconfigured_routes_are_denied_without_a_read() {
         let s = scenario();

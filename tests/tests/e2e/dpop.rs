@@ -114,12 +114,7 @@ pub(crate) fn config() -> Config {
 
 /// A client-credentials request with these `DPoP` header values.
 pub(crate) async fn token_request(server: &TestServer, client: (&str, &str), proofs: &[String]) -> Reply {
-    let mut headers = vec![
-        ("content-type", "application/x-www-form-urlencoded".to_owned()),
-        ("authorization", basic(client.0, client.1)),
-    ];
-    headers.extend(proofs.iter().map(|proof| ("dpop", proof.clone())));
-    server.send("POST", "/oauth2/token", &headers, "grant_type=client_credentials").await
+    token_form(server, client, &[("grant_type", "client_credentials")], proofs).await
 }
 
 /// The demo route with this `Authorization` value and these `DPoP` header values.
