@@ -5,7 +5,9 @@
 //! event, route key `<METHOD> /demo/orders`, and:
 //! - without an `Authorization` header: 401 `{"message":"Unauthorized"}` and `WWW-Authenticate: Bearer`, as
 //!   API Gateway answers when the identity source is missing, without calling the authorizer;
-//! - `isAuthorized: false`: 403 `{"message":"Forbidden"}`, as API Gateway answers;
+//! - `isAuthorized: false`: 403 `{"message":"Forbidden"}`, as API Gateway answers; but for a DPoP refusal
+//!   (RFC 9449 §7.1), 401 with the `WWW-Authenticate: DPoP` challenge the authorizer put in its deny context, as a
+//!   resource server answers (API Gateway itself cannot: see the authorizer function's documentation);
 //! - `isAuthorized: true`: 200 and a small JSON body holding the context the integration received;
 //! - an authorizer error (the store unavailable): 500 `{"message":"Internal Server Error"}`.
 
@@ -33,7 +35,16 @@ pub async fn serve(service: &TokenService, request: Request) -> Response<Body> {
         Ok(answer) if answer["isAuthorized"] == true => {
             reply(StatusCode::OK, json!({"orders": [], "authorizer": answer["context"]}))
         }
-        Ok(_) => reply(StatusCode::FORBIDDEN, json!({"message": "Forbidden"})),
+        Ok(answer) => match answer["context"][tessera_authorizer::DPOP_CHALLENGE_KEY].as_str() {
+            Some(challenge) => {
+                let mut response = reply(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized"}));
+                if let Ok(value) = HeaderValue::from_str(challenge) {
+                    response.headers_mut().insert(WWW_AUTHENTICATE, value);
+                }
+                response
+            }
+            None => reply(StatusCode::FORBIDDEN, json!({"message": "Forbidden"})),
+        },
         Err(err) => {
             tracing::error!(error = %err, "authorizer failed");
             reply(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": "Internal Server Error"}))
@@ -42,7 +53,8 @@ pub async fn serve(service: &TokenService, request: Request) -> Response<Body> {
 }
 
 /// The HTTP API (payload format 2.0) authorizer event API Gateway would send for `request`: header names in lower
-/// case, repeated headers joined with commas, the `Authorization` header as the identity source.
+/// case, repeated headers joined with commas, the `Authorization` header as the identity source, and
+/// `X-Forwarded-Proto` set to the scheme the runner serves (`http`), as API Gateway sets it to its own.
 pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
     let method = request.method().as_str();
     let route_key = format!("{method} {DEMO_ORDERS_PATH}");
@@ -56,6 +68,7 @@ pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
             .collect();
         headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
     }
+    headers.insert("x-forwarded-proto".to_owned(), Value::String("http".to_owned()));
     let header = |name| request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let path = request.uri().path();
     json!({

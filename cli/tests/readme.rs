@@ -36,15 +36,39 @@ fn start_runner() -> (Child, String) {
     (child, base)
 }
 
+/// The test venv's `bin` (scripts/test's `TESSERA_VENV`, by default `.venv` at the repository root), whose
+/// `python3` has `cryptography` (scripts/requirements-test.txt), for the examples that sign DPoP proofs.
+fn venv_bin() -> std::path::PathBuf {
+    let venv = std::env::var("TESSERA_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+    let bin = venv.join("bin");
+    assert!(bin.join("python3").exists(), "no test venv at {} (set TESSERA_VENV, or run scripts/test)", venv.display());
+    bin
+}
+
 /// Runs a README block against a runner started for it, with `BASE` pointed at it, and checks that its output
 /// holds each of `expected` in order.
 fn run_against_runner(marker: &str, expected: impl Fn(&str) -> Vec<String>) {
+    run_with_path(marker, None, expected)
+}
+
+/// [`run_against_runner`] with `bin` first on the script's `PATH`.
+fn run_with_path(marker: &str, bin: Option<std::path::PathBuf>, expected: impl Fn(&str) -> Vec<String>) {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let script = marked_block(&readme, marker);
     assert!(script.contains("BASE=http://127.0.0.1:9000"), "examples target the documented default address");
     let (_child, base) = start_runner();
     let script = script.replace("BASE=http://127.0.0.1:9000", &format!("BASE={base}"));
-    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().expect("bash runs");
+    let mut command = Command::new("bash");
+    command.args(["-euo", "pipefail", "-c", &script]);
+    if let Some(bin) = bin {
+        let dir = std::env::temp_dir().join(format!("tessera-readme-{}-{}", marker.len(), std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        command.env("PATH", format!("{}:{path}", bin.display())).current_dir(dir);
+    }
+    let output = command.output().expect("bash runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "examples failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
     let mut rest: &str = &stdout;
@@ -116,6 +140,23 @@ fn local_script(marker: &str, name: &str) -> (String, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     (format!("trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT\n{script}"), dir)
+}
+
+#[test]
+fn readme_dpop_example_runs_as_written() {
+    // RFC 9449: a bound token, its binding at introspection, 200 with a proof, 401 with a DPoP challenge as bearer.
+    run_with_path("<!-- dpop-example:start", Some(venv_bin()), |_| {
+        [
+            r#""token_type":"DPoP""#,
+            r#""cnf":{"jkt":""#,
+            r#"{"authorizer":{"client_id":"demo-jwt","#,
+            r#""orders":[]} 200"#,
+            "HTTP/1.1 401 Unauthorized",
+            r#"www-authenticate: DPoP error="invalid_token", algs="ES256 EdDSA RS256 PS256""#,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    });
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! | [`revocation_event`] | the revocation-events handler | a rejected event writes nothing |
 //! | [`security_event_token`] | the SSF receiver (`events::ssf::receive`: SET verification, events, subjects) | an unsigned SET is never accepted; a refused SET writes nothing; an accepted one revokes only subjects |
 //! | [`authorizer_event`] | the authorizer handler (event types, bearer header, route matching) | an allow only for the one valid token, on a configured route |
+//! | [`dpop_proof`] | `dpop::verify_proof` (RFC 9449 §4.3) | an unsigned input never verifies; a verified proof names the request and its key, within the `iat` window |
 
 use std::sync::{Arc, OnceLock};
 
@@ -252,6 +253,90 @@ pub fn security_event_token(data: &[u8]) {
     }
 }
 
+/// The request [`dpop_proof`] verifies proofs for.
+pub const FUZZ_DPOP_URL: &str = "https://auth.example.com/oauth2/token";
+
+/// The instant [`dpop_proof`] verifies proofs at.
+pub const FUZZ_DPOP_NOW: u64 = 1_800_000_000;
+
+/// A DPoP proof for [`jwt_ring`]'s Ed25519 key, over `claims` (any bytes): the header is `typ: dpop+jwt`,
+/// `alg: EdDSA` and the key's public JWK, so arbitrary claims reach the checks past the signature.
+pub fn signed_dpop_proof(claims: &[u8]) -> Option<String> {
+    let header = serde_json::json!({
+        "typ": "dpop+jwt",
+        "alg": "EdDSA",
+        "jwk": jwt_ring().signing_key().public_jwk(),
+    });
+    let mut data = serde_json::to_vec(&header).ok()?;
+    data.push(b'\n');
+    data.extend_from_slice(claims);
+    signed_jwt(&data)
+}
+
+/// The RFC 7638 thumbprint of [`jwt_ring`]'s key, computed here from its JWK.
+pub fn fuzz_key_thumbprint() -> &'static str {
+    static JKT: OnceLock<String> = OnceLock::new();
+    JKT.get_or_init(|| {
+        let x = jwt_ring().signing_key().public_jwk()["x"].as_str().expect("an OKP key").to_owned();
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
+    })
+}
+
+/// DPoP proofs (RFC 9449 §4.3). A first byte of 1 makes the rest a proof's claims, signed with [`jwt_ring`]'s key
+/// and its JWK in the header ([`signed_dpop_proof`]); 2 makes the rest `header JSON \n claims JSON`, signed with
+/// that key (arbitrary headers, a valid signature); anything else is a proof as presented, which must never verify.
+/// Verified against `POST` [`FUZZ_DPOP_URL`] at [`FUZZ_DPOP_NOW`], with and without an access token (`ath`).
+pub fn dpop_proof(data: &[u8]) {
+    use tessera::jwt::dpop::{
+        DPOP_MAX_AGE_SECS, DPOP_MAX_AHEAD_SECS, DPOP_SIGNING_ALGORITHMS, ProofContext, access_token_hash, verify_proof,
+    };
+    let signed = matches!(data.first(), Some(1 | 2));
+    let proof = match data.first() {
+        Some(1) => match signed_dpop_proof(&data[1..]) {
+            Some(proof) => proof,
+            None => return,
+        },
+        Some(2) => match signed_jwt(&data[1..]) {
+            Some(proof) => proof,
+            None => return,
+        },
+        _ => String::from_utf8_lossy(data).into_owned(),
+    };
+    let now = Timestamp::from_secs(FUZZ_DPOP_NOW);
+    for access_token in [None, Some("tsr_at_fuzz")] {
+        let context = ProofContext {
+            method: "POST",
+            url: FUZZ_DPOP_URL,
+            now,
+            access_token,
+            algorithms: &DPOP_SIGNING_ALGORITHMS,
+        };
+        match verify_proof(&proof, &context) {
+            Ok(verified) => {
+                assert!(signed, "an unsigned proof verified: {proof}");
+                assert_eq!(
+                    verified.jkt.as_str(),
+                    fuzz_key_thumbprint(),
+                    "verified under another key than the signer's"
+                );
+                let claims: serde_json::Value =
+                    jsonwebtoken::dangerous::insecure_decode_claims(&proof).expect("claims");
+                assert_eq!(claims["htm"], "POST");
+                assert!(!verified.jti.is_empty());
+                let iat = verified.issued_at.as_secs();
+                assert!(iat + DPOP_MAX_AGE_SECS >= FUZZ_DPOP_NOW && iat <= FUZZ_DPOP_NOW + DPOP_MAX_AHEAD_SECS);
+                if let Some(token) = access_token {
+                    assert_eq!(claims["ath"], access_token_hash(token));
+                }
+            }
+            Err(rejection) => {
+                let _ = rejection.to_string();
+            }
+        }
+    }
+}
+
 /// Revocation-function input: JSON as Lambda would hand it (an EventBridge event or an SQS batch), applied to
 /// an embedded store serving `default` and `acme`. An event the handler rejects (an undeclared tenant included)
 /// must leave the store untouched.
@@ -315,6 +400,7 @@ pub fn authorizer_fuzz_service() -> &'static tessera::TokenService {
             family: token.family(),
             issued_at: now,
             expires_at: now.plus_secs(86_400),
+            confirmation: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
         runtime

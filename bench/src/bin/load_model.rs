@@ -261,6 +261,7 @@ async fn mint(mix: &Mix, store: &dyn TokenStore, keys: &KeyRing, rng: &Draws) ->
             family: FamilyId::from_bytes(random_bytes(&entropy).map_err(|e| e.to_string())?),
             issued_at: T0,
             expires_at: T0.plus_secs(3_600),
+            confirmation: None,
         };
         Ok(match jwt {
             true => {

@@ -150,6 +150,10 @@ pub struct NewClient {
     /// The app's version (ASCII letters, digits, '.', '-', '_', '+'; at most 64).
     #[arg(long, value_parser = parse_app_version)]
     app_version: Option<String>,
+    /// Refuse this client's token requests without a DPoP proof (RFC 9449 §5.2), so every access token it gets
+    /// is DPoP-bound.
+    #[arg(long)]
+    require_dpop: bool,
 }
 
 impl From<NewClient> for ClientConfig {
@@ -178,6 +182,7 @@ impl From<NewClient> for ClientConfig {
             app_identifier: client.app_identifier,
             app_platform: client.app_platform,
             app_version: client.app_version,
+            require_dpop: client.require_dpop,
         }
     }
 }
@@ -416,7 +421,7 @@ pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy
 /// methods it may use). Secrets and keys are never listed, not even hashed.
 pub fn render_list(clients: &[Client]) -> String {
     let mut out = String::from(
-        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\tMETHOD\n",
+        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\tMETHOD\tDPOP\n",
     );
     for c in clients {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
@@ -426,7 +431,7 @@ pub fn render_list(clients: &[Client]) -> String {
         };
         let methods: Vec<&str> = c.authentication.methods().iter().map(|m| m.as_str()).collect();
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             c.client_id,
             format,
             if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
@@ -437,6 +442,7 @@ pub fn render_list(clients: &[Client]) -> String {
             c.revoke_access_on_refresh,
             app_text(&c.app),
             methods.join(","),
+            if c.require_dpop { "required" } else { "-" },
         ));
     }
     out
@@ -514,17 +520,21 @@ mod tests {
         let parse = |args: &[&str]| Register::try_parse_from([&["register", "--client-id", "app"][..], args].concat());
         let store = MemoryStore::new();
         let flags = ["--app-identifier", "com.example.orders", "--app-platform", "ios", "--app-version", "2.1.0"];
-        let parsed = parse(&[&flags[..], &["--revoke-access-on-refresh", "false"]].concat()).unwrap();
+        let parsed = parse(&[&flags[..], &["--revoke-access-on-refresh", "false", "--require-dpop"]].concat()).unwrap();
         register(&store, &parsed.client.into(), &SystemEntropy).await.unwrap();
         let client = get(&store, &TenantId::default(), "app").await.unwrap();
         assert!(!client.revoke_access_on_refresh);
+        assert!(client.require_dpop);
         assert_eq!(client.app.app_identifier.as_deref(), Some("com.example.orders"));
         let listed = render_list(&store.list_clients(&TenantId::default()).await.unwrap());
         assert!(
-            listed.contains("\t-\tfalse\tcom.example.orders/ios/2.1.0\tclient_secret_basic,client_secret_post\n"),
+            listed.contains(
+                "\t-\tfalse\tcom.example.orders/ios/2.1.0\tclient_secret_basic,client_secret_post\trequired\n"
+            ),
             "{listed}"
         );
         assert!(parse(&[]).unwrap().client.revoke_access_on_refresh, "on by default");
+        assert!(!parse(&[]).unwrap().client.require_dpop, "off by default");
 
         for (args, says) in [
             (&["--app-identifier", "com example"][..], "app_identifier must be 1 to 255 characters of ASCII letters"),

@@ -12,6 +12,14 @@
 //! answers 401 itself when the identity source (the `Authorization` header) is missing. A REST authorizer that
 //! fails with the message `Unauthorized` makes API Gateway answer 401. Any other error, an event of none of
 //! these shapes included, is a 500: a store failure never allows. The token never reaches a log.
+//!
+//! DPoP (RFC 9449 §7.1): the HTTP API and REST `REQUEST` events carry the request's headers, so a bound token
+//! passes there under `Authorization: DPoP` with its proof, checked against the event's method and URL (scheme and
+//! host from `X-Forwarded-Proto` and `Host`, path as the client sent it: `rawPath`, or `requestContext.path`). A
+//! REST `TOKEN` event carries the identity source only: a bound token is denied there. No authorizer answer can set
+//! `WWW-Authenticate`: a DPoP refusal is a 403 on an HTTP API and a 401 on a REST API (whose `UNAUTHORIZED` gateway
+//! response may add a static `WWW-Authenticate: DPoP`); the challenge goes into the deny's context, which the
+//! local runner's demo route answers with.
 
 use aws_lambda_events::event::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
@@ -21,8 +29,9 @@ use aws_lambda_events::event::apigw::{
 use aws_lambda_events::event::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Value, json};
 use tessera::TokenService;
-use tessera::oauth::authorize::{AccessRequest, Decision, Refusal, RouteName, authorize};
-use tessera::wire::bearer::{BearerError, bearer_token_in, parse_bearer};
+use tessera::oauth::authorize::{AccessRequest, Decision, ProofRequest, Refusal, RouteName, authorize};
+use tessera::wire::bearer::{BearerError, access_token_in, parse_authorization};
+use tessera::wire::dpop::{DpopHeader, gateway_url};
 
 /// Why an invocation failed: API Gateway answers 500, or 401 for [`Unauthorized`].
 pub type Error = lambda_runtime::Error;
@@ -84,7 +93,15 @@ async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
     match event {
         AuthorizerEvent::HttpApi(event) => {
             let route = event.route_key.as_deref().or(event.request_context.route_key.as_deref()).unwrap_or("");
-            let request = AccessRequest { route: RouteName::Key(route), bearer: bearer_token_in(&event.headers) };
+            let gateway = &event.request_context;
+            let raw_path = event.raw_path.as_deref().unwrap_or("");
+            let dpop = ProofRequest {
+                header: DpopHeader::of(&event.headers),
+                method: gateway.http.method.as_str(),
+                url: gateway_url(&event.headers, gateway.domain_name.as_deref(), raw_path),
+            };
+            let credentials = access_token_in(&event.headers);
+            let request = AccessRequest { route: RouteName::Key(route), credentials, dpop: Some(dpop) };
             let decision = authorize(service, &request).await?;
             let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<Value>::default();
             response.is_authorized = matches!(decision, Decision::Allow(_));
@@ -94,8 +111,10 @@ async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
         AuthorizerEvent::RestToken(event) => {
             let method_arn = event.method_arn.as_deref().ok_or(MalformedEvent("a TOKEN event without methodArn"))?;
             let (method, path) = method_and_path(method_arn)?;
-            let bearer = event.authorization_token.as_deref().map_or(Err(BearerError::Missing), parse_bearer);
-            let request = AccessRequest { route: RouteName::Request { method, path: &path }, bearer };
+            let credentials =
+                event.authorization_token.as_deref().map_or(Err(BearerError::Missing), parse_authorization);
+            // A TOKEN event shows the identity source only: no DPoP header, so no bound token can pass here.
+            let request = AccessRequest { route: RouteName::Request { method, path: &path }, credentials, dpop: None };
             rest_response(authorize(service, &request).await?, method_arn)
         }
         AuthorizerEvent::RestRequest(event) => {
@@ -112,19 +131,39 @@ async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
                 Some(key) => RouteName::Key(key),
                 None => RouteName::Request { method, path: &path },
             };
-            let request = AccessRequest { route, bearer: bearer_token_in(headers) };
+            let dpop_headers = match event.multi_value_headers.contains_key("dpop") {
+                true => &event.multi_value_headers,
+                false => &event.headers,
+            };
+            // `requestContext.path` is the path the client sent: with the stage on the default endpoint, with the
+            // base path on a custom domain. The event has no domain name of its own; its `Host` header names it.
+            let client_path = event.request_context.path.as_deref().or(event.path.as_deref()).unwrap_or("");
+            let dpop = ProofRequest {
+                header: DpopHeader::of(dpop_headers),
+                method,
+                url: gateway_url(&event.headers, None, client_path),
+            };
+            let request = AccessRequest { route, credentials: access_token_in(headers), dpop: Some(dpop) };
             rest_response(authorize(service, &request).await?, method_arn)
         }
     }
 }
 
-/// The context of an allow (six strings); an empty object for a deny.
+/// The context of an allow (six strings); for a deny, the RFC 9449 §7.1 challenge of a DPoP refusal as
+/// `www_authenticate`, or an empty object. API Gateway passes no deny context to the client (an HTTP API answers
+/// 403, a REST API its gateway response); the local runner's demo route answers with it.
 fn context(decision: &Decision) -> Result<Value, serde_json::Error> {
     match decision {
         Decision::Allow(context) => serde_json::to_value(context),
-        Decision::Deny(_) => Ok(json!({})),
+        Decision::Deny(denial) => Ok(match denial.dpop_challenge() {
+            Some(challenge) => json!({ DPOP_CHALLENGE_KEY: challenge }),
+            None => json!({}),
+        }),
     }
 }
+
+/// The deny context's key holding a DPoP refusal's `WWW-Authenticate` challenge.
+pub const DPOP_CHALLENGE_KEY: &str = "www_authenticate";
 
 /// A REST authorizer's answer: an IAM policy allowing or denying `execute-api:Invoke` on the `methodArn` (this
 /// method of this route only, so a cached policy never opens another route), or [`Unauthorized`] (401) when
@@ -228,6 +267,7 @@ mod tests {
             family: FamilyId::from_bytes([5; 16]),
             issued_at: Timestamp::from_secs(NOW - 10),
             expires_at: Timestamp::from_secs(NOW + expires_in),
+            confirmation: None,
         }
     }
 

@@ -85,6 +85,9 @@ pub struct ClientConfig {
     pub app_platform: Option<String>,
     /// The app's version.
     pub app_version: Option<String>,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -222,6 +225,7 @@ impl ClientConfig {
             introspection_profile: self.introspection_profile.iter().copied().collect(),
             revoke_access_on_refresh: self.revoke_access_on_refresh,
             app,
+            require_dpop: self.require_dpop,
         })
     }
 }

@@ -307,6 +307,11 @@ pub struct Client {
     /// The app it is, when registered as one (OneWelcome's `app_identifier`, `app_platform`, `app_version`).
     #[serde(default, skip_serializing_if = "AppAttributes::is_empty")]
     pub app: AppAttributes,
+    /// Whether every token request of this client must carry a DPoP proof (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`), so that all its access tokens are DPoP-bound. Off by default: a proof, when
+    /// sent, binds the token anyway.
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 fn enabled() -> bool {
@@ -447,6 +452,7 @@ pub(crate) mod tests {
             disabled: false,
             introspection_profile: Default::default(),
             app: AppAttributes::default(),
+            require_dpop: false,
         }
     }
 

@@ -47,6 +47,35 @@ pub struct Grant {
     pub issued_at: Timestamp,
     /// When it stops being valid.
     pub expires_at: Timestamp,
+    /// The key an access token is bound to (RFC 9449 §6: `cnf.jkt`), when it was issued with a DPoP proof. On a
+    /// refresh token, which is never bound itself (§5: our clients are confidential), it marks a family that
+    /// started DPoP-bound, whose refreshes must prove a key again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Jkt>,
+}
+
+/// The RFC 7638 JWK SHA-256 thumbprint of a DPoP key, base64url (RFC 9449 §6.1 `jkt`): what a bound token names
+/// its key by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Jkt(String);
+
+impl Jkt {
+    /// A thumbprint as computed from a verified proof's key, or as stored or signed before.
+    pub fn from_thumbprint(thumbprint: String) -> Self {
+        Self(thumbprint)
+    }
+
+    /// The base64url thumbprint.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Jkt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl Grant {

@@ -94,6 +94,7 @@ mod tests {
             family: FamilyId::from_bytes([1; 16]),
             issued_at: Timestamp::from_micros(1_000),
             expires_at: Timestamp::from_secs(10),
+            confirmation: None,
         };
         TokenRecord::new(&OpaqueToken::mint(kind, &grant, [2; 32]), grant)
     }

@@ -283,6 +283,7 @@ mod tests {
             family: family(),
             issued_at: Timestamp::from_secs(1),
             expires_at: Timestamp::from_secs(2),
+            confirmation: None,
         }
     }
 

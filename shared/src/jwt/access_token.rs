@@ -2,7 +2,8 @@
 //!
 //! Header `typ: at+jwt` with a `kid`; claims `iss sub aud exp iat jti client_id scope`, plus two private
 //! claims: `tsr_fam` (the grant family, so its watermark can be checked) and `tsr_iat_us` (the issue time in
-//! microseconds, so a revocation in the same second as the issue is ordered correctly).
+//! microseconds, so a revocation in the same second as the issue is ordered correctly). A DPoP-bound token carries
+//! `cnf: {"jkt": …}` (RFC 9449 §6.1).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyError, KeyRing, SigningAlgorithm};
 use crate::domain::client::{AppAttributes, ClientId};
-use crate::domain::grant::Grant;
+use crate::domain::grant::{Grant, Jkt};
 use crate::domain::id::FamilyId;
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
@@ -96,6 +97,17 @@ pub struct AccessTokenClaims {
     pub tsr_fam: FamilyId,
     /// Issue time in microseconds.
     pub tsr_iat_us: u64,
+    /// RFC 7800 confirmation: the DPoP key a bound token is bound to (RFC 9449 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim (RFC 7800 §3.1) of a DPoP-bound token: `jkt`, the key's RFC 7638 thumbprint (RFC 9449 §6.1).
+/// Other confirmation members are never issued, and ignored when read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The JWK SHA-256 thumbprint.
+    pub jkt: Jkt,
 }
 
 /// Signs an access token for `grant`.
@@ -116,6 +128,7 @@ pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<St
         app: grant.app.clone(),
         tsr_fam: grant.family,
         tsr_iat_us: grant.issued_at.as_micros(),
+        cnf: grant.confirmation.clone().map(|jkt| Confirmation { jkt }),
     };
     keys.signing_key().sign_jwt(ACCESS_TOKEN_TYP, &claims)
 }
@@ -214,6 +227,7 @@ pub fn verify(
         family: claims.tsr_fam,
         issued_at: Timestamp::from_micros(claims.tsr_iat_us),
         expires_at: Timestamp::from_secs(claims.exp),
+        confirmation: claims.cnf.map(|cnf| cnf.jkt),
     };
     Ok(VerifiedAccessToken {
         grant,
@@ -265,6 +279,7 @@ pub(crate) mod tests {
             family: FamilyId::from_bytes([4; 16]),
             issued_at: Timestamp::from_micros(1_800_000_000_250_000),
             expires_at: Timestamp::from_secs(1_800_000_300),
+            confirmation: None,
         }
     }
 
@@ -294,6 +309,24 @@ pub(crate) mod tests {
             }
             assert_eq!(claims["aud"], "https://api.example");
         }
+    }
+
+    /// RFC 9449 §6.1: a bound token carries `cnf.jkt`, and verifies back to the same binding; an unbound one has
+    /// no `cnf` at all.
+    #[test]
+    fn a_bound_token_carries_cnf_jkt() {
+        let keys = ring(SigningAlgorithm::ES256);
+        let jkt = Jkt::from_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+        let bound = Grant { confirmation: Some(jkt.clone()), ..grant() };
+        let token = sign(&bound, ISS, "j", &keys).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts(&token)[1].as_bytes()).unwrap()).unwrap();
+        assert_eq!(claims["cnf"], json!({"jkt": jkt.as_str()}));
+        assert_eq!(verify(&token, &TenantId::default(), ISS, &keys).unwrap().grant, bound);
+        let unbound = sign(&grant(), ISS, "j", &keys).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts(&unbound)[1].as_bytes()).unwrap()).unwrap();
+        assert!(claims.get("cnf").is_none());
     }
 
     #[test]
@@ -369,6 +402,7 @@ pub(crate) mod tests {
             app: Default::default(),
             tsr_fam: FamilyId::from_bytes([1; 16]),
             tsr_iat_us: 1_000_000,
+            cnf: None,
         })
         .unwrap();
         claims["exp"] = json!("tomorrow");

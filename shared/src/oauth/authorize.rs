@@ -4,6 +4,12 @@
 //! with the algorithm pinned, `typ`, `iss`, `exp`, `nbf`, its record or denylist entry, four watermarks), then
 //! the route's `audience` and every one of its scopes.
 //!
+//! A DPoP-bound token (RFC 9449 §7.1) passes only under the `DPoP` scheme, with one proof in the `DPoP` header by
+//! the key the token is bound to (`cnf.jkt`), for this request's method and URL and this token (`ath`), spent once
+//! (one conditional write, after every other check passed). Presented as `Bearer`, it is denied, and so is an
+//! unbound token presented as `DPoP`. Where the event shows no headers but the identity source (a REST `TOKEN`
+//! authorizer), no proof can be seen: a bound token is denied there.
+//!
 //! The answer is [`Decision::Allow`] with the context the integration receives, [`Decision::Deny`] with why, or
 //! `Err` when it cannot be known ([`DecisionUnavailable`]: the store or the key document unreadable). That `Err`
 //! is never an allow: the function turns it into an invocation error, which API Gateway answers with 500.
@@ -11,12 +17,14 @@
 use serde::Serialize;
 use tracing::instrument;
 
+use super::dpop::{self, ProofRefusal};
 use super::presented::{Accepted, Active, NotActive, TokenCheck};
 use crate::TokenService;
 use crate::domain::route::RouteRule;
 use crate::store::StoreError;
 use crate::tenancy::TenantError;
-use crate::wire::bearer::BearerError;
+use crate::wire::bearer::{BearerError, PresentedToken, TokenScheme};
+use crate::wire::dpop::DpopHeader;
 
 /// How API Gateway names the route of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +42,27 @@ pub enum RouteName<'a> {
 }
 
 /// What the authorizer is asked.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AccessRequest<'a> {
     /// The route.
     pub route: RouteName<'a>,
-    /// The bearer token of the request's `Authorization` header ([`crate::wire::bearer`]), or why there is none.
-    pub bearer: Result<&'a str, BearerError>,
+    /// The access token of the request's `Authorization` header and its scheme ([`crate::wire::bearer`]), or why
+    /// there is none.
+    pub credentials: Result<PresentedToken<'a>, BearerError>,
+    /// What a DPoP proof is checked against, where the event shows the request's headers; `None` where it does not
+    /// (a REST `TOKEN` authorizer), which denies every bound token.
+    pub dpop: Option<ProofRequest<'a>>,
+}
+
+/// The request as a DPoP proof must name it (RFC 9449 §4.3).
+#[derive(Debug, Clone)]
+pub struct ProofRequest<'a> {
+    /// The `DPoP` header.
+    pub header: DpopHeader,
+    /// The request's method.
+    pub method: &'a str,
+    /// The request's URL as the client sent it, without query; `None` when the event does not tell.
+    pub url: Option<String>,
 }
 
 /// What the integration behind an allowed request learns of its token, every value a string (API Gateway's
@@ -84,6 +107,13 @@ pub enum Denial {
     /// The token lacks a scope the route requires (RFC 6750 §3.1 `insufficient_scope`).
     #[error("the token lacks a scope the route requires")]
     InsufficientScope,
+    /// A DPoP-bound token presented as `Bearer`, or an unbound one as `DPoP` (RFC 9449 §7.1: `invalid_token`).
+    #[error("the token's binding does not match its scheme ({0:?})")]
+    SchemeMismatch(TokenScheme),
+    /// A bound token whose proof is missing, invalid, replayed or by another key (RFC 9449 §7.1:
+    /// `invalid_dpop_proof`).
+    #[error("DPoP proof refused: {0}")]
+    InvalidDpopProof(ProofRefusal),
 }
 
 /// The two answers RFC 6750 §3.1 has for a refused request.
@@ -99,19 +129,39 @@ impl Denial {
     /// Whether the request lacks a valid token (401) or is not allowed with the one it has (403).
     pub fn refusal(&self) -> Refusal {
         match self {
-            Self::NoToken(_) | Self::InvalidToken(_) | Self::WrongAudience => Refusal::Unauthenticated,
+            Self::NoToken(_)
+            | Self::InvalidToken(_)
+            | Self::WrongAudience
+            | Self::SchemeMismatch(_)
+            | Self::InvalidDpopProof(_) => Refusal::Unauthenticated,
             Self::RouteNotConfigured | Self::UnknownTenant | Self::InsufficientScope => Refusal::Forbidden,
         }
     }
 
-    /// The RFC 6750 §3.1 error code a `WWW-Authenticate: Bearer` challenge would carry (none for a request
-    /// without credentials).
+    /// The RFC 6750 §3.1 (or RFC 9449 §7.1) error code a `WWW-Authenticate` challenge would carry (none for a
+    /// request without credentials).
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::NoToken(reason) => reason.error_code(),
-            Self::InvalidToken(_) | Self::WrongAudience => Some("invalid_token"),
+            Self::InvalidToken(_) | Self::WrongAudience | Self::SchemeMismatch(_) => Some("invalid_token"),
+            Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             Self::RouteNotConfigured | Self::UnknownTenant | Self::InsufficientScope => Some("insufficient_scope"),
         }
+    }
+}
+
+impl Denial {
+    /// The `WWW-Authenticate` challenge of a DPoP refusal (RFC 9449 §7.1): the `DPoP` scheme with its error code
+    /// and the algorithms a proof may use; `None` for every other denial (their `Bearer` challenge is API
+    /// Gateway's own).
+    pub fn dpop_challenge(&self) -> Option<String> {
+        let code = match self {
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::SchemeMismatch(_) => "invalid_token",
+            _ => return None,
+        };
+        let algs: Vec<&str> = crate::jwt::dpop::DPOP_SIGNING_ALGORITHMS.iter().map(|alg| alg.as_str()).collect();
+        Some(format!("DPoP error=\"{code}\", algs=\"{}\"", algs.join(" ")))
     }
 }
 
@@ -151,10 +201,11 @@ pub async fn authorize(service: &TokenService, request: &AccessRequest<'_>) -> R
 
 async fn decide(service: &TokenService, request: &AccessRequest<'_>) -> Result<Decision, DecisionUnavailable> {
     let deny = |denial| Ok(Decision::Deny(denial));
-    let token = match request.bearer {
-        Ok(token) => token,
+    let presented = match request.credentials {
+        Ok(presented) => presented,
         Err(reason) => return deny(Denial::NoToken(reason)),
     };
+    let token = presented.token;
     let routes = service.protected_routes();
     let rule = match request.route {
         RouteName::Key(key) => routes.by_route_key(key),
@@ -183,17 +234,53 @@ async fn decide(service: &TokenService, request: &AccessRequest<'_>) -> Result<D
     };
     let grant = &active.grant;
     span.record("client_id", grant.client_id.as_str());
-    Ok(match satisfies(rule, grant) {
-        Err(denial) => Decision::Deny(denial),
-        Ok(()) => Decision::Allow(Box::new(AccessContext {
-            sub: grant.subject.clone(),
-            client_id: grant.client_id.to_string(),
-            scope: grant.scope.to_string(),
-            tenant: grant.tenant.to_string(),
-            jti: active.jti.clone().unwrap_or_default(),
-            username: grant.username.clone().unwrap_or_default(),
-        })),
-    })
+    let proof = match proof_of_binding(grant, presented, request.dpop.as_ref(), now) {
+        Ok(proof) => proof,
+        Err(denial) => return deny(denial),
+    };
+    if let Err(denial) = satisfies(rule, grant) {
+        return deny(denial);
+    }
+    // Spent last, once the request would pass: a denied request costs no write.
+    if let Some(proof) = proof
+        && let Err(refusal) = dpop::spend(service.read_plan.as_ref(), tenant.id, &proof).await?
+    {
+        return deny(Denial::InvalidDpopProof(refusal));
+    }
+    Ok(Decision::Allow(Box::new(AccessContext {
+        sub: grant.subject.clone(),
+        client_id: grant.client_id.to_string(),
+        scope: grant.scope.to_string(),
+        tenant: grant.tenant.to_string(),
+        jti: active.jti.clone().unwrap_or_default(),
+        username: grant.username.clone().unwrap_or_default(),
+    })))
+}
+
+/// RFC 9449 §7.1: whether the token's scheme fits its binding and, for a bound token, the request's proof is by
+/// its key, for this request and this token. The proof, not yet spent, when there is one. CPU only.
+fn proof_of_binding(
+    grant: &crate::domain::grant::Grant,
+    presented: PresentedToken<'_>,
+    request: Option<&ProofRequest<'_>>,
+    now: crate::domain::time::Timestamp,
+) -> Result<Option<crate::jwt::dpop::VerifiedProof>, Denial> {
+    let bound = match (presented.scheme, &grant.confirmation) {
+        (TokenScheme::Bearer, None) => return Ok(None),
+        (TokenScheme::Bearer, Some(_)) | (TokenScheme::Dpop, None) => {
+            return Err(Denial::SchemeMismatch(presented.scheme));
+        }
+        (TokenScheme::Dpop, Some(jkt)) => jkt,
+    };
+    let request = request.ok_or(Denial::InvalidDpopProof(ProofRefusal::Missing))?;
+    let verified =
+        dpop::verify_header(&request.header, request.method, request.url.as_deref(), now, Some(presented.token))
+            .map_err(Denial::InvalidDpopProof)?
+            .ok_or(Denial::InvalidDpopProof(ProofRefusal::Missing))?;
+    if verified.jkt != *bound {
+        return Err(Denial::InvalidDpopProof(ProofRefusal::OtherKey));
+    }
+    Ok(Some(verified))
 }
 
 /// Whether an active token's grant meets the route's rule: its tenant, its audience (RFC 9068 §4), every scope.
@@ -286,6 +373,7 @@ mod tests {
             family: FamilyId::from_bytes([3; 16]),
             issued_at: Timestamp::from_micros(NOW * 1_000_000 - 5_000_000),
             expires_at: Timestamp::from_secs(NOW + 300),
+            confirmation: None,
         }
     }
 
@@ -303,7 +391,8 @@ mod tests {
 
         async fn decide(&self, route: RouteName<'_>, token: &str) -> Decision {
             self.store.take();
-            authorize(&self.service, &AccessRequest { route, bearer: Ok(token) }).await.unwrap()
+            let credentials = Ok(PresentedToken { scheme: TokenScheme::Bearer, token });
+            authorize(&self.service, &AccessRequest { route, credentials, dpop: None }).await.unwrap()
         }
 
         async fn on_orders(&self, token: &str) -> Decision {
@@ -455,6 +544,7 @@ mod tests {
             app: Default::default(),
             tsr_fam: FamilyId::from_bytes([9; 16]),
             tsr_iat_us: (NOW - 5) * 1_000_000,
+            cnf: None,
         })
         .unwrap();
         let early = tenant.keys().signing_key().sign_jwt("at+jwt", &claims).unwrap();
@@ -520,6 +610,39 @@ mod tests {
         }
     }
 
+    /// RFC 9449 §7.1: a bound token is denied as `Bearer`, and as `DPoP` without a proof (a REST `TOKEN` event shows
+    /// none); an unbound token is denied as `DPoP`. Each denial carries its `WWW-Authenticate: DPoP` challenge. (The
+    /// proofs themselves are checked end to end in `tests/e2e/dpop.rs`, signed by another JOSE library.)
+    #[tokio::test]
+    async fn a_bound_token_needs_the_dpop_scheme_and_a_proof() {
+        let s = scenario();
+        let jkt = crate::domain::grant::Jkt::from_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+        let unbound = grant(&TenantId::default(), "orders:read", ORDERS);
+        let bound = Grant { confirmation: Some(jkt), ..unbound.clone() };
+        let bound_tokens = [s.jwt(&bound, "bound").await, s.opaque(TokenKind::AccessToken, &bound, 8).await];
+        let route = RouteName::Key("GET /orders/{id}");
+        fn ask<'a>(route: RouteName<'a>, token: &'a str, scheme: TokenScheme) -> AccessRequest<'a> {
+            AccessRequest { route, credentials: Ok(PresentedToken { scheme, token }), dpop: None }
+        }
+        for token in &bound_tokens {
+            let denial = denied(s.on_orders(token).await);
+            assert_eq!(denial, Denial::SchemeMismatch(TokenScheme::Bearer));
+            assert_eq!((denial.refusal(), denial.error_code()), (Refusal::Unauthenticated, Some("invalid_token")));
+            assert_eq!(
+                denial.dpop_challenge().as_deref(),
+                Some("DPoP error=\"invalid_token\", algs=\"ES256 EdDSA RS256 PS256\"")
+            );
+            let denial = denied(authorize(&s.service, &ask(route, token, TokenScheme::Dpop)).await.unwrap());
+            assert_eq!(denial, Denial::InvalidDpopProof(ProofRefusal::Missing));
+            assert!(denial.dpop_challenge().unwrap().starts_with("DPoP error=\"invalid_dpop_proof\""));
+        }
+        let plain = s.jwt(&unbound, "plain").await;
+        let denial = denied(authorize(&s.service, &ask(route, &plain, TokenScheme::Dpop)).await.unwrap());
+        assert_eq!(denial, Denial::SchemeMismatch(TokenScheme::Dpop));
+        assert!(matches!(s.on_orders(&plain).await, Decision::Allow(_)), "a bearer token passes as before");
+        assert_eq!(Denial::InsufficientScope.dpop_challenge(), None);
+    }
+
     #[tokio::test]
     async fn no_token_and_unconfigured_routes_are_denied_without_a_read() {
         let s = scenario();
@@ -531,7 +654,8 @@ mod tests {
         let unknown_path = RouteName::Request { method: "GET", path: "/admin" };
         assert_eq!(denied(s.decide(unknown_path, &jwt).await), Denial::RouteNotConfigured);
         for reason in [BearerError::Missing, BearerError::Repeated, BearerError::Empty, BearerError::Malformed] {
-            let request = AccessRequest { route: RouteName::Key("GET /orders/{id}"), bearer: Err(reason) };
+            let route = RouteName::Key("GET /orders/{id}");
+            let request = AccessRequest { route, credentials: Err(reason), dpop: None };
             let denial = denied(authorize(&s.service, &request).await.unwrap());
             assert_eq!((denial.clone(), denial.refusal()), (Denial::NoToken(reason), Refusal::Unauthenticated));
         }

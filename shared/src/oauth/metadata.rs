@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::domain::client::GrantType;
 use crate::jwt::client_assertion;
+use crate::jwt::dpop::DPOP_SIGNING_ALGORITHMS;
 use crate::oauth::authenticate::ClientEndpoint;
 use crate::tenancy::Tenant;
 use crate::wire::client_auth::AuthMethod;
@@ -47,6 +48,8 @@ pub struct AuthorizationServerMetadata {
     pub access_token_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 9701 §7: the algorithm signed introspection responses use (the tenant's signing key).
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+    pub dpop_signing_alg_values_supported: Vec<&'static str>,
 }
 
 /// The metadata document for a tenant whose endpoints live under its issuer URL.
@@ -74,6 +77,7 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
         revocation_endpoint_auth_signing_alg_values_supported: signing_algs(),
         access_token_signing_alg_values_supported: tenant.keys().algorithms(),
         introspection_signing_alg_values_supported: vec![tenant.keys().signing_key().algorithm().as_str()],
+        dpop_signing_alg_values_supported: DPOP_SIGNING_ALGORITHMS.iter().map(|alg| alg.as_str()).collect(),
     }
 }
 

@@ -1,12 +1,15 @@
 //! The token endpoint (RFC 6749 §3.2): `client_credentials` (§4.4), token exchange (RFC 8693) and
 //! `refresh_token` (§6) with rotation. The request is validated before any I/O; one read authenticates the
 //! client (and, for a refresh, fetches the refresh token's record and its family watermark); at most one
-//! write stores what must be stored: nothing for a lone JWT, one conditional put, or one transaction.
+//! write stores what must be stored: nothing for a lone JWT, one conditional put, or one transaction. A request
+//! with a DPoP proof (RFC 9449 §5) gets DPoP-bound tokens: its proof is verified before the read, and spent by one
+//! more conditional write before the tokens are minted.
 
 use crate::announcement::{self, RevocationAnnouncement, RevocationCause, Revoked};
 use tracing::instrument;
 
 use super::authenticate::{Authenticating, ClientEndpoint, authenticate, client_key};
+use super::dpop::{self, ProofRefusal};
 use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
@@ -19,6 +22,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::token::{OpaqueToken, TokenKind, TokenRecord};
 use crate::entropy::random_bytes;
 use crate::jwt::access_token;
+use crate::jwt::dpop::VerifiedProof;
 use crate::metrics::{self, Metric, RevocationKind};
 use crate::store::{Fetched, Record, StoreError, StoreKey};
 use crate::tenancy::Tenant;
@@ -55,6 +59,8 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     if requested_scope.as_ref().is_some_and(ScopeSet::is_empty) {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"));
     }
+    // RFC 9449 §4.3: a DPoP proof is checked before the read (CPU only); its `jti` is spent when tokens are minted.
+    let proof = dpop::verify_header(&request.dpop, http::Method::POST.as_str(), request.url.as_deref(), now, None)?;
 
     // The subject token is verified before the read (CPU only), so its revocation state joins the one read;
     // its verdict is only told after the client has authenticated.
@@ -81,11 +87,16 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
     }
+    // RFC 9449 §5.2 (`dpop_bound_access_tokens`): such a client's requests without a proof are refused.
+    if client.require_dpop && proof.is_none() {
+        return Err(ProofRefusal::Missing.into());
+    }
 
     let targets = requested_targets(request)?;
     if grant_type == GrantType::RefreshToken {
         let requested = RequestedTerms { scope: requested_scope, targets };
-        return refresh(service, &tenant, client, presented_refresh.as_ref(), &fetched, requested, now).await;
+        let presented = presented_refresh.as_ref();
+        return refresh(service, &tenant, client, presented, &fetched, requested, proof.as_ref(), now).await;
     }
     let scope = client.grant_scope(requested_scope).map_err(|refusal| {
         let description = match refusal {
@@ -120,13 +131,15 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
         issued_at: now,
         expires_at: access_expiry(client, now),
+        confirmation: proof.as_ref().map(|proof| proof.jkt.clone()),
     };
     // RFC 6749 §4.4.3: no refresh token for client credentials. An exchange gets one when the client may
     // refresh.
     let with_refresh = exchange.is_some() && client.allows_grant(GrantType::RefreshToken);
     let refresh_terms =
         with_refresh.then(|| RefreshTerms { scope: grant.scope.clone(), audience: grant.audience.clone() });
-    let mut response = mint(service, &tenant, client, &grant, refresh_terms, None).await.map_err(|failure| {
+    let minted = mint(service, &tenant, client, &grant, refresh_terms, None, proof.as_ref()).await;
+    let mut response = minted.map_err(|failure| {
         match failure {
             MintFailure::Refused(err) => err,
             // Only a rotation can lose, and this mint rotates nothing.
@@ -174,6 +187,11 @@ fn invalid_grant(reason: &'static str) -> OAuthError {
 /// The refresh grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): the presented refresh token is
 /// exchanged for a new one in the same family, atomically. Presenting an already rotated token is reuse:
 /// the whole family, every refresh and access token descended from the same exchange, is revoked.
+///
+/// RFC 9449 §5: a confidential client's refresh token is not bound to a key. A family whose tokens were DPoP-bound
+/// stays so: each of its refreshes must carry a proof (by any key the client holds), and the new access token is
+/// bound to that proof's key. A proof at the refresh of an unbound family binds the family from then on.
+#[allow(clippy::too_many_arguments)]
 async fn refresh(
     service: &TokenService,
     tenant: &Tenant<'_>,
@@ -181,6 +199,7 @@ async fn refresh(
     presented: Option<&OpaqueToken>,
     fetched: &Fetched,
     requested: RequestedTerms,
+    proof: Option<&VerifiedProof>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
@@ -208,18 +227,22 @@ async fn refresh(
     } else {
         return Err(OAuthError::new(ErrorCode::InvalidTarget, "a refresh may only narrow the audience"));
     };
+    if record.grant.confirmation.is_some() && proof.is_none() {
+        return Err(ProofRefusal::Missing.into());
+    }
+    let confirmation = proof.map(|proof| proof.jkt.clone());
     // Stamped a microsecond after the rotation instant, so the rotation's mark on the family's earlier access
     // tokens (at that instant) spares them, even on a clock that has not moved since the last refresh.
     let issued_at = RefreshedFamily::tokens_issued_at(now);
     // The app attributes are the client's now: a refresh issues anew.
     let app = client.app.clone();
-    let grant =
-        Grant { scope, audience, app, issued_at, expires_at: access_expiry(client, now), ..record.grant.clone() };
+    let expires_at = access_expiry(client, now);
+    let grant = Grant { scope, audience, app, issued_at, expires_at, confirmation, ..record.grant.clone() };
     // RFC 6749 §6: the new refresh token keeps the scope (and audience) of the one it replaces; only the access
     // token narrows.
     let terms = RefreshTerms { scope: record.grant.scope.clone(), audience: record.grant.audience.clone() };
     let rotation = Rotation { old: &key, at: now };
-    match mint(service, tenant, client, &grant, Some(terms), Some(rotation)).await {
+    match mint(service, tenant, client, &grant, Some(terms), Some(rotation), proof).await {
         Ok(response) => {
             metrics::count(Metric::TokensIssued(GrantType::RefreshToken, client.access_token_format));
             Ok(response)
@@ -292,6 +315,12 @@ impl From<OAuthError> for MintFailure {
     }
 }
 
+impl From<ProofRefusal> for MintFailure {
+    fn from(refusal: ProofRefusal) -> Self {
+        Self::Refused(refusal.into())
+    }
+}
+
 impl From<crate::jwt::keys::KeyError> for MintFailure {
     fn from(err: crate::jwt::keys::KeyError) -> Self {
         Self::Refused(err.into())
@@ -304,8 +333,9 @@ impl From<crate::entropy::EntropyError> for MintFailure {
     }
 }
 
-/// Mints the access token (client's format) and, when `refresh` is given, a refresh token with those terms,
-/// then stores what must be stored
+/// Spends the DPoP `proof` the grant is bound to, if any (one conditional write: a replay is
+/// `invalid_dpop_proof`), mints the access token (client's format) and, when `refresh` is given, a refresh token
+/// with those terms, then stores what must be stored
 /// in one round trip: nothing, one conditional put, one transaction, or, when `rotate_from` is given, the
 /// rotation of that refresh token, whose failed condition is [`MintFailure::RotationLost`].
 async fn mint(
@@ -315,7 +345,11 @@ async fn mint(
     grant: &Grant,
     refresh: Option<RefreshTerms>,
     rotate_from: Option<Rotation<'_>>,
+    proof: Option<&VerifiedProof>,
 ) -> Result<TokenResponse, MintFailure> {
+    if let Some(proof) = proof {
+        dpop::spend(service.store.as_ref(), tenant.id, proof).await.map_err(OAuthError::from)??;
+    }
     let mut records = Vec::with_capacity(2);
     let access_token = match client.access_token_format {
         TokenFormat::Jwt => access_token::sign(grant, &tenant.issuer, &new_jti(service)?, tenant.keys())?,
@@ -358,7 +392,8 @@ async fn mint(
     }
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        // RFC 9449 §5: a bound token's type is `DPoP`.
+        token_type: if grant.confirmation.is_some() { "DPoP" } else { "Bearer" },
         expires_in: u64::from(client.access_token_ttl_secs),
         scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
         refresh_token,

@@ -44,6 +44,7 @@ pub(crate) fn token_record(tenant: &TenantId, expires_at: Timestamp) -> TokenRec
         family,
         issued_at: NOW,
         expires_at,
+        confirmation: None,
     };
     TokenRecord::new(&OpaqueToken::mint(TokenKind::AccessToken, &grant, secret), grant)
 }
@@ -73,6 +74,7 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
             app_platform: Some("ios".into()),
             app_version: Some("1.2.3".into()),
         },
+        require_dpop: false,
     }
 }
 

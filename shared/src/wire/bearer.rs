@@ -1,6 +1,7 @@
 //! Bearer credentials in the `Authorization` header (RFC 6750 §2.1), as a resource server (the authorizer)
 //! receives them: exactly one header, the scheme `Bearer` in any case (RFC 9110 §11.1), one or more spaces, then
-//! one `b64token`. Anything else is refused with the reason RFC 6750 §3.1 gives it; the token itself never
+//! one `b64token`. A DPoP-bound token comes the same way under the scheme `DPoP` (RFC 9449 §7.1), whose token has
+//! the same syntax (`token68`). Anything else is refused with the reason RFC 6750 §3.1 gives it; the token itself never
 //! appears in a reason.
 
 use http::HeaderMap;
@@ -38,18 +39,52 @@ impl BearerError {
     }
 }
 
-/// The auth-scheme (RFC 9110 §11.1: case-insensitive).
-const SCHEME: &str = "bearer";
+/// The auth-schemes (RFC 9110 §11.1: case-insensitive).
+const BEARER: &str = "bearer";
+const DPOP: &str = "dpop";
+
+/// The scheme an access token is presented under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScheme {
+    /// `Bearer` (RFC 6750 §2.1): whoever holds the token may use it.
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): a DPoP-bound token, with a proof in the `DPoP` header.
+    Dpop,
+}
+
+/// An access token of an `Authorization` header, and its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresentedToken<'a> {
+    /// `Bearer` or `DPoP`.
+    pub scheme: TokenScheme,
+    /// The token.
+    pub token: &'a str,
+}
 
 /// The token of one `Authorization` header value: `Bearer` in any case, `1*SP`, one `b64token` (RFC 6750 §2.1).
 /// Optional whitespace around the value (RFC 9110 §5.5) is not part of it.
 pub fn parse_bearer(value: &str) -> Result<&str, BearerError> {
+    parse_scheme(value, BEARER)
+}
+
+/// The token of one `Authorization` header value under `Bearer` ([`parse_bearer`]) or `DPoP` (RFC 9449 §7.1, the
+/// same syntax); any other scheme is [`BearerError::OtherScheme`].
+pub fn parse_authorization(value: &str) -> Result<PresentedToken<'_>, BearerError> {
+    match parse_scheme(value, BEARER) {
+        Err(BearerError::OtherScheme) => {
+            parse_scheme(value, DPOP).map(|token| PresentedToken { scheme: TokenScheme::Dpop, token })
+        }
+        other => other.map(|token| PresentedToken { scheme: TokenScheme::Bearer, token }),
+    }
+}
+
+fn parse_scheme<'a>(value: &'a str, name: &str) -> Result<&'a str, BearerError> {
     let value = value.trim_matches([' ', '\t']);
-    let (scheme, rest) = value.split_at_checked(SCHEME.len()).ok_or(match value.eq_ignore_ascii_case(SCHEME) {
+    let (scheme, rest) = value.split_at_checked(name.len()).ok_or(match value.eq_ignore_ascii_case(name) {
         true => BearerError::Empty,
         false => BearerError::OtherScheme,
     })?;
-    if !scheme.eq_ignore_ascii_case(SCHEME) {
+    if !scheme.eq_ignore_ascii_case(name) {
         return Err(BearerError::OtherScheme);
     }
     let token = match rest.trim_start_matches(' ') {
@@ -80,14 +115,25 @@ where
     }
 }
 
-/// [`bearer_token`] of the `Authorization` headers in `headers`; a value that is not text is
-/// [`BearerError::Malformed`].
+/// The access token of the one `Authorization` header in `headers`, under `Bearer` or `DPoP`
+/// ([`parse_authorization`]); a value that is not text is [`BearerError::Malformed`].
+pub fn access_token_in(headers: &HeaderMap) -> Result<PresentedToken<'_>, BearerError> {
+    parse_authorization(one_authorization(headers)?)
+}
+
+/// The bearer token of the one `Authorization` header in `headers` ([`parse_bearer`]): `Bearer` only, as a Shared
+/// Signals transmitter presents it; a value that is not text is [`BearerError::Malformed`].
 pub fn bearer_token_in(headers: &HeaderMap) -> Result<&str, BearerError> {
+    parse_bearer(one_authorization(headers)?)
+}
+
+/// The one `Authorization` header value of `headers`, as text.
+fn one_authorization(headers: &HeaderMap) -> Result<&str, BearerError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     match (values.next(), values.next()) {
         (None, _) => Err(BearerError::Missing),
         (Some(_), Some(_)) => Err(BearerError::Repeated),
-        (Some(value), None) => parse_bearer(value.to_str().map_err(|_| BearerError::Malformed)?),
+        (Some(value), None) => value.to_str().map_err(|_| BearerError::Malformed),
     }
 }
 
@@ -170,14 +216,29 @@ mod tests {
         assert_eq!(bearer_token([twice.as_str(), twice.as_str()]), Err(BearerError::Repeated));
 
         let mut headers = HeaderMap::new();
-        assert_eq!(bearer_token_in(&headers), Err(BearerError::Missing));
+        assert_eq!(access_token_in(&headers), Err(BearerError::Missing));
         headers.append(AUTHORIZATION, HeaderValue::from_str(&twice).unwrap());
-        assert_eq!(bearer_token_in(&headers), Ok(JWT));
+        assert_eq!(access_token_in(&headers), Ok(PresentedToken { scheme: TokenScheme::Bearer, token: JWT }));
         headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer other"));
-        assert_eq!(bearer_token_in(&headers), Err(BearerError::Repeated));
+        assert_eq!(access_token_in(&headers), Err(BearerError::Repeated));
         let mut binary = HeaderMap::new();
         binary.insert(AUTHORIZATION, HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap());
-        assert_eq!(bearer_token_in(&binary), Err(BearerError::Malformed));
+        assert_eq!(access_token_in(&binary), Err(BearerError::Malformed));
+    }
+
+    /// RFC 9449 §7.1: `Authorization: DPoP <token68>`, the scheme in any case; the same syntax rules as Bearer.
+    #[test]
+    fn dpop_credentials_yield_the_token_and_the_scheme() {
+        for scheme in ["DPoP", "dpop", "DPOP"] {
+            let value = format!("{scheme} {JWT}");
+            assert_eq!(parse_authorization(&value), Ok(PresentedToken { scheme: TokenScheme::Dpop, token: JWT }));
+            assert_eq!(parse_bearer(&value), Err(BearerError::OtherScheme));
+        }
+        assert_eq!(parse_authorization(&format!("Bearer {OPAQUE}")).map(|p| p.scheme), Ok(TokenScheme::Bearer));
+        assert_eq!(parse_authorization("DPoP"), Err(BearerError::Empty));
+        assert_eq!(parse_authorization(&format!("DPoP {JWT} {OPAQUE}")), Err(BearerError::Malformed));
+        assert_eq!(parse_authorization("DPoPabc"), Err(BearerError::OtherScheme));
+        assert_eq!(parse_authorization("Basic abc"), Err(BearerError::OtherScheme));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// RFC 8707 §2: the requested resource is not allowed.
     InvalidTarget,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, malformed or invalid.
+    InvalidDpopProof,
     /// RFC 6749 §4.1.2.1: an unexpected condition.
     ServerError,
     /// RFC 6749 §4.1.2.1: temporarily overloaded or unavailable.
@@ -56,6 +58,7 @@ impl ErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -250,6 +253,7 @@ mod tests {
             (ErrorCode::InvalidScope, "invalid_scope", 400),
             (ErrorCode::UnsupportedTokenType, "unsupported_token_type", 400),
             (ErrorCode::InvalidTarget, "invalid_target", 400),
+            (ErrorCode::InvalidDpopProof, "invalid_dpop_proof", 400),
             (ErrorCode::ServerError, "server_error", 500),
             (ErrorCode::TemporarilyUnavailable, "temporarily_unavailable", 503),
         ];

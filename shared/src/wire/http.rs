@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use super::client_auth::ClientCredentials;
+use super::dpop::{DpopHeader, request_url};
 use super::error::OAuthError;
 use super::form::{Form, FormError};
 use super::response::json_response;
@@ -24,6 +25,11 @@ pub struct OAuthRequest {
     pub credentials: Option<ClientCredentials>,
     /// The API Gateway domain the request arrived on, when it came through API Gateway.
     pub gateway_domain: Option<String>,
+    /// The `DPoP` header (RFC 9449 §4.1).
+    pub dpop: DpopHeader,
+    /// The URL the client sent the request to, without query: what a DPoP proof's `htu` must name. Read only when
+    /// a `DPoP` header came with the request; `None` without one, or when the request names no host.
+    pub url: Option<String>,
 }
 
 impl OAuthRequest {
@@ -42,7 +48,15 @@ impl OAuthRequest {
             OAuthError::invalid_request(err.to_string()).with_status(status)
         })?;
         let credentials = ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form)?;
-        Ok(Self { tenant, form, credentials, gateway_domain: gateway_domain(request).map(str::to_owned) })
+        let dpop = DpopHeader::of(request.headers());
+        Ok(Self {
+            tenant,
+            form,
+            credentials,
+            gateway_domain: gateway_domain(request).map(str::to_owned),
+            url: (dpop != DpopHeader::Absent).then(|| request_url(request)).flatten(),
+            dpop,
+        })
     }
 
     /// The credentials, or `invalid_client` when the request carried none.

@@ -11,7 +11,7 @@ use crate::domain::grant::Grant;
 use crate::domain::profile::{Permission, Profile, ProfileAttribute};
 use crate::domain::time::Timestamp;
 use crate::domain::token::TokenKind;
-use crate::jwt::access_token::Audience;
+use crate::jwt::access_token::{Audience, Confirmation};
 use crate::jwt::external::ExternalIdentity;
 
 /// A JSON response that no cache may keep (RFC 6749 §5.1).
@@ -38,7 +38,7 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer` (RFC 6750).
+    /// `Bearer` (RFC 6750), or `DPoP` for a DPoP-bound token (RFC 9449 §5).
     pub token_type: &'static str,
     /// Lifetime of the access token in seconds.
     pub expires_in: u64,
@@ -67,7 +67,7 @@ pub struct IntrospectionResponse {
     /// Human-readable subject identifier, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// `Bearer` for access tokens.
+    /// `Bearer` for access tokens, `DPoP` for DPoP-bound ones (RFC 9449 §6.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     /// Expiry, seconds since the epoch.
@@ -91,6 +91,9 @@ pub struct IntrospectionResponse {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The key a DPoP-bound access token is bound to (RFC 9449 §6.2: `cnf.jkt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// Attributes mapped from the subject's external token (OneWelcome-style `user_details`). Profile
     /// attribute `user_details` only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,7 +117,8 @@ impl IntrospectionResponse {
     }
 
     /// The answer for an active token Tessera issued: what `grant` grants, under `iss`. A refresh token has no
-    /// `token_type` (RFC 7662 §2.2 names RFC 6749 §7.1's access token types).
+    /// `token_type` (RFC 7662 §2.2 names RFC 6749 §7.1's access token types) and no `cnf` (it is never bound,
+    /// RFC 9449 §5); a DPoP-bound access token is of type `DPoP` with its `cnf.jkt` (RFC 9449 §6.2).
     pub fn of_grant(
         grant: &Grant,
         kind: TokenKind,
@@ -128,7 +132,10 @@ impl IntrospectionResponse {
             scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
             client_id: Some(grant.client_id.to_string()),
             username: grant.username.clone(),
-            token_type: (kind == TokenKind::AccessToken).then_some("Bearer"),
+            token_type: (kind == TokenKind::AccessToken).then_some(match grant.confirmation {
+                Some(_) => "DPoP",
+                None => "Bearer",
+            }),
             exp: Some(grant.expires_at.as_secs()),
             iat: Some(grant.issued_at.as_secs()),
             nbf: not_before.map(|t| t.as_secs()),
@@ -140,6 +147,7 @@ impl IntrospectionResponse {
             permissions: Some(permissions).filter(|p| !p.is_empty()),
             app: grant.app.clone(),
             jti,
+            cnf: grant.confirmation.clone().filter(|_| kind == TokenKind::AccessToken).map(|jkt| Confirmation { jkt }),
         }
     }
 
@@ -163,6 +171,7 @@ impl IntrospectionResponse {
             // A trusted issuer's token: its client is not one of ours.
             app: AppAttributes::default(),
             jti: identity.jti,
+            cnf: None,
         }
     }
 

@@ -4,6 +4,8 @@
 //! never leak: a panic message, a backtrace, Rust debug output or a 5xx. After the whole table the server
 //! must still issue and introspect normally. The authorizer's cases go to the runner's `/demo/orders`, behind the
 //! authorizer function's handler as an HTTP API route behind a Lambda authorizer: never an allow, never a 5xx.
+//! The DPoP cases (RFC 9449) send proofs signed with jwt-compact: `invalid_dpop_proof` at the token endpoint, a
+//! `WWW-Authenticate: DPoP` challenge at the demo route.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -17,6 +19,10 @@ use tessera_e2e::client_assertions::{ClientKey, JWT_BEARER, claims as assertion_
 use tessera_e2e::issuers::{AT_TYPE, EXCHANGE, EXCHANGER, JWT_TYPE, TestIssuer, exchange, exchange_config_recording};
 use tessera_e2e::token_variants::{alternative_encodings, ecdsa_twin};
 use tessera_e2e::{Reply, TestServer, basic, config_with_key, creds};
+
+use crate::dpop::{
+    DPOP_CLIENTS, DPOP_JWT, DpopKey, claims as dpop_claims, token_request as dpop_token_request, unsigned_proof,
+};
 
 /// A second tenant, with a client whose tokens have the demo route's scope and audience.
 const ACME: &str = r#"
@@ -48,6 +54,9 @@ enum Expect {
     /// An RFC 8935 §2.3 refusal of a pushed SET: status and `err` (and `description`, `no-store`, and a `Bearer`
     /// challenge on 401).
     SetError(u16, &'static str),
+    /// A DPoP refusal at the demo route (RFC 9449 §7.1): 401 `{"message":"Unauthorized"}` with a
+    /// `WWW-Authenticate: DPoP` challenge carrying this error code.
+    DpopRefusal(&'static str),
 }
 
 struct Case {
@@ -1386,7 +1395,115 @@ fn check(case: &Case, reply: &Reply) {
             let challenge = reply.header("www-authenticate");
             assert_eq!(challenge.is_some_and(|c| c.starts_with("Bearer")), status == 401, "{name}: {challenge:?}");
         }
+        Expect::DpopRefusal(code) => {
+            assert_eq!(
+                (reply.status, reply.json()),
+                (401, json!({"message": "Unauthorized"})),
+                "{name}: {}",
+                reply.text
+            );
+            assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
+            let challenge = reply.header("www-authenticate").unwrap_or_default();
+            assert!(challenge.starts_with(&format!("DPoP error=\"{code}\"")), "{name}: {challenge}");
+        }
     }
+}
+
+/// What the DPoP cases need: the runner's base URL and clock, the proofs already spent, and tokens bound to
+/// `key` (JWT and opaque) and one not bound.
+struct ForDpop<'a> {
+    base: &'a str,
+    now: u64,
+    key: &'a DpopKey,
+    /// A proof for the token endpoint, spent in the setup.
+    spent_at_token: String,
+    /// A dpop-jwt token bound to `key`.
+    bound: &'a str,
+    /// A proof for `bound` at the demo route, spent in the setup.
+    spent_at_demo: String,
+    /// A demo-jwt bearer token.
+    unbound: &'a str,
+}
+
+/// RFC 9449's bad input: proofs malformed, expired, replayed, wrongly bound and wrongly typed, at the token endpoint
+/// (400 `invalid_dpop_proof`) and at the authorizer's demo route (401 with a `DPoP` challenge). None passes.
+fn dpop_cases(t: &ForDpop<'_>) -> Vec<Case> {
+    use Expect::{DpopRefusal, Error};
+    let token_url = format!("{}{TOKEN}", t.base);
+    let demo_url = format!("{}{DEMO_ORDERS}", t.base);
+    let (key, now) = (t.key, t.now);
+    let token_request = |name: &str, proofs: Vec<String>| {
+        let mut headers = vec![("content-type", FORM.to_owned()), ("authorization", basic(DPOP_JWT.0, DPOP_JWT.1))];
+        headers.extend(proofs.into_iter().map(|p| ("dpop", p)));
+        raw(name, "POST", TOKEN, headers, "grant_type=client_credentials", Error(400, "invalid_dpop_proof"))
+    };
+    let at_demo = |name: &str, authorization: String, proofs: Vec<String>, code| {
+        let mut headers = vec![("authorization", authorization)];
+        headers.extend(proofs.into_iter().map(|p| ("dpop", p)));
+        raw(name, "GET", DEMO_ORDERS, headers, "", DpopRefusal(code))
+    };
+    let proof = |htm: &str, htu: &str, iat: u64| key.proof(htm, htu, iat, None);
+    let jwk = json!({"jwk": key.jwk});
+    let bound = t.bound;
+    vec![
+        token_request("dpop: a client that requires DPoP, no proof", vec![]),
+        token_request("dpop: a replayed proof", vec![t.spent_at_token.clone()]),
+        token_request("dpop: htm GET at the token endpoint", vec![proof("GET", &token_url, now)]),
+        token_request("dpop: htu of another endpoint", vec![proof("POST", &demo_url, now)]),
+        token_request("dpop: htu of another host", vec![proof("POST", "https://evil.example/oauth2/token", now)]),
+        token_request("dpop: iat 61 seconds old", vec![proof("POST", &token_url, now - 61)]),
+        token_request("dpop: iat 6 seconds ahead", vec![proof("POST", &token_url, now + 6)]),
+        token_request("dpop: typ JWT", vec![key.sign("JWT", jwk.clone(), dpop_claims("POST", &token_url, now, None))]),
+        token_request(
+            "dpop: a private key in the jwk",
+            vec![key.sign("dpop+jwt", json!({"jwk": key.private_jwk()}), dpop_claims("POST", &token_url, now, None))],
+        ),
+        token_request("dpop: alg none", vec![unsigned_proof(key, dpop_claims("POST", &token_url, now, None))]),
+        token_request(
+            "dpop: no jti",
+            vec![key.sign("dpop+jwt", jwk.clone(), json!({"htm": "POST", "htu": token_url, "iat": now}))],
+        ),
+        token_request(
+            "dpop: iat as a string",
+            vec![key.sign("dpop+jwt", jwk, json!({"jti": "j-1", "htm": "POST", "htu": token_url, "iat": "now"}))],
+        ),
+        token_request("dpop: two DPoP headers", vec![proof("POST", &token_url, now), proof("POST", &token_url, now)]),
+        token_request("dpop: garbage", vec!["garbage".to_owned()]),
+        token_request("dpop: an empty header", vec![String::new()]),
+        token_request("dpop: a 5 KB proof", vec![format!("{}.e30.e30", "a".repeat(5_000))]),
+        at_demo("dpop: a bound token as Bearer", format!("Bearer {bound}"), vec![], "invalid_token"),
+        at_demo("dpop: a bound token without a proof", format!("DPoP {bound}"), vec![], "invalid_dpop_proof"),
+        at_demo(
+            "dpop: a proof by another key",
+            format!("DPoP {bound}"),
+            vec![DpopKey::new(99).proof("GET", &demo_url, now, Some(bound))],
+            "invalid_dpop_proof",
+        ),
+        at_demo(
+            "dpop: a proof without ath",
+            format!("DPoP {bound}"),
+            vec![key.proof("GET", &demo_url, now, None)],
+            "invalid_dpop_proof",
+        ),
+        at_demo(
+            "dpop: a replayed proof at the resource",
+            format!("DPoP {bound}"),
+            vec![t.spent_at_demo.clone()],
+            "invalid_dpop_proof",
+        ),
+        at_demo(
+            "dpop: a proof for the token endpoint at the resource",
+            format!("DPoP {bound}"),
+            vec![key.proof("POST", &token_url, now, Some(bound))],
+            "invalid_dpop_proof",
+        ),
+        at_demo(
+            "dpop: an unbound token as DPoP",
+            format!("DPoP {}", t.unbound),
+            vec![key.proof("GET", &demo_url, now, Some(t.unbound))],
+            "invalid_token",
+        ),
+    ]
 }
 
 /// Sends `case` over a bare connection announcing `announced` body bytes, half-closes it after the body, and
@@ -1449,6 +1566,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         ClientKey::jwks(&[&assertion_key])
     );
     config.clients.extend(Config::from_toml(&pkj).unwrap().clients);
+    config.clients.extend(Config::from_toml(DPOP_CLIENTS).unwrap().clients);
     let server = TestServer::start_config(&config).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
@@ -1485,8 +1603,27 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         other_tenant: acme_token.as_str().expect("acme's token"),
         now,
     }));
+    let key = DpopKey::new(42);
+    let base = server.base.clone();
+    let spent_at_token = key.proof("POST", &format!("{base}{TOKEN}"), now, None);
+    let issued = dpop_token_request(&server, DPOP_JWT, std::slice::from_ref(&spent_at_token)).await;
+    let bound = issued.json()["access_token"].as_str().expect("a bound token").to_owned();
+    let spent_at_demo = key.proof("GET", &format!("{base}{DEMO_ORDERS}"), now, Some(&bound));
+    let passed = server
+        .send("GET", DEMO_ORDERS, &[("authorization", format!("DPoP {bound}")), ("dpop", spent_at_demo.clone())], "")
+        .await;
+    assert_eq!(passed.status, 200, "{}", passed.text);
+    cases.extend(dpop_cases(&ForDpop {
+        base: &base,
+        now,
+        key: &key,
+        spent_at_token,
+        bound: &bound,
+        spent_at_demo,
+        unbound: &jwt,
+    }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 267, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 290, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

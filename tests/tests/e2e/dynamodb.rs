@@ -204,6 +204,7 @@ async fn an_unreachable_endpoint_fails_closed() {
             family: tessera::domain::id::FamilyId::from_bytes([1; 16]),
             issued_at: SystemClock.now(),
             expires_at: SystemClock.now().plus_secs(60),
+            confirmation: None,
         },
         "https://issuer.example",
         "jti-down",

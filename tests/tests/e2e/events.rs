@@ -38,6 +38,9 @@ const ORDERS: &str = "https://orders.example.com";
 /// The refresh token of `token-refresh.json`, issued to `exchanger` for the sample user.
 const SAMPLE_REFRESH: &str = "tsr_rt_zwSOqZrkv13aVdyGs9VeNihowy7QuU4HzeK0P6f4eUCbDEvG7Vqa-Q3T5-FEtuO9Wzr6cznAML-X-Df7z706tHVkOE1rcWl26GwDxZ5IrkMjtqiFQ";
 
+/// The RFC 7638 thumbprint of the key that signed the DPoP proof of `token-dpop.json`.
+const SAMPLE_DPOP_JKT: &str = "SrXmZHPlIPOBsVIRoLx-IabnwUG3xZ1SlLNhAIFgPKs";
+
 /// The message of `revocation-sqs-batch.json` that misspells its target.
 const BAD_MESSAGE_ID: &str = "2e1424d4-f796-459a-8184-9c92662be6da";
 
@@ -141,6 +144,17 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         (200, |b| {
             token_issued(b);
             assert!(b["access_token"].as_str().unwrap().starts_with("tsr_at_"));
+        }),
+    );
+    map.insert(
+        "token-dpop.json",
+        (200, |b| {
+            // RFC 9449 §5, §6.1: the sample proof (signed with Python's `cryptography`, at the event's time) binds
+            // the JWT to its key.
+            assert_eq!(b["token_type"], "DPoP");
+            let claims: Value =
+                jsonwebtoken::dangerous::insecure_decode_claims(b["access_token"].as_str().unwrap()).unwrap();
+            assert_eq!(claims["cnf"], json!({"jkt": SAMPLE_DPOP_JKT}));
         }),
     );
     map.insert("token-bad-secret.json", (401, |b| error("invalid_client")(b)));
@@ -350,6 +364,7 @@ async fn seeded_service_with_issuer(issuer: Option<&str>) -> TokenService {
         family: refresh.family(),
         issued_at: now,
         expires_at: now.plus_secs(86_400),
+        confirmation: None,
     };
     store.put_new(Record::Token(TokenRecord::new(&refresh, grant))).await.unwrap();
     service
@@ -374,6 +389,7 @@ fn demo_opaque_record(token: &OpaqueToken, now: Timestamp, revoked_at: Option<Ti
             family: token.family(),
             issued_at: now,
             expires_at: now.plus_secs(600),
+            confirmation: None,
         },
         revoked_at,
         rotated_at: None,

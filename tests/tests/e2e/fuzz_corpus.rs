@@ -9,7 +9,7 @@ use tessera_e2e::fuzz;
 /// A fuzz body.
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 7] = [
+const TARGETS: [(&str, Body); 8] = [
     ("form", fuzz::form),
     ("basic_auth", fuzz::basic_auth),
     ("opaque_token", fuzz::opaque_token),
@@ -17,6 +17,7 @@ const TARGETS: [(&str, Body); 7] = [
     ("revocation_event", fuzz::revocation_event),
     ("authorizer_event", fuzz::authorizer_event),
     ("security_event_token", fuzz::security_event_token),
+    ("dpop_proof", fuzz::dpop_proof),
 ];
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
@@ -87,4 +88,26 @@ fn the_signed_set_seed_is_received() {
         ))
         .unwrap();
     assert_eq!((receipt.written, receipt.replayed), (1, false));
+}
+
+#[test]
+fn the_signed_dpop_mode_reaches_a_verified_proof() {
+    // The body only asserts what a verified proof must be; here, that the seed does verify.
+    use tessera::domain::time::Timestamp;
+    use tessera::jwt::dpop::{DPOP_SIGNING_ALGORITHMS, ProofContext, verify_proof};
+    let data =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/dpop_proof/signed_valid")).unwrap();
+    assert_eq!(data[0], 1);
+    let proof = fuzz::signed_dpop_proof(&data[1..]).expect("the seed signs");
+    let context = ProofContext {
+        method: "POST",
+        url: fuzz::FUZZ_DPOP_URL,
+        now: Timestamp::from_secs(fuzz::FUZZ_DPOP_NOW),
+        access_token: None,
+        algorithms: &DPOP_SIGNING_ALGORITHMS,
+    };
+    assert_eq!(
+        verify_proof(&proof, &context).map(|p| p.jkt.as_str().to_owned()),
+        Ok(fuzz::fuzz_key_thumbprint().to_owned())
+    );
 }

@@ -7,6 +7,7 @@ mod announcements;
 mod authorizer;
 mod bad_input;
 mod client_assertion;
+mod dpop;
 mod dynamodb;
 mod events;
 mod exchange;

@@ -182,3 +182,52 @@ async fn a_private_key_jwt_client_costs_one_conditional_write_more() {
     assert_eq!(response.status(), 200);
     assert_eq!(store.take(), RoundTrips { reads: 1, writes: 2 }, "revoke: one read; the jti and the denylist entry");
 }
+
+/// A DPoP-bound issue costs one replay write more than a bearer one (RFC 9449 §11.1: the proof's `jti`, one
+/// conditional put); introspecting a bound token stays one read; the authorizer taking a bound token reads once
+/// and spends the proof with one write.
+#[tokio::test]
+async fn dpop_adds_one_replay_write_and_no_read() {
+    use crate::dpop::DpopKey;
+    let (service, store) = service();
+    let key = DpopKey::new(21);
+    let now = service.clock.now().as_secs();
+    let with_proof = |client, proof: String| {
+        let mut request = post("/oauth2/token", client, &[("grant_type", "client_credentials")]);
+        request.headers_mut().insert("host", "issuer.example".parse().unwrap());
+        request.headers_mut().insert("dpop", proof.parse().unwrap());
+        request
+    };
+    let mut tokens = Vec::new();
+    for (client, expected) in
+        [(creds::JWT, RoundTrips { reads: 1, writes: 1 }), (creds::OPAQUE, RoundTrips { reads: 1, writes: 2 })]
+    {
+        let proof = key.proof("POST", "http://issuer.example/oauth2/token", now, None);
+        let response = tessera_token::handle(&service, with_proof(client, proof)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(store.take(), expected, "a bound issue for {}", client.0);
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["token_type"], "DPoP");
+        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+    }
+    for token in &tokens {
+        let response = tessera_introspect::handle(&service, post("/oauth2/introspect", creds::RS, &[("token", token)]))
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["cnf"]["jkt"], key.jkt.as_str());
+        assert_eq!(store.take(), RoundTrips { reads: 1, writes: 0 }, "introspect a bound token");
+    }
+    // The JWT client's token has the demo route's audience.
+    let token = &tokens[0];
+    let request = lambda_http::http::Request::builder()
+        .uri("/demo/orders")
+        .header("host", "issuer.example")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", key.proof("GET", "http://issuer.example/demo/orders", now, Some(token)))
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let response = tessera_cli::demo_api::serve(&service, request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(store.take(), RoundTrips { reads: 1, writes: 1 }, "authorize a bound token");
+}

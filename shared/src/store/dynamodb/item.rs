@@ -7,8 +7,8 @@
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
 //! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details`, `used_jti`, `trusted_issuers` or `ssf_transmitters` |
 //! | `expires_at` | N | all but `client`, `trusted_issuers` and `ssf_transmitters` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`; absent on a `private_key_jwt` client), `token_endpoint_auth_method` (S, `private_key_jwt`; absent on a secret client, which may present its secret by Basic or post), `jwks` (S, the JWK Set inline) or `jwks_uri` (S) (a `private_key_jwt` client's, absent otherwise), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered) |
-//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued); `username`, `user_details`, `amr` and the app attributes absent when empty |
+//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`; absent on a `private_key_jwt` client), `token_endpoint_auth_method` (S, `private_key_jwt`; absent on a secret client, which may present its secret by Basic or post), `jwks` (S, the JWK Set inline) or `jwks_uri` (S) (a `private_key_jwt` client's, absent otherwise), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered), `require_dpop` (BOOL, only when `true`; absent is `false`) |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued), `dpop_jkt` (S: RFC 9449 `cnf.jkt` of a DPoP-bound access token; on a refresh token, the key its family was last bound to); `username`, `user_details`, `amr`, the app attributes and `dpop_jkt` absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
@@ -32,7 +32,7 @@ use super::table::PARTITION_KEY;
 use crate::domain::client::{
     AppAttributes, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenFormat,
 };
-use crate::domain::grant::Grant;
+use crate::domain::grant::{Grant, Jkt};
 use crate::domain::id::{FamilyId, IdTag};
 use crate::domain::jwks::Jwks;
 use crate::domain::profile::ProfileAttribute;
@@ -152,6 +152,9 @@ struct ClientItem {
     app_platform: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     app_version: Option<String>,
+    /// Absent on items written before DPoP, and whenever it is off (the default): only `true` is stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    require_dpop: bool,
 }
 
 /// An opaque token's grant, inside its item's `grant`.
@@ -177,6 +180,10 @@ struct GrantItem {
     family: String,
     issued_at: u64,
     expires_at: u64,
+    /// RFC 9449 §6: the thumbprint of the key a DPoP-bound token is bound to. Absent on unbound tokens and on every
+    /// item written before DPoP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<String>,
 }
 
 /// A recorded external JWT, inside its item's `token`.
@@ -586,6 +593,7 @@ impl From<Client> for ClientItem {
             introspection_profile,
             revoke_access_on_refresh,
             app: AppAttributes { app_identifier, app_platform, app_version },
+            require_dpop,
         } = client;
         let (secret_hash, token_endpoint_auth_method, jwks) = match authentication {
             ClientAuthentication::Secret(hash) => (Some(hash.into()), None, None),
@@ -617,6 +625,7 @@ impl From<Client> for ClientItem {
             app_identifier,
             app_platform,
             app_version,
+            require_dpop,
         }
     }
 }
@@ -660,6 +669,7 @@ impl TryFrom<ClientItem> for Client {
             introspection_profile: item.introspection_profile.into_iter().map(ProfileAttribute::from).collect(),
             revoke_access_on_refresh: item.revoke_access_on_refresh,
             app: parsed("app", AppAttributes::new(item.app_identifier, item.app_platform, item.app_version))?,
+            require_dpop: item.require_dpop,
         })
     }
 }
@@ -679,6 +689,7 @@ impl From<Grant> for GrantItem {
             family,
             issued_at,
             expires_at,
+            confirmation,
         } = grant;
         Self {
             tenant: tenant.into(),
@@ -695,6 +706,7 @@ impl From<Grant> for GrantItem {
             family: family.to_string(),
             issued_at: micros(issued_at),
             expires_at: micros(expires_at),
+            dpop_jkt: confirmation.map(|jkt| jkt.as_str().to_owned()),
         }
     }
 }
@@ -720,6 +732,7 @@ impl TryFrom<GrantItem> for Grant {
             family: parsed("family", FamilyId::try_from(item.family))?,
             issued_at: Timestamp::from_micros(item.issued_at),
             expires_at: Timestamp::from_micros(item.expires_at),
+            confirmation: item.dpop_jkt.map(Jkt::from_thumbprint),
         })
     }
 }
@@ -907,6 +920,7 @@ mod tests {
             family: FamilyId::from_bytes([7; 16]),
             issued_at: Timestamp::from_micros(1_800_000_000_123_456),
             expires_at: Timestamp::from_secs(1_800_003_600),
+            confirmation: None,
         }
     }
 
@@ -927,6 +941,7 @@ mod tests {
             audiences: vec!["https://orders.api.example.com".into(), "https://invoices.api.example.com".into()],
             disabled: false,
             revoke_access_on_refresh: false,
+            require_dpop: true,
             app: AppAttributes {
                 app_identifier: Some("com.example.orders.production.eu-west-1".into()),
                 app_platform: Some("android".into()),
@@ -1056,6 +1071,7 @@ mod tests {
             } else {
                 Default::default()
             },
+            require_dpop: profile,
         };
         let mut inner = vec![
             ("tenant", s(ACME)),
@@ -1077,6 +1093,7 @@ mod tests {
         if profile {
             inner.push(("introspection_profile", strings(&["user_details", "amr", "permissions"])));
             inner.push(("revoke_access_on_refresh", AttributeValue::Bool(false)));
+            inner.push(("require_dpop", AttributeValue::Bool(true)));
             inner.push(("app_identifier", s("com.example.orders")));
             inner.push(("app_platform", s("android")));
             inner.push(("app_version", s("1.0")));
@@ -1128,7 +1145,10 @@ mod tests {
         assert!(from_item(no_keys).is_err(), "private_key_jwt without keys");
     }
 
-    /// A user token's grant (username, user details, amr) or a client-credentials one (none of them).
+    /// RFC 9449 §6.1's example thumbprint.
+    const PINNED_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+
+    /// A user token's grant (username, user details, amr, a DPoP key) or a client-credentials one (none of them).
     fn pinned_grant(user: bool) -> (Grant, AttributeValue) {
         let grant = Grant {
             tenant: acme(),
@@ -1163,6 +1183,7 @@ mod tests {
             family: FamilyId::try_from(FAMILY.to_owned()).unwrap(),
             issued_at: Timestamp::from_micros(1_800_000_000_123_456),
             expires_at: Timestamp::from_micros(1_800_003_600_123_456),
+            confirmation: user.then(|| Jkt::from_thumbprint(PINNED_JKT.into())),
         };
         let mut attrs = vec![
             ("tenant", s(ACME)),
@@ -1190,6 +1211,7 @@ mod tests {
             attrs.push(("app_identifier", s("com.example.orders")));
             attrs.push(("app_platform", s("ios")));
             attrs.push(("app_version", s("2.14.3")));
+            attrs.push(("dpop_jkt", s(PINNED_JKT)));
         }
         (grant, m(&attrs))
     }
