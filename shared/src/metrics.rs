@@ -469,6 +469,7 @@ mod tests {
             Metric::IntrospectionsActive,
             Metric::IntrospectionsInactive,
             Metric::RefreshReuseDetected,
+            Metric::RevocationAnnouncementFailures,
             Metric::ClientAuthenticationFailures,
             Metric::StoreThrottles,
             Metric::StoreErrors,
