@@ -282,7 +282,8 @@ pub async fn register(
     entry.client_secret_hash = Some(String::from(hash(&secret, entropy)?));
     let client = entry.to_client(entropy)?;
     let (tenant, client_id) = (client.tenant.clone(), client.client_id.to_string());
-    match store.put_new(Record::Client(client)).await {
+    // Clients never expire, so no instant finds one expired: the epoch will do.
+    match store.put_new(Record::Client(client), tessera::domain::time::Timestamp::EPOCH).await {
         Ok(()) => Ok(IssuedSecret { tenant: tenant.to_string(), client_id, client_secret: secret }),
         Err(StoreError::AlreadyExists(_)) => Err(CliError::ClientExists { tenant, client_id }),
         Err(other) => Err(other.into()),

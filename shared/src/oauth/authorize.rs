@@ -297,7 +297,7 @@ mod tests {
 
         async fn opaque(&self, kind: TokenKind, grant: &Grant, seed: u8) -> String {
             let token = OpaqueToken::mint(kind, grant, [seed; 32]);
-            self.store.put_new(Record::Token(TokenRecord::new(&token, grant.clone()))).await.unwrap();
+            self.store.put_new(Record::Token(TokenRecord::new(&token, grant.clone())), self.clock.now()).await.unwrap();
             token.expose().to_owned()
         }
 
@@ -383,7 +383,7 @@ mod tests {
             revoked_at: now,
             expires_at: by_jti.expires_at,
         };
-        s.store.put_new(Record::RevokedJti(entry)).await.unwrap();
+        s.store.put_new(Record::RevokedJti(entry), now).await.unwrap();
         assert_eq!(denied(s.on_orders(&jwt).await), Denial::InvalidToken(NotActive::Inactive(Inactive::Revoked)));
 
         let opaque = s.opaque(TokenKind::AccessToken, &by_jti, 4).await;

@@ -101,7 +101,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         Active::External(external) => {
             let check = &read.check;
             if check.token_keys.state.as_ref().is_some_and(|k| check.fetched.external_token(k).is_none()) {
-                record_external(service, tenant.id, &external).await?;
+                record_external(service, tenant.id, &external, now).await?;
             }
             let identity = external.identity;
             let permissions = match (wants_permissions, identity.scope.as_deref()) {
@@ -127,13 +127,15 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
 }
 
 /// Records a trusted issuer's token under its identity (IndyKite's `perform_upsert`), with TTL = its `exp` plus the
-/// issuer's skew, so that revocation by token or by subject reaches it. A concurrent recording is harmless.
+/// issuer's skew, so that revocation by token or by subject reaches it, at `now` (an expired record of an earlier
+/// token with the same identity is replaced). A concurrent recording is harmless.
 async fn record_external(
     service: &TokenService,
     tenant: &TenantId,
     external: &ExternalToken,
+    now: Timestamp,
 ) -> Result<(), OAuthError> {
-    match service.store.put_new(Record::ExternalToken(external.record(tenant, None))).await {
+    match service.store.put_new(Record::ExternalToken(external.record(tenant, None)), now).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(()),
         Err(other) => Err(other.into()),
     }

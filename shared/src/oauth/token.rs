@@ -334,8 +334,9 @@ async fn mint(
             service.store.rotate(old, at, records, refreshed).await
         }
         (None, 0) => Ok(()),
-        (None, 1) => service.store.put_new(records.remove(0)).await,
-        (None, _) => service.store.put_new_all(records).await,
+        // Not a refresh: the grant is issued at the request's instant.
+        (None, 1) => service.store.put_new(records.remove(0), grant.issued_at).await,
+        (None, _) => service.store.put_new_all(records, grant.issued_at).await,
     };
     match stored {
         Ok(()) => {}
