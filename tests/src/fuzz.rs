@@ -404,7 +404,7 @@ pub fn authorizer_fuzz_service() -> &'static tessera::TokenService {
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
         runtime
-            .block_on(store.put_new(Record::Token(TokenRecord::new(&token, grant))))
+            .block_on(store.put_new(Record::Token(TokenRecord::new(&token, grant)), now))
             .expect("the token is stored");
         let keys = KeyRing::new(vec![SigningKey::generate(SigningAlgorithm::ES256, "fuzz-1").expect("a key")])
             .expect("a key ring");

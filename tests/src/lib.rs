@@ -442,13 +442,13 @@ impl TokenStore for UnavailableStore {
     async fn get_many(&self, _: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
         Err(unavailable())
     }
-    async fn put_new(&self, _: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, _: Record, _: Timestamp) -> Result<(), StoreError> {
         Err(unavailable())
     }
     async fn mark_revoked(&self, _: &StoreKey, _: Timestamp) -> Result<(), StoreError> {
         Err(unavailable())
     }
-    async fn put_new_all(&self, _: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, _: Vec<Record>, _: Timestamp) -> Result<(), StoreError> {
         Err(unavailable())
     }
     async fn rotate(
@@ -501,17 +501,17 @@ impl TokenStore for SwitchedRegistry {
         self.up()?;
         self.inner.get_many(keys).await
     }
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
         self.up()?;
-        self.inner.put_new(record).await
+        self.inner.put_new(record, now).await
     }
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
         self.up()?;
         self.inner.mark_revoked(key, at).await
     }
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         self.up()?;
-        self.inner.put_new_all(records).await
+        self.inner.put_new_all(records, now).await
     }
     async fn rotate(
         &self,

@@ -280,7 +280,7 @@ async fn mint(mix: &Mix, store: &dyn TokenStore, keys: &KeyRing, rng: &Draws) ->
     if mix.user_details {
         for subject in 0..mix.hot_tokens + mix.subjects {
             let record = user_details_of(&format!("user-{subject:06}"));
-            store.put_new(record).await.map_err(|e| e.to_string())?;
+            store.put_new(record, T0).await.map_err(|e| e.to_string())?;
         }
     }
     for i in 0..mix.hot_tokens + mix.cold_tokens {
@@ -294,7 +294,7 @@ async fn mint(mix: &Mix, store: &dyn TokenStore, keys: &KeyRing, rng: &Draws) ->
         };
         let (token, record) = one(subject, jwt)?;
         if let Some(record) = record {
-            store.put_new(record).await.map_err(|e| e.to_string())?;
+            store.put_new(record, T0).await.map_err(|e| e.to_string())?;
         }
         match hot {
             true => tokens.hot.push(token),

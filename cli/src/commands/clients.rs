@@ -341,7 +341,8 @@ pub async fn register(
     let client = entry.to_client(entropy)?;
     let (tenant, client_id) = (client.tenant.clone(), client.client_id.to_string());
     let method = entry.token_endpoint_auth_method.unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
-    match store.put_new(Record::Client(client)).await {
+    // Clients never expire, so no instant finds one expired: the epoch will do.
+    match store.put_new(Record::Client(client), tessera::domain::time::Timestamp::EPOCH).await {
         Ok(()) => Ok(Registered {
             tenant: tenant.to_string(),
             client_id,

@@ -298,7 +298,10 @@ mod tests {
         let mut minted = Vec::new();
         for (kind, seed) in [(TokenKind::AccessToken, 1), (TokenKind::RefreshToken, 2)] {
             let token = OpaqueToken::mint(kind, &grant(&default, 300), [seed; 32]);
-            store.put_new(Record::Token(TokenRecord::new(&token, grant(&default, 300)))).await.unwrap();
+            store
+                .put_new(Record::Token(TokenRecord::new(&token, grant(&default, 300))), Timestamp::from_secs(NOW))
+                .await
+                .unwrap();
             minted.push(token.expose().to_owned());
         }
         let [opaque, refresh] = <[String; 2]>::try_from(minted).unwrap();

@@ -125,7 +125,7 @@ pub async fn authenticate<'a>(
         &verified.jti,
         verified.accepted_until,
     );
-    match at.service.store.use_jti_once(used).await? {
+    match at.service.store.use_jti_once(used, at.now).await? {
         JtiUse::First => Ok(client),
         JtiUse::Replayed => refused(&"assertion replayed (jti used before)"),
     }

@@ -243,7 +243,7 @@ async fn decide(service: &TokenService, request: &AccessRequest<'_>) -> Result<D
     }
     // Spent last, once the request would pass: a denied request costs no write.
     if let Some(proof) = proof
-        && let Err(refusal) = dpop::spend(service.read_plan.as_ref(), tenant.id, &proof).await?
+        && let Err(refusal) = dpop::spend(service.read_plan.as_ref(), tenant.id, &proof, now).await?
     {
         return deny(Denial::InvalidDpopProof(refusal));
     }
@@ -385,7 +385,7 @@ mod tests {
 
         async fn opaque(&self, kind: TokenKind, grant: &Grant, seed: u8) -> String {
             let token = OpaqueToken::mint(kind, grant, [seed; 32]);
-            self.store.put_new(Record::Token(TokenRecord::new(&token, grant.clone()))).await.unwrap();
+            self.store.put_new(Record::Token(TokenRecord::new(&token, grant.clone())), self.clock.now()).await.unwrap();
             token.expose().to_owned()
         }
 
@@ -472,7 +472,7 @@ mod tests {
             revoked_at: now,
             expires_at: by_jti.expires_at,
         };
-        s.store.put_new(Record::RevokedJti(entry)).await.unwrap();
+        s.store.put_new(Record::RevokedJti(entry), now).await.unwrap();
         assert_eq!(denied(s.on_orders(&jwt).await), Denial::InvalidToken(NotActive::Inactive(Inactive::Revoked)));
 
         let opaque = s.opaque(TokenKind::AccessToken, &by_jti, 4).await;

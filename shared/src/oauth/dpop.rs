@@ -81,16 +81,17 @@ pub fn verify_header(
     verify_proof(proof, &context).map(Some).map_err(ProofRefusal::Rejected)
 }
 
-/// Spends `proof`'s `jti` for its key: one conditional write, remembered until the `iat` window closes. `Err` with
+/// Spends `proof`'s `jti` for its key at `now`: one conditional write, remembered until the `iat` window closes. `Err` with
 /// [`ProofRefusal::Replayed`] inside `Ok` when it was spent before; a store failure is the caller's to fail closed.
 pub async fn spend(
     store: &dyn TokenStore,
     tenant: &TenantId,
     proof: &VerifiedProof,
+    now: Timestamp,
 ) -> Result<Result<(), ProofRefusal>, StoreError> {
     let used =
         UsedJti::new(tenant.clone(), JtiPurpose::DpopProof, proof.jkt.as_str(), &proof.jti, proof.replay_window_end());
-    Ok(match store.use_jti_once(used).await? {
+    Ok(match store.use_jti_once(used, now).await? {
         JtiUse::First => Ok(()),
         JtiUse::Replayed => Err(ProofRefusal::Replayed),
     })

@@ -119,7 +119,7 @@ async fn evaluate<'a>(service: &'a TokenService, request: &'a OAuthRequest) -> R
         }
         Active::External(external) => {
             if check.token_keys.state.as_ref().is_some_and(|k| check.fetched.external_token(k).is_none()) {
-                record_external(service, tenant.id, &external).await?;
+                record_external(service, tenant.id, &external, now).await?;
             }
             if wants_user_details {
                 let token = request.require("token")?;
@@ -177,13 +177,15 @@ async fn update_with_external_token(
 }
 
 /// Records a trusted issuer's token under its identity (IndyKite's `perform_upsert`), with TTL = its `exp` plus the
-/// issuer's skew, so that revocation by token or by subject reaches it. A concurrent recording is harmless.
+/// issuer's skew, so that revocation by token or by subject reaches it, at `now` (an expired record of an earlier
+/// token with the same identity is replaced). A concurrent recording is harmless.
 async fn record_external(
     service: &TokenService,
     tenant: &TenantId,
     external: &ExternalToken,
+    now: Timestamp,
 ) -> Result<(), OAuthError> {
-    match service.store.put_new(Record::ExternalToken(external.record(tenant, None))).await {
+    match service.store.put_new(Record::ExternalToken(external.record(tenant, None)), now).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(()),
         Err(other) => Err(other.into()),
     }

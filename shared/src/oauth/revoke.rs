@@ -73,7 +73,7 @@ pub async fn revoke(service: &TokenService, request: &OAuthRequest) -> Result<()
                 expires_at: active.grant.expires_at,
             };
             let revoked = Revoked::Jwt { jti: jwt.jti.clone(), client_id };
-            service.store.put_new(Record::RevokedJti(entry)).await.map(|()| Some(revoked))
+            service.store.put_new(Record::RevokedJti(entry), now).await.map(|()| Some(revoked))
         }
         // A refresh token takes its whole family with it: every access and refresh token of the grant
         // (RFC 7009 §2.1 allows it; WSO2 does the same). One watermark write covers them all.
@@ -139,7 +139,7 @@ async fn revoke_external(
     let Some(key) = key else {
         return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "tokens of this issuer are not recorded"));
     };
-    let result = match service.store.put_new(Record::ExternalToken(external.record(tenant, Some(now)))).await {
+    let result = match service.store.put_new(Record::ExternalToken(external.record(tenant, Some(now))), now).await {
         Err(StoreError::AlreadyExists(_)) => service.store.mark_revoked(key, now).await,
         other => other,
     };

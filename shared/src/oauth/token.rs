@@ -348,7 +348,7 @@ async fn mint(
     proof: Option<&VerifiedProof>,
 ) -> Result<TokenResponse, MintFailure> {
     if let Some(proof) = proof {
-        dpop::spend(service.store.as_ref(), tenant.id, proof).await.map_err(OAuthError::from)??;
+        dpop::spend(service.store.as_ref(), tenant.id, proof, grant.issued_at).await.map_err(OAuthError::from)??;
     }
     let mut records = Vec::with_capacity(2);
     let access_token = match client.access_token_format {
@@ -378,8 +378,9 @@ async fn mint(
             service.store.rotate(old, at, records, refreshed).await
         }
         (None, 0) => Ok(()),
-        (None, 1) => service.store.put_new(records.remove(0)).await,
-        (None, _) => service.store.put_new_all(records).await,
+        // Not a refresh: the grant is issued at the request's instant.
+        (None, 1) => service.store.put_new(records.remove(0), grant.issued_at).await,
+        (None, _) => service.store.put_new_all(records, grant.issued_at).await,
     };
     match stored {
         Ok(()) => {}

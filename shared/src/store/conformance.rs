@@ -81,6 +81,7 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
 /// Runs every check against `store`.
 pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     put_new_never_overwrites(store).await;
+    a_new_item_replaces_an_expired_one(store).await;
     get_many_reads_several_kinds_at_once(store).await;
     expired_items_are_dropped_on_read(store).await;
     mark_revoked_keeps_the_first_time(store).await;
@@ -92,6 +93,7 @@ pub async fn run_all<S: TokenStore + RegistrationStore>(store: &S) {
     external_tokens_record_and_revoke(store).await;
     user_details_are_compare_and_set_on_their_attempt(store).await;
     a_one_time_jti_is_used_once(store).await;
+    a_one_time_jti_is_usable_again_once_its_use_expired(store).await;
     clients_round_trip(store).await;
 }
 
@@ -101,12 +103,90 @@ pub async fn put_new_never_overwrites(store: &dyn TokenStore) {
     let first = token_record(&tenant, NOW.plus_secs(60));
     let mut second = first.clone();
     second.grant.subject = "intruder".into();
-    store.put_new(Record::Token(first.clone())).await.expect("first put");
-    let err = store.put_new(Record::Token(second)).await.expect_err("second put must fail");
+    store.put_new(Record::Token(first.clone()), NOW).await.expect("first put");
+    let err = store.put_new(Record::Token(second), NOW).await.expect_err("second put must fail");
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
     let key = StoreKey::token(&tenant, &first.token_hash);
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.token(&key), Some(&first));
+}
+
+/// An item past its expiry that the store still holds (DynamoDB's TTL deletes lazily, up to days late) is absent for
+/// every reader, so a new item's write replaces it rather than finding its key taken: `put_new`, each item of
+/// `put_new_all` and a rotation's new tokens, judged at the writer's `now`. Up to the expiry, the item holds its
+/// key; a recorded external token holds it its issuer's skew longer, as readers keep it; an item that never expires
+/// (a client) holds it always. (The suite's instants lie ahead of the real clock, so DynamoDB deletes none of these
+/// items in between.)
+pub async fn a_new_item_replaces_an_expired_one(store: &dyn TokenStore) {
+    use crate::domain::token::{ExternalTokenRecord, TokenHash};
+    use crate::jwt::external::EXTERNAL_LEEWAY_SECS;
+    let tenant = fresh_tenant();
+    let expiry = NOW.plus_secs(10);
+    let just_before = Timestamp::from_micros(expiry.as_micros() - 1);
+    let read = async |key: &StoreKey| store.get_many(std::slice::from_ref(key)).await.expect("read");
+    let taken = |result: Result<(), StoreError>| matches!(result, Err(StoreError::AlreadyExists(_)));
+
+    let first = token_record(&tenant, expiry);
+    let key = StoreKey::token(&tenant, &first.token_hash);
+    store.put_new(Record::Token(first.clone()), NOW).await.expect("first put");
+    let mut second = first.clone();
+    second.grant.subject = "the key's next holder".into();
+    second.grant.expires_at = NOW.plus_secs(70);
+    assert!(taken(store.put_new(Record::Token(second.clone()), just_before).await), "live until its expiry");
+    assert_eq!(read(&key).await, vec![Record::Token(first)], "expired at {expiry:?}, and still stored");
+    store.put_new(Record::Token(second.clone()), expiry).await.expect("the expired item is replaced");
+    assert_eq!(read(&key).await, vec![Record::Token(second.clone())]);
+    assert!(taken(store.put_new(Record::Token(second), NOW.plus_secs(20)).await), "the new item is live");
+
+    // A recorded external token: readers keep it its issuer's skew past its TTL, and so does its key.
+    let external = ExternalTokenRecord {
+        tenant: tenant.clone(),
+        token_hash: TokenHash::of(&format!("external-reused-{tenant}")),
+        issuer: "https://idp.example/".into(),
+        subject: "auth0|alice".into(),
+        issued_at: NOW,
+        expires_at: expiry,
+        revoked_at: Some(NOW),
+    };
+    let external_key = StoreKey::token(&tenant, &external.token_hash);
+    let skewed = expiry.plus_secs(EXTERNAL_LEEWAY_SECS);
+    store.put_new(Record::ExternalToken(external.clone()), NOW).await.expect("record");
+    let renewed =
+        ExternalTokenRecord { issued_at: skewed, expires_at: skewed.plus_secs(600), revoked_at: None, ..external };
+    let early = store.put_new(Record::ExternalToken(renewed.clone()), Timestamp::from_micros(skewed.as_micros() - 1));
+    assert!(taken(early.await), "kept its issuer's skew past its TTL");
+    store.put_new(Record::ExternalToken(renewed.clone()), skewed).await.expect("replaced after the skew");
+    assert_eq!(read(&external_key).await, vec![Record::ExternalToken(renewed)]);
+
+    // A transaction: an expired item's key is free, a live item's still fails the whole transaction.
+    let (expired, live) = (token_record(&tenant, expiry), token_record(&tenant, NOW.plus_secs(60)));
+    store.put_new_all(vec![Record::Token(expired.clone()), Record::Token(live.clone())], NOW).await.expect("both");
+    let (fresh, other) = (token_record(&tenant, NOW.plus_secs(60)), token_record(&tenant, NOW.plus_secs(60)));
+    let reissued = TokenRecord { grant: Grant { expires_at: NOW.plus_secs(60), ..expired.grant.clone() }, ..expired };
+    let refused = store.put_new_all(vec![Record::Token(fresh.clone()), Record::Token(live)], expiry).await;
+    assert!(taken(refused), "the live item still refuses");
+    assert!(read(&StoreKey::token(&tenant, &fresh.token_hash)).await.is_empty(), "nothing of it landed");
+    let both = vec![Record::Token(reissued.clone()), Record::Token(other.clone())];
+    store.put_new_all(both, expiry).await.expect("the expired item's key is free");
+    let reissued_key = StoreKey::token(&tenant, &reissued.token_hash);
+    assert_eq!(read(&reissued_key).await, vec![Record::Token(reissued.clone())]);
+
+    // A rotation's new token, at the rotation's instant.
+    let old = token_record(&tenant, NOW.plus_secs(120));
+    store.put_new(Record::Token(old.clone()), NOW).await.expect("put");
+    let old_key = StoreKey::token(&tenant, &old.token_hash);
+    let successor =
+        TokenRecord { grant: Grant { expires_at: NOW.plus_secs(90), ..reissued.grant.clone() }, ..reissued };
+    let early = store.rotate(&old_key, NOW.plus_secs(59), vec![Record::Token(successor.clone())], None).await;
+    assert!(matches!(early, Err(StoreError::AlreadyExists(_))), "{early:?}");
+    store.rotate(&old_key, NOW.plus_secs(60), vec![Record::Token(successor.clone())], None).await.expect("rotated");
+    assert_eq!(read(&reissued_key).await, vec![Record::Token(successor)]);
+
+    // A client never expires: its key is never free.
+    let registered = client(&tenant, "kept");
+    store.put_new(Record::Client(registered.clone()), NOW).await.expect("a client");
+    let far = Timestamp::from_secs(u32::MAX.into());
+    assert!(taken(store.put_new(Record::Client(registered), far).await));
 }
 
 /// One read returns a token, a denylist entry and a watermark together, and skips missing keys.
@@ -122,8 +202,8 @@ pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
         access_revoked_before: None,
         expires_at: NOW.plus_secs(60),
     };
-    store.put_new(Record::Token(token.clone())).await.expect("put token");
-    store.put_new(Record::RevokedJti(jti)).await.expect("put jti");
+    store.put_new(Record::Token(token.clone()), NOW).await.expect("put token");
+    store.put_new(Record::RevokedJti(jti), NOW).await.expect("put jti");
     store.raise_watermark(mark.clone(), None).await.expect("put watermark");
     let keys = [
         StoreKey::token(&tenant, &token.token_hash),
@@ -142,7 +222,7 @@ pub async fn get_many_reads_several_kinds_at_once(store: &dyn TokenStore) {
 pub async fn expired_items_are_dropped_on_read(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
     let token = token_record(&tenant, NOW.plus_secs(10));
-    store.put_new(Record::Token(token.clone())).await.expect("put");
+    store.put_new(Record::Token(token.clone()), NOW).await.expect("put");
     let key = StoreKey::token(&tenant, &token.token_hash);
     let raw = store.get_many(std::slice::from_ref(&key)).await.expect("read");
     assert_eq!(raw.len(), 1, "the store keeps expired items until TTL deletion");
@@ -154,7 +234,7 @@ pub async fn expired_items_are_dropped_on_read(store: &dyn TokenStore) {
 pub async fn mark_revoked_keeps_the_first_time(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
     let token = token_record(&tenant, NOW.plus_secs(60));
-    store.put_new(Record::Token(token.clone())).await.expect("put");
+    store.put_new(Record::Token(token.clone()), NOW).await.expect("put");
     let key = StoreKey::token(&tenant, &token.token_hash);
     store.mark_revoked(&key, NOW.plus_secs(1)).await.expect("revoke");
     store.mark_revoked(&key, NOW.plus_secs(2)).await.expect("revoke again");
@@ -284,8 +364,9 @@ pub async fn put_new_all_is_all_or_nothing(store: &dyn TokenStore) {
         token_record(&tenant, NOW.plus_secs(60)),
         token_record(&tenant, NOW.plus_secs(60)),
     );
-    store.put_new_all(vec![Record::Token(a.clone()), Record::Token(b.clone())]).await.expect("both new");
-    let err = store.put_new_all(vec![Record::Token(c.clone()), Record::Token(a.clone())]).await.expect_err("a exists");
+    store.put_new_all(vec![Record::Token(a.clone()), Record::Token(b.clone())], NOW).await.expect("both new");
+    let err =
+        store.put_new_all(vec![Record::Token(c.clone()), Record::Token(a.clone())], NOW).await.expect_err("a exists");
     assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
     let keys: Vec<_> = [&a, &b, &c].iter().map(|t| StoreKey::token(&tenant, &t.token_hash)).collect();
     let got = Fetched::new(store.get_many(&keys).await.expect("read"), NOW);
@@ -299,7 +380,7 @@ pub async fn rotation_succeeds_exactly_once(store: &dyn TokenStore) {
     let tenant = fresh_tenant();
     let old = token_record(&tenant, NOW.plus_secs(60));
     let (first, second) = (token_record(&tenant, NOW.plus_secs(60)), token_record(&tenant, NOW.plus_secs(60)));
-    store.put_new(Record::Token(old.clone())).await.expect("put");
+    store.put_new(Record::Token(old.clone()), NOW).await.expect("put");
     let old_key = StoreKey::token(&tenant, &old.token_hash);
     store.rotate(&old_key, NOW.plus_secs(1), vec![Record::Token(first.clone())], None).await.expect("first rotation");
     let err =
@@ -312,7 +393,7 @@ pub async fn rotation_succeeds_exactly_once(store: &dyn TokenStore) {
     assert!(got.token(&keys[2]).is_none(), "the losing rotation wrote nothing");
 
     let revoked = token_record(&tenant, NOW.plus_secs(60));
-    store.put_new(Record::Token(revoked.clone())).await.expect("put");
+    store.put_new(Record::Token(revoked.clone()), NOW).await.expect("put");
     let revoked_key = StoreKey::token(&tenant, &revoked.token_hash);
     store.mark_revoked(&revoked_key, NOW).await.expect("revoke");
     let next = token_record(&tenant, NOW.plus_secs(60));
@@ -336,7 +417,7 @@ pub async fn a_rotation_marks_its_family_for_access_tokens_only(store: &dyn Toke
     let keys = std::slice::from_ref(&key);
     let rotate = |at: Timestamp| async move {
         let old = token_record(tenant, NOW.plus_secs(60));
-        store.put_new(Record::Token(old.clone())).await.expect("put");
+        store.put_new(Record::Token(old.clone()), NOW).await.expect("put");
         let old_key = StoreKey::token(tenant, &old.token_hash);
         let next = token_record(tenant, NOW.plus_secs(60));
         let mark = RefreshedFamily::at_rotation(tenant, family, at);
@@ -372,7 +453,7 @@ pub async fn a_rotation_marks_its_family_for_access_tokens_only(store: &dyn Toke
     let other = FamilyId::from_bytes([0xEE; 16]);
     let other_key = StoreKey::watermark(tenant, &WatermarkTarget::Family(other));
     let old = token_record(tenant, NOW.plus_secs(60));
-    store.put_new(Record::Token(old.clone())).await.expect("put");
+    store.put_new(Record::Token(old.clone()), NOW).await.expect("put");
     store.rotate(&StoreKey::token(tenant, &old.token_hash), NOW, vec![], None).await.expect("rotate");
     let got = Fetched::new(store.get_many(std::slice::from_ref(&other_key)).await.expect("read"), NOW);
     assert!(got.access_token_marks(std::slice::from_ref(&other_key)).is_empty());
@@ -391,7 +472,7 @@ pub async fn external_tokens_record_and_revoke(store: &dyn TokenStore) {
         expires_at: NOW.plus_secs(60),
         revoked_at: None,
     };
-    store.put_new(Record::ExternalToken(record.clone())).await.expect("record");
+    store.put_new(Record::ExternalToken(record.clone()), NOW).await.expect("record");
     let key = StoreKey::token(&tenant, &record.token_hash);
     let got = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.expect("read"), NOW);
     assert_eq!(got.external_token(&key), Some(&record));
@@ -432,8 +513,8 @@ pub async fn a_one_time_jti_is_used_once(store: &dyn TokenStore) {
     let used =
         |purpose, issuer: &str, jti: &str| UsedJti::new(tenant.clone(), purpose, issuer, jti, NOW.plus_secs(300));
     let assertion = used(JtiPurpose::ClientAssertion, "orders-service", "jti-1");
-    assert_eq!(store.use_jti_once(assertion.clone()).await.expect("first use"), JtiUse::First);
-    assert_eq!(store.use_jti_once(assertion.clone()).await.expect("second use"), JtiUse::Replayed);
+    assert_eq!(store.use_jti_once(assertion.clone(), NOW).await.expect("first use"), JtiUse::First);
+    assert_eq!(store.use_jti_once(assertion.clone(), NOW).await.expect("second use"), JtiUse::Replayed);
     for other in [
         used(JtiPurpose::ClientAssertion, "billing-service", "jti-1"),
         used(JtiPurpose::DpopProof, "orders-service", "jti-1"),
@@ -441,17 +522,35 @@ pub async fn a_one_time_jti_is_used_once(store: &dyn TokenStore) {
         // Length-prefixed parts: moving a character from the issuer to the jti is another id.
         used(JtiPurpose::ClientAssertion, "orders-servic", "ejti-1"),
     ] {
-        assert_eq!(store.use_jti_once(other.clone()).await.expect("use"), JtiUse::First, "{other:?}");
+        assert_eq!(store.use_jti_once(other.clone(), NOW).await.expect("use"), JtiUse::First, "{other:?}");
     }
     let key = Record::UsedJti(assertion.clone()).key();
     let read = store.get_many(std::slice::from_ref(&key)).await.expect("read");
     assert_eq!(read, vec![Record::UsedJti(assertion)]);
 
     let concurrent = used(JtiPurpose::DpopProof, "thumbprint", "raced");
-    let once = || store.use_jti_once(concurrent.clone());
+    let once = || store.use_jti_once(concurrent.clone(), NOW);
     let (a, b, c, d) = tokio::join!(once(), once(), once(), once());
     let uses = [a, b, c, d];
     let firsts = uses.iter().filter(|u| matches!(u, Ok(JtiUse::First))).count();
     let replays = uses.iter().filter(|u| matches!(u, Ok(JtiUse::Replayed))).count();
     assert_eq!((firsts, replays), (1, 3), "{uses:?}");
+}
+
+/// A one-time JWT id's use lasts as long as its JWT could be accepted (RFC 7523 §3 item 7: the used values are kept
+/// "for the length of time for which the JWT would be considered valid"): its replay is refused up to then, and a
+/// use after it, which an item past its expiry but not yet deleted must not refuse, is a first use again.
+pub async fn a_one_time_jti_is_usable_again_once_its_use_expired(store: &dyn TokenStore) {
+    let tenant = fresh_tenant();
+    let used =
+        |expires_at| UsedJti::new(tenant.clone(), JtiPurpose::ClientAssertion, "orders-service", "jti-1", expires_at);
+    let expiry = NOW.plus_secs(300);
+    assert_eq!(store.use_jti_once(used(expiry), NOW).await.expect("first use"), JtiUse::First);
+    let just_before = Timestamp::from_micros(expiry.as_micros() - 1);
+    assert_eq!(store.use_jti_once(used(expiry), just_before).await.expect("replay"), JtiUse::Replayed);
+    let key = Record::UsedJti(used(expiry)).key();
+    assert_eq!(store.get_many(std::slice::from_ref(&key)).await.expect("read"), vec![Record::UsedJti(used(expiry))]);
+    let later = expiry.plus_secs(300);
+    assert_eq!(store.use_jti_once(used(later), expiry).await.expect("after its expiry"), JtiUse::First);
+    assert_eq!(store.use_jti_once(used(later), expiry.plus_secs(1)).await.expect("replay"), JtiUse::Replayed);
 }

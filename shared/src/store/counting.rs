@@ -117,10 +117,10 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         self.inner.get_many(keys).await
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
         self.wrote();
         self.tally(|items| items.written += 1, &[&record]);
-        self.inner.put_new(record).await
+        self.inner.put_new(record, now).await
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
@@ -129,10 +129,10 @@ impl<S: TokenStore> TokenStore for CountingStore<S> {
         self.inner.mark_revoked(key, at).await
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         self.wrote();
         self.tally(|items| items.written_in_transactions += records.len(), &records.iter().collect::<Vec<_>>());
-        self.inner.put_new_all(records).await
+        self.inner.put_new_all(records, now).await
     }
 
     async fn rotate(

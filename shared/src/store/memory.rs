@@ -22,6 +22,10 @@
 //!      expire and are never evicted. When only such items are left, the write is refused with
 //!      [`StoreError::Unavailable`] (503 at the edge: fail closed) and counted ([`MemoryStore::refused_writes`]).
 //!
+//! A new item's write ([`TokenStore::put_new`], `put_new_all`, a rotation's new tokens) finds its key free when the
+//! item there has expired at the request's `now`, as on DynamoDB: the expired item is removed, then the new one
+//! written.
+//!
 //! Replacing an item in place (revoking a token, raising a watermark, re-registering a client) never counts
 //! against the bound. Each item costs about 1 KB (the record, its key, one index entry).
 
@@ -157,6 +161,19 @@ impl Items {
         Some(record)
     }
 
+    /// Frees `keys` for new items at `now`: [`StoreError::AlreadyExists`] on the first that holds an item live at
+    /// `now` (and nothing removed), else removes the expired items under them, as DynamoDB's TTL would have.
+    fn free_keys(&mut self, keys: &[StoreKey], now: Timestamp) -> Result<(), StoreError> {
+        let live = |key: &&StoreKey| self.records.get(key.as_str()).is_some_and(|record| record.is_live_at(now));
+        if let Some(taken) = keys.iter().find(live) {
+            return Err(StoreError::AlreadyExists(taken.to_string()));
+        }
+        for key in keys {
+            self.remove(key.as_str());
+        }
+        Ok(())
+    }
+
     /// Removes up to `max_items` items expired at `now`, soonest expired first.
     fn sweep(&mut self, now: Timestamp, max_items: usize) -> usize {
         let expired = |index: &BTreeSet<(Timestamp, Key)>| index.first().filter(|(at, _)| *at <= now).cloned();
@@ -271,12 +288,10 @@ impl MemoryStore {
         }
     }
 
-    /// Inserts every record, or none if any key is taken (the lock is held by the caller).
-    fn insert_all_new(&self, items: &mut Items, records: Vec<Record>) -> Result<(), StoreError> {
+    /// Inserts every record, or none if any key holds an item live at `now` (the lock is held by the caller).
+    fn insert_all_new(&self, items: &mut Items, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         let keys: Vec<StoreKey> = records.iter().map(Record::key).collect();
-        if let Some(taken) = keys.iter().find(|k| items.records.contains_key(k.as_str())) {
-            return Err(StoreError::AlreadyExists(taken.to_string()));
-        }
+        items.free_keys(&keys, now)?;
         self.make_room(items, records.len(), None)?;
         for (key, record) in keys.iter().zip(records) {
             items.insert(key.as_str(), record);
@@ -298,9 +313,9 @@ impl TokenStore for MemoryStore {
         Ok(keys.iter().filter_map(|k| items.records.get(k.as_str()).cloned()).collect())
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
         let mut items = self.items();
-        self.insert_all_new(&mut items, vec![record])
+        self.insert_all_new(&mut items, vec![record], now)
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
@@ -319,9 +334,9 @@ impl TokenStore for MemoryStore {
         }
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         let mut items = self.items();
-        self.insert_all_new(&mut items, records)
+        self.insert_all_new(&mut items, records, now)
     }
 
     async fn rotate(
@@ -340,9 +355,7 @@ impl TokenStore for MemoryStore {
             return Err(StoreError::Conflict(old.to_string()));
         }
         let keys: Vec<StoreKey> = new.iter().map(Record::key).collect();
-        if let Some(taken) = keys.iter().find(|k| items.records.contains_key(k.as_str())) {
-            return Err(StoreError::AlreadyExists(taken.to_string()));
-        }
+        items.free_keys(&keys, at)?;
         let family_key = refreshed.as_ref().map(|mark| StoreKey::watermark(&mark.tenant, &mark.target()));
         let new_family_item = family_key.as_ref().is_some_and(|k| !items.records.contains_key(k.as_str()));
         // Making room never evicts the token being rotated, but may sweep it if it has expired: then it is gone,
@@ -499,7 +512,7 @@ mod tests {
     async fn put_token(store: &MemoryStore, tenant: &TenantId, expires_in_secs: u64) -> StoreKey {
         let record = token_record(tenant, NOW.plus_secs(expires_in_secs));
         let key = token_key(&record);
-        store.put_new(Record::Token(record)).await.expect("put token");
+        store.put_new(Record::Token(record), NOW).await.expect("put token");
         key
     }
 
@@ -587,7 +600,7 @@ mod tests {
         }
         let later = put_token(&store, &tenant, 20).await;
         store.raise_watermark(watermark(&tenant, "alice", 15), Some("evt-1")).await.expect("watermark");
-        store.put_new(revoked_jti(&tenant, "jti-1", 30)).await.expect("denylist entry");
+        store.put_new(revoked_jti(&tenant, "jti-1", 30), NOW).await.expect("denylist entry");
         assert_eq!(store.len(), 8, "the watermark and, beside it, its event");
 
         assert_eq!(store.sweep_expired(NOW.plus_secs(9), 100), 0, "nothing has expired yet");
@@ -648,7 +661,7 @@ mod tests {
         let (store, clock) = bounded(3);
         let tenant = fresh_tenant();
         store.raise_watermark(watermark(&tenant, "alice", 5), None).await.expect("watermark");
-        store.put_new(revoked_jti(&tenant, "jti-1", 6)).await.expect("denylist entry");
+        store.put_new(revoked_jti(&tenant, "jti-1", 6), NOW).await.expect("denylist entry");
         let live = put_token(&store, &tenant, 60).await;
         clock.advance_secs(6);
         let first = put_token(&store, &tenant, 60).await;
@@ -666,20 +679,20 @@ mod tests {
         let tenant = fresh_tenant();
         // Revocation state that expires soonest, and a client: nothing the bound may evict.
         store.put_client(client(&tenant, "kept")).await.expect("client");
-        store.put_new(revoked_jti(&tenant, "jti-1", 10)).await.expect("denylist entry");
+        store.put_new(revoked_jti(&tenant, "jti-1", 10), NOW).await.expect("denylist entry");
         store.raise_watermark(watermark(&tenant, "alice", 10), None).await.expect("watermark");
         let revoked_external = external(&tenant, "external-1", 10);
         let external_key = StoreKey::token(&tenant, &revoked_external.token_hash);
-        store.put_new(Record::ExternalToken(revoked_external)).await.expect("external");
+        store.put_new(Record::ExternalToken(revoked_external), NOW).await.expect("external");
         store.mark_revoked(&external_key, NOW).await.expect("revoke external");
         let refresh = put_token(&store, &tenant, 10).await;
         let successor = token_record(&tenant, NOW.plus_secs(60));
         store.rotate(&refresh, NOW, vec![Record::Token(successor.clone())], None).await.expect("rotate");
         // Full: six items, only the successor evictable. The next write evicts it, the ones after are refused.
-        store.put_new(revoked_jti(&tenant, "jti-2", 90)).await.expect("a second denylist entry");
+        store.put_new(revoked_jti(&tenant, "jti-2", 90), NOW).await.expect("a second denylist entry");
         assert!(!present(&store, &token_key(&successor)).await);
         assert_eq!(store.evictions(), 1);
-        let refused = store.put_new(Record::Token(token_record(&tenant, NOW.plus_secs(90)))).await;
+        let refused = store.put_new(Record::Token(token_record(&tenant, NOW.plus_secs(90))), NOW).await;
         assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{refused:?}");
         let refused = store.raise_watermark(watermark(&tenant, "bob", 60), None).await;
         assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{refused:?}");
@@ -710,15 +723,15 @@ mod tests {
         let tenant = fresh_tenant();
         let used = |jti: &str| UsedJti::new(tenant.clone(), JtiPurpose::ClientAssertion, "c", jti, NOW.plus_secs(60));
         let token = put_token(&store, &tenant, 10).await;
-        assert_eq!(store.use_jti_once(used("a")).await.expect("first"), JtiUse::First);
+        assert_eq!(store.use_jti_once(used("a"), NOW).await.expect("first"), JtiUse::First);
         // The token goes to make room; the used id stays, so its replay is still refused.
-        assert_eq!(store.use_jti_once(used("b")).await.expect("second"), JtiUse::First);
+        assert_eq!(store.use_jti_once(used("b"), NOW).await.expect("second"), JtiUse::First);
         assert!(!present(&store, &token).await);
-        assert_eq!(store.use_jti_once(used("a")).await.expect("replay"), JtiUse::Replayed);
+        assert_eq!(store.use_jti_once(used("a"), NOW).await.expect("replay"), JtiUse::Replayed);
         // Full of used ids: a new one is refused (503 at the edge), never let through by forgetting another.
-        let refused = store.use_jti_once(used("c")).await;
+        let refused = store.use_jti_once(used("c"), NOW).await;
         assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{refused:?}");
-        assert_eq!(store.use_jti_once(used("b")).await.expect("replay"), JtiUse::Replayed);
+        assert_eq!(store.use_jti_once(used("b"), NOW).await.expect("replay"), JtiUse::Replayed);
     }
 
     #[tokio::test]
@@ -728,7 +741,7 @@ mod tests {
         let first = put_token(&store, &tenant, 10).await;
         put_token(&store, &tenant, 20).await;
         assert!(store.raise_watermark(watermark(&tenant, "alice", 600), None).await.expect("lands"));
-        store.put_new(revoked_jti(&tenant, "jti-1", 600)).await.expect("lands");
+        store.put_new(revoked_jti(&tenant, "jti-1", 600), NOW).await.expect("lands");
         assert!(!present(&store, &first).await);
         assert_eq!((store.len(), store.evictions()), (2, 2));
     }
@@ -737,7 +750,7 @@ mod tests {
     async fn a_refused_event_stays_retryable_under_its_id() {
         let (store, clock) = bounded(2);
         let tenant = fresh_tenant();
-        store.put_new(revoked_jti(&tenant, "jti-1", 10)).await.expect("denylist entry");
+        store.put_new(revoked_jti(&tenant, "jti-1", 10), NOW).await.expect("denylist entry");
         let refused = store.raise_watermark(watermark(&tenant, "alice", 600), Some("evt-1")).await;
         assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{refused:?}");
         clock.advance_secs(10);
@@ -766,7 +779,10 @@ mod tests {
         for i in 0..1_000u64 {
             put_token(&store, &tenant, 60 + i % 7).await;
             if i % 50 == 0 {
-                store.put_new(revoked_jti(&tenant, &format!("jti-{i}"), 30)).await.expect("denylist entry");
+                store
+                    .put_new(revoked_jti(&tenant, &format!("jti-{i}"), 30), clock.now())
+                    .await
+                    .expect("denylist entry");
                 clock.advance_secs(1);
             }
             assert!(store.len() <= 100);

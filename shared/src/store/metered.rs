@@ -50,9 +50,9 @@ impl<S: TokenStore> TokenStore for MeteredStore<S> {
         measured(StoreOperation::GetMany, started, self.inner.get_many(keys).await)
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
         let started = Instant::now();
-        measured(StoreOperation::PutNew, started, self.inner.put_new(record).await)
+        measured(StoreOperation::PutNew, started, self.inner.put_new(record, now).await)
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
@@ -60,9 +60,9 @@ impl<S: TokenStore> TokenStore for MeteredStore<S> {
         measured(StoreOperation::MarkRevoked, started, self.inner.mark_revoked(key, at).await)
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         let started = Instant::now();
-        measured(StoreOperation::PutNewAll, started, self.inner.put_new_all(records).await)
+        measured(StoreOperation::PutNewAll, started, self.inner.put_new_all(records, now).await)
     }
 
     async fn rotate(
@@ -114,13 +114,13 @@ mod tests {
         async fn get_many(&self, _: &[StoreKey]) -> Result<Vec<Record>, StoreError> {
             Err((self.0)())
         }
-        async fn put_new(&self, _: Record) -> Result<(), StoreError> {
+        async fn put_new(&self, _: Record, _: Timestamp) -> Result<(), StoreError> {
             Err((self.0)())
         }
         async fn mark_revoked(&self, _: &StoreKey, _: Timestamp) -> Result<(), StoreError> {
             Err((self.0)())
         }
-        async fn put_new_all(&self, _: Vec<Record>) -> Result<(), StoreError> {
+        async fn put_new_all(&self, _: Vec<Record>, _: Timestamp) -> Result<(), StoreError> {
             Err((self.0)())
         }
         async fn rotate(

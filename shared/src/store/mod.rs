@@ -3,20 +3,28 @@
 //!
 //! Every [`TokenStore`] operation is one DynamoDB round trip:
 //! - [`TokenStore::get_many`] is one strongly consistent `BatchGetItem`;
-//! - [`TokenStore::put_new`] is one `PutItem` conditional on `attribute_not_exists(pk)`;
+//! - [`TokenStore::put_new`] is one `PutItem` conditional on the key being free at the request's `now`: no item,
+//!   or one already expired (below);
 //! - [`TokenStore::mark_revoked`] is one `UpdateItem` conditional on the item existing;
 //! - [`TokenStore::raise_watermark`] is one conditional `UpdateItem` that only ever raises the mark; raised by
 //!   an event, it is one `TransactWriteItems` with the event's [`SeenEvent`] item, so each event applies once
 //!   and the watermark item, which every introspection reads, keeps its size;
-//! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each;
-//! - [`TokenStore::use_jti_once`] is one `PutItem` conditional on `attribute_not_exists(pk)`: a one-time JWT id
-//!   (a client assertion's, a DPoP proof's, a Security Event Token's) is recorded with no read first.
+//! - [`TokenStore::put_new_all`] and [`TokenStore::rotate`] are one `TransactWriteItems` each, their new items
+//!   conditional as `put_new`'s;
+//! - [`TokenStore::use_jti_once`] is one `PutItem` conditional as `put_new`'s: a one-time JWT id (a client
+//!   assertion's, a DPoP proof's, a Security Event Token's) is recorded with no read first.
 //!
 //! Decisions (introspection, the authorizer) read through [`read_plan`], which keeps the items of recent
 //! decisions for at most the revocation propagation bound B; everything else reads the store strictly.
 //!
-//! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily),
-//! so readers go through [`Fetched`], which drops them.
+//! Every item that can expire carries `expires_at`; expired items may linger (DynamoDB's TTL deletes lazily, up to
+//! days late), so readers go through [`Fetched`], which drops them ([`Record::is_live_at`]). A write of a new item
+//! follows the same rule: an expired item under its key is absent for every reader, so it is replaced, never
+//! reported as [`StoreError::AlreadyExists`] (an issuer that reuses a `jti` after its token expired must not find
+//! the new token unrecordable, nor a one-time id used again after its JWT expired be called a replay). The request's
+//! one instant decides, passed in as `now` (the store reads no clock); DynamoDB compares it with the TTL attribute in
+//! whole seconds (`expires_at <= now`, rounded down), so an item can stay taken up to a second past its expiry, never
+//! less.
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
@@ -431,6 +439,18 @@ impl Record {
         }
     }
 
+    /// Whether readers may still see the item at `now`: the one rule of [`Fetched`], and of what a new item may
+    /// replace ([`TokenStore::put_new`]). A recorded external token lives its issuer's clock skew past its TTL:
+    /// releases up to 0.1 set that TTL at the token's `exp`, while the token is accepted until `exp` plus the skew
+    /// ([`crate::jwt::external::ExternalIdentity::accepted_until`]), and its revocation must hold as long.
+    pub fn is_live_at(&self, now: Timestamp) -> bool {
+        let until = match self {
+            Self::ExternalToken(t) => Some(t.expires_at.plus_secs(crate::jwt::external::EXTERNAL_LEEWAY_SECS)),
+            other => other.expires_at(),
+        };
+        until.is_none_or(|until| now < until)
+    }
+
     /// When the item may be deleted (the table's TTL attribute); `None` for items that never expire.
     pub fn expires_at(&self) -> Option<Timestamp> {
         match self {
@@ -496,26 +516,29 @@ pub trait TokenStore: Send + Sync {
     /// result; order is not preserved. Expired items may be returned: read through [`Fetched`].
     async fn get_many(&self, keys: &[StoreKey]) -> Result<Vec<Record>, StoreError>;
 
-    /// Writes a new item; [`StoreError::AlreadyExists`] if its key is taken. Never overwrites.
-    async fn put_new(&self, record: Record) -> Result<(), StoreError>;
+    /// Writes a new item; [`StoreError::AlreadyExists`] if its key holds an item live at `now`, the request's
+    /// instant. An item already expired at `now` (not yet deleted: DynamoDB's TTL is lazy) is absent for every
+    /// reader ([`Record::is_live_at`]) and is replaced. Never overwrites a live item.
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError>;
 
     /// Marks a token record (opaque, refresh or recorded external) revoked at `at`, keeping an earlier
     /// revocation time if there is one.
     /// [`StoreError::NotFound`] if there is no such record.
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError>;
 
-    /// Writes several new items atomically, each conditional on its key not existing (one
-    /// `TransactWriteItems`): an opaque access token and its refresh token land together or not at all.
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError>;
+    /// Writes several new items atomically, each conditional on its key being free at `now` as for
+    /// [`Self::put_new`] (one `TransactWriteItems`): an opaque access token and its refresh token land together or
+    /// not at all.
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError>;
 
     /// Rotates a refresh token atomically (one `TransactWriteItems`): marks the record under `old` rotated at
-    /// `at`, on condition that it exists and is neither rotated nor revoked, writes `new` (each conditional on
-    /// not existing) and, with `refreshed`, sets the family's refresh mark on its watermark item (created if
-    /// absent with `revoked_before` at the epoch; an existing `revoked_before` is kept; the item's expiry becomes
-    /// the mark's, which outlives every token of the family issued up to the rotation, so it never cuts short a
-    /// `revoked_before` either). [`StoreError::Conflict`] when the condition on `old` fails, or a concurrent write to
-    /// the family's item cancels the transaction: of any number of concurrent rotations of one token, exactly one
-    /// succeeds.
+    /// `at`, on condition that it exists and is neither rotated nor revoked, writes `new` (each conditional on its
+    /// key being free at `at`, as for [`Self::put_new`]) and, with `refreshed`, sets the family's refresh mark on
+    /// its watermark item (created if absent with `revoked_before` at the epoch; an existing `revoked_before` is
+    /// kept; the item's expiry becomes the mark's, which outlives every token of the family issued up to the
+    /// rotation, so it never cuts short a `revoked_before` either). [`StoreError::Conflict`] when the condition on
+    /// `old` fails, or a concurrent write to the family's item cancels the transaction: of any number of concurrent
+    /// rotations of one token, exactly one succeeds.
     async fn rotate(
         &self,
         old: &StoreKey,
@@ -540,13 +563,14 @@ pub trait TokenStore: Send + Sync {
         expected: Option<Timestamp>,
     ) -> Result<bool, StoreError>;
 
-    /// Records the first use of a one-time JWT id: one write conditional on its key being free (on DynamoDB one
-    /// `PutItem` with `attribute_not_exists(pk)`), no read first, so of concurrent uses exactly one is
-    /// [`JtiUse::First`]. An item left past its expiry (DynamoDB deletes lazily) still counts as used: a sender
-    /// that reuses a `jti` is refused, which is safe. Written through [`Self::put_new`], so every decorator
+    /// Records the first use of a one-time JWT id at `now`: one write conditional on its key being free (on
+    /// DynamoDB one conditional `PutItem`), no read first, so of concurrent uses exactly one is [`JtiUse::First`].
+    /// An earlier use whose item has expired at `now` (its JWT is no longer acceptable; DynamoDB deletes lazily) is
+    /// forgotten, as RFC 7523 §3 item 7 keeps used ids only "for the length of time for which the JWT would be
+    /// considered valid": the use is [`JtiUse::First`]. Written through [`Self::put_new`], so every decorator
     /// (metering, the read plan, fault injection) sees it as the write it is.
-    async fn use_jti_once(&self, used: UsedJti) -> Result<JtiUse, StoreError> {
-        match self.put_new(Record::UsedJti(used)).await {
+    async fn use_jti_once(&self, used: UsedJti, now: Timestamp) -> Result<JtiUse, StoreError> {
+        match self.put_new(Record::UsedJti(used), now).await {
             Ok(()) => Ok(JtiUse::First),
             Err(StoreError::AlreadyExists(_)) => Ok(JtiUse::Replayed),
             Err(err) => Err(err),
@@ -561,16 +585,16 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
         (**self).get_many(keys).await
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
-        (**self).put_new(record).await
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
+        (**self).put_new(record, now).await
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
         (**self).mark_revoked(key, at).await
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
-        (**self).put_new_all(records).await
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
+        (**self).put_new_all(records, now).await
     }
 
     async fn rotate(
@@ -732,19 +756,9 @@ pub struct Fetched {
 }
 
 impl Fetched {
-    /// Keeps the records that have not expired at `now`. A recorded external token is kept for its issuer's clock
-    /// skew past its TTL: releases up to 0.1 set that TTL at the token's `exp`, while the token is accepted until
-    /// `exp` plus the skew ([`crate::jwt::external::ExternalIdentity::accepted_until`]), and its revocation must
-    /// hold as long.
+    /// Keeps the records that are live at `now` ([`Record::is_live_at`]).
     pub fn new(records: Vec<Record>, now: Timestamp) -> Self {
-        let live = |record: &Record| {
-            let until = match record {
-                Record::ExternalToken(t) => Some(t.expires_at.plus_secs(crate::jwt::external::EXTERNAL_LEEWAY_SECS)),
-                other => other.expires_at(),
-            };
-            until.is_none_or(|until| now < until)
-        };
-        let records = records.into_iter().filter(live).map(|r| (r.key(), r)).collect();
+        let records = records.into_iter().filter(|r| r.is_live_at(now)).map(|r| (r.key(), r)).collect();
         Self { records }
     }
 

@@ -259,9 +259,9 @@ impl TokenStore for ReadPlan {
         Ok(records)
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
         let keys = self.keys_of([&record]);
-        let result = self.store.put_new(record).await;
+        let result = self.store.put_new(record, now).await;
         self.forget(&keys);
         result
     }
@@ -272,9 +272,9 @@ impl TokenStore for ReadPlan {
         result
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         let keys = self.keys_of(&records);
-        let result = self.store.put_new_all(records).await;
+        let result = self.store.put_new_all(records, now).await;
         self.forget(&keys);
         result
     }
@@ -327,16 +327,16 @@ impl TokenStore for StrictReads {
         self.0.store.get_many(keys).await
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
-        self.0.put_new(record).await
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
+        self.0.put_new(record, now).await
     }
 
     async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
         self.0.mark_revoked(key, at).await
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
-        self.0.put_new_all(records).await
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
+        self.0.put_new_all(records, now).await
     }
 
     async fn rotate(
@@ -499,7 +499,7 @@ mod tests {
         let jti = RevokedJti { tenant: tenant(), jti: "j-1".into(), revoked_at: T0, expires_at: T0.plus_secs(60) };
         let key = Record::RevokedJti(jti.clone()).key();
         assert!(plan.get_many(std::slice::from_ref(&key)).await.unwrap().is_empty(), "not revoked yet: cached");
-        plan.put_new(Record::RevokedJti(jti)).await.unwrap();
+        plan.put_new(Record::RevokedJti(jti), T0).await.unwrap();
         let fetched = Fetched::new(plan.get_many(std::slice::from_ref(&key)).await.unwrap(), clock.now());
         assert!(fetched.has_revoked_jti(&key), "the writer sees its denylist entry at once");
         // A failed write forgets too: what it found is not what this environment cached.
@@ -529,14 +529,14 @@ mod tests {
                 self.release.notified().await;
                 records
             }
-            async fn put_new(&self, record: Record) -> Result<(), StoreError> {
-                self.inner.put_new(record).await
+            async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
+                self.inner.put_new(record, now).await
             }
             async fn mark_revoked(&self, key: &StoreKey, at: Timestamp) -> Result<(), StoreError> {
                 self.inner.mark_revoked(key, at).await
             }
-            async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
-                self.inner.put_new_all(records).await
+            async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
+                self.inner.put_new_all(records, now).await
             }
             async fn rotate(
                 &self,

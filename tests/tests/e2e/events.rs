@@ -348,7 +348,7 @@ async fn seeded_service_with_issuer(issuer: Option<&str>) -> TokenService {
         .unwrap();
     for (sample, revoked_at) in [(SAMPLE_OPAQUE, None), (SAMPLE_REVOKED, Some(now))] {
         let token = OpaqueToken::parse(sample).expect("the sample token is well-formed");
-        store.put_new(Record::Token(demo_opaque_record(&token, now, revoked_at))).await.unwrap();
+        store.put_new(Record::Token(demo_opaque_record(&token, now, revoked_at)), now).await.unwrap();
     }
     let refresh = OpaqueToken::parse(SAMPLE_REFRESH).expect("the sample refresh token is well-formed");
     let grant = Grant {
@@ -366,7 +366,7 @@ async fn seeded_service_with_issuer(issuer: Option<&str>) -> TokenService {
         expires_at: now.plus_secs(86_400),
         confirmation: None,
     };
-    store.put_new(Record::Token(TokenRecord::new(&refresh, grant))).await.unwrap();
+    store.put_new(Record::Token(TokenRecord::new(&refresh, grant)), now).await.unwrap();
     service
 }
 

@@ -114,6 +114,46 @@ async fn a_recorded_external_token_can_be_revoked() {
         .assert_error(400, "unsupported_token_type");
 }
 
+/// An issuer that gives a new token the `jti` of an earlier one (RFC 7519 §4.1.7 asks for ids with "a negligible
+/// probability that the same value will be accidentally assigned to a different data object", but an issuer may fail
+/// that) gets its new token revoked all the same once the earlier one has expired: the earlier record, under the same
+/// `(iss, jti)`, past its expiry but still stored (DynamoDB's TTL deletes lazily, up to days late), is absent for
+/// every reader, so recording the new token replaces it rather than finding its key taken.
+#[tokio::test]
+async fn a_reused_jti_is_revoked_afresh_once_the_earlier_token_expired() {
+    use tessera::jwt::external::EXTERNAL_LEEWAY_SECS;
+    let (rsa, ec) = (auth0(), cognito());
+    let server = start(&rsa, &ec).await;
+    let now = server.clock.now();
+    // A jti of this run's own (on DynamoDB every run shares one table), reused within the run.
+    let jti = format!("reused-{}", now.as_micros());
+    let signed = |iat: u64, exp: u64| {
+        let claims = json!({"jti": jti, "iss": rsa.issuer, "sub": "bob", "aud": rsa.audience, "iat": iat, "exp": exp});
+        rsa.sign(&claims)
+    };
+    let earlier = signed(now.as_secs(), now.as_secs() + 60);
+    assert_eq!(server.post("/oauth2/revoke", Some(creds::RS), &[("token", &earlier)]).await.status, 200);
+    assert_eq!(server.introspect(&earlier).await.text, r#"{"active":false}"#);
+
+    // Past the earlier token's `exp`, its issuer's skew and its record's: every reader drops the record, which
+    // is still stored.
+    server.clock.advance_secs(60 + 2 * EXTERNAL_LEEWAY_SECS + 1);
+    let later = server.clock.now().as_secs();
+    assert!(recorded(&server, &earlier).await, "the expired record lingers, as DynamoDB's TTL lets it");
+    let reused = signed(later, later + 600);
+    let revoked = server.post("/oauth2/revoke", Some(creds::RS), &[("token", &reused)]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(server.introspect(&reused).await.text, r#"{"active":false}"#, "revoked, not left active");
+
+    // The same on the introspection path: a reused id is recorded afresh, so revoking it later lands.
+    server.clock.advance_secs(600 + 2 * EXTERNAL_LEEWAY_SECS + 1);
+    let last = server.clock.now().as_secs();
+    let third = signed(last, last + 600);
+    assert_eq!(server.introspect(&third).await.json()["active"], true, "a new token, not the revoked one");
+    assert_eq!(server.post("/oauth2/revoke", Some(creds::RS), &[("token", &third)]).await.status, 200);
+    assert_eq!(server.introspect(&third).await.text, r#"{"active":false}"#);
+}
+
 #[tokio::test]
 async fn a_subject_watermark_revokes_external_tokens_of_that_subject() {
     let (rsa, ec) = (auth0(), cognito());
@@ -184,7 +224,7 @@ async fn a_revocation_recorded_by_the_presented_string_still_holds() {
             expires_at: now.plus_secs(60),
             revoked_at: Some(now),
         };
-        server.store.put_new(Record::ExternalToken(legacy)).await.unwrap();
+        server.store.put_new(Record::ExternalToken(legacy), now).await.unwrap();
         spellings.extend(ecdsa_twin(&token, issuer.alg));
         spellings.push(token);
     }

@@ -455,7 +455,7 @@ pub async fn receive(
     let events = transmitter.read(&token)?;
     let expires_at = token.issued_at.plus_secs(SET_MAX_AGE_SECS + EXTERNAL_LEEWAY_SECS);
     let used = UsedJti::new(tenant.clone(), JtiPurpose::SecurityEvent, &transmitter.issuer, &token.jti, expires_at);
-    let replayed = store.use_jti_once(used).await? == JtiUse::Replayed;
+    let replayed = store.use_jti_once(used, now).await? == JtiUse::Replayed;
     let event_id = transmitter.event_id(&token.jti);
     let mut written = 0;
     for event in &events {

@@ -14,7 +14,7 @@
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
 //! | `tenant`, `target` (M, as on a watermark), `event_id` (S), `revoked_before` (N, µs; absent on items of releases before revocation announcements) | | seen_event | the watermark of `target` has seen this revocation event, which set (or proposed) that mark; it expires with the watermark |
 //! | `tenant`, `subject` (S: the subject's tag), `issuer` (S), `details` (M, any JSON), `fetched_at` (N, µs; absent until a fetch succeeded), `attempted_at` (N, µs) | | user_details | a subject's claims from its trusted issuer's UserInfo endpoint, mapped; every write is conditional on `attempted_at` |
-//! | `tenant`, `purpose` (S: `ca` a client assertion, `dpop` a DPoP proof, `set` a Security Event Token), `digest` (S: base64url SHA-256 of purpose, issuer and `jti`) | | used_jti | a one-time JWT id that has been used; written once, conditional on `attribute_not_exists(pk)`, and kept until the JWT could no longer be accepted |
+//! | `tenant`, `purpose` (S: `ca` a client assertion, `dpop` a DPoP proof, `set` a Security Event Token), `digest` (S: base64url SHA-256 of purpose, issuer and `jti`) | | used_jti | a one-time JWT id that has been used; written once, conditional on its key being free (no item, or an expired one: `TokenStore::put_new`), and kept until the JWT could no longer be accepted |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | trusted_issuers | a tenant's trusted issuers, sorted by `issuer`: `tenant`, `issuer`, `audiences`, `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `subject_claim`, `username_claim`, `claims_mapping` (M), `record_tokens` (BOOL); `userinfo_endpoint` (S) or `userinfo_discovery` (BOOL, absent when false), `user_details_ttl_secs` (N) and `untyped_access_tokens` (BOOL, absent when false), all absent without a UserInfo endpoint |
 //! | `set` (M: `tenant`, `entries` (L of M)) | | ssf_transmitters | a tenant's Shared Signals transmitters, sorted by `issuer`: `tenant`, `issuer`, `audience` (S), `algorithms` (L of S), `jwks` (the JWKS inline) or `jwks_uri`, `authorization_hash` (S, only as `sha256$salt$digest`), `subject_issuers` (L of S) |
 //!
@@ -1787,19 +1787,20 @@ mod tests {
         for (record, item) in pins() {
             let key = record.key();
             store.delete(&key).await.unwrap();
+            // Deleted: the key is free at any instant, the epoch included.
             match &record {
                 Record::Client(_) | Record::TrustedIssuers(_) | Record::SsfTransmitters(_) => {
                     store.put(record.clone()).await.unwrap()
                 }
                 Record::Token(t) if t.rotated_at.is_some() => {
                     let fresh = TokenRecord { revoked_at: None, rotated_at: None, ..t.clone() };
-                    store.put_new(Record::Token(fresh)).await.unwrap();
+                    store.put_new(Record::Token(fresh), Timestamp::EPOCH).await.unwrap();
                     store.rotate(&key, t.rotated_at.unwrap(), Vec::new(), None).await.unwrap();
                     store.mark_revoked(&key, t.revoked_at.unwrap()).await.unwrap();
                 }
                 Record::ExternalToken(t) if t.revoked_at.is_some() => {
                     let live = ExternalTokenRecord { revoked_at: None, ..t.clone() };
-                    store.put_new(Record::ExternalToken(live)).await.unwrap();
+                    store.put_new(Record::ExternalToken(live), Timestamp::EPOCH).await.unwrap();
                     store.mark_revoked(&key, t.revoked_at.unwrap()).await.unwrap();
                 }
                 Record::Watermark(mark) => assert!(store.raise_watermark(mark.clone(), None).await.unwrap()),
@@ -1811,7 +1812,7 @@ mod tests {
                     let stale = Some(Timestamp::from_micros(1));
                     assert!(!store.put_user_details(again, stale).await.unwrap(), "another attempt's item");
                 }
-                _ => store.put_new(record.clone()).await.unwrap(),
+                _ => store.put_new(record.clone(), Timestamp::EPOCH).await.unwrap(),
             }
             assert_eq!(raw(&key).await, item, "{record:?} on the table");
             assert_eq!(store.get_many(std::slice::from_ref(&key)).await.unwrap(), vec![record]);

@@ -3,8 +3,9 @@
 //! table's definition (checked against `template.yaml`).
 //!
 //! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
-//! them on read. Reads are strongly consistent: a revocation that returned is seen by the next
-//! introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
+//! them on read, and a write of a new item is conditional on its key being free at the request's `now`, which an
+//! expired item leaves it ([`KEY_FREE`]). Reads are strongly consistent: a revocation that returned is seen by the
+//! next introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
 //! SDK's bounded retries ([`crate::aws_sdk`]); the edge turns that into 503 `temporarily_unavailable`.
 
 mod item;
@@ -33,6 +34,9 @@ use crate::domain::user_details::UserDetailsRecord;
 pub const RETRY_AFTER_SECS: u32 = 1;
 /// An event's watermark transaction is tried this many times while concurrent writes to the same items cancel it.
 const TRANSACTION_CONFLICT_RETRIES: usize = 3;
+/// The `now` of an event's [`SeenEvent`] write: at the epoch nothing has expired, so an event stays seen until its
+/// item is deleted, even past its expiry (a late re-delivery is still refused; the watermark call has no `now`).
+const SEEN_UNTIL_DELETED: Timestamp = Timestamp::EPOCH;
 /// BatchGetItem returns unprocessed keys under throttling; they are retried this many times.
 const UNPROCESSED_RETRIES: usize = 2;
 
@@ -95,6 +99,26 @@ impl CapacityMeter {
             write_units: self.write_milli.swap(0, Ordering::Relaxed) as f64 / 1000.0,
         }
     }
+}
+
+/// The condition of a new item's write at `now` (`put_new`, `put_new_all`, a rotation's new tokens): no item under
+/// its key, or one that every reader drops at `now` ([`Record::is_live_at`]: past `expires_at`, a recorded external
+/// token past it plus its issuer's skew), which DynamoDB's TTL has not deleted yet. The TTL attribute is in whole
+/// seconds rounded up, so it is compared with `now` rounded down ([`key_free_values`]): a live item is never
+/// replaced, and an expired one is replaced from at most a second after its expiry. Items without `expires_at`
+/// (clients) always hold their key. `#free_kind` names the attribute `kind`.
+const KEY_FREE: &str = "attribute_not_exists(pk) OR (expires_at <= :free_at AND #free_kind <> :free_external) \
+                        OR expires_at <= :free_external_at";
+
+/// The values of [`KEY_FREE`] at `now`.
+fn key_free_values(now: Timestamp) -> [(&'static str, AttributeValue); 3] {
+    let now_secs = now.as_secs();
+    let external_secs = now_secs.saturating_sub(crate::jwt::external::EXTERNAL_LEEWAY_SECS);
+    [
+        (":free_at", AttributeValue::N(now_secs.to_string())),
+        (":free_external", AttributeValue::S("external_token".into())),
+        (":free_external_at", AttributeValue::N(external_secs.to_string())),
+    ]
 }
 
 /// Whether a conditional write failed its condition.
@@ -176,16 +200,23 @@ impl DynamoStore {
         &self.table
     }
 
-    /// A transaction item putting `record` on condition that its key is free.
-    fn conditional_put(&self, record: Record) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    /// A transaction item putting `record` on condition that its key is free at `now` ([`KEY_FREE`]).
+    fn conditional_put(
+        &self,
+        record: Record,
+        now: Timestamp,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         let key = record.key().to_string();
-        let put = Put::builder()
+        let mut put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
+            .condition_expression(KEY_FREE)
+            .expression_attribute_names("#free_kind", "kind");
+        for (name, value) in key_free_values(now) {
+            put = put.expression_attribute_values(name, value);
+        }
+        let put = put.build().map_err(|e| StoreError::Corrupt { key, reason: e.to_string() })?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -326,20 +357,22 @@ impl TokenStore for DynamoStore {
         Ok(records)
     }
 
-    async fn put_new(&self, record: Record) -> Result<(), StoreError> {
+    async fn put_new(&self, record: Record, now: Timestamp) -> Result<(), StoreError> {
         let key = record.key().to_string();
-        let output = self
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|err| {
-                if condition_failed(&err) { StoreError::AlreadyExists(key.clone()) } else { classify(err, &key) }
-            })?;
+            .condition_expression(KEY_FREE)
+            .expression_attribute_names("#free_kind", "kind")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        for (name, value) in key_free_values(now) {
+            request = request.expression_attribute_values(name, value);
+        }
+        let output = request.send().await.map_err(|err| {
+            if condition_failed(&err) { StoreError::AlreadyExists(key.clone()) } else { classify(err, &key) }
+        })?;
         self.consumed.add("PutItem", true, output.consumed_capacity.as_slice());
         Ok(())
     }
@@ -366,9 +399,9 @@ impl TokenStore for DynamoStore {
         Ok(())
     }
 
-    async fn put_new_all(&self, records: Vec<Record>) -> Result<(), StoreError> {
+    async fn put_new_all(&self, records: Vec<Record>, now: Timestamp) -> Result<(), StoreError> {
         let keys: Vec<String> = records.iter().map(|r| r.key().to_string()).collect();
-        let items = records.into_iter().map(|r| self.conditional_put(r)).collect::<Result<Vec<_>, _>>()?;
+        let items = records.into_iter().map(|r| self.conditional_put(r, now)).collect::<Result<Vec<_>, _>>()?;
         self.transact(items, &keys, None, 0).await
     }
 
@@ -407,7 +440,7 @@ impl TokenStore for DynamoStore {
         };
         keys.extend(new.iter().map(|r| r.key().to_string()));
         for record in new {
-            items.push(self.conditional_put(record)?);
+            items.push(self.conditional_put(record, at)?);
         }
         self.transact(items, &keys, Some(old), guarded).await
     }
@@ -479,7 +512,10 @@ impl TokenStore for DynamoStore {
         // so a re-delivery finds the event seen whatever the mark did.
         let seen = Record::SeenEvent(seen);
         let seen_key = seen.key().to_string();
-        let both = vec![TransactWriteItem::builder().update(update).build(), self.conditional_put(seen.clone())?];
+        let both = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.conditional_put(seen.clone(), SEEN_UNTIL_DELETED)?,
+        ];
         let keys = [key.to_string(), seen_key.clone()];
         for _ in 0..TRANSACTION_CONFLICT_RETRIES {
             let codes = match self.transact_or_reasons(both.clone(), &keys).await? {
@@ -494,7 +530,7 @@ impl TokenStore for DynamoStore {
                 // A higher mark is there. Remember the event alone, so that its re-delivery cannot raise the
                 // mark later.
                 // One conditional PutItem; finding the event's item there already is seen all the same.
-                return match self.put_new(seen).await {
+                return match self.put_new(seen, SEEN_UNTIL_DELETED).await {
                     Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(false),
                     Err(other) => Err(other),
                 };
