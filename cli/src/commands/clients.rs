@@ -584,9 +584,9 @@ mod tests {
             ["--client-id", "batch-2", "--auth-method", "private_key_jwt", "--jwks-uri", "https://batch.example/jwks"];
         register(&store, &parse(&by_url).unwrap().client.into(), &SystemEntropy).await.unwrap();
         let listed = render_list(&store.list_clients(&tenant).await.unwrap());
-        assert!(listed.lines().next().unwrap().ends_with("\tAPP\tMETHOD"), "{listed}");
+        assert!(listed.lines().next().unwrap().ends_with("\tAPP\tMETHOD\tDPOP"), "{listed}");
         assert!(
-            listed.contains("batch\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\tprivate_key_jwt\n"),
+            listed.contains("batch\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\tprivate_key_jwt\t-\n"),
             "{listed}"
         );
         assert!(!listed.contains(&key.public_jwk().to_string()), "keys are not listed");
