@@ -4,7 +4,7 @@
 //!
 //! TTL deletion is lazy (up to days late), so expired items are still returned and [`super::Fetched`] drops
 //! them on read, and a write of a new item is conditional on its key being free at the request's `now`, which an
-//! expired item leaves it ([`KEY_FREE`]). Reads are strongly consistent: a revocation that returned is seen by the
+//! expired item leaves it (`KEY_FREE`). Reads are strongly consistent: a revocation that returned is seen by the
 //! next introspection. Throttling, timeouts and unreachable endpoints become [`StoreError::Unavailable`] after the
 //! SDK's bounded retries ([`crate::aws_sdk`]); the edge turns that into 503 `temporarily_unavailable`.
 
