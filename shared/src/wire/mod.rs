@@ -5,6 +5,7 @@
 
 pub mod bearer;
 pub mod client_auth;
+pub mod client_cert;
 pub mod error;
 pub mod form;
 pub mod http;

@@ -556,7 +556,8 @@ mod tests {
         let set = key_one.sign_jwt("secevent+jwt", &session_revoked(one, "j-1", "alice")).unwrap();
         let first = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &set, now).await.unwrap();
         assert_eq!((first.replayed, first.written, first.issuer.as_str()), (false, 1, one));
-        let again = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &set, now.plus_secs(60)).await.unwrap();
+        let again =
+            receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &set, now.plus_secs(60)).await.unwrap();
         assert_eq!((again.replayed, again.written), (true, 0), "a replay writes nothing");
         let key = StoreKey::watermark(&tenant, &WatermarkTarget::subject("alice"));
         let fetched = Fetched::new(store.get_many(std::slice::from_ref(&key)).await.unwrap(), now);
