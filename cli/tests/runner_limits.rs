@@ -27,6 +27,7 @@ async fn start(limits: RunnerLimits) -> RunningServer {
         Default::default(),
         limits,
         Default::default(),
+        None,
     )
     .await
     .expect("runner starts")

@@ -226,6 +226,7 @@ impl TestServer {
             Arc::new(SystemEntropy),
             Default::default(),
             runner::RunnerLimits::default(),
+            None,
         )
         .await
         .expect("runner starts");
@@ -246,6 +247,7 @@ impl TestServer {
             Default::default(),
             Default::default(),
             options,
+            None,
         )
         .await
         .expect("runner starts");

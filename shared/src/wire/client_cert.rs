@@ -327,4 +327,59 @@ r+ot1Aqw4Q==
         let presented = presented_certificate(&request).unwrap().unwrap();
         assert_eq!(presented.thumbprint().as_str(), "QIajDY5fewllJU98H98t_vr86cYEGotMOPHW79WG5Mc");
     }
+
+    /// An API Gateway HTTP API (payload 2.0) event from a mutual-TLS custom domain, in the shape AWS documents
+    /// (`requestContext.authentication.clientCert`): `lambda_http` keeps the context, and the certificate is read
+    /// from it; the same event without `authentication` has none, whatever its headers say.
+    #[test]
+    fn read_from_an_api_gateway_event() {
+        let mut event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "POST /oauth2/token",
+            "rawPath": "/oauth2/token",
+            "rawQueryString": "",
+            "headers": {
+                "content-type": "application/x-www-form-urlencoded",
+                "host": "mtls.auth.example.com",
+                "x-amzn-mtls-clientcert": "-----BEGIN CERTIFICATE-----forged-----END CERTIFICATE-----"
+            },
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc123def4",
+                "authentication": {
+                    "clientCert": {
+                        "clientCertPem": EAGLE_PEM,
+                        "subjectDN": "CN=L. Eagle,O=Sue\\, Grabbit and Runn,C=GB",
+                        "issuerDN": "CN=L. Eagle,O=Sue\\, Grabbit and Runn,C=GB",
+                        "serialNumber": "2f:bc:f3:34:9e:56:75:20:c2:5e:79:9b:d4:c2:38:c1:d1:90:10:49",
+                        "validity": { "notBefore": "Dec  7 07:08:18 2026 GMT", "notAfter": "Nov 13 07:08:18 2126 GMT" }
+                    }
+                },
+                "domainName": "mtls.auth.example.com",
+                "domainPrefix": "mtls",
+                "http": {
+                    "method": "POST",
+                    "path": "/oauth2/token",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "203.0.113.10",
+                    "userAgent": "curl/8.5.0"
+                },
+                "requestId": "Rk8Qdg1sliAEPXw=",
+                "routeKey": "POST /oauth2/token",
+                "stage": "$default",
+                "time": "07/Dec/2026:07:30:00 +0000",
+                "timeEpoch": 1796628600000_u64
+            },
+            "body": "grant_type=client_credentials",
+            "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let presented = presented_certificate(&request).unwrap().expect("the event's certificate");
+        assert_eq!(presented.subject_dn(), r"CN=L. Eagle,O=Sue\, Grabbit and Runn,C=GB");
+        assert_eq!(presented.thumbprint().as_str(), "QIajDY5fewllJU98H98t_vr86cYEGotMOPHW79WG5Mc");
+
+        event["requestContext"].as_object_mut().unwrap().remove("authentication");
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        assert_eq!(presented_certificate(&request).unwrap(), None);
+    }
 }
