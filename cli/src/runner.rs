@@ -325,13 +325,7 @@ async fn dispatch(
         }
         Some(route) => match to_lambda_request(request, body_read_timeout).await {
             Err(response) => response,
-            Ok(mut request) => match {
-                // Where API Gateway puts a mutual-TLS client certificate; nothing of the request itself goes there.
-                if let Some(context) = &connection.client_certificate {
-                    request.extensions_mut().insert(context.clone());
-                }
-                route.handle(service, request).await
-            } {
+            Ok(request) => match route.handle(service, with_client_certificate(request, connection)).await {
                 Ok(response) => from_lambda_response(response),
                 Err(err) => {
                     tracing::error!(error = %err, "handler failed");
@@ -343,6 +337,31 @@ async fn dispatch(
     tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64,
         "request");
     response
+}
+
+/// The request with its connection's client certificate, if any, where API Gateway's mutual TLS puts it (the
+/// request context); nothing the client sent goes there.
+fn with_client_certificate(mut request: Request, connection: &ConnectionInfo) -> Request {
+    if let Some(context) = &connection.client_certificate {
+        request.extensions_mut().insert(context.clone());
+    }
+    request
+}
+
+/// Where the runner listens: an address, and a TLS configuration to serve HTTPS with ([`crate::tls`]). A bare
+/// address is plain HTTP.
+#[derive(Debug, Clone)]
+pub struct ListenOn {
+    /// The address to bind.
+    pub addr: SocketAddr,
+    /// `Some`: HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl From<SocketAddr> for ListenOn {
+    fn from(addr: SocketAddr) -> Self {
+        Self { addr, tls: None }
+    }
 }
 
 /// Whether a request names the runner itself: exactly one `Host`, which is the loopback address the connection
@@ -454,19 +473,19 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
     response
 }
 
-/// Binds `addr` and serves `config` on `store` within `limits`, over TLS when `tls` is given. The issuer defaults
+/// Binds `listen` and serves `config` on `store` within `limits`, over TLS when it says so. The issuer defaults
 /// to the bound address (`https://…` with TLS), so `--addr 127.0.0.1:0` works. `sources` adds a key document re-read while serving (as a deployed function
 /// re-reads its secret) and the table's trusted issuers; a tenant without keys gets a generated one.
 pub async fn serve(
-    addr: std::net::SocketAddr,
+    listen: impl Into<ListenOn>,
     config: &tessera::config::Config,
     store: Arc<dyn tessera::store::TokenStore>,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
-    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<RunningServer, CliError> {
+    let ListenOn { addr, tls } = listen.into();
     let listener = TcpListener::bind(addr).await.map_err(|source| CliError::Listen { addr, source })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://{}", listener.local_addr().map_err(CliError::Socket)?);
@@ -513,21 +532,20 @@ impl Default for EmbeddedStoreOptions {
 /// and swept in the background ([`expiry_sweep`]) with `clock`'s time while the store lives. Returns the
 /// server and its store.
 pub async fn serve_embedded(
-    addr: std::net::SocketAddr,
+    listen: impl Into<ListenOn>,
     config: &tessera::config::Config,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
     options: EmbeddedStoreOptions,
-    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(RunningServer, Arc<MemoryStore>), CliError> {
     let clients = config.clients(entropy.as_ref())?;
     if clients.len() >= options.max_items.get() {
         return Err(CliError::NoRoomForTokens { max_items: options.max_items.get(), clients: clients.len() });
     }
     let store = Arc::new(MemoryStore::with_clients(clients).with_max_items(options.max_items, clock.clone()));
-    let server = serve(addr, config, store.clone(), clock.clone(), entropy, sources, limits, tls).await?;
+    let server = serve(listen, config, store.clone(), clock.clone(), entropy, sources, limits).await?;
     expiry_sweep::spawn(&store, clock, options.sweep_interval);
     Ok((server, store))
 }

@@ -92,14 +92,13 @@ async fn start(pki: &Pki, clients: ClientCertificates) -> RunningServer {
     let limits = RunnerLimits { tls_handshake_timeout: Duration::from_millis(300), ..RunnerLimits::default() };
     let addr = "127.0.0.1:0".parse().expect("addr");
     runner::serve_embedded(
-        addr,
+        runner::ListenOn { addr, tls: Some(tls) },
         &config,
         Arc::new(SystemClock),
         Arc::new(SystemEntropy),
         Default::default(),
         limits,
         Default::default(),
-        Some(tls),
     )
     .await
     .expect("runner starts")
