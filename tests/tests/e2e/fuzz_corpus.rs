@@ -9,7 +9,7 @@ use tessera_e2e::fuzz;
 /// A fuzz body.
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 7] = [
+const TARGETS: [(&str, Body); 8] = [
     ("form", fuzz::form),
     ("basic_auth", fuzz::basic_auth),
     ("opaque_token", fuzz::opaque_token),
@@ -17,6 +17,7 @@ const TARGETS: [(&str, Body); 7] = [
     ("revocation_event", fuzz::revocation_event),
     ("authorizer_event", fuzz::authorizer_event),
     ("security_event_token", fuzz::security_event_token),
+    ("client_certificate", fuzz::client_certificate),
 ];
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
