@@ -181,3 +181,53 @@ impl ClientCertVerifier for AnyWellFormedCertificate {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path, cert: &str, key: &str) -> TlsOptions {
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert).unwrap();
+        std::fs::write(&key_path, key).unwrap();
+        TlsOptions { tls_cert: Some(cert_path), tls_key: Some(key_path), ..TlsOptions::default() }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tessera-tls-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn no_certificate_is_plain_http() {
+        assert!(TlsOptions::default().server_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn unusable_files_are_named_in_the_error() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let dir = scratch("files");
+
+        let good = options(&dir, &cert.pem(), &key.serialize_pem());
+        assert!(good.server_config().unwrap().is_some());
+
+        let missing = TlsOptions { tls_cert: Some(dir.join("nope.pem")), ..good.clone() };
+        assert!(matches!(missing.server_config(), Err(CliError::Read { .. })));
+
+        let no_cert = options(&dir, "not PEM", &key.serialize_pem()).server_config().unwrap_err().to_string();
+        assert!(no_cert.contains("cert.pem") && no_cert.contains("no CERTIFICATE"), "{no_cert}");
+
+        let no_key = options(&dir, &cert.pem(), &cert.pem()).server_config().unwrap_err().to_string();
+        assert!(no_key.contains("key.pem") && no_key.contains("no private key"), "{no_key}");
+
+        let other = rcgen::KeyPair::generate().unwrap();
+        let mismatch = options(&dir, &cert.pem(), &other.serialize_pem()).server_config().unwrap_err().to_string();
+        assert!(mismatch.contains("server certificate and key"), "{mismatch}");
+
+        let bad_ca = TlsOptions { tls_client_ca: Some(dir.join("key.pem")), ..good };
+        assert!(bad_ca.server_config().unwrap_err().to_string().contains("no CERTIFICATE"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
