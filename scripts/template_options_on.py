@@ -28,6 +28,11 @@ OPTIONS_ON = {
     "PartnerEventBusName": "aws.partner/auth0.com/example-5c1a/auth0.logs",
     # Revocation announcements on a bus of the user's own rather than the account's default bus.
     "RevocationEventBusName": "tessera-revocations-out",
+    # Mutual TLS (RFC 8705): the custom domain with its certificate and S3 truststore (README, Mutual TLS).
+    "MtlsDomainName": "mtls.auth.example.com",
+    "MtlsCertificateArn": '"arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"',
+    "MtlsTruststoreUri": '"s3://example-tessera-truststore/truststore.pem"',
+    "MtlsTruststoreVersion": "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
 }
 
 

@@ -108,6 +108,9 @@ pub enum CliError {
     /// The bound listener failed.
     #[error(transparent)]
     Socket(std::io::Error),
+    /// The runner's TLS files (`serve --tls-cert`, `--tls-key`, `--tls-client-ca`) are unusable: which and why.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// SIGTERM and SIGINT could not be caught.
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),

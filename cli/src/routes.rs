@@ -3,7 +3,9 @@
 //! runner: `POST /local/events` hands a revocation event (the JSON EventBridge or SQS would deliver) to the
 //! revocation-events handler, `GET /local/revocations` shows the revocations the runner announced (what a
 //! deployment puts on EventBridge: [`tessera::announcement`]), `POST /local/tokens/inspect` is `tessera tokens
-//! inspect`, and `/demo/orders` is a protected API's route behind the authorizer's handler ([`crate::demo_api`]).
+//! inspect`, `GET /local/client-certificate` shows the mutual-TLS client certificate a request came with (what
+//! handlers read: [`tessera::wire::client_cert::presented_certificate`]), and `/demo/orders` is a protected API's
+//! route behind the authorizer's handler ([`crate::demo_api`]).
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
@@ -36,6 +38,8 @@ pub enum Route {
     LocalTokenInspect,
     /// `GET /local/revocations`: the revocations the runner announced, most recent last (never deployed).
     LocalRevocations,
+    /// `GET /local/client-certificate`: the client certificate of the request's TLS connection (never deployed).
+    LocalClientCertificate,
 }
 
 /// The path of [`Route::LocalEvents`].
@@ -44,6 +48,8 @@ pub const LOCAL_EVENTS_PATH: &str = "/local/events";
 pub const LOCAL_TOKEN_INSPECT_PATH: &str = "/local/tokens/inspect";
 /// The path of [`Route::LocalRevocations`].
 pub const LOCAL_REVOCATIONS_PATH: &str = "/local/revocations";
+/// The path of [`Route::LocalClientCertificate`].
+pub const LOCAL_CLIENT_CERTIFICATE_PATH: &str = "/local/client-certificate";
 
 impl Route {
     /// The route for a path, or `None` (404).
@@ -56,6 +62,9 @@ impl Route {
         }
         if path == LOCAL_REVOCATIONS_PATH {
             return Some(Self::LocalRevocations);
+        }
+        if path == LOCAL_CLIENT_CERTIFICATE_PATH {
+            return Some(Self::LocalClientCertificate);
         }
         if path == crate::demo_api::DEMO_ORDERS_PATH {
             return Some(Self::DemoOrders);
@@ -90,12 +99,16 @@ impl Route {
             Self::DemoOrders => Ok(crate::demo_api::serve(service, request).await),
             Self::LocalTokenInspect => Ok(inspect_token(service, request).await),
             Self::LocalRevocations => Ok(recent_announcements(service, &request)),
+            Self::LocalClientCertificate => Ok(client_certificate(&request)),
         }
     }
 
     /// Whether the route is the runner's own, unauthenticated: it answers loopback callers naming the runner only.
     pub fn local_only(self) -> bool {
-        matches!(self, Self::LocalEvents | Self::LocalTokenInspect | Self::LocalRevocations)
+        matches!(
+            self,
+            Self::LocalEvents | Self::LocalTokenInspect | Self::LocalRevocations | Self::LocalClientCertificate
+        )
     }
 }
 
@@ -174,6 +187,42 @@ fn recent_announcements(service: &TokenService, request: &Request) -> Response<B
     }
 }
 
+/// The client certificate the request's TLS connection presented, as handlers read it (from the request context,
+/// never a header): 200 with its `x5t#S256` thumbprint, RFC 4514 subject DN and subjectAltNames; 404 when there
+/// was none; 400 when it is not a well-formed certificate; 405 for a method other than `GET`.
+fn client_certificate(request: &Request) -> Response<Body> {
+    use tessera::wire::client_cert::{SubjectAltName, presented_certificate};
+    if request.method() != Method::GET {
+        return OAuthError::invalid_request("GET the client certificate")
+            .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .into_response();
+    }
+    match presented_certificate(request) {
+        Ok(Some(certificate)) => {
+            let names: Vec<Value> = certificate
+                .subject_alt_names()
+                .iter()
+                .map(|name| match name {
+                    SubjectAltName::Dns(dns) => serde_json::json!({ "dns": dns }),
+                    SubjectAltName::Uri(uri) => serde_json::json!({ "uri": uri }),
+                    SubjectAltName::Ip(ip) => serde_json::json!({ "ip": ip.to_string() }),
+                    SubjectAltName::Email(email) => serde_json::json!({ "email": email }),
+                })
+                .collect();
+            let shown = serde_json::json!({
+                "x5t#S256": certificate.thumbprint().as_str(),
+                "subject_dn": certificate.subject_dn(),
+                "subject_alt_names": names,
+            });
+            json_response(StatusCode::OK, &shown)
+        }
+        Ok(None) => OAuthError::invalid_request("no client certificate came with this request's TLS connection")
+            .with_status(StatusCode::NOT_FOUND)
+            .into_response(),
+        Err(err) => OAuthError::invalid_request(err.to_string()).into_response(),
+    }
+}
+
 /// Delivers a posted event to the revocation-events handler: 200 with its answer (for an SQS batch, the
 /// `batchItemFailures`), 400 for an event it rejects, 503 when the store is unavailable.
 async fn deliver_event(service: &TokenService, request: Request) -> Response<Body> {
@@ -237,6 +286,8 @@ mod tests {
         assert_eq!(Route::for_path("/local/events"), Some(Route::LocalEvents));
         assert_eq!(Route::for_path("/local/revocations"), Some(Route::LocalRevocations));
         assert!(Route::LocalRevocations.local_only());
+        assert_eq!(Route::for_path("/local/client-certificate"), Some(Route::LocalClientCertificate));
+        assert!(Route::LocalClientCertificate.local_only());
         assert_eq!(Route::for_path("/t/acme/local/events"), None);
         assert_eq!(Route::for_path("/demo/orders"), Some(Route::DemoOrders));
         assert_eq!(Route::for_path("/t/acme/demo/orders"), None);

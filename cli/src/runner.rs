@@ -5,6 +5,10 @@
 //! time to send a request's head and body, backoff when accept fails, and a graceful shutdown. Its
 //! unauthenticated `/local/events` answers only loopback callers that name the runner itself as `Host` and
 //! `Origin`, so a web page rebound to 127.0.0.1 (DNS rebinding) cannot revoke tokens from a developer's browser.
+//!
+//! With a TLS configuration ([`crate::tls`]) it serves HTTPS instead, within the same limits plus a handshake
+//! timeout; the client certificate of a connection, if any, reaches every request of it in the request context
+//! exactly where API Gateway's mutual TLS puts it ([`tessera::wire::client_cert`]), and nowhere else.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,9 +27,12 @@ use lambda_http::{Body, Request, Response};
 use tessera::TokenService;
 use tessera::store::memory::MemoryStore;
 use tessera::wire::OAuthError;
+use tessera::wire::client_cert;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::error::CliError;
 use crate::expiry_sweep;
@@ -59,16 +66,21 @@ pub struct RunnerLimits {
     pub body_read_timeout: Duration,
     /// On shutdown, how long requests in flight have to finish before their connections are cut.
     pub shutdown_grace: Duration,
+    /// With TLS, from the accept until the handshake is done: past it the connection is closed. A client that
+    /// opens a connection and sends nothing holds its slot no longer than this.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for RunnerLimits {
-    /// 1,024 connections; 10 s for a head (or an idle keep-alive), 10 s for a body, 10 s to drain on shutdown.
+    /// 1,024 connections; 10 s for a head (or an idle keep-alive), 10 s for a body, 10 s to drain on shutdown,
+    /// 10 s for a TLS handshake.
     fn default() -> Self {
         Self {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -118,16 +130,27 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = &'static str>> 
     }
 }
 
-/// Serves `service` on an already bound listener within `limits`, until [`RunningServer::shutdown`] (or an
-/// abort of its task).
+/// Serves `service` over plain HTTP on an already bound listener within `limits`, until
+/// [`RunningServer::shutdown`] (or an abort of its task).
 pub fn spawn(
     listener: TcpListener,
     service: Arc<TokenService>,
     limits: RunnerLimits,
 ) -> std::io::Result<RunningServer> {
+    spawn_with_tls(listener, service, limits, None)
+}
+
+/// [`spawn`], over TLS when `tls` is given ([`crate::tls::server_config`]).
+pub fn spawn_with_tls(
+    listener: TcpListener,
+    service: Arc<TokenService>,
+    limits: RunnerLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> std::io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (stop, stopping) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, service, limits, stopping));
+    let tls = tls.map(TlsAcceptor::from);
+    let task = tokio::spawn(accept_loop(listener, service, limits, tls, stopping));
     Ok(RunningServer { addr, task, stop })
 }
 
@@ -145,6 +168,7 @@ async fn accept_loop(
     listener: TcpListener,
     service: Arc<TokenService>,
     limits: RunnerLimits,
+    tls: Option<TlsAcceptor>,
     mut stopping: watch::Receiver<bool>,
 ) -> usize {
     let capacity = limits.max_connections.clamp(1, MAX_CONNECTIONS_CEILING);
@@ -166,8 +190,8 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = None;
-                let (service, stopping) = (service.clone(), stopping.clone());
-                tokio::spawn(serve_connection(stream, peer, service, limits, stopping, slot));
+                let (service, stopping, tls) = (service.clone(), stopping.clone(), tls.clone());
+                tokio::spawn(open_connection(stream, peer, service, limits, tls, stopping, slot));
             }
             Err(err) => {
                 // Out of file descriptors (EMFILE), say: retrying at once would fail again at full speed and
@@ -192,20 +216,72 @@ async fn accept_loop(
     }
 }
 
-/// Serves one connection within `limits`, holding its `slot` until it closes. On shutdown it finishes the
-/// request in flight, if any, and closes.
-async fn serve_connection(
+/// What the runner knows of a connection, for each of its requests.
+#[derive(Debug, Clone)]
+struct ConnectionInfo {
+    peer: SocketAddr,
+    local: SocketAddr,
+    /// `https` or `http`.
+    scheme: &'static str,
+    /// The request context carrying the client certificate of the TLS handshake, if one was presented.
+    client_certificate: Option<lambda_http::request::RequestContext>,
+}
+
+/// Opens one accepted connection: the TLS handshake first if `tls` is given (bounded by
+/// [`RunnerLimits::tls_handshake_timeout`]; a failed one, plain HTTP included, closes the connection), then
+/// [`serve_connection`]. The `slot` is held throughout.
+async fn open_connection(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<TokenService>,
     limits: RunnerLimits,
+    tls: Option<TlsAcceptor>,
     mut stopping: watch::Receiver<bool>,
     slot: OwnedSemaphorePermit,
 ) {
     let Ok(local) = stream.local_addr() else { return };
+    let Some(acceptor) = tls else {
+        let info = ConnectionInfo { peer, local, scheme: "http", client_certificate: None };
+        return serve_connection(stream, info, service, limits, stopping, slot).await;
+    };
+    let handshake = tokio::select! {
+        biased;
+        () = stop_requested(&mut stopping) => return,
+        handshake = tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)) => handshake,
+    };
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let presented = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first());
+    let client_certificate = presented.map(|der| client_cert::request_context_with_certificate(der));
+    let info = ConnectionInfo { peer, local, scheme: "https", client_certificate };
+    serve_connection(stream, info, service, limits, stopping, slot).await;
+}
+
+/// Serves one connection within `limits`, holding its `slot` until it closes. On shutdown it finishes the
+/// request in flight, if any, and closes.
+async fn serve_connection<S>(
+    stream: S,
+    info: ConnectionInfo,
+    service: Arc<TokenService>,
+    limits: RunnerLimits,
+    mut stopping: watch::Receiver<bool>,
+    slot: OwnedSemaphorePermit,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let info = Arc::new(info);
     let svc = service_fn(move |req| {
-        let service = service.clone();
-        async move { Ok::<_, Infallible>(dispatch(&service, peer, local, limits.body_read_timeout, req).await) }
+        let (service, info) = (service.clone(), info.clone());
+        async move { Ok::<_, Infallible>(dispatch(&service, &info, limits.body_read_timeout, req).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -230,8 +306,7 @@ async fn serve_connection(
 /// ([`names_the_runner`]).
 async fn dispatch(
     service: &TokenService,
-    peer: SocketAddr,
-    local: SocketAddr,
+    connection: &ConnectionInfo,
     body_read_timeout: Duration,
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
@@ -239,16 +314,18 @@ async fn dispatch(
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = match Route::for_path(&path) {
         None => plain(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
-        Some(route) if route.local_only() && !peer.ip().is_loopback() => {
+        Some(route) if route.local_only() && !connection.peer.ip().is_loopback() => {
             forbidden("/local/ routes answer loopback callers only")
         }
-        Some(route) if route.local_only() && !names_the_runner(request.uri(), request.headers(), local) => forbidden(
-            "/local/ routes answer requests whose Host is the runner's loopback address and whose Origin, if any, \
+        Some(route) if route.local_only() && !names_the_runner(request.uri(), request.headers(), connection) => {
+            forbidden(
+                "/local/ routes answer requests whose Host is the runner's loopback address and whose Origin, if any, \
              is the runner itself",
-        ),
+            )
+        }
         Some(route) => match to_lambda_request(request, body_read_timeout).await {
             Err(response) => response,
-            Ok(request) => match route.handle(service, request).await {
+            Ok(request) => match route.handle(service, with_client_certificate(request, connection)).await {
                 Ok(response) => from_lambda_response(response),
                 Err(err) => {
                     tracing::error!(error = %err, "handler failed");
@@ -262,13 +339,38 @@ async fn dispatch(
     response
 }
 
+/// The request with its connection's client certificate, if any, where API Gateway's mutual TLS puts it (the
+/// request context); nothing the client sent goes there.
+fn with_client_certificate(mut request: Request, connection: &ConnectionInfo) -> Request {
+    if let Some(context) = &connection.client_certificate {
+        request.extensions_mut().insert(context.clone());
+    }
+    request
+}
+
+/// Where the runner listens: an address, and a TLS configuration to serve HTTPS with ([`crate::tls`]). A bare
+/// address is plain HTTP.
+#[derive(Debug, Clone)]
+pub struct ListenOn {
+    /// The address to bind.
+    pub addr: SocketAddr,
+    /// `Some`: HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl From<SocketAddr> for ListenOn {
+    fn from(addr: SocketAddr) -> Self {
+        Self { addr, tls: None }
+    }
+}
+
 /// Whether a request names the runner itself: exactly one `Host`, which is the loopback address the connection
 /// came in on (`127.0.0.1:<port>`, `[::1]:<port>`) or `localhost:<port>`, and no `Origin` or exactly
-/// `http://<that Host>`. A page of another site rebound to 127.0.0.1 (DNS rebinding) sends its own name as
-/// `Host`; a page of another origin on the loopback sends its own `Origin`. A request target in absolute form
+/// `<scheme>://<that Host>` (`https` on a TLS connection). A page of another site rebound to 127.0.0.1 (DNS
+/// rebinding) sends its own name as `Host`; a page of another origin on the loopback sends its own `Origin`. A request target in absolute form
 /// names the authority the server must use instead of `Host` (RFC 9112 §3.2.2), so it must name the runner too.
-fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, local: SocketAddr) -> bool {
-    let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, connection: &ConnectionInfo) -> bool {
+    let local = SocketAddr::new(connection.local.ip().to_canonical(), connection.local.port());
     if !local.ip().is_loopback() {
         return false;
     }
@@ -283,7 +385,7 @@ fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, local: SocketAddr)
     let Some(Some(host)) = single(header::HOST) else { return false };
     let port = local.port();
     let mut ours = vec![local.to_string(), format!("localhost:{port}")];
-    if port == 80 {
+    if port == if connection.scheme == "https" { 443 } else { 80 } {
         // RFC 9110 §7.2: the default port may be left out.
         let ip = match local {
             SocketAddr::V4(v4) => v4.ip().to_string(),
@@ -299,7 +401,7 @@ fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, local: SocketAddr)
     }
     match single(header::ORIGIN) {
         None => true,
-        Some(Some(origin)) => origin.eq_ignore_ascii_case(&format!("http://{host}")),
+        Some(Some(origin)) => origin.eq_ignore_ascii_case(&format!("{}://{host}", connection.scheme)),
         Some(None) => false,
     }
 }
@@ -371,11 +473,11 @@ fn plain(status: StatusCode, json: &'static str) -> hyper::Response<Full<Bytes>>
     response
 }
 
-/// Binds `addr` and serves `config` on `store` within `limits`. The issuer defaults to the bound address, so
-/// `--addr 127.0.0.1:0` works. `sources` adds a key document re-read while serving (as a deployed function
+/// Binds `listen` and serves `config` on `store` within `limits`, over TLS when it says so. The issuer defaults
+/// to the bound address (`https://…` with TLS), so `--addr 127.0.0.1:0` works. `sources` adds a key document re-read while serving (as a deployed function
 /// re-reads its secret) and the table's trusted issuers; a tenant without keys gets a generated one.
 pub async fn serve(
-    addr: std::net::SocketAddr,
+    listen: impl Into<ListenOn>,
     config: &tessera::config::Config,
     store: Arc<dyn tessera::store::TokenStore>,
     clock: Arc<dyn tessera::clock::Clock>,
@@ -383,8 +485,10 @@ pub async fn serve(
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
 ) -> Result<RunningServer, CliError> {
+    let ListenOn { addr, tls } = listen.into();
     let listener = TcpListener::bind(addr).await.map_err(|source| CliError::Listen { addr, source })?;
-    let base = format!("http://{}", listener.local_addr().map_err(CliError::Socket)?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{}", listener.local_addr().map_err(CliError::Socket)?);
     let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..sources };
     // Metrics are off unless TESSERA_METRICS=stderr (or stdout, which means stderr here: stdout is the command's).
     let metrics = tessera::metrics::MetricsEmitter::from_env(clock.clone(), false);
@@ -396,7 +500,7 @@ pub async fn serve(
     if let Some(registry) = registry {
         service = service.with_registered_ssf_transmitters(config, registry.as_ref()).await?;
     }
-    spawn(listener, Arc::new(service), limits).map_err(CliError::Socket)
+    spawn_with_tls(listener, Arc::new(service), limits, tls).map_err(CliError::Socket)
 }
 
 /// The default of `tessera serve --max-items`: about 1 GB of token records.
@@ -428,7 +532,7 @@ impl Default for EmbeddedStoreOptions {
 /// and swept in the background ([`expiry_sweep`]) with `clock`'s time while the store lives. Returns the
 /// server and its store.
 pub async fn serve_embedded(
-    addr: std::net::SocketAddr,
+    listen: impl Into<ListenOn>,
     config: &tessera::config::Config,
     clock: Arc<dyn tessera::clock::Clock>,
     entropy: Arc<dyn tessera::entropy::Entropy>,
@@ -441,7 +545,7 @@ pub async fn serve_embedded(
         return Err(CliError::NoRoomForTokens { max_items: options.max_items.get(), clients: clients.len() });
     }
     let store = Arc::new(MemoryStore::with_clients(clients).with_max_items(options.max_items, clock.clone()));
-    let server = serve(addr, config, store.clone(), clock.clone(), entropy, sources, limits).await?;
+    let server = serve(listen, config, store.clone(), clock.clone(), entropy, sources, limits).await?;
     expiry_sweep::spawn(&store, clock, options.sweep_interval);
     Ok((server, store))
 }

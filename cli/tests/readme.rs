@@ -229,5 +229,27 @@ fn readme_private_key_jwt_example_runs_as_written() {
         "{stdout}"
     );
     assert_eq!(lines[1], r#"{"error":"invalid_client","error_description":"client authentication failed"}"#);
+}
+
+#[test]
+fn readme_tls_example_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let script = marked_block(&readme, "<!-- tls-example:start");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = script
+        .replace("cargo run --release -- ", &format!("{} ", env!("CARGO_BIN_EXE_tessera")))
+        .replace("serve --tls-cert", &format!("serve --addr 127.0.0.1:{port} --tls-cert"))
+        .replace("127.0.0.1:9000", &format!("127.0.0.1:{port}"));
+    let dir = std::env::temp_dir().join(format!("tessera-tls-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!("trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT\n{script}");
+    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).current_dir(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "TLS example failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let shown: serde_json::Value = serde_json::from_str(stdout.lines().next().expect("the certificate")).unwrap();
+    assert_eq!(shown["subject_dn"], "CN=my-client");
+    assert_eq!(shown["x5t#S256"].as_str().map(str::len), Some(43));
+    assert!(stdout.lines().nth(1).is_some_and(|l| l.starts_with(r#"{"access_token":"#)), "{stdout}");
+    assert!(stdout.lines().nth(2).is_some_and(|l| l.starts_with("curl exit ")), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }

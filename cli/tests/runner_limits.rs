@@ -17,7 +17,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 async fn start(limits: RunnerLimits) -> RunningServer {
     let config = Config::from_toml(tessera_cli::DEMO_CONFIG).expect("the demo config parses");
-    let addr = "127.0.0.1:0".parse().expect("addr");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let clock = Arc::new(SystemClock);
     runner::serve_embedded(
         addr,

@@ -10,6 +10,7 @@
 //! | [`jwt`] | `access_token::verify`, `external::peek_issuer` | an unsigned input never verifies; signed inputs reach the claim checks |
 //! | [`revocation_event`] | the revocation-events handler | a rejected event writes nothing |
 //! | [`security_event_token`] | the SSF receiver (`events::ssf::receive`: SET verification, events, subjects) | an unsigned SET is never accepted; a refused SET writes nothing; an accepted one revokes only subjects |
+//! | [`client_certificate`] | `ClientCertificate::from_der`, `from_pem` (RFC 8705's presented certificate) | a parsed certificate keeps its DER as given, re-parses to itself, and its `x5t#S256` is the 43-character hash of that DER |
 //! | [`authorizer_event`] | the authorizer handler (event types, bearer header, route matching) | an allow only for the one valid token, on a configured route |
 //! | [`dpop_proof`] | `dpop::verify_proof` (RFC 9449 §4.3) | an unsigned input never verifies; a verified proof names the request and its key, within the `iat` window |
 
@@ -122,6 +123,24 @@ pub fn opaque_token(data: &[u8]) {
         let again = OpaqueToken::parse(token.expose()).expect("a parsed token parses again");
         assert_eq!((again.kind(), again.family()), (token.kind(), token.family()));
         assert_eq!(again.hash(), token.hash());
+    }
+}
+
+/// Client certificates, as `--tls-client-any` hands any well-formed one over and API Gateway's `clientCertPem`
+/// carries one. A first byte of 0 reads the rest as PEM text, anything else as DER.
+pub fn client_certificate(data: &[u8]) {
+    use tessera::wire::client_cert::{CertificateThumbprint, ClientCertificate};
+    let parsed = match data.split_first() {
+        Some((0, rest)) => ClientCertificate::from_pem(&String::from_utf8_lossy(rest)),
+        _ => ClientCertificate::from_der(data).inspect(|certificate| assert_eq!(certificate.der(), data)),
+    };
+    if let Ok(certificate) = parsed {
+        assert_eq!(certificate.thumbprint(), &CertificateThumbprint::of_der(certificate.der()));
+        assert_eq!(certificate.thumbprint().as_str().len(), 43);
+        let again = ClientCertificate::from_der(certificate.der()).expect("a parsed certificate parses again");
+        assert_eq!(again, certificate);
+        assert_eq!(again.subject_dn(), certificate.subject_dn());
+        assert_eq!(again.subject_alt_names(), certificate.subject_alt_names());
     }
 }
 

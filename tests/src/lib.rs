@@ -218,7 +218,7 @@ impl TestServer {
     /// Starts a runner on `config` and a prepared `store` (say, a counting wrapper around [`backend_store`]).
     pub async fn start_on(config: &Config, store: Arc<dyn TokenStore>) -> Self {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
-        let addr = "127.0.0.1:0".parse().expect("addr");
+        let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
         let server = runner::serve(
             addr,
             config,
@@ -237,7 +237,7 @@ impl TestServer {
     /// as `options` say), with a pinned clock; returns the embedded store too, to look at its size.
     pub async fn start_embedded(config: &Config, options: runner::EmbeddedStoreOptions) -> (Self, Arc<MemoryStore>) {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
-        let addr = "127.0.0.1:0".parse().expect("addr");
+        let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
         let entropy = Arc::new(SystemEntropy);
         let (server, store) = runner::serve_embedded(
             addr,

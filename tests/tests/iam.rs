@@ -73,6 +73,8 @@ fn function(route: Route) -> &'static str {
         Route::LocalTokenInspect => "IntrospectFunction",
         // Never deployed, and reads nothing: the runner's list of what it announced.
         Route::LocalRevocations => "RevocationEventsFunction",
+        // Never deployed, and reads nothing: the request's own client certificate.
+        Route::LocalClientCertificate => "MetadataFunction",
     }
 }
 

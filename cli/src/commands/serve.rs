@@ -1,4 +1,4 @@
-//! `tessera serve`: every function on localhost over HTTP ([`crate::runner`]), on the embedded store or on a
+//! `tessera serve`: every function on localhost over HTTP or HTTPS ([`crate::runner`], [`crate::tls`]), on the embedded store or on a
 //! DynamoDB table, until SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
@@ -49,6 +49,8 @@ pub struct ServeArgs {
     limits: ServeLimits,
     #[command(flatten)]
     embedded: runner::EmbeddedStoreOptions,
+    #[command(flatten)]
+    tls: crate::tls::TlsOptions,
 }
 
 /// The runner's connection bounds `serve` exposes (the timeouts keep `runner::RunnerLimits`' defaults).
@@ -79,6 +81,8 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         config.revocation_max_staleness_ms = Some(millis);
     }
     let limits = runner::RunnerLimits::from(args.limits);
+    let listen = runner::ListenOn { addr: args.addr, tls: args.tls.server_config()? };
+    let scheme = if listen.tls.is_some() { "https" } else { "http" };
     let keys = args.keys_file.map(|file| tessera::tenancy::KeyDocumentSource {
         source: Arc::new(tessera::key_source::FileKeys(file)),
         ttl_secs: Some(args.keys_ttl),
@@ -89,7 +93,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let server = match &table.table {
         None => {
             let sources = tessera::tenancy::Sources { keys, ..Default::default() };
-            runner::serve_embedded(args.addr, &config, clock, entropy, sources, limits, args.embedded).await?.0
+            runner::serve_embedded(listen, &config, clock, entropy, sources, limits, args.embedded).await?.0
         }
         Some(name) => {
             let store = Arc::new(table.endpoint.open(name).await?);
@@ -99,10 +103,10 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
             }
             // Trusted issuers kept in the table join the configuration's, as in a deployed function.
             let sources = tessera::tenancy::Sources { keys, registry: Some(store.clone()), ..Default::default() };
-            runner::serve(args.addr, &config, store, clock, entropy, sources, limits).await?
+            runner::serve(listen, &config, store, clock, entropy, sources, limits).await?
         }
     };
-    let base = format!("http://{}", server.addr);
+    let base = format!("{scheme}://{}", server.addr);
     println!("Tessera listening on {base}");
     match (&args.config, &table.table) {
         (_, Some(name)) => println!("store: DynamoDB table {name}"),

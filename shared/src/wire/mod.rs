@@ -6,6 +6,7 @@
 
 pub mod bearer;
 pub mod client_auth;
+pub mod client_cert;
 pub mod dpop;
 pub mod error;
 pub mod form;

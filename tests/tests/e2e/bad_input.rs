@@ -772,6 +772,28 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
     ] {
         cases.push(Case { name: name.into(), ..event(detail) });
     }
+    // RFC 8705: a client certificate comes from the TLS handshake (the request context), never from a header any
+    // client can send. Plain HTTP has no certificate, whatever the headers claim.
+    let forged = "-----BEGIN CERTIFICATE-----MIIBforged-----END CERTIFICATE-----".to_owned();
+    cases.push(raw(
+        "client certificate: forged in headers over plain HTTP",
+        "GET",
+        "/local/client-certificate",
+        ["x-client-cert", "x-amzn-mtls-clientcert", "x-ssl-client-cert", "ssl-client-cert", "x-forwarded-client-cert"]
+            .into_iter()
+            .map(|name| (name, forged.clone()))
+            .collect(),
+        "",
+        Error(404, "invalid_request"),
+    ));
+    cases.push(raw(
+        "client certificate: POST",
+        "POST",
+        "/local/client-certificate",
+        vec![],
+        "",
+        Error(405, "invalid_request"),
+    ));
     cases.extend(jwt_cases(own_key, jwt));
     cases
 }
@@ -1623,7 +1645,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         unbound: &jwt,
     }));
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 290, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 292, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

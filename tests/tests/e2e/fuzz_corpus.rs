@@ -9,7 +9,7 @@ use tessera_e2e::fuzz;
 /// A fuzz body.
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 8] = [
+const TARGETS: [(&str, Body); 9] = [
     ("form", fuzz::form),
     ("basic_auth", fuzz::basic_auth),
     ("opaque_token", fuzz::opaque_token),
@@ -18,6 +18,7 @@ const TARGETS: [(&str, Body); 8] = [
     ("authorizer_event", fuzz::authorizer_event),
     ("security_event_token", fuzz::security_event_token),
     ("dpop_proof", fuzz::dpop_proof),
+    ("client_certificate", fuzz::client_certificate),
 ];
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
