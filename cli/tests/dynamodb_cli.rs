@@ -201,8 +201,13 @@ async fn register_serve_rotate_disable_import() {
     let mobile = ["--client-id", "mobile2", "--app-platform", "ios", "--app-version", "3.0"];
     tessera(&with(&["clients", "register"], &[&mobile[..], &["--revoke-access-on-refresh", "false"]].concat()));
     let listed = tessera(&with(&["clients", "list"], &[]));
-    assert!(listed.contains("\ttrue\tcom.example.mobile/-/-\n"), "{listed}");
-    assert!(listed.contains("mobile2\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\tfalse\t-/ios/3.0\n"), "{listed}");
+    // The APP column, then METHOD and DPOP.
+    let secret = "client_secret_basic,client_secret_post\t-";
+    assert!(listed.contains(&format!("\ttrue\tcom.example.mobile/-/-\t{secret}\n")), "{listed}");
+    assert!(
+        listed.contains(&format!("mobile2\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\tfalse\t-/ios/3.0\t{secret}\n")),
+        "{listed}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(with(&["clients", "register"], &["--client-id", "bad", "--app-version", "1.0 beta"]))
         .output()

@@ -2,6 +2,7 @@
 //! clock, an HTTP client speaking form posts, and a store that fails on demand.
 
 pub mod client_assertions;
+pub mod dpop_proofs;
 pub mod fault_proxy;
 pub mod fuzz;
 pub mod issuers;

@@ -248,6 +248,24 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_uses() {
         assert_eq!(reply.status, status, "{}", reply.text);
         rec.charge("/demo/orders");
     }
+    // A DPoP-bound JWT (RFC 9449): the token endpoint spends its proof's jti, and so does the authorizer for the
+    // proof of each request (a conditional PutItem each).
+    let dpop_key = tessera_e2e::dpop_proofs::DpopKey::new(5);
+    let proof = dpop_key.proof("POST", &format!("{}/oauth2/token", server.base), now, None);
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded".to_owned()),
+        ("authorization", tessera_e2e::basic(creds::JWT.0, creds::JWT.1)),
+        ("dpop", proof),
+    ];
+    let bound = server.send("POST", "/oauth2/token", &headers, tessera_e2e::form(&cc)).await;
+    rec.charge("/oauth2/token");
+    assert_eq!((bound.status, bound.json()["token_type"].as_str()), (200, Some("DPoP")), "{}", bound.text);
+    let bound = bound.json()["access_token"].as_str().unwrap().to_owned();
+    let proof = dpop_key.proof("GET", &format!("{}/demo/orders", authorizer.base), now, Some(&bound));
+    let headers = [("authorization", format!("DPoP {bound}")), ("dpop", proof)];
+    let reply = authorizer.send("GET", "/demo/orders", &headers, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    rec.charge("/demo/orders");
 
     // private_key_jwt at each endpoint that authenticates clients: the jti's conditional PutItem beside the read.
     let assertion =

@@ -107,9 +107,10 @@ pub struct VerifiedProof {
 }
 
 impl VerifiedProof {
-    /// Until when its `jti` must be remembered: past that instant the `iat` window refuses the proof anyway.
+    /// Until when its `jti` must be remembered: past that instant the `iat` window refuses the proof anyway. The
+    /// window compares whole seconds (a proof passes while `now` is before `iat + 61 s`), so one second more.
     pub fn replay_window_end(&self) -> Timestamp {
-        self.issued_at.plus_secs(DPOP_MAX_AGE_SECS)
+        self.issued_at.plus_secs(DPOP_MAX_AGE_SECS + 1)
     }
 }
 
@@ -486,7 +487,14 @@ mod tests {
         assert_eq!(verified.jkt.as_str(), RFC_JKT);
         assert_eq!(verified.jti, "-BwC3ESc6acc2lTc");
         assert_eq!(verified.issued_at, Timestamp::from_secs(1_562_262_616));
-        assert_eq!(verified.replay_window_end(), Timestamp::from_secs(1_562_262_616 + DPOP_MAX_AGE_SECS));
+        assert_eq!(verified.replay_window_end(), Timestamp::from_secs(1_562_262_616 + DPOP_MAX_AGE_SECS + 1));
+        // Accepted up to the last microsecond before the replay window ends, so its jti is remembered as long
+        // as the proof passes; refused from the window's end on.
+        let end = verified.replay_window_end();
+        let last = ProofContext { now: Timestamp::from_micros(end.as_micros() - 1), ..rfc };
+        assert!(verify_proof(RFC_PROOF, &last).is_ok());
+        let at_end = ProofContext { now: end, ..rfc };
+        assert_eq!(verify_proof(RFC_PROOF, &at_end), Err(ProofRejection::Stale));
         // §4.3 check 11: the same proof a day later is stale.
         let later = ProofContext { now: Timestamp::from_secs(1_562_262_616 + 86_400), ..rfc };
         assert_eq!(verify_proof(RFC_PROOF, &later), Err(ProofRejection::Stale));
