@@ -52,13 +52,19 @@ pub enum TokenScheme {
     Dpop,
 }
 
-/// An access token of an `Authorization` header, and its scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An access token of an `Authorization` header, and its scheme. Its `Debug` never shows the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PresentedToken<'a> {
     /// `Bearer` or `DPoP`.
     pub scheme: TokenScheme,
     /// The token.
     pub token: &'a str,
+}
+
+impl std::fmt::Debug for PresentedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedToken").field("scheme", &self.scheme).field("token_len", &self.token.len()).finish()
+    }
 }
 
 /// The token of one `Authorization` header value: `Bearer` in any case, `1*SP`, one `b64token` (RFC 6750 §2.1).
@@ -145,6 +151,14 @@ fn is_b64token(token: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// A token never reaches a log through `Debug`.
+    #[test]
+    fn debug_shows_no_token() {
+        let presented = PresentedToken { scheme: TokenScheme::Dpop, token: "secret-access-token" };
+        let shown = format!("{presented:?}");
+        assert!(!shown.contains("secret-access-token") && shown.contains("Dpop"), "{shown}");
+    }
+
     use http::HeaderValue;
 
     use super::*;

@@ -16,8 +16,8 @@ use lambda_http::Request;
 /// The request header a proof travels in (RFC 9449 §4.1), as `http` spells header names.
 pub const DPOP_HEADER: &str = "dpop";
 
-/// What a request's `DPoP` header holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a request's `DPoP` header holds. Its `Debug` never shows the proof.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DpopHeader {
     /// No `DPoP` header.
     Absent,
@@ -25,6 +25,17 @@ pub enum DpopHeader {
     One(String),
     /// More than one, or one that is not text (RFC 9449 §4.3 check 1: "not more than one").
     NotOne,
+}
+
+impl std::fmt::Debug for DpopHeader {
+    /// The variant and the proof's length: a proof is a credential for its `jti`'s window.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Absent => f.write_str("Absent"),
+            Self::One(proof) => write!(f, "One({} bytes)", proof.len()),
+            Self::NotOne => f.write_str("NotOne"),
+        }
+    }
 }
 
 impl DpopHeader {
@@ -79,6 +90,13 @@ pub fn request_url(request: &Request) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// A proof never reaches a log through `Debug`.
+    #[test]
+    fn debug_shows_no_proof() {
+        let shown = format!("{:?}", DpopHeader::One("eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.c2ln".into()));
+        assert_eq!(shown, "One(33 bytes)");
+    }
+
     use http::HeaderValue;
 
     use super::*;

@@ -182,8 +182,8 @@ pub fn accepted() -> Response<Body> {
     response
 }
 
-/// A push request as it arrived: its tenant, its bearer authorization (or why it has none), its SET.
-#[derive(Debug)]
+/// A push request as it arrived: its tenant, its bearer authorization (or why it has none), its SET. Its `Debug`
+/// shows neither the transmitter's bearer token nor the SET.
 pub struct SetDelivery {
     /// The tenant its path names (`/t/<tenant>/ssf/events`; `default` for `/ssf/events`).
     pub tenant: TenantId,
@@ -191,6 +191,16 @@ pub struct SetDelivery {
     pub authorization: Result<String, BearerError>,
     /// The SET: the body, a compact JWS, surrounding whitespace trimmed.
     pub set: String,
+}
+
+impl std::fmt::Debug for SetDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetDelivery")
+            .field("tenant", &self.tenant)
+            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .field("set_len", &self.set.len())
+            .finish()
+    }
 }
 
 impl SetDelivery {
@@ -230,6 +240,18 @@ impl SetDelivery {
 
 #[cfg(test)]
 mod tests {
+    /// Neither the transmitter's bearer token nor the SET reaches a log through `Debug`.
+    #[test]
+    fn debug_shows_no_authorization_nor_set() {
+        let delivery = SetDelivery {
+            tenant: crate::domain::tenant::TenantId::default(),
+            authorization: Ok("transmitter-bearer-token".into()),
+            set: "eyJhbGciOiJFUzI1NiJ9.the-set.c2ln".into(),
+        };
+        let shown = format!("{delivery:?}");
+        assert!(!shown.contains("transmitter-bearer-token") && !shown.contains("the-set"), "{shown}");
+    }
+
     use super::*;
 
     fn request(method: &str, path: &str, content_type: Option<&str>, body: &str) -> Request {
