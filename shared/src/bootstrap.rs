@@ -9,6 +9,7 @@
 //! | `KEYS_MAX_STALE_SECS` | how long a function goes on with keys it failed to re-read before it answers 503 (default 3600; raised to the TTL + 60 if below; 0: no bound) |
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
+//! | `MTLS_BASE_URL` | the origin of the mutual-TLS custom domain (`https://mtls.auth.example.com`), published as RFC 8705 §5 `mtls_endpoint_aliases` (template.yaml sets it from `MtlsDomainName`). Unset: no aliases |
 //! | `REVOCATION_MAX_STALENESS_MS` | the revocation propagation bound B, 0 to 60000 ms ([`crate::store::read_plan`]): how old an item a decision may answer from. Unset: the configuration's, else 0 (strict). template.yaml sets 1000 |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
 //! | (the table, the SSF receiver) | Shared Signals transmitters registered with `tessera transmitters import`, every served tenant's at init, joining the file's `[[ssf_transmitters]]` |
@@ -118,6 +119,9 @@ fn read_config() -> Result<Config, BootstrapError> {
     };
     if let Some(issuer) = var("ISSUER") {
         config.issuer = Some(issuer);
+    }
+    if let Some(base) = var("MTLS_BASE_URL") {
+        config.mtls_base_url = Some(base);
     }
     if let Some(routes) = var("AUTHORIZER_ROUTES") {
         config.authorizer = AuthorizerConfig::from_toml(&routes).map_err(|err| match err {

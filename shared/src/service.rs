@@ -47,6 +47,8 @@ pub struct TokenService {
     routes: ProtectedRoutes,
     identity_events: IdentityEventSources,
     ssf_transmitters: SsfTransmitters,
+    client_certificate_chains_verified: bool,
+    mtls_base_url: Option<String>,
 }
 
 impl TokenService {
@@ -76,7 +78,36 @@ impl TokenService {
             routes: ProtectedRoutes::default(),
             identity_events: IdentityEventSources::default(),
             ssf_transmitters: SsfTransmitters::default(),
+            client_certificate_chains_verified: true,
+            mtls_base_url: None,
         }
+    }
+
+    /// The service publishing `mtls_endpoint_aliases` (RFC 8705 §5) on the origin `base` (`https://host[:port]`,
+    /// validated by [`mtls_base_url`]): the same endpoint paths on a host that asks for client certificates.
+    pub fn with_mtls_base_url(mut self, base: Option<String>) -> Self {
+        self.mtls_base_url = base;
+        self
+    }
+
+    /// The origin of the mutual-TLS endpoint aliases, if any.
+    pub fn mtls_base_url(&self) -> Option<&str> {
+        self.mtls_base_url.as_deref()
+    }
+
+    /// The service behind a TLS terminator that accepts any client certificate without verifying its chain (the
+    /// runner's `--tls-client-any`): `tls_client_auth`, which trusts the chain, is then refused, and only
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2) authenticates by certificate. API Gateway's mutual TLS
+    /// always verifies the chain against its truststore.
+    pub fn with_unverified_client_certificates(mut self) -> Self {
+        self.client_certificate_chains_verified = false;
+        self
+    }
+
+    /// Whether the client certificates requests carry were verified to chain to a trusted CA by whoever
+    /// terminated TLS (RFC 8705 §2.1's premise for `tls_client_auth`).
+    pub fn client_certificate_chains_verified(&self) -> bool {
+        self.client_certificate_chains_verified
     }
 
     /// The service with its decisions read within `bound` (a fresh plan, with an empty cache, over the same store).
@@ -239,12 +270,36 @@ pub async fn build_service(
         subject_claims.get(&(tenant.clone(), issuer.to_owned())).cloned().flatten()
     })
     .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let mtls_base = config.mtls_base_url.as_deref().map(mtls_base_url).transpose()?;
     Ok(TokenService::serving(store, clock, entropy, tenants)
+        .with_mtls_base_url(mtls_base)
         .with_protected_routes(routes)
         .with_revocation_bound(bound)
         .with_identity_events(identity_events)
         .with_ssf_transmitters(config, &[])
         .await?)
+}
+
+/// Validates `mtls_base_url`: an `https` origin (scheme, host, optional port; no path, query or credentials),
+/// returned without a trailing slash.
+pub fn mtls_base_url(base: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::Invalid(format!(
+            "mtls_base_url {base:?} must be an https origin such as https://mtls.auth.example.com"
+        ))
+    };
+    let url = url::Url::parse(base).map_err(|_| invalid())?;
+    let origin_only = url.scheme() == "https"
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !origin_only {
+        return Err(invalid());
+    }
+    Ok(base.trim_end_matches('/').to_owned())
 }
 
 #[async_trait::async_trait]

@@ -84,14 +84,15 @@ pub fn basic_auth(data: &[u8]) {
     };
     let Ok(header) = HeaderValue::from_bytes(header) else { return };
     let Ok(form) = Form::parse(body) else { return };
-    if let Ok(Some(credentials)) = ClientCredentials::extract(Some(&header), &form) {
+    if let Ok(Some(credentials)) = ClientCredentials::extract(Some(&header), &form, false) {
         assert_eq!(credentials.method, AuthMethod::ClientSecretBasic);
         assert!(!credentials.client_id.is_empty());
         assert!(form.get("client_secret").is_none(), "two authentication methods accepted");
         assert!(form.get("client_assertion").is_none(), "a Basic header beside an assertion accepted");
     }
     // The body alone: a secret in the form, or a client assertion (RFC 7523 §2.2) whose client is its `sub`.
-    if let Ok(Some(credentials)) = ClientCredentials::extract(None, &form) {
+    if let Ok(Some(credentials)) = ClientCredentials::extract(None, &form, false) {
+        assert!(!credentials.by_certificate(), "mutual TLS without a certificate");
         match credentials.method {
             AuthMethod::PrivateKeyJwt => {
                 let assertion = form.get("client_assertion").expect("an assertion");
@@ -102,6 +103,14 @@ pub fn basic_auth(data: &[u8]) {
             }
             _ => assert!(form.get("client_assertion").is_none() && form.get("client_assertion_type").is_none()),
         }
+    }
+    // Over mutual TLS (RFC 8705 §2): a client_id alone names the certificate's client; anything else is as above.
+    if let Ok(Some(credentials)) = ClientCredentials::extract(None, &form, true)
+        && credentials.by_certificate()
+    {
+        assert_eq!(form.get("client_id"), Some(credentials.client_id.as_str()));
+        assert!(form.get("client_secret").is_none() && form.get("client_assertion").is_none());
+        assert_eq!((credentials.secret(), credentials.assertion()), (None, None));
     }
 }
 

@@ -27,8 +27,10 @@ use crate::error::CliError;
 #[derive(Subcommand)]
 pub enum ClientsCommand {
     /// Register a client with a generated 256-bit secret, printed once as JSON; only its hash is stored. With
-    /// `--auth-method private_key_jwt`, register its public keys (`--jwks FILE` or `--jwks-uri URL`) instead: no
-    /// secret exists.
+    /// `--auth-method private_key_jwt`, register its public keys (`--jwks FILE` or `--jwks-uri URL`) instead; with
+    /// `--auth-method tls_client_auth`, how its CA-issued certificate names it (one `--tls-*` flag); with
+    /// `--auth-method self_signed_tls_client_auth`, its certificates (`x5c` in `--jwks` or `--jwks-uri`): no secret
+    /// exists for those.
     Register {
         #[command(flatten)]
         table: Table,
@@ -101,15 +103,35 @@ pub struct NewClient {
     #[arg(long, default_value = TenantId::DEFAULT)]
     tenant: TenantId,
     /// How it authenticates (RFC 7591): client_secret_basic or client_secret_post (a generated secret, which it
-    /// may present either way), or private_key_jwt (RFC 7523: JWTs signed with its key; needs --jwks or --jwks-uri).
+    /// may present either way), private_key_jwt (RFC 7523: JWTs signed with its key; needs --jwks or --jwks-uri),
+    /// tls_client_auth (RFC 8705: mutual TLS with a CA-issued certificate; needs one --tls-* flag) or
+    /// self_signed_tls_client_auth (RFC 8705: mutual TLS with a certificate in its JWKS; needs --jwks or
+    /// --jwks-uri).
     #[arg(long, value_name = "METHOD", default_value = "client_secret_basic", value_parser = parse_auth_method)]
     auth_method: TokenEndpointAuthMethod,
-    /// For private_key_jwt: a file holding its public keys as a JWK Set (stored inline, at most 8 KiB).
+    /// For private_key_jwt and self_signed_tls_client_auth: a file holding its public keys (with their
+    /// certificates in x5c, for the latter) as a JWK Set (stored inline, at most 8 KiB).
     #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<PathBuf>,
-    /// For private_key_jwt: the https URL of its JWK Set, fetched and cached as a trusted issuer's is.
+    /// For private_key_jwt and self_signed_tls_client_auth: the https URL of its JWK Set, fetched and cached as a
+    /// trusted issuer's is.
     #[arg(long, value_name = "URL")]
     jwks_uri: Option<String>,
+    /// For tls_client_auth: its certificate's subject DN (RFC 4514, e.g. "CN=billing,O=Example").
+    #[arg(long, value_name = "DN", group = "tls_subject")]
+    tls_subject_dn: Option<String>,
+    /// For tls_client_auth: a DNS name in its certificate's subjectAltName.
+    #[arg(long, value_name = "NAME", group = "tls_subject")]
+    tls_san_dns: Option<String>,
+    /// For tls_client_auth: a URI in its certificate's subjectAltName.
+    #[arg(long, value_name = "URI", group = "tls_subject")]
+    tls_san_uri: Option<String>,
+    /// For tls_client_auth: an IP address in its certificate's subjectAltName.
+    #[arg(long, value_name = "IP", group = "tls_subject")]
+    tls_san_ip: Option<String>,
+    /// For tls_client_auth: an email address in its certificate's subjectAltName.
+    #[arg(long, value_name = "EMAIL", group = "tls_subject")]
+    tls_san_email: Option<String>,
     /// An allowed scope (repeat for several).
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -152,8 +174,12 @@ pub struct NewClient {
     app_version: Option<String>,
     /// Refuse this client's token requests without a DPoP proof (RFC 9449 §5.2), so every access token it gets
     /// is DPoP-bound.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "certificate_bound")]
     require_dpop: bool,
+    /// Bind this client's access tokens to the TLS client certificate of its token requests (RFC 8705 §3:
+    /// tls_client_certificate_bound_access_tokens); its token requests must then come over mutual TLS.
+    #[arg(long)]
+    certificate_bound: bool,
 }
 
 impl From<NewClient> for ClientConfig {
@@ -183,6 +209,12 @@ impl From<NewClient> for ClientConfig {
             app_platform: client.app_platform,
             app_version: client.app_version,
             require_dpop: client.require_dpop,
+            tls_client_certificate_bound_access_tokens: client.certificate_bound,
+            tls_client_auth_subject_dn: client.tls_subject_dn,
+            tls_client_auth_san_dns: client.tls_san_dns,
+            tls_client_auth_san_uri: client.tls_san_uri,
+            tls_client_auth_san_ip: client.tls_san_ip,
+            tls_client_auth_san_email: client.tls_san_email,
         }
     }
 }
@@ -206,8 +238,10 @@ fn parse_profile(value: &str) -> Result<ProfileAttribute, String> {
 }
 
 fn parse_auth_method(value: &str) -> Result<TokenEndpointAuthMethod, String> {
-    TokenEndpointAuthMethod::parse(value)
-        .ok_or_else(|| format!("{value} is not one of client_secret_basic, client_secret_post, private_key_jwt"))
+    TokenEndpointAuthMethod::parse(value).ok_or_else(|| {
+        let all: Vec<&str> = TokenEndpointAuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+        format!("{value} is not one of {}", all.join(", "))
+    })
 }
 
 fn parse_grant(value: &str) -> Result<GrantType, String> {
@@ -418,11 +452,12 @@ pub async fn import(store: &dyn Registry, config: &Config, entropy: &dyn Entropy
     Ok(ids)
 }
 
-/// One line per client: id, format, grants, scopes, flags, app, and how it authenticates (`METHOD`: the RFC 7591
-/// methods it may use). Secrets and keys are never listed, not even hashed.
+/// One line per client: id, format, grants, scopes, flags, app, how it authenticates (`METHOD`: the RFC 7591
+/// methods it may use), and what its tokens must be bound to (`DPOP`, `CERT_BOUND`: `required` or `-`). Secrets
+/// and keys are never listed, not even hashed.
 pub fn render_list(clients: &[Client]) -> String {
     let mut out = String::from(
-        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\tMETHOD\tDPOP\n",
+        "CLIENT_ID\tFORMAT\tGRANT_TYPES\tSCOPES\tINTROSPECT\tDISABLED\tPROFILE\tREFRESH_RETIRES_ACCESS\tAPP\tMETHOD\tDPOP\tCERT_BOUND\n",
     );
     for c in clients {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
@@ -432,7 +467,7 @@ pub fn render_list(clients: &[Client]) -> String {
         };
         let methods: Vec<&str> = c.authentication.methods().iter().map(|m| m.as_str()).collect();
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             c.client_id,
             format,
             if grants.is_empty() { "-".to_owned() } else { grants.join(",") },
@@ -444,6 +479,7 @@ pub fn render_list(clients: &[Client]) -> String {
             app_text(&c.app),
             methods.join(","),
             if c.require_dpop { "required" } else { "-" },
+            if c.certificate_bound_access_tokens { "required" } else { "-" },
         ));
     }
     out
@@ -584,7 +620,7 @@ mod tests {
             ["--client-id", "batch-2", "--auth-method", "private_key_jwt", "--jwks-uri", "https://batch.example/jwks"];
         register(&store, &parse(&by_url).unwrap().client.into(), &SystemEntropy).await.unwrap();
         let listed = render_list(&store.list_clients(&tenant).await.unwrap());
-        assert!(listed.lines().next().unwrap().ends_with("\tAPP\tMETHOD\tDPOP"), "{listed}");
+        assert!(listed.lines().next().unwrap().ends_with("\tAPP\tMETHOD\tDPOP\tCERT_BOUND"), "{listed}");
         assert!(
             listed.contains("batch\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\tprivate_key_jwt\t-\n"),
             "{listed}"

@@ -20,6 +20,11 @@
 //! `WWW-Authenticate`: a DPoP refusal is a 403 on an HTTP API and a 401 on a REST API (whose `UNAUTHORIZED` gateway
 //! response may add a static `WWW-Authenticate: DPoP`); the challenge goes into the deny's context, which the
 //! local runner's demo route answers with.
+//!
+//! Mutual TLS (RFC 8705 §3): on an API Gateway custom domain with mutual TLS, the HTTP API event carries the
+//! client's certificate at `requestContext.authentication.clientCert` and the REST `REQUEST` event at
+//! `requestContext.identity.clientCert`; a certificate-bound token passes only with the certificate it is bound to.
+//! A REST `TOKEN` event carries no certificate: a certificate-bound token is denied there.
 
 use aws_lambda_events::event::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
@@ -31,6 +36,7 @@ use serde_json::{Value, json};
 use tessera::TokenService;
 use tessera::oauth::authorize::{AccessRequest, Decision, ProofRequest, Refusal, RouteName, authorize};
 use tessera::wire::bearer::{BearerError, access_token_in, parse_authorization};
+use tessera::wire::client_cert::{CertificateThumbprint, ClientCertificate};
 use tessera::wire::dpop::{DpopHeader, gateway_url};
 
 /// Why an invocation failed: API Gateway answers 500, or 401 for [`Unauthorized`].
@@ -101,7 +107,9 @@ async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
                 url: gateway_url(&event.headers, gateway.domain_name.as_deref(), raw_path),
             };
             let credentials = access_token_in(&event.headers);
-            let request = AccessRequest { route: RouteName::Key(route), credentials, dpop: Some(dpop) };
+            let pem = gateway.authentication.as_ref().and_then(|a| a.client_cert.as_ref()?.client_cert_pem.as_deref());
+            let certificate = thumbprint_of(pem);
+            let request = AccessRequest { route: RouteName::Key(route), credentials, dpop: Some(dpop), certificate };
             let decision = authorize(service, &request).await?;
             let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<Value>::default();
             response.is_authorized = matches!(decision, Decision::Allow(_));
@@ -114,7 +122,8 @@ async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
             let credentials =
                 event.authorization_token.as_deref().map_or(Err(BearerError::Missing), parse_authorization);
             // A TOKEN event shows the identity source only: no DPoP header, so no bound token can pass here.
-            let request = AccessRequest { route: RouteName::Request { method, path: &path }, credentials, dpop: None };
+            let route = RouteName::Request { method, path: &path };
+            let request = AccessRequest { route, credentials, dpop: None, certificate: None };
             rest_response(authorize(service, &request).await?, method_arn)
         }
         AuthorizerEvent::RestRequest(event) => {
@@ -143,8 +152,22 @@ async fn decide(service: &TokenService, event: Value) -> Result<Value, Error> {
                 method,
                 url: gateway_url(&event.headers, None, client_path),
             };
-            let request = AccessRequest { route, credentials: access_token_in(headers), dpop: Some(dpop) };
+            let identity = event.request_context.identity.as_ref();
+            let certificate = thumbprint_of(identity.and_then(|i| i.client_cert.as_ref()?.client_cert_pem.as_deref()));
+            let request = AccessRequest { route, credentials: access_token_in(headers), dpop: Some(dpop), certificate };
             rest_response(authorize(service, &request).await?, method_arn)
+        }
+    }
+}
+
+/// The `x5t#S256` of the mutual-TLS client certificate an event carries (RFC 8705 §3.1); `None` without one. One
+/// that cannot be read is logged and counts as none, so no certificate-bound token passes with it.
+fn thumbprint_of(pem: Option<&str>) -> Option<CertificateThumbprint> {
+    match ClientCertificate::from_pem(pem?) {
+        Ok(certificate) => Some(certificate.thumbprint().clone()),
+        Err(err) => {
+            tracing::warn!(%err, "the event's client certificate cannot be read");
+            None
         }
     }
 }

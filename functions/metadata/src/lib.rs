@@ -27,7 +27,7 @@ async fn answer(service: &TokenService, request: Request) -> Result<Response<Bod
         let tenant = service.tenant(&tenant_id, gateway_domain(&request), service.clock.now()).await?;
         let path = request.uri().path();
         if path.ends_with(METADATA_PATH) || path.starts_with(&format!("{METADATA_PATH}/t/")) {
-            Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant)))
+            Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant, service.mtls_base_url())))
         } else if path.ends_with("/.well-known/jwks.json") {
             Ok(json_response(StatusCode::OK, &jwks(&tenant)))
         } else {

@@ -4,7 +4,8 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use crate::domain::client::{
-    AppAttributes, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenEndpointAuthMethod, TokenFormat,
+    AppAttributes, CertificateSubject, Client, ClientAuthentication, ClientId, GrantType, SecretHash,
+    TokenEndpointAuthMethod, TokenFormat,
 };
 use crate::domain::jwks::Jwks;
 use crate::domain::profile::ProfileAttribute;
@@ -36,9 +37,22 @@ pub struct ClientConfig {
     /// The secret's hash, as the operator CLI prints it.
     pub client_secret_hash: Option<String>,
     /// How it authenticates (RFC 7591 §2): `client_secret_basic` or `client_secret_post` (the default; either
-    /// way of presenting the secret is accepted), or `private_key_jwt` (RFC 7523 §2.2: keys, no secret).
+    /// way of presenting the secret is accepted), `private_key_jwt` (RFC 7523 §2.2: keys, no secret),
+    /// `tls_client_auth` (RFC 8705 §2.1: a CA-issued certificate, named by one `tls_client_auth_*` entry) or
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2: a certificate in the client's JWKS).
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
-    /// A `private_key_jwt` client's public keys: a JWK Set inline.
+    /// A `tls_client_auth` client's certificate subject DN (RFC 8705 §2.1.2, the RFC 4514 string form).
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// ... or a `dNSName` in its subjectAltName.
+    pub tls_client_auth_san_dns: Option<String>,
+    /// ... or a `uniformResourceIdentifier` in its subjectAltName.
+    pub tls_client_auth_san_uri: Option<String>,
+    /// ... or an `iPAddress` in its subjectAltName.
+    pub tls_client_auth_san_ip: Option<String>,
+    /// ... or an `rfc822Name` in its subjectAltName.
+    pub tls_client_auth_san_email: Option<String>,
+    /// A `private_key_jwt` client's public keys, or a `self_signed_tls_client_auth` client's certificates (each
+    /// the first of a key's `x5c`): a JWK Set inline.
     pub jwks: Option<String>,
     /// ... or a file holding it (read at load, then registered inline).
     pub jwks_file: Option<std::path::PathBuf>,
@@ -88,6 +102,10 @@ pub struct ClientConfig {
     /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
     #[serde(default)]
     pub require_dpop: bool,
+    /// RFC 8705 §3.4: every token request of this client must come over mutual TLS, and its access tokens are
+    /// bound to the certificate (`cnf.x5t#S256`). Not with `require_dpop`.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -154,7 +172,86 @@ pub fn client_jwks(jwks: Jwks) -> Result<Jwks, String> {
     }
 }
 
+/// Checks a `self_signed_tls_client_auth` client's keys: as [`client_jwks`], and an inline set registers at least
+/// one certificate (the first of a key's `x5c`) that parses as X.509.
+pub fn client_certificates_jwks(jwks: Jwks) -> Result<Jwks, String> {
+    use base64::Engine;
+    let jwks = client_jwks(jwks)?;
+    if let Jwks::Inline(text) = &jwks {
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let certificates = set.keys.iter().filter_map(|jwk| jwk.common.x509_chain.as_ref()?.first().cloned());
+        let mut usable = 0;
+        for b64 in certificates {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(&b64)
+                .map_err(|_| "an x5c certificate is not standard base64 (RFC 7517 section 4.7)".to_owned())?;
+            crate::wire::client_cert::ClientCertificate::from_der(&der).map_err(|e| format!("an x5c {e}"))?;
+            usable += 1;
+        }
+        if usable == 0 {
+            return Err("a self_signed_tls_client_auth client's jwks registers its certificates: no key has x5c".into());
+        }
+    }
+    Ok(jwks)
+}
+
+/// The one `tls_client_auth_*` entry of a `tls_client_auth` client (RFC 8705 §2.1.2: exactly one), validated:
+/// a DN that parses as RFC 4514, a DNS name, an absolute URI, an IP address, an email address.
+fn certificate_subject(entry: &ClientConfig) -> Result<CertificateSubject, String> {
+    let given = [
+        &entry.tls_client_auth_subject_dn,
+        &entry.tls_client_auth_san_dns,
+        &entry.tls_client_auth_san_uri,
+        &entry.tls_client_auth_san_ip,
+        &entry.tls_client_auth_san_email,
+    ];
+    let exactly_one = "set exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, \
+                       tls_client_auth_san_uri, tls_client_auth_san_ip and tls_client_auth_san_email";
+    if given.iter().filter(|v| v.is_some()).count() != 1 {
+        return Err(exactly_one.into());
+    }
+    let printable = |v: &str| !v.is_empty() && v.len() <= 1024 && !v.chars().any(char::is_control);
+    if let Some(dn) = &entry.tls_client_auth_subject_dn {
+        return crate::wire::client_cert::canonical_subject_dn(dn)
+            .filter(|dn| printable(dn))
+            .map(CertificateSubject::SubjectDn)
+            .ok_or_else(|| "tls_client_auth_subject_dn is not a distinguished name in RFC 4514 form".into());
+    }
+    if let Some(dns) = &entry.tls_client_auth_san_dns {
+        let valid = printable(dns) && dns.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.*".contains(&b));
+        return valid
+            .then(|| CertificateSubject::SanDns(dns.clone()))
+            .ok_or_else(|| "tls_client_auth_san_dns is not a DNS name".into());
+    }
+    if let Some(uri) = &entry.tls_client_auth_san_uri {
+        let valid = printable(uri) && url::Url::parse(uri).is_ok();
+        return valid
+            .then(|| CertificateSubject::SanUri(uri.clone()))
+            .ok_or_else(|| "tls_client_auth_san_uri is not an absolute URI".into());
+    }
+    if let Some(ip) = &entry.tls_client_auth_san_ip {
+        return ip
+            .parse()
+            .map(CertificateSubject::SanIp)
+            .map_err(|_| "tls_client_auth_san_ip is not an IP address".into());
+    }
+    match &entry.tls_client_auth_san_email {
+        Some(email) if printable(email) && email.contains('@') => Ok(CertificateSubject::SanEmail(email.clone())),
+        Some(_) => Err("tls_client_auth_san_email is not an email address".into()),
+        None => Err(exactly_one.into()),
+    }
+}
+
 impl ClientConfig {
+    /// Whether any `tls_client_auth_*` entry is set.
+    fn names_a_certificate_subject(&self) -> bool {
+        self.tls_client_auth_subject_dn.is_some()
+            || self.tls_client_auth_san_dns.is_some()
+            || self.tls_client_auth_san_uri.is_some()
+            || self.tls_client_auth_san_ip.is_some()
+            || self.tls_client_auth_san_email.is_some()
+    }
+
     /// The secret's hash: the plain secret's, hashed now, or the hash given.
     fn secret_hash(&self, entropy: &dyn Entropy) -> Result<SecretHash, ConfigError> {
         let id = &self.client_id;
@@ -176,23 +273,52 @@ impl ClientConfig {
         let id = &self.client_id;
         let invalid = |what: &str| ConfigError::Invalid(format!("client {id:?}: {what}"));
         let client_id = ClientId::parse(id).map_err(|e| invalid(&e.to_string()))?;
-        let authentication = match self.token_endpoint_auth_method {
-            Some(TokenEndpointAuthMethod::PrivateKeyJwt) => {
-                if self.client_secret.is_some() || self.client_secret_hash.is_some() {
-                    return Err(invalid("a private_key_jwt client has keys, never a secret"));
-                }
-                let jwks = super::registered_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
-                    .map_err(|e| e.unwrap_or_else(|| invalid("set exactly one of jwks, jwks_file and jwks_uri")))?
-                    .ok_or_else(|| invalid("a private_key_jwt client needs one of jwks, jwks_file and jwks_uri"))?;
-                ClientAuthentication::PrivateKeyJwt(client_jwks(jwks).map_err(|what| invalid(&what))?)
+        let has_secret = self.client_secret.is_some() || self.client_secret_hash.is_some();
+        let has_keys = self.jwks.is_some() || self.jwks_file.is_some() || self.jwks_uri.is_some();
+        let method = self.token_endpoint_auth_method.unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
+        if self.names_a_certificate_subject() && method != TokenEndpointAuthMethod::TlsClientAuth {
+            return Err(invalid("tls_client_auth_* entries are for a tls_client_auth client only"));
+        }
+        let keys = || {
+            super::registered_jwks(&self.jwks, &self.jwks_file, &self.jwks_uri)
+                .map_err(|e| e.unwrap_or_else(|| invalid("set exactly one of jwks, jwks_file and jwks_uri")))?
+                .ok_or_else(|| {
+                    invalid(&format!("a {} client needs one of jwks, jwks_file and jwks_uri", method.as_str()))
+                })
+        };
+        let authentication = match method {
+            _ if has_secret
+                && method != TokenEndpointAuthMethod::ClientSecretBasic
+                && method != TokenEndpointAuthMethod::ClientSecretPost =>
+            {
+                return Err(invalid(&format!("a {} client never has a secret", method.as_str())));
             }
-            None | Some(TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost) => {
-                if self.jwks.is_some() || self.jwks_file.is_some() || self.jwks_uri.is_some() {
-                    return Err(invalid("keys (jwks, jwks_file, jwks_uri) are for a private_key_jwt client only"));
+            TokenEndpointAuthMethod::PrivateKeyJwt => {
+                ClientAuthentication::PrivateKeyJwt(client_jwks(keys()?).map_err(|what| invalid(&what))?)
+            }
+            TokenEndpointAuthMethod::SelfSignedTlsClientAuth => ClientAuthentication::SelfSignedTlsClientAuth(
+                client_certificates_jwks(keys()?).map_err(|what| invalid(&what))?,
+            ),
+            TokenEndpointAuthMethod::TlsClientAuth => {
+                if has_keys {
+                    return Err(invalid("a tls_client_auth client is named by its certificate, not by keys"));
+                }
+                ClientAuthentication::TlsClientAuth(certificate_subject(self).map_err(|what| invalid(&what))?)
+            }
+            TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost => {
+                if has_keys {
+                    return Err(invalid(
+                        "keys (jwks, jwks_file, jwks_uri) are for private_key_jwt and self_signed_tls_client_auth clients",
+                    ));
                 }
                 ClientAuthentication::Secret(self.secret_hash(entropy)?)
             }
         };
+        if self.require_dpop && self.tls_client_certificate_bound_access_tokens {
+            return Err(invalid(
+                "require_dpop and tls_client_certificate_bound_access_tokens exclude each other: a token is bound to one thing",
+            ));
+        }
         let scopes = ScopeSet::from_tokens(&self.scopes).map_err(|e| invalid(&e.to_string()))?;
         let default_scopes = match &self.default_scopes {
             Some(defaults) => ScopeSet::from_tokens(defaults).map_err(|e| invalid(&e.to_string()))?,
@@ -226,6 +352,7 @@ impl ClientConfig {
             revoke_access_on_refresh: self.revoke_access_on_refresh,
             app,
             require_dpop: self.require_dpop,
+            certificate_bound_access_tokens: self.tls_client_certificate_bound_access_tokens,
         })
     }
 }

@@ -105,6 +105,11 @@ pub enum ConfigError {
 pub struct Config {
     /// The issuer URL (`iss`, and the base of every endpoint URL).
     pub issuer: Option<String>,
+    /// The origin (`https://host[:port]`) of a mutual-TLS alias of the endpoints (RFC 8705 §5): a second host that
+    /// serves the same paths and asks for client certificates, published as `mtls_endpoint_aliases`. The
+    /// issuer stays `issuer`. Unset: no aliases (the endpoints themselves serve mutual TLS, or nothing does).
+    #[serde(default)]
+    pub mtls_base_url: Option<String>,
     /// Signing keys: the `active` one signs (without states, the first); all verify. Empty: the local runner
     /// generates one ES256 key at start; a deployed function refuses to start.
     #[serde(default)]

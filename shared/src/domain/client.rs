@@ -312,6 +312,13 @@ pub struct Client {
     /// sent, binds the token anyway.
     #[serde(default)]
     pub require_dpop: bool,
+    /// Whether its access tokens are bound to the client certificate of the token request's mutual-TLS connection
+    /// (RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`): each token request must then come over mutual
+    /// TLS, and its access tokens carry `cnf.x5t#S256`. Independent of how the client authenticates (§3: a
+    /// client with a secret may still hold a certificate). Off by default; never together with `require_dpop`,
+    /// as a token is bound to one thing.
+    #[serde(default)]
+    pub certificate_bound_access_tokens: bool,
 }
 
 fn enabled() -> bool {
@@ -330,9 +337,8 @@ pub enum ScopeRefusal {
 }
 
 /// How a client authenticates at the token, introspection and revocation endpoints: one method per client, as
-/// RFC 7591 §2 registers one `token_endpoint_auth_method`. A client with keys never has a secret, and a client
-/// with a secret cannot sign in with an assertion. mTLS (RFC 8705 `tls_client_auth`,
-/// `self_signed_tls_client_auth`) will be further variants.
+/// RFC 7591 §2 registers one `token_endpoint_auth_method`. A client with keys or a certificate never has a secret,
+/// and a client with a secret cannot sign in with an assertion or a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientAuthentication {
     /// A shared secret, presented with HTTP Basic (`client_secret_basic`) or in the form (`client_secret_post`),
@@ -342,6 +348,51 @@ pub enum ClientAuthentication {
     /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a short-lived JWT signed with one of the keys
     /// of this JWK Set.
     PrivateKeyJwt(Jwks),
+    /// `tls_client_auth` (RFC 8705 §2.1): mutual TLS with a certificate that chains to a CA the TLS terminator
+    /// trusts (API Gateway's truststore) and names this client, as registered.
+    TlsClientAuth(CertificateSubject),
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): mutual TLS with a certificate registered in this JWK Set
+    /// (the first certificate of a key's `x5c`), self-signed or not.
+    SelfSignedTlsClientAuth(Jwks),
+}
+
+/// How a `tls_client_auth` client's certificate names it (RFC 8705 §2.1.2): exactly one of these, matched against
+/// the certificate the client presents in the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CertificateSubject {
+    /// `tls_client_auth_subject_dn`: the certificate's subject DN, in the RFC 4514 string form, as parsed and
+    /// rendered back (so `CN=a, O=b` and `CN=a,O=b` are one registration). Compared ignoring ASCII case, as X.520
+    /// compares the attributes of a name (caseIgnoreMatch).
+    SubjectDn(String),
+    /// `tls_client_auth_san_dns`: a `dNSName` subjectAltName entry, compared ignoring ASCII case (RFC 4343).
+    SanDns(String),
+    /// `tls_client_auth_san_uri`: a `uniformResourceIdentifier` entry, compared exactly.
+    SanUri(String),
+    /// `tls_client_auth_san_ip`: an `iPAddress` entry, IPv4 or IPv6, compared as an address.
+    SanIp(std::net::IpAddr),
+    /// `tls_client_auth_san_email`: an `rfc822Name` entry, compared exactly.
+    SanEmail(String),
+}
+
+impl CertificateSubject {
+    /// The RFC 8705 §2.1.2 client metadata name of this kind of match.
+    pub const fn metadata_name(&self) -> &'static str {
+        match self {
+            Self::SubjectDn(_) => "tls_client_auth_subject_dn",
+            Self::SanDns(_) => "tls_client_auth_san_dns",
+            Self::SanUri(_) => "tls_client_auth_san_uri",
+            Self::SanIp(_) => "tls_client_auth_san_ip",
+            Self::SanEmail(_) => "tls_client_auth_san_email",
+        }
+    }
+
+    /// The registered value, as text.
+    pub fn value(&self) -> String {
+        match self {
+            Self::SubjectDn(v) | Self::SanDns(v) | Self::SanUri(v) | Self::SanEmail(v) => v.clone(),
+            Self::SanIp(ip) => ip.to_string(),
+        }
+    }
 }
 
 /// The RFC 7591 §2 `token_endpoint_auth_method` a client is registered with.
@@ -356,11 +407,23 @@ pub enum TokenEndpointAuthMethod {
     /// `private_key_jwt`: a JWT assertion signed with the client's key (RFC 7523 §2.2).
     #[serde(rename = "private_key_jwt")]
     PrivateKeyJwt,
+    /// `tls_client_auth`: mutual TLS with a CA-issued certificate naming the client (RFC 8705 §2.1).
+    #[serde(rename = "tls_client_auth")]
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth`: mutual TLS with a certificate registered in the client's JWKS (RFC 8705 §2.2).
+    #[serde(rename = "self_signed_tls_client_auth")]
+    SelfSignedTlsClientAuth,
 }
 
 impl TokenEndpointAuthMethod {
     /// Every method, in the order the metadata document lists them (RFC 8414 §2).
-    pub const ALL: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::PrivateKeyJwt];
+    pub const ALL: [Self; 5] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::TlsClientAuth,
+        Self::SelfSignedTlsClientAuth,
+    ];
 
     /// The RFC 7591 / RFC 8414 name.
     pub const fn as_str(self) -> &'static str {
@@ -368,7 +431,14 @@ impl TokenEndpointAuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
+    }
+
+    /// Whether the method is mutual TLS (RFC 8705 §2): the credential is the connection's client certificate.
+    pub const fn is_mutual_tls(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
     }
 
     /// Parses an RFC 7591 name; `None` for one Tessera does not support.
@@ -383,6 +453,8 @@ impl ClientAuthentication {
         match self {
             Self::Secret(_) => &[TokenEndpointAuthMethod::ClientSecretBasic, TokenEndpointAuthMethod::ClientSecretPost],
             Self::PrivateKeyJwt(_) => &[TokenEndpointAuthMethod::PrivateKeyJwt],
+            Self::TlsClientAuth(_) => &[TokenEndpointAuthMethod::TlsClientAuth],
+            Self::SelfSignedTlsClientAuth(_) => &[TokenEndpointAuthMethod::SelfSignedTlsClientAuth],
         }
     }
 
@@ -399,7 +471,9 @@ impl Client {
         // Verify before looking at `disabled` so both paths cost the same.
         let matches = match &self.authentication {
             ClientAuthentication::Secret(hash) => hash.verify(secret),
-            ClientAuthentication::PrivateKeyJwt(_) => SecretHash::verify_nothing(secret),
+            ClientAuthentication::PrivateKeyJwt(_)
+            | ClientAuthentication::TlsClientAuth(_)
+            | ClientAuthentication::SelfSignedTlsClientAuth(_) => SecretHash::verify_nothing(secret),
         };
         matches & !self.disabled
     }
@@ -453,6 +527,7 @@ pub(crate) mod tests {
             introspection_profile: Default::default(),
             app: AppAttributes::default(),
             require_dpop: false,
+            certificate_bound_access_tokens: false,
         }
     }
 

@@ -3,7 +3,7 @@
 //! Header `typ: at+jwt` with a `kid`; claims `iss sub aud exp iat jti client_id scope`, plus two private
 //! claims: `tsr_fam` (the grant family, so its watermark can be checked) and `tsr_iat_us` (the issue time in
 //! microseconds, so a revocation in the same second as the issue is ordered correctly). A DPoP-bound token carries
-//! `cnf: {"jkt": …}` (RFC 9449 §6.1).
+//! `cnf: {"jkt": …}` (RFC 9449 §6.1), a certificate-bound one `cnf: {"x5t#S256": …}` (RFC 8705 §3.1).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{KeyError, KeyRing, SigningAlgorithm};
 use crate::domain::client::{AppAttributes, ClientId};
-use crate::domain::grant::{Grant, Jkt};
+use crate::domain::grant::Grant;
 use crate::domain::id::FamilyId;
 use crate::domain::scope::ScopeSet;
 use crate::domain::tenant::TenantId;
@@ -97,18 +97,16 @@ pub struct AccessTokenClaims {
     pub tsr_fam: FamilyId,
     /// Issue time in microseconds.
     pub tsr_iat_us: u64,
-    /// RFC 7800 confirmation: the DPoP key a bound token is bound to (RFC 9449 §6.1).
+    /// RFC 7800 confirmation: the DPoP key (RFC 9449 §6.1) or the client certificate (RFC 8705 §3.1) a bound token
+    /// is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
 }
 
-/// The `cnf` claim (RFC 7800 §3.1) of a DPoP-bound token: `jkt`, the key's RFC 7638 thumbprint (RFC 9449 §6.1).
-/// Other confirmation members are never issued, and ignored when read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    /// The JWK SHA-256 thumbprint.
-    pub jkt: Jkt,
-}
+/// The `cnf` claim (RFC 7800 §3.1) of a bound token: `jkt`, the DPoP key's RFC 7638 thumbprint (RFC 9449 §6.1),
+/// or `x5t#S256`, the client certificate's (RFC 8705 §3.1). Exactly one member: Tessera issues no other, and a
+/// `cnf` it cannot read is no token of its own.
+pub use crate::domain::grant::Confirmation;
 
 /// Signs an access token for `grant`.
 pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<String, KeyError> {
@@ -128,7 +126,7 @@ pub fn sign(grant: &Grant, issuer: &str, jti: &str, keys: &KeyRing) -> Result<St
         app: grant.app.clone(),
         tsr_fam: grant.family,
         tsr_iat_us: grant.issued_at.as_micros(),
-        cnf: grant.confirmation.clone().map(|jkt| Confirmation { jkt }),
+        cnf: grant.confirmation.clone(),
     };
     keys.signing_key().sign_jwt(ACCESS_TOKEN_TYP, &claims)
 }
@@ -227,7 +225,7 @@ pub fn verify(
         family: claims.tsr_fam,
         issued_at: Timestamp::from_micros(claims.tsr_iat_us),
         expires_at: Timestamp::from_secs(claims.exp),
-        confirmation: claims.cnf.map(|cnf| cnf.jkt),
+        confirmation: claims.cnf,
     };
     Ok(VerifiedAccessToken {
         grant,
@@ -257,6 +255,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::domain::grant::{CertificateThumbprint, Jkt};
     use crate::jwt::keys::SigningKey;
 
     pub(crate) const ISS: &str = "https://issuer.example";
@@ -311,18 +310,24 @@ pub(crate) mod tests {
         }
     }
 
-    /// RFC 9449 §6.1: a bound token carries `cnf.jkt`, and verifies back to the same binding; an unbound one has
-    /// no `cnf` at all.
+    /// RFC 9449 §6.1: a DPoP-bound token carries `cnf.jkt`; RFC 8705 §3.1: a certificate-bound one carries
+    /// `cnf.x5t#S256`. Each verifies back to the same binding; an unbound one has no `cnf` at all.
     #[test]
-    fn a_bound_token_carries_cnf_jkt() {
+    fn a_bound_token_carries_its_cnf() {
         let keys = ring(SigningAlgorithm::ES256);
         let jkt = Jkt::from_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
-        let bound = Grant { confirmation: Some(jkt.clone()), ..grant() };
-        let token = sign(&bound, ISS, "j", &keys).unwrap();
-        let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts(&token)[1].as_bytes()).unwrap()).unwrap();
-        assert_eq!(claims["cnf"], json!({"jkt": jkt.as_str()}));
-        assert_eq!(verify(&token, &TenantId::default(), ISS, &keys).unwrap().grant, bound);
+        let x5t = CertificateThumbprint::from_thumbprint("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2".into());
+        for (confirmation, cnf) in [
+            (Confirmation::Dpop(jkt.clone()), json!({"jkt": jkt.as_str()})),
+            (Confirmation::Certificate(x5t.clone()), json!({"x5t#S256": x5t.as_str()})),
+        ] {
+            let bound = Grant { confirmation: Some(confirmation), ..grant() };
+            let token = sign(&bound, ISS, "j", &keys).unwrap();
+            let claims: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts(&token)[1].as_bytes()).unwrap()).unwrap();
+            assert_eq!(claims["cnf"], cnf);
+            assert_eq!(verify(&token, &TenantId::default(), ISS, &keys).unwrap().grant, bound);
+        }
         let unbound = sign(&grant(), ISS, "j", &keys).unwrap();
         let claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts(&unbound)[1].as_bytes()).unwrap()).unwrap();

@@ -5,13 +5,19 @@
 //! Only asymmetric keys are ever parsed: a symmetric (`oct`) key in a JWK Set, and an encryption key, are left
 //! out. A key that states its `alg` verifies only that algorithm; one that does not verifies the allowed
 //! algorithms of its type.
+//!
+//! A set also tells which X.509 certificates it registers (the first certificate of each key's `x5c`, RFC 7517
+//! §4.7), by their `x5t#S256` thumbprints: what `self_signed_tls_client_auth` compares the presented client
+//! certificate with (RFC 8705 §2.2).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use base64::Engine;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 
+use crate::domain::grant::CertificateThumbprint;
 use crate::domain::time::Timestamp;
 
 /// How long fetched keys are used before the JWKS URL is read again.
@@ -45,6 +51,7 @@ impl VerificationKey {
 pub struct KeySet {
     by_kid: HashMap<String, VerificationKey>,
     without_kid: Vec<VerificationKey>,
+    certificates: std::collections::HashSet<CertificateThumbprint>,
 }
 
 impl KeySet {
@@ -53,6 +60,11 @@ impl KeySet {
     pub fn parse(jwks: &JwkSet, algorithms: &[Algorithm]) -> Self {
         let mut set = Self::default();
         for jwk in &jwks.keys {
+            // RFC 7517 §4.7: `x5c` holds standard base64 (not base64url) DER, the key's own certificate first.
+            let leaf = jwk.common.x509_chain.as_ref().and_then(|chain| chain.first());
+            if let Some(der) = leaf.and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok()) {
+                set.certificates.insert(CertificateThumbprint::of_der(&der));
+            }
             if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
                 continue;
             }
@@ -80,11 +92,25 @@ impl KeySet {
 
     /// Whether it holds no key at all.
     pub fn is_empty(&self) -> bool {
-        self.by_kid.is_empty() && self.without_kid.is_empty()
+        self.by_kid.is_empty() && self.without_kid.is_empty() && self.certificates.is_empty()
     }
 
-    fn knows(&self, kid: Option<&str>) -> bool {
-        kid.is_none_or(|kid| self.by_kid.contains_key(kid))
+    /// Whether it registers the certificate whose thumbprint is `thumbprint` (as the first certificate of a
+    /// key's `x5c`).
+    pub fn registers_certificate(&self, thumbprint: &CertificateThumbprint) -> bool {
+        self.certificates.contains(thumbprint)
+    }
+
+    /// How many certificates it registers.
+    pub fn certificate_count(&self) -> usize {
+        self.certificates.len()
+    }
+
+    fn knows(&self, wanted: Wanted<'_>) -> bool {
+        match wanted {
+            Wanted::Kid(kid) => kid.is_none_or(|kid| self.by_kid.contains_key(kid)),
+            Wanted::Certificate(thumbprint) => self.registers_certificate(thumbprint),
+        }
     }
 
     /// The key a JWS header names: by `kid`; without one, the only key of the set that fits `alg` (none, or
@@ -103,6 +129,14 @@ impl KeySet {
     }
 }
 
+/// What a lookup in a fetched set is for: the key a JWS header names, or a registered certificate. A remote set
+/// that lacks it is fetched again early (within the rate limit): the owner may have rotated.
+#[derive(Debug, Clone, Copy)]
+enum Wanted<'a> {
+    Kid(Option<&'a str>),
+    Certificate(&'a CertificateThumbprint),
+}
+
 /// A party's keys as a verifier holds them: parsed once, or fetched from a JWKS URL.
 #[derive(Clone)]
 pub enum VerificationKeys {
@@ -118,7 +152,18 @@ impl VerificationKeys {
     pub async fn keys_for(&self, kid: Option<&str>, now: Timestamp) -> Arc<KeySet> {
         match self {
             Self::Static(keys) => keys.clone(),
-            Self::Remote(remote) => remote.keys_for(kid, now).await,
+            Self::Remote(remote) => remote.keys_for(Wanted::Kid(kid), now).await,
+        }
+    }
+
+    /// Whether the set registers the certificate `thumbprint`, at `now`: a remote set is fetched when its cache is
+    /// empty, expired, or lacks it (within the rate limit).
+    pub async fn registers_certificate(&self, thumbprint: &CertificateThumbprint, now: Timestamp) -> bool {
+        match self {
+            Self::Static(keys) => keys.registers_certificate(thumbprint),
+            Self::Remote(remote) => {
+                remote.keys_for(Wanted::Certificate(thumbprint), now).await.registers_certificate(thumbprint)
+            }
         }
     }
 
@@ -160,10 +205,10 @@ impl RemoteJwks {
         self.state.lock().await.fetches
     }
 
-    async fn keys_for(&self, kid: Option<&str>, now: Timestamp) -> Arc<KeySet> {
+    async fn keys_for(&self, wanted: Wanted<'_>, now: Timestamp) -> Arc<KeySet> {
         let mut state = self.state.lock().await;
         let stale = state.fetched_at.is_none_or(|at| now >= at.plus_secs(JWKS_TTL_SECS));
-        let unknown = !state.keys.knows(kid);
+        let unknown = !state.keys.knows(wanted);
         let may_fetch = state.attempted_at.is_none_or(|at| now >= at.plus_secs(JWKS_MIN_REFETCH_SECS));
         if (stale || unknown) && may_fetch {
             state.attempted_at = Some(now);

@@ -1,7 +1,10 @@
 //! Client authentication against the stored client record. The record is read in the same store round
 //! trip as whatever else the request needs, so authenticating costs no extra read. A secret is compared with
 //! its hash; a `private_key_jwt` assertion (RFC 7523 §2.2) is verified against the client's keys and its `jti`
-//! then spent with one conditional write, so a replay is refused (RFC 7523 §3 item 7).
+//! then spent with one conditional write, so a replay is refused (RFC 7523 §3 item 7). A mutual-TLS client
+//! (RFC 8705 §2) is authenticated by the connection's client certificate: for `tls_client_auth`, one that chains to
+//! a CA the TLS terminator trusts and names the client as registered; for `self_signed_tls_client_auth`, one
+//! registered in the client's JWK Set. Neither costs a store call.
 
 use crate::TokenService;
 use crate::domain::client::{Client, ClientAuthentication, ClientId, SecretHash};
@@ -13,6 +16,7 @@ use crate::store::{Fetched, JtiPurpose, JtiUse, StoreKey, UsedJti};
 use crate::tenancy::Tenant;
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
+use crate::wire::client_cert::ClientCertificate;
 
 /// An endpoint clients authenticate at. Its URL is an audience an assertion may name (RFC 7523 §3 item 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +46,8 @@ impl ClientEndpoint {
 }
 
 /// Where and when a client authenticates: the service (whose store spends an assertion's `jti`), the tenant (its
-/// issuer and its clients' key caches), the endpoint, and the request's instant.
+/// issuer and its clients' key caches), the endpoint, the connection's client certificate, and the request's
+/// instant.
 pub struct Authenticating<'a> {
     /// The service.
     pub service: &'a TokenService,
@@ -50,6 +55,8 @@ pub struct Authenticating<'a> {
     pub tenant: &'a Tenant<'a>,
     /// The endpoint that received the request.
     pub endpoint: ClientEndpoint,
+    /// The client certificate of the mutual-TLS connection the request came on, if any.
+    pub certificate: Option<&'a ClientCertificate>,
     /// The request's one instant.
     pub now: Timestamp,
 }
@@ -81,6 +88,15 @@ pub async fn authenticate<'a>(
         metrics::count(Metric::ClientAuthenticationFailures);
         Err(OAuthError::invalid_client())
     };
+    if credentials.by_certificate() {
+        return match client {
+            Some(client) => match by_certificate(at, client).await {
+                Ok(()) => Ok(client),
+                Err(reason) => refused(&reason),
+            },
+            None => refused(&"unknown client"),
+        };
+    }
     let (client, assertion) = match (client, credentials.secret(), credentials.assertion()) {
         (Some(client), Some(secret), _) => {
             if client.authenticate(secret) {
@@ -89,7 +105,7 @@ pub async fn authenticate<'a>(
             return match &client.authentication {
                 _ if client.disabled => refused(&"client disabled"),
                 ClientAuthentication::Secret(_) => refused(&"wrong secret"),
-                ClientAuthentication::PrivateKeyJwt(_) => refused(&"client registered for private_key_jwt"),
+                other => refused(&format_args!("client registered for {}", other.methods()[0].as_str())),
             };
         }
         (None, Some(secret), _) => {
@@ -100,7 +116,10 @@ pub async fn authenticate<'a>(
         (None, None, _) | (_, None, None) => return refused(&"unknown client"),
     };
     let ClientAuthentication::PrivateKeyJwt(jwks) = &client.authentication else {
-        return refused(&"client registered for a secret, not private_key_jwt");
+        return refused(&format_args!(
+            "client registered for {}, not private_key_jwt",
+            client.authentication.methods()[0].as_str()
+        ));
     };
     let keys = match at.tenant.client_keys(jwks) {
         Ok(keys) => keys,
@@ -129,4 +148,35 @@ pub async fn authenticate<'a>(
         JtiUse::First => Ok(client),
         JtiUse::Replayed => refused(&"assertion replayed (jti used before)"),
     }
+}
+
+/// RFC 8705 §2: whether the connection's client certificate authenticates `client`, or why not. `tls_client_auth`
+/// (§2.1) needs a certificate whose chain the TLS terminator verified against its trust store (API Gateway's
+/// truststore, the runner's `--tls-client-ca`) and that names the client as registered; a runner that accepts
+/// any certificate (`--tls-client-any`) verified no chain, so it serves only `self_signed_tls_client_auth`
+/// (§2.2), whose certificate must be one the client registered in its JWK Set.
+async fn by_certificate(at: &Authenticating<'_>, client: &Client) -> Result<(), String> {
+    let certificate = at.certificate.ok_or("no client certificate on the connection")?;
+    let matched = match &client.authentication {
+        ClientAuthentication::TlsClientAuth(subject) => {
+            if !at.service.client_certificate_chains_verified() {
+                return Err("tls_client_auth needs certificate chains verified by the TLS terminator, and this \
+                            server accepts any certificate"
+                    .into());
+            }
+            certificate.names(subject)
+        }
+        ClientAuthentication::SelfSignedTlsClientAuth(jwks) => {
+            let keys = at.tenant.client_keys(jwks).map_err(|err| err.to_string())?;
+            keys.registers_certificate(certificate.thumbprint(), at.now).await
+        }
+        other => return Err(format!("client registered for {}, not mutual TLS", other.methods()[0].as_str())),
+    };
+    if !matched {
+        return Err(format!("certificate {} does not match the registration", certificate.thumbprint()));
+    }
+    if client.disabled {
+        return Err("client disabled".into());
+    }
+    Ok(())
 }

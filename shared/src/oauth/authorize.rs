@@ -10,6 +10,11 @@
 //! unbound token presented as `DPoP`. Where the event shows no headers but the identity source (a REST `TOKEN`
 //! authorizer), no proof can be seen: a bound token is denied there.
 //!
+//! A certificate-bound token (RFC 8705 §3) passes only under the `Bearer` scheme, on a request that came over
+//! mutual TLS with the certificate the token is bound to (`cnf.x5t#S256`): API Gateway's mutual-TLS custom domain
+//! puts it in the authorizer's event (`requestContext.authentication.clientCert`). Anywhere else, with another
+//! certificate or none, it is denied (§3: `invalid_token`).
+//!
 //! The answer is [`Decision::Allow`] with the context the integration receives, [`Decision::Deny`] with why, or
 //! `Err` when it cannot be known ([`DecisionUnavailable`]: the store or the key document unreadable). That `Err`
 //! is never an allow: the function turns it into an invocation error, which API Gateway answers with 500.
@@ -20,6 +25,7 @@ use tracing::instrument;
 use super::dpop::{self, ProofRefusal};
 use super::presented::{Accepted, Active, NotActive, TokenCheck};
 use crate::TokenService;
+use crate::domain::grant::{CertificateThumbprint, Confirmation};
 use crate::domain::route::RouteRule;
 use crate::store::StoreError;
 use crate::tenancy::TenantError;
@@ -52,6 +58,9 @@ pub struct AccessRequest<'a> {
     /// What a DPoP proof is checked against, where the event shows the request's headers; `None` where it does not
     /// (a REST `TOKEN` authorizer), which denies every bound token.
     pub dpop: Option<ProofRequest<'a>>,
+    /// The thumbprint of the client certificate of the request's mutual-TLS connection, from the event's request
+    /// context; `None` without one, which denies every certificate-bound token.
+    pub certificate: Option<CertificateThumbprint>,
 }
 
 /// The request as a DPoP proof must name it (RFC 9449 §4.3).
@@ -114,6 +123,10 @@ pub enum Denial {
     /// `invalid_dpop_proof`).
     #[error("DPoP proof refused: {0}")]
     InvalidDpopProof(ProofRefusal),
+    /// A certificate-bound token on a request without mutual TLS, or with another certificate (RFC 8705 §3:
+    /// `invalid_token`).
+    #[error("the token is bound to a client certificate the request did not come with")]
+    CertificateMismatch,
 }
 
 /// The two answers RFC 6750 §3.1 has for a refused request.
@@ -133,6 +146,7 @@ impl Denial {
             | Self::InvalidToken(_)
             | Self::WrongAudience
             | Self::SchemeMismatch(_)
+            | Self::CertificateMismatch
             | Self::InvalidDpopProof(_) => Refusal::Unauthenticated,
             Self::RouteNotConfigured | Self::UnknownTenant | Self::InsufficientScope => Refusal::Forbidden,
         }
@@ -143,7 +157,9 @@ impl Denial {
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::NoToken(reason) => reason.error_code(),
-            Self::InvalidToken(_) | Self::WrongAudience | Self::SchemeMismatch(_) => Some("invalid_token"),
+            Self::InvalidToken(_) | Self::WrongAudience | Self::SchemeMismatch(_) | Self::CertificateMismatch => {
+                Some("invalid_token")
+            }
             Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             Self::RouteNotConfigured | Self::UnknownTenant | Self::InsufficientScope => Some("insufficient_scope"),
         }
@@ -234,7 +250,7 @@ async fn decide(service: &TokenService, request: &AccessRequest<'_>) -> Result<D
     };
     let grant = &active.grant;
     span.record("client_id", grant.client_id.as_str());
-    let proof = match proof_of_binding(grant, presented, request.dpop.as_ref(), now) {
+    let proof = match proof_of_binding(grant, presented, request, now) {
         Ok(proof) => proof,
         Err(denial) => return deny(denial),
     };
@@ -257,22 +273,30 @@ async fn decide(service: &TokenService, request: &AccessRequest<'_>) -> Result<D
     })))
 }
 
-/// RFC 9449 §7.1: whether the token's scheme fits its binding and, for a bound token, the request's proof is by
-/// its key, for this request and this token. The proof, not yet spent, when there is one. CPU only.
+/// RFC 9449 §7.1 and RFC 8705 §3: whether the token's scheme fits its binding and, for a DPoP-bound token, the
+/// request's proof is by its key, for this request and this token; for a certificate-bound token, the request came
+/// with its certificate. The proof, not yet spent, when there is one. CPU only.
 fn proof_of_binding(
     grant: &crate::domain::grant::Grant,
     presented: PresentedToken<'_>,
-    request: Option<&ProofRequest<'_>>,
+    access: &AccessRequest<'_>,
     now: crate::domain::time::Timestamp,
 ) -> Result<Option<crate::jwt::dpop::VerifiedProof>, Denial> {
     let bound = match (presented.scheme, &grant.confirmation) {
         (TokenScheme::Bearer, None) => return Ok(None),
-        (TokenScheme::Bearer, Some(_)) | (TokenScheme::Dpop, None) => {
+        (TokenScheme::Bearer, Some(Confirmation::Certificate(x5t))) => {
+            return match access.certificate.as_ref() {
+                Some(presented) if presented == x5t => Ok(None),
+                _ => Err(Denial::CertificateMismatch),
+            };
+        }
+        (TokenScheme::Bearer, Some(Confirmation::Dpop(_)))
+        | (TokenScheme::Dpop, None | Some(Confirmation::Certificate(_))) => {
             return Err(Denial::SchemeMismatch(presented.scheme));
         }
-        (TokenScheme::Dpop, Some(jkt)) => jkt,
+        (TokenScheme::Dpop, Some(Confirmation::Dpop(jkt))) => jkt,
     };
-    let request = request.ok_or(Denial::InvalidDpopProof(ProofRefusal::Missing))?;
+    let request = access.dpop.as_ref().ok_or(Denial::InvalidDpopProof(ProofRefusal::Missing))?;
     let verified =
         dpop::verify_header(&request.header, request.method, request.url.as_deref(), now, Some(presented.token))
             .map_err(Denial::InvalidDpopProof)?
@@ -392,7 +416,9 @@ mod tests {
         async fn decide(&self, route: RouteName<'_>, token: &str) -> Decision {
             self.store.take();
             let credentials = Ok(PresentedToken { scheme: TokenScheme::Bearer, token });
-            authorize(&self.service, &AccessRequest { route, credentials, dpop: None }).await.unwrap()
+            authorize(&self.service, &AccessRequest { route, credentials, dpop: None, certificate: None })
+                .await
+                .unwrap()
         }
 
         async fn on_orders(&self, token: &str) -> Decision {
@@ -618,11 +644,11 @@ mod tests {
         let s = scenario();
         let jkt = crate::domain::grant::Jkt::from_thumbprint("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
         let unbound = grant(&TenantId::default(), "orders:read", ORDERS);
-        let bound = Grant { confirmation: Some(jkt), ..unbound.clone() };
+        let bound = Grant { confirmation: Some(Confirmation::Dpop(jkt)), ..unbound.clone() };
         let bound_tokens = [s.jwt(&bound, "bound").await, s.opaque(TokenKind::AccessToken, &bound, 8).await];
         let route = RouteName::Key("GET /orders/{id}");
         fn ask<'a>(route: RouteName<'a>, token: &'a str, scheme: TokenScheme) -> AccessRequest<'a> {
-            AccessRequest { route, credentials: Ok(PresentedToken { scheme, token }), dpop: None }
+            AccessRequest { route, credentials: Ok(PresentedToken { scheme, token }), dpop: None, certificate: None }
         }
         for token in &bound_tokens {
             let denial = denied(s.on_orders(token).await);
@@ -643,6 +669,51 @@ mod tests {
         assert_eq!(Denial::InsufficientScope.dpop_challenge(), None);
     }
 
+    /// RFC 8705 §3: "the protected resource MUST obtain, from its TLS implementation layer, the client certificate
+    /// used for mutual TLS and MUST verify that the certificate matches the certificate associated with the access
+    /// token. If they do not match, the resource access attempt MUST be rejected with an error, per [RFC6750],
+    /// using an HTTP 401 status code and the "invalid_token" error code." A certificate-bound token is used with the
+    /// `Bearer` scheme; as `DPoP` it is a scheme mismatch.
+    #[tokio::test]
+    async fn a_certificate_bound_token_needs_its_certificate() {
+        let s = scenario();
+        let x5t = CertificateThumbprint::of_der(b"the client's certificate");
+        let other = CertificateThumbprint::of_der(b"another certificate");
+        let unbound = grant(&TenantId::default(), "orders:read", ORDERS);
+        let bound = Grant { confirmation: Some(Confirmation::Certificate(x5t.clone())), ..unbound.clone() };
+        let route = RouteName::Key("GET /orders/{id}");
+        fn ask<'a>(
+            route: RouteName<'a>,
+            token: &'a str,
+            scheme: TokenScheme,
+            certificate: Option<&CertificateThumbprint>,
+        ) -> AccessRequest<'a> {
+            let credentials = Ok(PresentedToken { scheme, token });
+            AccessRequest { route, credentials, dpop: None, certificate: certificate.cloned() }
+        }
+        for token in [s.jwt(&bound, "bound").await, s.opaque(TokenKind::AccessToken, &bound, 8).await] {
+            let allowed = authorize(&s.service, &ask(route, &token, TokenScheme::Bearer, Some(&x5t))).await.unwrap();
+            assert!(matches!(allowed, Decision::Allow(_)), "with its certificate");
+            for certificate in [None, Some(&other)] {
+                let request = ask(route, &token, TokenScheme::Bearer, certificate);
+                let denial = denied(authorize(&s.service, &request).await.unwrap());
+                assert_eq!(denial, Denial::CertificateMismatch, "{certificate:?}");
+                assert_eq!((denial.refusal(), denial.error_code()), (Refusal::Unauthenticated, Some("invalid_token")));
+            }
+            let as_dpop = ask(route, &token, TokenScheme::Dpop, Some(&x5t));
+            assert_eq!(
+                denied(authorize(&s.service, &as_dpop).await.unwrap()),
+                Denial::SchemeMismatch(TokenScheme::Dpop)
+            );
+        }
+        let plain = s.jwt(&unbound, "plain").await;
+        let with_certificate = ask(route, &plain, TokenScheme::Bearer, Some(&x5t));
+        assert!(
+            matches!(authorize(&s.service, &with_certificate).await.unwrap(), Decision::Allow(_)),
+            "unbound passes"
+        );
+    }
+
     #[tokio::test]
     async fn no_token_and_unconfigured_routes_are_denied_without_a_read() {
         let s = scenario();
@@ -655,7 +726,7 @@ mod tests {
         assert_eq!(denied(s.decide(unknown_path, &jwt).await), Denial::RouteNotConfigured);
         for reason in [BearerError::Missing, BearerError::Repeated, BearerError::Empty, BearerError::Malformed] {
             let route = RouteName::Key("GET /orders/{id}");
-            let request = AccessRequest { route, credentials: Err(reason), dpop: None };
+            let request = AccessRequest { route, credentials: Err(reason), dpop: None, certificate: None };
             let denial = denied(authorize(&s.service, &request).await.unwrap());
             assert_eq!((denial.clone(), denial.refusal()), (Denial::NoToken(reason), Refusal::Unauthenticated));
         }

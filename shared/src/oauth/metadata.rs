@@ -50,10 +50,27 @@ pub struct AuthorizationServerMetadata {
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
     pub dpop_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 8705 §3.3: access tokens can be bound to the client certificate (for clients registered so).
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §5: the endpoints on the mutual-TLS host, where one is configured apart from the issuer's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
 }
 
-/// The metadata document for a tenant whose endpoints live under its issuer URL.
-pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServerMetadata {
+/// RFC 8705 §5 `mtls_endpoint_aliases`: the endpoints a client using mutual TLS calls instead.
+#[derive(Debug, Serialize)]
+pub struct MtlsEndpointAliases {
+    /// The token endpoint on the mutual-TLS host.
+    pub token_endpoint: String,
+    /// The introspection endpoint on the mutual-TLS host.
+    pub introspection_endpoint: String,
+    /// The revocation endpoint on the mutual-TLS host.
+    pub revocation_endpoint: String,
+}
+
+/// The metadata document for a tenant whose endpoints live under its issuer URL, with their mutual-TLS aliases on
+/// `mtls_base_url` (an origin) when one is configured: the issuer's path on that host.
+pub fn authorization_server_metadata(tenant: &Tenant<'_>, mtls_base_url: Option<&str>) -> AuthorizationServerMetadata {
     let base = tenant.issuer.trim_end_matches('/');
     let auth_methods = || AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>();
     let signing_algs = client_assertion::algorithm_names;
@@ -78,6 +95,16 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>) -> AuthorizationServer
         access_token_signing_alg_values_supported: tenant.keys().algorithms(),
         introspection_signing_alg_values_supported: vec![tenant.keys().signing_key().algorithm().as_str()],
         dpop_signing_alg_values_supported: DPOP_SIGNING_ALGORITHMS.iter().map(|alg| alg.as_str()).collect(),
+        tls_client_certificate_bound_access_tokens: true,
+        mtls_endpoint_aliases: mtls_base_url.map(|origin| {
+            let path = url::Url::parse(base).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default();
+            let alias_base = format!("{origin}{path}");
+            MtlsEndpointAliases {
+                token_endpoint: ClientEndpoint::Token.url(&alias_base),
+                introspection_endpoint: ClientEndpoint::Introspection.url(&alias_base),
+                revocation_endpoint: ClientEndpoint::Revocation.url(&alias_base),
+            }
+        }),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::store::{Fetched, StoreError, StoreKey, TokenStore};
 use crate::tenancy::Tenant;
 use crate::wire::OAuthError;
 use crate::wire::client_auth::ClientCredentials;
+use crate::wire::client_cert::ClientCertificate;
 use crate::wire::http::OAuthRequest;
 
 /// What a presented string turned out to be.
@@ -361,6 +362,7 @@ pub struct PresentedRead<'a> {
     /// The token, checked.
     pub check: TokenCheck,
     credentials: &'a ClientCredentials,
+    certificate: Option<&'a ClientCertificate>,
     caller_key: StoreKey,
     service: &'a TokenService,
     endpoint: ClientEndpoint,
@@ -385,13 +387,20 @@ impl<'a> PresentedRead<'a> {
         let token = request.require("token")?;
         let caller_key = client_key(id, credentials)?;
         let check = TokenCheck::read(reads, &tenant, token, Accepted::Any, Some(&caller_key), now).await?;
-        Ok(Self { tenant, now, check, credentials, caller_key, service, endpoint })
+        let certificate = request.certificate.as_ref();
+        Ok(Self { tenant, now, check, credentials, certificate, caller_key, service, endpoint })
     }
 
     /// The caller, authenticated against the record the read fetched (`invalid_client` otherwise). Call it once:
     /// an assertion's `jti` is spent by the first call.
     pub async fn caller(&self) -> Result<&Client, OAuthError> {
-        let at = Authenticating { service: self.service, tenant: &self.tenant, endpoint: self.endpoint, now: self.now };
+        let at = Authenticating {
+            service: self.service,
+            tenant: &self.tenant,
+            endpoint: self.endpoint,
+            certificate: self.certificate,
+            now: self.now,
+        };
         authenticate(&at, self.credentials, &self.caller_key, &self.check.fetched).await
     }
 

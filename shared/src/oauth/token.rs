@@ -13,7 +13,7 @@ use super::dpop::{self, ProofRefusal};
 use super::exchange::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::TokenService;
 use crate::domain::client::{Client, GrantType, ScopeRefusal, TokenFormat};
-use crate::domain::grant::Grant;
+use crate::domain::grant::{Confirmation, Grant};
 use crate::domain::id::FamilyId;
 use crate::domain::refresh::{RefreshRefusal, check_refresh, narrowed_scope};
 use crate::domain::revocation::{RefreshedFamily, RevocationWatermark};
@@ -26,6 +26,7 @@ use crate::jwt::dpop::VerifiedProof;
 use crate::metrics::{self, Metric, RevocationKind};
 use crate::store::{Fetched, Record, StoreError, StoreKey};
 use crate::tenancy::Tenant;
+use crate::wire::client_cert::ClientCertificate;
 use crate::wire::http::OAuthRequest;
 use crate::wire::response::TokenResponse;
 use crate::wire::{ErrorCode, OAuthError};
@@ -82,7 +83,8 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         keys.extend(subject.state_keys(tenant.id));
     }
     let fetched = Fetched::new(service.store.get_many(&keys).await?, now);
-    let at = Authenticating { service, tenant: &tenant, endpoint: ClientEndpoint::Token, now };
+    let certificate = request.certificate.as_ref();
+    let at = Authenticating { service, tenant: &tenant, endpoint: ClientEndpoint::Token, certificate, now };
     let client = authenticate(&at, credentials, &key, &fetched).await?;
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client may not use this grant type"));
@@ -91,12 +93,14 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     if client.require_dpop && proof.is_none() {
         return Err(ProofRefusal::Missing.into());
     }
+    let binding = binding(client, proof.as_ref(), request.certificate.as_ref())?;
 
     let targets = requested_targets(request)?;
     if grant_type == GrantType::RefreshToken {
         let requested = RequestedTerms { scope: requested_scope, targets };
         let presented = presented_refresh.as_ref();
-        return refresh(service, &tenant, client, presented, &fetched, requested, proof.as_ref(), now).await;
+        let bound = Bound { proof: proof.as_ref(), binding };
+        return refresh(service, &tenant, client, presented, &fetched, requested, bound, now).await;
     }
     let scope = client.grant_scope(requested_scope).map_err(|refusal| {
         let description = match refusal {
@@ -131,7 +135,7 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
         family: FamilyId::from_bytes(random_bytes(service.entropy.as_ref())?),
         issued_at: now,
         expires_at: access_expiry(client, now),
-        confirmation: proof.as_ref().map(|proof| proof.jkt.clone()),
+        confirmation: binding,
     };
     // RFC 6749 §4.4.3: no refresh token for client credentials. An exchange gets one when the client may
     // refresh.
@@ -150,6 +154,36 @@ pub async fn token(service: &TokenService, request: &OAuthRequest) -> Result<Tok
     tracing::info!(format = ?client.access_token_format, refresh = with_refresh, "tokens issued");
     metrics::count(Metric::TokensIssued(grant_type, client.access_token_format));
     Ok(response)
+}
+
+/// A refresh request's proof of possession: its DPoP proof, verified and not yet spent, and what the new access
+/// token is bound to.
+struct Bound<'a> {
+    proof: Option<&'a VerifiedProof>,
+    binding: Option<Confirmation>,
+}
+
+/// What the access tokens of this request are bound to: the DPoP proof's key when a proof came (RFC 9449 §5), the
+/// connection's client certificate when the client is registered for certificate-bound tokens (RFC 8705 §3), or
+/// nothing. A client registered for certificate-bound tokens must come over mutual TLS, and may not also send a
+/// DPoP proof: a token is bound to one thing, and quietly choosing would hand the client a token its resource
+/// servers check differently than it expects.
+fn binding(
+    client: &Client,
+    proof: Option<&VerifiedProof>,
+    certificate: Option<&ClientCertificate>,
+) -> Result<Option<Confirmation>, OAuthError> {
+    match (proof, client.certificate_bound_access_tokens, certificate) {
+        (Some(_), true, _) => Err(OAuthError::invalid_request(
+            "this client's tokens are bound to its TLS client certificate (RFC 8705); send no DPoP proof",
+        )),
+        (Some(proof), false, _) => Ok(Some(Confirmation::Dpop(proof.jkt.clone()))),
+        (None, true, Some(certificate)) => Ok(Some(Confirmation::Certificate(certificate.thumbprint().clone()))),
+        (None, true, None) => Err(OAuthError::invalid_request(
+            "this client's tokens are bound to its TLS client certificate (RFC 8705 section 3): use mutual TLS",
+        )),
+        (None, false, _) => Ok(None),
+    }
 }
 
 /// The targets a token request names: every RFC 8707 `resource` (an absolute URI without a fragment, §2) and
@@ -191,6 +225,10 @@ fn invalid_grant(reason: &'static str) -> OAuthError {
 /// RFC 9449 §5: a confidential client's refresh token is not bound to a key. A family whose tokens were DPoP-bound
 /// stays so: each of its refreshes must carry a proof (by any key the client holds), and the new access token is
 /// bound to that proof's key. A proof at the refresh of an unbound family binds the family from then on.
+///
+/// RFC 8705 §3: a certificate-bound client's new access token is bound to the certificate of the refresh request's
+/// connection, which may be a newer one than at the first issue (its refresh token is bound to the client, not to
+/// a certificate, so the client can rotate its certificate without losing its refresh tokens).
 #[allow(clippy::too_many_arguments)]
 async fn refresh(
     service: &TokenService,
@@ -199,9 +237,10 @@ async fn refresh(
     presented: Option<&OpaqueToken>,
     fetched: &Fetched,
     requested: RequestedTerms,
-    proof: Option<&VerifiedProof>,
+    bound: Bound<'_>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
+    let Bound { proof, binding: confirmation } = bound;
     let presented = presented.ok_or_else(|| invalid_grant("not a refresh token"))?;
     let key = StoreKey::token(tenant.id, &presented.hash());
     let record = fetched.token(&key).ok_or_else(|| invalid_grant("unknown or expired"))?;
@@ -227,10 +266,10 @@ async fn refresh(
     } else {
         return Err(OAuthError::new(ErrorCode::InvalidTarget, "a refresh may only narrow the audience"));
     };
-    if record.grant.confirmation.is_some() && proof.is_none() {
+    let dpop_family = record.grant.confirmation.as_ref().is_some_and(|c| c.dpop_key().is_some());
+    if dpop_family && proof.is_none() {
         return Err(ProofRefusal::Missing.into());
     }
-    let confirmation = proof.map(|proof| proof.jkt.clone());
     // Stamped a microsecond after the rotation instant, so the rotation's mark on the family's earlier access
     // tokens (at that instant) spares them, even on a clock that has not moved since the last refresh.
     let issued_at = RefreshedFamily::tokens_issued_at(now);
@@ -393,8 +432,8 @@ async fn mint(
     }
     Ok(TokenResponse {
         access_token,
-        // RFC 9449 §5: a bound token's type is `DPoP`.
-        token_type: if grant.confirmation.is_some() { "DPoP" } else { "Bearer" },
+        // RFC 9449 §5: a DPoP-bound token's type is `DPoP`; RFC 8705 §3: a certificate-bound one stays `Bearer`.
+        token_type: grant.confirmation.as_ref().map_or("Bearer", Confirmation::token_type),
         expires_in: u64::from(client.access_token_ttl_secs),
         scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
         refresh_token,

@@ -75,6 +75,7 @@ pub(crate) fn client(tenant: &TenantId, id: &str) -> Client {
             app_version: Some("1.2.3".into()),
         },
         require_dpop: false,
+        certificate_bound_access_tokens: false,
     }
 }
 

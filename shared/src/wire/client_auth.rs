@@ -1,6 +1,8 @@
 //! Client authentication on the wire (RFC 6749 §2.3.1): `client_secret_basic`, with the id and secret
-//! form-urlencoded before Base64, `client_secret_post`, and `private_key_jwt` (RFC 7523 §2.2: a JWT in
-//! `client_assertion`, typed by `client_assertion_type`). Using two methods in one request is refused.
+//! form-urlencoded before Base64, `client_secret_post`, `private_key_jwt` (RFC 7523 §2.2: a JWT in
+//! `client_assertion`, typed by `client_assertion_type`), and mutual TLS (RFC 8705 §2: the connection's client
+//! certificate, with `client_id` in the form). Using two methods in one request is refused; a certificate beside
+//! a secret or an assertion is no second method, only what tokens may be bound to (RFC 8705 §3).
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -43,9 +45,17 @@ impl ClientCredentials {
         Self { client_id: client_id.into(), presented: presented.into(), method }
     }
 
-    /// The presented secret, for verification only; `None` for an assertion.
+    /// The presented secret, for verification only; `None` for an assertion or a certificate.
     pub fn secret(&self) -> Option<&str> {
-        (self.method != AuthMethod::PrivateKeyJwt).then_some(self.presented.as_str())
+        matches!(self.method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
+            .then_some(self.presented.as_str())
+    }
+
+    /// Whether the client authenticates by the TLS connection's client certificate (RFC 8705 §2). The method is
+    /// recorded as `tls_client_auth` either way: which of the two RFC 8705 methods applies is the client's
+    /// registration, not the request's.
+    pub fn by_certificate(&self) -> bool {
+        self.method.is_mutual_tls()
     }
 
     /// The presented assertion (RFC 7523 §2.2), for verification only; `None` for a secret.
@@ -53,10 +63,16 @@ impl ClientCredentials {
         (self.method == AuthMethod::PrivateKeyJwt).then_some(self.presented.as_str())
     }
 
-    /// Reads credentials from the `Authorization` header and the form. `Ok(None)` when there are none.
-    /// A malformed Basic header or assertion is `invalid_client`; two methods at once, and an assertion whose
-    /// `client_assertion_type` is missing or not the JWT one, are `invalid_request`.
-    pub fn extract(authorization: Option<&HeaderValue>, form: &Form) -> Result<Option<Self>, OAuthError> {
+    /// Reads credentials from the `Authorization` header and the form, and whether the connection came with a client
+    /// certificate. `Ok(None)` when there are none. A `client_id` alone is mutual TLS when a certificate came
+    /// (RFC 8705 §2: "the client MUST include the client_id parameter"), and `invalid_client` otherwise (a public
+    /// client, which Tessera has none of). A malformed Basic header or assertion is `invalid_client`; two methods
+    /// at once, and an assertion whose `client_assertion_type` is missing or not the JWT one, are `invalid_request`.
+    pub fn extract(
+        authorization: Option<&HeaderValue>,
+        form: &Form,
+        with_certificate: bool,
+    ) -> Result<Option<Self>, OAuthError> {
         if form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some() {
             if authorization.is_some() || form.get("client_secret").is_some() {
                 return Err(OAuthError::invalid_request(
@@ -73,6 +89,7 @@ impl ClientCredentials {
             // A client_id without a secret would be a public client; Tessera has none.
             return match (post, form.get("client_id")) {
                 (Some(post), _) => Ok(Some(post)),
+                (None, Some(id)) if with_certificate => Ok(Some(Self::new(id, "", AuthMethod::TlsClientAuth))),
                 (None, Some(_)) => Err(OAuthError::invalid_client()),
                 (None, None) => Ok(None),
             };
@@ -146,7 +163,8 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         // RFC 6749 §2.3.1: id and secret are application/x-www-form-urlencoded before Base64.
-        let creds = ClientCredentials::extract(Some(&basic("my%3Aclient:p%40ss+word")), &form("")).unwrap().unwrap();
+        let creds =
+            ClientCredentials::extract(Some(&basic("my%3Aclient:p%40ss+word")), &form(""), false).unwrap().unwrap();
         assert_eq!(creds.client_id, "my:client");
         assert_eq!(creds.secret(), Some("p@ss word"));
         assert_eq!(creds.assertion(), None);
@@ -155,10 +173,10 @@ mod tests {
 
     #[test]
     fn post_credentials_are_read_from_the_form() {
-        let creds = ClientCredentials::extract(None, &form("client_id=a&client_secret=b")).unwrap().unwrap();
+        let creds = ClientCredentials::extract(None, &form("client_id=a&client_secret=b"), false).unwrap().unwrap();
         assert_eq!((creds.client_id.as_str(), creds.secret()), ("a", Some("b")));
         assert_eq!(creds.method, AuthMethod::ClientSecretPost);
-        assert_eq!(ClientCredentials::extract(None, &form("")).unwrap(), None);
+        assert_eq!(ClientCredentials::extract(None, &form(""), false).unwrap(), None);
     }
 
     #[test]
@@ -167,24 +185,41 @@ mod tests {
         let bearer: HeaderValue = "Bearer abc".parse().unwrap();
         let non_utf8 = format!("Basic {}", STANDARD.encode([0x61, 0x3a, 0xff]));
         for header in [not_base64, bearer, basic("no-colon"), basic(":secret"), non_utf8.parse().unwrap()] {
-            let err = ClientCredentials::extract(Some(&header), &form("")).unwrap_err();
+            let err = ClientCredentials::extract(Some(&header), &form(""), false).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidClient, "{header:?}");
         }
     }
 
     #[test]
     fn two_methods_at_once_are_invalid_request() {
-        let err = ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a&client_secret=b")).unwrap_err();
+        let err =
+            ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a&client_secret=b"), false).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidRequest);
-        let err = ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=other")).unwrap_err();
+        let err = ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=other"), false).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidRequest);
-        assert!(ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a")).is_ok());
+        assert!(ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a"), false).is_ok());
     }
 
     #[test]
     fn a_client_id_without_a_secret_is_invalid_client() {
-        let err = ClientCredentials::extract(None, &form("client_id=a")).unwrap_err();
+        let err = ClientCredentials::extract(None, &form("client_id=a"), false).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
+    }
+
+    /// RFC 8705 §2: "For all requests to the authorization server utilizing mutual-TLS client authentication, the
+    /// client MUST include the client_id parameter". A certificate beside a secret or an assertion authenticates
+    /// nothing (§3: it may still bind tokens); without `client_id` there is no client to authenticate.
+    #[test]
+    fn a_client_id_over_mutual_tls_is_certificate_authentication() {
+        let creds = ClientCredentials::extract(None, &form("client_id=a"), true).unwrap().unwrap();
+        assert_eq!((creds.client_id.as_str(), creds.method), ("a", AuthMethod::TlsClientAuth));
+        assert!(creds.by_certificate());
+        assert_eq!((creds.secret(), creds.assertion()), (None, None));
+        assert_eq!(ClientCredentials::extract(None, &form(""), true).unwrap(), None);
+        let post = ClientCredentials::extract(None, &form("client_id=a&client_secret=b"), true).unwrap().unwrap();
+        assert_eq!((post.method, post.secret()), (AuthMethod::ClientSecretPost, Some("b")));
+        let basic = ClientCredentials::extract(Some(&basic("a:b")), &form("client_id=a"), true).unwrap().unwrap();
+        assert_eq!((basic.method, basic.secret()), (AuthMethod::ClientSecretBasic, Some("b")));
     }
 
     #[test]
@@ -212,11 +247,11 @@ mod tests {
         // present, identifies the same client as the assertion.
         let assertion = assertion_of("billing");
         for extra in ["", "&client_id=billing"] {
-            let creds = ClientCredentials::extract(None, &assertion_form(&assertion, extra)).unwrap().unwrap();
+            let creds = ClientCredentials::extract(None, &assertion_form(&assertion, extra), false).unwrap().unwrap();
             assert_eq!((creds.client_id.as_str(), creds.method), ("billing", AuthMethod::PrivateKeyJwt));
             assert_eq!((creds.assertion(), creds.secret()), (Some(assertion.as_str()), None));
         }
-        let err = ClientCredentials::extract(None, &assertion_form(&assertion, "&client_id=other")).unwrap_err();
+        let err = ClientCredentials::extract(None, &assertion_form(&assertion, "&client_id=other"), false).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidClient);
     }
 
@@ -235,11 +270,11 @@ mod tests {
             format!("client_assertion={assertion}"),
             "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer".to_owned(),
         ] {
-            let err = ClientCredentials::extract(None, &form(&body)).unwrap_err();
+            let err = ClientCredentials::extract(None, &form(&body), false).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidRequest, "{body}");
         }
         for malformed in ["not-a-jwt", "a.b.c", &assertion_of("")] {
-            let err = ClientCredentials::extract(None, &assertion_form(malformed, "")).unwrap_err();
+            let err = ClientCredentials::extract(None, &assertion_form(malformed, ""), false).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidClient, "{malformed}");
         }
     }
@@ -249,7 +284,8 @@ mod tests {
         // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
         let assertion = assertion_of("billing");
         for (header, extra) in [(Some(basic("billing:pw")), ""), (None, "&client_secret=pw")] {
-            let err = ClientCredentials::extract(header.as_ref(), &assertion_form(&assertion, extra)).unwrap_err();
+            let err =
+                ClientCredentials::extract(header.as_ref(), &assertion_form(&assertion, extra), false).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidRequest);
         }
     }

@@ -14,11 +14,11 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use x509_cert::Certificate;
+
+use crate::domain::client::CertificateSubject;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::SubjectAltName as SubjectAltNameExtension;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -59,29 +59,7 @@ pub enum SubjectAltName {
     Email(String),
 }
 
-/// The `x5t#S256` certificate thumbprint (RFC 8705 §3.1): base64url, without padding, of the SHA-256 of the
-/// certificate's DER. 43 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CertificateThumbprint(String);
-
-impl CertificateThumbprint {
-    /// The thumbprint of a DER-encoded certificate.
-    pub fn of_der(der: &[u8]) -> Self {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-        Self(URL_SAFE_NO_PAD.encode(digest.as_ref()))
-    }
-
-    /// The value of the `cnf` claim's `x5t#S256` member.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CertificateThumbprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::domain::grant::CertificateThumbprint;
 
 /// A client certificate, parsed once: its DER, subject DN, subjectAltNames, public key and thumbprint.
 /// Equality is the DER's.
@@ -164,6 +142,39 @@ impl ClientCertificate {
     pub fn thumbprint(&self) -> &CertificateThumbprint {
         &self.thumbprint
     }
+}
+
+impl ClientCertificate {
+    /// Whether this certificate names the client as `subject` registers it (RFC 8705 §2.1.2): its subject DN, or
+    /// one of its subjectAltName entries of the registered kind. Trust in the certificate's issuer is the TLS
+    /// terminator's to decide, before this.
+    pub fn names(&self, subject: &CertificateSubject) -> bool {
+        let sans = self.subject_alt_names.iter();
+        match subject {
+            CertificateSubject::SubjectDn(dn) => self.subject_dn.eq_ignore_ascii_case(dn),
+            CertificateSubject::SanDns(dns) => {
+                sans.into_iter().any(|san| matches!(san, SubjectAltName::Dns(d) if d.eq_ignore_ascii_case(dns)))
+            }
+            CertificateSubject::SanUri(uri) => {
+                sans.into_iter().any(|san| matches!(san, SubjectAltName::Uri(u) if u == uri))
+            }
+            CertificateSubject::SanIp(ip) => {
+                sans.into_iter().any(|san| matches!(san, SubjectAltName::Ip(i) if i == ip))
+            }
+            CertificateSubject::SanEmail(email) => {
+                sans.into_iter().any(|san| matches!(san, SubjectAltName::Email(e) if e == email))
+            }
+        }
+    }
+}
+
+/// A subject DN in the RFC 4514 string form, as a certificate's subject renders ([`ClientCertificate::subject_dn`]):
+/// parsed and rendered back, so spacing and attribute-name spelling (`commonName=` or `CN=`) do not decide a
+/// match. `None` when it is not an RFC 4514 DN or is empty.
+pub fn canonical_subject_dn(dn: &str) -> Option<String> {
+    use std::str::FromStr;
+    let parsed = x509_cert::name::RdnSequence::from_str(dn.trim()).ok()?;
+    (!parsed.is_empty()).then(|| parsed.to_string())
 }
 
 fn san_of_interest(name: &GeneralName) -> Option<SubjectAltName> {

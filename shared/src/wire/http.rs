@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use super::client_auth::ClientCredentials;
+use super::client_cert::{ClientCertificate, presented_certificate};
 use super::dpop::{DpopHeader, request_url};
 use super::error::OAuthError;
 use super::form::{Form, FormError};
@@ -30,6 +31,9 @@ pub struct OAuthRequest {
     /// The URL the client sent the request to, without query: what a DPoP proof's `htu` must name. Read only when
     /// a `DPoP` header came with the request; `None` without one, or when the request names no host.
     pub url: Option<String>,
+    /// The client certificate of the mutual-TLS connection the request came on (RFC 8705), as the TLS terminator
+    /// put it in the request context; `None` without mutual TLS.
+    pub certificate: Option<ClientCertificate>,
 }
 
 impl OAuthRequest {
@@ -47,7 +51,12 @@ impl OAuthRequest {
                 if err == FormError::TooLarge { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
             OAuthError::invalid_request(err.to_string()).with_status(status)
         })?;
-        let credentials = ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form)?;
+        let certificate = presented_certificate(request).map_err(|err| {
+            tracing::warn!(%err, "the request context holds a client certificate that cannot be read");
+            OAuthError::invalid_request("the client certificate of the TLS connection cannot be read")
+        })?;
+        let credentials =
+            ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form, certificate.is_some())?;
         let dpop = DpopHeader::of(request.headers());
         Ok(Self {
             tenant,
@@ -56,6 +65,7 @@ impl OAuthRequest {
             gateway_domain: gateway_domain(request).map(str::to_owned),
             url: (dpop != DpopHeader::Absent).then(|| request_url(request)).flatten(),
             dpop,
+            certificate,
         })
     }
 

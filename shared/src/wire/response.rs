@@ -91,7 +91,7 @@ pub struct IntrospectionResponse {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// The key a DPoP-bound access token is bound to (RFC 9449 §6.2: `cnf.jkt`).
+    /// What a bound access token is bound to: `cnf.jkt` (RFC 9449 §6.2) or `cnf.x5t#S256` (RFC 8705 §3.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
     /// Attributes mapped from the subject's external token (OneWelcome-style `user_details`). Profile
@@ -118,7 +118,8 @@ impl IntrospectionResponse {
 
     /// The answer for an active token Tessera issued: what `grant` grants, under `iss`. A refresh token has no
     /// `token_type` (RFC 7662 §2.2 names RFC 6749 §7.1's access token types) and no `cnf` (it is never bound,
-    /// RFC 9449 §5); a DPoP-bound access token is of type `DPoP` with its `cnf.jkt` (RFC 9449 §6.2).
+    /// RFC 9449 §5); a DPoP-bound access token is of type `DPoP` with its `cnf.jkt` (RFC 9449 §6.2), a
+    /// certificate-bound one of type `Bearer` with its `cnf.x5t#S256` (RFC 8705 §3.2).
     pub fn of_grant(
         grant: &Grant,
         kind: TokenKind,
@@ -132,10 +133,8 @@ impl IntrospectionResponse {
             scope: Some(grant.scope.to_string()).filter(|s| !s.is_empty()),
             client_id: Some(grant.client_id.to_string()),
             username: grant.username.clone(),
-            token_type: (kind == TokenKind::AccessToken).then_some(match grant.confirmation {
-                Some(_) => "DPoP",
-                None => "Bearer",
-            }),
+            token_type: (kind == TokenKind::AccessToken)
+                .then_some(grant.confirmation.as_ref().map_or("Bearer", Confirmation::token_type)),
             exp: Some(grant.expires_at.as_secs()),
             iat: Some(grant.issued_at.as_secs()),
             nbf: not_before.map(|t| t.as_secs()),
@@ -147,7 +146,7 @@ impl IntrospectionResponse {
             permissions: Some(permissions).filter(|p| !p.is_empty()),
             app: grant.app.clone(),
             jti,
-            cnf: grant.confirmation.clone().filter(|_| kind == TokenKind::AccessToken).map(|jkt| Confirmation { jkt }),
+            cnf: grant.confirmation.clone().filter(|_| kind == TokenKind::AccessToken),
         }
     }
 

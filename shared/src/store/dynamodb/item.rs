@@ -7,8 +7,8 @@
 //! | `pk` | S | all | partition key `<tenant>#<kind>#<id>` ([`StoreKey`]); there is no sort key and no index |
 //! | `kind` | S | all | `client`, `token`, `external_token`, `revoked_jti`, `watermark`, `seen_event`, `user_details`, `used_jti`, `trusted_issuers` or `ssf_transmitters` |
 //! | `expires_at` | N | all but `client`, `trusted_issuers` and `ssf_transmitters` | epoch seconds, the table's TTL attribute (rounded up, so never early) |
-//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`; absent on a `private_key_jwt` client), `token_endpoint_auth_method` (S, `private_key_jwt`; absent on a secret client, which may present its secret by Basic or post), `jwks` (S, the JWK Set inline) or `jwks_uri` (S) (a `private_key_jwt` client's, absent otherwise), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered), `require_dpop` (BOOL, only when `true`; absent is `false`) |
-//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued), `dpop_jkt` (S: RFC 9449 `cnf.jkt` of a DPoP-bound access token; on a refresh token, the key its family was last bound to); `username`, `user_details`, `amr`, the app attributes and `dpop_jkt` absent when empty |
+//! | `client` (M) | | client | a registered client: `tenant`, `client_id`, `secret_hash` (only as `sha256$salt$digest`; absent on a `private_key_jwt` client), `token_endpoint_auth_method` (S, `private_key_jwt`, `tls_client_auth` or `self_signed_tls_client_auth`; absent on a secret client, which may present its secret by Basic or post), `jwks` (S, the JWK Set inline) or `jwks_uri` (S) (a `private_key_jwt` or `self_signed_tls_client_auth` client's, absent otherwise), `scopes`, `default_scopes`, `grant_types`, `audiences`, `introspection_profile` (L of S; the last absent when empty), `access_token_format`, `access_token_ttl_secs`, `refresh_token_ttl_secs` (N), `may_introspect`, `disabled` (BOOL), `revoke_access_on_refresh` (BOOL, only when `false`; absent is `true`), `app_identifier`, `app_platform`, `app_version` (S, each absent unless registered), `require_dpop` (BOOL, only when `true`; absent is `false`), `tls_client_certificate_bound_access_tokens` (BOOL, only when `true`), and for `token_endpoint_auth_method` `tls_client_auth` exactly one of `tls_client_auth_subject_dn`, `tls_client_auth_san_dns`, `tls_client_auth_san_uri`, `tls_client_auth_san_ip`, `tls_client_auth_san_email` (S; RFC 8705 §2.1.2), while `self_signed_tls_client_auth` has `jwks` or `jwks_uri` |
+//! | `token_hash`, `token_kind`, `grant` (M), `revoked_at`, `rotated_at` (N, µs) | | token | an opaque access or refresh token. `grant`: `tenant`, `client_id`, `subject`, `username`, `user_details` (M, any JSON), `amr`, `scope`, `audience` (L of S), `family`, `issued_at`, `expires_at` (N, µs), `app_identifier`, `app_platform`, `app_version` (S, the client's when the token was issued), `dpop_jkt` (S: RFC 9449 `cnf.jkt` of a DPoP-bound access token; on a refresh token, the key its family was last bound to) or `x5t_s256` (S: RFC 8705 `cnf.x5t#S256` of a certificate-bound access token; on a refresh token, the certificate its family was last bound to), never both; `username`, `user_details`, `amr`, the app attributes, `dpop_jkt` and `x5t_s256` absent when empty |
 //! | `token` (M: `tenant`, `token_hash`, `issuer`, `subject`, `issued_at`, `expires_at` (N, µs)), `revoked_at` (N, µs) | | external_token | a recorded external JWT; a `revoked_at` inside `token` is read too |
 //! | `tenant`, `jti`, `revoked_at` (N, µs) | | revoked_jti | a JWT revoked one by one |
 //! | `tenant`, `target` (M: `kind` of `family`, `subject`, `client` or `tenant`, and `id` but for `tenant`), `revoked_before` (N, µs; 0 on a family item only refreshes wrote), `access_revoked_before` (N, µs; family items only, absent until a refresh sets it); `event_ids` (SS) only on items earlier releases wrote | | watermark | everything of `target` issued at or before `revoked_before` is revoked; a family's access tokens issued at or before `access_revoked_before` were retired by a refresh |
@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use super::table::PARTITION_KEY;
 use crate::domain::client::{
-    AppAttributes, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenFormat,
+    AppAttributes, CertificateSubject, Client, ClientAuthentication, ClientId, GrantType, SecretHash, TokenFormat,
 };
-use crate::domain::grant::{Grant, Jkt};
+use crate::domain::grant::{CertificateThumbprint, Confirmation, Grant, Jkt};
 use crate::domain::id::{FamilyId, IdTag};
 use crate::domain::jwks::Jwks;
 use crate::domain::profile::ProfileAttribute;
@@ -155,6 +155,21 @@ struct ClientItem {
     /// Absent on items written before DPoP, and whenever it is off (the default): only `true` is stored.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     require_dpop: bool,
+    /// Absent on items written before mutual TLS, and whenever it is off (the default): only `true` is stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
+    /// A `tls_client_auth` client's one certificate match (RFC 8705 §2.1.2), under its metadata name; absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_subject_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls_client_auth_san_email: Option<String>,
 }
 
 /// An opaque token's grant, inside its item's `grant`.
@@ -184,6 +199,10 @@ struct GrantItem {
     /// item written before DPoP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dpop_jkt: Option<String>,
+    /// RFC 8705 §3.1: the `x5t#S256` thumbprint of the client certificate a certificate-bound token is bound to.
+    /// Absent on tokens not bound so, and on every item written before mutual TLS. Never beside `dpop_jkt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x5t_s256: Option<String>,
 }
 
 /// A recorded external JWT, inside its item's `token`.
@@ -359,6 +378,10 @@ stored_names!(GrantTypeItem <=> GrantType {
 enum AuthMethodItem {
     #[serde(rename = "private_key_jwt")]
     PrivateKeyJwt,
+    #[serde(rename = "tls_client_auth")]
+    TlsClientAuth,
+    #[serde(rename = "self_signed_tls_client_auth")]
+    SelfSignedTlsClientAuth,
 }
 stored_names!(ProfileAttributeItem <=> ProfileAttribute {
     UserDetails = "user_details",
@@ -594,11 +617,22 @@ impl From<Client> for ClientItem {
             revoke_access_on_refresh,
             app: AppAttributes { app_identifier, app_platform, app_version },
             require_dpop,
+            certificate_bound_access_tokens,
         } = client;
+        let mut subject = None;
         let (secret_hash, token_endpoint_auth_method, jwks) = match authentication {
             ClientAuthentication::Secret(hash) => (Some(hash.into()), None, None),
             ClientAuthentication::PrivateKeyJwt(jwks) => (None, Some(AuthMethodItem::PrivateKeyJwt), Some(jwks)),
+            ClientAuthentication::SelfSignedTlsClientAuth(jwks) => {
+                (None, Some(AuthMethodItem::SelfSignedTlsClientAuth), Some(jwks))
+            }
+            ClientAuthentication::TlsClientAuth(named) => {
+                subject = Some(named);
+                (None, Some(AuthMethodItem::TlsClientAuth), None)
+            }
         };
+        let subject_value =
+            |name: &str| subject.as_ref().filter(|s| s.metadata_name() == name).map(CertificateSubject::value);
         let (jwks, jwks_uri) = match jwks {
             None => (None, None),
             Some(Jwks::Inline(json)) => (Some(json), None),
@@ -626,7 +660,34 @@ impl From<Client> for ClientItem {
             app_platform,
             app_version,
             require_dpop,
+            tls_client_certificate_bound_access_tokens: certificate_bound_access_tokens,
+            tls_client_auth_subject_dn: subject_value("tls_client_auth_subject_dn"),
+            tls_client_auth_san_dns: subject_value("tls_client_auth_san_dns"),
+            tls_client_auth_san_uri: subject_value("tls_client_auth_san_uri"),
+            tls_client_auth_san_ip: subject_value("tls_client_auth_san_ip"),
+            tls_client_auth_san_email: subject_value("tls_client_auth_san_email"),
         }
+    }
+}
+
+/// A `tls_client_auth` client's one stored certificate match.
+fn stored_subject(item: &mut ClientItem) -> Result<CertificateSubject, String> {
+    let found = [
+        item.tls_client_auth_subject_dn.take().map(CertificateSubject::SubjectDn),
+        item.tls_client_auth_san_dns.take().map(CertificateSubject::SanDns),
+        item.tls_client_auth_san_uri.take().map(CertificateSubject::SanUri),
+        item.tls_client_auth_san_ip
+            .take()
+            .map(|ip| {
+                ip.parse().map(CertificateSubject::SanIp).map_err(|_| "tls_client_auth_san_ip is not an IP address")
+            })
+            .transpose()?,
+        item.tls_client_auth_san_email.take().map(CertificateSubject::SanEmail),
+    ];
+    let mut found = found.into_iter().flatten();
+    match (found.next(), found.next()) {
+        (Some(subject), None) => Ok(subject),
+        _ => Err("a tls_client_auth client has exactly one tls_client_auth_* match".into()),
     }
 }
 
@@ -641,7 +702,19 @@ fn is_enabled(value: &bool) -> bool {
 impl TryFrom<ClientItem> for Client {
     type Error = String;
 
-    fn try_from(item: ClientItem) -> Result<Self, String> {
+    fn try_from(mut item: ClientItem) -> Result<Self, String> {
+        let subject = match item.token_endpoint_auth_method {
+            Some(AuthMethodItem::TlsClientAuth) => Some(stored_subject(&mut item)?),
+            _ => None,
+        };
+        let stray_subject = item.tls_client_auth_subject_dn.is_some()
+            || item.tls_client_auth_san_dns.is_some()
+            || item.tls_client_auth_san_uri.is_some()
+            || item.tls_client_auth_san_ip.is_some()
+            || item.tls_client_auth_san_email.is_some();
+        if stray_subject {
+            return Err("only a tls_client_auth client has a tls_client_auth_* match".into());
+        }
         Ok(Self {
             tenant: tenant(item.tenant)?,
             client_id: client_id(item.client_id)?,
@@ -655,7 +728,23 @@ impl TryFrom<ClientItem> for Client {
                 (Some(AuthMethodItem::PrivateKeyJwt), None, None, Some(uri)) => {
                     ClientAuthentication::PrivateKeyJwt(Jwks::Uri(uri))
                 }
-                _ => return Err("a client has either a secret_hash, or private_key_jwt with jwks or jwks_uri".into()),
+                (Some(AuthMethodItem::SelfSignedTlsClientAuth), None, Some(json), None) => {
+                    ClientAuthentication::SelfSignedTlsClientAuth(Jwks::Inline(json))
+                }
+                (Some(AuthMethodItem::SelfSignedTlsClientAuth), None, None, Some(uri)) => {
+                    ClientAuthentication::SelfSignedTlsClientAuth(Jwks::Uri(uri))
+                }
+                (Some(AuthMethodItem::TlsClientAuth), None, None, None) => match subject {
+                    Some(subject) => ClientAuthentication::TlsClientAuth(subject),
+                    None => return Err("a tls_client_auth client has a tls_client_auth_* match".into()),
+                },
+                _ => {
+                    return Err(
+                        "a client has either a secret_hash, or keys (jwks or jwks_uri) for private_key_jwt or \
+                                self_signed_tls_client_auth, or a certificate match for tls_client_auth"
+                            .into(),
+                    );
+                }
             },
             scopes: parsed("scopes", ScopeSet::from_tokens(item.scopes))?,
             default_scopes: parsed("default_scopes", ScopeSet::from_tokens(item.default_scopes))?,
@@ -670,6 +759,7 @@ impl TryFrom<ClientItem> for Client {
             revoke_access_on_refresh: item.revoke_access_on_refresh,
             app: parsed("app", AppAttributes::new(item.app_identifier, item.app_platform, item.app_version))?,
             require_dpop: item.require_dpop,
+            certificate_bound_access_tokens: item.tls_client_certificate_bound_access_tokens,
         })
     }
 }
@@ -706,7 +796,8 @@ impl From<Grant> for GrantItem {
             family: family.to_string(),
             issued_at: micros(issued_at),
             expires_at: micros(expires_at),
-            dpop_jkt: confirmation.map(|jkt| jkt.as_str().to_owned()),
+            dpop_jkt: confirmation.as_ref().and_then(Confirmation::dpop_key).map(|jkt| jkt.as_str().to_owned()),
+            x5t_s256: confirmation.as_ref().and_then(Confirmation::certificate).map(|x5t| x5t.as_str().to_owned()),
         }
     }
 }
@@ -732,7 +823,12 @@ impl TryFrom<GrantItem> for Grant {
             family: parsed("family", FamilyId::try_from(item.family))?,
             issued_at: Timestamp::from_micros(item.issued_at),
             expires_at: Timestamp::from_micros(item.expires_at),
-            confirmation: item.dpop_jkt.map(Jkt::from_thumbprint),
+            confirmation: match (item.dpop_jkt, item.x5t_s256) {
+                (None, None) => None,
+                (Some(jkt), None) => Some(Confirmation::Dpop(Jkt::from_thumbprint(jkt))),
+                (None, Some(x5t)) => Some(Confirmation::Certificate(CertificateThumbprint::from_thumbprint(x5t))),
+                (Some(_), Some(_)) => return Err("a token is bound to a DPoP key or a certificate, not both".into()),
+            },
         })
     }
 }
@@ -942,6 +1038,7 @@ mod tests {
             disabled: false,
             revoke_access_on_refresh: false,
             require_dpop: true,
+            certificate_bound_access_tokens: false,
             app: AppAttributes {
                 app_identifier: Some("com.example.orders.production.eu-west-1".into()),
                 app_platform: Some("android".into()),
@@ -1072,6 +1169,7 @@ mod tests {
                 Default::default()
             },
             require_dpop: profile,
+            certificate_bound_access_tokens: false,
         };
         let mut inner = vec![
             ("tenant", s(ACME)),
@@ -1122,6 +1220,65 @@ mod tests {
         (Record::Client(client), item)
     }
 
+    /// A mutual-TLS client (RFC 8705 §2), its tokens certificate-bound (§3.4): `tls_client_auth` named by its
+    /// subject DN, or `self_signed_tls_client_auth` with its certificates at a URL.
+    fn pinned_mutual_tls_client(by_subject: bool) -> (Record, HashMap<String, AttributeValue>) {
+        let (Record::Client(secret_client), mut item) = pinned_client(false) else { unreachable!() };
+        let authentication = match by_subject {
+            true => ClientAuthentication::TlsClientAuth(CertificateSubject::SubjectDn("CN=orders,O=Example".into())),
+            false => ClientAuthentication::SelfSignedTlsClientAuth(Jwks::Uri("https://orders.example/jwks".into())),
+        };
+        let client = Client { authentication, certificate_bound_access_tokens: true, ..secret_client };
+        let Some(AttributeValue::M(inner)) = item.get_mut("client") else { unreachable!() };
+        inner.remove("secret_hash");
+        inner.insert("tls_client_certificate_bound_access_tokens".into(), AttributeValue::Bool(true));
+        match by_subject {
+            true => {
+                inner.insert("token_endpoint_auth_method".into(), s("tls_client_auth"));
+                inner.insert("tls_client_auth_subject_dn".into(), s("CN=orders,O=Example"));
+            }
+            false => {
+                inner.insert("token_endpoint_auth_method".into(), s("self_signed_tls_client_auth"));
+                inner.insert("jwks_uri".into(), s("https://orders.example/jwks"));
+            }
+        }
+        (Record::Client(client), item)
+    }
+
+    /// Each RFC 8705 §2.1.2 match is stored under its metadata name and reads back; a `tls_client_auth` item with
+    /// none or two, or a match on another method's client, is refused rather than guessed at.
+    #[test]
+    fn every_certificate_match_round_trips_and_strays_are_refused() {
+        let (Record::Client(base), _) = pinned_mutual_tls_client(true) else { unreachable!() };
+        for subject in [
+            CertificateSubject::SubjectDn("CN=orders,O=Example".into()),
+            CertificateSubject::SanDns("orders.example".into()),
+            CertificateSubject::SanUri("spiffe://example/orders".into()),
+            CertificateSubject::SanIp("2001:db8::1".parse().unwrap()),
+            CertificateSubject::SanEmail("orders@example.com".into()),
+        ] {
+            let name = subject.metadata_name();
+            let record =
+                Record::Client(Client { authentication: ClientAuthentication::TlsClientAuth(subject), ..base.clone() });
+            let item = to_item(record.clone()).unwrap();
+            let Some(AttributeValue::M(inner)) = item.get("client") else { unreachable!() };
+            assert!(inner.contains_key(name), "{name}");
+            assert_eq!(from_item(item).unwrap(), record);
+        }
+        let (_, mut two) = pinned_mutual_tls_client(true);
+        let Some(AttributeValue::M(inner)) = two.get_mut("client") else { unreachable!() };
+        inner.insert("tls_client_auth_san_dns".into(), s("orders.example"));
+        assert!(from_item(two).is_err(), "two matches");
+        let (_, mut none) = pinned_mutual_tls_client(true);
+        let Some(AttributeValue::M(inner)) = none.get_mut("client") else { unreachable!() };
+        inner.remove("tls_client_auth_subject_dn");
+        assert!(from_item(none).is_err(), "no match");
+        let (_, mut stray) = pinned_client(false);
+        let Some(AttributeValue::M(inner)) = stray.get_mut("client") else { unreachable!() };
+        inner.insert("tls_client_auth_san_dns".into(), s("orders.example"));
+        assert!(from_item(stray).is_err(), "a match on a secret client");
+    }
+
     /// A client item as releases before `private_key_jwt` wrote it (`secret_hash`, no method, no keys) reads as the
     /// secret client it was, accepting its secret by Basic and by post as before; an item that mixes the two
     /// methods, or names one without its keys, is refused rather than guessed at.
@@ -1147,8 +1304,11 @@ mod tests {
 
     /// RFC 9449 §6.1's example thumbprint.
     const PINNED_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    /// RFC 8705 §3.1's example certificate thumbprint.
+    const PINNED_X5T: &str = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2";
 
-    /// A user token's grant (username, user details, amr, a DPoP key) or a client-credentials one (none of them).
+    /// A user token's grant (username, user details, amr, a DPoP key) or a client-credentials one (none of them,
+    /// a client certificate).
     fn pinned_grant(user: bool) -> (Grant, AttributeValue) {
         let grant = Grant {
             tenant: acme(),
@@ -1183,7 +1343,10 @@ mod tests {
             family: FamilyId::try_from(FAMILY.to_owned()).unwrap(),
             issued_at: Timestamp::from_micros(1_800_000_000_123_456),
             expires_at: Timestamp::from_micros(1_800_003_600_123_456),
-            confirmation: user.then(|| Jkt::from_thumbprint(PINNED_JKT.into())),
+            confirmation: Some(match user {
+                true => Confirmation::Dpop(Jkt::from_thumbprint(PINNED_JKT.into())),
+                false => Confirmation::Certificate(CertificateThumbprint::from_thumbprint(PINNED_X5T.into())),
+            }),
         };
         let mut attrs = vec![
             ("tenant", s(ACME)),
@@ -1212,6 +1375,8 @@ mod tests {
             attrs.push(("app_platform", s("ios")));
             attrs.push(("app_version", s("2.14.3")));
             attrs.push(("dpop_jkt", s(PINNED_JKT)));
+        } else {
+            attrs.push(("x5t_s256", s(PINNED_X5T)));
         }
         (grant, m(&attrs))
     }
@@ -1645,6 +1810,8 @@ mod tests {
             pinned_client(false),
             pinned_client_with_keys(true),
             pinned_client_with_keys(false),
+            pinned_mutual_tls_client(true),
+            pinned_mutual_tls_client(false),
             pinned_token(false),
             pinned_token(true),
             pinned_revoked_jti(),
