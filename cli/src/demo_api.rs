@@ -9,6 +9,9 @@
 //!   (RFC 9449 §7.1), 401 with the `WWW-Authenticate: DPoP` challenge the authorizer put in its deny context, as a
 //!   resource server answers (API Gateway itself cannot: see the authorizer function's documentation);
 //! - `isAuthorized: true`: 200 and a small JSON body holding the context the integration received;
+//! - on a mutual-TLS connection (`tessera serve --tls-client-ca` or `--tls-client-any`), the event carries the
+//!   client certificate at `requestContext.authentication.clientCert`, so certificate-bound tokens (RFC 8705 §3)
+//!   are checked as on an API Gateway mutual-TLS domain;
 //! - an authorizer error (the store unavailable): 500 `{"message":"Internal Server Error"}`.
 
 use lambda_http::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, USER_AGENT, WWW_AUTHENTICATE};
@@ -71,6 +74,9 @@ pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
     headers.insert("x-forwarded-proto".to_owned(), Value::String("http".to_owned()));
     let header = |name| request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let path = request.uri().path();
+    // On a mutual-TLS connection, the client certificate, where API Gateway's mutual TLS puts it (RFC 8705 §3).
+    let authentication = tessera::wire::client_cert::presented_certificate_pem(request)
+        .map(|pem| json!({"clientCert": {"clientCertPem": pem}}));
     json!({
         "version": "2.0",
         "type": "REQUEST",
@@ -90,6 +96,7 @@ pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
             "routeKey": route_key,
             "stage": "$default",
             "timeEpoch": now_ms,
+            "authentication": authentication,
         },
     })
 }

@@ -356,11 +356,15 @@ pub struct ListenOn {
     pub addr: SocketAddr,
     /// `Some`: HTTPS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether the TLS configuration accepts any client certificate without verifying its chain
+    /// (`--tls-client-any`): the service then refuses `tls_client_auth`, which trusts the chain
+    /// ([`tessera::TokenService::with_unverified_client_certificates`]).
+    pub unverified_client_certificates: bool,
 }
 
 impl From<SocketAddr> for ListenOn {
     fn from(addr: SocketAddr) -> Self {
-        Self { addr, tls: None }
+        Self { addr, tls: None, unverified_client_certificates: false }
     }
 }
 
@@ -485,7 +489,7 @@ pub async fn serve(
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
 ) -> Result<RunningServer, CliError> {
-    let ListenOn { addr, tls } = listen.into();
+    let ListenOn { addr, tls, unverified_client_certificates } = listen.into();
     let listener = TcpListener::bind(addr).await.map_err(|source| CliError::Listen { addr, source })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://{}", listener.local_addr().map_err(CliError::Socket)?);
@@ -496,6 +500,9 @@ pub async fn serve(
     let mut service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
         .await?
         .with_metrics(metrics);
+    if unverified_client_certificates {
+        service = service.with_unverified_client_certificates();
+    }
     // The table's Shared Signals transmitters join the file's, as the receiver function reads them.
     if let Some(registry) = registry {
         service = service.with_registered_ssf_transmitters(config, registry.as_ref()).await?;

@@ -81,7 +81,11 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         config.revocation_max_staleness_ms = Some(millis);
     }
     let limits = runner::RunnerLimits::from(args.limits);
-    let listen = runner::ListenOn { addr: args.addr, tls: args.tls.server_config()? };
+    let listen = runner::ListenOn {
+        addr: args.addr,
+        tls: args.tls.server_config()?,
+        unverified_client_certificates: args.tls.tls_client_any,
+    };
     let scheme = if listen.tls.is_some() { "https" } else { "http" };
     let keys = args.keys_file.map(|file| tessera::tenancy::KeyDocumentSource {
         source: Arc::new(tessera::key_source::FileKeys(file)),

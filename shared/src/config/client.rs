@@ -291,7 +291,10 @@ impl ClientConfig {
                 && method != TokenEndpointAuthMethod::ClientSecretBasic
                 && method != TokenEndpointAuthMethod::ClientSecretPost =>
             {
-                return Err(invalid(&format!("a {} client never has a secret", method.as_str())));
+                return Err(invalid(&format!(
+                    "a {} client authenticates by key or certificate, never a secret",
+                    method.as_str()
+                )));
             }
             TokenEndpointAuthMethod::PrivateKeyJwt => {
                 ClientAuthentication::PrivateKeyJwt(client_jwks(keys()?).map_err(|what| invalid(&what))?)

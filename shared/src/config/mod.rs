@@ -552,9 +552,61 @@ mod tests {
             (format!("{pkj}jwks = '{{\"keys\": [{{\"kty\": \"oct\", \"k\": \"c2VjcmV0\"}}]}}'"), "no usable"),
             (format!("{pkj}jwks = '{private}'"), "private key"),
             (format!("{pkj}jwks = '{{\"keys\": [], \"pad\": \"{}\"}}'", "x".repeat(9000)), "over 8192 bytes"),
-            (format!("jwks = '{EC_JWKS}'\nclient_secret = \"s\""), "for a private_key_jwt client only"),
+            (format!("jwks = '{EC_JWKS}'\nclient_secret = \"s\""), "are for private_key_jwt and self_signed_tls"),
             ("token_endpoint_auth_method = \"client_secret_jwt\"\nclient_secret = \"s\"".to_owned(), "unknown variant"),
             ("token_endpoint_auth_method = \"none\"".to_owned(), "unknown variant"),
+        ];
+        for (rest, expected) in cases {
+            let err = load(&entry(&rest)).unwrap_err();
+            assert!(err.to_string().contains(expected), "{rest}: {err}");
+        }
+    }
+
+    /// RFC 8705 §2.1.2: a `tls_client_auth` client is named by exactly one of the five `tls_client_auth_*` entries;
+    /// §2.2: a `self_signed_tls_client_auth` client registers its certificates in its JWKS (`x5c`). Neither has a
+    /// secret; §3.4's `tls_client_certificate_bound_access_tokens` is any client's, but not with `require_dpop`.
+    #[test]
+    fn a_mutual_tls_client_is_named_by_one_certificate_match() {
+        use crate::domain::client::{CertificateSubject, ClientAuthentication};
+        use crate::domain::jwks::Jwks;
+        let entry = |rest: &str| format!("[[clients]]\nclient_id = \"mt\"\n{rest}");
+        let load = |toml: &str| Config::from_toml(toml).and_then(|c| c.clients(&SeededEntropy::new(1)));
+        let tls = "token_endpoint_auth_method = \"tls_client_auth\"\n";
+        for (rest, expected) in [
+            ("tls_client_auth_subject_dn = \"CN=billing, O=Example\"", CertificateSubject::SubjectDn("CN=billing,O=Example".into())),
+            ("tls_client_auth_subject_dn = \"commonName=billing\"", CertificateSubject::SubjectDn("CN=billing".into())),
+            ("tls_client_auth_san_dns = \"billing.example.com\"", CertificateSubject::SanDns("billing.example.com".into())),
+            ("tls_client_auth_san_uri = \"spiffe://example.com/billing\"", CertificateSubject::SanUri("spiffe://example.com/billing".into())),
+            ("tls_client_auth_san_ip = \"2001:db8::1\"", CertificateSubject::SanIp("2001:db8::1".parse().unwrap())),
+            ("tls_client_auth_san_email = \"billing@example.com\"", CertificateSubject::SanEmail("billing@example.com".into())),
+        ] {
+            let clients = load(&entry(&format!("{tls}{rest}\ntls_client_certificate_bound_access_tokens = true"))).unwrap();
+            assert_eq!(clients[0].authentication, ClientAuthentication::TlsClientAuth(expected), "{rest}");
+            assert!(clients[0].certificate_bound_access_tokens);
+            assert!(!clients[0].authenticate(""), "no secret authenticates it");
+        }
+        let self_signed = "token_endpoint_auth_method = \"self_signed_tls_client_auth\"\n";
+        let clients = load(&entry(&format!("{self_signed}jwks_uri = \"https://mt.example.com/jwks\""))).unwrap();
+        let uri = Jwks::Uri("https://mt.example.com/jwks".into());
+        assert_eq!(clients[0].authentication, ClientAuthentication::SelfSignedTlsClientAuth(uri));
+        assert!(!clients[0].certificate_bound_access_tokens, "off by default");
+        let cases = [
+            (tls.to_owned(), "set exactly one of tls_client_auth_subject_dn"),
+            (format!("{tls}tls_client_auth_san_dns = \"a.example\"\ntls_client_auth_san_ip = \"10.0.0.1\""), "exactly one"),
+            (format!("{tls}tls_client_auth_subject_dn = \"not a dn\""), "not a distinguished name"),
+            (format!("{tls}tls_client_auth_san_ip = \"10.0.0\""), "not an IP address"),
+            (format!("{tls}tls_client_auth_san_uri = \"relative/path\""), "not an absolute URI"),
+            (format!("{tls}tls_client_auth_san_dns = \"bad name\""), "not a DNS name"),
+            (format!("{tls}tls_client_auth_san_email = \"nobody\""), "not an email address"),
+            (format!("{tls}tls_client_auth_san_dns = \"a.example\"\nclient_secret = \"s\""), "never a secret"),
+            (format!("{tls}tls_client_auth_san_dns = \"a.example\"\njwks_uri = \"https://a.example/j\""), "not by keys"),
+            ("tls_client_auth_san_dns = \"a.example\"\nclient_secret = \"s\"".to_owned(), "for a tls_client_auth client only"),
+            (self_signed.to_owned(), "needs one of jwks, jwks_file and jwks_uri"),
+            (format!("{self_signed}jwks = '{EC_JWKS}'"), "no key has x5c"),
+            (
+                format!("{tls}tls_client_auth_san_dns = \"a.example\"\nrequire_dpop = true\ntls_client_certificate_bound_access_tokens = true"),
+                "exclude each other",
+            ),
         ];
         for (rest, expected) in cases {
             let err = load(&entry(&rest)).unwrap_err();

@@ -173,8 +173,33 @@ impl ClientCertificate {
 /// match. `None` when it is not an RFC 4514 DN or is empty.
 pub fn canonical_subject_dn(dn: &str) -> Option<String> {
     use std::str::FromStr;
-    let parsed = x509_cert::name::RdnSequence::from_str(dn.trim()).ok()?;
+    let parsed = x509_cert::name::RdnSequence::from_str(&without_separator_spaces(dn)).ok()?;
     (!parsed.is_empty()).then(|| parsed.to_string())
+}
+
+/// `dn` without the spaces around its unescaped `,` and `+` separators (`CN=a, O=b` as `CN=a,O=b`), which RFC 4514
+/// §3 leaves out but people write; an escaped space (`\ `) stays.
+fn without_separator_spaces(dn: &str) -> String {
+    let mut out = String::with_capacity(dn.len());
+    let (mut escaped, mut after_separator) = (false, true);
+    for c in dn.trim().chars() {
+        match c {
+            ' ' if after_separator => continue,
+            ',' | '+' if !escaped => {
+                while out.ends_with(' ') && !out.ends_with("\\ ") {
+                    out.pop();
+                }
+                out.push(c);
+                after_separator = true;
+                continue;
+            }
+            _ => {}
+        }
+        escaped = c == '\\' && !escaped;
+        after_separator = false;
+        out.push(c);
+    }
+    out
 }
 
 fn san_of_interest(name: &GeneralName) -> Option<SubjectAltName> {
@@ -195,7 +220,14 @@ fn san_of_interest(name: &GeneralName) -> Option<SubjectAltName> {
 /// (`requestContext.authentication.clientCert.clientCertPem`), which API Gateway sets on a mutual-TLS custom
 /// domain and the local runner sets from its own handshake; never from a header.
 pub fn presented_certificate(request: &Request) -> Result<Option<ClientCertificate>, CertificateError> {
-    let pem_text = match request.request_context_ref() {
+    presented_certificate_pem(request).map(ClientCertificate::from_pem).transpose()
+}
+
+/// The PEM text of the client certificate in the request context
+/// (`requestContext.authentication.clientCert.clientCertPem`), unparsed: what an authorizer event built from the
+/// request carries on.
+pub fn presented_certificate_pem(request: &Request) -> Option<&str> {
+    match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
             .authentication
             .as_ref()
@@ -203,8 +235,7 @@ pub fn presented_certificate(request: &Request) -> Result<Option<ClientCertifica
             .and_then(|cert| cert.client_cert_pem.as_deref()),
         #[allow(unreachable_patterns)]
         _ => None,
-    };
-    pem_text.map(ClientCertificate::from_pem).transpose()
+    }
 }
 
 /// The request context the local runner gives a request that came with a client certificate: API Gateway's
@@ -279,6 +310,43 @@ r+ot1Aqw4Q==
                 SubjectAltName::Email("l.eagle@example.com".into()),
             ]
         );
+    }
+
+    /// RFC 8705 §2.1.2: a `tls_client_auth` client is matched by its registered subject DN (the RFC 4514 form, as
+    /// registered in any spacing and spelling, compared ignoring case) or by one SAN entry of the registered kind;
+    /// never by another kind's value, nor by a part of a name.
+    #[test]
+    fn a_certificate_names_the_client_registered_by_its_dn_or_one_san() {
+        let cert = ClientCertificate::from_pem(EAGLE_PEM).unwrap();
+        let dn = |text: &str| CertificateSubject::SubjectDn(canonical_subject_dn(text).expect(text));
+        for registered in [
+            dn(r"CN=L. Eagle,O=Sue\, Grabbit and Runn,C=GB"),
+            dn(r"CN=L. Eagle, O=Sue\, Grabbit and Runn, C=GB"),
+            dn(r"cn=l. eagle,o=sue\, grabbit and runn,c=gb"),
+            dn(r"commonName=L. Eagle,organizationName=Sue\, Grabbit and Runn,countryName=GB"),
+            CertificateSubject::SanDns("CLIENT.example.com".into()),
+            CertificateSubject::SanUri("https://client.example.com/".into()),
+            CertificateSubject::SanIp("192.0.2.1".parse().unwrap()),
+            CertificateSubject::SanIp("2001:db8:0::1".parse().unwrap()),
+            CertificateSubject::SanEmail("l.eagle@example.com".into()),
+        ] {
+            assert!(cert.names(&registered), "{registered:?}");
+        }
+        for other in [
+            dn("CN=L. Eagle"),
+            dn(r"C=GB,O=Sue\, Grabbit and Runn,CN=L. Eagle"),
+            CertificateSubject::SanDns("example.com".into()),
+            CertificateSubject::SanDns("https://client.example.com/".into()),
+            CertificateSubject::SanUri("https://client.example.com".into()),
+            CertificateSubject::SanIp("192.0.2.2".parse().unwrap()),
+            CertificateSubject::SanEmail("L.Eagle@example.com".into()),
+            CertificateSubject::SanEmail("client.example.com".into()),
+        ] {
+            assert!(!cert.names(&other), "{other:?}");
+        }
+        for not_a_dn in ["", "L. Eagle", "CN", "=x", "XX=1"] {
+            assert_eq!(canonical_subject_dn(not_a_dn), None, "{not_a_dn}");
+        }
     }
 
     #[test]
