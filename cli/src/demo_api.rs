@@ -57,7 +57,8 @@ pub async fn serve(service: &TokenService, request: Request) -> Response<Body> {
 
 /// The HTTP API (payload format 2.0) authorizer event API Gateway would send for `request`: header names in lower
 /// case, repeated headers joined with commas, the `Authorization` header as the identity source, and
-/// `X-Forwarded-Proto` set to the scheme the runner serves (`http`), as API Gateway sets it to its own.
+/// `X-Forwarded-Proto` set to the scheme the runner serves (`http`, or `https` over TLS), as API Gateway sets it to
+/// its own.
 pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
     let method = request.method().as_str();
     let route_key = format!("{method} {DEMO_ORDERS_PATH}");
@@ -71,12 +72,14 @@ pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
             .collect();
         headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
     }
-    headers.insert("x-forwarded-proto".to_owned(), Value::String("http".to_owned()));
+    let scheme = request.uri().scheme_str().unwrap_or("http");
+    headers.insert("x-forwarded-proto".to_owned(), Value::String(scheme.to_owned()));
     let header = |name| request.headers().get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let path = request.uri().path();
     // On a mutual-TLS connection, the client certificate, where API Gateway's mutual TLS puts it (RFC 8705 §3).
+    // (`validity` is a member API Gateway always sends, and its event type requires.)
     let authentication = tessera::wire::client_cert::presented_certificate_pem(request)
-        .map(|pem| json!({"clientCert": {"clientCertPem": pem}}));
+        .map(|pem| json!({"clientCert": {"clientCertPem": pem, "validity": {}}}));
     json!({
         "version": "2.0",
         "type": "REQUEST",

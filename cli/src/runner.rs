@@ -339,11 +339,20 @@ async fn dispatch(
     response
 }
 
-/// The request with its connection's client certificate, if any, where API Gateway's mutual TLS puts it (the
-/// request context); nothing the client sent goes there.
+/// The request as a handler sees it behind API Gateway: with its connection's client certificate, if any, where
+/// API Gateway's mutual TLS puts it (the request context; nothing the client sent goes there), and, on a TLS
+/// connection, an absolute `https://<Host>` URI, as Lambda's request has, so a DPoP proof's `htu` (RFC 9449 §4.3)
+/// is checked against the `https` URL the client sent the request to.
 fn with_client_certificate(mut request: Request, connection: &ConnectionInfo) -> Request {
     if let Some(context) = &connection.client_certificate {
         request.extensions_mut().insert(context.clone());
+    }
+    if connection.scheme == "https" && request.uri().scheme().is_none() {
+        let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        if let Some(uri) = host.and_then(|host| format!("https://{host}{path}").parse::<hyper::Uri>().ok()) {
+            *request.uri_mut() = uri;
+        }
     }
     request
 }

@@ -6,6 +6,7 @@ pub mod dpop_proofs;
 pub mod fault_proxy;
 pub mod fuzz;
 pub mod issuers;
+pub mod mutual_tls;
 pub mod sqs;
 pub mod token_variants;
 

@@ -365,7 +365,11 @@ pub async fn register(
     let mut entry = entry.clone();
     entry.client_secret = None;
     let secret = match entry.token_endpoint_auth_method {
-        Some(TokenEndpointAuthMethod::PrivateKeyJwt) => None,
+        Some(
+            TokenEndpointAuthMethod::PrivateKeyJwt
+            | TokenEndpointAuthMethod::TlsClientAuth
+            | TokenEndpointAuthMethod::SelfSignedTlsClientAuth,
+        ) => None,
         _ => {
             let secret = generate_secret(entropy)?;
             entry.client_secret_hash = Some(String::from(hash(&secret, entropy)?));
@@ -408,7 +412,7 @@ pub async fn rotate_secret(
     entropy: &dyn Entropy,
 ) -> Result<IssuedSecret, CliError> {
     let mut client = get(store, tenant, client_id).await?;
-    if let ClientAuthentication::PrivateKeyJwt(_) = client.authentication {
+    if !matches!(client.authentication, ClientAuthentication::Secret(_)) {
         return Err(CliError::NoSecret { tenant: tenant.clone(), client_id: client_id.to_owned() });
     }
     let secret = generate_secret(entropy)?;
@@ -566,7 +570,7 @@ mod tests {
         let listed = render_list(&store.list_clients(&TenantId::default()).await.unwrap());
         assert!(
             listed.contains(
-                "\t-\tfalse\tcom.example.orders/ios/2.1.0\tclient_secret_basic,client_secret_post\trequired\n"
+                "\t-\tfalse\tcom.example.orders/ios/2.1.0\tclient_secret_basic,client_secret_post\trequired\t-\n"
             ),
             "{listed}"
         );
@@ -622,7 +626,7 @@ mod tests {
         let listed = render_list(&store.list_clients(&tenant).await.unwrap());
         assert!(listed.lines().next().unwrap().ends_with("\tAPP\tMETHOD\tDPOP\tCERT_BOUND"), "{listed}");
         assert!(
-            listed.contains("batch\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\tprivate_key_jwt\t-\n"),
+            listed.contains("batch\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\tprivate_key_jwt\t-\t-\n"),
             "{listed}"
         );
         assert!(!listed.contains(&key.public_jwk().to_string()), "keys are not listed");
@@ -634,7 +638,7 @@ mod tests {
             ),
             (
                 &["--client-id", "x", "--auth-method", "client_secret_basic", "--jwks", file_arg],
-                "private_key_jwt client only",
+                "are for private_key_jwt and self_signed_tls_client_auth clients",
             ),
             (
                 &["--client-id", "x", "--auth-method", "private_key_jwt", "--jwks-uri", "http://batch.example/jwks"],
@@ -653,5 +657,50 @@ mod tests {
             assert!(err.contains(says), "{args:?}: {err}");
         }
         std::fs::remove_file(file).unwrap();
+    }
+
+    /// RFC 8705: `--auth-method tls_client_auth` with one `--tls-*` match registers no secret (§2.1.2), and
+    /// `--certificate-bound` binds its tokens (§3.4); `clients list` shows both; `rotate-secret` refuses it (it has
+    /// no secret to rotate), and a second match or `--require-dpop` beside `--certificate-bound` is refused.
+    #[tokio::test]
+    async fn register_a_mutual_tls_client() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Register {
+            #[command(flatten)]
+            client: NewClient,
+        }
+        let parse = |args: &[&str]| Register::try_parse_from([&["register"][..], args].concat());
+        let store = MemoryStore::new();
+        let tenant = TenantId::default();
+        let args =
+            ["--client-id", "billing", "--auth-method", "tls_client_auth", "--tls-subject-dn", "CN=billing, O=Example"];
+        let bound = [&args[..], &["--certificate-bound"]].concat();
+        let registered = register(&store, &parse(&bound).unwrap().client.into(), &SystemEntropy).await.unwrap();
+        assert_eq!((registered.token_endpoint_auth_method, registered.client_secret), ("tls_client_auth", None));
+        let client = get(&store, &tenant, "billing").await.unwrap();
+        assert_eq!(
+            client.authentication,
+            ClientAuthentication::TlsClientAuth(tessera::domain::client::CertificateSubject::SubjectDn(
+                "CN=billing,O=Example".into()
+            ))
+        );
+        assert!(client.certificate_bound_access_tokens);
+        let listed = render_list(&store.list_clients(&tenant).await.unwrap());
+        assert!(listed.contains("\ttls_client_auth\t-\trequired\n"), "{listed}");
+        let err = rotate_secret(&store, &tenant, "billing", &SystemEntropy).await.unwrap_err().to_string();
+        assert!(err.contains("no secret"), "{err}");
+        let by_san = ["--client-id", "b2", "--auth-method", "tls_client_auth", "--tls-san-ip", "10.0.0.7"];
+        register(&store, &parse(&by_san).unwrap().client.into(), &SystemEntropy).await.unwrap();
+        for (args, says) in [
+            (&[&args[..], &["--tls-san-dns", "billing.example.com"]].concat(), "cannot be used with"),
+            (&[&bound[..], &["--require-dpop"]].concat(), "cannot be used with"),
+        ] {
+            let err = parse(args).err().expect("refused").to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+        let no_match: ClientConfig = parse(&args[..4]).unwrap().client.into();
+        let err = register(&store, &no_match, &SystemEntropy).await.unwrap_err().to_string();
+        assert!(err.contains("set exactly one of tls_client_auth_subject_dn"), "{err}");
     }
 }

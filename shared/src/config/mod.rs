@@ -573,14 +573,27 @@ mod tests {
         let load = |toml: &str| Config::from_toml(toml).and_then(|c| c.clients(&SeededEntropy::new(1)));
         let tls = "token_endpoint_auth_method = \"tls_client_auth\"\n";
         for (rest, expected) in [
-            ("tls_client_auth_subject_dn = \"CN=billing, O=Example\"", CertificateSubject::SubjectDn("CN=billing,O=Example".into())),
+            (
+                "tls_client_auth_subject_dn = \"CN=billing, O=Example\"",
+                CertificateSubject::SubjectDn("CN=billing,O=Example".into()),
+            ),
             ("tls_client_auth_subject_dn = \"commonName=billing\"", CertificateSubject::SubjectDn("CN=billing".into())),
-            ("tls_client_auth_san_dns = \"billing.example.com\"", CertificateSubject::SanDns("billing.example.com".into())),
-            ("tls_client_auth_san_uri = \"spiffe://example.com/billing\"", CertificateSubject::SanUri("spiffe://example.com/billing".into())),
+            (
+                "tls_client_auth_san_dns = \"billing.example.com\"",
+                CertificateSubject::SanDns("billing.example.com".into()),
+            ),
+            (
+                "tls_client_auth_san_uri = \"spiffe://example.com/billing\"",
+                CertificateSubject::SanUri("spiffe://example.com/billing".into()),
+            ),
             ("tls_client_auth_san_ip = \"2001:db8::1\"", CertificateSubject::SanIp("2001:db8::1".parse().unwrap())),
-            ("tls_client_auth_san_email = \"billing@example.com\"", CertificateSubject::SanEmail("billing@example.com".into())),
+            (
+                "tls_client_auth_san_email = \"billing@example.com\"",
+                CertificateSubject::SanEmail("billing@example.com".into()),
+            ),
         ] {
-            let clients = load(&entry(&format!("{tls}{rest}\ntls_client_certificate_bound_access_tokens = true"))).unwrap();
+            let clients =
+                load(&entry(&format!("{tls}{rest}\ntls_client_certificate_bound_access_tokens = true"))).unwrap();
             assert_eq!(clients[0].authentication, ClientAuthentication::TlsClientAuth(expected), "{rest}");
             assert!(clients[0].certificate_bound_access_tokens);
             assert!(!clients[0].authenticate(""), "no secret authenticates it");
@@ -592,19 +605,30 @@ mod tests {
         assert!(!clients[0].certificate_bound_access_tokens, "off by default");
         let cases = [
             (tls.to_owned(), "set exactly one of tls_client_auth_subject_dn"),
-            (format!("{tls}tls_client_auth_san_dns = \"a.example\"\ntls_client_auth_san_ip = \"10.0.0.1\""), "exactly one"),
+            (
+                format!("{tls}tls_client_auth_san_dns = \"a.example\"\ntls_client_auth_san_ip = \"10.0.0.1\""),
+                "exactly one",
+            ),
             (format!("{tls}tls_client_auth_subject_dn = \"not a dn\""), "not a distinguished name"),
             (format!("{tls}tls_client_auth_san_ip = \"10.0.0\""), "not an IP address"),
             (format!("{tls}tls_client_auth_san_uri = \"relative/path\""), "not an absolute URI"),
             (format!("{tls}tls_client_auth_san_dns = \"bad name\""), "not a DNS name"),
             (format!("{tls}tls_client_auth_san_email = \"nobody\""), "not an email address"),
             (format!("{tls}tls_client_auth_san_dns = \"a.example\"\nclient_secret = \"s\""), "never a secret"),
-            (format!("{tls}tls_client_auth_san_dns = \"a.example\"\njwks_uri = \"https://a.example/j\""), "not by keys"),
-            ("tls_client_auth_san_dns = \"a.example\"\nclient_secret = \"s\"".to_owned(), "for a tls_client_auth client only"),
+            (
+                format!("{tls}tls_client_auth_san_dns = \"a.example\"\njwks_uri = \"https://a.example/j\""),
+                "not by keys",
+            ),
+            (
+                "tls_client_auth_san_dns = \"a.example\"\nclient_secret = \"s\"".to_owned(),
+                "for a tls_client_auth client only",
+            ),
             (self_signed.to_owned(), "needs one of jwks, jwks_file and jwks_uri"),
             (format!("{self_signed}jwks = '{EC_JWKS}'"), "no key has x5c"),
             (
-                format!("{tls}tls_client_auth_san_dns = \"a.example\"\nrequire_dpop = true\ntls_client_certificate_bound_access_tokens = true"),
+                format!(
+                    "{tls}tls_client_auth_san_dns = \"a.example\"\nrequire_dpop = true\ntls_client_certificate_bound_access_tokens = true"
+                ),
                 "exclude each other",
             ),
         ];

@@ -21,6 +21,7 @@ mod jwks_uri;
 mod key_rotation;
 mod memory_bound;
 mod metrics;
+mod mtls;
 mod profiles;
 mod races;
 mod read_plan;

@@ -1,0 +1,240 @@
+//! Mutual TLS (RFC 8705) over the runner's HTTPS, end to end on the store `TESSERA_E2E_STORE` selects, with
+//! certificates made by rcgen (`tessera_e2e::mutual_tls`): `tls_client_auth` by subject DN and by SAN (§2.1),
+//! `self_signed_tls_client_auth` by the client's JWKS (§2.2), at the token, introspection and revocation endpoints;
+//! certificate-bound access tokens (§3) in both formats, their `cnf.x5t#S256` in the JWT and at introspection, and
+//! the authorizer's check of the binding at the demo route. Every refusal is the RFC's error, never a token.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tessera::clock::Clock;
+use tessera::config::Config;
+use tessera_e2e::dpop_proofs::DpopKey;
+use tessera_e2e::mutual_tls::{Accepting, Credential, Pki};
+use tessera_e2e::{Endpoint, Reply, TestServer, basic, creds, form, test_config_toml};
+
+const TOKEN: &str = "/oauth2/token";
+const INTROSPECT: &str = "/oauth2/introspect";
+const REVOKE: &str = "/oauth2/revoke";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `tls_client_auth` by subject DN, JWTs, certificate-bound, for the demo route's audience. (rcgen writes the
+/// common name as the first RDN, so the RFC 4514 string, most significant last, ends with it.)
+const BY_DN: &str = "mtls-billing";
+/// `tls_client_auth` by SAN DNS name, opaque tokens, certificate-bound.
+const BY_SAN: &str = "mtls-billing-opaque";
+/// `tls_client_auth` by the other certificate's SAN, a resource server that introspects.
+const RESOURCE_SERVER: &str = "mtls-resource-server";
+/// A secret client whose tokens are certificate-bound.
+const BOUND_SECRET: (&str, &str) = ("bound-secret", "bound-secret-0123456789abcdef0123");
+/// `self_signed_tls_client_auth` with its certificate in an inline JWKS, certificate-bound.
+const SELF_SIGNED: &str = "mtls-self-signed";
+
+fn config(pki: &Pki) -> Config {
+    let jwks = json!({"keys": [pki.self_signed.jwk_with_x5c("batch-1")]});
+    let toml = format!(
+        r#"{}
+[[clients]]
+client_id = "{BY_DN}"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_subject_dn = "O=Example, CN=billing"
+tls_client_certificate_bound_access_tokens = true
+scopes = ["orders:read"]
+audiences = ["https://orders.example.com"]
+
+[[clients]]
+client_id = "{BY_SAN}"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_san_dns = "billing.example.com"
+tls_client_certificate_bound_access_tokens = true
+access_token_format = "opaque"
+scopes = ["orders:read"]
+audiences = ["https://orders.example.com"]
+
+[[clients]]
+client_id = "{RESOURCE_SERVER}"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_san_dns = "other.example.com"
+grant_types = []
+may_introspect = true
+
+[[clients]]
+client_id = "{}"
+client_secret = "{}"
+tls_client_certificate_bound_access_tokens = true
+scopes = ["orders:read"]
+audiences = ["https://orders.example.com"]
+
+[[clients]]
+client_id = "{SELF_SIGNED}"
+token_endpoint_auth_method = "self_signed_tls_client_auth"
+jwks = '{jwks}'
+tls_client_certificate_bound_access_tokens = true
+scopes = ["orders:read"]
+audiences = ["https://orders.example.com"]
+"#,
+        test_config_toml(),
+        BOUND_SECRET.0,
+        BOUND_SECRET.1,
+    );
+    Config::from_toml(&toml).expect("the mutual-TLS config parses")
+}
+
+/// A POSTed form, with an `Authorization` header when given.
+async fn post(endpoint: &Endpoint, path: &str, authorization: Option<String>, pairs: &[(&str, &str)]) -> Reply {
+    let mut headers = vec![("content-type", FORM.to_owned())];
+    headers.extend(authorization.map(|value| ("authorization", value)));
+    endpoint.send("POST", path, &headers, form(pairs)).await
+}
+
+/// A client-credentials request authenticated by the connection's certificate: `client_id` alone (RFC 8705 §2).
+async fn token_by_certificate(endpoint: &Endpoint, client_id: &str) -> Reply {
+    post(endpoint, TOKEN, None, &[("grant_type", "client_credentials"), ("client_id", client_id)]).await
+}
+
+fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims")
+}
+
+fn cnf_of(certificate: &Credential) -> Value {
+    json!({"x5t#S256": certificate.thumbprint()})
+}
+
+async fn demo(endpoint: &Endpoint, token: &str) -> Reply {
+    endpoint.send("GET", "/demo/orders", &[("authorization", format!("Bearer {token}"))], "").await
+}
+
+/// RFC 8705 §2.1 and §3: a client named by its certificate's subject DN authenticates with `client_id` alone over
+/// mutual TLS, and gets a `Bearer` JWT whose `cnf.x5t#S256` is its certificate's thumbprint (computed here from
+/// rcgen's DER). Introspection returns the `cnf` (§3.2); the authorizer lets the token through only on a request
+/// with that certificate (§3: otherwise `invalid_token`, which an HTTP API's simple response answers with 403).
+#[tokio::test]
+async fn tls_client_auth_issues_tokens_bound_to_the_certificate() {
+    let pki = Pki::new();
+    let server = TestServer::start_mutual_tls(&config(&pki), &pki, Accepting::IssuedByTheCa).await;
+    let billing = server.presenting(&pki, &pki.billing);
+    let issued = token_by_certificate(&billing, BY_DN).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    assert_eq!(issued.header("cache-control"), Some("no-store"));
+    assert_eq!(issued.json()["token_type"], "Bearer", "RFC 8705 §3 keeps the Bearer scheme");
+    let token = issued.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_claims(&token)["cnf"], cnf_of(&pki.billing));
+
+    let introspected = post(&server, INTROSPECT, Some(basic(creds::RS.0, creds::RS.1)), &[("token", &token)]).await;
+    let body = introspected.json();
+    assert_eq!((body["active"].clone(), body["token_type"].clone()), (json!(true), json!("Bearer")), "{body}");
+    assert_eq!(body["cnf"], cnf_of(&pki.billing));
+
+    assert_eq!(demo(&billing, &token).await.status, 200, "with its certificate");
+    assert_eq!(demo(&server, &token).await.status, 403, "without a certificate");
+    assert_eq!(demo(&server.presenting(&pki, &pki.other), &token).await.status, 403, "with another certificate");
+}
+
+/// RFC 8705 §2.1.2 by SAN, opaque tokens: the record carries the binding, so introspection returns `cnf` from its
+/// one read. A certificate that does not name the client (another of the same CA), or none, is `invalid_client`
+/// (401 with `WWW-Authenticate`), and a `client_id` alone without a certificate is no authentication at all.
+#[tokio::test]
+async fn tls_client_auth_by_san_refuses_other_certificates() {
+    let pki = Pki::new();
+    let server = TestServer::start_mutual_tls(&config(&pki), &pki, Accepting::IssuedByTheCa).await;
+    let billing = server.presenting(&pki, &pki.billing);
+    let issued = token_by_certificate(&billing, BY_SAN).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let token = issued.json()["access_token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("tsr_at_"), "opaque");
+    let introspected = post(&server, INTROSPECT, Some(basic(creds::RS.0, creds::RS.1)), &[("token", &token)]).await;
+    assert_eq!(introspected.json()["cnf"], cnf_of(&pki.billing));
+
+    let other = server.presenting(&pki, &pki.other);
+    for (endpoint, client) in [(&other, BY_SAN), (&other, BY_DN), (&server.endpoint, BY_SAN), (&billing, "nobody")] {
+        let refused = token_by_certificate(endpoint, client).await;
+        refused.assert_error(401, "invalid_client");
+        assert!(refused.header("www-authenticate").is_some(), "{client}");
+    }
+    // A certificate client presenting a secret it does not have is no different.
+    let with_secret = post(&billing, TOKEN, Some(basic(BY_DN, "guess")), &[("grant_type", "client_credentials")]).await;
+    with_secret.assert_error(401, "invalid_client");
+}
+
+/// RFC 8705 §2 at the other endpoints: a resource server authenticated by its certificate introspects, and a
+/// client authenticated by its certificate revokes its own token (RFC 7009), which then introspects inactive.
+#[tokio::test]
+async fn mutual_tls_authenticates_at_introspection_and_revocation() {
+    let pki = Pki::new();
+    let server = TestServer::start_mutual_tls(&config(&pki), &pki, Accepting::IssuedByTheCa).await;
+    let (billing, other) = (server.presenting(&pki, &pki.billing), server.presenting(&pki, &pki.other));
+    let token = token_by_certificate(&billing, BY_DN).await.json()["access_token"].as_str().unwrap().to_owned();
+    let introspect = [("token", token.as_str()), ("client_id", RESOURCE_SERVER)];
+    let answer = post(&other, INTROSPECT, None, &introspect).await;
+    assert_eq!((answer.status, answer.json()["active"].clone()), (200, json!(true)), "{}", answer.text);
+    post(&billing, INTROSPECT, None, &introspect).await.assert_error(401, "invalid_client");
+
+    let revoked = post(&billing, REVOKE, None, &[("token", &token), ("client_id", BY_DN)]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(post(&other, INTROSPECT, None, &introspect).await.json(), json!({"active": false}));
+}
+
+/// RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens` on a client that authenticates with a secret (§3:
+/// binding does not depend on the authentication method): its token requests must come over mutual TLS (else
+/// `invalid_request`), the token is bound to whichever certificate the connection had, and a DPoP proof beside it
+/// is refused (a token is bound to one thing).
+#[tokio::test]
+async fn a_certificate_bound_secret_client_needs_mutual_tls_and_no_dpop_proof() {
+    let pki = Pki::new();
+    let server = TestServer::start_mutual_tls(&config(&pki), &pki, Accepting::IssuedByTheCa).await;
+    let cc = [("grant_type", "client_credentials")];
+    let auth = || Some(basic(BOUND_SECRET.0, BOUND_SECRET.1));
+    post(&server, TOKEN, auth(), &cc).await.assert_error(400, "invalid_request");
+    let other = server.presenting(&pki, &pki.other);
+    let issued = post(&other, TOKEN, auth(), &cc).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    assert_eq!(jwt_claims(issued.json()["access_token"].as_str().unwrap())["cnf"], cnf_of(&pki.other));
+
+    let proof = DpopKey::new(7).proof("POST", &format!("{}{TOKEN}", server.base), server.clock.now().as_secs(), None);
+    let headers =
+        [("content-type", FORM.to_owned()), ("authorization", basic(BOUND_SECRET.0, BOUND_SECRET.1)), ("dpop", proof)];
+    let refused = other.send("POST", TOKEN, &headers, form(&cc)).await;
+    refused.assert_error(400, "invalid_request");
+    assert!(refused.json()["error_description"].as_str().unwrap().contains("RFC 8705"), "{}", refused.text);
+}
+
+/// RFC 8705 §2.2 on a runner that accepts any certificate (`--tls-client-any`, as a truststore holding the client's
+/// self-signed certificate would): the certificate registered in the client's JWKS authenticates it and binds its
+/// token; an unregistered self-signed certificate with the same subject does not. `tls_client_auth` is refused on
+/// such a runner, since no chain was verified: the CA-issued certificate that works above fails here.
+#[tokio::test]
+async fn self_signed_tls_client_auth_matches_the_registered_certificate() {
+    let pki = Pki::new();
+    let server = TestServer::start_mutual_tls(&config(&pki), &pki, Accepting::Any).await;
+    let issued = token_by_certificate(&server.presenting(&pki, &pki.self_signed), SELF_SIGNED).await;
+    assert_eq!(issued.status, 200, "{} {:?}", issued.text, issued.headers);
+    let token = issued.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(jwt_claims(&token)["cnf"], cnf_of(&pki.self_signed));
+    assert_eq!(demo(&server.presenting(&pki, &pki.self_signed), &token).await.status, 200);
+    assert_eq!(demo(&server.presenting(&pki, &pki.unregistered), &token).await.status, 403);
+
+    let unregistered = token_by_certificate(&server.presenting(&pki, &pki.unregistered), SELF_SIGNED).await;
+    unregistered.assert_error(401, "invalid_client");
+    let unverified_chain = token_by_certificate(&server.presenting(&pki, &pki.billing), BY_DN).await;
+    unverified_chain.assert_error(401, "invalid_client");
+}
+
+/// RFC 8414 and RFC 8705 §3.3, §2.1, §2.2: the metadata says certificate-bound tokens are issued and lists both
+/// mutual-TLS methods at every endpoint that authenticates clients. The runner serves mutual TLS on its own
+/// endpoints, so it publishes no `mtls_endpoint_aliases` (RFC 8705 §5: only for endpoints elsewhere).
+#[tokio::test]
+async fn the_metadata_announces_mutual_tls() {
+    let pki = Pki::new();
+    let server = TestServer::start_mutual_tls(&config(&pki), &pki, Accepting::IssuedByTheCa).await;
+    let metadata = server.send("GET", "/.well-known/oauth-authorization-server", &[], "").await.json();
+    assert_eq!(metadata["tls_client_certificate_bound_access_tokens"], true);
+    assert!(metadata.get("mtls_endpoint_aliases").is_none());
+    for endpoint in ["token", "introspection", "revocation"] {
+        let methods = &metadata[format!("{endpoint}_endpoint_auth_methods_supported")];
+        for method in ["tls_client_auth", "self_signed_tls_client_auth", "private_key_jwt", "client_secret_basic"] {
+            assert!(methods.as_array().unwrap().contains(&json!(method)), "{endpoint}: {method}");
+        }
+    }
+    assert_eq!(metadata["issuer"].as_str().unwrap(), server.base, "the issuer is the https base");
+}
