@@ -1449,6 +1449,8 @@ struct ForDpop<'a> {
 
 /// RFC 9449's bad input: proofs malformed, expired, replayed, wrongly bound and wrongly typed, at the token endpoint
 /// (400 `invalid_dpop_proof`) and at the authorizer's demo route (401 with a `DPoP` challenge). None passes.
+///
+/// (The mutual-TLS cases are in [`mtls_cases`].)
 fn dpop_cases(t: &ForDpop<'_>) -> Vec<Case> {
     use Expect::{DpopRefusal, Error};
     let token_url = format!("{}{TOKEN}", t.base);
@@ -1566,6 +1568,70 @@ async fn send_cut_short(host: &str, case: &Case, announced: usize) -> Reply {
     Reply { status, headers, text: text.to_owned() }
 }
 
+/// Mutual-TLS clients of the corpus (RFC 8705): one that authenticates by certificate, and a secret client whose
+/// tokens are certificate-bound. The corpus runner serves plain HTTP: no request can carry a certificate.
+const MTLS_CLIENTS: &str = r#"
+[[clients]]
+client_id = "corpus-mtls"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_san_dns = "corpus.example.com"
+scopes = ["orders:read"]
+may_introspect = true
+
+[[clients]]
+client_id = "corpus-bound"
+client_secret = "corpus-bound-secret-0123456789abcdef"
+tls_client_certificate_bound_access_tokens = true
+scopes = ["orders:read"]
+"#;
+
+/// RFC 8705 without mutual TLS: a certificate client's `client_id` alone, at each endpoint, is `invalid_client`
+/// (401), whatever header claims to carry a certificate (only the TLS terminator's request context does); a secret it
+/// never had is `invalid_client`; a certificate-bound client's token request without mutual TLS is `invalid_request`.
+fn mtls_cases() -> Vec<Case> {
+    use Expect::Error;
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----";
+    let cc = "grant_type=client_credentials&client_id=corpus-mtls";
+    let spoofed = |name: &'static str, header: &'static str| {
+        let headers = vec![("content-type", FORM.to_owned()), (header, pem.replace("\n", " "))];
+        raw(name, "POST", TOKEN, headers, cc, Error(401, "invalid_client"))
+    };
+    vec![
+        post("mtls: client_id alone without a certificate", TOKEN, None, cc, Error(401, "invalid_client")),
+        post(
+            "mtls: introspection by client_id alone",
+            INTROSPECT,
+            None,
+            "token=abc&client_id=corpus-mtls",
+            Error(401, "invalid_client"),
+        ),
+        post(
+            "mtls: revocation by client_id alone",
+            REVOKE,
+            None,
+            "token=abc&client_id=corpus-mtls",
+            Error(401, "invalid_client"),
+        ),
+        spoofed("mtls: a certificate in x-amzn-mtls-clientcert", "x-amzn-mtls-clientcert"),
+        spoofed("mtls: a certificate in x-client-cert", "x-client-cert"),
+        spoofed("mtls: a certificate in ssl-client-cert", "ssl-client-cert"),
+        post(
+            "mtls: a certificate client presenting a secret",
+            TOKEN,
+            auth(("corpus-mtls", "guess-0123456789abcdef")),
+            "grant_type=client_credentials",
+            Error(401, "invalid_client"),
+        ),
+        post(
+            "mtls: a certificate-bound client without mutual TLS",
+            TOKEN,
+            auth(("corpus-bound", "corpus-bound-secret-0123456789abcdef")),
+            "grant_type=client_credentials",
+            Error(400, "invalid_request"),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     let own_key = SigningKey::generate(SigningAlgorithm::ES256, "tessera-local-1").unwrap();
@@ -1589,6 +1655,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     );
     config.clients.extend(Config::from_toml(&pkj).unwrap().clients);
     config.clients.extend(Config::from_toml(DPOP_CLIENTS).unwrap().clients);
+    config.clients.extend(Config::from_toml(MTLS_CLIENTS).unwrap().clients);
     let server = TestServer::start_config(&config).await;
     let jwt = server.issue(creds::JWT, &[]).await;
     let opaque = server.issue(creds::OPAQUE, &[]).await;
@@ -1644,8 +1711,9 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
         spent_at_demo,
         unbound: &jwt,
     }));
+    cases.extend(mtls_cases());
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 292, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 300, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

@@ -41,6 +41,9 @@ const SAMPLE_REFRESH: &str = "tsr_rt_zwSOqZrkv13aVdyGs9VeNihowy7QuU4HzeK0P6f4eUC
 /// The RFC 7638 thumbprint of the key that signed the DPoP proof of `token-dpop.json`.
 const SAMPLE_DPOP_JKT: &str = "SrXmZHPlIPOBsVIRoLx-IabnwUG3xZ1SlLNhAIFgPKs";
 
+/// The `x5t#S256` of the client certificate of `token-mtls.json` (`openssl x509 -outform der | openssl dgst -sha256
+/// -binary | basenc --base64url`, without padding).
+const SAMPLE_X5T: &str = "jFUxGc-cxOu43RlRoGtZD5KtZjJXk02EhHarLrUju3o";
 /// The message of `revocation-sqs-batch.json` that misspells its target.
 const BAD_MESSAGE_ID: &str = "2e1424d4-f796-459a-8184-9c92662be6da";
 
@@ -56,6 +59,13 @@ client_id = "exchanger"
 client_secret = "exchanger-secret-0123456789abcdef"
 scopes = ["profile:read"]
 grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange", "refresh_token"]
+
+[[clients]]
+client_id = "sample-billing"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_subject_dn = "CN=sample-billing,O=Example,C=GB"
+tls_client_certificate_bound_access_tokens = true
+scopes = ["orders:read"]
 
 [[clients]]
 client_id = "sample-batch"
@@ -155,6 +165,19 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
             let claims: Value =
                 jsonwebtoken::dangerous::insecure_decode_claims(b["access_token"].as_str().unwrap()).unwrap();
             assert_eq!(claims["cnf"], json!({"jkt": SAMPLE_DPOP_JKT}));
+        }),
+    );
+    map.insert(
+        "token-mtls.json",
+        (200, |b| {
+            // RFC 8705 §2.1, §3.1: on the mutual-TLS custom domain, `sample-billing` is authenticated by the client
+            // certificate API Gateway put in the request context (made with OpenSSL, issued by a sample CA, subject
+            // as registered), and its token is bound to that certificate; the issuer stays the configured one.
+            token_issued(b);
+            let claims: Value =
+                jsonwebtoken::dangerous::insecure_decode_claims(b["access_token"].as_str().unwrap()).unwrap();
+            assert_eq!(claims["cnf"], json!({"x5t#S256": SAMPLE_X5T}));
+            assert_eq!(claims["iss"], ISSUER);
         }),
     );
     map.insert("token-bad-secret.json", (401, |b| error("invalid_client")(b)));
@@ -451,13 +474,54 @@ async fn every_event_file_goes_through_its_handler() {
             other => panic!("{name}: unknown function prefix {other}"),
         };
         assert_eq!(route, expected_route, "{name}");
-        let service = seeded_service().await;
+        // The mutual-TLS domain serves with the issuer set (template.yaml requires IssuerUrl with MtlsDomainName).
+        let service = match name.contains("mtls") {
+            true => seeded_service_with_issuer(Some(ISSUER)).await,
+            false => seeded_service().await,
+        };
         let response = route.handle(&service, request).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
         assert_eq!(response.status(), status, "{name}: {body}");
         check(&body);
     }
     assert!(expectations.is_empty(), "expectations without an event file: {:?}", expectations.keys());
+}
+
+/// RFC 8705 §2: `token-mtls.json` authenticates by its request context's certificate alone. The same request with
+/// the certificate moved into a header (as a client could send it), as another client that registered no such certificate, or with none
+/// is `invalid_client` (401); with a certificate that cannot be read, `invalid_request`.
+#[tokio::test]
+async fn the_mtls_event_needs_its_certificate_in_the_request_context() {
+    let service = seeded_service_with_issuer(Some(ISSUER)).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/token-mtls.json");
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let pem = event["requestContext"]["authentication"]["clientCert"]["clientCertPem"].as_str().unwrap().to_owned();
+    let send = |event: Value| {
+        let service = &service;
+        async move {
+            let request = from_str(&event.to_string()).unwrap();
+            let response = Route::Token.handle(service, request).await.unwrap();
+            let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            (response.status().as_u16(), body["error"].as_str().unwrap_or("").to_owned())
+        }
+    };
+    assert_eq!(send(event.clone()).await.0, 200);
+    let mut in_a_header = event.clone();
+    in_a_header["requestContext"].as_object_mut().unwrap().remove("authentication");
+    in_a_header["headers"]["x-amzn-mtls-clientcert"] = json!(pem.replace('\n', ""));
+    assert_eq!(send(in_a_header).await, (401, "invalid_client".into()));
+    let mut another = event.clone();
+    another["body"] = json!(base64_of("grant_type=client_credentials&client_id=sample-batch"));
+    assert_eq!(send(another).await, (401, "invalid_client".into()), "the certificate names sample-billing only");
+    let mut unreadable = event.clone();
+    unreadable["requestContext"]["authentication"]["clientCert"]["clientCertPem"] =
+        json!("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    assert_eq!(send(unreadable).await, (400, "invalid_request".into()));
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
 
 /// RFC 7523 §3 item 7: the assertion of `token-private-key-jwt.json` is spent by its first use; the same event
