@@ -201,11 +201,23 @@ async fn register_serve_rotate_disable_import() {
     let mobile = ["--client-id", "mobile2", "--app-platform", "ios", "--app-version", "3.0"];
     tessera(&with(&["clients", "register"], &[&mobile[..], &["--revoke-access-on-refresh", "false"]].concat()));
     let listed = tessera(&with(&["clients", "list"], &[]));
-    // The APP column, then METHOD and DPOP.
-    let secret = "client_secret_basic,client_secret_post\t-";
+    // The APP column, then METHOD, DPOP and CERT_BOUND.
+    let secret = "client_secret_basic,client_secret_post\t-\t-";
     assert!(listed.contains(&format!("\ttrue\tcom.example.mobile/-/-\t{secret}\n")), "{listed}");
     assert!(
         listed.contains(&format!("mobile2\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\tfalse\t-/ios/3.0\t{secret}\n")),
+        "{listed}"
+    );
+    // RFC 8705: a client named by its certificate, its tokens bound to it; no secret is printed or stored.
+    let mtls = ["--client-id", "billing", "--auth-method", "tls_client_auth", "--tls-san-dns", "billing.example.com"];
+    let registered = tessera(&with(&["clients", "register"], &[&mtls[..], &["--certificate-bound"]].concat()));
+    let registered: serde_json::Value = serde_json::from_str(&registered).unwrap();
+    assert_eq!(registered["token_endpoint_auth_method"], "tls_client_auth");
+    assert!(registered.get("client_secret").is_none_or(serde_json::Value::is_null), "{registered}");
+    let listed = tessera(&with(&["clients", "list"], &[]));
+    assert!(
+        listed
+            .contains("billing\tjwt\tclient_credentials\t-\tfalse\tfalse\t-\ttrue\t-\ttls_client_auth\t-\trequired\n"),
         "{listed}"
     );
     let bad = Command::new(env!("CARGO_BIN_EXE_tessera"))

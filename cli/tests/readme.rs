@@ -253,3 +253,27 @@ fn readme_tls_example_runs_as_written() {
     assert!(stdout.lines().nth(2).is_some_and(|l| l.starts_with("curl exit ")), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn readme_mtls_example_runs_as_written() {
+    // RFC 8705: a client authenticated by its certificate, its token bound to it (the cnf is the certificate's
+    // hash as openssl computes it), the demo route passing with the certificate and not without, and no client
+    // without a certificate.
+    let (script, dir) = local_script("<!-- mtls-example:start", "mtls");
+    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).current_dir(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "mTLS example failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    let issued: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(issued["token_type"], "Bearer", "{stdout}");
+    let introspected: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!((introspected["active"].clone(), introspected["token_type"].clone()), (true.into(), "Bearer".into()));
+    assert_eq!(introspected["cnf"]["x5t#S256"].as_str(), Some(lines[2]), "the binding is openssl's hash: {stdout}");
+    assert!(
+        lines[3].starts_with(r#"{"authorizer":{"client_id":"billing""#) && lines[3].ends_with(r#""orders":[]} 200"#)
+    );
+    assert_eq!(lines[4], r#"{"message":"Forbidden"} 403"#);
+    assert_eq!(lines[5], r#"{"error":"invalid_client","error_description":"client authentication failed"}"#);
+    std::fs::remove_dir_all(dir).unwrap();
+}

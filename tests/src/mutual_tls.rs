@@ -72,6 +72,8 @@ pub struct Pki {
     server: Credential,
     /// Issued by the CA: subject `O=Example,CN=billing` (RFC 4514), SAN DNS `billing.example.com`.
     pub billing: Credential,
+    /// Issued by the CA when `billing` was renewed: the same subject and SAN, a new key.
+    pub billing_renewed: Credential,
     /// Issued by the CA: subject `O=Example,CN=other`, SAN DNS `other.example.com`.
     pub other: Credential,
     /// Self-signed: subject `CN=batch`.
@@ -117,6 +119,7 @@ impl Pki {
             ca_der,
             server,
             billing: issued("billing", "billing.example.com"),
+            billing_renewed: issued("billing", "billing.example.com"),
             other: issued("other", "other.example.com"),
             self_signed: self_signed(),
             unregistered: self_signed(),

@@ -3,7 +3,8 @@
 //! client (and, for a refresh, fetches the refresh token's record and its family watermark); at most one
 //! write stores what must be stored: nothing for a lone JWT, one conditional put, or one transaction. A request
 //! with a DPoP proof (RFC 9449 §5) gets DPoP-bound tokens: its proof is verified before the read, and spent by one
-//! more conditional write before the tokens are minted.
+//! more conditional write before the tokens are minted. A client registered for certificate-bound tokens (RFC 8705
+//! §3) gets its access tokens bound to the client certificate of the request's mutual-TLS connection, at no cost.
 
 use crate::announcement::{self, RevocationAnnouncement, RevocationCause, Revoked};
 use tracing::instrument;

@@ -238,3 +238,167 @@ async fn the_metadata_announces_mutual_tls() {
     }
     assert_eq!(metadata["issuer"].as_str().unwrap(), server.base, "the issuer is the https base");
 }
+
+/// RFC 8705 §5: with `mtls_base_url` set (the template sets `MTLS_BASE_URL` from its mutual-TLS custom domain),
+/// each tenant's metadata publishes `mtls_endpoint_aliases`: the same endpoint paths, under the issuer's path, on
+/// that origin. The issuer and the endpoints themselves stay where they are. Anything but an https origin is refused.
+#[tokio::test]
+async fn mtls_endpoint_aliases_are_published_on_the_configured_origin() {
+    let toml = format!(
+        "mtls_base_url = \"https://mtls.auth.example.com/\"\n{}\n[[tenants]]\nname = \"acme\"\n",
+        test_config_toml()
+    );
+    let server = TestServer::start_config(&Config::from_toml(&toml).unwrap()).await;
+    for (path, issuer_path) in
+        [("/.well-known/oauth-authorization-server", ""), ("/.well-known/oauth-authorization-server/t/acme", "/t/acme")]
+    {
+        let metadata = server.send("GET", path, &[], "").await.json();
+        assert_eq!(metadata["issuer"], format!("{}{issuer_path}", server.base));
+        assert_eq!(metadata["token_endpoint"], format!("{}{issuer_path}/oauth2/token", server.base));
+        let alias = |endpoint: &str| format!("https://mtls.auth.example.com{issuer_path}/oauth2/{endpoint}");
+        assert_eq!(
+            metadata["mtls_endpoint_aliases"],
+            json!({
+                "token_endpoint": alias("token"),
+                "introspection_endpoint": alias("introspect"),
+                "revocation_endpoint": alias("revoke"),
+            }),
+            "{path}"
+        );
+    }
+    for bad in
+        ["http://mtls.example.com", "https://mtls.example.com/base", "https://u:p@mtls.example.com", "mtls.example.com"]
+    {
+        let err = tessera::service::mtls_base_url(bad).unwrap_err().to_string();
+        assert!(err.contains("must be an https origin"), "{bad}: {err}");
+    }
+    assert_eq!(
+        tessera::service::mtls_base_url("https://mtls.example.com:8443/").unwrap(),
+        "https://mtls.example.com:8443"
+    );
+}
+
+/// RFC 9449 §4.3 on the runner's HTTPS: a DPoP proof names the `https` URL the client sent the request to, as behind
+/// API Gateway, and one naming the `http` URL is refused.
+#[tokio::test]
+async fn dpop_proofs_name_the_https_url_on_the_tls_runner() {
+    let pki = Pki::new();
+    let toml = format!("{}\n{}", test_config_toml(), crate::dpop::DPOP_CLIENTS);
+    let server = TestServer::start_mutual_tls(&Config::from_toml(&toml).unwrap(), &pki, Accepting::IssuedByTheCa).await;
+    assert!(server.base.starts_with("https://"));
+    let now = server.clock.now().as_secs();
+    let key = DpopKey::new(9);
+    let https = format!("{}{TOKEN}", server.base);
+    let http = https.replacen("https://", "http://", 1);
+    let issued =
+        crate::dpop::token_request(&server, crate::dpop::DPOP_JWT, &[key.proof("POST", &https, now, None)]).await;
+    assert_eq!((issued.status, issued.json()["token_type"].clone()), (200, json!("DPoP")), "{}", issued.text);
+    let refused =
+        crate::dpop::token_request(&server, crate::dpop::DPOP_JWT, &[key.proof("POST", &http, now, None)]).await;
+    refused.assert_error(400, "invalid_dpop_proof");
+}
+
+/// RFC 8705 §3 with refresh tokens (RFC 6749 §6): the refresh token of a confidential client is bound to the client,
+/// not to a certificate, so a client that renewed its certificate (same subject, new key) refreshes with the new one,
+/// and the new access token is bound to it. A certificate-bound client refreshing without mutual TLS is refused
+/// (`invalid_request`) and its refresh token stays usable.
+#[tokio::test]
+async fn a_refresh_binds_the_new_access_token_to_the_certificate_presented_then() {
+    let pki = Pki::new();
+    let issuer = tessera_e2e::issuers::cognito();
+    let exchange = "urn:ietf:params:oauth:grant-type:token-exchange";
+    let toml = format!(
+        r#"{}
+[[clients]]
+client_id = "mtls-exchanger"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_san_dns = "billing.example.com"
+tls_client_certificate_bound_access_tokens = true
+scopes = ["profile:read"]
+grant_types = ["{exchange}", "refresh_token"]
+
+[[clients]]
+client_id = "bound-exchanger"
+client_secret = "bound-exchanger-secret-0123456789ab"
+tls_client_certificate_bound_access_tokens = true
+scopes = ["profile:read"]
+grant_types = ["{exchange}", "refresh_token"]
+access_token_format = "opaque"
+"#,
+        tessera_e2e::issuers::exchange_config_toml(&[(&issuer, false)])
+    );
+    let server = TestServer::start_mutual_tls(&Config::from_toml(&toml).unwrap(), &pki, Accepting::IssuedByTheCa).await;
+    let (billing, renewed) = (server.presenting(&pki, &pki.billing), server.presenting(&pki, &pki.billing_renewed));
+    let now = server.clock.now().as_secs();
+    let subject = issuer.sign(&issuer.claims(&format!("mtls-user-{now}"), now));
+    let jwt_type = "urn:ietf:params:oauth:token-type:jwt";
+    let exchanged = post(
+        &billing,
+        TOKEN,
+        None,
+        &[
+            ("grant_type", exchange),
+            ("subject_token", &subject),
+            ("subject_token_type", jwt_type),
+            ("client_id", "mtls-exchanger"),
+        ],
+    )
+    .await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.text);
+    assert_eq!(jwt_claims(exchanged.json()["access_token"].as_str().unwrap())["cnf"], cnf_of(&pki.billing));
+    let refresh_token = exchanged.json()["refresh_token"].as_str().unwrap().to_owned();
+    let refresh =
+        [("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str()), ("client_id", "mtls-exchanger")];
+    let refreshed = post(&renewed, TOKEN, None, &refresh).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(jwt_claims(refreshed.json()["access_token"].as_str().unwrap())["cnf"], cnf_of(&pki.billing_renewed));
+
+    let secret = || Some(basic("bound-exchanger", "bound-exchanger-secret-0123456789ab"));
+    let exchanged = post(
+        &billing,
+        TOKEN,
+        secret(),
+        &[("grant_type", exchange), ("subject_token", &subject), ("subject_token_type", jwt_type)],
+    )
+    .await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.text);
+    let refresh_token = exchanged.json()["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())];
+    post(&server, TOKEN, secret(), &refresh).await.assert_error(400, "invalid_request");
+    let refreshed = post(&renewed, TOKEN, secret(), &refresh).await;
+    assert_eq!(refreshed.status, 200, "the refused refresh spent nothing: {}", refreshed.text);
+    let access = refreshed.json()["access_token"].as_str().unwrap().to_owned();
+    let introspected = post(&server, INTROSPECT, Some(basic(creds::RS.0, creds::RS.1)), &[("token", &access)]).await;
+    assert_eq!(introspected.json()["cnf"], cnf_of(&pki.billing_renewed));
+}
+
+/// RFC 8705 §2.2 with the certificates at a `jwks_uri`, fetched through the cache `private_key_jwt` keys use: a
+/// certificate the client adds to its JWK Set is found by fetching again early (no sooner than 30 s after the last
+/// fetch), and one it removes stops authenticating once the cache is refreshed (at most 10 minutes later).
+#[tokio::test]
+async fn self_signed_certificates_at_a_jwks_uri_follow_the_clients_rotation() {
+    let pki = Pki::new();
+    let jwks = tessera_e2e::issuers::JwksServer::start(&json!({"keys": [pki.self_signed.jwk_with_x5c("old")]})).await;
+    let toml = format!(
+        "{}\n[[clients]]\nclient_id = \"remote-self-signed\"\ntoken_endpoint_auth_method = \"self_signed_tls_client_auth\"\n\
+         jwks_uri = \"{}\"\nscopes = [\"orders:read\"]\n",
+        test_config_toml(),
+        jwks.url
+    );
+    let server = TestServer::start_mutual_tls(&Config::from_toml(&toml).unwrap(), &pki, Accepting::Any).await;
+    let (old, new) = (server.presenting(&pki, &pki.self_signed), server.presenting(&pki, &pki.unregistered));
+    assert_eq!(token_by_certificate(&old, "remote-self-signed").await.status, 200);
+    token_by_certificate(&new, "remote-self-signed").await.assert_error(401, "invalid_client");
+    assert_eq!(jwks.hits(), 1, "an unknown certificate within 30 s of the last fetch fetches nothing");
+
+    jwks.set(&json!({"keys": [pki.self_signed.jwk_with_x5c("old"), pki.unregistered.jwk_with_x5c("new")]}));
+    server.clock.advance_secs(31);
+    assert_eq!(token_by_certificate(&new, "remote-self-signed").await.status, 200, "found by fetching again early");
+    assert_eq!(jwks.hits(), 2);
+
+    jwks.set(&json!({"keys": [pki.unregistered.jwk_with_x5c("new")]}));
+    assert_eq!(token_by_certificate(&old, "remote-self-signed").await.status, 200, "cached for up to 10 minutes");
+    server.clock.advance_secs(601);
+    token_by_certificate(&old, "remote-self-signed").await.assert_error(401, "invalid_client");
+    assert_eq!(token_by_certificate(&new, "remote-self-signed").await.status, 200);
+}

@@ -91,6 +91,59 @@ async fn round_trips_per_operation() {
     }
 }
 
+/// RFC 8705 costs no round trip: a certificate-bound opaque token issued to a `tls_client_auth` client is one read
+/// (the client's record, against which the certificate is compared in memory) and one conditional write, as any
+/// opaque token; its introspection (returning `cnf`) and an authorizer decision (checking the certificate) one read.
+#[tokio::test]
+async fn mutual_tls_and_certificate_binding_cost_no_round_trip_more() {
+    use tessera::wire::client_cert::request_context_with_certificate;
+    let pki = tessera_e2e::mutual_tls::Pki::new();
+    let toml = r#"
+[[clients]]
+client_id = "rt-billing"
+token_endpoint_auth_method = "tls_client_auth"
+tls_client_auth_san_dns = "billing.example.com"
+tls_client_certificate_bound_access_tokens = true
+access_token_format = "opaque"
+scopes = ["orders:read"]
+audiences = ["https://orders.example.com"]
+"#;
+    let clients = tessera::config::Config::from_toml(toml).unwrap().clients(&SystemEntropy).unwrap();
+    let (service, store) = service_with(clients);
+    let with_certificate = |mut request: lambda_http::Request| {
+        request.extensions_mut().insert(request_context_with_certificate(&pki.billing.der));
+        request
+    };
+    let form = tessera_e2e::form(&[("grant_type", "client_credentials"), ("client_id", "rt-billing")]);
+    let request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/oauth2/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(lambda_http::Body::Text(form))
+        .unwrap();
+    let response = tessera_token::handle(&service, with_certificate(request)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(store.take(), RoundTrips { reads: 1, writes: 1 }, "issue a certificate-bound opaque token");
+
+    let response = tessera_introspect::handle(&service, post("/oauth2/introspect", creds::RS, &[("token", &token)]))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(body["cnf"]["x5t#S256"], pki.billing.thumbprint());
+    assert_eq!(store.take(), RoundTrips { reads: 1, writes: 0 }, "introspect it");
+
+    let request = lambda_http::http::Request::builder()
+        .uri("/demo/orders")
+        .header("authorization", format!("Bearer {token}"))
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let response = tessera_cli::demo_api::serve(&service, with_certificate(request)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(store.take(), RoundTrips { reads: 1, writes: 0 }, "authorize it");
+}
+
 #[tokio::test]
 async fn rejected_requests_never_touch_the_store() {
     let (service, store) = service();
