@@ -365,15 +365,27 @@ pub struct ListenOn {
     pub addr: SocketAddr,
     /// `Some`: HTTPS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Whether the TLS configuration accepts any client certificate without verifying its chain
-    /// (`--tls-client-any`): the service then refuses `tls_client_auth`, which trusts the chain
-    /// ([`tessera::TokenService::with_unverified_client_certificates`]).
-    pub unverified_client_certificates: bool,
+    /// Which client certificates the TLS configuration asks for and how it checks them: the service then offers
+    /// mutual TLS (RFC 8705) or not, and refuses `tls_client_auth`, which trusts the chain, where no chain is
+    /// verified ([`tessera::TokenService::with_unverified_client_certificates`]).
+    pub client_certificates: ClientCertificateChecks,
+}
+
+/// What the runner's TLS does with client certificates (`tessera serve`'s `--tls-client-ca`, `--tls-client-any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientCertificateChecks {
+    /// None is asked for (plain HTTP, or HTTPS without client certificates): no mutual TLS.
+    #[default]
+    NotRequested,
+    /// One presented must chain to a trusted CA, as on API Gateway's mutual-TLS domain.
+    ChainVerified,
+    /// Any well-formed one is accepted: no chain is verified.
+    AnyAccepted,
 }
 
 impl From<SocketAddr> for ListenOn {
     fn from(addr: SocketAddr) -> Self {
-        Self { addr, tls: None, unverified_client_certificates: false }
+        Self { addr, tls: None, client_certificates: ClientCertificateChecks::NotRequested }
     }
 }
 
@@ -498,7 +510,7 @@ pub async fn serve(
     sources: tessera::tenancy::Sources,
     limits: RunnerLimits,
 ) -> Result<RunningServer, CliError> {
-    let ListenOn { addr, tls, unverified_client_certificates } = listen.into();
+    let ListenOn { addr, tls, client_certificates } = listen.into();
     let listener = TcpListener::bind(addr).await.map_err(|source| CliError::Listen { addr, source })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base = format!("{scheme}://{}", listener.local_addr().map_err(CliError::Socket)?);
@@ -509,7 +521,10 @@ pub async fn serve(
     let mut service = tessera::service::build_service(store, config, Some(&base), clock, entropy, sources)
         .await?
         .with_metrics(metrics);
-    if unverified_client_certificates {
+    if client_certificates != ClientCertificateChecks::NotRequested {
+        service = service.with_mutual_tls();
+    }
+    if client_certificates == ClientCertificateChecks::AnyAccepted {
         service = service.with_unverified_client_certificates();
     }
     // The table's Shared Signals transmitters join the file's, as the receiver function reads them.

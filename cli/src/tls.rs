@@ -59,6 +59,17 @@ pub struct TlsOptions {
 }
 
 impl TlsOptions {
+    /// What the flags make the runner do with client certificates.
+    pub fn client_certificate_checks(&self) -> crate::runner::ClientCertificateChecks {
+        use crate::runner::ClientCertificateChecks;
+        match (self.tls_cert.is_some(), &self.tls_client_ca, self.tls_client_any) {
+            (false, _, _) => ClientCertificateChecks::NotRequested,
+            (true, Some(_), _) => ClientCertificateChecks::ChainVerified,
+            (true, None, true) => ClientCertificateChecks::AnyAccepted,
+            (true, None, false) => ClientCertificateChecks::NotRequested,
+        }
+    }
+
     /// The server configuration the flags ask for, or `None` for plain HTTP.
     pub fn server_config(&self) -> Result<Option<Arc<ServerConfig>>, CliError> {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else { return Ok(None) };

@@ -88,12 +88,16 @@ fn pki() -> Pki {
 async fn start(pki: &Pki, clients: ClientCertificates) -> RunningServer {
     let config = Config::from_toml(tessera_cli::DEMO_CONFIG).expect("the demo config parses");
     let key = PrivateKeyDer::Pkcs8(pki.server.key_der.clone().into());
-    let unverified_client_certificates = clients == ClientCertificates::AnyWellFormed;
+    let client_certificates = match &clients {
+        ClientCertificates::NotRequested => runner::ClientCertificateChecks::NotRequested,
+        ClientCertificates::TrustedBy(_) => runner::ClientCertificateChecks::ChainVerified,
+        ClientCertificates::AnyWellFormed => runner::ClientCertificateChecks::AnyAccepted,
+    };
     let tls = server_config(vec![pki.server.der.clone()], key, clients).expect("TLS configuration");
     let limits = RunnerLimits { tls_handshake_timeout: Duration::from_millis(300), ..RunnerLimits::default() };
     let addr = "127.0.0.1:0".parse().expect("addr");
     runner::serve_embedded(
-        runner::ListenOn { addr, tls: Some(tls), unverified_client_certificates },
+        runner::ListenOn { addr, tls: Some(tls), client_certificates },
         &config,
         Arc::new(SystemClock),
         Arc::new(SystemEntropy),

@@ -48,6 +48,7 @@ pub struct TokenService {
     identity_events: IdentityEventSources,
     ssf_transmitters: SsfTransmitters,
     client_certificate_chains_verified: bool,
+    mutual_tls: bool,
     mtls_base_url: Option<String>,
 }
 
@@ -79,15 +80,33 @@ impl TokenService {
             identity_events: IdentityEventSources::default(),
             ssf_transmitters: SsfTransmitters::default(),
             client_certificate_chains_verified: true,
+            mutual_tls: false,
             mtls_base_url: None,
         }
     }
 
     /// The service publishing `mtls_endpoint_aliases` (RFC 8705 §5) on the origin `base` (`https://host[:port]`,
-    /// validated by [`mtls_base_url`]): the same endpoint paths on a host that asks for client certificates.
+    /// validated by [`mtls_base_url`]): the same endpoint paths on a host that asks for client certificates. With
+    /// one, the service offers mutual TLS ([`TokenService::offers_mutual_tls`]).
     pub fn with_mtls_base_url(mut self, base: Option<String>) -> Self {
+        self.mutual_tls |= base.is_some();
         self.mtls_base_url = base;
         self
+    }
+
+    /// The service behind a TLS terminator that asks clients for certificates on its own endpoints (the runner's
+    /// `--tls-client-ca` or `--tls-client-any`): it offers mutual TLS ([`TokenService::offers_mutual_tls`]).
+    pub fn with_mutual_tls(mut self) -> Self {
+        self.mutual_tls = true;
+        self
+    }
+
+    /// Whether clients can reach this service over mutual TLS (its own endpoints ask for certificates, or a
+    /// mutual-TLS alias is configured): what the metadata says of RFC 8705 (its two client authentication methods
+    /// and `tls_client_certificate_bound_access_tokens`). Requests are served the same either way: one without a
+    /// certificate simply cannot authenticate by one.
+    pub fn offers_mutual_tls(&self) -> bool {
+        self.mutual_tls
     }
 
     /// The origin of the mutual-TLS endpoint aliases, if any.

@@ -168,7 +168,10 @@ impl TestServer {
         let listen = runner::ListenOn {
             addr: "127.0.0.1:0".parse().expect("addr"),
             tls: Some(tls),
-            unverified_client_certificates: accepting == Accepting::Any,
+            client_certificates: match accepting {
+                Accepting::IssuedByTheCa => runner::ClientCertificateChecks::ChainVerified,
+                Accepting::Any => runner::ClientCertificateChecks::AnyAccepted,
+            },
         };
         let server = runner::serve(
             listen,

@@ -84,7 +84,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let listen = runner::ListenOn {
         addr: args.addr,
         tls: args.tls.server_config()?,
-        unverified_client_certificates: args.tls.tls_client_any,
+        client_certificates: args.tls.client_certificate_checks(),
     };
     let scheme = if listen.tls.is_some() { "https" } else { "http" };
     let keys = args.keys_file.map(|file| tessera::tenancy::KeyDocumentSource {

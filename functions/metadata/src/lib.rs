@@ -6,7 +6,7 @@
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, Response};
 use tessera::TokenService;
-use tessera::oauth::metadata::{authorization_server_metadata, jwks};
+use tessera::oauth::metadata::{MutualTlsOffer, authorization_server_metadata, jwks};
 use tessera::wire::OAuthError;
 use tessera::wire::http::{METADATA_PATH, gateway_domain, require_get_or_head, tenant_of};
 use tessera::wire::response::json_response;
@@ -27,7 +27,13 @@ async fn answer(service: &TokenService, request: Request) -> Result<Response<Bod
         let tenant = service.tenant(&tenant_id, gateway_domain(&request), service.clock.now()).await?;
         let path = request.uri().path();
         if path.ends_with(METADATA_PATH) || path.starts_with(&format!("{METADATA_PATH}/t/")) {
-            Ok(json_response(StatusCode::OK, &authorization_server_metadata(&tenant, service.mtls_base_url())))
+            Ok(json_response(
+                StatusCode::OK,
+                &authorization_server_metadata(
+                    &tenant,
+                    MutualTlsOffer { offered: service.offers_mutual_tls(), alias_origin: service.mtls_base_url() },
+                ),
+            ))
         } else if path.ends_with("/.well-known/jwks.json") {
             Ok(json_response(StatusCode::OK, &jwks(&tenant)))
         } else {

@@ -50,7 +50,9 @@ pub struct AuthorizationServerMetadata {
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
     pub dpop_signing_alg_values_supported: Vec<&'static str>,
-    /// RFC 8705 §3.3: access tokens can be bound to the client certificate (for clients registered so).
+    /// RFC 8705 §3.3: access tokens can be bound to the client certificate (for clients registered so). Omitted
+    /// (false) where no mutual TLS is offered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_client_certificate_bound_access_tokens: bool,
     /// RFC 8705 §5: the endpoints on the mutual-TLS host, where one is configured apart from the issuer's.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,11 +70,28 @@ pub struct MtlsEndpointAliases {
     pub revocation_endpoint: String,
 }
 
-/// The metadata document for a tenant whose endpoints live under its issuer URL, with their mutual-TLS aliases on
-/// `mtls_base_url` (an origin) when one is configured: the issuer's path on that host.
-pub fn authorization_server_metadata(tenant: &Tenant<'_>, mtls_base_url: Option<&str>) -> AuthorizationServerMetadata {
+/// How a deployment offers mutual TLS (RFC 8705), as its metadata tells it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MutualTlsOffer<'a> {
+    /// Whether clients can reach the endpoints over mutual TLS at all: otherwise the two mutual-TLS methods and
+    /// certificate-bound tokens are not announced.
+    pub offered: bool,
+    /// The origin of the mutual-TLS aliases of the endpoints, when they are on another host.
+    pub alias_origin: Option<&'a str>,
+}
+
+/// The metadata document for a tenant whose endpoints live under its issuer URL. Where mutual TLS is offered, the
+/// mutual-TLS methods and certificate-bound tokens are announced, with the endpoints' aliases on the alias origin
+/// when one is configured (the issuer's path on that host).
+pub fn authorization_server_metadata(
+    tenant: &Tenant<'_>,
+    mutual_tls: MutualTlsOffer<'_>,
+) -> AuthorizationServerMetadata {
     let base = tenant.issuer.trim_end_matches('/');
-    let auth_methods = || AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>();
+    let auth_methods = || {
+        let offered = AuthMethod::ALL.iter().filter(|m| mutual_tls.offered || !m.is_mutual_tls());
+        offered.map(|m| m.as_str()).collect::<Vec<_>>()
+    };
     let signing_algs = client_assertion::algorithm_names;
     AuthorizationServerMetadata {
         issuer: tenant.issuer.to_string(),
@@ -95,8 +114,8 @@ pub fn authorization_server_metadata(tenant: &Tenant<'_>, mtls_base_url: Option<
         access_token_signing_alg_values_supported: tenant.keys().algorithms(),
         introspection_signing_alg_values_supported: vec![tenant.keys().signing_key().algorithm().as_str()],
         dpop_signing_alg_values_supported: DPOP_SIGNING_ALGORITHMS.iter().map(|alg| alg.as_str()).collect(),
-        tls_client_certificate_bound_access_tokens: true,
-        mtls_endpoint_aliases: mtls_base_url.map(|origin| {
+        tls_client_certificate_bound_access_tokens: mutual_tls.offered,
+        mtls_endpoint_aliases: mutual_tls.alias_origin.map(|origin| {
             let path = url::Url::parse(base).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default();
             let alias_base = format!("{origin}{path}");
             MtlsEndpointAliases {

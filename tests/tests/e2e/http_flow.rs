@@ -391,6 +391,9 @@ async fn metadata_and_jwks_verify_issued_tokens() {
     assert!(meta.get("response_types_supported").is_none(), "{meta}");
     // RFC 8414 §2: the client authentication methods of each endpoint, and for private_key_jwt (RFC 7523) the
     // algorithms its assertions may use: asymmetric only, never none or HS*.
+    // Over plain HTTP no client can present a certificate: RFC 8705's methods and certificate-bound tokens are not
+    // announced (tests/e2e/mtls.rs: they are where mutual TLS is offered).
+    assert!(meta.get("tls_client_certificate_bound_access_tokens").is_none(), "{meta}");
     for endpoint in ["token_endpoint", "introspection_endpoint", "revocation_endpoint"] {
         let methods = json!(["client_secret_basic", "client_secret_post", "private_key_jwt"]);
         assert_eq!(meta[format!("{endpoint}_auth_methods_supported")], methods, "{endpoint}");
