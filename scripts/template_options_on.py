@@ -33,6 +33,7 @@ OPTIONS_ON = {
     "MtlsCertificateArn": '"arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"',
     "MtlsTruststoreUri": '"s3://example-tessera-truststore/truststore.pem"',
     "MtlsTruststoreVersion": "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+    "MtlsTruststoreHolds": "ClientCertificates",
 }
 
 

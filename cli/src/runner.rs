@@ -348,10 +348,19 @@ fn with_client_certificate(mut request: Request, connection: &ConnectionInfo) ->
         request.extensions_mut().insert(context.clone());
     }
     if connection.scheme == "https" && request.uri().scheme().is_none() {
-        let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        if let Some(uri) = host.and_then(|host| format!("https://{host}{path}").parse::<hyper::Uri>().ok()) {
-            *request.uri_mut() = uri;
+        // From parts: the Host header can only ever be the authority (no userinfo), and the path stays the one
+        // the request line gave, whatever the header holds.
+        let authority = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| hyper::http::uri::Authority::try_from(h.as_bytes()).ok())
+            .filter(|authority| !authority.as_str().contains('@'));
+        let path = request.uri().path_and_query().cloned();
+        if let (Some(authority), Some(path)) = (authority, path) {
+            let uri = hyper::Uri::builder().scheme("https").authority(authority).path_and_query(path).build();
+            if let Ok(uri) = uri {
+                *request.uri_mut() = uri;
+            }
         }
     }
     request

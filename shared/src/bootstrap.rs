@@ -10,6 +10,7 @@
 //! | `SIGNING_KEYS_JSON` | the same document inline, for `sam local invoke` only; never in a deployed function |
 //! | `ISSUER` | the issuer URL. Unset or empty: `https://<API Gateway domain>` of each request |
 //! | `MTLS_BASE_URL` | the origin of the mutual-TLS custom domain (`https://mtls.auth.example.com`), published as RFC 8705 §5 `mtls_endpoint_aliases` (template.yaml sets it from `MtlsDomainName`). Unset: no aliases |
+//! | `MTLS_TRUSTSTORE_HOLDS` | what the mutual-TLS truststore holds: `CertificateAuthorities` (default) or `ClientCertificates`, with which `tls_client_auth` is refused (template.yaml's `MtlsTruststoreHolds`) |
 //! | `REVOCATION_MAX_STALENESS_MS` | the revocation propagation bound B, 0 to 60000 ms ([`crate::store::read_plan`]): how old an item a decision may answer from. Unset: the configuration's, else 0 (strict). template.yaml sets 1000 |
 //! | (the table) | trusted issuers registered with `tessera issuers import`: every tenant's at init, and a tenant's first seen on a re-read of the secret |
 //! | (the table, the SSF receiver) | Shared Signals transmitters registered with `tessera transmitters import`, every served tenant's at init, joining the file's `[[ssf_transmitters]]` |
@@ -122,6 +123,13 @@ fn read_config() -> Result<Config, BootstrapError> {
     }
     if let Some(base) = var("MTLS_BASE_URL") {
         config.mtls_base_url = Some(base);
+    }
+    if let Some(holds) = var("MTLS_TRUSTSTORE_HOLDS") {
+        config.mtls_truststore_holds = crate::config::MtlsTruststoreHolds::parse(&holds).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "MTLS_TRUSTSTORE_HOLDS {holds:?} is not CertificateAuthorities or ClientCertificates"
+            ))
+        })?;
     }
     if let Some(routes) = var("AUTHORIZER_ROUTES") {
         config.authorizer = AuthorizerConfig::from_toml(&routes).map_err(|err| match err {

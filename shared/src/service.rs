@@ -114,10 +114,11 @@ impl TokenService {
         self.mtls_base_url.as_deref()
     }
 
-    /// The service behind a TLS terminator that accepts any client certificate without verifying its chain (the
-    /// runner's `--tls-client-any`): `tls_client_auth`, which trusts the chain, is then refused, and only
-    /// `self_signed_tls_client_auth` (RFC 8705 §2.2) authenticates by certificate. API Gateway's mutual TLS
-    /// always verifies the chain against its truststore.
+    /// The service behind a TLS terminator whose verified chains prove nothing of a CA: one that accepts any
+    /// client certificate (the runner's `--tls-client-any`), or whose trust store holds clients' own certificates
+    /// (`mtls_truststore_holds = "client_certificates"`), each a trust anchor its holder could issue any name under.
+    /// `tls_client_auth`, which trusts the chain, is then refused, and only `self_signed_tls_client_auth` (RFC 8705
+    /// §2.2) authenticates by certificate.
     pub fn with_unverified_client_certificates(mut self) -> Self {
         self.client_certificate_chains_verified = false;
         self
@@ -290,7 +291,11 @@ pub async fn build_service(
     })
     .map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let mtls_base = config.mtls_base_url.as_deref().map(mtls_base_url).transpose()?;
-    Ok(TokenService::serving(store, clock, entropy, tenants)
+    let mut service = TokenService::serving(store, clock, entropy, tenants);
+    if config.mtls_truststore_holds == crate::config::MtlsTruststoreHolds::ClientCertificates {
+        service = service.with_unverified_client_certificates();
+    }
+    Ok(service
         .with_mtls_base_url(mtls_base)
         .with_protected_routes(routes)
         .with_revocation_bound(bound)

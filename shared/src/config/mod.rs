@@ -99,6 +99,29 @@ pub enum ConfigError {
     Entropy(#[from] EntropyError),
 }
 
+/// What a mutual-TLS trust store holds ([`Config::mtls_truststore_holds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MtlsTruststoreHolds {
+    /// CA certificates only.
+    #[default]
+    CertificateAuthorities,
+    /// Clients' own certificates (self-signed), possibly beside CA certificates.
+    ClientCertificates,
+}
+
+impl MtlsTruststoreHolds {
+    /// Parses the `MTLS_TRUSTSTORE_HOLDS` value: the template's `CertificateAuthorities` or `ClientCertificates`, or
+    /// the configuration's snake case.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "CertificateAuthorities" | "certificate_authorities" => Some(Self::CertificateAuthorities),
+            "ClientCertificates" | "client_certificates" => Some(Self::ClientCertificates),
+            _ => None,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +133,12 @@ pub struct Config {
     /// issuer stays `issuer`. Unset: no aliases (the endpoints themselves serve mutual TLS, or nothing does).
     #[serde(default)]
     pub mtls_base_url: Option<String>,
+    /// What the trust store of the mutual-TLS terminator holds: `certificate_authorities` (the default: CA
+    /// certificates only, so a certificate that chains to one was issued by a CA) or `client_certificates` (any
+    /// client's own certificate, each a trust anchor whose holder could issue a certificate naming anyone: then
+    /// `tls_client_auth` is refused, and only `self_signed_tls_client_auth` authenticates by certificate).
+    #[serde(default)]
+    pub mtls_truststore_holds: MtlsTruststoreHolds,
     /// Signing keys: the `active` one signs (without states, the first); all verify. Empty: the local runner
     /// generates one ES256 key at start; a deployed function refuses to start.
     #[serde(default)]
@@ -636,6 +665,22 @@ mod tests {
             let err = load(&entry(&rest)).unwrap_err();
             assert!(err.to_string().contains(expected), "{rest}: {err}");
         }
+    }
+
+    /// What a mutual-TLS trust store holds: CA certificates by default; the template's and the configuration's
+    /// spellings of both; nothing else.
+    #[test]
+    fn the_truststore_holds_certificate_authorities_unless_told_otherwise() {
+        assert_eq!(Config::default().mtls_truststore_holds, MtlsTruststoreHolds::CertificateAuthorities);
+        let holds = Config::from_toml("mtls_truststore_holds = \"client_certificates\"").unwrap().mtls_truststore_holds;
+        assert_eq!(holds, MtlsTruststoreHolds::ClientCertificates);
+        assert!(Config::from_toml("mtls_truststore_holds = \"both\"").is_err());
+        assert_eq!(MtlsTruststoreHolds::parse("ClientCertificates"), Some(MtlsTruststoreHolds::ClientCertificates));
+        assert_eq!(
+            MtlsTruststoreHolds::parse("CertificateAuthorities"),
+            Some(MtlsTruststoreHolds::CertificateAuthorities)
+        );
+        assert_eq!(MtlsTruststoreHolds::parse("Both"), None);
     }
 
     #[test]

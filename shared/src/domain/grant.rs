@@ -51,7 +51,9 @@ pub struct Grant {
     /// with a DPoP proof, or a client certificate (RFC 8705 §3, `cnf.x5t#S256`) when its client is registered for
     /// certificate-bound tokens. On a refresh token, which is never bound itself (RFC 9449 §5, RFC 8705 §3: our
     /// clients are confidential), it records what the family was last bound to; a DPoP-bound family's refreshes
-    /// must prove a key again.
+    /// must prove a key again, while a certificate-bound family's are bound as the client's registration says now
+    /// (RFC 8705 §3 binds its refresh tokens to the client, so turning the registration off unbinds the next
+    /// access token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<Confirmation>,
 }

@@ -90,9 +90,9 @@ impl KeySet {
         self.by_kid.is_empty()
     }
 
-    /// Whether it holds no key at all.
+    /// Whether it holds no key at all (certificates aside: a set of certificates only verifies nothing).
     pub fn is_empty(&self) -> bool {
-        self.by_kid.is_empty() && self.without_kid.is_empty() && self.certificates.is_empty()
+        self.by_kid.is_empty() && self.without_kid.is_empty()
     }
 
     /// Whether it registers the certificate whose thumbprint is `thumbprint` (as the first certificate of a
@@ -214,8 +214,8 @@ impl RemoteJwks {
             state.attempted_at = Some(now);
             state.fetches += 1;
             match self.fetch().await {
-                // A set with no usable key would refuse every token: keep what we had.
-                Ok(keys) if keys.is_empty() => {
+                // A set with no usable key or certificate would refuse everyone: keep what we had.
+                Ok(keys) if keys.is_empty() && keys.certificate_count() == 0 => {
                     tracing::warn!(uri = %self.uri, "JWKS has no usable key; keeping the cached keys");
                 }
                 Ok(keys) => {

@@ -43,6 +43,14 @@ impl ClientEndpoint {
     pub fn url(self, issuer: &str) -> String {
         format!("{}{}", issuer.trim_end_matches('/'), self.path())
     }
+
+    /// Its mutual-TLS alias (RFC 8705 §5) for a tenant whose issuer is `issuer`: the same path, under the issuer's
+    /// path, on the alias origin `origin` (`https://host[:port]`).
+    pub fn alias_url(self, issuer: &str, origin: &str) -> String {
+        let issuer_path =
+            url::Url::parse(issuer).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default();
+        format!("{origin}{issuer_path}{}", self.path())
+    }
 }
 
 /// Where and when a client authenticates: the service (whose store spends an assertion's `jti`), the tenant (its
@@ -125,8 +133,11 @@ pub async fn authenticate<'a>(
         Ok(keys) => keys,
         Err(err) => return refused(&err),
     };
+    // RFC 7523 §3 item 3: the issuer, or the URL the assertion was sent to (RFC 8705 §5: or its mutual-TLS alias).
     let endpoint = at.endpoint.url(&at.tenant.issuer);
-    let audiences = [&*at.tenant.issuer, endpoint.as_str()];
+    let alias = at.service.mtls_base_url().map(|origin| at.endpoint.alias_url(&at.tenant.issuer, origin));
+    let mut audiences = vec![&*at.tenant.issuer, endpoint.as_str()];
+    audiences.extend(alias.as_deref());
     let verified = match client_assertion::verify(assertion, client.client_id.as_str(), &keys, &audiences, at.now).await
     {
         Ok(verified) => verified,

@@ -115,14 +115,10 @@ pub fn authorization_server_metadata(
         introspection_signing_alg_values_supported: vec![tenant.keys().signing_key().algorithm().as_str()],
         dpop_signing_alg_values_supported: DPOP_SIGNING_ALGORITHMS.iter().map(|alg| alg.as_str()).collect(),
         tls_client_certificate_bound_access_tokens: mutual_tls.offered,
-        mtls_endpoint_aliases: mutual_tls.alias_origin.map(|origin| {
-            let path = url::Url::parse(base).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default();
-            let alias_base = format!("{origin}{path}");
-            MtlsEndpointAliases {
-                token_endpoint: ClientEndpoint::Token.url(&alias_base),
-                introspection_endpoint: ClientEndpoint::Introspection.url(&alias_base),
-                revocation_endpoint: ClientEndpoint::Revocation.url(&alias_base),
-            }
+        mtls_endpoint_aliases: mutual_tls.alias_origin.map(|origin| MtlsEndpointAliases {
+            token_endpoint: ClientEndpoint::Token.alias_url(&tenant.issuer, origin),
+            introspection_endpoint: ClientEndpoint::Introspection.alias_url(&tenant.issuer, origin),
+            revocation_endpoint: ClientEndpoint::Revocation.alias_url(&tenant.issuer, origin),
         }),
     }
 }

@@ -51,10 +51,13 @@ impl OAuthRequest {
                 if err == FormError::TooLarge { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
             OAuthError::invalid_request(err.to_string()).with_status(status)
         })?;
-        let certificate = presented_certificate(request).map_err(|err| {
-            tracing::warn!(%err, "the request context holds a client certificate that cannot be read");
-            OAuthError::invalid_request("the client certificate of the TLS connection cannot be read")
-        })?;
+        // A certificate the TLS terminator accepted but that cannot be read here (stricter DER, over the size bound)
+        // counts as none: a client it would authenticate gets `invalid_client`, a binding it would carry
+        // `invalid_request`, and every other request is served as it would be without mutual TLS.
+        let certificate = presented_certificate(request).unwrap_or_else(|err| {
+            tracing::warn!(%err, "the request context holds a client certificate that cannot be read; ignored");
+            None
+        });
         let credentials =
             ClientCredentials::extract(request.headers().get(AUTHORIZATION), &form, certificate.is_some())?;
         let dpop = DpopHeader::of(request.headers());

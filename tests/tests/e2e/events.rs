@@ -489,7 +489,7 @@ async fn every_event_file_goes_through_its_handler() {
 
 /// RFC 8705 §2: `token-mtls.json` authenticates by its request context's certificate alone. The same request with
 /// the certificate moved into a header (as a client could send it), as another client that registered no such certificate, or with none
-/// is `invalid_client` (401); with a certificate that cannot be read, `invalid_request`.
+/// is `invalid_client` (401), and so is a certificate that cannot be read (it counts as none).
 #[tokio::test]
 async fn the_mtls_event_needs_its_certificate_in_the_request_context() {
     let service = seeded_service_with_issuer(Some(ISSUER)).await;
@@ -516,7 +516,7 @@ async fn the_mtls_event_needs_its_certificate_in_the_request_context() {
     let mut unreadable = event.clone();
     unreadable["requestContext"]["authentication"]["clientCert"]["clientCertPem"] =
         json!("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
-    assert_eq!(send(unreadable).await, (400, "invalid_request".into()));
+    assert_eq!(send(unreadable).await, (401, "invalid_client".into()));
 }
 
 fn base64_of(text: &str) -> String {

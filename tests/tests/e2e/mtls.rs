@@ -266,6 +266,24 @@ async fn mtls_endpoint_aliases_are_published_on_the_configured_origin() {
             "{path}"
         );
     }
+    // RFC 7523 §3 item 3 with RFC 8705 §5: an assertion sent to the alias may name the alias as its audience.
+    let key = tessera_e2e::client_assertions::ClientKey::es256("alias-1");
+    let pkj = format!(
+        "{toml}\n[[clients]]\nclient_id = \"alias-batch\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n\
+         jwks = '{}'\nscopes = [\"orders:read\"]\n",
+        tessera_e2e::client_assertions::ClientKey::jwks(&[&key])
+    );
+    let server = TestServer::start_config(&Config::from_toml(&pkj).unwrap()).await;
+    let now = server.clock.now().as_secs();
+    let cc = [("grant_type", "client_credentials")];
+    for audience in ["https://mtls.auth.example.com/oauth2/token", "https://mtls.auth.example.com/oauth2/revoke"] {
+        let assertion = key.sign(&tessera_e2e::client_assertions::claims("alias-batch", audience, now));
+        let reply = tessera_e2e::client_assertions::post(&server, TOKEN, &assertion, &cc).await;
+        match audience.ends_with("/token") {
+            true => assert_eq!(reply.status, 200, "{audience}: {}", reply.text),
+            false => reply.assert_error(401, "invalid_client"),
+        }
+    }
     for bad in
         ["http://mtls.example.com", "https://mtls.example.com/base", "https://u:p@mtls.example.com", "mtls.example.com"]
     {
@@ -370,6 +388,23 @@ access_token_format = "opaque"
     let access = refreshed.json()["access_token"].as_str().unwrap().to_owned();
     let introspected = post(&server, INTROSPECT, Some(basic(creds::RS.0, creds::RS.1)), &[("token", &access)]).await;
     assert_eq!(introspected.json()["cnf"], cnf_of(&pki.billing_renewed));
+}
+
+/// A trust store that holds clients' own certificates (`mtls_truststore_holds = "client_certificates"`, the template's
+/// `MtlsTruststoreHolds=ClientCertificates`) proves nothing of a CA: each certificate in it is an anchor whose
+/// holder could issue a certificate naming any client. So `tls_client_auth` is refused there even for a chain the
+/// TLS layer verified, and only `self_signed_tls_client_auth` authenticates by certificate.
+#[tokio::test]
+async fn a_truststore_of_client_certificates_serves_no_tls_client_auth() {
+    let pki = Pki::new();
+    let mut config = config(&pki);
+    config.mtls_truststore_holds = tessera::config::MtlsTruststoreHolds::ClientCertificates;
+    let server = TestServer::start_mutual_tls(&config, &pki, Accepting::IssuedByTheCa).await;
+    token_by_certificate(&server.presenting(&pki, &pki.billing), BY_DN).await.assert_error(401, "invalid_client");
+    let secret = Some(basic(BOUND_SECRET.0, BOUND_SECRET.1));
+    let bound =
+        post(&server.presenting(&pki, &pki.other), TOKEN, secret, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(bound.status, 200, "binding needs no CA: {}", bound.text);
 }
 
 /// RFC 8705 §2.2 with the certificates at a `jwks_uri`, fetched through the cache `private_key_jwt` keys use: a
