@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tessera::announcement::RevocationAnnouncer;
 use tessera::clock::Clock;
 use tessera::events::identity_provider::{EventMessage, IdentityEventSources};
-use tessera::events::{MalformedEvent, RevocationEvent, RevocationTarget, TenantCheck, TenantDirectory};
+use tessera::events::{EventCheck, MalformedEvent, RevocationEvent, RevocationTarget, TenantDirectory};
 use tessera::metrics::{self, Metric, RevocationKind};
 use tessera::store::TokenStore;
 
@@ -68,10 +68,10 @@ pub async fn handle(deps: Deps<'_>, event: Value) -> Result<Value, Error> {
                 return Ok(json!({"event_id": id, "ignored": event_type}));
             }
         };
-        match revocation.check_tenant(tenants).await {
-            TenantCheck::Served => {}
-            TenantCheck::Undeclared(undeclared) => return Err(rejected(Some(&revocation.event_id), &undeclared)),
-            TenantCheck::Unknown(unknown) => {
+        match revocation.check(tenants, store, clock.now()).await {
+            EventCheck::Applicable => {}
+            EventCheck::Refused(refused) => return Err(rejected(Some(&revocation.event_id), &refused)),
+            EventCheck::Unknown(unknown) => {
                 tracing::error!(event_id = %revocation.event_id, error = %unknown,
                     "revocation event not applied; it will be retried");
                 return Err(unknown.into());
@@ -120,17 +120,17 @@ async fn apply_message(deps: Deps<'_>, message: SqsMessage) -> Option<String> {
             ignored(Some(&message_id), &source, &event_type);
             false
         }
-        Ok(EventMessage::Revoke(event)) => match event.check_tenant(deps.tenants).await {
-            TenantCheck::Undeclared(undeclared) => {
-                rejected(Some(&message_id), &undeclared);
+        Ok(EventMessage::Revoke(event)) => match event.check(deps.tenants, deps.store, deps.clock.now()).await {
+            EventCheck::Refused(refused) => {
+                rejected(Some(&message_id), &refused);
                 true
             }
-            TenantCheck::Unknown(unknown) => {
+            EventCheck::Unknown(unknown) => {
                 tracing::error!(message_id, event_id = %event.event_id, error = %unknown,
                     "revocation event not applied; the message returns to the queue");
                 true
             }
-            TenantCheck::Served => apply(deps, &message_id, &event).await,
+            EventCheck::Applicable => apply(deps, &message_id, &event).await,
         },
     };
     failed.then_some(message_id)
@@ -151,7 +151,7 @@ async fn apply(deps: Deps<'_>, message_id: &str, event: &RevocationEvent) -> boo
     }
 }
 
-/// Counts an applied event's revocation under its tenant, which [`RevocationEvent::check_tenant`] found served
+/// Counts an applied event's revocation under its tenant, which [`RevocationEvent::check`] found served
 /// ([`tessera::metrics`]); a re-delivery that wrote nothing is not counted.
 fn count_applied(event: &RevocationEvent, written: bool) {
     let kind = match event.target {

@@ -47,8 +47,8 @@ pub const MAX_FIELD_LEN: usize = 1024;
 pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// The tenants a deployment serves, as the revocation-events function sees them. An event naming any other is
-/// refused like a misspelt target ([`RevocationEvent::check_tenant`]), so it never passes as an event that
-/// revokes nothing.
+/// refused like a misspelt target ([`RevocationEvent::check`]), so it never passes as an event that revokes
+/// nothing.
 #[async_trait::async_trait]
 pub trait TenantDirectory: Send + Sync {
     /// Whether `tenant` is served. `Err` when that cannot be known now (the key document could not be read for
@@ -56,15 +56,38 @@ pub trait TenantDirectory: Send + Sync {
     async fn serves(&self, tenant: &TenantId) -> Result<bool, StoreError>;
 }
 
-/// What [`RevocationEvent::check_tenant`] found.
+/// What [`RevocationEvent::check`] found.
 #[derive(Debug)]
-pub enum TenantCheck {
-    /// The tenant is served: apply the event.
-    Served,
-    /// It is not: the event can never apply, like a malformed one.
-    Undeclared(MalformedEvent),
-    /// The tenants cannot be known now: retry the event later, never drop it.
+pub enum EventCheck {
+    /// The tenant is served, and the event may revoke what it names: apply it.
+    Applicable,
+    /// The event can never apply, like a malformed one: its tenant is not served, or an identity provider's event
+    /// names one of the tenant's clients as a user.
+    Refused(MalformedEvent),
+    /// The tenants, or the tenant's clients, cannot be known now: retry the event later, never drop it.
     Unknown(StoreError),
+}
+
+/// Whether one of `subjects` is the id of a client of `tenant` (one read of their client records): a client's own
+/// tokens (client credentials) have its id as their subject, so revoking that subject revokes a service's tokens.
+/// The sources outside Tessera that name users (identity providers' events, Shared Signals transmitters) may revoke
+/// users only; a client is revoked by an operator (a `client` target), never by an identity provider's say-so.
+pub async fn names_a_client(
+    store: &dyn TokenStore,
+    tenant: &TenantId,
+    subjects: &[String],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let keys: Vec<StoreKey> = subjects
+        .iter()
+        .filter_map(|subject| ClientId::parse(subject).ok())
+        .map(|id| StoreKey::client(tenant, &id))
+        .collect();
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let fetched = Fetched::new(store.get_many(&keys).await?, now);
+    Ok(keys.iter().any(|key| fetched.client(key).is_some()))
 }
 
 /// Parses JSON text, refusing an object that names a key twice at any depth. serde_json keeps the last of two
@@ -354,16 +377,31 @@ impl RevocationEvent {
         }
     }
 
-    /// Whether the deployment serves the event's tenant. An event for any other would write a watermark no token
-    /// reads, and answer as if it had revoked something.
-    pub async fn check_tenant(&self, tenants: &dyn TenantDirectory) -> TenantCheck {
+    /// Whether the event may be applied: the deployment serves its tenant (an event for any other would write a
+    /// watermark no token reads, and answer as if it had revoked something), and an event from outside (an
+    /// identity provider's: [`RevocationCause::IdentityProvider`]) does not name one of the tenant's clients as its
+    /// user ([`names_a_client`]; one read, on that path only).
+    pub async fn check(&self, tenants: &dyn TenantDirectory, store: &dyn TokenStore, now: Timestamp) -> EventCheck {
         match tenants.serves(&self.tenant).await {
-            Ok(true) => TenantCheck::Served,
-            Ok(false) => TenantCheck::Undeclared(malformed(format!(
-                "tenant '{}' is not declared in this deployment",
+            Ok(true) => {}
+            Ok(false) => {
+                let undeclared = format!("tenant '{}' is not declared in this deployment", self.tenant);
+                return EventCheck::Refused(malformed(undeclared));
+            }
+            Err(unknown) => return EventCheck::Unknown(unknown),
+        }
+        let RevocationTarget::Subject(subject) = &self.target else { return EventCheck::Applicable };
+        if self.cause != RevocationCause::IdentityProvider {
+            return EventCheck::Applicable;
+        }
+        match names_a_client(store, &self.tenant, std::slice::from_ref(subject), now).await {
+            Ok(false) => EventCheck::Applicable,
+            Ok(true) => EventCheck::Refused(malformed(format!(
+                "the user of an identity provider's event is the id of a client of tenant '{}': its tokens are a \
+                 service's, which only an operator revokes",
                 self.tenant
             ))),
-            Err(unknown) => TenantCheck::Unknown(unknown),
+            Err(unknown) => EventCheck::Unknown(unknown),
         }
     }
 

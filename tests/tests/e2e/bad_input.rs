@@ -1208,6 +1208,11 @@ fn ssf_cases(t: &ForSsf<'_>) -> Vec<Case> {
             }),
             SetError(403, "access_denied"),
         ),
+        push(
+            "a subject that is a client's id",
+            with(&|c| c["events"][SESSION_REVOKED]["subject"] = iss_sub(t.issuer, creds::JWT.0)),
+            SetError(403, "access_denied"),
+        ),
         push("a body over 8 KB", format!("{set}{}", "A".repeat(8 * 1024)), SetError(413, "invalid_request")),
         raw(
             "ssf: a body that is not UTF-8",
@@ -1713,7 +1718,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     }));
     cases.extend(mtls_cases());
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 300, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 301, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);

@@ -380,6 +380,14 @@ async fn an_identity_providers_own_events_revoke_the_user_it_names() {
     reply.assert_error(400, "invalid_request");
     assert!(reply.json()["error_description"].as_str().unwrap().contains("names no single user"), "{}", reply.text);
     assert!(active(&server, &bob.access).await);
+
+    // An identity provider revokes users, never a service: an event whose user is a client's id (the subject of
+    // that client's own tokens) is refused, and the client's tokens stay active.
+    let service_token = server.issue(creds::JWT, &[]).await;
+    let reply = server.send_event(&auth0_log("log-4", "scp", creds::JWT.0)).await;
+    reply.assert_error(400, "invalid_request");
+    assert!(reply.json()["error_description"].as_str().unwrap().contains("is the id of a client"), "{}", reply.text);
+    assert!(active(&server, &service_token).await, "the client's own token stays active");
 }
 
 #[tokio::test]

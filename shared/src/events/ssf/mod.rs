@@ -453,6 +453,21 @@ pub async fn receive(
         transmitters.authenticate(tenant, authorization.ok_or_else(unauthenticated)?).ok_or_else(unauthenticated)?;
     let token = transmitter.verify(set, now).await?;
     let events = transmitter.read(&token)?;
+    // A transmitter revokes users, never a service: a subject that is one of the tenant's client ids would revoke
+    // that client's own tokens. Refused before anything is written (one read, of those client records).
+    let subjects: Vec<String> = events
+        .iter()
+        .filter_map(|event| match event {
+            SetEvent::Revoke { subject, .. } => Some(subject.clone()),
+            SetEvent::Ignored { .. } => None,
+        })
+        .collect();
+    if crate::events::names_a_client(store, tenant, &subjects, now).await? {
+        return Err(SetError::new(
+            SetErrorCode::AccessDenied,
+            "a subject is the id of a client of this tenant: a transmitter may revoke users, not clients",
+        ));
+    }
     let expires_at = token.issued_at.plus_secs(SET_MAX_AGE_SECS + EXTERNAL_LEEWAY_SECS);
     let used = UsedJti::new(tenant.clone(), JtiPurpose::SecurityEvent, &transmitter.issuer, &token.jti, expires_at);
     let replayed = store.use_jti_once(used, now).await? == JtiUse::Replayed;
@@ -564,5 +579,30 @@ mod tests {
         assert_eq!(announcements.len(), 3, "{announcements:?}");
         assert_eq!(announcements[0].id, announcements[1].id);
         assert!(announcements.iter().all(|a| a.cause == crate::announcement::RevocationCause::SharedSignals));
+    }
+
+    /// A transmitter revokes users, not services: a SET whose subject is the id of one of the tenant's clients
+    /// (whose client-credentials tokens carry that id as their subject) is refused with `access_denied` (RFC 8935
+    /// §2.3) and writes nothing, not even its `jti`, so the transmitter may correct it and send it again. A subject
+    /// that is no client's id is revoked as before.
+    #[tokio::test]
+    async fn a_subject_that_is_a_client_id_is_refused() {
+        let issuer = "https://one.example/";
+        let key = SigningKey::generate(SigningAlgorithm::ES256, "k1").unwrap();
+        let transmitters = SsfTransmitters::new(vec![transmitter(issuer, &key, TOKEN)]).unwrap();
+        let tenant = TenantId::default();
+        let store = MemoryStore::with_clients(vec![crate::store::conformance::client(&tenant, "billing")]);
+        let announced = crate::announcement::recent::RecentAnnouncements::default();
+        let now = Timestamp::from_secs(NOW);
+        let set = key.sign_jwt("secevent+jwt", &session_revoked(issuer, "j-1", "billing")).unwrap();
+        let refused = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &set, now).await.unwrap_err();
+        assert_eq!(refused.code(), Some(SetErrorCode::AccessDenied));
+        let key_of = |subject: &str| StoreKey::watermark(&tenant, &WatermarkTarget::subject(subject));
+        let fetched = Fetched::new(store.get_many(&[key_of("billing")]).await.unwrap(), now);
+        assert!(fetched.watermarks(&[key_of("billing")]).is_empty(), "nothing revoked");
+        assert!(announced.all().is_empty());
+        let user = key.sign_jwt("secevent+jwt", &session_revoked(issuer, "j-1", "billing-user")).unwrap();
+        let applied = receive(&transmitters, &store, &announced, &tenant, Some(TOKEN), &user, now).await.unwrap();
+        assert_eq!((applied.replayed, applied.written), (false, 1), "the jti was not spent by the refusal");
     }
 }
