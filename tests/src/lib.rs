@@ -219,10 +219,20 @@ impl TestServer {
 
     /// Starts a runner on `config` and a prepared `store` (say, a counting wrapper around [`backend_store`]).
     pub async fn start_on(config: &Config, store: Arc<dyn TokenStore>) -> Self {
-        let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        Self::start_listening(config, store, addr).await
+    }
+
+    /// Starts a runner on `config` and `store`, listening as `listen` says (plain HTTP on an address, or TLS), with
+    /// a pinned clock.
+    pub async fn start_listening(
+        config: &Config,
+        store: Arc<dyn TokenStore>,
+        listen: impl Into<runner::ListenOn>,
+    ) -> Self {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let server = runner::serve(
-            addr,
+            listen,
             config,
             store.clone(),
             clock.clone(),

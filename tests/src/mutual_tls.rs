@@ -2,17 +2,13 @@
 //! Tessera reads certificates with), the runner serving HTTPS that asks for client certificates, on the store
 //! `TESSERA_E2E_STORE` selects, and HTTPS clients presenting one certificate or none.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SanType};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tessera::clock::{Clock, FixedClock, SystemClock};
 use tessera::config::Config;
-use tessera::entropy::SystemEntropy;
 use tessera_cli::runner;
 use tessera_cli::tls::{ClientCertificates, server_config};
 
@@ -164,7 +160,6 @@ impl TestServer {
         };
         let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).expect("server key");
         let tls = server_config(vec![CertificateDer::from(pki.server.der.clone())], key, clients).expect("TLS");
-        let clock = Arc::new(FixedClock::at(SystemClock.now()));
         let listen = runner::ListenOn {
             addr: "127.0.0.1:0".parse().expect("addr"),
             tls: Some(tls),
@@ -173,18 +168,7 @@ impl TestServer {
                 Accepting::Any => runner::ClientCertificateChecks::AnyAccepted,
             },
         };
-        let server = runner::serve(
-            listen,
-            config,
-            store.clone(),
-            clock.clone(),
-            Arc::new(SystemEntropy),
-            Default::default(),
-            runner::RunnerLimits::default(),
-        )
-        .await
-        .expect("runner starts");
-        let mut test_server = Self::wrap(server, clock, store);
+        let mut test_server = Self::start_listening(config, store, listen).await;
         test_server.endpoint =
             Endpoint { base: test_server.endpoint.base.replacen("http://", "https://", 1), http: pki.client(None) };
         test_server

@@ -550,15 +550,21 @@ mod tests {
     }
 
     /// The new flags parse as documented, and bad values get a clear error naming the flag and the rule.
+    /// `tessera clients register` with `args`, parsed as the command line would be.
+    #[derive(clap::Parser)]
+    struct Register {
+        #[command(flatten)]
+        client: NewClient,
+    }
+
+    fn parse_register(args: &[&str]) -> Result<Register, clap::Error> {
+        use clap::Parser;
+        Register::try_parse_from([&["register"][..], args].concat())
+    }
+
     #[tokio::test]
     async fn register_flags_app_attributes_and_refresh_setting() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Register {
-            #[command(flatten)]
-            client: NewClient,
-        }
-        let parse = |args: &[&str]| Register::try_parse_from([&["register", "--client-id", "app"][..], args].concat());
+        let parse = |args: &[&str]| parse_register(&[&["--client-id", "app"][..], args].concat());
         let store = MemoryStore::new();
         let flags = ["--app-identifier", "com.example.orders", "--app-platform", "ios", "--app-version", "2.1.0"];
         let parsed = parse(&[&flags[..], &["--revoke-access-on-refresh", "false", "--require-dpop"]].concat()).unwrap();
@@ -592,13 +598,7 @@ mod tests {
     /// (RFC 7591 §2: one method per client); `clients list` shows the method; bad combinations are refused.
     #[tokio::test]
     async fn register_a_private_key_jwt_client() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Register {
-            #[command(flatten)]
-            client: NewClient,
-        }
-        let parse = |args: &[&str]| Register::try_parse_from([&["register"][..], args].concat());
+        let parse = |args: &[&str]| parse_register(args);
         let store = MemoryStore::new();
         let tenant = TenantId::default();
         let key = tessera::jwt::keys::SigningKey::generate(tessera::jwt::keys::SigningAlgorithm::EdDSA, "k1").unwrap();
@@ -664,13 +664,7 @@ mod tests {
     /// no secret to rotate), and a second match or `--require-dpop` beside `--certificate-bound` is refused.
     #[tokio::test]
     async fn register_a_mutual_tls_client() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Register {
-            #[command(flatten)]
-            client: NewClient,
-        }
-        let parse = |args: &[&str]| Register::try_parse_from([&["register"][..], args].concat());
+        let parse = |args: &[&str]| parse_register(args);
         let store = MemoryStore::new();
         let tenant = TenantId::default();
         let args =
