@@ -163,16 +163,16 @@ pub async fn authenticate<'a>(
 
 /// RFC 8705 §2: whether the connection's client certificate authenticates `client`, or why not. `tls_client_auth`
 /// (§2.1) needs a certificate whose chain the TLS terminator verified against its trust store (API Gateway's
-/// truststore, the runner's `--tls-client-ca`) and that names the client as registered; a runner that accepts
-/// any certificate (`--tls-client-any`) verified no chain, so it serves only `self_signed_tls_client_auth`
-/// (§2.2), whose certificate must be one the client registered in its JWK Set.
+/// truststore, the runner's `--tls-client-ca`) and that names the client as registered; where that proves no CA
+/// (the runner's `--tls-client-any`, a truststore of clients' own certificates) only `self_signed_tls_client_auth`
+/// (§2.2) is served, whose certificate must be one the client registered in its JWK Set.
 async fn by_certificate(at: &Authenticating<'_>, client: &Client) -> Result<(), String> {
     let certificate = at.certificate.ok_or("no client certificate on the connection")?;
     let matched = match &client.authentication {
         ClientAuthentication::TlsClientAuth(subject) => {
             if !at.service.client_certificate_chains_verified() {
-                return Err("tls_client_auth needs certificate chains verified by the TLS terminator, and this \
-                            server accepts any certificate"
+                return Err("tls_client_auth needs a chain to a CA, and this deployment's trust store proves none \
+                            (--tls-client-any, or mtls_truststore_holds = client_certificates)"
                     .into());
             }
             certificate.names(subject)
