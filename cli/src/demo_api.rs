@@ -92,7 +92,8 @@ pub fn authorizer_event(request: &Request, now_ms: u64) -> Value {
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
-            "domainName": header(HOST).unwrap_or_default(),
+            // The runner's own name (the request's absolute URI: see the runner), as API Gateway names its domain.
+            "domainName": request.uri().authority().map_or_else(|| header(HOST).unwrap_or_default(), |a| a.to_string()),
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                 "userAgent": header(USER_AGENT).unwrap_or_default()},
             "requestId": format!("local-{now_ms}"),

@@ -340,30 +340,46 @@ async fn dispatch(
 }
 
 /// The request as a handler sees it behind API Gateway: with its connection's client certificate, if any, where
-/// API Gateway's mutual TLS puts it (the request context; nothing the client sent goes there), and, on a TLS
-/// connection, an absolute `https://<Host>` URI, as Lambda's request has, so a DPoP proof's `htu` (RFC 9449 §4.3)
-/// is checked against the `https` URL the client sent the request to.
+/// API Gateway's mutual TLS puts it (the request context; nothing the client sent goes there), and an absolute URI
+/// naming the runner itself, as Lambda's request names the domain API Gateway served: `<scheme>://<Host>` when the
+/// `Host` header is one of the runner's own names (`127.0.0.1:<port>`, `localhost:<port>`), else its socket address.
+/// So a DPoP proof's `htu` (RFC 9449 §4.3) must name the runner: one made for another host, sent here with that
+/// host in `Host` or in an absolute-form target, does not pass.
 fn with_client_certificate(mut request: Request, connection: &ConnectionInfo) -> Request {
     if let Some(context) = &connection.client_certificate {
         request.extensions_mut().insert(context.clone());
     }
-    if connection.scheme == "https" && request.uri().scheme().is_none() {
-        // From parts: the Host header can only ever be the authority (no userinfo), and the path stays the one
-        // the request line gave, whatever the header holds.
-        let authority = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| hyper::http::uri::Authority::try_from(h.as_bytes()).ok())
-            .filter(|authority| !authority.as_str().contains('@'));
-        let path = request.uri().path_and_query().cloned();
-        if let (Some(authority), Some(path)) = (authority, path) {
-            let uri = hyper::Uri::builder().scheme("https").authority(authority).path_and_query(path).build();
-            if let Ok(uri) = uri {
-                *request.uri_mut() = uri;
-            }
-        }
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    let own = own_names(connection);
+    let authority = match host {
+        Some(host) if own.iter().any(|name| name.eq_ignore_ascii_case(host)) => host.to_owned(),
+        _ => connection.local.to_string(),
+    };
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    if let Ok(uri) = format!("{}://{authority}{path}", connection.scheme).parse::<hyper::Uri>() {
+        *request.uri_mut() = uri;
     }
     request
+}
+
+/// The names a request may give the runner as its `Host`: its loopback socket address and `localhost` with the
+/// port (and, on the scheme's default port, without it: RFC 9110 §7.2). None when it listens elsewhere than on a
+/// loopback address: it cannot know the names it is reached by then.
+fn own_names(connection: &ConnectionInfo) -> Vec<String> {
+    let local = SocketAddr::new(connection.local.ip().to_canonical(), connection.local.port());
+    if !local.ip().is_loopback() {
+        return Vec::new();
+    }
+    let port = local.port();
+    let mut ours = vec![local.to_string(), format!("localhost:{port}")];
+    if port == if connection.scheme == "https" { 443 } else { 80 } {
+        let ip = match local {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        };
+        ours.extend([ip, "localhost".to_owned()]);
+    }
+    ours
 }
 
 /// Where the runner listens: an address, and a TLS configuration to serve HTTPS with ([`crate::tls`]). A bare
@@ -404,8 +420,8 @@ impl From<SocketAddr> for ListenOn {
 /// rebinding) sends its own name as `Host`; a page of another origin on the loopback sends its own `Origin`. A request target in absolute form
 /// names the authority the server must use instead of `Host` (RFC 9112 §3.2.2), so it must name the runner too.
 fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, connection: &ConnectionInfo) -> bool {
-    let local = SocketAddr::new(connection.local.ip().to_canonical(), connection.local.port());
-    if !local.ip().is_loopback() {
+    let ours = own_names(connection);
+    if ours.is_empty() {
         return false;
     }
     let single = |name: header::HeaderName| {
@@ -417,16 +433,6 @@ fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, connection: &Conne
         }
     };
     let Some(Some(host)) = single(header::HOST) else { return false };
-    let port = local.port();
-    let mut ours = vec![local.to_string(), format!("localhost:{port}")];
-    if port == if connection.scheme == "https" { 443 } else { 80 } {
-        // RFC 9110 §7.2: the default port may be left out.
-        let ip = match local {
-            SocketAddr::V4(v4) => v4.ip().to_string(),
-            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
-        };
-        ours.extend([ip, "localhost".to_owned()]);
-    }
     if !ours.iter().any(|name| name.eq_ignore_ascii_case(host)) {
         return false;
     }

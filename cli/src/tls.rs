@@ -107,6 +107,7 @@ pub fn server_config(
     clients: ClientCertificates,
 ) -> Result<Arc<ServerConfig>, CliError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let asks_for_certificates = clients != ClientCertificates::NotRequested;
     let verifier: Arc<dyn ClientCertVerifier> = match clients {
         ClientCertificates::NotRequested => WebPkiClientVerifier::no_client_auth(),
         ClientCertificates::TrustedBy(cas) => {
@@ -128,11 +129,19 @@ pub fn server_config(
         .with_single_cert(chain, key)
         .map_err(|err| CliError::Tls(format!("the server certificate and key: {err}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if asks_for_certificates {
+        // No session resumption where a client certificate may authenticate: a resumed session carries the
+        // certificate of its first handshake, unchecked again, so an expired or replaced certificate would go on
+        // authenticating for as long as the client renews its tickets (RFC 8446 §4.6.1). Every connection does a
+        // full handshake, as on API Gateway's mutual-TLS domain.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(Arc::new(config))
 }
 
-/// Accepts any client certificate that parses as X.509, without a chain, a validity period or a key usage
-/// check: for `self_signed_tls_client_auth`, whose trust decision belongs to client authentication. The
+/// Accepts any client certificate that parses as X.509 and is within its validity period, without a chain or a key
+/// usage check: for `self_signed_tls_client_auth`, whose trust decision belongs to client authentication. The
 /// handshake signature is still verified, so the client proves it holds the certificate's key.
 #[derive(Debug)]
 struct AnyWellFormedCertificate {
@@ -162,10 +171,11 @@ impl ClientCertVerifier for AnyWellFormedCertificate {
         &self,
         end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         match tessera::wire::client_cert::ClientCertificate::from_der(end_entity) {
-            Ok(_) => Ok(ClientCertVerified::assertion()),
+            Ok(certificate) if certificate.is_valid_at(now.as_secs()) => Ok(ClientCertVerified::assertion()),
+            Ok(_) => Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)),
             Err(_) => Err(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)),
         }
     }
@@ -239,6 +249,30 @@ mod tests {
 
         let bad_ca = TlsOptions { tls_client_ca: Some(dir.join("key.pem")), ..good };
         assert!(bad_ca.server_config().unwrap_err().to_string().contains("no CERTIFICATE"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// RFC 8446 §4.6.1: a resumed session carries the certificate of its first handshake, unchecked again. Where a
+    /// client certificate may authenticate, no session is resumed (no TLS 1.3 ticket, no session cache), so each
+    /// connection presents and proves its certificate anew; without client certificates, resumption stays on.
+    #[test]
+    fn no_session_is_resumed_where_client_certificates_authenticate() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let dir = scratch("resumption");
+        let plain = options(&dir, &cert.pem(), &key.serialize_pem());
+        assert_eq!(plain.client_certificate_checks(), crate::runner::ClientCertificateChecks::NotRequested);
+        let config = plain.server_config().unwrap().unwrap();
+        assert!(config.send_tls13_tickets > 0 && config.session_storage.can_cache());
+        std::fs::write(dir.join("ca.pem"), cert.pem()).unwrap();
+        for options in [
+            TlsOptions { tls_client_any: true, ..plain.clone() },
+            TlsOptions { tls_client_ca: Some(dir.join("ca.pem")), ..plain.clone() },
+        ] {
+            let config = options.server_config().unwrap().unwrap();
+            assert_eq!(config.send_tls13_tickets, 0);
+            assert!(!config.session_storage.can_cache());
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -70,6 +70,8 @@ pub struct Pki {
     pub billing: Credential,
     /// Issued by the CA when `billing` was renewed: the same subject and SAN, a new key.
     pub billing_renewed: Credential,
+    /// Issued by the CA to `billing` long ago: the same subject and SAN, expired since 2020.
+    pub billing_expired: Credential,
     /// Issued by the CA: subject `O=Example,CN=other`, SAN DNS `other.example.com`.
     pub other: Credential,
     /// Self-signed: subject `CN=batch`.
@@ -95,15 +97,20 @@ impl Pki {
         server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server = Credential::of(server_params.signed_by(&server_key, &issuer).expect("server"), &server_key);
 
-        let issued = |cn: &str, dns: &str| {
+        let issued_until = |cn: &str, dns: &str, until: Option<i32>| {
             let key = KeyPair::generate().expect("key");
             let mut params = CertificateParams::default();
+            if let Some(year) = until {
+                params.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
+                params.not_after = rcgen::date_time_ymd(year, 1, 1);
+            }
             params.subject_alt_names = vec![SanType::DnsName(dns.try_into().expect("dns"))];
             params.distinguished_name.push(DnType::CommonName, cn);
             params.distinguished_name.push(DnType::OrganizationName, "Example");
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
             Credential::of(params.signed_by(&key, &issuer).expect("client"), &key)
         };
+        let issued = |cn: &str, dns: &str| issued_until(cn, dns, None);
         let self_signed = || {
             let key = KeyPair::generate().expect("key");
             let mut params = CertificateParams::default();
@@ -116,6 +123,7 @@ impl Pki {
             server,
             billing: issued("billing", "billing.example.com"),
             billing_renewed: issued("billing", "billing.example.com"),
+            billing_expired: issued_until("billing", "billing.example.com", Some(2020)),
             other: issued("other", "other.example.com"),
             self_signed: self_signed(),
             unregistered: self_signed(),

@@ -31,7 +31,11 @@ async fn answer(service: &TokenService, request: Request) -> Result<Response<Bod
                 StatusCode::OK,
                 &authorization_server_metadata(
                     &tenant,
-                    MutualTlsOffer { offered: service.offers_mutual_tls(), alias_origin: service.mtls_base_url() },
+                    MutualTlsOffer {
+                        offered: service.offers_mutual_tls(),
+                        chains_verified: service.client_certificate_chains_verified(),
+                        alias_origin: service.mtls_base_url(),
+                    },
                 ),
             ))
         } else if path.ends_with("/.well-known/jwks.json") {

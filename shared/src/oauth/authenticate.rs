@@ -168,6 +168,11 @@ pub async fn authenticate<'a>(
 /// (§2.2) is served, whose certificate must be one the client registered in its JWK Set.
 async fn by_certificate(at: &Authenticating<'_>, client: &Client) -> Result<(), String> {
     let certificate = at.certificate.ok_or("no client certificate on the connection")?;
+    // The TLS terminator checked the validity period at the handshake; checked again at the request's instant, so
+    // a certificate that expired since (on a long-lived or resumed connection) authenticates nothing.
+    if !certificate.is_valid_at(at.now.as_secs()) {
+        return Err(format!("certificate {} is outside its validity period", certificate.thumbprint()));
+    }
     let matched = match &client.authentication {
         ClientAuthentication::TlsClientAuth(subject) => {
             if !at.service.client_certificate_chains_verified() {

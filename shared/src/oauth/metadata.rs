@@ -76,6 +76,8 @@ pub struct MutualTlsOffer<'a> {
     /// Whether clients can reach the endpoints over mutual TLS at all: otherwise the two mutual-TLS methods and
     /// certificate-bound tokens are not announced.
     pub offered: bool,
+    /// Whether a certificate's chain proves a CA (otherwise `tls_client_auth`, always refused, is not announced).
+    pub chains_verified: bool,
     /// The origin of the mutual-TLS aliases of the endpoints, when they are on another host.
     pub alias_origin: Option<&'a str>,
 }
@@ -89,7 +91,12 @@ pub fn authorization_server_metadata(
 ) -> AuthorizationServerMetadata {
     let base = tenant.issuer.trim_end_matches('/');
     let auth_methods = || {
-        let offered = AuthMethod::ALL.iter().filter(|m| mutual_tls.offered || !m.is_mutual_tls());
+        let served = |m: &&AuthMethod| match m {
+            AuthMethod::TlsClientAuth => mutual_tls.offered && mutual_tls.chains_verified,
+            AuthMethod::SelfSignedTlsClientAuth => mutual_tls.offered,
+            _ => true,
+        };
+        let offered = AuthMethod::ALL.iter().filter(served);
         offered.map(|m| m.as_str()).collect::<Vec<_>>()
     };
     let signing_algs = client_assertion::algorithm_names;

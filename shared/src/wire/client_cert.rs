@@ -66,6 +66,8 @@ pub use crate::domain::grant::CertificateThumbprint;
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCertificate {
     der: Vec<u8>,
+    valid_from_secs: u64,
+    valid_until_secs: u64,
     subject_dn: String,
     subject_alt_names: Vec<SubjectAltName>,
     public_key_der: Vec<u8>,
@@ -98,6 +100,8 @@ impl ClientCertificate {
         let public_key_der = tbs.subject_public_key_info.to_der().map_err(|_| CertificateError::Malformed)?;
         Ok(Self {
             der: der.to_vec(),
+            valid_from_secs: tbs.validity.not_before.to_unix_duration().as_secs(),
+            valid_until_secs: tbs.validity.not_after.to_unix_duration().as_secs(),
             subject_dn: tbs.subject.to_string(),
             subject_alt_names,
             public_key_der,
@@ -136,6 +140,12 @@ impl ClientCertificate {
     /// The DER of the certificate's SubjectPublicKeyInfo (RFC 5280 §4.1.2.7).
     pub fn public_key_der(&self) -> &[u8] {
         &self.public_key_der
+    }
+
+    /// Whether `unix_secs` is within the certificate's validity period (RFC 5280 §4.1.2.5: `notBefore` and
+    /// `notAfter` both included).
+    pub fn is_valid_at(&self, unix_secs: u64) -> bool {
+        (self.valid_from_secs..=self.valid_until_secs).contains(&unix_secs)
     }
 
     /// The `x5t#S256` thumbprint (RFC 8705 §3.1) a certificate-bound token's `cnf` carries.

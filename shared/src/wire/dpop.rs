@@ -54,9 +54,11 @@ impl DpopHeader {
 }
 
 /// The URL of a request an API Gateway authorizer event describes, without query: `X-Forwarded-Proto` (API
-/// Gateway sets it; `https` without it), the `Host` header the client sent (or the event's domain name), and
+/// Gateway sets it; `https` without it), the domain the request came in on (`requestContext.domainName`, set by API
+/// Gateway from the domain it served; the `Host` header only where the event has none, as a REST API's), and
 /// `path`, which must be the path the client sent (an HTTP API's `rawPath`; a REST API's `requestContext.path`,
-/// which holds the stage on the default endpoint and the base path on a custom domain). `None` without a host.
+/// which holds the stage on the default endpoint and the base path on a custom domain). `None` without a host. A
+/// `Host` header the client chose never outranks the domain: a proof made for another host does not pass here.
 pub fn gateway_url(headers: &HeaderMap, domain: Option<&str>, path: &str) -> Option<String> {
     let single = |name: &str| {
         let mut values = headers.get_all(name).iter();
@@ -66,16 +68,21 @@ pub fn gateway_url(headers: &HeaderMap, domain: Option<&str>, path: &str) -> Opt
         }
     };
     let scheme = single("x-forwarded-proto").unwrap_or("https");
-    let host = single(HOST.as_str()).or(domain.filter(|d| !d.is_empty()))?;
+    let host = domain.filter(|d| !d.is_empty()).or(single(HOST.as_str()))?;
     let path = path.split(['?', '#']).next().unwrap_or("");
     Some(format!("{scheme}://{host}{path}"))
 }
 
-/// The URL the client sent `request` to, without query or fragment: the `htu` its proof must name. `None` when
-/// the request says nothing of its host.
+/// The URL the client sent `request` to, without query or fragment: the `htu` its proof must name. Behind API
+/// Gateway, `https://` + the domain it came in on (`requestContext.domainName`) + the path; elsewhere the request's
+/// absolute URI (the local runner gives each request one, naming itself), else `http://` + `Host` + path. `None`
+/// when the request says nothing of its host.
 pub fn request_url(request: &Request) -> Option<String> {
     let uri = request.uri();
     let path = uri.path();
+    if let Some(domain) = crate::wire::http::gateway_domain(request).filter(|d| !d.is_empty()) {
+        return Some(format!("https://{domain}{path}"));
+    }
     match (uri.scheme_str(), uri.authority()) {
         (Some(scheme), Some(authority)) => Some(format!("{scheme}://{authority}{path}")),
         _ => {
@@ -146,7 +153,9 @@ mod tests {
         headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
         assert_eq!(
             gateway_url(&headers, Some("api.example.com"), "/orders/1").unwrap(),
-            "http://orders.example.com/orders/1"
+            "http://api.example.com/orders/1",
+            "the domain API Gateway served, never a Host the client chose"
         );
+        assert_eq!(gateway_url(&headers, None, "/orders/1").unwrap(), "http://orders.example.com/orders/1");
     }
 }

@@ -43,7 +43,7 @@ const SAMPLE_DPOP_JKT: &str = "SrXmZHPlIPOBsVIRoLx-IabnwUG3xZ1SlLNhAIFgPKs";
 
 /// The `x5t#S256` of the client certificate of `token-mtls.json` (`openssl x509 -outform der | openssl dgst -sha256
 /// -binary | basenc --base64url`, without padding).
-const SAMPLE_X5T: &str = "jFUxGc-cxOu43RlRoGtZD5KtZjJXk02EhHarLrUju3o";
+const SAMPLE_X5T: &str = "qPnaMgncD8BRyFlMFVzjOLcQnJMIaxSQy1tfldMyWFA";
 /// The message of `revocation-sqs-batch.json` that misspells its target.
 const BAD_MESSAGE_ID: &str = "2e1424d4-f796-459a-8184-9c92662be6da";
 
@@ -171,8 +171,9 @@ fn expectations() -> BTreeMap<&'static str, Expectation> {
         "token-mtls.json",
         (200, |b| {
             // RFC 8705 §2.1, §3.1: on the mutual-TLS custom domain, `sample-billing` is authenticated by the client
-            // certificate API Gateway put in the request context (made with OpenSSL, issued by a sample CA, subject
-            // as registered), and its token is bound to that certificate; the issuer stays the configured one.
+            // certificate API Gateway put in the request context (made with Python's `cryptography`, issued by a
+            // sample CA, valid 2026 to 2126, subject as registered), and its token is bound to that certificate; the
+            // issuer stays the configured one.
             token_issued(b);
             let claims: Value =
                 jsonwebtoken::dangerous::insecure_decode_claims(b["access_token"].as_str().unwrap()).unwrap();

@@ -218,6 +218,10 @@ async fn self_signed_tls_client_auth_matches_the_registered_certificate() {
     unregistered.assert_error(401, "invalid_client");
     let unverified_chain = token_by_certificate(&server.presenting(&pki, &pki.billing), BY_DN).await;
     unverified_chain.assert_error(401, "invalid_client");
+    // The metadata announces what this runner serves: self_signed_tls_client_auth, not tls_client_auth.
+    let metadata = server.send("GET", "/.well-known/oauth-authorization-server", &[], "").await.json();
+    let methods = metadata["token_endpoint_auth_methods_supported"].as_array().unwrap().clone();
+    assert!(methods.contains(&json!("self_signed_tls_client_auth")) && !methods.contains(&json!("tls_client_auth")));
 }
 
 /// RFC 8414 and RFC 8705 §3.3, §2.1, §2.2: the metadata says certificate-bound tokens are issued and lists both
@@ -314,6 +318,17 @@ async fn dpop_proofs_name_the_https_url_on_the_tls_runner() {
     let refused =
         crate::dpop::token_request(&server, crate::dpop::DPOP_JWT, &[key.proof("POST", &http, now, None)]).await;
     refused.assert_error(400, "invalid_dpop_proof");
+    // A proof made for another host (RFC 9449 §4.3 `htu`), sent with that host as `Host`: the runner checks proofs
+    // against its own name, as API Gateway against the domain it served, so it is refused.
+    let elsewhere = key.proof("POST", "https://evil.example/oauth2/token", now, None);
+    let headers = [
+        ("content-type", FORM.to_owned()),
+        ("authorization", basic(crate::dpop::DPOP_JWT.0, crate::dpop::DPOP_JWT.1)),
+        ("host", "evil.example".to_owned()),
+        ("dpop", elsewhere),
+    ];
+    let replayed = server.send("POST", TOKEN, &headers, form(&[("grant_type", "client_credentials")])).await;
+    replayed.assert_error(400, "invalid_dpop_proof");
 }
 
 /// RFC 8705 §3 with refresh tokens (RFC 6749 §6): the refresh token of a confidential client is bound to the client,
@@ -436,4 +451,34 @@ async fn self_signed_certificates_at_a_jwks_uri_follow_the_clients_rotation() {
     server.clock.advance_secs(601);
     token_by_certificate(&old, "remote-self-signed").await.assert_error(401, "invalid_client");
     assert_eq!(token_by_certificate(&new, "remote-self-signed").await.status, 200);
+}
+
+/// RFC 5280 §4.1.2.5: a certificate outside its validity period authenticates nothing, even where the TLS
+/// terminator let it through (a connection older than the certificate's end, a resumed session, an event made by
+/// hand): client authentication checks the period again at the request's instant. (The runner's handshake refuses
+/// an expired certificate in both of its modes, and resumes no session where certificates authenticate.)
+#[tokio::test]
+async fn an_expired_certificate_authenticates_nothing() {
+    use tessera::wire::client_cert::request_context_with_certificate;
+    let pki = Pki::new();
+    let config = config(&pki);
+    let store = tessera_e2e::backend_store(&config).await;
+    let clock = std::sync::Arc::new(tessera::clock::SystemClock);
+    let sources = tessera::tenancy::Sources { generate_missing_keys: true, ..Default::default() };
+    let entropy = std::sync::Arc::new(tessera::entropy::SystemEntropy);
+    let service =
+        tessera::service::build_service(store, &config, Some("https://auth.example.com"), clock, entropy, sources)
+            .await
+            .unwrap();
+    for (credential, expected) in [(&pki.billing, 200), (&pki.billing_expired, 401)] {
+        let mut request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/oauth2/token")
+            .header("content-type", FORM)
+            .body(lambda_http::Body::Text(form(&[("grant_type", "client_credentials"), ("client_id", BY_SAN)])))
+            .unwrap();
+        request.extensions_mut().insert(request_context_with_certificate(&credential.der));
+        let response = tessera_token::handle(&service, request).await.unwrap();
+        assert_eq!(response.status(), expected);
+    }
 }
