@@ -125,7 +125,12 @@ pub struct InspectRequest {
 /// cannot post JSON cross-origin to the loopback runner without a CORS preflight.
 fn refused_unless_json_post(request: &Request, usage: &'static str) -> Option<Response<Body>> {
     if request.method() != Method::POST {
-        return Some(OAuthError::invalid_request(usage).with_status(StatusCode::METHOD_NOT_ALLOWED).into_response());
+        return Some(
+            OAuthError::invalid_request(usage)
+                .with_status(StatusCode::METHOD_NOT_ALLOWED)
+                .with_header("allow", "POST".to_owned())
+                .into_response(),
+        );
     }
     let json = request.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
@@ -170,6 +175,7 @@ fn recent_announcements(service: &TokenService, request: &Request) -> Response<B
     if request.method() != Method::GET {
         return OAuthError::invalid_request("GET the announced revocations")
             .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .with_header("allow", "GET".to_owned())
             .into_response();
     }
     match service.announcer.recent() {
@@ -195,6 +201,7 @@ fn client_certificate(request: &Request) -> Response<Body> {
     if request.method() != Method::GET {
         return OAuthError::invalid_request("GET the client certificate")
             .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            .with_header("allow", "GET".to_owned())
             .into_response();
     }
     match presented_certificate(request) {

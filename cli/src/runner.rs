@@ -439,6 +439,12 @@ fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, connection: &Conne
     if target.authority().is_some_and(|authority| !authority.as_str().eq_ignore_ascii_case(host)) {
         return false;
     }
+    // Fetch metadata (a browser's `Sec-Fetch-Site`): a page of another site is refused even where it sent no Origin.
+    if let Some(site) = single(header::HeaderName::from_static("sec-fetch-site")) {
+        if !matches!(site, Some("same-origin" | "none")) {
+            return false;
+        }
+    }
     match single(header::ORIGIN) {
         None => true,
         Some(Some(origin)) => origin.eq_ignore_ascii_case(&format!("{}://{host}", connection.scheme)),

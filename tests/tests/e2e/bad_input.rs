@@ -701,6 +701,12 @@ fn cases(own_key: &SigningKey, jwt: &str, opaque: &str, host: &str) -> Vec<Case>
             forbidden,
         ),
         rebound("events: Origin null", host.into(), Some("null".into()), forbidden),
+        {
+            // Fetch metadata: a page of another site, though no Origin came (a browser sends both on a cross-site POST).
+            let mut case = rebound("events: Sec-Fetch-Site cross-site", host.into(), None, forbidden);
+            case.headers.push(("sec-fetch-site", "cross-site".into()));
+            case
+        },
         rebound("events: Origin of the same host over https", host.into(), Some(format!("https://{host}")), forbidden),
     ]);
     // The same checks let the runner's own origin through, to the handler (which refuses `{}`).
@@ -1718,7 +1724,7 @@ async fn every_bad_input_gets_its_rfc_answer_and_nothing_leaks() {
     }));
     cases.extend(mtls_cases());
     // The README and docs/security.md quote this number: change them with it.
-    assert_eq!(cases.len(), 301, "the corpus size the docs quote");
+    assert_eq!(cases.len(), 302, "the corpus size the docs quote");
     let mut names = std::collections::HashSet::new();
     for case in &cases {
         assert!(names.insert(case.name.as_str()), "two cases named {}", case.name);
