@@ -440,10 +440,10 @@ fn names_the_runner(target: &hyper::Uri, headers: &HeaderMap, connection: &Conne
         return false;
     }
     // Fetch metadata (a browser's `Sec-Fetch-Site`): a page of another site is refused even where it sent no Origin.
-    if let Some(site) = single(header::HeaderName::from_static("sec-fetch-site")) {
-        if !matches!(site, Some("same-origin" | "none")) {
-            return false;
-        }
+    if let Some(site) = single(header::HeaderName::from_static("sec-fetch-site"))
+        && !matches!(site, Some("same-origin" | "none"))
+    {
+        return false;
     }
     match single(header::ORIGIN) {
         None => true,
