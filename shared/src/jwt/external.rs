@@ -89,6 +89,12 @@ pub enum ExternalRejection {
     /// The subject claim is missing or not a non-empty string.
     #[error("no subject")]
     NoSubject,
+    /// A `cnf` claim (RFC 7800): the token is bound to a key or a certificate (RFC 9449 §6, RFC 8705 §3), and its
+    /// holder must prove possession where it is used. Tessera cannot check that proof for another issuer's token, so
+    /// it neither exchanges it nor vouches for it at introspection: taken as a bearer token, a stolen bound token
+    /// would be good anywhere.
+    #[error("sender-constrained (cnf): its proof of possession cannot be checked here")]
+    SenderConstrained,
 }
 
 /// A verified external identity: who the token names and what the mapping extracts.
@@ -375,6 +381,9 @@ impl TrustedIssuer {
         if !audience.iter().any(|a| self.audiences.contains(a)) {
             return Err(ExternalRejection::WrongAudience);
         }
+        if claims.get("cnf").is_some() {
+            return Err(ExternalRejection::SenderConstrained);
+        }
         let numeric = |name: &str| -> Result<Option<u64>, ExternalRejection> {
             match claims.get(name) {
                 None => Ok(None),
@@ -636,6 +645,16 @@ pub(crate) mod tests {
             ),
             ("no subject", with(&|c| c["sub"] = json!("")), ExternalRejection::NoSubject),
             ("crit", critical, ExternalRejection::Critical),
+            (
+                "DPoP-bound (RFC 9449 §6.1)",
+                with(&|c| c["cnf"] = json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})),
+                ExternalRejection::SenderConstrained,
+            ),
+            (
+                "certificate-bound (RFC 8705 §3.1)",
+                with(&|c| c["cnf"] = json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"})),
+                ExternalRejection::SenderConstrained,
+            ),
         ];
         for (name, token, expected) in cases {
             assert_eq!(issuer.validate(&token, now).await, Err(expected), "{name}");
